@@ -1,0 +1,65 @@
+/* ob_config.h: the broker's configuration.
+ *
+ * One static option table (section, key, type, default, field, range, help)
+ * drives defaults, INI parsing (iniparser), `-o section.key=value` overrides,
+ * range checks, --check-config output and the comments of etc/otlp-broker.ini.
+ * Every key has a default, so an empty file runs.  Unknown keys and bad values
+ * are errors naming the key.  Keys in [translator] other than the host's own
+ * (plugin, plugin_dir) are handed to the plugin, which validates them.
+ */
+#ifndef OB_CONFIG_H
+#define OB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ob_common.h"
+#include "translator.h"
+
+struct ob_config {
+    /* [broker] */
+    int log_level;                 /* enum ob_log_level; key broker.log_level */
+    int64_t housekeeping_ms;       /* broker.housekeeping_interval */
+
+    /* [http] */
+    char *http_listen;             /* host:port, [v6]:port; port 0 = any free port */
+    uint32_t http_threads;         /* MHD thread pool size; 0 = number of CPUs */
+    int64_t http_timeout_ms;       /* idle connection timeout */
+
+    /* [store] */
+    char *store_path;              /* "/otlp-broker" (POSIX shm) or a file path */
+    uint32_t store_max_series;
+    uint32_t store_max_families;
+    uint32_t store_samples_per_series;
+    uint64_t store_heap_bytes;     /* 0 = derived from max_series */
+    int64_t store_ooo_window_ms;   /* store.out_of_order_window */
+    int64_t store_series_ttl_ms;   /* store.series_ttl */
+    bool store_recreate;           /* replace an incompatible segment */
+
+    /* [translator] */
+    char *translator_plugin;       /* plugin name or path to a .so */
+    char *translator_plugin_dir;
+    struct ob_kv *translator_kv;   /* the plugin's own keys */
+    size_t translator_n_kv;
+
+    /* [exposition] */
+    bool expose_timestamps;        /* exposition.timestamps */
+
+    /* [limits] */
+    uint64_t max_body_bytes;       /* limits.max_body_bytes (compressed and inflated) */
+    uint32_t max_labels_per_series;/* limits.max_labels_per_series */
+};
+
+/* Loads path (NULL = defaults only), then applies overrides ("section.key=value").
+ * Returns 0, or OB_E_CONFIG with a message naming the key in err. */
+int ob_config_load(const char *path, const char *const *overrides, size_t n_overrides,
+                   struct ob_config **out, char err[OB_ERR_LEN]);
+void ob_config_destroy(struct ob_config *cfg);
+/* Writes every key with its effective value as INI (for --check-config). */
+void ob_config_dump(const struct ob_config *cfg, FILE *f);
+/* Writes the documented default INI file (etc/otlp-broker.ini is this output). */
+void ob_config_write_defaults(FILE *f);
+
+#endif

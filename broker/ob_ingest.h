@@ -1,0 +1,41 @@
+/* ob_ingest.h: THE ingest function.  Every frontend hands it a body.
+ *
+ * bytes -> decode (ob_otlp) -> walk resource/scope/metric/point -> names from
+ * the translator (cached per distinct OTLP metric) -> ob_store_append().
+ * The result carries what OTLP partial_success needs.
+ */
+#ifndef OB_INGEST_H
+#define OB_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ob_common.h"
+#include "ob_selfmetrics.h"
+
+struct ob_ingest;
+struct ob_store;
+struct ob_config;
+struct ob_plugin_host;
+
+enum ob_payload_format { OB_PAYLOAD_PROTOBUF = 0, OB_PAYLOAD_JSON = 1 };
+
+struct ob_ingest_result {
+    uint64_t points;                         /* data points seen */
+    uint64_t rejected;                       /* data points rejected */
+    uint64_t rejected_by[OB_REASON__COUNT];
+    uint64_t collisions;
+    char message[256];                       /* partial_success.error_message or decode error */
+};
+
+int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
+                     const struct ob_config *cfg, struct ob_ingest **out);
+void ob_ingest_destroy(struct ob_ingest *in);
+
+/* Ingests one ExportMetricsServiceRequest.  Returns 0 when the body decoded
+ * (some points may still be rejected: see out), OB_E_MALFORMED (out->message
+ * says why) when it did not.  Thread-safe; counts self-metrics for fe. */
+int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_format fmt,
+                   const void *body, size_t len, struct ob_ingest_result *out);
+
+#endif

@@ -1,0 +1,38 @@
+/* ob_otlp.h: OTLP protobuf decoding and response encoding (protobuf-c).
+ *
+ * Decoding allocates from a per-request arena handed to protobuf-c as its
+ * ProtobufCAllocator: no free_unpacked walk, one reset per request.  The
+ * protobuf-c tree never outlives the arena and never leaves the ingest core.
+ */
+#ifndef OB_OTLP_H
+#define OB_OTLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ob_buf.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+
+typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest ob_otlp_request;
+
+/* Bump allocator in chunks.  Reset keeps the first chunk for reuse. */
+struct ob_arena {
+    struct ob_arena_chunk *head;
+    size_t chunk_size;
+    size_t used_total;
+};
+
+void ob_arena_init(struct ob_arena *a, size_t chunk_size);
+void ob_arena_reset(struct ob_arena *a);
+void ob_arena_fini(struct ob_arena *a);
+void *ob_arena_alloc(struct ob_arena *a, size_t n); /* 16-byte aligned; NULL on ENOMEM */
+
+/* Unpacks an ExportMetricsServiceRequest into the arena.  Returns 0 or
+ * OB_E_MALFORMED (protobuf-c gives no reason; err says so). */
+int ob_otlp_decode(struct ob_arena *a, const void *data, size_t len, ob_otlp_request **out);
+
+/* Encodes an ExportMetricsServiceResponse.  rejected == 0 and msg == NULL
+ * gives the empty response (no partial_success field). */
+int ob_otlp_encode_response(int64_t rejected, const char *msg, struct ob_buf *out);
+
+#endif

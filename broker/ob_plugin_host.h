@@ -1,0 +1,58 @@
+/* ob_plugin_host.h: loading translator plugins and swapping them at run time.
+ *
+ * A loaded plugin is an ob_xlator: the dlopen handle, a zeroed host-owned copy
+ * of its descriptor, its state from init(), a generation number and a
+ * reference count.  The host publishes the current one under a short mutex;
+ * each request acquires a reference to the one it started with and releases
+ * it at the end.  The last release of a replaced xlator calls fini() and then
+ * dlclose() (the nginx "new cycle" idea).
+ */
+#ifndef OB_PLUGIN_HOST_H
+#define OB_PLUGIN_HOST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "ob_common.h"
+#include "translator.h"
+
+struct ob_xlator {
+    struct ob_translator desc; /* host copy; fields past the plugin's size are NULL */
+    void *state;               /* from init() */
+    uint64_t generation;       /* unique per load, never reused in a process */
+    _Atomic uint32_t refs;
+    void *dl;                  /* dlopen handle */
+    char *path;                /* resolved .so path */
+    struct ob_host host;       /* the table handed to init() */
+};
+
+/* Resolves name_or_path (a name -> <plugin_dir>/<name>.so; anything with a
+ * '/' or ending in .so is a path), dlopens it (RTLD_NOW|RTLD_LOCAL), checks
+ * the entry symbol, magic, ABI major and descriptor size, copies the
+ * descriptor, checks required callbacks and calls init() with kv.  Returns 0
+ * with one reference held by the caller, or OB_E_PLUGIN_* with err naming
+ * the path and what is wrong (both ABI numbers on a mismatch). */
+int ob_xlator_load(const char *name_or_path, const char *plugin_dir, const struct ob_kv *kv,
+                   size_t n_kv, struct ob_xlator **out, char err[OB_ERR_LEN]);
+struct ob_xlator *ob_xlator_ref(struct ob_xlator *x);
+/* Drops a reference; the last one calls fini() and dlclose().  NULL ok. */
+void ob_xlator_unref(struct ob_xlator *x);
+
+/* acquire() takes the current pointer and its reference under a mutex held
+ * for a few instructions: once per request, never per point. */
+struct ob_plugin_host {
+    pthread_mutex_t lock;
+    struct ob_xlator *current;
+};
+
+void ob_plugin_host_init(struct ob_plugin_host *h);
+/* Publishes x (the host takes over the caller's reference); the previous one
+ * is released once every request using it has finished. */
+void ob_plugin_host_swap(struct ob_plugin_host *h, struct ob_xlator *x);
+/* The current xlator with one more reference (NULL if none): pair with
+ * ob_xlator_unref(). */
+struct ob_xlator *ob_plugin_host_acquire(struct ob_plugin_host *h);
+void ob_plugin_host_fini(struct ob_plugin_host *h);
+
+#endif

@@ -1,0 +1,182 @@
+/* ob_store.h: the shared-memory series store.
+ *
+ * One mapping (POSIX shm by default, or a file for persistence) holds every
+ * metric family and series.  Nothing in it is a pointer.  One broker process
+ * writes (many threads); any number of processes may read lock-free.
+ *
+ * A series is one metric family + one label set.  Its samples have a fixed
+ * width chosen by its shape:
+ *   scalar     1 value  (gauge, counter)
+ *   histogram  n_bounds + 3 values: count, sum, cumulative buckets for each
+ *              bound, then +Inf (== count).  The bounds live with the series.
+ *   summary    n_quantiles + 2 values: count, sum, one value per quantile.
+ * A histogram or summary point is therefore stored and read as one unit.
+ *
+ * Each series keeps its last samples_per_series samples ordered by timestamp.
+ * Append rules (out-of-order, duplicates) are in ob_store_append().
+ */
+#ifndef OB_STORE_H
+#define OB_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ob_common.h"
+
+struct ob_store;
+
+struct ob_store_opts {
+    const char *path;            /* "/name" = POSIX shm; otherwise a file path */
+    uint32_t max_series;         /* series slots */
+    uint32_t max_families;       /* family slots */
+    uint32_t samples_per_series; /* samples kept per series (>= 1) */
+    uint64_t heap_bytes;         /* label, shape and sample memory; 0 = derived */
+    int64_t ooo_window_ms;       /* out-of-order window */
+    int64_t series_ttl_ms;       /* series not updated for this long expire */
+    bool recreate;               /* replace an incompatible segment instead of refusing */
+};
+
+/* Creates the segment or attaches to an existing one with the same layout.
+ * An existing segment with another magic/version/layout/size is refused with
+ * its own OB_E_STORE_* code and a message in err naming both values, unless
+ * opts->recreate.  After an unclean shutdown (kill -9) the store is checked
+ * and repaired before it is used; nothing published is lost. */
+int ob_store_open(const struct ob_store_opts *opts, struct ob_store **out, char err[OB_ERR_LEN]);
+/* Maps an existing store read-only (tools, tests).  Only scans work. */
+int ob_store_open_readonly(const char *path, struct ob_store **out, char err[OB_ERR_LEN]);
+/* Unmaps; marks a clean shutdown when the caller owns the store.  NULL ok. */
+void ob_store_close(struct ob_store *s);
+/* Removes the segment or file at path (tests). */
+int ob_store_unlink(const char *path);
+
+/* ---- families ----------------------------------------------------------- */
+
+enum ob_family_type {
+    OB_FAMILY_UNKNOWN = 0,
+    OB_FAMILY_GAUGE = 1,
+    OB_FAMILY_COUNTER = 2,
+    OB_FAMILY_HISTOGRAM = 3,
+    OB_FAMILY_SUMMARY = 4,
+};
+
+/* Gets or creates the family `name`.  Returns OB_E_TYPE_CONFLICT when it
+ * exists with another type, OB_E_STORE_FULL when no slot is left.  The help
+ * text of an existing family is replaced when it differs (latest wins).
+ * Family ids are stable for the life of the segment. */
+int ob_store_family(struct ob_store *s, const char *name, size_t name_len,
+                    enum ob_family_type type, const char *help, size_t help_len,
+                    uint32_t *out_family);
+
+/* ---- series and samples -------------------------------------------------- */
+
+enum ob_shape_kind { OB_SHAPE_SCALAR = 0, OB_SHAPE_HISTOGRAM = 1, OB_SHAPE_SUMMARY = 2 };
+
+struct ob_shape {
+    enum ob_shape_kind kind;
+    uint32_t n;             /* histogram: bounds; summary: quantiles; scalar: 0 */
+    const double *points;   /* the n bounds or quantiles, ascending */
+    bool has_sum;           /* histogram only: no _sum series when false */
+};
+
+/* Number of doubles in one sample of this shape. */
+static inline uint32_t ob_shape_width(const struct ob_shape *sh)
+{
+    return sh->kind == OB_SHAPE_SCALAR ? 1 : sh->kind == OB_SHAPE_HISTOGRAM ? sh->n + 3 : sh->n + 2;
+}
+
+/* Identity and text of a series.  `key` identifies it (with the family and
+ * `hash`, which the caller computes over family id and key).  `labels` is the
+ * rendered label block without braces, e.g.  job="calc",operation="add"
+ * (already escaped); NULL means labels == key.  A series whose key matches but
+ * whose labels differ gets the new labels (target_info: one series per
+ * job/instance, latest resource wins). */
+struct ob_series_ref {
+    uint32_t family;
+    uint64_t hash;
+    const char *key;
+    uint32_t key_len;
+    const char *labels;
+    uint32_t labels_len;
+    uint64_t origin; /* hash of the OTLP identity that produced this point; 0 = none */
+};
+
+enum ob_append_flags {
+    OB_APPEND_NEW_SERIES = 1u << 0, /* a series was created */
+    OB_APPEND_COLLISION = 1u << 1,  /* origin differs from the series' last origin */
+    OB_APPEND_RESEND = 1u << 2,     /* identical sample already stored: no-op */
+    OB_APPEND_RESHAPED = 1u << 3,   /* bounds/quantiles changed: history dropped */
+};
+
+/* Appends one sample of width ob_shape_width(shape) at ts_ms.
+ *   - Finds or creates the series (OB_E_STORE_FULL when it would need a new
+ *     slot or heap space and none is left; existing series keep working).
+ *   - ts older than the series' newest by more than ooo_window_ms:
+ *     OB_E_OUT_OF_BOUNDS.  Inside the window: inserted in timestamp order
+ *     (when the ring is full and ts is older than every kept sample it is
+ *     accepted but not kept).
+ *   - Same ts as a kept sample: identical values -> 0 with OB_APPEND_RESEND;
+ *     different values -> OB_E_DUPLICATE.
+ *   - A different shape (bounds, quantiles, has_sum) replaces the series'
+ *     shape and drops its older samples (OB_APPEND_RESHAPED).
+ *   - Updates the series' last-update time (for series_ttl) to now.
+ * *out_flags (may be NULL) gets OB_APPEND_* bits.  Thread-safe. */
+int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref,
+                    const struct ob_shape *shape, int64_t ts_ms, const double *values,
+                    unsigned *out_flags);
+
+/* ---- scanning (exposition) ---------------------------------------------- */
+
+struct ob_family_view {
+    uint32_t id;
+    const char *name;
+    uint32_t name_len;
+    const char *help;
+    uint32_t help_len;
+    enum ob_family_type type;
+};
+
+/* One consistent copy of a series' newest sample.  Valid during the callback. */
+struct ob_series_view {
+    const char *labels; /* rendered block without braces; may be empty */
+    uint32_t labels_len;
+    enum ob_shape_kind kind;
+    uint32_t n;               /* bounds / quantiles */
+    const double *points;     /* the bounds / quantiles */
+    const char *point_text;   /* their rendered forms, each NUL-terminated, back to back */
+    bool has_sum;
+    int64_t ts_ms;            /* newest sample */
+    const double *values;     /* ob_shape_width() doubles */
+};
+
+/* Called once per family that has at least one live series, before its
+ * series; return nonzero to stop the scan. */
+typedef int (*ob_store_family_fn)(void *ctx, const struct ob_family_view *f);
+/* Called for each live series of the current family, in creation order. */
+typedef int (*ob_store_series_fn)(void *ctx, const struct ob_series_view *sv);
+
+/* Walks families in creation order and their live series (not expired at
+ * now_ms, not stale).  Never blocks writers; retries a series whose sequence
+ * counter moved.  Returns 0 or the callback's nonzero value. */
+int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_family,
+                  ob_store_series_fn on_series, void *ctx);
+
+/* ---- housekeeping and statistics --------------------------------------- */
+
+/* Frees series not updated for series_ttl_ms before now_ms; returns how many. */
+uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms);
+
+struct ob_store_stats {
+    uint64_t map_bytes;      /* size of the mapping */
+    uint64_t heap_bytes;     /* heap capacity */
+    uint64_t heap_used;      /* heap bytes in use */
+    uint32_t series_live;
+    uint32_t series_max;
+    uint32_t families;
+    uint32_t families_max;
+    uint64_t repairs;        /* stripe repairs after a dead writer, since attach */
+};
+
+void ob_store_stats(struct ob_store *s, struct ob_store_stats *out);
+
+#endif
