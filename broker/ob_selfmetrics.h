@@ -34,6 +34,7 @@ enum ob_reason {
     OB_REASON_TRANSLATION,       /* name the translator refused */
     OB_REASON_TEMPORALITY,       /* delta / unspecified temporality */
     OB_REASON_TYPE_CONFLICT,     /* family exists with another type */
+    OB_REASON_UNSUPPORTED,       /* cannot be exposed (exponential histogram) */
     OB_REASON__COUNT
 };
 

@@ -1,0 +1,239 @@
+/* main.c: otlp-broker's entry point.
+ *
+ * Start order: config -> log level -> store -> translator -> ingest -> HTTP
+ * -> ready.  Stop order is the reverse.  Every signal is blocked in every
+ * thread; the main thread takes them with sigtimedwait(), and between
+ * signals does the housekeeping (series expiry).
+ *
+ * Exit codes: 0 clean stop, 1 run-time failure (store, bind), 2 usage or
+ * configuration error (including a plugin refusing its settings).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ob_config.h"
+#include "ob_error.h"
+#include "ob_http.h"
+#include "ob_ingest.h"
+#include "ob_log.h"
+#include "ob_plugin_host.h"
+#include "ob_selfmetrics.h"
+#include "ob_store.h"
+
+#define MAX_OVERRIDES 256
+
+struct args {
+    const char *config_path;
+    const char *overrides[MAX_OVERRIDES];
+    size_t n_overrides;
+    bool check_only;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: otlp-broker [-c FILE] [-o section.key=value]... [--check-config]\n"
+            "\n"
+            "Receives OpenTelemetry metrics (OTLP/HTTP) and serves them to Prometheus.\n"
+            "\n"
+            "  -c, --config FILE     INI configuration (every key has a default)\n"
+            "  -o section.key=value  override one key; repeatable; wins over the file\n"
+            "      --check-config    validate the configuration and the translator plugin,\n"
+            "                        print the effective configuration, exit\n"
+            "      --version         print the version and exit\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "Endpoints (default http://127.0.0.1:4318): POST /v1/metrics,\n"
+            "POST /api/v1/otlp/v1/metrics, GET /metrics, GET /-/healthy, GET /-/ready.\n"
+            "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the translator plugin.\n");
+}
+
+/* Returns -1 to continue, or an exit code. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(arg, "--version")) {
+            printf("otlp-broker %s\n", OB_VERSION);
+            return 0;
+        }
+        if (!strcmp(arg, "--check-config")) {
+            a->check_only = true;
+            continue;
+        }
+        bool is_c = !strcmp(arg, "-c") || !strcmp(arg, "--config");
+        bool is_o = !strcmp(arg, "-o");
+        if ((is_c || is_o) && i + 1 >= argc) {
+            fprintf(stderr, "otlp-broker: %s needs a value\n", arg);
+            return 2;
+        }
+        if (is_c) {
+            a->config_path = argv[++i];
+        } else if (is_o) {
+            if (a->n_overrides == MAX_OVERRIDES) {
+                fprintf(stderr, "otlp-broker: more than %d -o options\n", MAX_OVERRIDES);
+                return 2;
+            }
+            a->overrides[a->n_overrides++] = argv[++i];
+        } else {
+            fprintf(stderr, "otlp-broker: unknown argument '%s' (try --help)\n", arg);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+static int load_translator(const struct ob_config *cfg, struct ob_xlator **out)
+{
+    char err[OB_ERR_LEN];
+    int rc = ob_xlator_load(cfg->translator_plugin, cfg->translator_plugin_dir, cfg->translator_kv,
+                            cfg->translator_n_kv, out, err);
+    if (rc != 0)
+        OB_LOG_ERROR("translator", "%s", err);
+    return rc;
+}
+
+/* SIGHUP: re-read the configuration and load the translator it names.  On
+ * any failure the running plugin stays.  Other changed keys need a restart. */
+static void reload(const struct args *a, struct ob_plugin_host *plugins)
+{
+    char err[OB_ERR_LEN];
+    struct ob_config *cfg = NULL;
+    if (ob_config_load(a->config_path, a->overrides, a->n_overrides, &cfg, err) != 0) {
+        OB_LOG_ERROR("reload", "configuration rejected, keeping the running one: %s", err);
+        return;
+    }
+    struct ob_xlator *x = NULL;
+    if (load_translator(cfg, &x) == 0) {
+        ob_plugin_host_swap(plugins, x);
+        ob_sm_set_plugin(x->desc.name);
+        OB_LOG_INFO("reload", "translator %s loaded (generation %llu)", x->desc.name,
+                    (unsigned long long)x->generation);
+    } else {
+        OB_LOG_ERROR("reload", "keeping the running translator");
+    }
+    ob_config_destroy(cfg);
+}
+
+/* Waits for signals; expires old series every housekeeping interval. */
+static void serve(const struct args *a, const struct ob_config *cfg, struct ob_store *store,
+                  struct ob_plugin_host *plugins, const sigset_t *set)
+{
+    int64_t interval_ms = cfg->housekeeping_ms > 0 ? cfg->housekeeping_ms : 1000;
+    struct timespec tick = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000L};
+    for (;;) {
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            OB_LOG_INFO("broker", "signal %d: stopping", sig);
+            return;
+        }
+        if (sig == SIGHUP)
+            reload(a, plugins);
+        uint32_t n = ob_store_expire(store, ob_now_ns() / 1000000);
+        if (n)
+            OB_LOG_DEBUG("store", "%u series expired", n);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+
+    char err[OB_ERR_LEN];
+    struct ob_config *cfg = NULL;
+    if (ob_config_load(a.config_path, a.overrides, a.n_overrides, &cfg, err) != 0) {
+        fprintf(stderr, "otlp-broker: %s\n", err);
+        return 2;
+    }
+    ob_log_set_level((enum ob_log_level)cfg->log_level);
+
+    int exit_code = 1;
+    struct ob_store *store = NULL;
+    struct ob_plugin_host plugins;
+    struct ob_ingest *ingest = NULL;
+    struct ob_http *http = NULL;
+    _Atomic bool ready = false;
+    ob_plugin_host_init(&plugins);
+
+    /* Block signals before any thread exists, so only main takes them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct ob_xlator *x = NULL;
+    rc = load_translator(cfg, &x);
+    if (rc != 0) {
+        exit_code = rc == OB_E_PLUGIN_INIT ? 2 : 1;
+        goto out;
+    }
+    ob_plugin_host_swap(&plugins, x);
+    ob_sm_set_plugin(x->desc.name);
+    if (a.check_only) {
+        ob_config_dump(cfg, stdout);
+        exit_code = 0;
+        goto out;
+    }
+
+    struct ob_store_opts so = {
+        .path = cfg->store_path,
+        .max_series = cfg->store_max_series,
+        .max_families = cfg->store_max_families,
+        .samples_per_series = cfg->store_samples_per_series,
+        .heap_bytes = cfg->store_heap_bytes,
+        .ooo_window_ms = cfg->store_ooo_window_ms,
+        .series_ttl_ms = cfg->store_series_ttl_ms,
+        .recreate = cfg->store_recreate,
+    };
+    rc = ob_store_open(&so, &store, err);
+    if (rc != 0) {
+        OB_LOG_ERROR("store", "%s", err);
+        goto out;
+    }
+    struct ob_store_stats st;
+    ob_store_stats(store, &st);
+    OB_LOG_INFO("store", "%s: %u series live of %u, %llu MiB mapped", cfg->store_path,
+                st.series_live, st.series_max, (unsigned long long)(st.map_bytes >> 20));
+
+    rc = ob_ingest_create(store, &plugins, cfg, &ingest);
+    if (rc != 0) {
+        OB_LOG_ERROR("ingest", "%s", ob_strerror(rc));
+        goto out;
+    }
+    struct ob_http_deps deps = {.ingest = ingest, .store = store, .cfg = cfg, .ready = &ready};
+    rc = ob_http_start(&deps, &http, err);
+    if (rc != 0) {
+        OB_LOG_ERROR("http", "%s", err);
+        goto out;
+    }
+    atomic_store(&ready, true);
+    OB_LOG_INFO("broker", "otlp-broker %s ready (translator %s)", OB_VERSION, x->desc.name);
+
+    serve(&a, cfg, store, &plugins, &set);
+    exit_code = 0;
+
+out:
+    atomic_store(&ready, false);
+    ob_http_stop(http);
+    ob_ingest_destroy(ingest);
+    ob_plugin_host_fini(&plugins);
+    ob_store_close(store);
+    ob_config_destroy(cfg);
+    return exit_code;
+}

@@ -1,0 +1,998 @@
+/* ob_ingest.c: THE ingest function.
+ *
+ * One pass over a decoded ExportMetricsServiceRequest, one short static
+ * function per protobuf level (cmetrics style):
+ *
+ *   ingest_resource  attributes rendered once; translator decides job,
+ *                    instance, target_info and promoted attributes
+ *   ingest_metric    type + temporality checks; family from the name cache
+ *   ingest_point     label set (sanitised, collisions joined with ';',
+ *                    sorted), values, ob_store_append(); rejections counted
+ *
+ * All scratch memory is per thread (struct worker) and reused across
+ * requests; the protobuf tree and rendered strings live in the request arena.
+ */
+#include "ob_ingest.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "ob_buf.h"
+#include "ob_config.h"
+#include "ob_error.h"
+#include "ob_expose.h"
+#include "ob_float.h"
+#include "ob_log.h"
+#include "ob_names.h"
+#include "ob_otlp.h"
+#include "ob_plugin_host.h"
+#include "ob_store.h"
+
+typedef Opentelemetry__Proto__Common__V1__AnyValue any_value;
+typedef Opentelemetry__Proto__Common__V1__KeyValue key_value;
+typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics resource_metrics;
+typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics scope_metrics;
+typedef Opentelemetry__Proto__Metrics__V1__Metric metric;
+typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_point;
+typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint histogram_point;
+typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
+
+#define STALE_NAN_BITS 0x7ff0000000000002ull /* Prometheus staleness marker */
+#define MAX_VALUE_DEPTH 16                   /* nesting of array/kvlist attribute values */
+#define TARGET_INFO "target_info"
+
+/* One label while a set is built.  prio decides who wins a name:
+ * 0 job/instance, 1 data-point attribute, 2 promoted resource attribute. */
+struct label {
+    struct ob_str name;
+    struct ob_str value;
+    struct ob_str orig; /* the OTLP key, for collision order */
+    int prio;
+};
+
+struct worker {
+    struct ob_arena arena;
+    struct ob_names *names;
+    struct ob_buf block;   /* rendered label block */
+    struct ob_buf key;     /* target_info identity block */
+    struct ob_buf json;    /* scratch for array/kvlist values */
+    struct label *labels;
+    size_t labels_cap;
+    double *values;
+    size_t values_cap;
+    double *points; /* histogram bounds / summary quantiles */
+    size_t points_cap;
+};
+
+/* What a resource contributes to each of its series. */
+struct resource_ctx {
+    struct label *fixed; /* job, instance and promoted attributes (arena) */
+    size_t n_fixed;
+    struct ob_attr *attrs; /* rendered resource attributes (arena) */
+    size_t n_attrs;
+    uint8_t *roles;
+    bool target_info;
+    uint64_t hash;       /* of all attributes: part of every series' origin */
+    int64_t newest_ms;   /* newest accepted point, for target_info */
+};
+
+/* Everything one request needs on the way down. */
+struct request {
+    struct ob_ingest *in;
+    struct worker *w;
+    const struct ob_xlator *x;
+    struct ob_ingest_result *res;
+    int64_t now_ms;
+    struct resource_ctx *rc;
+    const struct ob_family_entry *fam;
+    const char *metric_name; /* original OTLP name, for messages */
+    uint64_t metric_hash;
+};
+
+struct ob_ingest {
+    struct ob_store *store;
+    struct ob_plugin_host *plugins;
+    uint32_t max_labels;
+    int64_t window_ms;
+    pthread_key_t worker_key;
+};
+
+/* ---- per-thread workers -------------------------------------------------- */
+
+static void worker_destroy(void *p)
+{
+    struct worker *w = p;
+    if (!w)
+        return;
+    ob_arena_fini(&w->arena);
+    ob_names_destroy(w->names);
+    ob_buf_fini(&w->block);
+    ob_buf_fini(&w->key);
+    ob_buf_fini(&w->json);
+    free(w->labels);
+    free(w->values);
+    free(w->points);
+    free(w);
+}
+
+static struct worker *worker_get(struct ob_ingest *in)
+{
+    struct worker *w = pthread_getspecific(in->worker_key);
+    if (OB_LIKELY(w))
+        return w;
+    w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    ob_arena_init(&w->arena, 256 * 1024);
+    if (ob_names_create(&w->names) != 0 || pthread_setspecific(in->worker_key, w) != 0) {
+        worker_destroy(w);
+        return NULL;
+    }
+    return w;
+}
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
+                     const struct ob_config *cfg, struct ob_ingest **out)
+{
+    struct ob_ingest *in = calloc(1, sizeof *in);
+    if (!in)
+        return -ENOMEM;
+    in->store = store;
+    in->plugins = plugins;
+    in->max_labels = cfg->max_labels_per_series;
+    in->window_ms = cfg->store_ooo_window_ms;
+    int rc = pthread_key_create(&in->worker_key, worker_destroy);
+    if (rc != 0) {
+        free(in);
+        return -rc;
+    }
+    *out = in;
+    return 0;
+}
+
+void ob_ingest_destroy(struct ob_ingest *in)
+{
+    if (!in)
+        return;
+    /* Other threads' workers were freed when those threads exited. */
+    worker_destroy(pthread_getspecific(in->worker_key));
+    pthread_key_delete(in->worker_key);
+    free(in);
+}
+
+/* ---- rejections ----------------------------------------------------------- */
+
+static void reject(struct request *r, enum ob_reason why, uint64_t n, const char *fmt, ...)
+    OB_PRINTF(4, 5);
+
+static void reject(struct request *r, enum ob_reason why, uint64_t n, const char *fmt, ...)
+{
+    if (!n)
+        return;
+    /* The first reason is kept for partial_success.error_message. */
+    if (r->res->rejected == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->res->message, sizeof r->res->message, fmt, ap);
+        va_end(ap);
+    }
+    r->res->rejected += n;
+    r->res->rejected_by[why] += n;
+}
+
+static enum ob_reason reason_of(int rc)
+{
+    switch (rc) {
+    case OB_E_OUT_OF_BOUNDS:
+        return OB_REASON_OUT_OF_BOUNDS;
+    case OB_E_DUPLICATE:
+        return OB_REASON_DUPLICATE;
+    case OB_E_TYPE_CONFLICT:
+        return OB_REASON_TYPE_CONFLICT;
+    default:
+        return OB_REASON_LIMIT;
+    }
+}
+
+/* ---- attribute values ------------------------------------------------------ */
+
+/* Rejects anything that is not well-formed UTF-8 (overlongs, surrogates and
+ * code points past U+10FFFF included): the exposition must be UTF-8. */
+static bool utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if ((*p & 0xe0) == 0xc0)
+            n = 2, cp = *p & 0x1f;
+        else if ((*p & 0xf0) == 0xe0)
+            n = 3, cp = *p & 0x0f;
+        else if ((*p & 0xf8) == 0xf0)
+            n = 4, cp = *p & 0x07;
+        else
+            return false;
+        if ((size_t)(end - p) < n)
+            return false;
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3f);
+        }
+        static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        p += n;
+    }
+    return true;
+}
+
+static void json_string(struct ob_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    ob_buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            ob_buf_putc(b, '\\');
+            ob_buf_putc(b, (char)c);
+        } else if (c == '\n') {
+            ob_buf_puts(b, "\\n");
+        } else if (c == '\r') {
+            ob_buf_puts(b, "\\r");
+        } else if (c == '\t') {
+            ob_buf_puts(b, "\\t");
+        } else if (c < 0x20) {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ob_buf_append(b, u, sizeof u);
+        } else {
+            ob_buf_putc(b, (char)c);
+        }
+    }
+    ob_buf_putc(b, '"');
+}
+
+static void base64(struct ob_buf *b, const uint8_t *p, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        char q[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < len ? tab[v >> 6 & 63] : '=',
+                     i + 2 < len ? tab[v & 63] : '='};
+        ob_buf_append(b, q, 4);
+    }
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const key_value *x = *(key_value *const *)a, *y = *(key_value *const *)b;
+    return strcmp(x->key ? x->key : "", y->key ? y->key : "");
+}
+
+/* Appends v as JSON the way Go's encoding/json writes pdata's AsRaw():
+ * maps with sorted keys, bytes as base64 strings, empty values as null. */
+static bool value_json(struct ob_buf *b, const any_value *v, int depth)
+{
+    if (depth > MAX_VALUE_DEPTH)
+        return false;
+    if (!v) {
+        ob_buf_puts(b, "null");
+        return true;
+    }
+    char num[64];
+    switch (v->value_case) {
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+        json_string(b, v->string_value, strlen(v->string_value));
+        return true;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+        ob_buf_puts(b, v->bool_value ? "true" : "false");
+        return true;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+        ob_buf_printf(b, "%lld", (long long)v->int_value);
+        return true;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+        if (!isfinite(v->double_value))
+            return false; /* encoding/json refuses these */
+        ob_buf_append(b, num, ob_format_double_json(v->double_value, num));
+        return true;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
+        ob_buf_putc(b, '"');
+        base64(b, v->bytes_value.data, v->bytes_value.len);
+        ob_buf_putc(b, '"');
+        return true;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE: {
+        ob_buf_putc(b, '[');
+        const Opentelemetry__Proto__Common__V1__ArrayValue *a = v->array_value;
+        for (size_t i = 0; a && i < a->n_values; i++) {
+            if (i)
+                ob_buf_putc(b, ',');
+            if (!value_json(b, a->values[i], depth + 1))
+                return false;
+        }
+        ob_buf_putc(b, ']');
+        return true;
+    }
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE: {
+        const Opentelemetry__Proto__Common__V1__KeyValueList *kl = v->kvlist_value;
+        size_t n = kl ? kl->n_values : 0;
+        if (n > 1)
+            qsort(kl->values, n, sizeof *kl->values, kv_cmp); /* the arena's copy: ours */
+        ob_buf_putc(b, '{');
+        for (size_t i = 0; i < n; i++) {
+            const char *k = kl->values[i]->key ? kl->values[i]->key : "";
+            if (i)
+                ob_buf_putc(b, ',');
+            json_string(b, k, strlen(k));
+            ob_buf_putc(b, ':');
+            if (!value_json(b, kl->values[i]->value, depth + 1))
+                return false;
+        }
+        ob_buf_putc(b, '}');
+        return true;
+    }
+    default:
+        ob_buf_puts(b, "null");
+        return true;
+    }
+}
+
+/* Renders an attribute value as pdata's AsString() does.  Strings are not
+ * copied; everything else is rendered into the arena.  False: invalid
+ * UTF-8, or a value too deep or not representable. */
+static bool value_string(struct worker *w, const any_value *v, struct ob_str *out)
+{
+    *out = (struct ob_str){"", 0};
+    if (!v)
+        return true;
+    char num[64];
+    const char *text = NULL;
+    size_t len = 0;
+    switch (v->value_case) {
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+        out->ptr = v->string_value;
+        out->len = strlen(v->string_value);
+        return utf8_valid(out->ptr, out->len);
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+        text = v->bool_value ? "true" : "false";
+        len = strlen(text);
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+        len = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->int_value);
+        text = num;
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+        len = ob_format_double_json(v->double_value, num);
+        text = num;
+        break;
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
+    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
+        w->json.len = 0;
+        if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE)
+            base64(&w->json, v->bytes_value.data, v->bytes_value.len);
+        else if (!value_json(&w->json, v, 0))
+            return false;
+        if (w->json.failed || !utf8_valid(w->json.data, w->json.len))
+            return false;
+        text = w->json.data;
+        len = w->json.len;
+        break;
+    default:
+        return true; /* empty AnyValue: "" */
+    }
+    char *copy = ob_arena_alloc(&w->arena, len + 1);
+    if (!copy)
+        return false;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    *out = (struct ob_str){copy, len};
+    return true;
+}
+
+/* ---- label sets -------------------------------------------------------------- */
+
+static int label_order(const struct label *a, const struct label *b)
+{
+    size_t n = OB_MIN(a->name.len, b->name.len);
+    int c = memcmp(a->name.ptr, b->name.ptr, n);
+    if (c || a->name.len != b->name.len)
+        return c ? c : (a->name.len < b->name.len ? -1 : 1);
+    if (a->prio != b->prio)
+        return a->prio - b->prio;
+    n = OB_MIN(a->orig.len, b->orig.len);
+    c = memcmp(a->orig.ptr, b->orig.ptr, n);
+    return c ? c : (a->orig.len > b->orig.len) - (a->orig.len < b->orig.len);
+}
+
+/* Label sets are small: insertion sort beats qsort's call overhead. */
+static void sort_labels(struct label *l, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct label t = l[i];
+        size_t j = i;
+        for (; j > 0 && label_order(&t, &l[j - 1]) < 0; j--)
+            l[j] = l[j - 1];
+        l[j] = t;
+    }
+}
+
+/* Sorts, resolves name clashes and renders  name="value",...  into out.
+ * A name keeps the values of its best-priority entries, joined with ';' in
+ * original-key order (Prometheus' collision rule).  Returns the number of
+ * labels written, or -1 on allocation failure. */
+static long render_labels(struct label *l, size_t n, struct ob_buf *out)
+{
+    sort_labels(l, n);
+    out->len = 0;
+    long count = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && l[j].name.len == l[i].name.len &&
+               memcmp(l[j].name.ptr, l[i].name.ptr, l[i].name.len) == 0)
+            j++;
+        if (count++)
+            ob_buf_putc(out, ',');
+        ob_buf_append(out, l[i].name.ptr, l[i].name.len);
+        ob_buf_append(out, "=\"", 2);
+        ob_escape_label_value(out, l[i].value.ptr, l[i].value.len);
+        for (size_t k = i + 1; k < j && l[k].prio == l[i].prio; k++) {
+            ob_buf_putc(out, ';');
+            ob_escape_label_value(out, l[k].value.ptr, l[k].value.len);
+        }
+        ob_buf_putc(out, '"');
+        i = j;
+    }
+    return out->failed ? -1 : count;
+}
+
+/* Appends data-point (or resource) attributes as labels.  False when an
+ * attribute is not valid UTF-8 or cannot be rendered. */
+static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t *io_n,
+                            uint64_t *io_origin)
+{
+    struct worker *w = r->w;
+    if (!grow((void **)&w->labels, &w->labels_cap, *io_n + n + r->rc->n_fixed, sizeof *w->labels))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = kvs[i]->key ? kvs[i]->key : "";
+        size_t key_len = strlen(key);
+        struct ob_str value, name;
+        if (!utf8_valid(key, key_len) || !value_string(w, kvs[i]->value, &value))
+            return false;
+        *io_origin = XXH3_64bits_withSeed(key, key_len, *io_origin);
+        *io_origin = XXH3_64bits_withSeed(value.ptr, value.len, *io_origin);
+        /* Empty values are no labels in Prometheus; __name__ is never an attribute. */
+        if (value.len == 0 || strcmp(key, "__name__") == 0)
+            continue;
+        if (!ob_names_label(w->names, r->x, key, key_len, &name))
+            continue;
+        w->labels[(*io_n)++] = (struct label){name, value, {key, key_len}, 1};
+    }
+    return true;
+}
+
+/* Builds the label block of one data point into w->block; the series ref
+ * gets its key/hash.  0, or the reason to reject the point. */
+static int point_labels(struct request *r, key_value **kvs, size_t n_kvs, uint64_t *out_origin)
+{
+    struct worker *w = r->w;
+    size_t n = 0;
+    uint64_t origin = r->rc->hash ^ r->metric_hash;
+    if (!add_attr_labels(r, kvs, n_kvs, &n, &origin))
+        return OB_E_MALFORMED;
+    memcpy(w->labels + n, r->rc->fixed, r->rc->n_fixed * sizeof *w->labels);
+    n += r->rc->n_fixed;
+    long count = render_labels(w->labels, n, &w->block);
+    if (count < 0)
+        return -ENOMEM;
+    if ((uint64_t)count > r->in->max_labels)
+        return OB_E_TOO_MANY_LABELS;
+    *out_origin = origin ? origin : 1;
+    return 0;
+}
+
+/* ---- data points ---------------------------------------------------------------- */
+
+static int64_t point_ts_ms(const struct request *r, uint64_t time_unix_nano)
+{
+    /* A point without a timestamp is taken as "now" rather than 1970. */
+    return time_unix_nano ? (int64_t)(time_unix_nano / 1000000u) : r->now_ms;
+}
+
+/* Stores one sample of the current family; counts what happened. */
+static void append(struct request *r, const struct ob_shape *shape, int64_t ts_ms, key_value **kvs,
+                   size_t n_kvs, const double *values)
+{
+    uint64_t origin;
+    int rc = point_labels(r, kvs, n_kvs, &origin);
+    if (rc == OB_E_MALFORMED) {
+        reject(r, OB_REASON_MALFORMED, 1, "metric %s: attribute is not valid UTF-8",
+               r->metric_name);
+        return;
+    }
+    if (rc == OB_E_TOO_MANY_LABELS) {
+        reject(r, OB_REASON_LIMIT, 1, "metric %s: more than %u labels", r->metric_name,
+               r->in->max_labels);
+        return;
+    }
+    if (rc == 0 && ts_ms > r->now_ms + r->in->window_ms)
+        rc = OB_E_OUT_OF_BOUNDS; /* a clock far ahead would block the series */
+    if (rc == 0) {
+        struct worker *w = r->w;
+        struct ob_series_ref ref = {
+            .family = r->fam->family,
+            .hash = XXH3_64bits_withSeed(w->block.data, w->block.len, r->fam->family),
+            .key = w->block.data,
+            .key_len = (uint32_t)w->block.len,
+            .origin = origin,
+        };
+        unsigned flags = 0;
+        rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
+        if (rc == 0) {
+            if (flags & OB_APPEND_COLLISION)
+                r->res->collisions++;
+            if (ts_ms > r->rc->newest_ms)
+                r->rc->newest_ms = ts_ms;
+            return;
+        }
+    }
+    reject(r, reason_of(rc), 1, "metric %s (%s): %s", r->metric_name, r->fam->name,
+           ob_strerror(rc));
+}
+
+static bool stale(uint32_t flags)
+{
+    return flags & OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK;
+}
+
+static void fill_stale(double *v, size_t n)
+{
+    uint64_t bits = STALE_NAN_BITS;
+    for (size_t i = 0; i < n; i++)
+        memcpy(&v[i], &bits, sizeof bits);
+}
+
+static void ingest_number_points(struct request *r, number_point **pts, size_t n)
+{
+    static const struct ob_shape scalar = {.kind = OB_SHAPE_SCALAR};
+    for (size_t i = 0; i < n; i++) {
+        const number_point *p = pts[i];
+        double v;
+        if (stale(p->flags))
+            fill_stale(&v, 1);
+        else if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE)
+            v = p->as_double;
+        else if (p->value_case == OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT)
+            v = (double)p->as_int;
+        else {
+            reject(r, OB_REASON_MALFORMED, 1, "metric %s: data point without a value",
+                   r->metric_name);
+            continue;
+        }
+        append(r, &scalar, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes, &v);
+    }
+}
+
+static bool ascending(const double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isnan(v[i]) || (i && v[i] <= v[i - 1]))
+            return false;
+    return true;
+}
+
+static void ingest_histogram_points(struct request *r, histogram_point **pts, size_t n)
+{
+    struct worker *w = r->w;
+    for (size_t i = 0; i < n; i++) {
+        const histogram_point *p = pts[i];
+        /* Prometheus walks min(bounds, counts); +Inf is the count field. */
+        size_t nb = OB_MIN(p->n_explicit_bounds, p->n_bucket_counts);
+        if (!ascending(p->explicit_bounds, p->n_explicit_bounds)) {
+            reject(r, OB_REASON_MALFORMED, 1, "metric %s: histogram bounds not ascending",
+                   r->metric_name);
+            continue;
+        }
+        if (!grow((void **)&w->values, &w->values_cap, nb + 3, sizeof(double))) {
+            reject(r, OB_REASON_LIMIT, 1, "metric %s: out of memory", r->metric_name);
+            continue;
+        }
+        struct ob_shape shape = {.kind = OB_SHAPE_HISTOGRAM,
+                                 .n = (uint32_t)nb,
+                                 .points = p->explicit_bounds,
+                                 .has_sum = p->has_sum};
+        double *v = w->values;
+        if (stale(p->flags)) {
+            fill_stale(v, nb + 3);
+        } else {
+            v[0] = (double)p->count;
+            v[1] = p->has_sum ? p->sum : 0;
+            uint64_t cum = 0;
+            for (size_t b = 0; b < nb; b++) {
+                cum += p->bucket_counts[b];
+                v[2 + b] = (double)cum;
+            }
+            v[2 + nb] = (double)p->count;
+        }
+        append(r, &shape, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes, v);
+    }
+}
+
+static void ingest_summary_points(struct request *r, summary_point **pts, size_t n)
+{
+    struct worker *w = r->w;
+    for (size_t i = 0; i < n; i++) {
+        const summary_point *p = pts[i];
+        size_t nq = p->n_quantile_values;
+        if (!grow((void **)&w->values, &w->values_cap, nq + 2, sizeof(double)) ||
+            !grow((void **)&w->points, &w->points_cap, nq + 1, sizeof(double))) {
+            reject(r, OB_REASON_LIMIT, 1, "metric %s: out of memory", r->metric_name);
+            continue;
+        }
+        for (size_t q = 0; q < nq; q++)
+            w->points[q] = p->quantile_values[q]->quantile;
+        if (!ascending(w->points, nq)) {
+            reject(r, OB_REASON_MALFORMED, 1, "metric %s: summary quantiles not ascending",
+                   r->metric_name);
+            continue;
+        }
+        struct ob_shape shape = {.kind = OB_SHAPE_SUMMARY, .n = (uint32_t)nq, .points = w->points};
+        double *v = w->values;
+        if (stale(p->flags)) {
+            fill_stale(v, nq + 2);
+        } else {
+            v[0] = (double)p->count;
+            v[1] = p->sum;
+            for (size_t q = 0; q < nq; q++)
+                v[2 + q] = p->quantile_values[q]->value;
+        }
+        append(r, &shape, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes, v);
+    }
+}
+
+/* ---- metrics ---------------------------------------------------------------------- */
+
+static size_t point_count(const metric *m)
+{
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+        return m->gauge->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+        return m->sum->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+        return m->histogram->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        return m->exponential_histogram->n_data_points;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+        return m->summary->n_data_points;
+    default:
+        return 0;
+    }
+}
+
+static const char *temporality_text(int t)
+{
+    return t == OB_TEMPORALITY_DELTA ? "delta" : "unspecified";
+}
+
+static void ingest_metric(struct request *r, const metric *m)
+{
+    size_t n = point_count(m);
+    if (n == 0)
+        return; /* Prometheus too skips metrics without points */
+    r->res->points += n;
+    r->metric_name = m->name ? m->name : "";
+
+    struct ob_metric_view mv = {
+        .name = {r->metric_name, strlen(r->metric_name)},
+        .unit = {m->unit ? m->unit : "", m->unit ? strlen(m->unit) : 0},
+        .description = {m->description ? m->description : "",
+                        m->description ? strlen(m->description) : 0},
+    };
+    if (!utf8_valid(mv.name.ptr, mv.name.len) || !utf8_valid(mv.unit.ptr, mv.unit.len) ||
+        !utf8_valid(mv.description.ptr, mv.description.len)) {
+        reject(r, OB_REASON_MALFORMED, n, "a metric name, unit or description is not valid UTF-8");
+        return;
+    }
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+        mv.type = OB_METRIC_GAUGE;
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+        mv.type = m->sum->is_monotonic ? OB_METRIC_COUNTER : OB_METRIC_UPDOWNCOUNTER;
+        mv.temporality = (enum ob_temporality)m->sum->aggregation_temporality;
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+        mv.type = OB_METRIC_HISTOGRAM;
+        mv.temporality = (enum ob_temporality)m->histogram->aggregation_temporality;
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        reject(r, OB_REASON_UNSUPPORTED, n,
+               "metric %s: exponential histograms cannot be exposed in the text format",
+               r->metric_name);
+        return;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+        mv.type = OB_METRIC_SUMMARY;
+        break;
+    default:
+        return;
+    }
+    if (mv.type != OB_METRIC_GAUGE && mv.type != OB_METRIC_SUMMARY &&
+        mv.temporality != OB_TEMPORALITY_CUMULATIVE) {
+        reject(r, OB_REASON_TEMPORALITY, n,
+               "metric %s: %s temporality is not supported, export cumulative", r->metric_name,
+               temporality_text(mv.temporality));
+        return;
+    }
+
+    r->fam = ob_names_family(r->w->names, r->x, r->in->store, &mv);
+    if (!r->fam || r->fam->status != OB_FAMILY_OK) {
+        enum ob_family_status st = r->fam ? r->fam->status : OB_FAMILY_FULL;
+        if (st == OB_FAMILY_DROPPED)
+            reject(r, OB_REASON_TRANSLATION, n, "metric %s: the translator refused the name",
+                   r->metric_name);
+        else if (st == OB_FAMILY_CONFLICT)
+            reject(r, OB_REASON_TYPE_CONFLICT, n,
+                   "metric %s: %s already exists with another type", r->metric_name,
+                   r->fam->name);
+        else
+            reject(r, OB_REASON_LIMIT, n, "metric %s: no room for a new metric family",
+                   r->metric_name);
+        return;
+    }
+    r->metric_hash = XXH3_64bits(mv.name.ptr, mv.name.len);
+
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+        ingest_number_points(r, m->gauge->data_points, m->gauge->n_data_points);
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+        ingest_number_points(r, m->sum->data_points, m->sum->n_data_points);
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+        ingest_histogram_points(r, m->histogram->data_points, m->histogram->n_data_points);
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+        ingest_summary_points(r, m->summary->data_points, m->summary->n_data_points);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- resources ----------------------------------------------------------------------- */
+
+static uint64_t resource_points(const resource_metrics *rm)
+{
+    uint64_t n = 0;
+    for (size_t s = 0; s < rm->n_scope_metrics; s++)
+        for (size_t m = 0; m < rm->scope_metrics[s]->n_metrics; m++)
+            n += point_count(rm->scope_metrics[s]->metrics[m]);
+    return n;
+}
+
+/* Calls the translator's resource() with buffers, growing them once. */
+static bool resource_decide(struct request *r, struct resource_ctx *rc, struct ob_resource_out *o)
+{
+    struct ob_resource_view view = {rc->attrs, rc->n_attrs};
+    size_t cap = 256;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        memset(rc->roles, 0, rc->n_attrs);
+        *o = (struct ob_resource_out){
+            .job = ob_arena_alloc(&r->w->arena, cap),
+            .job_cap = cap,
+            .instance = ob_arena_alloc(&r->w->arena, cap),
+            .instance_cap = cap,
+            .attr_roles = rc->roles,
+        };
+        if (!o->job || !o->instance)
+            return false;
+        long need = r->x->desc.resource(r->x->state, &view, o);
+        if (need == 0 && o->job_len <= cap && o->instance_len <= cap)
+            return true;
+        cap = (size_t)OB_MAX(need, (long)OB_MAX(o->job_len, o->instance_len)) + 1;
+    }
+    return false;
+}
+
+/* Renders the resource's attributes, asks the translator what they become,
+ * and prepares the labels every series of the resource carries. */
+static bool resource_prepare(struct request *r, const resource_metrics *rm, struct resource_ctx *rc)
+{
+    struct worker *w = r->w;
+    const Opentelemetry__Proto__Resource__V1__Resource *res = rm->resource;
+    size_t n = res ? res->n_attributes : 0;
+    *rc = (struct resource_ctx){.newest_ms = INT64_MIN};
+    rc->attrs = ob_arena_alloc(&w->arena, (n + 1) * sizeof *rc->attrs);
+    rc->roles = ob_arena_alloc(&w->arena, n + 1);
+    rc->fixed = ob_arena_alloc(&w->arena, (n + 2) * sizeof *rc->fixed);
+    if (!rc->attrs || !rc->roles || !rc->fixed)
+        return false;
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = res->attributes[i]->key ? res->attributes[i]->key : "";
+        struct ob_str value;
+        if (!utf8_valid(key, strlen(key)) || !value_string(w, res->attributes[i]->value, &value))
+            return false;
+        rc->attrs[rc->n_attrs++] = (struct ob_attr){{key, strlen(key)}, value};
+        h = XXH3_64bits_withSeed(key, strlen(key), h);
+        h = XXH3_64bits_withSeed(value.ptr, value.len, h);
+    }
+    rc->hash = h;
+
+    struct ob_resource_out o;
+    if (!resource_decide(r, rc, &o))
+        return false;
+    rc->target_info = o.target_info;
+    for (size_t i = 0; i < rc->n_attrs; i++) {
+        struct ob_str name;
+        if (!(rc->roles[i] & OB_RES_PROMOTE) || rc->attrs[i].value.len == 0 ||
+            !ob_names_label(w->names, r->x, rc->attrs[i].key.ptr, rc->attrs[i].key.len, &name))
+            continue;
+        rc->fixed[rc->n_fixed++] = (struct label){name, rc->attrs[i].value, rc->attrs[i].key, 2};
+    }
+    if (o.has_job && o.job_len)
+        rc->fixed[rc->n_fixed++] = (struct label){{"job", 3}, {o.job, o.job_len}, {"", 0}, 0};
+    if (o.has_instance && o.instance_len)
+        rc->fixed[rc->n_fixed++] =
+            (struct label){{"instance", 8}, {o.instance, o.instance_len}, {"", 0}, 0};
+    return true;
+}
+
+/* target_info: one series per job/instance pair (its identity), carrying the
+ * latest resource's attributes, value 1 at the resource's newest sample. */
+static void write_target_info(struct request *r, const struct resource_ctx *rc)
+{
+    struct worker *w = r->w;
+    if (!rc->target_info || rc->newest_ms == INT64_MIN)
+        return;
+    size_t n = 0;
+    if (!grow((void **)&w->labels, &w->labels_cap, rc->n_attrs + rc->n_fixed, sizeof *w->labels))
+        return;
+    for (size_t i = 0; i < rc->n_fixed; i++)
+        if (rc->fixed[i].prio == 0)
+            w->labels[n++] = rc->fixed[i];
+    if (render_labels(w->labels, n, &w->key) < 0)
+        return;
+    for (size_t i = 0; i < rc->n_attrs; i++) {
+        struct ob_str name;
+        if (!(rc->roles[i] & OB_RES_TARGET_INFO) || rc->attrs[i].value.len == 0 ||
+            !ob_names_label(w->names, r->x, rc->attrs[i].key.ptr, rc->attrs[i].key.len, &name))
+            continue;
+        w->labels[n++] = (struct label){name, rc->attrs[i].value, rc->attrs[i].key, 1};
+    }
+    if (render_labels(w->labels, n, &w->block) < 0)
+        return;
+
+    static const char help[] = "Target metadata";
+    uint32_t family;
+    if (ob_store_family(r->in->store, TARGET_INFO, sizeof TARGET_INFO - 1, OB_FAMILY_GAUGE, help,
+                        sizeof help - 1, &family) != 0)
+        return;
+    static const struct ob_shape scalar = {.kind = OB_SHAPE_SCALAR};
+    const double one = 1;
+    struct ob_series_ref ref = {
+        .family = family,
+        .hash = XXH3_64bits_withSeed(w->key.data, w->key.len, family),
+        .key = w->key.data,
+        .key_len = (uint32_t)w->key.len,
+        .labels = w->block.data,
+        .labels_len = (uint32_t)w->block.len,
+    };
+    /* An older or repeated resource changes nothing; not a data point. */
+    ob_store_append(r->in->store, &ref, &scalar, rc->newest_ms, &one, NULL);
+}
+
+static void ingest_resource(struct request *r, const resource_metrics *rm)
+{
+    struct resource_ctx rc;
+    if (!resource_prepare(r, rm, &rc)) {
+        uint64_t n = resource_points(rm);
+        r->res->points += n;
+        reject(r, OB_REASON_MALFORMED, n,
+               "a resource attribute is not valid UTF-8 or cannot be rendered");
+        return;
+    }
+    r->rc = &rc;
+    for (size_t s = 0; s < rm->n_scope_metrics; s++) {
+        const scope_metrics *sm = rm->scope_metrics[s];
+        for (size_t m = 0; m < sm->n_metrics; m++)
+            ingest_metric(r, sm->metrics[m]);
+    }
+    write_target_info(r, &rc);
+    r->rc = NULL;
+}
+
+/* ---- entry ------------------------------------------------------------------------- */
+
+static void summarise(struct ob_ingest_result *res)
+{
+    if (!res->rejected)
+        return;
+    char first[sizeof res->message];
+    memcpy(first, res->message, sizeof first);
+    int len = snprintf(res->message, sizeof res->message, "%llu of %llu data points rejected (",
+                       (unsigned long long)res->rejected, (unsigned long long)res->points);
+    const char *sep = "";
+    for (int i = 0; i < OB_REASON__COUNT && len > 0 && (size_t)len < sizeof res->message; i++) {
+        if (!res->rejected_by[i])
+            continue;
+        len += snprintf(res->message + len, sizeof res->message - (size_t)len, "%s%s=%llu", sep,
+                        ob_reason_name((enum ob_reason)i),
+                        (unsigned long long)res->rejected_by[i]);
+        sep = ", ";
+    }
+    if (len > 0 && (size_t)len < sizeof res->message)
+        snprintf(res->message + len, sizeof res->message - (size_t)len, "); first: %s", first);
+}
+
+int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_format fmt,
+                   const void *body, size_t len, struct ob_ingest_result *out)
+{
+    *out = (struct ob_ingest_result){0};
+    struct worker *w = worker_get(in);
+    struct ob_xlator *x = ob_plugin_host_acquire(in->plugins);
+    if (!w || !x) {
+        ob_xlator_unref(x);
+        snprintf(out->message, sizeof out->message, "broker not ready");
+        return -EAGAIN;
+    }
+    ob_names_bind(w->names, x);
+    ob_arena_reset(&w->arena);
+
+    int rc;
+    ob_otlp_request *req = NULL;
+    if (fmt != OB_PAYLOAD_PROTOBUF) {
+        rc = OB_E_UNSUPPORTED;
+        snprintf(out->message, sizeof out->message, "unsupported payload format");
+        goto done;
+    }
+    rc = ob_otlp_decode(&w->arena, body, len, &req);
+    if (rc != 0) {
+        snprintf(out->message, sizeof out->message,
+                 "body is not a valid protobuf ExportMetricsServiceRequest");
+        goto done;
+    }
+    struct request r = {.in = in, .w = w, .x = x, .res = out, .now_ms = ob_now_ns() / 1000000};
+    for (size_t i = 0; i < req->n_resource_metrics; i++)
+        ingest_resource(&r, req->resource_metrics[i]);
+    summarise(out);
+
+    ob_sm_points_received(fe, out->points);
+    for (int i = 0; i < OB_REASON__COUNT; i++)
+        ob_sm_points_rejected((enum ob_reason)i, out->rejected_by[i]);
+    if (out->collisions)
+        ob_sm_collisions(out->collisions);
+done:
+    ob_xlator_unref(x);
+    return rc;
+}

@@ -1,0 +1,296 @@
+/* ob_names.c: per-thread cache of translated family and label names.
+ *
+ * Two open-addressing maps from key bytes to a cached answer.  Keys and
+ * answers are copied on insert; nothing is ever removed except by a full
+ * reset on translator change, so entries never move and the returned
+ * pointers stay valid until the next ob_names_bind() that resets.
+ */
+#include "ob_names.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "ob_error.h"
+#include "ob_log.h"
+#include "ob_plugin_host.h"
+
+struct entry {
+    uint64_t hash;
+    char *key;
+    uint32_t key_len;
+    struct ob_family_entry val; /* labels use status (OK/DROPPED) and name */
+};
+
+struct map {
+    struct entry *slots; /* key == NULL: empty */
+    uint32_t cap;        /* power of two */
+    uint32_t used;
+};
+
+struct ob_names {
+    uint64_t generation;
+    struct map families;
+    struct map labels;
+    char *scratch; /* name buffer for translator calls */
+    size_t scratch_cap;
+};
+
+static void map_clear(struct map *m)
+{
+    for (uint32_t i = 0; i < m->cap; i++) {
+        free(m->slots[i].key);
+        free((char *)m->slots[i].val.name);
+    }
+    free(m->slots);
+    *m = (struct map){0};
+}
+
+static struct entry *map_find(struct map *m, uint64_t hash, const void *key, uint32_t key_len)
+{
+    if (!m->cap)
+        return NULL;
+    for (uint32_t i = (uint32_t)hash & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        struct entry *e = &m->slots[i];
+        if (!e->key)
+            return NULL;
+        if (e->hash == hash && e->key_len == key_len && memcmp(e->key, key, key_len) == 0)
+            return e;
+    }
+}
+
+static int map_grow(struct map *m)
+{
+    uint32_t cap = m->cap ? m->cap * 2 : 64;
+    struct entry *slots = calloc(cap, sizeof *slots);
+    if (!slots)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < m->cap; i++) {
+        struct entry *e = &m->slots[i];
+        if (!e->key)
+            continue;
+        uint32_t j = (uint32_t)e->hash & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
+        slots[j] = *e;
+    }
+    free(m->slots);
+    m->slots = slots;
+    m->cap = cap;
+    return 0;
+}
+
+/* Inserts a copy of key with a copy of name; returns the entry or NULL. */
+static struct entry *map_insert(struct map *m, uint64_t hash, const void *key, uint32_t key_len,
+                                const struct ob_family_entry *val)
+{
+    if ((m->used + 1) * 4 > m->cap * 3 && map_grow(m) != 0)
+        return NULL;
+    char *k = malloc(key_len ? key_len : 1);
+    char *name = NULL;
+    if (val->name) {
+        name = malloc(val->name_len + 1);
+        if (name) {
+            memcpy(name, val->name, val->name_len);
+            name[val->name_len] = '\0';
+        }
+    }
+    if (!k || (val->name && !name)) {
+        free(k);
+        free(name);
+        return NULL;
+    }
+    memcpy(k, key, key_len);
+    uint32_t i = (uint32_t)hash & (m->cap - 1);
+    while (m->slots[i].key)
+        i = (i + 1) & (m->cap - 1);
+    struct entry *e = &m->slots[i];
+    *e = (struct entry){.hash = hash, .key = k, .key_len = key_len, .val = *val};
+    e->val.name = name;
+    m->used++;
+    return e;
+}
+
+int ob_names_create(struct ob_names **out)
+{
+    struct ob_names *n = calloc(1, sizeof *n);
+    if (!n)
+        return -ENOMEM;
+    n->scratch_cap = 256;
+    n->scratch = malloc(n->scratch_cap);
+    if (!n->scratch) {
+        free(n);
+        return -ENOMEM;
+    }
+    *out = n;
+    return 0;
+}
+
+void ob_names_destroy(struct ob_names *n)
+{
+    if (!n)
+        return;
+    map_clear(&n->families);
+    map_clear(&n->labels);
+    free(n->scratch);
+    free(n);
+}
+
+void ob_names_bind(struct ob_names *n, const struct ob_xlator *x)
+{
+    if (n->generation == x->generation)
+        return;
+    map_clear(&n->families);
+    map_clear(&n->labels);
+    n->generation = x->generation;
+}
+
+/* Calls a snprintf-style naming callback, growing the scratch buffer once
+ * if the answer does not fit.  Returns the length, or -1 for "drop". */
+static long call_namer(struct ob_names *n, long (*fn)(void *, const void *, char *, size_t),
+                       void *state, const void *arg)
+{
+    long len = fn(state, arg, n->scratch, n->scratch_cap);
+    if (len >= 0 && (size_t)len >= n->scratch_cap) {
+        size_t cap = (size_t)len + 1;
+        char *p = realloc(n->scratch, cap);
+        if (!p)
+            return -1;
+        n->scratch = p;
+        n->scratch_cap = cap;
+        len = fn(state, arg, n->scratch, n->scratch_cap);
+        if (len < 0 || (size_t)len >= n->scratch_cap)
+            return -1;
+    }
+    return len;
+}
+
+/* Adapters from the typed callbacks to call_namer's shape. */
+struct label_arg {
+    const struct ob_xlator *x;
+    const char *key;
+    size_t len;
+};
+
+static long family_thunk(void *state, const void *arg, char *buf, size_t cap)
+{
+    const struct ob_xlator *x = state;
+    return x->desc.family_name(x->state, arg, buf, cap);
+}
+
+static long label_thunk(void *state, const void *arg, char *buf, size_t cap)
+{
+    OB_UNUSED(state);
+    const struct label_arg *a = arg;
+    return a->x->desc.label_name(a->x->state, a->key, a->len, buf, cap);
+}
+
+static enum ob_family_type family_type(const struct ob_metric_view *m)
+{
+    switch (m->type) {
+    case OB_METRIC_COUNTER:
+        return OB_FAMILY_COUNTER;
+    case OB_METRIC_GAUGE:
+    case OB_METRIC_UPDOWNCOUNTER:
+        return OB_FAMILY_GAUGE;
+    case OB_METRIC_HISTOGRAM:
+    case OB_METRIC_EXP_HISTOGRAM:
+        return OB_FAMILY_HISTOGRAM;
+    case OB_METRIC_SUMMARY:
+        return OB_FAMILY_SUMMARY;
+    }
+    return OB_FAMILY_UNKNOWN;
+}
+
+/* Cache key of a metric: type, temporality, then length-prefixed name,
+ * unit and description.  Written into a small stack buffer when it fits. */
+static uint32_t family_key(const struct ob_metric_view *m, char *buf, size_t cap)
+{
+    size_t need = 2 + 3 * sizeof(uint32_t) + m->name.len + m->unit.len + m->description.len;
+    if (need > cap || need > UINT32_MAX)
+        return 0;
+    char *p = buf;
+    *p++ = (char)m->type;
+    *p++ = (char)m->temporality;
+    const struct ob_str *parts[] = {&m->name, &m->unit, &m->description};
+    for (size_t i = 0; i < OB_ARRAY_LEN(parts); i++) {
+        uint32_t len = (uint32_t)parts[i]->len;
+        memcpy(p, &len, sizeof len);
+        p += sizeof len;
+        if (len)
+            memcpy(p, parts[i]->ptr, len);
+        p += len;
+    }
+    return (uint32_t)need;
+}
+
+const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct ob_xlator *x,
+                                              struct ob_store *s, const struct ob_metric_view *m)
+{
+    char stack[1024];
+    char *key = stack;
+    uint32_t key_len = family_key(m, stack, sizeof stack);
+    if (!key_len) {
+        size_t need = 2 + 3 * sizeof(uint32_t) + m->name.len + m->unit.len + m->description.len;
+        if (need > UINT32_MAX || !(key = malloc(need)))
+            return NULL;
+        key_len = family_key(m, key, need);
+    }
+    uint64_t hash = XXH3_64bits(key, key_len);
+    struct entry *e = map_find(&n->families, hash, key, key_len);
+    /* A full store may have room again later: retry those. */
+    if (e && e->val.status != OB_FAMILY_FULL)
+        goto done;
+
+    struct ob_family_entry val = {.status = OB_FAMILY_DROPPED};
+    long len = call_namer(n, family_thunk, (void *)x, m);
+    if (len > 0) {
+        val.name = n->scratch;
+        val.name_len = (uint32_t)len;
+        int rc = ob_store_family(s, n->scratch, (size_t)len, family_type(m), m->description.ptr,
+                                 m->description.len, &val.family);
+        val.status = rc == 0                    ? OB_FAMILY_OK
+                     : rc == OB_E_TYPE_CONFLICT ? OB_FAMILY_CONFLICT
+                                                : OB_FAMILY_FULL;
+    }
+    if (e) { /* a FULL entry being retried: update in place */
+        if (val.status != OB_FAMILY_FULL) {
+            e->val.status = val.status;
+            e->val.family = val.family;
+        }
+        goto done;
+    }
+    e = map_insert(&n->families, hash, key, key_len, &val);
+done:
+    if (key != stack)
+        free(key);
+    return e ? &e->val : NULL;
+}
+
+bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *key, size_t key_len,
+                    struct ob_str *out_name)
+{
+    if (key_len > UINT32_MAX)
+        return false;
+    uint64_t hash = XXH3_64bits(key, key_len);
+    struct entry *e = map_find(&n->labels, hash, key, (uint32_t)key_len);
+    if (!e) {
+        struct label_arg arg = {x, key, key_len};
+        long len = call_namer(n, label_thunk, NULL, &arg);
+        struct ob_family_entry val = {.status = OB_FAMILY_DROPPED};
+        if (len > 0) {
+            val.status = OB_FAMILY_OK;
+            val.name = n->scratch;
+            val.name_len = (uint32_t)len;
+        }
+        e = map_insert(&n->labels, hash, key, (uint32_t)key_len, &val);
+        if (!e)
+            return false;
+    }
+    if (e->val.status != OB_FAMILY_OK)
+        return false;
+    out_name->ptr = e->val.name;
+    out_name->len = e->val.name_len;
+    return true;
+}

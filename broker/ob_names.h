@@ -1,0 +1,51 @@
+/* ob_names.h: the translated-name cache.
+ *
+ * A name is computed once per distinct OTLP metric (name, unit, description,
+ * type, temporality) and once per distinct attribute key, per loaded
+ * translator (keyed by xlator generation), never per data point.  One cache
+ * per ingest thread: no locks on the hot path.  A generation change (plugin
+ * reload) empties the cache.
+ */
+#ifndef OB_NAMES_H
+#define OB_NAMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ob_store.h"
+#include "translator.h"
+
+struct ob_names;
+struct ob_xlator;
+
+enum ob_family_status {
+    OB_FAMILY_OK = 0,
+    OB_FAMILY_DROPPED,  /* the translator refused the name */
+    OB_FAMILY_CONFLICT, /* the name exists in the store with another type */
+    OB_FAMILY_FULL,     /* no family slot left (retried on the next miss) */
+};
+
+struct ob_family_entry {
+    enum ob_family_status status;
+    uint32_t family; /* store family id when OK */
+    const char *name; /* translated name (NUL-terminated) */
+    uint32_t name_len;
+};
+
+int ob_names_create(struct ob_names **out);
+void ob_names_destroy(struct ob_names *n);
+
+/* Empties the cache when x is not the translator it was filled with. */
+void ob_names_bind(struct ob_names *n, const struct ob_xlator *x);
+
+/* The family for metric m, created in the store on first sight.  NULL only
+ * on allocation failure. */
+const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct ob_xlator *x,
+                                              struct ob_store *s, const struct ob_metric_view *m);
+
+/* The label name for an attribute key; false when the translator drops it
+ * (or on allocation failure). */
+bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *key, size_t key_len,
+                    struct ob_str *out_name);
+
+#endif
