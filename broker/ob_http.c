@@ -301,9 +301,12 @@ static enum MHD_Result otlp_begin(struct ob_http *h, struct MHD_Connection *c, v
     if (!r)
         return MHD_NO;
     r->gzip = gzip;
-    /* A known length is allocated once. */
-    if (announced && !ob_buf_reserve(&r->body, (size_t)announced))
-        r->no_memory = true;
+    /* A known length is allocated once, exactly. */
+    if (announced) {
+        r->body.data = malloc((size_t)announced);
+        r->body.cap = r->body.data ? (size_t)announced : 0;
+        r->no_memory = !r->body.data;
+    }
     *con_cls = r;
     return MHD_YES;
 }
@@ -372,8 +375,8 @@ static enum MHD_Result otlp_end(struct ob_http *h, struct MHD_Connection *c, str
         ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
         return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
-    if (!r->gzip)
-        return otlp_ingest(h, c, r->body.data, r->body.len, s);
+    if (!r->gzip) /* an empty body is a valid (empty) request: never pass NULL */
+        return otlp_ingest(h, c, r->body.data ? r->body.data : "", r->body.len, s);
 
     buf_reset(&s->inflate);
     int rc = ob_gunzip(r->body.data, r->body.len, (size_t)max, &s->inflate);
