@@ -11,6 +11,7 @@
 #include "ob_buf.h"
 
 struct ob_store;
+struct ob_store_stats;
 
 enum ob_frontend { OB_FE_HTTP = 0, OB_FE_ZMQ = 1, OB_FE__COUNT };
 
@@ -49,7 +50,13 @@ void ob_sm_collisions(uint64_t n);
 void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
 void ob_sm_set_plugin(const char *name); /* info metric; copies */
 
-/* Appends the self-metric families in Prometheus text 0.0.4. */
+/* Appends the self-metric families in Prometheus text 0.0.4 (s may be NULL:
+ * no store families then).  An allocation failure shows as out->failed. */
 void ob_selfmetrics_write(struct ob_store *s, struct ob_buf *out);
+/* The same from given store statistics (NULL = none): what _write does after
+ * ob_store_stats(), separate so the text can be tested without a store. */
+void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out);
+/* Zeroes every counter and forgets the plugin name (tests). */
+void ob_sm_reset(void);
 
 #endif

@@ -1,0 +1,634 @@
+/* ob_config.c: the option table and everything it drives.
+ *
+ * One static table (Redis' config.c pattern) gives, for every key, its
+ * section, type, default text, field in struct ob_config, range and help.
+ * Loading is: defaults from the table, then the INI file (iniparser), then
+ * the -o overrides, each value parsed by the same function, so a default, a
+ * file value and an override can never be read differently.  Every entry of
+ * the file is checked against the table: iniparser itself answers a default
+ * for any key it does not find, so without this walk a typo would be silently
+ * ignored (Fluent Bit's properties_check).
+ */
+#include "ob_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <iniparser.h>
+
+#include "ob_error.h"
+#include "ob_units.h"
+
+/* The install path of the plugins; the Makefile passes $(PREFIX)/lib/... */
+#ifndef OB_PLUGIN_DIR
+#define OB_PLUGIN_DIR "/usr/local/lib/otlp-broker/plugins"
+#endif
+
+enum opt_type { T_STRING, T_BOOL, T_U32, T_SIZE, T_DURATION, T_LOGLEVEL };
+
+struct option {
+    const char *section;
+    const char *key;
+    enum opt_type type;
+    const char *def;
+    size_t off;
+    uint64_t min, max; /* numbers: inclusive range (durations in ms); strings: min 1 = non-empty */
+    const char *help;  /* lines separated by '\n' */
+};
+
+#define F(field) offsetof(struct ob_config, field)
+#define KIB (1ull << 10)
+#define MIB (1ull << 20)
+#define GIB (1ull << 30)
+#define TIB (1ull << 40)
+
+/* Keep options of one section together: the table order is the order of the
+ * sections and keys in etc/otlp-broker.ini and in --check-config. */
+static const struct option options[] = {
+    {"broker", "log_level", T_LOGLEVEL, "info", F(log_level), 0, 0,
+     "Least severe level that is logged (to stderr)."},
+    {"broker", "housekeeping_interval", T_DURATION, "1s", F(housekeeping_ms), 10, 3600000,
+     "How often the main thread expires old series and refreshes self-metrics."},
+
+    {"http", "listen", T_STRING, "127.0.0.1:4318", F(http_listen), 1, 0,
+     "Address of the HTTP frontend (OTLP/HTTP and /metrics): host:port or [v6]:port.\n"
+     "Port 0 picks a free port (the log says which)."},
+    {"http", "threads", T_U32, "0", F(http_threads), 0, 1024,
+     "Threads serving HTTP; 0 = one per CPU."},
+    {"http", "timeout", T_DURATION, "30s", F(http_timeout_ms), 0, 86400000,
+     "An idle connection is closed after this long (whole seconds); 0 = never."},
+
+    /* 100000 series: 8 scalar samples, labels and index cost ~0.3-1 KiB per
+     * series, so the segment stays in the tens of MiB, and one scrape of all
+     * of them renders in ~40 ms (FACTS.md) into ~10 MB of text, comfortably
+     * inside a Prometheus scrape timeout.  A million series on one host is a
+     * multi-GiB segment and a 100 MB scrape: something to ask for, not a
+     * default. */
+    {"store", "path", T_STRING, "/otlp-broker", F(store_path), 1, 0,
+     "Where the series live: \"/name\" is POSIX shared memory (/dev/shm/name),\n"
+     "any other path is a file (persists across reboots)."},
+    {"store", "max_series", T_U32, "100000", F(store_max_series), 1, 1u << 26,
+     "Series slots (one metric name plus one label set each).  When all are\n"
+     "taken, new series are rejected (reason \"limit\"); existing ones keep working."},
+    {"store", "max_families", T_U32, "10000", F(store_max_families), 1, 1u << 24,
+     "Metric family slots (distinct metric names)."},
+    {"store", "samples_per_series", T_U32, "8", F(store_samples_per_series), 1, 1024,
+     "Newest samples kept per series, ordered by timestamp (room for out-of-order data)."},
+    {"store", "heap_size", T_SIZE, "0", F(store_heap_bytes), 0, 1 * TIB,
+     "Memory for labels, histogram bounds and samples; 0 = derived from max_series\n"
+     "and samples_per_series."},
+    {"store", "out_of_order_window", T_DURATION, "10m", F(store_ooo_window_ms), 0, 86400000,
+     "A sample older than the series' newest by more than this is rejected\n"
+     "(reason \"out_of_bounds\"); 10m is what Prometheus recommends for OTLP."},
+    {"store", "series_ttl", T_DURATION, "5m", F(store_series_ttl_ms), 1000, 30 * 86400000ull,
+     "A series not updated for this long leaves /metrics and its slot is reused."},
+    {"store", "recreate", T_BOOL, "false", F(store_recreate), 0, 0,
+     "Replace an existing store with another layout or size instead of refusing\n"
+     "to start (its series are lost)."},
+
+    {"translator", "plugin", T_STRING, "underscore_escaping_with_suffixes", F(translator_plugin),
+     1, 0,
+     "How OTLP names become Prometheus names: a plugin name (loads\n"
+     "<plugin_dir>/<name>.so) or a path to a .so.  Every other key in this section\n"
+     "is handed to the plugin, which checks it."},
+    {"translator", "plugin_dir", T_STRING, OB_PLUGIN_DIR, F(translator_plugin_dir), 1, 0,
+     "Directory of the plugins named by plugin."},
+
+    {"exposition", "timestamps", T_BOOL, "false", F(expose_timestamps), 0, 0,
+     "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"
+     "the scrape time."},
+
+    {"limits", "max_body_bytes", T_SIZE, "32MiB", F(max_body_bytes), 1 * KIB, 1 * GIB,
+     "Largest OTLP request body, compressed and again after gunzip (413 above).\n"
+     "One request holds at most this much memory while it is read."},
+    {"limits", "max_labels_per_series", T_U32, "128", F(max_labels_per_series), 1, 65535,
+     "Data points with more labels are rejected (reason \"limit\")."},
+};
+
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+
+static const struct option *find_option(const char *section, const char *key)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
+        if (strcmp(options[i].section, section) == 0 && strcmp(options[i].key, key) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static bool section_known(const char *section)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
+        if (strcmp(options[i].section, section) == 0)
+            return true;
+    return false;
+}
+
+/* Appends to err (NUL-terminated, truncated at OB_ERR_LEN). */
+OB_PRINTF(2, 3) static void err_append(char err[OB_ERR_LEN], const char *fmt, ...)
+{
+    size_t len = strnlen(err, OB_ERR_LEN - 1);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + len, OB_ERR_LEN - len, fmt, ap);
+    va_end(ap);
+}
+
+static int err_unknown_key(const char *section, const char *key, char err[OB_ERR_LEN])
+{
+    snprintf(err, OB_ERR_LEN, "unknown key %s.%s; [%s] has:", section, key, section);
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
+        if (strcmp(options[i].section, section) == 0)
+            err_append(err, " %s", options[i].key);
+    return OB_E_CONFIG;
+}
+
+static int err_unknown_section(const char *section, char err[OB_ERR_LEN])
+{
+    snprintf(err, OB_ERR_LEN, "unknown section [%s]; sections are:", section);
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
+        if (i == 0 || strcmp(options[i].section, options[i - 1].section) != 0)
+            err_append(err, " %s", options[i].section);
+    return OB_E_CONFIG;
+}
+
+/* Largest binary unit that divides v exactly, so that the text parses back. */
+static void fmt_size(uint64_t v, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } units[] = {{"TiB", TIB}, {"GiB", GIB}, {"MiB", MIB}, {"KiB", KIB}};
+    for (size_t i = 0; v && i < OB_ARRAY_LEN(units); i++) {
+        if (v % units[i].mult == 0) {
+            snprintf(buf, cap, "%" PRIu64 "%s", v / units[i].mult, units[i].name);
+            return;
+        }
+    }
+    snprintf(buf, cap, "%" PRIu64, v);
+}
+
+static void fmt_duration(uint64_t ms, char *buf, size_t cap)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
+    if (ms == 0) {
+        snprintf(buf, cap, "0");
+        return;
+    }
+    for (size_t i = 0; i < OB_ARRAY_LEN(units); i++) {
+        if (ms % units[i].mult == 0) {
+            snprintf(buf, cap, "%" PRIu64 "%s", ms / units[i].mult, units[i].name);
+            return;
+        }
+    }
+}
+
+static void fmt_number(enum opt_type t, uint64_t v, char *buf, size_t cap)
+{
+    if (t == T_SIZE)
+        fmt_size(v, buf, cap);
+    else if (t == T_DURATION)
+        fmt_duration(v, buf, cap);
+    else
+        snprintf(buf, cap, "%" PRIu64, v);
+}
+
+/* What a value of this type looks like, for errors and the ini comments. */
+static const char *type_text(enum opt_type t)
+{
+    switch (t) {
+    case T_STRING: return "a string";
+    case T_BOOL: return "true or false (also yes/no, on/off, 1/0)";
+    case T_U32: return "an integer";
+    case T_SIZE: return "a size (B, KiB, MiB, GiB, TiB)";
+    case T_DURATION: return "a duration (ms, s, m, h, d)";
+    case T_LOGLEVEL: return "error, warn, info or debug";
+    }
+    return "?";
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < OB_ARRAY_LEN(yes); i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (!isdigit((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return -ERANGE;
+    if (*end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+static int parse_level(const char *s, int *out)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(level_names); i++) {
+        if (strcasecmp(s, level_names[i]) == 0) {
+            *out = (int)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+/* Parses text for opt into cfg.  Errors name the key, the value and what is
+ * expected. */
+static int set_value(struct ob_config *cfg, const struct option *opt, const char *text,
+                     char err[OB_ERR_LEN])
+{
+    char *field = (char *)cfg + opt->off;
+    uint64_t v = 0;
+    int rc = 0;
+
+    switch (opt->type) {
+    case T_STRING: {
+        if (opt->min && !*text) {
+            snprintf(err, OB_ERR_LEN, "%s.%s: must not be empty", opt->section, opt->key);
+            return OB_E_CONFIG;
+        }
+        char *copy = strdup(text);
+        if (!copy)
+            return -ENOMEM;
+        free(*(char **)field);
+        *(char **)field = copy;
+        return 0;
+    }
+    case T_BOOL:
+        rc = parse_bool(text, (bool *)field);
+        break;
+    case T_LOGLEVEL:
+        rc = parse_level(text, (int *)field);
+        break;
+    case T_U32:
+        rc = parse_u64(text, &v);
+        break;
+    case T_SIZE:
+        rc = ob_parse_size(text, &v);
+        break;
+    case T_DURATION: {
+        int64_t ms;
+        rc = ob_parse_duration(text, &ms);
+        v = (uint64_t)ms; /* never negative: the parser takes digits only */
+        break;
+    }
+    }
+    if (rc == 0 && (opt->type == T_U32 || opt->type == T_SIZE || opt->type == T_DURATION) &&
+        (v < opt->min || v > opt->max))
+        rc = -ERANGE;
+    if (rc == -ERANGE) {
+        char lo[32], hi[32];
+        fmt_number(opt->type, opt->min, lo, sizeof lo);
+        fmt_number(opt->type, opt->max, hi, sizeof hi);
+        snprintf(err, OB_ERR_LEN, "%s.%s: '%s' is out of range: expected %s from %s to %s",
+                 opt->section, opt->key, text, type_text(opt->type), lo, hi);
+        return OB_E_CONFIG;
+    }
+    if (rc) {
+        snprintf(err, OB_ERR_LEN, "%s.%s: invalid value '%s': expected %s", opt->section,
+                 opt->key, text, type_text(opt->type));
+        return OB_E_CONFIG;
+    }
+    switch (opt->type) {
+    case T_U32: *(uint32_t *)field = (uint32_t)v; break;
+    case T_SIZE: *(uint64_t *)field = v; break;
+    case T_DURATION: *(int64_t *)field = (int64_t)v; break;
+    default: break;
+    }
+    return 0;
+}
+
+/* A plugin key: replaces an earlier value of the same key (an override
+ * beats the file). */
+static int kv_set(struct ob_config *cfg, const char *key, const char *value)
+{
+    for (size_t i = 0; i < cfg->translator_n_kv; i++) {
+        if (strcmp(cfg->translator_kv[i].key, key) == 0) {
+            char *v = strdup(value);
+            if (!v)
+                return -ENOMEM;
+            free((char *)cfg->translator_kv[i].value);
+            cfg->translator_kv[i].value = v;
+            return 0;
+        }
+    }
+    struct ob_kv *kv = realloc(cfg->translator_kv, (cfg->translator_n_kv + 1) * sizeof *kv);
+    if (!kv)
+        return -ENOMEM;
+    cfg->translator_kv = kv;
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return -ENOMEM;
+    }
+    kv[cfg->translator_n_kv++] = (struct ob_kv){k, v};
+    return 0;
+}
+
+static int apply(struct ob_config *cfg, const char *section, const char *key, const char *value,
+                 char err[OB_ERR_LEN])
+{
+    if (!section_known(section))
+        return err_unknown_section(section, err);
+    const struct option *opt = find_option(section, key);
+    if (opt)
+        return set_value(cfg, opt, value, err);
+    if (strcmp(section, "translator") == 0)
+        return kv_set(cfg, key, value);
+    return err_unknown_key(section, key, err);
+}
+
+/* iniparser reports syntax errors through a callback that has no context
+ * argument; loading runs on one thread at a time (start, reload), but keep
+ * the text per thread anyway. */
+static _Thread_local char ini_error[OB_ERR_LEN];
+
+static int ini_error_cb(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(ini_error, sizeof ini_error, fmt, ap);
+    va_end(ap);
+    /* "iniparser: syntax error in F (2):\n-> line": one line for the log. */
+    for (char *p = ini_error; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return n;
+}
+
+static int load_file(struct ob_config *cfg, const char *path, char err[OB_ERR_LEN])
+{
+    /* iniparser would only print "cannot open"; say why. */
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, OB_ERR_LEN, "cannot read config file %s: %s", path, strerror(e));
+        return OB_E_CONFIG;
+    }
+    fclose(f);
+
+    ini_error[0] = '\0';
+    iniparser_set_error_callback(ini_error_cb);
+    dictionary *d = iniparser_load(path);
+    iniparser_set_error_callback(NULL);
+    if (!d) {
+        snprintf(err, OB_ERR_LEN, "%s", ini_error[0] ? ini_error : "cannot parse config file");
+        return OB_E_CONFIG;
+    }
+
+    /* Walk the dictionary itself rather than getnsec/getseckeys: those never
+     * show a key written before the first [section] (stored as ":key"), and
+     * that is a mistake to report too.  A section is an entry without a
+     * value; a key is "section:key", both lower-cased by iniparser. */
+    int rc = 0;
+    for (ssize_t i = 0; i < d->size && rc == 0; i++) {
+        const char *name = d->key[i];
+        if (!name)
+            continue;
+        if (!d->val[i]) {
+            if (!section_known(name))
+                rc = err_unknown_section(name, err);
+            continue;
+        }
+        const char *colon = strchr(name, ':');
+        if (!colon || colon == name) {
+            snprintf(err, OB_ERR_LEN, "%s: key '%s' is outside any [section]", path,
+                     colon ? colon + 1 : name);
+            rc = OB_E_CONFIG;
+            break;
+        }
+        char section[64];
+        size_t slen = (size_t)(colon - name);
+        if (slen >= sizeof section) {
+            snprintf(err, OB_ERR_LEN, "%s: section of '%s' is too long", path, name);
+            rc = OB_E_CONFIG;
+            break;
+        }
+        memcpy(section, name, slen);
+        section[slen] = '\0';
+        rc = apply(cfg, section, colon + 1, d->val[i], err);
+    }
+    iniparser_freedict(d);
+    return rc;
+}
+
+/* "section.key=value"; section and key lower-cased like iniparser does for
+ * the file, surrounding blanks dropped. */
+static int apply_override(struct ob_config *cfg, const char *ov, char err[OB_ERR_LEN])
+{
+    const char *eq = strchr(ov, '=');
+    const char *dot = eq ? memchr(ov, '.', (size_t)(eq - ov)) : NULL;
+    char name[128];
+    if (!eq || !dot || (size_t)(eq - ov) >= sizeof name) {
+        snprintf(err, OB_ERR_LEN, "-o '%s': expected section.key=value", ov);
+        return OB_E_CONFIG;
+    }
+    size_t n = (size_t)(eq - ov);
+    for (size_t i = 0; i < n; i++)
+        name[i] = (char)tolower((unsigned char)ov[i]);
+    while (n && isspace((unsigned char)name[n - 1]))
+        n--;
+    name[n] = '\0';
+    char *section = name;
+    while (isspace((unsigned char)*section))
+        section++;
+    size_t dot_at = (size_t)(dot - ov);
+    name[dot_at] = '\0';
+    for (size_t e = dot_at; e > 0 && isspace((unsigned char)name[e - 1]); e--)
+        name[e - 1] = '\0';
+    char *key = name + dot_at + 1;
+    while (isspace((unsigned char)*key))
+        key++;
+    if (!*section || !*key) {
+        snprintf(err, OB_ERR_LEN, "-o '%s': expected section.key=value", ov);
+        return OB_E_CONFIG;
+    }
+
+    const char *v = eq + 1;
+    while (isspace((unsigned char)*v))
+        v++;
+    size_t vlen = strlen(v);
+    while (vlen && isspace((unsigned char)v[vlen - 1]))
+        vlen--;
+    char *value = strndup(v, vlen);
+    if (!value)
+        return -ENOMEM;
+    int rc = apply(cfg, section, key, value, err);
+    free(value);
+    return rc;
+}
+
+int ob_config_load(const char *path, const char *const *overrides, size_t n_overrides,
+                   struct ob_config **out, char err[OB_ERR_LEN])
+{
+    int rc;
+    err[0] = '\0';
+    struct ob_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return -ENOMEM;
+
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++) {
+        rc = set_value(cfg, &options[i], options[i].def, err);
+        if (rc)
+            goto fail; /* a bad default: the table is wrong (the tests catch it) */
+    }
+    if (path) {
+        rc = load_file(cfg, path, err);
+        if (rc)
+            goto fail;
+    }
+    for (size_t i = 0; i < n_overrides; i++) {
+        rc = apply_override(cfg, overrides[i], err);
+        if (rc)
+            goto fail;
+    }
+    *out = cfg;
+    return 0;
+
+fail:
+    if (rc == -ENOMEM && !err[0])
+        snprintf(err, OB_ERR_LEN, "out of memory");
+    ob_config_destroy(cfg);
+    return rc;
+}
+
+void ob_config_destroy(struct ob_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
+        if (options[i].type == T_STRING)
+            free(*(char **)((char *)cfg + options[i].off));
+    for (size_t i = 0; i < cfg->translator_n_kv; i++) {
+        free((char *)cfg->translator_kv[i].key);
+        free((char *)cfg->translator_kv[i].value);
+    }
+    free(cfg->translator_kv);
+    free(cfg);
+}
+
+/* Writes a string value so that iniparser reads it back unchanged: quoted
+ * when empty, padded, or holding a comment character. */
+static void put_string(FILE *f, const char *s)
+{
+    size_t n = strlen(s);
+    bool quote = n == 0 || strpbrk(s, ";#\"'") || isspace((unsigned char)s[0]) ||
+                 isspace((unsigned char)s[n - 1]);
+    if (!quote)
+        fputs(s, f);
+    else if (!strchr(s, '"'))
+        fprintf(f, "\"%s\"", s);
+    else
+        fprintf(f, "'%s'", s); /* iniparser has no escapes: a value with both quotes is lost */
+}
+
+static void put_value(FILE *f, const struct ob_config *cfg, const struct option *opt)
+{
+    const char *field = (const char *)cfg + opt->off;
+    char num[32];
+    switch (opt->type) {
+    case T_STRING: put_string(f, *(char *const *)field); return;
+    case T_BOOL: fputs(*(const bool *)field ? "true" : "false", f); return;
+    case T_LOGLEVEL: {
+        int l = *(const int *)field;
+        fputs(l >= 0 && (size_t)l < OB_ARRAY_LEN(level_names) ? level_names[l] : "info", f);
+        return;
+    }
+    case T_U32: fmt_number(T_U32, *(const uint32_t *)field, num, sizeof num); break;
+    case T_SIZE: fmt_number(T_SIZE, *(const uint64_t *)field, num, sizeof num); break;
+    case T_DURATION: fmt_number(T_DURATION, (uint64_t) * (const int64_t *)field, num, sizeof num);
+        break;
+    }
+    fputs(num, f);
+}
+
+static bool starts_section(size_t i)
+{
+    return i == 0 || strcmp(options[i].section, options[i - 1].section) != 0;
+}
+
+void ob_config_dump(const struct ob_config *cfg, FILE *f)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++) {
+        const struct option *opt = &options[i];
+        if (starts_section(i))
+            fprintf(f, "%s[%s]\n", i ? "\n" : "", opt->section);
+        fprintf(f, "%s = ", opt->key);
+        put_value(f, cfg, opt);
+        fputc('\n', f);
+        bool last_of_section = i + 1 == OB_ARRAY_LEN(options) || starts_section(i + 1);
+        if (last_of_section && strcmp(opt->section, "translator") == 0) {
+            for (size_t k = 0; k < cfg->translator_n_kv; k++) {
+                fprintf(f, "%s = ", cfg->translator_kv[k].key);
+                put_string(f, cfg->translator_kv[k].value);
+                fputc('\n', f);
+            }
+        }
+    }
+}
+
+void ob_config_write_defaults(FILE *f)
+{
+    fputs("# otlp-broker configuration.\n"
+          "#\n"
+          "# Every key is optional: each is shown commented out with its default, so\n"
+          "# this file as it stands runs the defaults.  Uncomment a line to change it.\n"
+          "# Any key can also be set on the command line with -o section.key=value,\n"
+          "# which wins over this file.  Unknown keys and bad values stop the broker.\n"
+          "# Sizes take B, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.\n"
+          "#\n"
+          "# This text is what ob_config_write_defaults() prints (a unit test keeps\n"
+          "# the two equal): change the option table in broker/ob_config.c, not this.\n",
+          f);
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++) {
+        const struct option *opt = &options[i];
+        if (starts_section(i))
+            fprintf(f, "\n[%s]\n", opt->section);
+        else
+            fputc('\n', f);
+        for (const char *line = opt->help; *line;) {
+            size_t n = strcspn(line, "\n");
+            fprintf(f, "# %.*s\n", (int)n, line);
+            line += n + (line[n] == '\n');
+        }
+        if (opt->type == T_STRING) {
+            /* nothing to add: the help says what the string is */
+        } else if (opt->type == T_U32 || opt->type == T_SIZE || opt->type == T_DURATION) {
+            char lo[32], hi[32];
+            fmt_number(opt->type, opt->min, lo, sizeof lo);
+            fmt_number(opt->type, opt->max, hi, sizeof hi);
+            const char *t = type_text(opt->type);
+            fprintf(f, "# %c%s, %s to %s.\n", toupper((unsigned char)t[0]), t + 1, lo, hi);
+        } else {
+            const char *t = type_text(opt->type);
+            fprintf(f, "# %c%s.\n", toupper((unsigned char)t[0]), t + 1);
+        }
+        fprintf(f, "#%s = %s\n", opt->key, opt->def);
+    }
+}

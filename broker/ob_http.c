@@ -1,0 +1,726 @@
+/* ob_http.c: the HTTP frontend on libmicrohttpd.
+ *
+ * A thin layer: route, check the headers, collect the body (within
+ * limits.max_body_bytes, compressed and inflated), hand it to
+ * ob_ingest_body(), map the result to a status code.  No decoding and no
+ * naming here.
+ *
+ * libmicrohttpd calls the access handler several times per request:
+ *   1. headers are in, *con_cls == NULL: route and check; a request that can
+ *      be answered at once (GET, or a POST refused by its headers) is
+ *      answered here, before its body is read;
+ *   2. once per piece of body (chunked or not: MHD removes the chunking);
+ *   3. with *upload_data_size == 0: the body is complete, answer.
+ * A POST refused in step 1 makes MHD close the connection after the answer
+ * (it will not read the body); clients that send "Expect: 100-continue"
+ * (curl above 1 MiB) then never send it at all.  A body that turns out too
+ * large in step 2 (no Content-Length) is read to its end and dropped as it
+ * arrives, so memory stays bounded and the connection stays usable; the 413
+ * goes out in step 3.
+ */
+#include "ob_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "ob_buf.h"
+#include "ob_config.h"
+#include "ob_error.h"
+#include "ob_expose.h"
+#include "ob_gzip.h"
+#include "ob_ingest.h"
+#include "ob_log.h"
+#include "ob_otlp.h"
+#include "ob_selfmetrics.h"
+
+#define COMPONENT "http"
+#define CT_TEXT "text/plain; charset=utf-8"
+#define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
+#define CT_PROTOBUF "application/x-protobuf"
+
+/* A per-thread inflate buffer bigger than this is freed after the request:
+ * one odd 30 MiB body should not pin 30 MiB per thread forever. */
+#define KEEP_INFLATE_BYTES (4u << 20)
+
+struct ob_http {
+    struct MHD_Daemon *mhd;
+    struct ob_http_deps deps;
+    uint16_t port;
+    pthread_key_t scratch_key;
+};
+
+/* Per-thread buffers, reused across requests so that a scrape renders into
+ * memory that is already the right size. */
+struct scratch {
+    struct ob_buf text;    /* /metrics exposition */
+    struct ob_buf gz;      /* its gzip form */
+    struct ob_buf inflate; /* a gunzipped request body */
+    struct ob_buf resp;    /* the OTLP response */
+};
+
+/* One OTLP POST being received. */
+struct req {
+    struct ob_buf body;
+    bool gzip;
+    bool too_large; /* body over the limit: the rest is dropped as it arrives */
+    bool no_memory;
+};
+
+enum route_kind { ROUTE_OTLP, ROUTE_METRICS, ROUTE_HEALTHY, ROUTE_READY };
+
+static const struct route {
+    const char *path;
+    enum route_kind kind;
+    const char *allow; /* the Allow header of a 405 */
+} routes[] = {
+    {"/v1/metrics", ROUTE_OTLP, "POST"},
+    {"/api/v1/otlp/v1/metrics", ROUTE_OTLP, "POST"},
+    {"/metrics", ROUTE_METRICS, "GET, HEAD"},
+    {"/-/healthy", ROUTE_HEALTHY, "GET, HEAD"},
+    {"/-/ready", ROUTE_READY, "GET, HEAD"},
+};
+
+static struct ob_complaint complain_malformed, complain_large, complain_type, complain_internal;
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static void scratch_free(void *p)
+{
+    struct scratch *s = p;
+    if (!s)
+        return;
+    ob_buf_fini(&s->text);
+    ob_buf_fini(&s->gz);
+    ob_buf_fini(&s->inflate);
+    ob_buf_fini(&s->resp);
+    free(s);
+}
+
+static struct scratch *scratch_get(struct ob_http *h)
+{
+    struct scratch *s = pthread_getspecific(h->scratch_key);
+    if (s)
+        return s;
+    s = calloc(1, sizeof *s);
+    if (s && pthread_setspecific(h->scratch_key, s) != 0) {
+        free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+static void buf_reset(struct ob_buf *b)
+{
+    b->len = 0;
+    b->failed = false;
+}
+
+static void client_text(struct MHD_Connection *c, char *buf, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(buf, cap, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                           : sizeof(struct sockaddr_in);
+    getnameinfo(ci->client_addr, len, buf, (socklen_t)cap, NULL, 0, NI_NUMERICHOST);
+}
+
+/* Queues a response whose body MHD copies.  extra: NULL-terminated
+ * name/value pairs. */
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status, const char *ctype,
+                               const void *body, size_t len, const char *const *extra)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO; /* MHD closes the connection */
+    if (ctype)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (; extra && extra[0]; extra += 2)
+        MHD_add_response_header(r, extra[0], extra[1]);
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+OB_PRINTF(3, 4)
+static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, const char *fmt,
+                                    ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg - 1, fmt, ap);
+    va_end(ap);
+    size_t len = n < 0 ? 0 : OB_MIN((size_t)n, sizeof msg - 2);
+    msg[len++] = '\n';
+    static const char *const retry[] = {"Retry-After", "1", NULL};
+    return respond(c, status, CT_TEXT, msg, len,
+                   status == MHD_HTTP_SERVICE_UNAVAILABLE ? retry : NULL);
+}
+
+/* Compares the media type of a Content-Type value, ignoring case, blanks
+ * and any parameters after ';'. */
+static bool media_type_is(const char *value, const char *want)
+{
+    if (!value)
+        return false;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t n = strlen(want);
+    if (strncasecmp(value, want, n) != 0)
+        return false;
+    value += n;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return *value == '\0' || *value == ';';
+}
+
+static bool token_is(const char *s, size_t len, const char *want)
+{
+    while (len && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    return len == strlen(want) && strncasecmp(s, want, len) == 0;
+}
+
+/* Accept-Encoding names gzip (or *) without q=0. */
+static bool accepts_gzip(const char *value)
+{
+    for (const char *p = value; p && *p;) {
+        size_t n = strcspn(p, ",");
+        size_t name_len = strcspn(p, ",;");
+        if (name_len > n)
+            name_len = n;
+        if (token_is(p, name_len, "gzip") || token_is(p, name_len, "*")) {
+            const char *q = p + name_len;
+            bool zero = false;
+            while (q < p + n) {
+                q++;
+                while (*q == ' ' || *q == '\t')
+                    q++;
+                if ((q[0] == 'q' || q[0] == 'Q') && q[1] == '=')
+                    zero = strtod(q + 2, NULL) <= 0.0;
+                q += strcspn(q, ",;");
+            }
+            if (!zero)
+                return true;
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* ---- OTLP POST -------------------------------------------------------- */
+
+/* Appends within the limit; the buffer never grows past it. */
+static void body_append(struct req *r, const char *data, size_t n, uint64_t max)
+{
+    if (r->too_large || r->no_memory)
+        return;
+    if (n > max - r->body.len) {
+        r->too_large = true;
+        ob_buf_fini(&r->body); /* release it now, the rest is dropped */
+        return;
+    }
+    if (r->body.cap - r->body.len < n) {
+        size_t want = OB_MAX(r->body.cap * 2, r->body.len + n);
+        want = OB_MAX(want, 16384);
+        want = OB_MIN(want, (size_t)max);
+        char *p = realloc(r->body.data, want);
+        if (!p) {
+            r->no_memory = true;
+            ob_buf_fini(&r->body);
+            return;
+        }
+        r->body.data = p;
+        r->body.cap = want;
+    }
+    memcpy(r->body.data + r->body.len, data, n);
+    r->body.len += n;
+}
+
+/* Step 1 of a POST: the headers decide whether it is read at all. */
+static enum MHD_Result otlp_begin(struct ob_http *h, struct MHD_Connection *c, void **con_cls)
+{
+    uint64_t max = h->deps.cfg->max_body_bytes;
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    /* JSON comes with its own issue; until then it is refused like anything
+     * else that is not protobuf. */
+    if (!media_type_is(ctype, CT_PROTOBUF)) {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_UNSUPPORTED);
+        char who[64];
+        client_text(c, who, sizeof who);
+        ob_complain(&complain_type, COMPONENT, "unsupported content type '%s' from %s",
+                    ctype ? ctype : "", who);
+        return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                            "unsupported content type '%s': expected " CT_PROTOBUF,
+                            ctype ? ctype : "");
+    }
+    const char *enc =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+    bool gzip = false;
+    if (enc && !token_is(enc, strlen(enc), "identity") && !token_is(enc, strlen(enc), "")) {
+        if (!token_is(enc, strlen(enc), "gzip")) {
+            ob_sm_request(OB_FE_HTTP, OB_OUT_UNSUPPORTED);
+            return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                "unsupported content encoding '%s': expected gzip or identity",
+                                enc);
+        }
+        gzip = true;
+    }
+    const char *clen =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t announced = clen ? strtoull(clen, NULL, 10) : 0;
+    if (announced > max) {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
+        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "request body of %llu bytes is over the limit of %llu bytes "
+                            "(limits.max_body_bytes)",
+                            (unsigned long long)announced, (unsigned long long)max);
+    }
+    struct req *r = calloc(1, sizeof *r);
+    if (!r)
+        return MHD_NO;
+    r->gzip = gzip;
+    /* A known length is allocated once, exactly. */
+    if (announced) {
+        r->body.data = malloc((size_t)announced);
+        r->body.cap = r->body.data ? (size_t)announced : 0;
+        r->no_memory = !r->body.data;
+    }
+    *con_cls = r;
+    return MHD_YES;
+}
+
+static enum MHD_Result otlp_ingest(struct ob_http *h, struct MHD_Connection *c,
+                                   const void *body, size_t len, struct scratch *s)
+{
+    if (!h->deps.ingest) {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready");
+    }
+    struct ob_ingest_result res;
+    int rc = ob_ingest_body(h->deps.ingest, OB_FE_HTTP, OB_PAYLOAD_PROTOBUF, body, len, &res);
+    if (rc == 0) {
+        buf_reset(&s->resp);
+        rc = ob_otlp_encode_response((int64_t)res.rejected, res.rejected ? res.message : NULL,
+                                     &s->resp);
+        if (rc == 0) {
+            ob_sm_request(OB_FE_HTTP, res.rejected ? OB_OUT_PARTIAL : OB_OUT_OK);
+            return respond(c, MHD_HTTP_OK, CT_PROTOBUF, s->resp.data, s->resp.len, NULL);
+        }
+    }
+    /* OTLP/HTTP says a 4xx body SHOULD be a protobuf google.rpc.Status.  We
+     * answer text/plain: SDKs only log the body (the status code alone
+     * decides retries), a person with curl can read it, and it cannot fail
+     * to encode.  The JSON work may revisit this. */
+    char who[64];
+    switch (rc) {
+    case OB_E_MALFORMED:
+        ob_sm_request(OB_FE_HTTP, OB_OUT_MALFORMED);
+        client_text(c, who, sizeof who);
+        ob_complain(&complain_malformed, COMPONENT, "malformed OTLP body from %s: %s", who,
+                    res.message);
+        return respond_text(c, MHD_HTTP_BAD_REQUEST, "%s",
+                            res.message[0] ? res.message : ob_strerror(rc));
+    case OB_E_TOO_LARGE:
+        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
+        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "%s", ob_strerror(rc));
+    case OB_E_UNSUPPORTED:
+        ob_sm_request(OB_FE_HTTP, OB_OUT_UNSUPPORTED);
+        return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "%s", ob_strerror(rc));
+    default:
+        /* Our failure, not the sender's: 503 is retryable in OTLP. */
+        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
+        ob_complain(&complain_internal, COMPONENT, "ingest failed: %s", ob_strerror(rc));
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", ob_strerror(rc));
+    }
+}
+
+/* Step 3 of a POST: the whole body is in. */
+static enum MHD_Result otlp_end(struct ob_http *h, struct MHD_Connection *c, struct req *r)
+{
+    uint64_t max = h->deps.cfg->max_body_bytes;
+    char who[64];
+    if (r->too_large) {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
+        client_text(c, who, sizeof who);
+        ob_complain(&complain_large, COMPONENT, "request body over %llu bytes from %s",
+                    (unsigned long long)max, who);
+        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "request body is over the limit of %llu bytes (limits.max_body_bytes)",
+                            (unsigned long long)max);
+    }
+    struct scratch *s = scratch_get(h);
+    if (r->no_memory || !s) {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    if (!r->gzip) /* an empty body is a valid (empty) request: never pass NULL */
+        return otlp_ingest(h, c, r->body.data ? r->body.data : "", r->body.len, s);
+
+    buf_reset(&s->inflate);
+    int rc = ob_gunzip(r->body.data, r->body.len, (size_t)max, &s->inflate);
+    enum MHD_Result mrc;
+    if (rc == 0) {
+        mrc = otlp_ingest(h, c, s->inflate.data, s->inflate.len, s);
+    } else if (rc == OB_E_TOO_LARGE) {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
+        client_text(c, who, sizeof who);
+        ob_complain(&complain_large, COMPONENT, "gzip body inflates over %llu bytes from %s",
+                    (unsigned long long)max, who);
+        mrc = respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
+                           "gzip body inflates to over %llu bytes (limits.max_body_bytes)",
+                           (unsigned long long)max);
+    } else if (rc == OB_E_MALFORMED) {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_MALFORMED);
+        client_text(c, who, sizeof who);
+        ob_complain(&complain_malformed, COMPONENT, "bad gzip body from %s", who);
+        mrc = respond_text(c, MHD_HTTP_BAD_REQUEST,
+                           "body is not valid gzip (corrupt, truncated or trailing bytes)");
+    } else {
+        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
+        mrc = respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", ob_strerror(rc));
+    }
+    if (s->inflate.cap > KEEP_INFLATE_BYTES)
+        ob_buf_fini(&s->inflate);
+    return mrc;
+}
+
+/* ---- GET ------------------------------------------------------------------ */
+
+static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c)
+{
+    int64_t t0 = ob_mono_ns();
+    struct scratch *s = scratch_get(h);
+    if (!s)
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    buf_reset(&s->text);
+    int rc = 0;
+    if (h->deps.store) {
+        struct ob_expose_opts opts = {.timestamps = h->deps.cfg->expose_timestamps};
+        rc = ob_expose_store(h->deps.store, &opts, ob_now_ns() / 1000000, &s->text);
+    }
+    if (rc == 0)
+        ob_selfmetrics_write(h->deps.store, &s->text);
+    if (rc || s->text.failed) {
+        ob_complain(&complain_internal, COMPONENT, "/metrics: %s",
+                    ob_strerror(rc ? rc : -ENOMEM));
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", ob_strerror(rc ? rc : -ENOMEM));
+    }
+
+    const char *ae =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    const void *body = s->text.data;
+    size_t len = s->text.len;
+    static const char *const plain_hdrs[] = {"Vary", "Accept-Encoding", NULL};
+    static const char *const gzip_hdrs[] = {"Vary", "Accept-Encoding", "Content-Encoding", "gzip",
+                                            NULL};
+    const char *const *hdrs = plain_hdrs;
+    if (accepts_gzip(ae)) {
+        buf_reset(&s->gz);
+        /* Level 1: exposition text shrinks ~10x even so, at several times
+         * the speed of the default level. */
+        if (ob_gzip(s->text.data, s->text.len, 1, &s->gz) == 0) {
+            body = s->gz.data;
+            len = s->gz.len;
+            hdrs = gzip_hdrs;
+        }
+    }
+    ob_sm_scrape_done(ob_mono_ns() - t0, s->text.len);
+    return respond(c, MHD_HTTP_OK, CT_PROMETHEUS, body, len, hdrs);
+}
+
+static enum MHD_Result serve_get(struct ob_http *h, struct MHD_Connection *c,
+                                 const struct route *rt)
+{
+    switch (rt->kind) {
+    case ROUTE_METRICS:
+        return serve_metrics(h, c);
+    case ROUTE_READY:
+        if (!h->deps.ready || !atomic_load(h->deps.ready))
+            return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready");
+        return respond(c, MHD_HTTP_OK, CT_TEXT, "OK\n", 3, NULL);
+    case ROUTE_HEALTHY:
+        return respond(c, MHD_HTTP_OK, CT_TEXT, "OK\n", 3, NULL);
+    case ROUTE_OTLP:
+        break;
+    }
+    return MHD_NO;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+/* Between the first and the last call of a GET, *con_cls is its route. */
+static const struct route *pending_get(void *con_cls)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(routes); i++)
+        if (con_cls == &routes[i])
+            return &routes[i];
+    return NULL;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    OB_UNUSED(version);
+    struct ob_http *h = cls;
+
+    const struct route *get = pending_get(*con_cls);
+    if (get) {
+        /* A GET body, if any, is ignored. */
+        if (*upload_data_size) {
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        *con_cls = NULL;
+        return serve_get(h, c, get);
+    }
+    struct req *r = *con_cls;
+    if (r) {
+        if (*upload_data_size) {
+            body_append(r, upload_data, *upload_data_size, h->deps.cfg->max_body_bytes);
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return otlp_end(h, c, r);
+    }
+
+    const struct route *rt = NULL;
+    for (size_t i = 0; i < OB_ARRAY_LEN(routes) && !rt; i++)
+        if (strcmp(url, routes[i].path) == 0)
+            rt = &routes[i];
+    if (!rt)
+        return respond_text(c, MHD_HTTP_NOT_FOUND, "not found: %s", url);
+
+    bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+                  strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    if (rt->kind == ROUTE_OTLP ? !is_post : !is_get) {
+        const char *allow[] = {MHD_HTTP_HEADER_ALLOW, rt->allow, NULL};
+        char msg[128];
+        int n = snprintf(msg, sizeof msg, "method %s not allowed on %s; allowed: %s\n", method,
+                         rt->path, rt->allow);
+        return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT, msg,
+                       OB_MIN((size_t)n, sizeof msg - 1), allow);
+    }
+
+    if (rt->kind == ROUTE_OTLP)
+        return otlp_begin(h, c, con_cls);
+    /* Answered in the last call: a GET answered already in the first one
+     * makes MHD 0.9.75 close the connection (no keep-alive for scrapers). */
+    *con_cls = (void *)rt;
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    OB_UNUSED(cls);
+    OB_UNUSED(c);
+    OB_UNUSED(toe);
+    struct req *r = *con_cls;
+    if (r && !pending_get(r)) {
+        ob_buf_fini(&r->body);
+        free(r);
+        *con_cls = NULL;
+    }
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    OB_UNUSED(cls);
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    OB_LOG_WARN(COMPONENT, "libmicrohttpd: %s", msg);
+}
+
+/* ---- start and stop --------------------------------------------------------- */
+
+/* "host:port", "[v6]:port" or ":port" (all IPv4 interfaces). */
+static int split_listen(const char *s, char *host, size_t host_cap, char *port, size_t port_cap)
+{
+    const char *h = s, *hend, *p;
+    if (*s == '[') {
+        h = s + 1;
+        hend = strchr(h, ']');
+        if (!hend || hend[1] != ':')
+            return -EINVAL;
+        p = hend + 2;
+    } else {
+        hend = strrchr(s, ':');
+        if (!hend || memchr(s, ':', (size_t)(hend - s)))
+            return -EINVAL; /* a bare IPv6 address needs brackets */
+        p = hend + 1;
+    }
+    size_t hl = (size_t)(hend - h), pl = strlen(p);
+    if (hl >= host_cap || pl == 0 || pl >= port_cap || strspn(p, "0123456789") != pl ||
+        strtoul(p, NULL, 10) > 65535)
+        return -EINVAL;
+    if (hl == 0) {
+        if (*s == '[')
+            return -EINVAL;
+        snprintf(host, host_cap, "0.0.0.0");
+    } else {
+        memcpy(host, h, hl);
+        host[hl] = '\0';
+    }
+    memcpy(port, p, pl + 1);
+    return 0;
+}
+
+/* The listening socket is ours (MHD takes it over), so that a bind error
+ * comes back with its errno and the bound port is known. */
+static int open_listener(const char *listen_s, int *out_fd, uint16_t *out_port, char *addr_text,
+                         size_t addr_cap, char err[OB_ERR_LEN])
+{
+    char host[256], port[8];
+    if (split_listen(listen_s, host, sizeof host, port, sizeof port) != 0) {
+        snprintf(err, OB_ERR_LEN,
+                 "http.listen: cannot parse '%s': expected host:port or [v6]:port", listen_s);
+        return OB_E_CONFIG;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    int grc = getaddrinfo(host, port, &hints, &ai);
+    if (grc != 0) {
+        snprintf(err, OB_ERR_LEN, "http.listen: cannot resolve '%.128s': %s", host,
+                 gai_strerror(grc));
+        return OB_E_CONFIG;
+    }
+    int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+    int rc = 0, one = 1;
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, OB_ERR_LEN, "http.listen %s: socket: %s", listen_s, strerror(-rc));
+        goto fail;
+    }
+    /* SO_REUSEADDR: a restart must not wait out TIME_WAIT.  V6ONLY: [::]
+     * means IPv6, as written. */
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        (ai->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        rc = -errno;
+        snprintf(err, OB_ERR_LEN, "http.listen %s: cannot listen: %s", listen_s, strerror(-rc));
+        goto fail;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char num[INET6_ADDRSTRLEN] = "?";
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+        rc = -errno;
+        snprintf(err, OB_ERR_LEN, "http.listen %s: getsockname: %s", listen_s, strerror(-rc));
+        goto fail;
+    }
+    getnameinfo((struct sockaddr *)&ss, sl, num, sizeof num, NULL, 0, NI_NUMERICHOST);
+    *out_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    snprintf(addr_text, addr_cap, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", num,
+             (unsigned)*out_port);
+    freeaddrinfo(ai);
+    *out_fd = fd;
+    return 0;
+
+fail:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
+int ob_http_start(const struct ob_http_deps *deps, struct ob_http **out, char err[OB_ERR_LEN])
+{
+    err[0] = '\0';
+    const struct ob_config *cfg = deps->cfg;
+    struct ob_http *h = calloc(1, sizeof *h);
+    if (!h)
+        return -ENOMEM;
+    h->deps = *deps;
+    int rc = -pthread_key_create(&h->scratch_key, scratch_free);
+    if (rc) {
+        free(h);
+        snprintf(err, OB_ERR_LEN, "http: pthread_key_create: %s", strerror(-rc));
+        return rc;
+    }
+
+    int fd = -1;
+    char addr[INET6_ADDRSTRLEN + 16];
+    rc = open_listener(cfg->http_listen, &fd, &h->port, addr, sizeof addr, err);
+    if (rc)
+        goto fail;
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = cfg->http_threads ? cfg->http_threads : (unsigned)(cpus > 0 ? cpus : 1);
+    /* MHD counts the timeout in whole seconds; round up so 1500ms is not 1s. */
+    unsigned timeout_s = (unsigned)((cfg->http_timeout_ms + 999) / 1000);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    /* The logger first: MHD logs option errors with whatever is set so far. */
+    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
+                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+                              MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                              MHD_OPTION_THREAD_POOL_SIZE, threads,
+                              MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+                              MHD_OPTION_END);
+    if (!h->mhd) {
+        close(fd);
+        snprintf(err, OB_ERR_LEN, "http.listen %s: libmicrohttpd failed to start (%u threads)",
+                 cfg->http_listen, threads);
+        rc = OB_E_CONFIG;
+        goto fail;
+    }
+    OB_LOG_INFO(COMPONENT, "listening on http://%s (%u threads, %s)", addr, threads,
+                flags & MHD_USE_EPOLL ? "epoll" : "poll");
+    *out = h;
+    return 0;
+
+fail:
+    pthread_key_delete(h->scratch_key);
+    free(h);
+    return rc;
+}
+
+uint16_t ob_http_port(const struct ob_http *h)
+{
+    return h->port;
+}
+
+void ob_http_stop(struct ob_http *h)
+{
+    if (!h)
+        return;
+    /* Joins MHD's threads; their scratch buffers go with them (key
+     * destructor). */
+    MHD_stop_daemon(h->mhd);
+    pthread_key_delete(h->scratch_key);
+    free(h);
+}

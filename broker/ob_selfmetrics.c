@@ -1,0 +1,242 @@
+/* ob_selfmetrics.c: the broker's own otlp_broker_* metrics.
+ *
+ * Counters are process-global relaxed atomics: each is an independent
+ * monotonic count, nothing is derived from two of them together, so no
+ * ordering is needed and an increment is one locked add.  A scrape reads
+ * each once.  Every label combination is always written (zeros included) so
+ * that rate() and absent() work from the first scrape on.
+ */
+#include "ob_selfmetrics.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ob_store.h"
+
+#ifndef OB_VERSION
+#define OB_VERSION "unknown"
+#endif
+
+static _Atomic uint64_t requests[OB_FE__COUNT][OB_OUT__COUNT];
+static _Atomic uint64_t points_received[OB_FE__COUNT];
+static _Atomic uint64_t points_rejected[OB_REASON__COUNT];
+static _Atomic uint64_t collisions;
+static _Atomic uint64_t scrapes;
+static _Atomic int64_t last_scrape_ns;
+static _Atomic uint64_t last_scrape_bytes;
+
+/* Set at start and on reload, read by scrapes: a mutex is simplest. */
+static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *plugin_name;
+
+static const char *const frontend_names[OB_FE__COUNT] = {"http", "zmq"};
+static const char *const outcome_names[OB_OUT__COUNT] = {
+    "ok", "partial", "malformed", "too_large", "unsupported", "overloaded",
+};
+static const char *const reason_names[OB_REASON__COUNT] = {
+    "out_of_bounds", "duplicate", "limit", "malformed", "translation", "temporality",
+    "type_conflict",
+};
+
+const char *ob_frontend_name(enum ob_frontend fe)
+{
+    return (unsigned)fe < OB_FE__COUNT ? frontend_names[fe] : "unknown";
+}
+
+const char *ob_outcome_name(enum ob_outcome o)
+{
+    return (unsigned)o < OB_OUT__COUNT ? outcome_names[o] : "unknown";
+}
+
+const char *ob_reason_name(enum ob_reason r)
+{
+    return (unsigned)r < OB_REASON__COUNT ? reason_names[r] : "unknown";
+}
+
+static void add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+static uint64_t get(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Out-of-range enums are a caller bug; dropping the count beats writing
+ * outside the arrays. */
+void ob_sm_request(enum ob_frontend fe, enum ob_outcome o)
+{
+    if ((unsigned)fe < OB_FE__COUNT && (unsigned)o < OB_OUT__COUNT)
+        add(&requests[fe][o], 1);
+}
+
+void ob_sm_points_received(enum ob_frontend fe, uint64_t n)
+{
+    if ((unsigned)fe < OB_FE__COUNT)
+        add(&points_received[fe], n);
+}
+
+void ob_sm_points_rejected(enum ob_reason r, uint64_t n)
+{
+    if ((unsigned)r < OB_REASON__COUNT)
+        add(&points_rejected[r], n);
+}
+
+void ob_sm_collisions(uint64_t n)
+{
+    add(&collisions, n);
+}
+
+void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes)
+{
+    atomic_store_explicit(&last_scrape_ns, duration_ns, memory_order_relaxed);
+    atomic_store_explicit(&last_scrape_bytes, bytes, memory_order_relaxed);
+    add(&scrapes, 1);
+}
+
+void ob_sm_set_plugin(const char *name)
+{
+    char *copy = name ? strdup(name) : NULL;
+    pthread_mutex_lock(&plugin_lock);
+    char *old = plugin_name;
+    plugin_name = copy; /* on ENOMEM the info metric disappears, nothing breaks */
+    pthread_mutex_unlock(&plugin_lock);
+    free(old);
+}
+
+void ob_sm_reset(void)
+{
+    for (size_t f = 0; f < OB_FE__COUNT; f++) {
+        for (size_t o = 0; o < OB_OUT__COUNT; o++)
+            atomic_store(&requests[f][o], 0);
+        atomic_store(&points_received[f], 0);
+    }
+    for (size_t r = 0; r < OB_REASON__COUNT; r++)
+        atomic_store(&points_rejected[r], 0);
+    atomic_store(&collisions, 0);
+    atomic_store(&scrapes, 0);
+    atomic_store(&last_scrape_ns, 0);
+    atomic_store(&last_scrape_bytes, 0);
+    ob_sm_set_plugin(NULL);
+}
+
+static void family(struct ob_buf *out, const char *name, const char *type, const char *help)
+{
+    ob_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample_u64(struct ob_buf *out, const char *name, uint64_t v)
+{
+    ob_buf_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+/* Label value escaping of text format 0.0.4: backslash, quote, newline. */
+static void label_value(struct ob_buf *out, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '\\')
+            ob_buf_puts(out, "\\\\");
+        else if (*s == '"')
+            ob_buf_puts(out, "\\\"");
+        else if (*s == '\n')
+            ob_buf_puts(out, "\\n");
+        else
+            ob_buf_putc(out, *s);
+    }
+}
+
+static void store_families(const struct ob_store_stats *st, struct ob_buf *out)
+{
+    family(out, "otlp_broker_series_live", "gauge", "Series in the store that are not expired.");
+    sample_u64(out, "otlp_broker_series_live", st->series_live);
+    family(out, "otlp_broker_series_max", "gauge", "Series slots of the store (store.max_series).");
+    sample_u64(out, "otlp_broker_series_max", st->series_max);
+    family(out, "otlp_broker_families_live", "gauge", "Metric families in the store.");
+    sample_u64(out, "otlp_broker_families_live", st->families);
+    family(out, "otlp_broker_families_max", "gauge",
+           "Metric family slots of the store (store.max_families).");
+    sample_u64(out, "otlp_broker_families_max", st->families_max);
+    family(out, "otlp_broker_store_bytes_used", "gauge",
+           "Bytes of the store heap (labels, shapes, samples) in use.");
+    sample_u64(out, "otlp_broker_store_bytes_used", st->heap_used);
+    family(out, "otlp_broker_store_bytes_capacity", "gauge", "Bytes of the store heap.");
+    sample_u64(out, "otlp_broker_store_bytes_capacity", st->heap_bytes);
+    family(out, "otlp_broker_store_mapping_bytes", "gauge",
+           "Size of the store's shared memory mapping.");
+    sample_u64(out, "otlp_broker_store_mapping_bytes", st->map_bytes);
+    family(out, "otlp_broker_store_repairs_total", "counter",
+           "Lock stripes repaired after a writer died holding them, since the store was attached.");
+    sample_u64(out, "otlp_broker_store_repairs_total", st->repairs);
+}
+
+void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
+{
+    family(out, "otlp_broker_build_info", "gauge", "Version of the running broker.");
+    ob_buf_puts(out, "otlp_broker_build_info{version=\"");
+    label_value(out, OB_VERSION);
+    ob_buf_puts(out, "\"} 1\n");
+
+    family(out, "otlp_broker_requests_total", "counter",
+           "OTLP export requests received, by frontend and outcome.");
+    for (size_t f = 0; f < OB_FE__COUNT; f++)
+        for (size_t o = 0; o < OB_OUT__COUNT; o++)
+            ob_buf_printf(out,
+                          "otlp_broker_requests_total{frontend=\"%s\",outcome=\"%s\"} %" PRIu64
+                          "\n",
+                          frontend_names[f], outcome_names[o], get(&requests[f][o]));
+
+    family(out, "otlp_broker_data_points_received_total", "counter",
+           "OTLP data points received, by frontend.");
+    for (size_t f = 0; f < OB_FE__COUNT; f++)
+        ob_buf_printf(out, "otlp_broker_data_points_received_total{frontend=\"%s\"} %" PRIu64 "\n",
+                      frontend_names[f], get(&points_received[f]));
+
+    family(out, "otlp_broker_data_points_rejected_total", "counter",
+           "OTLP data points rejected, by reason.");
+    for (size_t r = 0; r < OB_REASON__COUNT; r++)
+        ob_buf_printf(out, "otlp_broker_data_points_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+                      reason_names[r], get(&points_rejected[r]));
+
+    family(out, "otlp_broker_series_collisions_total", "counter",
+           "Samples written to a series last written from another OTLP identity.");
+    sample_u64(out, "otlp_broker_series_collisions_total", get(&collisions));
+
+    if (st)
+        store_families(st, out);
+
+    /* The scrape being answered is not finished yet: these describe the
+     * previous one. */
+    int64_t ns = atomic_load_explicit(&last_scrape_ns, memory_order_relaxed);
+    family(out, "otlp_broker_scrape_duration_seconds", "gauge",
+           "Time taken to render the previous /metrics response.");
+    ob_buf_printf(out, "otlp_broker_scrape_duration_seconds %.9g\n", (double)ns / 1e9);
+    family(out, "otlp_broker_scrape_size_bytes", "gauge",
+           "Size of the previous /metrics response before compression.");
+    sample_u64(out, "otlp_broker_scrape_size_bytes", get(&last_scrape_bytes));
+    family(out, "otlp_broker_scrapes_total", "counter", "/metrics responses rendered.");
+    sample_u64(out, "otlp_broker_scrapes_total", get(&scrapes));
+
+    pthread_mutex_lock(&plugin_lock);
+    if (plugin_name) {
+        family(out, "otlp_broker_translator_info", "gauge", "Translator plugin in use.");
+        ob_buf_puts(out, "otlp_broker_translator_info{plugin=\"");
+        label_value(out, plugin_name);
+        ob_buf_puts(out, "\"} 1\n");
+    }
+    pthread_mutex_unlock(&plugin_lock);
+}
+
+void ob_selfmetrics_write(struct ob_store *s, struct ob_buf *out)
+{
+    if (!s) {
+        ob_selfmetrics_render(NULL, out);
+        return;
+    }
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ob_selfmetrics_render(&st, out);
+}

@@ -1,0 +1,70 @@
+// The Prometheus OpenTelemetry guide's calculator metrics, exported by the
+// real OpenTelemetry JS SDK to otlp-broker.  Exits non-zero if the SDK
+// reports an export error.
+//
+//   node calculator.js proto|json [gzip]
+//
+// Endpoint: OB_METRICS_URL (full URL, e.g. http://127.0.0.1:4318/api/v1/otlp/v1/metrics)
+// or, when unset, the SDK's own OTEL_EXPORTER_OTLP_ENDPOINT handling.
+'use strict';
+
+const { metrics } = require('@opentelemetry/api');
+const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
+const { resourceFromAttributes } = require('@opentelemetry/resources');
+
+const protocol = process.argv[2] || 'proto';
+const compression = process.argv[3] === 'gzip' ? 'gzip' : 'none';
+const { OTLPMetricExporter } = protocol === 'json'
+  ? require('@opentelemetry/exporter-metrics-otlp-http')
+  : require('@opentelemetry/exporter-metrics-otlp-proto');
+
+const options = { compression };
+if (process.env.OB_METRICS_URL) options.url = process.env.OB_METRICS_URL;
+const exporter = new OTLPMetricExporter(options);
+
+const reader = new PeriodicExportingMetricReader({
+  exporter,
+  exportIntervalMillis: 3600000, // exports happen only on forceFlush below
+});
+const provider = new MeterProvider({
+  resource: resourceFromAttributes({ 'service.name': 'calculator' }),
+  readers: [reader],
+});
+metrics.setGlobalMeterProvider(provider);
+
+const meter = metrics.getMeter('calculator', '1.0.0');
+const operations = meter.createCounter('calc_operation', {
+  description: 'Number of calculator operations',
+});
+const duration = meter.createHistogram('http.server.duration', {
+  description: 'Duration of HTTP requests',
+  unit: 'ms',
+});
+const active = meter.createUpDownCounter('http.server.active_requests', {
+  description: 'Number of active HTTP requests',
+});
+
+function request(op, ms) {
+  active.add(1, { 'http.method': 'GET' });
+  operations.add(1, { operation: op });
+  duration.record(ms, { 'http.method': 'GET', 'http.route': `/${op}` });
+  active.add(-1, { 'http.method': 'GET' });
+}
+
+async function main() {
+  // First export: 2 adds, 1 sub.
+  request('add', 12);
+  request('add', 40);
+  request('sub', 7);
+  await reader.forceFlush();
+  // Second export on the same keep-alive connection: 1 more add.
+  request('add', 260);
+  await reader.forceFlush();
+  await provider.shutdown();
+  console.log('exported');
+}
+
+main().catch((err) => {
+  console.error('export failed:', err && err.message ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,461 @@
+/* test_config.c: the option table, INI loading, overrides, errors, dump and
+ * the committed etc/otlp-broker.ini. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ob_config.h"
+#include "ob_error.h"
+#include "ob_log.h"
+
+static char tmpdir[64];
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ob_config_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/c.ini", tmpdir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/dump.ini", tmpdir);
+    unlink(path);
+    rmdir(tmpdir);
+}
+
+/* Writes text to <tmpdir>/c.ini and returns the path (static). */
+static const char *ini(const char *text)
+{
+    static char path[128];
+    snprintf(path, sizeof path, "%s/c.ini", tmpdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static struct ob_config *load_ok(const char *path, const char *const *ov, size_t n_ov)
+{
+    struct ob_config *cfg = NULL;
+    char err[OB_ERR_LEN];
+    int rc = ob_config_load(path, ov, n_ov, &cfg, err);
+    ck_assert_msg(rc == 0, "load failed: %d %s", rc, err);
+    return cfg;
+}
+
+/* Loads expecting OB_E_CONFIG; every needle must occur in the message. */
+static void load_fails(const char *path, const char *const *ov, size_t n_ov, const char *needle1,
+                       const char *needle2)
+{
+    struct ob_config *cfg = NULL;
+    char err[OB_ERR_LEN] = "";
+    int rc = ob_config_load(path, ov, n_ov, &cfg, err);
+    ck_assert_int_eq(rc, OB_E_CONFIG);
+    ck_assert_ptr_null(cfg);
+    ck_assert_msg(strstr(err, needle1), "'%s' not in '%s'", needle1, err);
+    if (needle2)
+        ck_assert_msg(strstr(err, needle2), "'%s' not in '%s'", needle2, err);
+}
+
+static char *dump_text(const struct ob_config *cfg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ob_config_dump(cfg, f);
+    fclose(f);
+    return text;
+}
+
+static void check_defaults(const struct ob_config *c)
+{
+    ck_assert_int_eq(c->log_level, OB_LOG_INFO);
+    ck_assert_int_eq(c->housekeeping_ms, 1000);
+    ck_assert_str_eq(c->http_listen, "127.0.0.1:4318");
+    ck_assert_uint_eq(c->http_threads, 0);
+    ck_assert_int_eq(c->http_timeout_ms, 30000);
+    ck_assert_str_eq(c->store_path, "/otlp-broker");
+    ck_assert_uint_eq(c->store_max_series, 100000);
+    ck_assert_uint_eq(c->store_max_families, 10000);
+    ck_assert_uint_eq(c->store_samples_per_series, 8);
+    ck_assert_uint_eq(c->store_heap_bytes, 0);
+    ck_assert_int_eq(c->store_ooo_window_ms, 600000);
+    ck_assert_int_eq(c->store_series_ttl_ms, 300000);
+    ck_assert(!c->store_recreate);
+    ck_assert_str_eq(c->translator_plugin, "underscore_escaping_with_suffixes");
+    ck_assert_ptr_nonnull(c->translator_plugin_dir);
+    ck_assert(strstr(c->translator_plugin_dir, "/otlp-broker/plugins"));
+    ck_assert_uint_eq(c->translator_n_kv, 0);
+    ck_assert(!c->expose_timestamps);
+    ck_assert_uint_eq(c->max_body_bytes, 32u << 20);
+    ck_assert_uint_eq(c->max_labels_per_series, 128);
+}
+
+START_TEST(defaults_without_file)
+{
+    struct ob_config *c = load_ok(NULL, NULL, 0);
+    check_defaults(c);
+    ob_config_destroy(c);
+}
+END_TEST
+
+START_TEST(defaults_from_empty_file)
+{
+    struct ob_config *a = load_ok(NULL, NULL, 0);
+    struct ob_config *b = load_ok(ini(""), NULL, 0);
+    check_defaults(b);
+    char *da = dump_text(a), *db = dump_text(b);
+    ck_assert_str_eq(da, db);
+    free(da);
+    free(db);
+    ob_config_destroy(a);
+    ob_config_destroy(b);
+    /* Sections without keys and comments are fine too. */
+    b = load_ok(ini("# comment\n; other comment\n[broker]\n[store]\n"), NULL, 0);
+    check_defaults(b);
+    ob_config_destroy(b);
+}
+END_TEST
+
+START_TEST(every_type)
+{
+    struct ob_config *c = load_ok(ini("[broker]\n"
+                                      "Log_Level = Debug\n"
+                                      "housekeeping_interval = 250ms\n"
+                                      "[http]\n"
+                                      "listen = [::1]:0\n"
+                                      "threads = 4\n"
+                                      "timeout = 2m\n"
+                                      "[store]\n"
+                                      "path = /tmp/x store.bin\n"
+                                      "max_series = 5000\n"
+                                      "heap_size = 64 MiB\n"
+                                      "out_of_order_window = 0\n"
+                                      "series_ttl = 1h\n"
+                                      "recreate = yes\n"
+                                      "[exposition]\n"
+                                      "timestamps = on\n"
+                                      "[limits]\n"
+                                      "max_body_bytes = 4KiB\n"
+                                      "max_labels_per_series = 7\n"),
+                                  NULL, 0);
+    ck_assert_int_eq(c->log_level, OB_LOG_DEBUG);
+    ck_assert_int_eq(c->housekeeping_ms, 250);
+    ck_assert_str_eq(c->http_listen, "[::1]:0");
+    ck_assert_uint_eq(c->http_threads, 4);
+    ck_assert_int_eq(c->http_timeout_ms, 120000);
+    ck_assert_str_eq(c->store_path, "/tmp/x store.bin");
+    ck_assert_uint_eq(c->store_max_series, 5000);
+    ck_assert_uint_eq(c->store_heap_bytes, 64u << 20);
+    ck_assert_int_eq(c->store_ooo_window_ms, 0);
+    ck_assert_int_eq(c->store_series_ttl_ms, 3600000);
+    ck_assert(c->store_recreate);
+    ck_assert(c->expose_timestamps);
+    ck_assert_uint_eq(c->max_body_bytes, 4096);
+    ck_assert_uint_eq(c->max_labels_per_series, 7);
+    /* Untouched keys keep their defaults. */
+    ck_assert_uint_eq(c->store_samples_per_series, 8);
+    ck_assert_str_eq(c->translator_plugin, "underscore_escaping_with_suffixes");
+    ob_config_destroy(c);
+}
+END_TEST
+
+START_TEST(bool_spellings)
+{
+    static const char *const t[] = {"true", "TRUE", "yes", "Yes", "on", "1"};
+    static const char *const f[] = {"false", "False", "no", "NO", "off", "0"};
+    char ov[64];
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        snprintf(ov, sizeof ov, "exposition.timestamps=%s", t[i]);
+        const char *o = ov;
+        struct ob_config *c = load_ok(NULL, &o, 1);
+        ck_assert_msg(c->expose_timestamps, "%s", t[i]);
+        ob_config_destroy(c);
+        snprintf(ov, sizeof ov, "store.recreate=%s", f[i]);
+        const char *o2[] = {"store.recreate=true", ov};
+        c = load_ok(NULL, o2, 2);
+        ck_assert_msg(!c->store_recreate, "%s", f[i]);
+        ob_config_destroy(c);
+    }
+    const char *bad = "exposition.timestamps=maybe";
+    load_fails(NULL, &bad, 1, "exposition.timestamps", "'maybe'");
+}
+END_TEST
+
+START_TEST(overrides_beat_file)
+{
+    const char *path = ini("[http]\nthreads = 2\nlisten = 0.0.0.0:9000\n[store]\nmax_series = 10\n");
+    const char *ov[] = {"http.threads=3", " HTTP.Listen = 127.0.0.1:0 ", "store.path=/ob-test-1",
+                        "http.threads=5"};
+    struct ob_config *c = load_ok(path, ov, 4);
+    ck_assert_uint_eq(c->http_threads, 5); /* the last override wins */
+    ck_assert_str_eq(c->http_listen, "127.0.0.1:0");
+    ck_assert_str_eq(c->store_path, "/ob-test-1");
+    ck_assert_uint_eq(c->store_max_series, 10); /* from the file */
+    ob_config_destroy(c);
+
+    /* Overrides without a file. */
+    const char *ov2[] = {"broker.log_level=warn", "store.samples_per_series=16"};
+    c = load_ok(NULL, ov2, 2);
+    ck_assert_int_eq(c->log_level, OB_LOG_WARN);
+    ck_assert_uint_eq(c->store_samples_per_series, 16);
+    ob_config_destroy(c);
+
+    /* A value may contain '=' and '.'. */
+    const char *ov3[] = {"store.path=/tmp/a=b.c"};
+    c = load_ok(NULL, ov3, 1);
+    ck_assert_str_eq(c->store_path, "/tmp/a=b.c");
+    ob_config_destroy(c);
+}
+END_TEST
+
+START_TEST(bad_override_syntax)
+{
+    const char *a = "threads=3";
+    load_fails(NULL, &a, 1, "'threads=3'", "section.key=value");
+    const char *b = "http.threads";
+    load_fails(NULL, &b, 1, "'http.threads'", "section.key=value");
+    const char *c = ".threads=1";
+    load_fails(NULL, &c, 1, "section.key=value", NULL);
+    const char *d = "http.=1";
+    load_fails(NULL, &d, 1, "section.key=value", NULL);
+}
+END_TEST
+
+START_TEST(unknown_key_and_section)
+{
+    /* The message names the key and lists the valid keys of the section. */
+    load_fails(ini("[store]\nmaxseries = 5\n"), NULL, 0, "store.maxseries", "max_series");
+    load_fails(ini("[http]\nport = 5\n"), NULL, 0, "http.port", "listen threads timeout");
+    load_fails(ini("[nope]\nx = 1\n"), NULL, 0, "[nope]", "broker http store");
+    load_fails(ini("[nope]\n"), NULL, 0, "[nope]", NULL);
+    load_fails(ini("stray = 1\n[broker]\n"), NULL, 0, "stray", "outside");
+    const char *o1 = "store.maxseries=5";
+    load_fails(NULL, &o1, 1, "store.maxseries", "samples_per_series");
+    const char *o2 = "nope.x=1";
+    load_fails(NULL, &o2, 1, "[nope]", "limits");
+}
+END_TEST
+
+START_TEST(bad_values)
+{
+    load_fails(ini("[http]\nthreads = abc\n"), NULL, 0, "http.threads", "'abc'");
+    load_fails(ini("[http]\nthreads = -1\n"), NULL, 0, "http.threads", "integer");
+    load_fails(ini("[http]\nthreads = 3x\n"), NULL, 0, "http.threads", "integer");
+    load_fails(ini("[store]\nheap_size = 12XB\n"), NULL, 0, "store.heap_size", "size");
+    load_fails(ini("[store]\nseries_ttl = 10\n"), NULL, 0, "store.series_ttl", "duration");
+    load_fails(ini("[store]\nseries_ttl = 10 minutes\n"), NULL, 0, "'10 minutes'", "duration");
+    load_fails(ini("[broker]\nlog_level = loud\n"), NULL, 0, "broker.log_level",
+               "error, warn, info or debug");
+    load_fails(ini("[translator]\nplugin = \"\"\n"), NULL, 0, "translator.plugin", "empty");
+    load_fails(ini("[store]\nmax_series = 99999999999999999999999\n"), NULL, 0,
+               "store.max_series", "out of range");
+    /* iniparser's own syntax errors come back as a message, not on stderr. */
+    load_fails(ini("[store]\nno equals sign here\n"), NULL, 0, "syntax error", NULL);
+}
+END_TEST
+
+START_TEST(range_errors)
+{
+    load_fails(ini("[http]\nthreads = 5000\n"), NULL, 0, "http.threads",
+               "out of range: expected an integer from 0 to 1024");
+    load_fails(ini("[limits]\nmax_body_bytes = 10\n"), NULL, 0, "limits.max_body_bytes",
+               "from 1KiB to 1GiB");
+    load_fails(ini("[broker]\nhousekeeping_interval = 1ms\n"), NULL, 0,
+               "broker.housekeeping_interval", "from 10ms to 1h");
+    load_fails(ini("[store]\nsamples_per_series = 0\n"), NULL, 0, "store.samples_per_series",
+               "from 1 to 1024");
+    const char *o = "store.series_ttl=0";
+    load_fails(NULL, &o, 1, "store.series_ttl", "from 1s to 30d");
+    /* The bounds themselves are accepted. */
+    const char *ok[] = {"http.threads=1024", "limits.max_body_bytes=1GiB",
+                        "broker.housekeeping_interval=10ms"};
+    struct ob_config *c = load_ok(NULL, ok, 3);
+    ck_assert_uint_eq(c->http_threads, 1024);
+    ck_assert_uint_eq(c->max_body_bytes, 1u << 30);
+    ob_config_destroy(c);
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/does-not-exist.ini", tmpdir);
+    load_fails(path, NULL, 0, path, strerror(ENOENT));
+}
+END_TEST
+
+static const char *kv_get(const struct ob_config *c, const char *key)
+{
+    for (size_t i = 0; i < c->translator_n_kv; i++)
+        if (strcmp(c->translator_kv[i].key, key) == 0)
+            return c->translator_kv[i].value;
+    return NULL;
+}
+
+START_TEST(translator_passthrough)
+{
+    const char *path = ini("[translator]\n"
+                           "plugin = rules\n"
+                           "Base = no_translation\n"
+                           "rule.1 = \"drop ^debug_\"\n"
+                           "prefix = app_\n");
+    const char *ov[] = {"translator.prefix=svc_", "translator.extra=1",
+                        "translator.plugin_dir=/opt/ob/plugins"};
+    struct ob_config *c = load_ok(path, ov, 3);
+    ck_assert_str_eq(c->translator_plugin, "rules");
+    ck_assert_str_eq(c->translator_plugin_dir, "/opt/ob/plugins");
+    ck_assert_uint_eq(c->translator_n_kv, 4);
+    /* Keys arrive lower-cased, values as written, overrides replace. */
+    ck_assert_str_eq(kv_get(c, "base"), "no_translation");
+    ck_assert_str_eq(kv_get(c, "rule.1"), "drop ^debug_");
+    ck_assert_str_eq(kv_get(c, "prefix"), "svc_");
+    ck_assert_str_eq(kv_get(c, "extra"), "1");
+    ck_assert_ptr_null(kv_get(c, "plugin"));
+    ob_config_destroy(c);
+}
+END_TEST
+
+/* --check-config output loads back into the same configuration. */
+START_TEST(dump_round_trip)
+{
+    const char *ov[] = {"store.path=/tmp/has;semicolon", "http.timeout=1500ms",
+                        "store.heap_size=3072KiB", "broker.log_level=error",
+                        "translator.note=# not a comment", "exposition.timestamps=true",
+                        "store.max_series=12345"};
+    struct ob_config *a = load_ok(NULL, ov, OB_ARRAY_LEN(ov));
+    char *da = dump_text(a);
+    ck_assert(strstr(da, "[translator]\nplugin = underscore_escaping_with_suffixes\n"));
+    ck_assert(strstr(da, "heap_size = 3MiB\n"));
+    ck_assert(strstr(da, "timeout = 1500ms\n"));
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/dump.ini", tmpdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(da, f);
+    fclose(f);
+    struct ob_config *b = load_ok(path, NULL, 0);
+    ck_assert_str_eq(b->store_path, "/tmp/has;semicolon");
+    ck_assert_str_eq(kv_get(b, "note"), "# not a comment");
+    char *db = dump_text(b);
+    ck_assert_str_eq(da, db);
+    free(da);
+    free(db);
+    ob_config_destroy(a);
+    ob_config_destroy(b);
+}
+END_TEST
+
+/* The defaults file loads, and gives exactly the built-in defaults. */
+START_TEST(defaults_text_loads)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ob_config_write_defaults(f);
+    fclose(f);
+    struct ob_config *c = load_ok(ini(text), NULL, 0);
+    check_defaults(c);
+    ob_config_destroy(c);
+    /* Uncommenting every key gives the defaults too: the shown values parse. */
+    for (char *p = text; (p = strstr(p, "\n#")); p++)
+        if (p[2] != ' ' && p[2] != '\n')
+            memmove(p + 1, p + 2, strlen(p + 2) + 1);
+    c = load_ok(ini(text), NULL, 0);
+    check_defaults(c);
+    ob_config_destroy(c);
+    free(text);
+}
+END_TEST
+
+static char *slurp(FILE *f)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(m);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        fwrite(chunk, 1, n, m);
+    fclose(m);
+    return text;
+}
+
+/* etc/otlp-broker.ini is exactly what ob_config_write_defaults() prints.
+ * The one build-dependent line is plugin_dir (the install PREFIX): the
+ * committed file shows the default PREFIX. */
+START_TEST(committed_ini_matches)
+{
+    static const char *const candidates[] = {"etc/otlp-broker.ini", "../etc/otlp-broker.ini",
+                                             "../../etc/otlp-broker.ini"};
+    FILE *f = NULL;
+    for (size_t i = 0; !f && i < OB_ARRAY_LEN(candidates); i++)
+        f = fopen(candidates[i], "r");
+    ck_assert_msg(f != NULL, "etc/otlp-broker.ini not found from the cwd (run from the repo root)");
+    char *committed = slurp(f);
+    fclose(f);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(m);
+    ob_config_write_defaults(m);
+    fclose(m);
+
+    struct ob_config *c = load_ok(NULL, NULL, 0);
+    char built[512], canonical[512];
+    snprintf(built, sizeof built, "\n#plugin_dir = %s\n", c->translator_plugin_dir);
+    snprintf(canonical, sizeof canonical, "\n#plugin_dir = %s\n",
+             "/usr/local/lib/otlp-broker/plugins");
+    ob_config_destroy(c);
+    char *at = strstr(text, built);
+    ck_assert_ptr_nonnull(at);
+    char *want = malloc(len + strlen(canonical) + 1);
+    ck_assert_ptr_nonnull(want);
+    size_t head = (size_t)(at - text);
+    memcpy(want, text, head);
+    strcpy(want + head, canonical);
+    strcat(want, at + strlen(built));
+
+    ck_assert_msg(strcmp(committed, want) == 0,
+                  "etc/otlp-broker.ini differs from ob_config_write_defaults(): regenerate it");
+    free(want);
+    free(text);
+    free(committed);
+}
+END_TEST
+
+Suite *config_suite(void);
+Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("load");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, defaults_without_file);
+    tcase_add_test(tc, defaults_from_empty_file);
+    tcase_add_test(tc, every_type);
+    tcase_add_test(tc, bool_spellings);
+    tcase_add_test(tc, overrides_beat_file);
+    tcase_add_test(tc, bad_override_syntax);
+    tcase_add_test(tc, unknown_key_and_section);
+    tcase_add_test(tc, bad_values);
+    tcase_add_test(tc, range_errors);
+    tcase_add_test(tc, missing_file);
+    tcase_add_test(tc, translator_passthrough);
+    tcase_add_test(tc, dump_round_trip);
+    tcase_add_test(tc, defaults_text_loads);
+    tcase_add_test(tc, committed_ini_matches);
+    suite_add_tcase(s, tc);
+    return s;
+}
