@@ -10,3 +10,6 @@ ALL_TARGETS += $(BUILD)/otlp-broker
 
 $(BUILD)/otlp-broker: $(BROKER_OBJS) $(PROTO_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BROKER_LIBS)
+
+# The installed plugin directory is the compiled-in default of translator.plugin_dir.
+$(BUILD)/broker/ob_config.o: override CPPFLAGS += -DOB_PLUGIN_DIR='"$(PREFIX)/lib/otlp-broker/plugins"'

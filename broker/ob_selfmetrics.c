@@ -38,7 +38,7 @@ static const char *const outcome_names[OB_OUT__COUNT] = {
 };
 static const char *const reason_names[OB_REASON__COUNT] = {
     "out_of_bounds", "duplicate", "limit", "malformed", "translation", "temporality",
-    "type_conflict",
+    "type_conflict", "unsupported",
 };
 
 const char *ob_frontend_name(enum ob_frontend fe)
