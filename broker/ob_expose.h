@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ob_buf.h"
+#include "ob_store.h"
 
 struct ob_store;
 
@@ -23,8 +24,30 @@ struct ob_expose_opts {
 int ob_expose_store(struct ob_store *s, const struct ob_expose_opts *o, int64_t now_ms,
                     struct ob_buf *out);
 
-/* Shortest text that reads back as the same double, Prometheus style:
- * integers without exponent or point, NaN, +Inf, -Inf.  Returns length. */
+/* The writer behind ob_expose_store(), one family and one series at a time,
+ * for callers that walk views themselves (tests, benchmarks, other stores).
+ * It keeps the current family's name and its _bucket/_sum/_count variants
+ * rendered once per family.  Each call returns 0 or -ENOMEM (out->failed). */
+struct ob_expose_writer {
+    struct ob_buf *out;
+    bool timestamps;
+    struct ob_buf names; /* name, name_bucket, name_sum, name_count back to back */
+    uint32_t name_len;
+};
+
+void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_opts *o,
+                           struct ob_buf *out);
+void ob_expose_writer_fini(struct ob_expose_writer *w);
+/* Writes HELP (when non-empty) and TYPE and makes f the current family. */
+int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f);
+/* Writes every line of one series of the current family. */
+int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv);
+
+/* Shortest text that reads back as the same double, laid out as Prometheus'
+ * expfmt writes it (Go strconv.FormatFloat(v, 'g', -1, 64)): %f layout for
+ * decimal exponents -4..5 ("123456", "0.0001", "3.14"), otherwise %e with at
+ * least two exponent digits ("1e+06", "1.5e-05", "1e+100"); NaN, +Inf, -Inf;
+ * -0 is written "0" as expfmt does.  NUL-terminated; returns the length (< 32). */
 size_t ob_format_double(double v, char buf[32]);
 
 /* Appends s escaped for a label value (\\, \", \n). */

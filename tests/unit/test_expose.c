@@ -1,0 +1,720 @@
+/* test_expose.c: the /metrics writer.
+ *
+ * Number formatting against outputs of Go's strconv.FormatFloat(v, 'g', -1,
+ * 64) (what Prometheus' expfmt writes) plus a randomized round-trip and
+ * minimality check; escaping; one family/series through the writer API with
+ * hand-made views; and whole expositions of a real store (a temp shm
+ * segment) compared byte for byte with tests/data/expose_*.prom.
+ */
+#include <check.h>
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ob_buf.h"
+#include "ob_expose.h"
+#include "ob_store.h"
+
+/* ---- numbers ------------------------------------------------------------- */
+
+static void check_fmt(double v, const char *want)
+{
+    char buf[32];
+    size_t n = ob_format_double(v, buf);
+    ck_assert_msg(n == strlen(want) && memcmp(buf, want, n) == 0 && buf[n] == '\0',
+                  "format(%.17g) = '%.*s', want '%s'", v, (int)n, buf, want);
+}
+
+START_TEST(format_known)
+{
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {0.0, "0"},
+        {-0.0, "0"}, /* expfmt: case f == 0 */
+        {1, "1"},
+        {-1, "-1"},
+        {3, "3"},
+        {42, "42"},
+        {100000, "100000"},
+        {123456, "123456"},
+        {999999, "999999"},
+        {-999999, "-999999"},
+        {1e6, "1e+06"},
+        {-1e6, "-1e+06"},
+        {1234567, "1.234567e+06"},
+        {1e7, "1e+07"},
+        {12345678, "1.2345678e+07"},
+        {123456789, "1.23456789e+08"},
+        {1e15, "1e+15"},
+        {1e16, "1e+16"},
+        {1e21, "1e+21"},
+        {1e22, "1e+22"},
+        {1e23, "1e+23"},
+        {1e100, "1e+100"},
+        {9007199254740992.0, "9.007199254740992e+15"},
+        {18446744073709551616.0, "1.8446744073709552e+19"},
+        {1152921504606846976.0, "1.152921504606847e+18"}, /* 2^60 */
+        {123456789012345680.0, "1.2345678901234568e+17"},
+        {DBL_MAX, "1.7976931348623157e+308"},
+        {0.1, "0.1"},
+        {0.5, "0.5"},
+        {-2.5, "-2.5"},
+        {3.14, "3.14"},
+        {4.35, "4.35"},
+        {2.675, "2.675"},
+        {100.25, "100.25"},
+        {123456.7, "123456.7"},
+        {999999.5, "999999.5"},
+        {1234567.8, "1.2345678e+06"},
+        {0.0009765625, "0.0009765625"},
+        {0.0001, "0.0001"},
+        {0.00012, "0.00012"},
+        {-0.000123, "-0.000123"},
+        {0.00001, "1e-05"},
+        {0.000015, "1.5e-05"},
+        {9.9999e-05, "9.9999e-05"},
+        {-2.5e-07, "-2.5e-07"},
+        {1e-100, "1e-100"},
+        {0.30000000000000004, "0.30000000000000004"},
+        {0.3333333333333333, "0.3333333333333333"},
+        {0.6666666666666666, "0.6666666666666666"},
+        {1.2100000000000002, "1.2100000000000002"},
+        {1.5000000000000002e-05, "1.5000000000000002e-05"},
+        {7.120236347223045e-307, "7.120236347223045e-307"}, /* 2^-1017 */
+        {DBL_MIN, "2.2250738585072014e-308"},
+        {1e-310, "1e-310"},
+        {3e-323, "3e-323"},
+        {5e-324, "5e-324"},
+        {NAN, "NaN"},
+        {INFINITY, "+Inf"},
+        {-INFINITY, "-Inf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_fmt(cases[i].v, cases[i].s);
+    /* computed, so the compiler's own decimal parsing is not what is tested */
+    check_fmt(0.1 + 0.2, "0.30000000000000004");
+    check_fmt(1.0 / 3, "0.3333333333333333");
+    check_fmt(ldexp(1, -1017), "7.120236347223045e-307");
+    check_fmt(ldexp(1, -1074), "5e-324");
+}
+END_TEST
+
+START_TEST(format_integers)
+{
+    char buf[32], want[32];
+    for (int64_t i = -1000000 + 1; i < 1000000; i++) {
+        size_t n = ob_format_double((double)i, buf);
+        int wn = snprintf(want, sizeof want, "%" PRId64, i);
+        ck_assert_msg(n == (size_t)wn && memcmp(buf, want, n) == 0, "%s vs %s", buf, want);
+    }
+}
+END_TEST
+
+/* Significant digits of s (as written by ob_format_double), leading zeros
+ * dropped, trailing zeros of an integer part kept out. */
+static int count_digits(const char *s)
+{
+    char d[40];
+    int n = 0;
+    for (; *s && *s != 'e'; s++)
+        if (*s >= '0' && *s <= '9' && (n || *s != '0'))
+            d[n++] = *s;
+    while (n > 1 && d[n - 1] == '0')
+        n--;
+    return n;
+}
+
+/* The decimal mant * 10^exp10 as a double. */
+static double parse_scaled(uint64_t mant, int exp10)
+{
+    char s[48];
+    snprintf(s, sizeof s, "%" PRIu64 "e%d", mant, exp10);
+    return strtod(s, NULL);
+}
+
+/* Checks that no decimal with nd-1 significant digits reads back as v:
+ * only the two around v (and the closest, which is one of them) can. */
+static void check_no_shorter(double v, int nd)
+{
+    if (nd <= 1)
+        return;
+    char s[48];
+    snprintf(s, sizeof s, "%.*e", nd - 2, fabs(v));
+    uint64_t mant = 0;
+    const char *p = s;
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            mant = mant * 10 + (uint64_t)(*p - '0');
+    int exp10 = atoi(p + 1) - (nd - 2);
+    for (int d = -1; d <= 1; d++) {
+        if (mant == 0 && d < 0)
+            continue;
+        double r = parse_scaled(mant + (uint64_t)(int64_t)d, exp10);
+        ck_assert_msg(r != fabs(v), "%.17g: %d digits suffice (%" PRIu64 "e%d)", v, nd - 1,
+                      mant + (uint64_t)(int64_t)d, exp10);
+    }
+}
+
+static void check_roundtrip(double v)
+{
+    char buf[32];
+    size_t n = ob_format_double(v, buf);
+    ck_assert_uint_lt(n, 32);
+    ck_assert_uint_eq(strlen(buf), n);
+    double r = strtod(buf, NULL);
+    ck_assert_msg(r == v || (isnan(v) && isnan(r)), "%.17g -> %s -> %.17g", v, buf, r);
+    if (!isfinite(v) || v == 0)
+        return;
+    /* Go's layout: exponent form exactly outside [1e-4, 1e6). */
+    bool has_e = strchr(buf, 'e') != NULL;
+    ck_assert_msg(has_e == (fabs(v) < 1e-4 || fabs(v) >= 1e6), "%.17g -> %s", v, buf);
+    int nd = count_digits(buf);
+    check_no_shorter(v, nd);
+    /* Of the decimals with nd digits, the closest that reads back (Go/Ryu):
+     * the correctly rounded one whenever that one reads back. */
+    char closest[48];
+    snprintf(closest, sizeof closest, "%.*e", nd - 1, v);
+    if (strtod(closest, NULL) == v) {
+        char a[40], b[40];
+        int na = 0, nb = 0;
+        for (const char *p = buf; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9' && (na || *p != '0'))
+                a[na++] = *p;
+        for (const char *p = closest; *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9')
+                b[nb++] = *p;
+        while (na < nb)
+            a[na++] = '0';
+        ck_assert_msg(na >= nb && memcmp(a, b, (size_t)nb) == 0, "%.17g -> %s, closest %s", v,
+                      buf, closest);
+    }
+}
+
+static uint64_t rng_state;
+static uint64_t rng(void)
+{
+    /* splitmix64: fixed seed, so a failure reproduces */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+START_TEST(format_roundtrip_random)
+{
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12};
+    rng_state = 0x5eed;
+    for (int e = -1074; e <= 1023; e++) {
+        check_roundtrip(ldexp(1, e));
+        check_roundtrip(-ldexp(1, e));
+        check_roundtrip(nextafter(ldexp(1, e), 0));
+        check_roundtrip(nextafter(ldexp(1, e), INFINITY));
+    }
+    for (int i = 0; i < 60000; i++) {
+        uint64_t bits = rng();
+        double v;
+        switch (i % 6) {
+        case 0: /* any finite double */
+            memcpy(&v, &bits, sizeof v);
+            if (!isfinite(v))
+                continue;
+            break;
+        case 1: /* human decimals: 12.5, 0.003, 1234.567 */
+            v = (double)(int64_t)(bits % 2000000001 - 1000000000) / p10[(bits >> 40) % 13];
+            break;
+        case 2: /* large integers, also past 2^53 */
+            v = (double)(bits >> (bits & 31));
+            break;
+        case 3: /* values in a metric's usual range with full precision */
+            v = (double)(bits >> 11) / 9007199254740992.0 * p10[(bits >> 3) % 13];
+            break;
+        case 4: /* subnormals */
+            bits >>= 12;
+            memcpy(&v, &bits, sizeof v);
+            break;
+        default: /* near powers of ten */
+            v = nextafter(pow(10, (double)(int)(bits % 600) - 300), (bits & 1) ? 0 : INFINITY);
+            break;
+        }
+        check_roundtrip(v);
+    }
+    check_roundtrip(NAN);
+    check_roundtrip(INFINITY);
+    check_roundtrip(-INFINITY);
+}
+END_TEST
+
+/* ---- escaping ------------------------------------------------------------ */
+
+static void check_escape(void (*fn)(struct ob_buf *, const char *, size_t), const char *in,
+                         size_t in_len, const char *want, size_t want_len)
+{
+    struct ob_buf b;
+    ob_buf_init(&b);
+    ob_buf_puts(&b, "x"); /* appends, does not overwrite */
+    fn(&b, in, in_len);
+    ck_assert(!b.failed);
+    ck_assert_msg(b.len == want_len + 1 && memcmp(b.data + 1, want, want_len) == 0,
+                  "got '%.*s' want '%s'", (int)b.len - 1, b.data + 1, want);
+    ob_buf_fini(&b);
+}
+
+#define CHECK_ESC(fn, in, want) check_escape(fn, in, sizeof(in) - 1, want, sizeof(want) - 1)
+
+START_TEST(escape_label_value)
+{
+    CHECK_ESC(ob_escape_label_value, "", "");
+    CHECK_ESC(ob_escape_label_value, "plain", "plain");
+    CHECK_ESC(ob_escape_label_value, "C:\\dir", "C:\\\\dir");
+    CHECK_ESC(ob_escape_label_value, "say \"hi\"", "say \\\"hi\\\"");
+    CHECK_ESC(ob_escape_label_value, "a\nb", "a\\nb");
+    CHECK_ESC(ob_escape_label_value, "\\\"\n", "\\\\\\\"\\n");
+    CHECK_ESC(ob_escape_label_value, "tab\there\r", "tab\there\r");
+    CHECK_ESC(ob_escape_label_value, "Grüße, 世界 µs", "Grüße, 世界 µs");
+    /* the length counts, not a NUL */
+    CHECK_ESC(ob_escape_label_value, "a\0b\"", "a\0b\\\"");
+    check_escape(ob_escape_label_value, "abc\"", 3, "abc", 3);
+}
+END_TEST
+
+START_TEST(escape_help)
+{
+    CHECK_ESC(ob_escape_help, "", "");
+    CHECK_ESC(ob_escape_help, "Requests served.", "Requests served.");
+    CHECK_ESC(ob_escape_help, "a\\b\nc", "a\\\\b\\nc");
+    CHECK_ESC(ob_escape_help, "keeps \"quotes\"", "keeps \"quotes\"");
+    CHECK_ESC(ob_escape_help, "\n\n", "\\n\\n");
+    CHECK_ESC(ob_escape_help, "°C ✓", "°C ✓");
+}
+END_TEST
+
+/* ---- one family / series through the writer ------------------------------ */
+
+static void check_buf(const struct ob_buf *b, const char *want)
+{
+    ck_assert_msg(b->len == strlen(want) && memcmp(b->data, want, b->len) == 0,
+                  "got:\n%.*s\nwant:\n%s", (int)b->len, b->data, want);
+}
+
+START_TEST(writer_scalar)
+{
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_writer w;
+    ob_expose_writer_init(&w, NULL, &out);
+    struct ob_family_view f = {.id = 0, .name = "jobs_done_total", .name_len = 15,
+                               .help = "Jobs\ndone \\o/", .help_len = 13,
+                               .type = OB_FAMILY_COUNTER};
+    ck_assert_int_eq(ob_expose_family(&w, &f), 0);
+    double v = 12;
+    struct ob_series_view sv = {.labels = "", .labels_len = 0, .kind = OB_SHAPE_SCALAR,
+                                .ts_ms = 5, .values = &v};
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    sv.labels = "queue=\"a\",prio=\"high\"";
+    sv.labels_len = (uint32_t)strlen(sv.labels);
+    v = 0.125;
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    check_buf(&out, "# HELP jobs_done_total Jobs\\ndone \\\\o/\n"
+                    "# TYPE jobs_done_total counter\n"
+                    "jobs_done_total 12\n"
+                    "jobs_done_total{queue=\"a\",prio=\"high\"} 0.125\n");
+    ob_expose_writer_fini(&w);
+    ob_expose_writer_fini(NULL);
+    ob_buf_fini(&out);
+}
+END_TEST
+
+START_TEST(writer_histogram_timestamps)
+{
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_opts o = {.timestamps = true};
+    struct ob_expose_writer w;
+    ob_expose_writer_init(&w, &o, &out);
+    /* a family name longer than the first cache allocation, then a short one */
+    char longname[300];
+    memset(longname, 'n', sizeof longname);
+    struct ob_family_view f = {.name = longname, .name_len = sizeof longname,
+                               .type = OB_FAMILY_HISTOGRAM};
+    ck_assert_int_eq(ob_expose_family(&w, &f), 0);
+    out.len = 0;
+    f.name = "d";
+    f.name_len = 1;
+    ck_assert_int_eq(ob_expose_family(&w, &f), 0);
+    static const double bounds[] = {0.25, 1e6};
+    static const char texts[] = "0.25\0001e+06";
+    double vals[] = {5, 2.5, 1, 4, 5}; /* count, sum, le 0.25, le 1e6, +Inf */
+    struct ob_series_view sv = {.labels = "", .kind = OB_SHAPE_HISTOGRAM, .n = 2,
+                                .points = bounds, .point_text = texts, .has_sum = false,
+                                .ts_ms = -1500, .values = vals};
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    sv.labels = "a=\"1\"";
+    sv.labels_len = 5;
+    sv.has_sum = true;
+    sv.ts_ms = 1700000000123;
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    check_buf(&out, "# TYPE d histogram\n"
+                    "d_bucket{le=\"0.25\"} 1 -1500\n"
+                    "d_bucket{le=\"1e+06\"} 4 -1500\n"
+                    "d_bucket{le=\"+Inf\"} 5 -1500\n"
+                    "d_count 5 -1500\n"
+                    "d_bucket{a=\"1\",le=\"0.25\"} 1 1700000000123\n"
+                    "d_bucket{a=\"1\",le=\"1e+06\"} 4 1700000000123\n"
+                    "d_bucket{a=\"1\",le=\"+Inf\"} 5 1700000000123\n"
+                    "d_sum{a=\"1\"} 2.5 1700000000123\n"
+                    "d_count{a=\"1\"} 5 1700000000123\n");
+    ob_expose_writer_fini(&w);
+    ob_buf_fini(&out);
+}
+END_TEST
+
+START_TEST(writer_summary_no_points)
+{
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_writer w;
+    ob_expose_writer_init(&w, NULL, &out);
+    struct ob_family_view f = {.name = "s", .name_len = 1, .type = OB_FAMILY_SUMMARY};
+    ck_assert_int_eq(ob_expose_family(&w, &f), 0);
+    double vals[] = {3, 1.5};
+    struct ob_series_view sv = {.labels = "k=\"v\"", .labels_len = 5, .kind = OB_SHAPE_SUMMARY,
+                                .n = 0, .point_text = "", .values = vals};
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    check_buf(&out, "# TYPE s summary\n"
+                    "s_sum{k=\"v\"} 1.5\n"
+                    "s_count{k=\"v\"} 3\n");
+    ob_expose_writer_fini(&w);
+    ob_buf_fini(&out);
+}
+END_TEST
+
+START_TEST(writer_enomem)
+{
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_writer w;
+    ob_expose_writer_init(&w, NULL, &out);
+    struct ob_family_view f = {.name = "g", .name_len = 1, .type = OB_FAMILY_GAUGE};
+    ck_assert_int_eq(ob_expose_family(&w, &f), 0);
+    out.failed = true; /* as after a failed allocation: sticky */
+    double v = 1;
+    struct ob_series_view sv = {.labels = "", .kind = OB_SHAPE_SCALAR, .values = &v};
+    ck_assert_int_eq(ob_expose_series(&w, &sv), -ENOMEM);
+    ck_assert_int_eq(ob_expose_family(&w, &f), -ENOMEM);
+    ob_expose_writer_fini(&w);
+    ob_buf_fini(&out);
+}
+END_TEST
+
+/* ---- whole expositions of a real store ----------------------------------- */
+
+static struct ob_store *store;
+static char store_path[64];
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void store_setup(void)
+{
+    snprintf(store_path, sizeof store_path, "/ob-test-expose-%ld", (long)getpid());
+    ob_store_unlink(store_path);
+    struct ob_store_opts o = {
+        .path = store_path,
+        .max_series = 256,
+        .max_families = 32,
+        .samples_per_series = 4,
+        .ooo_window_ms = 600000,
+        .series_ttl_ms = 100LL * 365 * 24 * 3600 * 1000, /* fixed 2023 timestamps stay live */
+        .recreate = true,
+    };
+    char err[OB_ERR_LEN] = "";
+    int rc = ob_store_open(&o, &store, err);
+    ck_assert_msg(rc == 0, "ob_store_open: %d %s", rc, err);
+}
+
+static void store_teardown(void)
+{
+    ob_store_close(store);
+    store = NULL;
+    ob_store_unlink(store_path);
+}
+
+static uint32_t family(const char *name, enum ob_family_type type, const char *help)
+{
+    uint32_t id;
+    int rc = ob_store_family(store, name, strlen(name), type, help, strlen(help), &id);
+    ck_assert_int_eq(rc, 0);
+    return id;
+}
+
+static const struct ob_shape scalar = {.kind = OB_SHAPE_SCALAR};
+
+static void append(uint32_t fam, const char *labels, const struct ob_shape *sh, int64_t ts,
+                   const double *values)
+{
+    /* FNV-1a over family id and key, as the ingest code's hash stands in */
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 4; i++)
+        h = (h ^ ((fam >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+    for (const char *p = labels; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    struct ob_series_ref ref = {.family = fam, .hash = h, .key = labels,
+                                .key_len = (uint32_t)strlen(labels)};
+    int rc = ob_store_append(store, &ref, sh, ts, values, NULL);
+    ck_assert_msg(rc == 0, "append %s: %d", labels, rc);
+}
+
+static void append1(uint32_t fam, const char *labels, int64_t ts, double v)
+{
+    append(fam, labels, &scalar, ts, &v);
+}
+
+static char *read_file(const char *path, size_t *out_len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "open %s (run from the repository root)", path);
+    struct ob_buf b;
+    ob_buf_init(&b);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        ob_buf_append(&b, chunk, n);
+    fclose(f);
+    ck_assert(!b.failed);
+    *out_len = b.len;
+    return b.data;
+}
+
+static void check_exposition(const struct ob_expose_opts *o, const char *file)
+{
+    char path[128];
+    snprintf(path, sizeof path, "tests/data/%s", file);
+    size_t want_len;
+    char *want = read_file(path, &want_len);
+    struct ob_buf out;
+    ob_buf_init(&out);
+    ck_assert_int_eq(ob_expose_store(store, o, now_ms(), &out), 0);
+    ck_assert_msg(out.len == want_len && memcmp(out.data, want, want_len) == 0,
+                  "%s differs; got:\n%.*s", file, (int)out.len, out.data);
+    ob_buf_fini(&out);
+    free(want);
+}
+
+START_TEST(store_empty)
+{
+    struct ob_buf out;
+    ob_buf_init(&out);
+    ck_assert_int_eq(ob_expose_store(store, NULL, now_ms(), &out), 0);
+    ck_assert_uint_eq(out.len, 0);
+    /* a family without series is not shown either */
+    family("nothing_yet", OB_FAMILY_GAUGE, "No series.");
+    ck_assert_int_eq(ob_expose_store(store, NULL, now_ms(), &out), 0);
+    ck_assert_uint_eq(out.len, 0);
+    ob_buf_fini(&out);
+}
+END_TEST
+
+START_TEST(store_gauges_counters)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t t = family("temperature_celsius", OB_FAMILY_GAUGE, "Current temperature.");
+    uint32_t r = family("requests_total", OB_FAMILY_COUNTER, "Requests served.");
+    uint32_t u = family("up", OB_FAMILY_GAUGE, "");
+    uint32_t l = family("legacy_value", OB_FAMILY_UNKNOWN, "An untyped value.");
+    append1(t, "room=\"kitchen\"", ts, 21.5);
+    append1(r, "", ts, 1027);
+    append1(t, "room=\"hall\"", ts, -3);
+    append1(u, "job=\"api\",instance=\"127.0.0.1:9100\"", ts, 1);
+    append1(l, "a=\"b\"", ts, 0.25);
+    check_exposition(NULL, "expose_gauges_counters.prom");
+}
+END_TEST
+
+START_TEST(store_help_escaping)
+{
+    uint32_t h = family("help_test", OB_FAMILY_GAUGE,
+                        "Line one\nLine two with \\ backslash and \"quotes\" kept; UTF-8 °C ✓");
+    append1(h, "", 1700000000000, 1);
+    check_exposition(NULL, "expose_help_escaping.prom");
+}
+END_TEST
+
+/* label="value" pairs joined by commas, values escaped as ingest does */
+static char *labels2(const char *k1, const char *v1, const char *k2, const char *v2)
+{
+    struct ob_buf b;
+    ob_buf_init(&b);
+    ob_buf_printf(&b, "%s=\"", k1);
+    ob_escape_label_value(&b, v1, strlen(v1));
+    ob_buf_printf(&b, "\",%s=\"", k2);
+    ob_escape_label_value(&b, v2, strlen(v2));
+    ob_buf_append(&b, "\"", 2); /* with the NUL: b.data is the C string */
+    ck_assert(!b.failed);
+    return b.data;
+}
+
+START_TEST(store_label_escaping)
+{
+    uint32_t f = family("label_test", OB_FAMILY_GAUGE, "");
+    char *a = labels2("path", "C:\\dir\\file", "quote", "say \"hi\"");
+    char *b = labels2("multi", "a\nb", "utf8", "Grüße, 世界");
+    append1(f, a, 1700000000000, 1);
+    append1(f, b, 1700000000000, 2);
+    free(a);
+    free(b);
+    check_exposition(NULL, "expose_label_escaping.prom");
+}
+END_TEST
+
+START_TEST(store_histogram)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t h = family("http_request_duration_seconds", OB_FAMILY_HISTOGRAM, "Request latency.");
+    uint32_t q = family("queue_wait_seconds", OB_FAMILY_HISTOGRAM, "");
+    static const double bounds[] = {0.005, 0.5, 1, 2.5, 10};
+    struct ob_shape sh = {.kind = OB_SHAPE_HISTOGRAM, .n = 5, .points = bounds, .has_sum = true};
+    /* count, sum, cumulative buckets, +Inf */
+    static const double get[] = {10, 7.25, 1, 4, 7, 9, 10, 10};
+    append(h, "method=\"GET\"", &sh, ts, get);
+    struct ob_shape nosum = sh;
+    nosum.has_sum = false;
+    static const double post[] = {3, 0, 0, 1, 2, 3, 3, 3};
+    append(h, "method=\"POST\"", &nosum, ts, post);
+    static const double qb[] = {0.1, 1};
+    struct ob_shape qs = {.kind = OB_SHAPE_HISTOGRAM, .n = 2, .points = qb, .has_sum = true};
+    static const double qv[] = {2, 0.3, 1, 2, 2};
+    append(q, "", &qs, ts, qv);
+    check_exposition(NULL, "expose_histogram.prom");
+}
+END_TEST
+
+START_TEST(store_summary)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t r = family("rpc_duration_seconds", OB_FAMILY_SUMMARY, "RPC latency.");
+    uint32_t g = family("gc_pause_seconds", OB_FAMILY_SUMMARY, "");
+    static const double qs[] = {0.5, 0.9, 0.99};
+    struct ob_shape sh = {.kind = OB_SHAPE_SUMMARY, .n = 3, .points = qs};
+    static const double rv[] = {100, 12.5, 0.1, 0.3, 0.75}; /* count, sum, quantiles */
+    append(r, "service=\"auth\"", &sh, ts, rv);
+    static const double mm[] = {0, 1};
+    struct ob_shape sg = {.kind = OB_SHAPE_SUMMARY, .n = 2, .points = mm};
+    static const double gv[] = {7, 0.05, 0.001, 0.02};
+    append(g, "", &sg, ts, gv);
+    check_exposition(NULL, "expose_summary.prom");
+}
+END_TEST
+
+START_TEST(store_timestamps)
+{
+    uint32_t t = family("temp", OB_FAMILY_GAUGE, "");
+    uint32_t l = family("lat", OB_FAMILY_HISTOGRAM, "");
+    /* newest timestamp wins, not the last to arrive */
+    append1(t, "room=\"a\"", 1700000000000, 1);
+    append1(t, "room=\"a\"", 1700000005000, 2);
+    append1(t, "room=\"a\"", 1700000003000, 3);
+    append1(t, "", 1700000001000, 7);
+    static const double b[] = {1};
+    struct ob_shape sh = {.kind = OB_SHAPE_HISTOGRAM, .n = 1, .points = b, .has_sum = true};
+    static const double v[] = {1, 0.5, 1, 1};
+    append(l, "", &sh, 1700000002000, v);
+    struct ob_expose_opts o = {.timestamps = true};
+    check_exposition(&o, "expose_timestamps.prom");
+}
+END_TEST
+
+START_TEST(store_special_values)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t s = family("special", OB_FAMILY_GAUGE, "");
+    append1(s, "v=\"nan\"", ts, NAN);
+    append1(s, "v=\"pinf\"", ts, INFINITY);
+    append1(s, "v=\"ninf\"", ts, -INFINITY);
+    append1(s, "v=\"negzero\"", ts, -0.0);
+    append1(s, "v=\"tiny\"", ts, 5e-324);
+    append1(s, "v=\"small\"", ts, 1e-5);
+    append1(s, "v=\"huge\"", ts, DBL_MAX);
+    append1(s, "v=\"million\"", ts, 1e6);
+    append1(s, "v=\"big\"", ts, 123456789);
+    append1(s, "v=\"third\"", ts, 1.0 / 3);
+    append1(s, "v=\"sum\"", ts, 0.1 + 0.2);
+    append1(s, "v=\"neg\"", ts, -2.5e-7);
+    check_exposition(NULL, "expose_special_values.prom");
+}
+END_TEST
+
+START_TEST(store_family_order)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t z = family("zeta", OB_FAMILY_COUNTER, "");
+    uint32_t a = family("alpha", OB_FAMILY_GAUGE, "");
+    uint32_t m = family("mid", OB_FAMILY_GAUGE, "");
+    family("empty_family", OB_FAMILY_GAUGE, "");
+    /* interleaved arrival: the exposition still keeps each family together */
+    append1(a, "i=\"1\"", ts, 1);
+    append1(z, "i=\"1\"", ts, 2);
+    append1(a, "i=\"2\"", ts, 3);
+    append1(m, "", ts, 4);
+    append1(z, "i=\"2\"", ts, 5);
+    check_exposition(NULL, "expose_family_order.prom");
+}
+END_TEST
+
+START_TEST(store_enomem)
+{
+    append1(family("g", OB_FAMILY_GAUGE, ""), "", 1700000000000, 1);
+    struct ob_buf out;
+    ob_buf_init(&out);
+    out.failed = true;
+    ck_assert_int_eq(ob_expose_store(store, NULL, now_ms(), &out), -ENOMEM);
+    ob_buf_fini(&out);
+}
+END_TEST
+
+Suite *expose_suite(void);
+Suite *expose_suite(void)
+{
+    Suite *s = suite_create("expose");
+    TCase *tc = tcase_create("format");
+    tcase_add_test(tc, format_known);
+    tcase_add_test(tc, format_integers);
+    tcase_add_test(tc, format_roundtrip_random);
+    tcase_add_test(tc, escape_label_value);
+    tcase_add_test(tc, escape_help);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("writer");
+    tcase_add_test(tc, writer_scalar);
+    tcase_add_test(tc, writer_histogram_timestamps);
+    tcase_add_test(tc, writer_summary_no_points);
+    tcase_add_test(tc, writer_enomem);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, store_setup, store_teardown);
+    tcase_add_test(tc, store_empty);
+    tcase_add_test(tc, store_gauges_counters);
+    tcase_add_test(tc, store_help_escaping);
+    tcase_add_test(tc, store_label_escaping);
+    tcase_add_test(tc, store_histogram);
+    tcase_add_test(tc, store_summary);
+    tcase_add_test(tc, store_timestamps);
+    tcase_add_test(tc, store_special_values);
+    tcase_add_test(tc, store_family_order);
+    tcase_add_test(tc, store_enomem);
+    suite_add_tcase(s, tc);
+    return s;
+}
