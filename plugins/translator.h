@@ -194,6 +194,11 @@ struct ob_translator {
 typedef const struct ob_translator *(*ob_translator_entry_fn)(uint32_t host_abi_major,
                                                                uint32_t host_abi_minor);
 
+/* The entry every plugin defines (declared here so plugins compile with
+ * -Wmissing-prototypes).  The host never calls it by name: it uses dlsym. */
+OB_TRANSLATOR_EXPORT const struct ob_translator *ob_translator_v1(uint32_t host_abi_major,
+                                                                  uint32_t host_abi_minor);
+
 /* Layout guards: v1 fields never move. */
 _Static_assert(offsetof(struct ob_translator, hdr) == 0, "abi");
 _Static_assert(offsetof(struct ob_translator, name) == 16, "abi");
