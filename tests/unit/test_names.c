@@ -286,6 +286,8 @@ static const struct mcase nus_cases[] = {
     {"abtotal", "", C, "a_total"},
     {"foobytes", "By", G, "foobytes"},
     {"ratio", "1", G, "ratio_ratio"},
+    {"xratio", "1", G, "xratio_ratio"}, /* not longer than "_ratio": kept */
+    {"xyratio", "1", G, "x_ratio"},
     {"total", "", C, "total_total"},
     {"", "", G, NULL},
     {"a\xff", "", G, NULL},
@@ -488,6 +490,10 @@ static const struct lcase label_cases[] = {
     {".", {NULL, NULL, "key_", "key_"}},
     {"9", {"key_9", "key_9", "key_9", "key_9"}},
     {"a\xff\xfe" "b", {"a_b", "a__b", "a_b", "a__b"}},
+    /* Overlong '/' and a UTF-16 surrogate: three invalid bytes each. */
+    {"a\xe0\x80\xaf" "b", {"a_b", "a___b", "a_b", "a___b"}},
+    {"a\xed\xa0\x80" "b", {"a_b", "a___b", "a_b", "a___b"}},
+    {"\xf0\x9f\x98\x80" "x", {"_x", "_x", "key_x", "key_x"}},
     {"http.method", {"http_method", "http_method", "http_method", "http_method"}},
     {"__.a__", {"___a__", "___a__", "___a__", "___a__"}},
 };
@@ -502,7 +508,9 @@ static void check_labels(struct ob_xlator *x, int col, bool utf8)
         const struct lcase *c = &label_cases[i];
         const char *want = c->want[col];
         if (utf8) /* untouched unless empty, only '_' or invalid UTF-8 */
-            want = (!*c->key || strspn(c->key, "_") == strlen(c->key) || strchr(c->key, '\xff'))
+            want = (!*c->key || strspn(c->key, "_") == strlen(c->key) ||
+                    strchr(c->key, '\xff') || strstr(c->key, "\xe0\x80") ||
+                    strstr(c->key, "\xed\xa0"))
                        ? NULL
                        : c->key;
         char *got = run(x, call_label, c->key);
