@@ -219,11 +219,31 @@ static const struct mcase unit_cases[] = {
     {"x", "By/_", G, "x_bytes"},
 };
 
+/* Units too long for the stack scratch take the heap path. */
+static void check_long_unit(struct ob_xlator *x, const char *prefix)
+{
+    char unit[700], want[800];
+    memset(unit, 'u', 300);
+    memcpy(unit + 300, "/", 1);
+    memset(unit + 301, 'v', 300);
+    unit[601] = '\0';
+    snprintf(want, sizeof want, "%s%.300s_per_%.300s", prefix, unit, unit + 301);
+    struct mcase c = {"m", unit, G, want};
+    check_cases(x, &c, 1);
+    char *got = run(x, call_unit, unit);
+    ck_assert_str_eq(got, want + strlen(prefix));
+    free(got);
+}
+
 START_TEST(escaping_with_suffixes)
 {
     struct ob_xlator *x = load(UES);
     CHECK(x, ues_cases);
     CHECK(x, unit_cases);
+    check_long_unit(x, "m_");
+    ob_xlator_unref(x);
+    x = load(NUS);
+    check_long_unit(x, "m_");
     ob_xlator_unref(x);
 }
 END_TEST
