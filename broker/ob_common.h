@@ -12,7 +12,8 @@
 #define OB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define OB_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* Size of the caller-supplied error message buffers (config, plugin, store). */
-#define OB_ERR_LEN 256
+/* Size of the caller-supplied error message buffers (config, plugin, store).
+ * 512: a plugin init error names the bad key and lists every valid key. */
+#define OB_ERR_LEN 512
 
 #endif

@@ -32,7 +32,15 @@ struct ob_xlator {
  * the entry symbol, magic, ABI major and descriptor size, copies the
  * descriptor, checks required callbacks and calls init() with kv.  Returns 0
  * with one reference held by the caller, or OB_E_PLUGIN_* with err naming
- * the path and what is wrong (both ABI numbers on a mismatch). */
+ * the path and what is wrong (both ABI numbers on a mismatch):
+ *   OB_E_PLUGIN_OPEN    no such file / not loadable (dlerror text), no plugin_dir
+ *   OB_E_PLUGIN_SYMBOL  no ob_translator_v1 in the object
+ *   OB_E_PLUGIN_ABI     entry returned NULL, bad magic, other major, descriptor
+ *                       shorter than OB_TRANSLATOR_V1_0_SIZE, missing name or
+ *                       required callback
+ *   OB_E_PLUGIN_INIT    init() failed; its reason follows "init failed: "
+ * kv (and its strings) is copied: the caller may free it on return; the
+ * plugin sees the copy as host->config until fini(). */
 int ob_xlator_load(const char *name_or_path, const char *plugin_dir, const struct ob_kv *kv,
                    size_t n_kv, struct ob_xlator **out, char err[OB_ERR_LEN]);
 struct ob_xlator *ob_xlator_ref(struct ob_xlator *x);

@@ -106,7 +106,8 @@ struct ob_resource_view {
 
 /* What resource() decides.  The host zeroes the struct and provides the
  * buffers; the plugin sets *_len (bytes needed) and the has_* flags, and one
- * OB_RES_* bit set per attribute in attr_roles[0..n_attrs). */
+ * OB_RES_* bit set per attribute in attr_roles[0..n_attrs).  The shipped
+ * plugins set OB_RES_TARGET_INFO bits only when target_info is true. */
 enum {
     OB_RES_TARGET_INFO = 1u << 0, /* becomes a label of target_info */
     OB_RES_PROMOTE = 1u << 1,     /* copied to every series of this resource */
@@ -181,7 +182,8 @@ struct ob_translator {
     long (*label_name)(void *state, const char *key, size_t key_len, char *buf, size_t cap);
     /* Required.  job, instance, target_info and promoted attributes of a
      * resource.  Returns 0, or a positive byte count when job or instance did
-     * not fit (the host grows the buffers and calls again). */
+     * not fit (the larger of job_len and instance_len; the host grows the
+     * buffers to job_len / instance_len and calls again). */
     long (*resource)(void *state, const struct ob_resource_view *r, struct ob_resource_out *out);
     /* Optional.  UNIT metadata string (spec section 4.5); 0 = no unit. */
     long (*unit_name)(void *state, const struct ob_metric_view *m, char *buf, size_t cap);
@@ -193,6 +195,11 @@ struct ob_translator {
 
 typedef const struct ob_translator *(*ob_translator_entry_fn)(uint32_t host_abi_major,
                                                                uint32_t host_abi_minor);
+
+/* The entry every plugin defines (declared here so plugins compile with
+ * -Wmissing-prototypes).  The host never calls it by name: it uses dlsym. */
+OB_TRANSLATOR_EXPORT const struct ob_translator *ob_translator_v1(uint32_t host_abi_major,
+                                                                  uint32_t host_abi_minor);
 
 /* Layout guards: v1 fields never move. */
 _Static_assert(offsetof(struct ob_translator, hdr) == 0, "abi");
