@@ -71,7 +71,8 @@ int ob_payload_calculator(struct ob_buf *out, int64_t start_ns, int64_t ts_ns, u
  * shuffle_window > 1: rounds are sent in a permuted order within blocks of
  * shuffle_window consecutive rounds (Fisher-Yates seeded with
  * OB_MIXED_SEED ^ block), so a series sees samples out of order by up to
- * (shuffle_window - 1) * step, but never two samples with the same time.
+ * (shuffle_window - 1) * step, but never two samples with the same time
+ * (shuffle_window is capped at 256).
  * About 70 KB per 500-point body. */
 #define OB_MIXED_SEED UINT64_C(0x5eed0f0b)
 #define OB_MIXED_FAMILIES 30
