@@ -221,8 +221,9 @@ int ob_otlp_decode(struct ob_arena *a, const void *data, size_t len, ob_otlp_req
 {
     const ProtobufCMessageDescriptor *d =
         &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor;
-    const uint8_t *p = data;
-    if (len && !p)
+    static const uint8_t empty[1];
+    const uint8_t *p = len ? data : empty; /* no arithmetic on a NULL body */
+    if (!p)
         return OB_E_MALFORMED;
     if (!scan_depth(d, p, p + len, 0))
         return OB_E_MALFORMED;
