@@ -7,6 +7,7 @@
 #ifndef OB_OTLP_H
 #define OB_OTLP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,11 +16,14 @@
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest ob_otlp_request;
 
-/* Bump allocator in chunks.  Reset keeps the first chunk for reuse. */
+/* Bump allocator in chunks.  Reset keeps one chunk for reuse: when the last
+ * cycle spilled over several, one chunk as big as it needed (capped at 8 MiB)
+ * replaces them.  Not thread-safe: one arena per thread or request. */
 struct ob_arena {
     struct ob_arena_chunk *head;
-    size_t chunk_size;
-    size_t used_total;
+    size_t chunk_size;  /* minimum chunk size */
+    size_t used_total;  /* bytes handed out since the last reset */
+    bool failed;        /* an allocation failed since the last reset/decode */
 };
 
 void ob_arena_init(struct ob_arena *a, size_t chunk_size);
@@ -27,8 +31,11 @@ void ob_arena_reset(struct ob_arena *a);
 void ob_arena_fini(struct ob_arena *a);
 void *ob_arena_alloc(struct ob_arena *a, size_t n); /* 16-byte aligned; NULL on ENOMEM */
 
-/* Unpacks an ExportMetricsServiceRequest into the arena.  Returns 0 or
- * OB_E_MALFORMED (protobuf-c gives no reason; err says so). */
+/* Unpacks an ExportMetricsServiceRequest into the arena.  Returns 0,
+ * OB_E_MALFORMED (protobuf-c gives no reason; nesting deeper than 64 levels
+ * is refused too) or -ENOMEM.  *out lives until the next ob_arena_reset().
+ * Absent proto2 strings (name, unit, description, key, string_value) are NULL,
+ * not "": callers must treat NULL as empty. */
 int ob_otlp_decode(struct ob_arena *a, const void *data, size_t len, ob_otlp_request **out);
 
 /* Encodes an ExportMetricsServiceResponse.  rejected == 0 and msg == NULL

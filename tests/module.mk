@@ -6,6 +6,20 @@ TEST_PLUGIN_NAMES := $(basename $(notdir $(wildcard tests/unit/plugins/*.c)))
 TEST_PLUGIN_SOS   := $(TEST_PLUGIN_NAMES:%=$(BUILD)/tests/plugins/%.so)
 ALL_OBJS    += $(UNIT_OBJS) $(TEST_PLUGIN_NAMES:%=$(BUILD)/tests/plugins/%.pic.o)
 
+# Test tools: tests/tools/<name>.c -> $(BUILD)/tests/tools/<name>, linked with
+# the payload builders (tests/unit/ob_payloads.c), the arena and the protos.
+TEST_TOOL_NAMES := $(basename $(notdir $(wildcard tests/tools/*.c)))
+TEST_TOOLS      := $(TEST_TOOL_NAMES:%=$(BUILD)/tests/tools/%)
+TEST_TOOL_OBJS  := $(TEST_TOOLS:%=%.o)
+PAYLOAD_OBJS    := $(BUILD)/tests/unit/ob_payloads.o $(BUILD)/broker/ob_otlp.o $(BUILD)/broker/ob_buf.o \
+                   $(PROTO_OBJS)
+ALL_OBJS        += $(TEST_TOOL_OBJS)
+
+$(TEST_TOOL_OBJS): override CPPFLAGS += -Itests/unit
+
+$(TEST_TOOLS): $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(PAYLOAD_OBJS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PBC_LIBS)
+
 $(UNIT_OBJS): override CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 
 $(UNIT_RUNNER): $(UNIT_OBJS) $(BROKER_LIB_OBJS) $(PROTO_OBJS)
