@@ -125,6 +125,25 @@ int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref,
                     const struct ob_shape *shape, int64_t ts_ms, const double *values,
                     unsigned *out_flags);
 
+/* ob_store_append() with the caller's clock: now_ms (wall clock, ms) becomes
+ * the series' last-update time, as ob_store_expire() and ob_store_scan()
+ * compare it.  ob_store_append() passes the coarse wall clock; tests and
+ * replays use this one. */
+int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref,
+                       const struct ob_shape *shape, int64_t ts_ms, const double *values,
+                       int64_t now_ms, unsigned *out_flags);
+
+/* A hash for ob_series_ref.hash: XXH3-64 of the key seeded with the family
+ * id.  Any good 64-bit hash over (family, key) works; the store uses its low
+ * bits for the index slot and the stripe, its high 32 bits as index tag. */
+uint64_t ob_store_hash(uint32_t family, const char *key, size_t key_len);
+
+/* The text the store renders for a bound or quantile (ob_series_view
+ * point_text): Go's FormatFloat(v, 'f', -1, 64) as Prometheus uses for `le`
+ * and `quantile`: shortest round-trip digits, never an exponent ("0", "10",
+ * "0.005", 1e-9 -> "0.000000001"); "+Inf", "-Inf", "NaN".  Returns length. */
+size_t ob_store_format_point(double v, char buf[400]);
+
 /* ---- scanning (exposition) ---------------------------------------------- */
 
 struct ob_family_view {
@@ -143,7 +162,8 @@ struct ob_series_view {
     enum ob_shape_kind kind;
     uint32_t n;               /* bounds / quantiles */
     const double *points;     /* the bounds / quantiles */
-    const char *point_text;   /* their rendered forms, each NUL-terminated, back to back */
+    const char *point_text;   /* their rendered forms, each NUL-terminated, back to back
+                               * (ob_store_format_point; rendered once per shape) */
     bool has_sum;
     int64_t ts_ms;            /* newest sample */
     const double *values;     /* ob_shape_width() doubles */
@@ -157,13 +177,18 @@ typedef int (*ob_store_series_fn)(void *ctx, const struct ob_series_view *sv);
 
 /* Walks families in creation order and their live series (not expired at
  * now_ms, not stale).  Never blocks writers; retries a series whose sequence
- * counter moved.  Returns 0 or the callback's nonzero value. */
+ * counter moved.  The pointers in the views stay valid for at least the
+ * store's grace period (30 s) after the scan saw them.  Returns 0, -ENOMEM
+ * or the callback's nonzero value. */
 int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_family,
                   ob_store_series_fn on_series, void *ctx);
 
 /* ---- housekeeping and statistics --------------------------------------- */
 
-/* Frees series not updated for series_ttl_ms before now_ms; returns how many. */
+/* Frees series not updated for series_ttl_ms before now_ms; returns how many.
+ * Their slots and memory are reused only 30 s (the grace period) later, so
+ * a concurrent scan never reads reused memory; the housekeeping thread calls
+ * this periodically with the wall clock, which also recycles limbo. */
 uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms);
 
 struct ob_store_stats {
@@ -174,7 +199,7 @@ struct ob_store_stats {
     uint32_t series_max;
     uint32_t families;
     uint32_t families_max;
-    uint64_t repairs;        /* stripe repairs after a dead writer, since attach */
+    uint64_t repairs;        /* repairs after a dead writer or an unclean shutdown, since attach */
 };
 
 void ob_store_stats(struct ob_store *s, struct ob_store_stats *out);

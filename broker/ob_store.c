@@ -1,0 +1,1663 @@
+/* ob_store.c: the shared-memory series store (format in ob_store_layout.h).
+ *
+ * Locking, in order: create lock, then one stripe lock.
+ *   - create lock: heap, slot lists, series/family indexes, family lists,
+ *     help texts, label/shape replacement.
+ *   - stripe lock (hash % n_stripes): a series' samples, last_ms, origin.
+ * Appends to an existing series take only the stripe lock; readers take none
+ * (per-slot seqlock).  Memory a reader may still be looking at (an unlinked
+ * slot, a replaced label or shape block) waits OB_STORE_GRACE_MS in limbo
+ * before it is reused, so a scan following a stale `next` or label offset
+ * reads old but intact bytes, and the seqlock tells it the slot moved on.
+ */
+#include "ob_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "ob_error.h"
+#include "ob_ooo.h"
+#include "ob_store_layout.h"
+#include "ob_store_lock.h"
+
+struct ob_store {
+    unsigned char *base;
+    size_t map_size;
+    int fd;
+    bool owner; /* writable, holds the fcntl lock */
+    bool shm;
+    struct ob_store_hdr *hdr;
+    struct ob_store_state *st;
+    struct ob_store_lock *create_lock;
+    struct ob_store_lock *stripes;
+    struct ob_store_family *fams;
+    _Atomic uint32_t *fam_index;
+    struct ob_store_slot *slots;
+    _Atomic uint64_t *index;
+    uint64_t heap_start; /* map offsets */
+    uint64_t heap_end;
+    uint32_t fam_mask;
+    uint64_t index_mask;
+    uint32_t max_series;
+    uint32_t max_families;
+    uint32_t cap; /* samples_per_series */
+    uint32_t stripe_mask;
+    _Atomic uint64_t repairs; /* since attach */
+};
+
+struct layout {
+    uint64_t locks, fams, fam_index, slots, index, heap, map_size;
+    uint32_t fam_index_cap;
+    uint64_t index_cap;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_REALTIME_COARSE
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* vDSO, no syscall, ~4 ms resolution */
+#else
+    clock_gettime(CLOCK_REALTIME, &ts);
+#endif
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t to)
+{
+    return (v + to - 1) / to * to;
+}
+
+static uint64_t pow2_at_least(uint64_t v)
+{
+    uint64_t p = 2;
+    while (p < v)
+        p <<= 1;
+    return p;
+}
+
+static bool is_shm_path(const char *path)
+{
+    return path[0] == '/' && strchr(path + 1, '/') == NULL;
+}
+
+static uint64_t derived_heap(uint32_t max_series, uint32_t max_families, uint32_t cap)
+{
+    /* A label block of ~100 bytes, a scalar shape and its ring per series. */
+    return (uint64_t)max_series * (128u + 16u * ((uint64_t)cap + 1)) + (uint64_t)max_families * 256u;
+}
+
+static void compute_layout(uint64_t page, uint32_t max_series, uint32_t max_families,
+                           uint64_t heap_bytes, struct layout *L)
+{
+    uint64_t off = page; /* page 0: header + state */
+    L->locks = off;
+    off += round_up((uint64_t)OB_STORE_CACHE_LINE * (1 + OB_STORE_STRIPES), page);
+    L->fams = off;
+    off += round_up((uint64_t)sizeof(struct ob_store_family) * max_families, page);
+    L->fam_index_cap = (uint32_t)pow2_at_least(2ull * max_families);
+    L->fam_index = off;
+    off += round_up(4ull * L->fam_index_cap, page);
+    L->slots = off;
+    off += round_up((uint64_t)sizeof(struct ob_store_slot) * max_series, page);
+    L->index_cap = pow2_at_least((uint64_t)max_series + (max_series + 1) / 2);
+    L->index = off;
+    off += round_up(8ull * L->index_cap, page);
+    L->heap = off;
+    off += round_up(heap_bytes, page);
+    L->map_size = off;
+}
+
+/* LMDB-style fold of everything that makes two builds disagree on the bytes. */
+static uint64_t layout_sig(void)
+{
+    static const union {
+        uint32_t u;
+        unsigned char c[4];
+    } endian = {0x01020304u};
+    const uint64_t v[] = {
+        sizeof(struct ob_store_hdr),    alignof(struct ob_store_hdr),
+        sizeof(struct ob_store_state),  alignof(struct ob_store_state),
+        sizeof(struct ob_store_lock),   alignof(struct ob_store_lock),
+        sizeof(struct ob_store_family), alignof(struct ob_store_family),
+        sizeof(struct ob_store_slot),   alignof(struct ob_store_slot),
+        sizeof(struct ob_store_block),  sizeof(struct ob_store_labels),
+        sizeof(struct ob_store_shape),  sizeof(struct ob_store_text),
+        sizeof(pthread_mutex_t),        alignof(pthread_mutex_t),
+        OB_STORE_CACHE_LINE,            endian.c[0],
+        OB_STORE_STRIPES,               OB_STORE_CLASSES,
+        sizeof(double),                 OB_STORE_UNIT,
+    };
+    uint64_t sig = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < OB_ARRAY_LEN(v); i++)
+        sig = (sig ^ v[i]) * 0x100000001b3ull;
+    return sig;
+}
+
+static uint64_t hdr_cksum(const struct ob_store_hdr *h)
+{
+    return XXH3_64bits(h, offsetof(struct ob_store_hdr, header_cksum));
+}
+
+uint64_t ob_store_hash(uint32_t family, const char *key, size_t key_len)
+{
+    return XXH3_64bits_withSeed(key, key_len, family);
+}
+
+/* ---- heap ----------------------------------------------------------------- */
+
+static inline struct ob_store_block *blk(const struct ob_store *s, uint64_t off)
+{
+    return (struct ob_store_block *)(void *)(s->base + off);
+}
+
+static inline void *payload(const struct ob_store *s, uint64_t off)
+{
+    return s->base + off + sizeof(struct ob_store_block);
+}
+
+/* Size classes in 16-byte units: exact up to 64 units (1 KiB), then 8 steps
+ * per power of two (at most 12.5 % waste).  Rounds *units up to the class. */
+static uint32_t class_of(uint32_t *units)
+{
+    uint32_t u = *units;
+    if (u <= 64)
+        return u;
+    uint32_t b = 31u - (uint32_t)__builtin_clz(u - 1); /* 2^b < u <= 2^(b+1) */
+    uint32_t step = 1u << (b - 3);
+    uint32_t r = (u + step - 1) & ~(step - 1);
+    *units = r;
+    return 64u + (b - 6u) * 8u + (r >> (b - 3)) - 8u;
+}
+
+/* Block offset, or 0 when the heap is full.  Create lock held. */
+static uint64_t heap_alloc(struct ob_store *s, size_t bytes)
+{
+    uint64_t need = (bytes + sizeof(struct ob_store_block) + OB_STORE_UNIT - 1) / OB_STORE_UNIT;
+    if (need > (1u << 30))
+        return 0;
+    uint32_t units = OB_MAX((uint32_t)need, OB_STORE_MIN_BLOCK / OB_STORE_UNIT);
+    uint32_t c = class_of(&units);
+    uint64_t off = s->st->free_list[c];
+    if (off) {
+        s->st->free_list[c] = *(uint64_t *)payload(s, off);
+    } else {
+        uint64_t size = (uint64_t)units * OB_STORE_UNIT;
+        if (s->heap_end - s->st->heap_bump < size)
+            return 0;
+        off = s->st->heap_bump;
+        blk(s, off)->units = units;
+        blk(s, off)->tag = OB_BLOCK_USED;
+        /* Header first, then the bump: a heap walk never meets a half block. */
+        atomic_signal_fence(memory_order_seq_cst);
+        s->st->heap_bump = off + size;
+    }
+    blk(s, off)->tag = OB_BLOCK_USED;
+    atomic_fetch_add_explicit(&s->st->heap_used, (uint64_t)units * OB_STORE_UNIT, memory_order_relaxed);
+    return off;
+}
+
+static void free_list_push(struct ob_store *s, uint64_t off)
+{
+    uint32_t units = blk(s, off)->units;
+    uint32_t c = class_of(&units);
+    blk(s, off)->tag = OB_BLOCK_FREE;
+    *(uint64_t *)payload(s, off) = s->st->free_list[c];
+    s->st->free_list[c] = off;
+}
+
+/* Returns a block nobody has seen (creation rolled back).  Create lock held. */
+static void heap_free_now(struct ob_store *s, uint64_t off)
+{
+    atomic_fetch_sub_explicit(&s->st->heap_used, (uint64_t)blk(s, off)->units * OB_STORE_UNIT,
+                              memory_order_relaxed);
+    free_list_push(s, off);
+}
+
+/* Puts a block readers may still hold into limbo.  Create lock held. */
+static void heap_retire(struct ob_store *s, uint64_t off, int64_t now_ms)
+{
+    uint64_t *p = payload(s, off);
+    p[0] = 0;
+    p[1] = (uint64_t)now_ms;
+    blk(s, off)->tag = OB_BLOCK_LIMBO;
+    if (s->st->limbo_tail)
+        *(uint64_t *)payload(s, s->st->limbo_tail) = off;
+    else
+        s->st->limbo_head = off;
+    s->st->limbo_tail = off;
+}
+
+static void slot_retire(struct ob_store *s, uint32_t i)
+{
+    s->slots[i].origin = OB_STORE_NIL;
+    if (s->st->slot_limbo_tail != OB_STORE_NIL)
+        s->slots[s->st->slot_limbo_tail].origin = i;
+    else
+        s->st->slot_limbo_head = i;
+    s->st->slot_limbo_tail = i;
+}
+
+/* Moves limbo entries older than the grace period to the free lists. */
+static void limbo_reclaim(struct ob_store *s, int64_t now_ms)
+{
+    struct ob_store_state *st = s->st;
+    while (st->limbo_head) {
+        uint64_t off = st->limbo_head;
+        uint64_t *p = payload(s, off);
+        if ((int64_t)p[1] > now_ms - OB_STORE_GRACE_MS)
+            break;
+        st->limbo_head = p[0];
+        if (!st->limbo_head)
+            st->limbo_tail = 0;
+        heap_free_now(s, off);
+    }
+    while (st->slot_limbo_head != OB_STORE_NIL) {
+        uint32_t i = st->slot_limbo_head;
+        struct ob_store_slot *sl = &s->slots[i];
+        if (sl->last_ms > now_ms - OB_STORE_GRACE_MS)
+            break;
+        st->slot_limbo_head = (uint32_t)sl->origin;
+        if (st->slot_limbo_head == OB_STORE_NIL)
+            st->slot_limbo_tail = OB_STORE_NIL;
+        atomic_store_explicit(&sl->state, OB_SLOT_FREE, memory_order_release);
+        sl->origin = st->slot_free;
+        st->slot_free = i;
+    }
+}
+
+/* Checks that [off, off + need) lies in one block inside the heap; readers
+ * call it on offsets they may have read torn. */
+static inline bool block_ok(const struct ob_store *s, uint64_t off, uint64_t need)
+{
+    if (off < s->heap_start || off >= s->heap_end || (off & (OB_STORE_UNIT - 1)))
+        return false;
+    uint64_t size = (uint64_t)blk(s, off)->units * OB_STORE_UNIT;
+    return size <= s->heap_end - off && need + sizeof(struct ob_store_block) <= size;
+}
+
+/* ---- shapes and text ------------------------------------------------------ */
+
+/* Prometheus' `le`/`quantile` text: Go's strconv.FormatFloat(v, 'f', -1, 64),
+ * i.e. the shortest digits that read back as v, never an exponent. */
+static size_t format_point(double v, char out[400])
+{
+    if (isnan(v))
+        return (size_t)sprintf(out, "NaN");
+    if (isinf(v))
+        return (size_t)sprintf(out, v > 0 ? "+Inf" : "-Inf");
+    char e[40];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    /* e = [-]d[.ddd]e[+-]xx */
+    char digits[24];
+    size_t nd = 0, o = 0;
+    const char *c = e;
+    if (*c == '-') {
+        out[o++] = '-';
+        c++;
+    }
+    for (; *c && *c != 'e'; c++)
+        if (*c != '.')
+            digits[nd++] = *c;
+    int exp10 = atoi(c + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    if (exp10 < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int i = -1; i > exp10; i--)
+            out[o++] = '0';
+        memcpy(out + o, digits, nd);
+        o += nd;
+    } else if ((size_t)exp10 + 1 >= nd) {
+        memcpy(out + o, digits, nd);
+        o += nd;
+        for (size_t i = nd; i < (size_t)exp10 + 1; i++)
+            out[o++] = '0';
+    } else {
+        memcpy(out + o, digits, (size_t)exp10 + 1);
+        o += (size_t)exp10 + 1;
+        out[o++] = '.';
+        memcpy(out + o, digits + exp10 + 1, nd - (size_t)exp10 - 1);
+        o += nd - (size_t)exp10 - 1;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+size_t ob_store_format_point(double v, char buf[400])
+{
+    return format_point(v, buf);
+}
+
+static uint32_t shape_width_of(uint8_t kind, uint32_t n)
+{
+    return kind == OB_SHAPE_SCALAR ? 1 : kind == OB_SHAPE_HISTOGRAM ? n + 3 : n + 2;
+}
+
+static size_t text_bytes(const struct ob_shape *sh)
+{
+    char buf[400];
+    size_t t = 0;
+    for (uint32_t i = 0; i < sh->n; i++)
+        t += format_point(sh->points[i], buf) + 1;
+    return round_up(t, 8);
+}
+
+static inline const struct ob_store_shape *shape_of(const struct ob_store *s, uint64_t data_off)
+{
+    return payload(s, data_off);
+}
+
+static inline const double *points_of(const struct ob_store_shape *sh)
+{
+    return (const double *)(const void *)(sh + 1);
+}
+
+static inline const char *text_of(const struct ob_store_shape *sh)
+{
+    return (const char *)(points_of(sh) + sh->n);
+}
+
+static inline unsigned char *records_of(const struct ob_store_shape *sh)
+{
+    return (unsigned char *)(uintptr_t)(text_of(sh) + sh->text_len);
+}
+
+static size_t data_bytes(const struct ob_store *s, uint32_t n, size_t text_len, uint32_t width)
+{
+    return sizeof(struct ob_store_shape) + 8u * (size_t)n + text_len + ob_ooo_bytes(s->cap, width);
+}
+
+static bool shape_matches(const struct ob_store_shape *have, const struct ob_shape *want)
+{
+    bool has_sum = want->kind == OB_SHAPE_HISTOGRAM ? want->has_sum : want->kind == OB_SHAPE_SUMMARY;
+    return have->kind == (uint8_t)want->kind && have->n == want->n && have->has_sum == has_sum &&
+           (want->n == 0 || memcmp(points_of(have), want->points, 8u * want->n) == 0);
+}
+
+/* New data block with the shape and an empty ring; 0 when the heap is full. */
+static uint64_t data_create(struct ob_store *s, const struct ob_shape *want)
+{
+    uint32_t n = want->kind == OB_SHAPE_SCALAR ? 0 : want->n;
+    struct ob_shape scalar = {OB_SHAPE_SCALAR, 0, NULL, false};
+    const struct ob_shape *sh = n ? want : &scalar;
+    size_t tl = text_bytes(sh);
+    uint64_t off = heap_alloc(s, data_bytes(s, n, tl, ob_shape_width(sh)));
+    if (!off)
+        return 0;
+    struct ob_store_shape *d = payload(s, off);
+    d->kind = (uint8_t)want->kind;
+    d->has_sum = want->kind == OB_SHAPE_HISTOGRAM ? want->has_sum : want->kind == OB_SHAPE_SUMMARY;
+    d->n = (uint16_t)n;
+    d->text_len = (uint32_t)tl;
+    if (n)
+        memcpy((double *)(d + 1), want->points, 8u * n);
+    char *t = (char *)(uintptr_t)text_of(d);
+    memset(t, 0, tl);
+    for (uint32_t i = 0; i < n; i++)
+        t += format_point(want->points[i], t) + 1;
+    return off;
+}
+
+static inline struct ob_ring ring_of(const struct ob_store *s, struct ob_store_slot *sl, uint64_t data_off)
+{
+    const struct ob_store_shape *d = shape_of(s, data_off);
+    struct ob_ring r = {records_of(d), &sl->ring, s->cap, shape_width_of(d->kind, d->n)};
+    return r;
+}
+
+/* ---- labels --------------------------------------------------------------- */
+
+static inline const char *ref_labels(const struct ob_series_ref *ref, uint32_t *out_len)
+{
+    if (!ref->labels) {
+        *out_len = ref->key_len;
+        return ref->key;
+    }
+    *out_len = ref->labels_len;
+    return ref->labels;
+}
+
+static uint64_t labels_create(struct ob_store *s, const struct ob_series_ref *ref)
+{
+    uint32_t ll;
+    const char *l = ref_labels(ref, &ll);
+    bool shared = ll == ref->key_len && memcmp(l, ref->key, ll) == 0;
+    uint64_t off = heap_alloc(s, sizeof(struct ob_store_labels) + ref->key_len + (shared ? 0 : ll));
+    if (!off)
+        return 0;
+    struct ob_store_labels *lb = payload(s, off);
+    lb->key_len = ref->key_len;
+    lb->labels_len = shared ? (ll | OB_LABELS_SHARED) : ll;
+    memcpy(lb->bytes, ref->key, ref->key_len);
+    if (!shared)
+        memcpy(lb->bytes + ref->key_len, l, ll);
+    return off;
+}
+
+static inline const char *labels_text(const struct ob_store_labels *lb, uint32_t *out_len)
+{
+    *out_len = lb->labels_len & ~OB_LABELS_SHARED;
+    return (lb->labels_len & OB_LABELS_SHARED) ? lb->bytes : lb->bytes + lb->key_len;
+}
+
+static bool key_matches(const struct ob_store *s, uint64_t labels_off, const struct ob_series_ref *ref)
+{
+    if (!block_ok(s, labels_off, sizeof(struct ob_store_labels) + ref->key_len))
+        return false;
+    const struct ob_store_labels *lb = payload(s, labels_off);
+    return lb->key_len == ref->key_len && memcmp(lb->bytes, ref->key, ref->key_len) == 0;
+}
+
+static bool labels_match(const struct ob_store *s, uint64_t labels_off, const struct ob_series_ref *ref)
+{
+    uint32_t want_len, have_len;
+    const char *want = ref_labels(ref, &want_len);
+    const char *have = labels_text(payload(s, labels_off), &have_len);
+    return want_len == have_len && memcmp(want, have, want_len) == 0;
+}
+
+/* ---- seqlock ---------------------------------------------------------------- */
+
+static inline uint64_t seq_begin(struct ob_store_slot *sl)
+{
+    uint64_t q = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+    atomic_store_explicit(&sl->seq, q | 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    return q | 1;
+}
+
+static inline void seq_end(struct ob_store_slot *sl, uint64_t odd)
+{
+    atomic_store_explicit(&sl->seq, odd + 1, memory_order_release);
+}
+
+/* ---- series index ------------------------------------------------------------ */
+
+static inline bool slot_is(const struct ob_store *s, uint32_t i, const struct ob_series_ref *ref)
+{
+    const struct ob_store_slot *sl = &s->slots[i];
+    return atomic_load_explicit(&sl->state, memory_order_acquire) == OB_SLOT_LIVE &&
+           sl->hash == ref->hash && sl->family == ref->family && key_matches(s, sl->labels_off, ref);
+}
+
+/* Lock-free lookup; the answer is a candidate the caller re-verifies under
+ * the stripe lock (or exact under the create lock). */
+static uint32_t index_find(const struct ob_store *s, const struct ob_series_ref *ref)
+{
+    uint64_t pos = ref->hash & s->index_mask;
+    uint32_t tag = (uint32_t)(ref->hash >> 32);
+    for (uint64_t probes = 0; probes <= s->index_mask; probes++, pos = (pos + 1) & s->index_mask) {
+        uint64_t e = atomic_load_explicit(&s->index[pos], memory_order_acquire);
+        if (e == 0)
+            return OB_STORE_NIL;
+        uint32_t sp1 = (uint32_t)e;
+        if (sp1 == OB_STORE_TOMBSTONE || (uint32_t)(e >> 32) != tag || sp1 > s->max_series)
+            continue;
+        if (slot_is(s, sp1 - 1, ref))
+            return sp1 - 1;
+    }
+    return OB_STORE_NIL;
+}
+
+static void index_insert(struct ob_store *s, uint64_t hash, uint32_t slot)
+{
+    uint64_t pos = hash & s->index_mask;
+    for (;;) {
+        uint64_t e = atomic_load_explicit(&s->index[pos], memory_order_relaxed);
+        if (e == 0 || (uint32_t)e == OB_STORE_TOMBSTONE) {
+            if (e)
+                s->st->index_tombstones--;
+            atomic_store_explicit(&s->index[pos], (hash >> 32) << 32 | (uint64_t)(slot + 1),
+                                  memory_order_release);
+            return;
+        }
+        pos = (pos + 1) & s->index_mask;
+    }
+}
+
+static void index_remove(struct ob_store *s, uint64_t hash, uint32_t slot)
+{
+    uint64_t pos = hash & s->index_mask;
+    for (uint64_t probes = 0; probes <= s->index_mask; probes++, pos = (pos + 1) & s->index_mask) {
+        uint64_t e = atomic_load_explicit(&s->index[pos], memory_order_relaxed);
+        if (e == 0)
+            return;
+        if ((uint32_t)e == slot + 1) {
+            atomic_store_explicit(&s->index[pos], OB_STORE_TOMBSTONE, memory_order_release);
+            s->st->index_tombstones++;
+            return;
+        }
+    }
+}
+
+/* Rebuilds the index from the live slots.  Lock-free lookups running
+ * meanwhile may miss and fall back to the create lock, where they find the
+ * series once this is done. */
+static void index_rebuild(struct ob_store *s)
+{
+    for (uint64_t i = 0; i <= s->index_mask; i++)
+        atomic_store_explicit(&s->index[i], 0, memory_order_relaxed);
+    s->st->index_tombstones = 0;
+    for (uint32_t i = 0; i < s->st->slots_used; i++)
+        if (atomic_load_explicit(&s->slots[i].state, memory_order_relaxed) == OB_SLOT_LIVE)
+            index_insert(s, s->slots[i].hash, i);
+}
+
+/* ---- families ------------------------------------------------------------------ */
+
+static inline const struct ob_store_text *text_at(const struct ob_store *s, uint64_t off)
+{
+    return payload(s, off);
+}
+
+static uint32_t fam_find(const struct ob_store *s, const char *name, size_t len, uint64_t h)
+{
+    uint32_t pos = (uint32_t)h & s->fam_mask;
+    for (uint32_t probes = 0; probes <= s->fam_mask; probes++, pos = (pos + 1) & s->fam_mask) {
+        uint32_t e = atomic_load_explicit(&s->fam_index[pos], memory_order_acquire);
+        if (e == 0 || e > s->max_families)
+            return OB_STORE_NIL;
+        const struct ob_store_family *f = &s->fams[e - 1];
+        if (f->name_hash == h) {
+            const struct ob_store_text *t = text_at(s, f->name_off);
+            if (t->len == len && memcmp(t->bytes, name, len) == 0)
+                return e - 1;
+        }
+    }
+    return OB_STORE_NIL;
+}
+
+static void fam_index_insert(struct ob_store *s, uint64_t h, uint32_t id)
+{
+    uint32_t pos = (uint32_t)h & s->fam_mask;
+    while (atomic_load_explicit(&s->fam_index[pos], memory_order_relaxed) != 0)
+        pos = (pos + 1) & s->fam_mask;
+    atomic_store_explicit(&s->fam_index[pos], id + 1, memory_order_release);
+}
+
+static uint64_t text_create(struct ob_store *s, const char *bytes, size_t len)
+{
+    uint64_t off = heap_alloc(s, sizeof(struct ob_store_text) + len);
+    if (off) {
+        struct ob_store_text *t = payload(s, off);
+        t->len = (uint32_t)len;
+        memcpy(t->bytes, bytes, len);
+    }
+    return off;
+}
+
+static bool help_matches(const struct ob_store *s, const struct ob_store_family *f, const char *help,
+                         size_t len)
+{
+    uint64_t off = atomic_load_explicit(&f->help_off, memory_order_acquire);
+    if (!off)
+        return len == 0;
+    const struct ob_store_text *t = text_at(s, off);
+    return t->len == len && memcmp(t->bytes, help, len) == 0;
+}
+
+/* ---- locks and repair ---------------------------------------------------------- */
+
+static int create_repair(struct ob_store *s);
+
+static int lock_create(struct ob_store *s)
+{
+    int rc = ob_lock_acquire(s->create_lock);
+    if (OB_LIKELY(rc == 0))
+        return 0;
+    if (rc != OB_LOCK_REPAIR)
+        return rc;
+    rc = create_repair(s);
+    if (rc == 0)
+        rc = ob_lock_consistent(s->create_lock);
+    if (rc) {
+        /* Unlocking without consistent makes the mutex ENOTRECOVERABLE. */
+        ob_lock_release(s->create_lock);
+        return rc;
+    }
+    atomic_fetch_add(&s->repairs, 1);
+    atomic_fetch_add(&s->st->repairs, 1);
+    return 0;
+}
+
+/* Slot of a live series whose ring may be mid-change: fix it and its seq. */
+static void slot_ring_repair(struct ob_store *s, struct ob_store_slot *sl)
+{
+    uint64_t q = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+    if (!(q & 1))
+        return;
+    if (atomic_load_explicit(&sl->state, memory_order_relaxed) == OB_SLOT_LIVE) {
+        const struct ob_store_shape *d = shape_of(s, sl->data_off);
+        if (block_ok(s, sl->data_off, data_bytes(s, d->n, d->text_len, shape_width_of(d->kind, d->n)))) {
+            struct ob_ring r = ring_of(s, sl, sl->data_off);
+            ob_ooo_repair(&r);
+        } else {
+            atomic_store_explicit(&sl->ring, 0, memory_order_relaxed);
+        }
+    }
+    atomic_store_explicit(&sl->seq, q + 1, memory_order_release);
+}
+
+static void stripe_repair(struct ob_store *s, uint32_t stripe)
+{
+    uint32_t used = s->st->slots_used;
+    for (uint32_t i = 0; i < used && i < s->max_series; i++) {
+        struct ob_store_slot *sl = &s->slots[i];
+        if ((sl->hash & s->stripe_mask) == stripe &&
+            atomic_load_explicit(&sl->state, memory_order_relaxed) == OB_SLOT_LIVE)
+            slot_ring_repair(s, sl);
+    }
+}
+
+static int lock_stripe(struct ob_store *s, uint32_t stripe)
+{
+    int rc = ob_lock_acquire(&s->stripes[stripe]);
+    if (OB_LIKELY(rc == 0))
+        return 0;
+    if (rc != OB_LOCK_REPAIR)
+        return rc;
+    stripe_repair(s, stripe);
+    rc = ob_lock_consistent(&s->stripes[stripe]);
+    if (rc) {
+        ob_lock_release(&s->stripes[stripe]);
+        return rc;
+    }
+    atomic_fetch_add(&s->repairs, 1);
+    atomic_fetch_add(&s->st->repairs, 1);
+    return 0;
+}
+
+static inline void set_bit(uint64_t *bits, uint64_t i)
+{
+    bits[i >> 6] |= 1ull << (i & 63);
+}
+
+static inline bool get_bit(const uint64_t *bits, uint64_t i)
+{
+    return (bits[i >> 6] >> (i & 63)) & 1;
+}
+
+/* Rebuilds everything the create lock protects from the slot array and a
+ * heap walk: family index, free lists and limbo, slot lists, family lists
+ * (keeping their order, appending live slots that were never linked) and
+ * the series index.  Live rings are left alone (stripe locks own them). */
+static int create_repair(struct ob_store *s)
+{
+    struct ob_store_state *st = s->st;
+    int64_t now = wall_ms();
+    uint64_t nunits = (s->heap_end - s->heap_start) / OB_STORE_UNIT;
+    uint64_t *starts = calloc(nunits / 64 + 1, 8);
+    uint64_t *visited = calloc(s->max_series / 64 + 1, 8);
+    int rc = -ENOMEM;
+    if (!starts || !visited)
+        goto fail;
+
+    rc = OB_E_STORE_CORRUPT;
+    if (st->heap_bump < s->heap_start || st->heap_bump > s->heap_end || st->slots_used > s->max_series)
+        goto fail;
+    uint32_t nf = atomic_load(&st->n_families);
+    if (nf > s->max_families)
+        goto fail;
+
+    /* Heap walk: block starts, and no block may run past the bump. */
+    for (uint64_t off = s->heap_start; off < st->heap_bump;) {
+        uint64_t units = blk(s, off)->units;
+        if (units < OB_STORE_MIN_BLOCK / OB_STORE_UNIT || units * OB_STORE_UNIT > st->heap_bump - off)
+            goto fail;
+        set_bit(starts, (off - s->heap_start) / OB_STORE_UNIT);
+        blk(s, off)->tag &= ~OB_BLOCK_MARK;
+        off += units * OB_STORE_UNIT;
+    }
+#define IS_BLOCK(off)                                                                              \
+    ((off) >= s->heap_start && (off) < st->heap_bump && !((off) & (OB_STORE_UNIT - 1)) &&          \
+     get_bit(starts, ((off) - s->heap_start) / OB_STORE_UNIT))
+
+    /* Families: names must be intact; a help block that is not drops to none. */
+    for (uint32_t i = 0; i < s->fam_mask + 1; i++)
+        atomic_store(&s->fam_index[i], 0);
+    for (uint32_t f = 0; f < nf; f++) {
+        struct ob_store_family *fam = &s->fams[f];
+        if (!IS_BLOCK(fam->name_off))
+            goto fail;
+        blk(s, fam->name_off)->tag |= OB_BLOCK_MARK;
+        uint64_t h = atomic_load(&fam->help_off);
+        if (h && IS_BLOCK(h))
+            blk(s, h)->tag |= OB_BLOCK_MARK;
+        else if (h)
+            atomic_store(&fam->help_off, 0);
+        fam_index_insert(s, fam->name_hash, f);
+    }
+
+    /* Slots: validate live ones and mark their blocks; rebuild the lists. */
+    st->slot_free = st->slot_limbo_head = st->slot_limbo_tail = OB_STORE_NIL;
+    for (uint32_t i = 0; i < st->slots_used; i++) {
+        struct ob_store_slot *sl = &s->slots[i];
+        uint32_t state = atomic_load(&sl->state);
+        if (state == OB_SLOT_LIVE) {
+            uint32_t w = atomic_load(&sl->ring);
+            bool ok = sl->family < nf && IS_BLOCK(sl->labels_off) && IS_BLOCK(sl->data_off) &&
+                      OB_OOO_HEAD(w) <= s->cap && OB_OOO_N(w) <= s->cap;
+            if (ok) {
+                blk(s, sl->labels_off)->tag |= OB_BLOCK_MARK;
+                blk(s, sl->data_off)->tag |= OB_BLOCK_MARK;
+                continue;
+            }
+            atomic_store(&sl->state, OB_SLOT_FREE);
+            state = OB_SLOT_FREE;
+        }
+        uint64_t q = atomic_load(&sl->seq);
+        if (q & 1)
+            atomic_store(&sl->seq, q + 1);
+        if (state == OB_SLOT_LIMBO) {
+            sl->last_ms = now;
+            slot_retire(s, i);
+        } else {
+            atomic_store(&sl->state, OB_SLOT_FREE);
+            sl->origin = st->slot_free;
+            st->slot_free = i;
+        }
+    }
+
+    /* Heap: unreferenced used blocks (an allocation cut short) become free. */
+    memset(st->free_list, 0, sizeof st->free_list);
+    st->limbo_head = st->limbo_tail = 0;
+    uint64_t used = 0;
+    for (uint64_t off = s->heap_start; off < st->heap_bump; off += (uint64_t)blk(s, off)->units * OB_STORE_UNIT) {
+        struct ob_store_block *b = blk(s, off);
+        if (b->tag & OB_BLOCK_MARK) {
+            b->tag = OB_BLOCK_USED;
+            used += (uint64_t)b->units * OB_STORE_UNIT;
+        } else if (b->tag == OB_BLOCK_LIMBO) {
+            heap_retire(s, off, now);
+            used += (uint64_t)b->units * OB_STORE_UNIT;
+        } else {
+            free_list_push(s, off);
+        }
+    }
+    atomic_store(&st->heap_used, used);
+
+    /* Family lists: keep the linked order, drop what is not live there,
+     * append live slots that never got linked. */
+    uint32_t live = 0;
+    for (uint32_t f = 0; f < nf; f++) {
+        struct ob_store_family *fam = &s->fams[f];
+        uint32_t tail = OB_STORE_NIL, n = 0, cur = atomic_load(&fam->head);
+        for (uint32_t steps = 0; cur < st->slots_used && steps < st->slots_used; steps++) {
+            struct ob_store_slot *sl = &s->slots[cur];
+            uint32_t nxt = atomic_load(&sl->next);
+            if (atomic_load(&sl->state) == OB_SLOT_LIVE && sl->family == f && !get_bit(visited, cur)) {
+                set_bit(visited, cur);
+                if (tail == OB_STORE_NIL)
+                    atomic_store(&fam->head, cur);
+                else
+                    atomic_store(&s->slots[tail].next, cur);
+                tail = cur;
+                n++;
+            }
+            cur = nxt;
+        }
+        if (tail == OB_STORE_NIL)
+            atomic_store(&fam->head, OB_STORE_NIL);
+        else
+            atomic_store(&s->slots[tail].next, OB_STORE_NIL);
+        fam->tail = tail;
+        atomic_store(&fam->live, n);
+        live += n;
+    }
+    for (uint32_t i = 0; i < st->slots_used; i++) {
+        struct ob_store_slot *sl = &s->slots[i];
+        if (atomic_load(&sl->state) != OB_SLOT_LIVE || get_bit(visited, i))
+            continue;
+        struct ob_store_family *fam = &s->fams[sl->family];
+        atomic_store(&sl->next, OB_STORE_NIL);
+        if (fam->tail == OB_STORE_NIL)
+            atomic_store(&fam->head, i);
+        else
+            atomic_store(&s->slots[fam->tail].next, i);
+        fam->tail = i;
+        atomic_fetch_add(&fam->live, 1);
+        live++;
+    }
+    atomic_store(&st->series_live, live);
+    index_rebuild(s);
+#undef IS_BLOCK
+    rc = 0;
+fail:
+    free(starts);
+    free(visited);
+    return rc;
+}
+
+/* After an unclean shutdown nobody holds anything: fresh mutexes, every
+ * half-written ring fixed, then the create-lock rebuild. */
+static int full_repair(struct ob_store *s)
+{
+    int rc = ob_lock_init(s->create_lock);
+    for (uint32_t i = 0; rc == 0 && i < OB_STORE_STRIPES; i++)
+        rc = ob_lock_init(&s->stripes[i]);
+    if (rc)
+        return rc;
+    if (s->st->slots_used > s->max_series)
+        return OB_E_STORE_CORRUPT;
+    for (uint32_t i = 0; i < s->st->slots_used; i++)
+        slot_ring_repair(s, &s->slots[i]);
+    rc = create_repair(s);
+    if (rc)
+        return rc;
+    atomic_fetch_add(&s->repairs, 1);
+    atomic_fetch_add(&s->st->repairs, 1);
+    return 0;
+}
+
+/* ---- open / close -------------------------------------------------------------- */
+
+static void set_views(struct ob_store *s)
+{
+    struct ob_store_hdr *h = (struct ob_store_hdr *)(void *)s->base;
+    struct layout L;
+    compute_layout(h->page_size, h->max_series, h->max_families, h->heap_bytes, &L);
+    s->hdr = h;
+    s->st = (struct ob_store_state *)(void *)(s->base + OB_STORE_HDR_SIZE);
+    s->create_lock = (struct ob_store_lock *)(void *)(s->base + L.locks);
+    s->stripes = s->create_lock + 1;
+    s->fams = (struct ob_store_family *)(void *)(s->base + L.fams);
+    s->fam_index = (_Atomic uint32_t *)(void *)(s->base + L.fam_index);
+    s->fam_mask = L.fam_index_cap - 1;
+    s->slots = (struct ob_store_slot *)(void *)(s->base + L.slots);
+    s->index = (_Atomic uint64_t *)(void *)(s->base + L.index);
+    s->index_mask = L.index_cap - 1;
+    s->heap_start = L.heap;
+    s->heap_end = L.heap + h->heap_bytes;
+    s->max_series = h->max_series;
+    s->max_families = h->max_families;
+    s->cap = h->samples_per_series;
+    s->stripe_mask = h->n_stripes - 1;
+}
+
+static int open_fd(const char *path, int flags, bool *out_shm)
+{
+    *out_shm = is_shm_path(path);
+    int fd = *out_shm ? shm_open(path, flags, 0600) : open(path, flags, 0600);
+    return fd < 0 ? -errno : fd;
+}
+
+static void printable(const char *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
+    out[n] = '\0';
+}
+
+/* Validation in the documented order: magic, version, layout, checksum,
+ * then (want != NULL) sizes against the configuration. */
+static int check_header(const char *path, const struct ob_store_hdr *h, uint64_t file_size,
+                        const struct ob_store_hdr *want, char err[OB_ERR_LEN])
+{
+    if (file_size < sizeof *h || memcmp(h->magic, OB_STORE_MAGIC, 8) != 0) {
+        char have[9] = "";
+        if (file_size >= sizeof *h)
+            printable(h->magic, 8, have);
+        snprintf(err, OB_ERR_LEN, "store %s: magic \"%s\" (%llu bytes), expected \"%s\": not an otlp-broker store",
+                 path, have, (unsigned long long)file_size, OB_STORE_MAGIC);
+        return OB_E_STORE_MAGIC;
+    }
+    if (h->layout_version != OB_STORE_LAYOUT_VERSION) {
+        snprintf(err, OB_ERR_LEN, "store %s: layout version %u, this broker uses %u", path,
+                 h->layout_version, OB_STORE_LAYOUT_VERSION);
+        return OB_E_STORE_VERSION;
+    }
+    if (h->layout_sig != layout_sig()) {
+        snprintf(err, OB_ERR_LEN, "store %s: layout signature %016llx, this build has %016llx", path,
+                 (unsigned long long)h->layout_sig, (unsigned long long)layout_sig());
+        return OB_E_STORE_LAYOUT;
+    }
+    if (h->header_cksum != hdr_cksum(h)) {
+        snprintf(err, OB_ERR_LEN, "store %s: header checksum %016llx, computed %016llx", path,
+                 (unsigned long long)h->header_cksum, (unsigned long long)hdr_cksum(h));
+        return OB_E_STORE_CKSUM;
+    }
+    struct {
+        const char *name;
+        uint64_t have, want;
+    } f[] = {
+        {"max_series", h->max_series, want ? want->max_series : h->max_series},
+        {"max_families", h->max_families, want ? want->max_families : h->max_families},
+        {"samples_per_series", h->samples_per_series, want ? want->samples_per_series : h->samples_per_series},
+        {"heap_bytes", h->heap_bytes, want ? want->heap_bytes : h->heap_bytes},
+        {"map_size", h->map_size, want ? want->map_size : h->map_size},
+        {"file size", file_size, h->map_size},
+    };
+    for (size_t i = 0; i < OB_ARRAY_LEN(f); i++) {
+        if (f[i].have != f[i].want) {
+            snprintf(err, OB_ERR_LEN, "store %s: %s is %llu in the segment, %llu expected", path, f[i].name,
+                     (unsigned long long)f[i].have, (unsigned long long)f[i].want);
+            return OB_E_STORE_SIZE;
+        }
+    }
+    return 0;
+}
+
+static int map_existing(struct ob_store *s, int prot, uint64_t file_size, const char *path,
+                        const struct ob_store_hdr *want, char err[OB_ERR_LEN])
+{
+    struct ob_store_hdr h;
+    memset(&h, 0, sizeof h);
+    if (file_size >= sizeof h && pread(s->fd, &h, sizeof h, 0) != (ssize_t)sizeof h) {
+        snprintf(err, OB_ERR_LEN, "store %s: cannot read header: %s", path, strerror(errno));
+        return -errno;
+    }
+    int rc = check_header(path, &h, file_size, want, err);
+    if (rc)
+        return rc;
+    void *p = mmap(NULL, h.map_size, prot, MAP_SHARED, s->fd, 0);
+    if (p == MAP_FAILED) {
+        rc = -errno;
+        snprintf(err, OB_ERR_LEN, "store %s: mmap %llu bytes: %s", path, (unsigned long long)h.map_size,
+                 strerror(errno));
+        return rc;
+    }
+    s->base = p;
+    s->map_size = h.map_size;
+    set_views(s);
+    return 0;
+}
+
+static int create_segment(struct ob_store *s, const struct ob_store_hdr *want, const char *path,
+                          char err[OB_ERR_LEN])
+{
+    /* Truncate to zero first so every byte starts zeroed. */
+    if (ftruncate(s->fd, 0) || ftruncate(s->fd, (off_t)want->map_size)) {
+        int rc = -errno;
+        snprintf(err, OB_ERR_LEN, "store %s: ftruncate %llu bytes: %s", path,
+                 (unsigned long long)want->map_size, strerror(errno));
+        return rc;
+    }
+    void *p = mmap(NULL, want->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd, 0);
+    if (p == MAP_FAILED) {
+        int rc = -errno;
+        snprintf(err, OB_ERR_LEN, "store %s: mmap %llu bytes: %s", path,
+                 (unsigned long long)want->map_size, strerror(errno));
+        return rc;
+    }
+    s->base = p;
+    s->map_size = want->map_size;
+    struct ob_store_hdr *h = (struct ob_store_hdr *)p;
+    *h = *want;
+    memset(h->magic, 0, sizeof h->magic);
+    set_views(s);
+
+    struct ob_store_state *st = s->st;
+    st->slot_free = st->slot_limbo_head = st->slot_limbo_tail = OB_STORE_NIL;
+    st->heap_bump = s->heap_start;
+    for (uint32_t f = 0; f < s->max_families; f++) {
+        atomic_store_explicit(&s->fams[f].head, OB_STORE_NIL, memory_order_relaxed);
+        s->fams[f].tail = OB_STORE_NIL;
+    }
+    int rc = ob_lock_init(s->create_lock);
+    for (uint32_t i = 0; rc == 0 && i < OB_STORE_STRIPES; i++)
+        rc = ob_lock_init(&s->stripes[i]);
+    if (rc) {
+        snprintf(err, OB_ERR_LEN, "store %s: mutex init: %s", path, ob_strerror(rc));
+        return rc;
+    }
+    /* The checksum covers the magic; the magic itself goes in last. */
+    struct ob_store_hdr tmp = *h;
+    memcpy(tmp.magic, OB_STORE_MAGIC, 8);
+    h->header_cksum = hdr_cksum(&tmp);
+    atomic_thread_fence(memory_order_release);
+    memcpy(h->magic, OB_STORE_MAGIC, 8);
+    return 0;
+}
+
+static bool all_zero(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i])
+            return false;
+    return true;
+}
+
+int ob_store_open(const struct ob_store_opts *opts, struct ob_store **out, char err[OB_ERR_LEN])
+{
+    struct ob_store *s = NULL;
+    int rc = OB_E_CONFIG;
+    err[0] = '\0';
+    *out = NULL;
+    if (!opts->path || !opts->path[0] || opts->max_series == 0 || opts->max_series >= OB_STORE_NIL - 1 ||
+        opts->max_families == 0 || opts->max_families >= OB_STORE_NIL - 1 || opts->samples_per_series == 0 ||
+        opts->samples_per_series > OB_STORE_MAX_SAMPLES) {
+        snprintf(err, OB_ERR_LEN, "store: need a path, max_series and max_families >= 1, "
+                                  "samples_per_series in 1..%u", OB_STORE_MAX_SAMPLES);
+        return OB_E_CONFIG;
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    struct ob_store_hdr want;
+    memset(&want, 0, sizeof want);
+    memcpy(want.magic, OB_STORE_MAGIC, 8);
+    want.layout_version = OB_STORE_LAYOUT_VERSION;
+    want.header_size = OB_STORE_HDR_SIZE;
+    want.layout_sig = layout_sig();
+    want.page_size = page > 0 ? (uint64_t)page : 4096u;
+    want.max_series = opts->max_series;
+    want.max_families = opts->max_families;
+    want.samples_per_series = opts->samples_per_series;
+    want.n_stripes = OB_STORE_STRIPES;
+    want.heap_bytes = round_up(opts->heap_bytes ? opts->heap_bytes
+                                                : derived_heap(opts->max_series, opts->max_families,
+                                                               opts->samples_per_series),
+                               want.page_size);
+    want.ooo_window_ms = opts->ooo_window_ms;
+    want.series_ttl_ms = opts->series_ttl_ms;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    want.created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    struct layout L;
+    compute_layout(want.page_size, want.max_series, want.max_families, want.heap_bytes, &L);
+    want.map_size = L.map_size;
+
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    s->owner = true;
+    rc = s->fd = open_fd(opts->path, O_RDWR | O_CREAT, &s->shm);
+    if (rc < 0) {
+        snprintf(err, OB_ERR_LEN, "store %s: open: %s", opts->path, strerror(-rc));
+        s->fd = -1;
+        goto fail;
+    }
+    /* One broker per store: an exclusive lock on byte 0, held until close.
+     * (POSIX record locks belong to the process: closing any other fd of
+     * this file in the same process would drop it.) */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    if (fcntl(s->fd, F_SETLK, &fl) != 0) {
+        rc = -errno;
+        if (rc == -EACCES || rc == -EAGAIN) {
+            struct flock q = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+            long pid = fcntl(s->fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK ? (long)q.l_pid : -1;
+            snprintf(err, OB_ERR_LEN, "store %s is in use by another broker (pid %ld)", opts->path, pid);
+            rc = OB_E_STORE_LOCKED;
+        } else {
+            snprintf(err, OB_ERR_LEN, "store %s: lock: %s", opts->path, strerror(-rc));
+        }
+        goto fail;
+    }
+    struct stat sb;
+    if (fstat(s->fd, &sb) != 0) {
+        rc = -errno;
+        snprintf(err, OB_ERR_LEN, "store %s: stat: %s", opts->path, strerror(errno));
+        goto fail;
+    }
+    bool fresh = sb.st_size == 0;
+    if (!fresh) {
+        /* A segment whose creator died before writing the magic is ours to redo. */
+        char magic[8] = {0};
+        if ((size_t)sb.st_size >= sizeof(struct ob_store_hdr) && pread(s->fd, magic, 8, 0) == 8 &&
+            all_zero(magic, 8))
+            fresh = true;
+    }
+    if (!fresh) {
+        rc = map_existing(s, PROT_READ | PROT_WRITE, (uint64_t)sb.st_size, opts->path, &want, err);
+        if (rc && opts->recreate) {
+            fresh = true;
+            err[0] = '\0';
+        } else if (rc) {
+            goto fail;
+        }
+    }
+    if (fresh) {
+        rc = create_segment(s, &want, opts->path, err);
+        if (rc)
+            goto fail;
+    } else if (!s->hdr->clean_shutdown) {
+        rc = full_repair(s);
+        if (rc) {
+            snprintf(err, OB_ERR_LEN, "store %s: repair after an unclean shutdown failed (%s); "
+                     "start with store.recreate=true to replace it", opts->path, ob_strerror(rc));
+            goto fail;
+        }
+    }
+    struct ob_store_hdr *h = s->hdr;
+    h->ooo_window_ms = opts->ooo_window_ms;
+    h->series_ttl_ms = opts->series_ttl_ms;
+    h->generation++;
+    h->clean_shutdown = 0;
+    h->header_cksum = hdr_cksum(h);
+    *out = s;
+    return 0;
+fail:
+    ob_store_close(s);
+    return rc;
+}
+
+int ob_store_open_readonly(const char *path, struct ob_store **out, char err[OB_ERR_LEN])
+{
+    int rc;
+    err[0] = '\0';
+    *out = NULL;
+    struct ob_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    rc = s->fd = open_fd(path, O_RDONLY, &s->shm);
+    if (rc < 0) {
+        snprintf(err, OB_ERR_LEN, "store %s: open: %s", path, strerror(-rc));
+        s->fd = -1;
+        goto fail;
+    }
+    struct stat sb;
+    if (fstat(s->fd, &sb) != 0) {
+        rc = -errno;
+        snprintf(err, OB_ERR_LEN, "store %s: stat: %s", path, strerror(errno));
+        goto fail;
+    }
+    rc = map_existing(s, PROT_READ, (uint64_t)sb.st_size, path, NULL, err);
+    if (rc)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    ob_store_close(s);
+    return rc;
+}
+
+void ob_store_close(struct ob_store *s)
+{
+    if (!s)
+        return;
+    if (s->base) {
+        if (s->owner && s->hdr && memcmp(s->hdr->magic, OB_STORE_MAGIC, 8) == 0) {
+            s->hdr->clean_shutdown = 1;
+            s->hdr->header_cksum = hdr_cksum(s->hdr);
+            if (!s->shm)
+                msync(s->base, s->map_size, MS_SYNC);
+        }
+        munmap(s->base, s->map_size);
+    }
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+}
+
+int ob_store_unlink(const char *path)
+{
+    int rc = is_shm_path(path) ? shm_unlink(path) : unlink(path);
+    return rc ? -errno : 0;
+}
+
+/* ---- families ------------------------------------------------------------- */
+
+int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum ob_family_type type,
+                    const char *help, size_t help_len, uint32_t *out_family)
+{
+    if (!s->owner)
+        return -EROFS;
+    if (name_len == 0 || name_len > UINT16_MAX || help_len > UINT32_MAX / 2 || (unsigned)type > OB_FAMILY_SUMMARY)
+        return -EINVAL;
+    if (!help)
+        help_len = 0;
+    uint64_t h = XXH3_64bits(name, name_len);
+    uint32_t id = fam_find(s, name, name_len, h);
+    if (id != OB_STORE_NIL && s->fams[id].type != (uint32_t)type)
+        return OB_E_TYPE_CONFLICT;
+    if (id != OB_STORE_NIL && help_matches(s, &s->fams[id], help, help_len)) {
+        *out_family = id;
+        return 0;
+    }
+
+    int rc = lock_create(s);
+    if (rc)
+        return rc;
+    id = fam_find(s, name, name_len, h);
+    if (id == OB_STORE_NIL) {
+        uint32_t nf = atomic_load_explicit(&s->st->n_families, memory_order_relaxed);
+        rc = OB_E_STORE_FULL;
+        if (nf >= s->max_families)
+            goto out;
+        uint64_t name_off = text_create(s, name, name_len);
+        uint64_t help_off = help_len && name_off ? text_create(s, help, help_len) : 0;
+        if (!name_off || (help_len && !help_off)) {
+            if (name_off)
+                heap_free_now(s, name_off);
+            goto out;
+        }
+        struct ob_store_family *f = &s->fams[nf];
+        f->name_off = name_off;
+        atomic_store_explicit(&f->help_off, help_off, memory_order_relaxed);
+        f->name_hash = h;
+        f->type = (uint32_t)type;
+        atomic_store_explicit(&f->head, OB_STORE_NIL, memory_order_relaxed);
+        f->tail = OB_STORE_NIL;
+        atomic_store_explicit(&f->live, 0, memory_order_relaxed);
+        atomic_store_explicit(&s->st->n_families, nf + 1, memory_order_release);
+        fam_index_insert(s, h, nf);
+        id = nf;
+    } else if (s->fams[id].type != (uint32_t)type) {
+        rc = OB_E_TYPE_CONFLICT;
+        goto out;
+    } else if (!help_matches(s, &s->fams[id], help, help_len)) {
+        /* Latest help wins; the old text waits in limbo for readers. */
+        uint64_t help_off = help_len ? text_create(s, help, help_len) : 0;
+        rc = OB_E_STORE_FULL;
+        if (help_len && !help_off)
+            goto out;
+        uint64_t old = atomic_exchange(&s->fams[id].help_off, help_off);
+        if (old)
+            heap_retire(s, old, wall_ms());
+    }
+    *out_family = id;
+    rc = 0;
+out:
+    ob_lock_release(s->create_lock);
+    return rc;
+}
+
+/* ---- append ----------------------------------------------------------------- */
+
+static bool shape_valid(const struct ob_shape *sh)
+{
+    if (sh->kind == OB_SHAPE_SCALAR)
+        return true;
+    if ((sh->kind != OB_SHAPE_HISTOGRAM && sh->kind != OB_SHAPE_SUMMARY) || sh->n > OB_STORE_MAX_POINTS)
+        return false;
+    return sh->n == 0 || sh->points != NULL;
+}
+
+/* Inserts the sample into a live series; stripe lock held. */
+static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const struct ob_series_ref *ref,
+                        int64_t ts_ms, const double *values, int64_t now_ms, unsigned *flags)
+{
+    struct ob_ring r = ring_of(s, sl, sl->data_off);
+    uint64_t q = seq_begin(sl);
+    int rc = ob_ooo_insert(&r, ts_ms, values, s->hdr->ooo_window_ms);
+    if (rc >= 0) {
+        if (rc == OB_OOO_RESEND)
+            *flags |= OB_APPEND_RESEND;
+        rc = 0;
+        sl->last_ms = now_ms;
+        if (ref->origin && ref->origin != sl->origin) {
+            if (sl->origin)
+                *flags |= OB_APPEND_COLLISION;
+            sl->origin = ref->origin;
+        }
+    }
+    seq_end(sl, q);
+    return rc;
+}
+
+/* New series in a free slot; create lock held. */
+static int create_series(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                         int64_t ts_ms, const double *values, int64_t now_ms)
+{
+    struct ob_store_state *st = s->st;
+    uint32_t i = st->slot_free;
+    if (i == OB_STORE_NIL && st->slots_used >= s->max_series)
+        return OB_E_STORE_FULL;
+    uint64_t labels_off = labels_create(s, ref);
+    uint64_t data_off = labels_off ? data_create(s, shape) : 0;
+    if (!data_off) {
+        if (labels_off)
+            heap_free_now(s, labels_off);
+        return OB_E_STORE_FULL;
+    }
+    if (i != OB_STORE_NIL)
+        st->slot_free = (uint32_t)s->slots[i].origin;
+    else
+        i = st->slots_used++;
+
+    struct ob_store_slot *sl = &s->slots[i];
+    uint64_t q = seq_begin(sl);
+    sl->hash = ref->hash;
+    sl->origin = ref->origin;
+    sl->last_ms = now_ms;
+    sl->labels_off = labels_off;
+    sl->data_off = data_off;
+    sl->family = ref->family;
+    atomic_store_explicit(&sl->next, OB_STORE_NIL, memory_order_relaxed);
+    atomic_store_explicit(&sl->ring, 0, memory_order_relaxed);
+    struct ob_ring r = ring_of(s, sl, data_off);
+    ob_ooo_insert(&r, ts_ms, values, 0);
+    seq_end(sl, q);
+    /* Live, then findable, then scannable. */
+    atomic_store_explicit(&sl->state, OB_SLOT_LIVE, memory_order_release);
+    index_insert(s, ref->hash, i);
+    struct ob_store_family *f = &s->fams[ref->family];
+    if (f->tail == OB_STORE_NIL)
+        atomic_store_explicit(&f->head, i, memory_order_release);
+    else
+        atomic_store_explicit(&s->slots[f->tail].next, i, memory_order_release);
+    f->tail = i;
+    atomic_fetch_add_explicit(&f->live, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->series_live, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* Create, reshape or relabel: create lock, then the stripe lock. */
+static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                       int64_t ts_ms, const double *values, int64_t now_ms, unsigned *flags)
+{
+    int rc = lock_create(s);
+    if (rc)
+        return rc;
+    uint32_t i = index_find(s, ref);
+    if (i == OB_STORE_NIL) {
+        rc = create_series(s, ref, shape, ts_ms, values, now_ms);
+        if (rc == 0)
+            *flags |= OB_APPEND_NEW_SERIES;
+        ob_lock_release(s->create_lock);
+        return rc;
+    }
+    uint32_t stripe = (uint32_t)(ref->hash & s->stripe_mask);
+    rc = lock_stripe(s, stripe);
+    if (rc) {
+        ob_lock_release(s->create_lock);
+        return rc;
+    }
+    struct ob_store_slot *sl = &s->slots[i];
+    if (!shape_matches(shape_of(s, sl->data_off), shape)) {
+        uint64_t data_off = data_create(s, shape);
+        rc = OB_E_STORE_FULL;
+        if (data_off) {
+            uint64_t old = sl->data_off;
+            uint64_t q = seq_begin(sl);
+            atomic_store_explicit(&sl->ring, 0, memory_order_relaxed);
+            sl->data_off = data_off;
+            struct ob_ring r = ring_of(s, sl, data_off);
+            ob_ooo_insert(&r, ts_ms, values, 0);
+            sl->last_ms = now_ms;
+            if (ref->origin)
+                sl->origin = ref->origin;
+            seq_end(sl, q);
+            heap_retire(s, old, now_ms);
+            *flags |= OB_APPEND_RESHAPED;
+            rc = 0;
+        }
+    } else {
+        rc = 0;
+    }
+    if (rc == 0 && !labels_match(s, sl->labels_off, ref)) {
+        uint64_t labels_off = labels_create(s, ref);
+        if (labels_off) {
+            uint64_t old = sl->labels_off;
+            uint64_t q = seq_begin(sl);
+            sl->labels_off = labels_off;
+            seq_end(sl, q);
+            heap_retire(s, old, now_ms);
+        } else {
+            rc = OB_E_STORE_FULL;
+        }
+    }
+    if (rc == 0 && !(*flags & OB_APPEND_RESHAPED))
+        rc = write_sample(s, sl, ref, ts_ms, values, now_ms, flags);
+    ob_lock_release(&s->stripes[stripe]);
+    ob_lock_release(s->create_lock);
+    return rc;
+}
+
+int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                       int64_t ts_ms, const double *values, int64_t now_ms, unsigned *out_flags)
+{
+    unsigned flags = 0;
+    int rc;
+    if (OB_UNLIKELY(!s->owner))
+        return -EROFS;
+    if (OB_UNLIKELY(ref->family >= atomic_load_explicit(&s->st->n_families, memory_order_acquire) ||
+                    !shape_valid(shape) || (!ref->key && ref->key_len) || (!ref->labels && ref->labels_len)))
+        return -EINVAL;
+
+    uint32_t i = index_find(s, ref);
+    if (OB_LIKELY(i != OB_STORE_NIL)) {
+        uint32_t stripe = (uint32_t)(ref->hash & s->stripe_mask);
+        rc = lock_stripe(s, stripe);
+        if (OB_UNLIKELY(rc))
+            return rc;
+        struct ob_store_slot *sl = &s->slots[i];
+        /* Re-verify: the slot cannot change identity while we hold its stripe. */
+        if (OB_LIKELY(slot_is(s, i, ref) && shape_matches(shape_of(s, sl->data_off), shape) &&
+                      labels_match(s, sl->labels_off, ref))) {
+            rc = write_sample(s, sl, ref, ts_ms, values, now_ms, &flags);
+            ob_lock_release(&s->stripes[stripe]);
+            if (out_flags)
+                *out_flags = flags;
+            return rc;
+        }
+        ob_lock_release(&s->stripes[stripe]);
+    }
+    rc = append_slow(s, ref, shape, ts_ms, values, now_ms, &flags);
+    if (out_flags)
+        *out_flags = flags;
+    return rc;
+}
+
+int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                    int64_t ts_ms, const double *values, unsigned *out_flags)
+{
+    return ob_store_append_at(s, ref, shape, ts_ms, values, wall_ms(), out_flags);
+}
+
+/* ---- scan -------------------------------------------------------------------- */
+
+/* One consistent copy of a live series' newest sample into sv (values into
+ * scratch).  Returns 1 when there is something to show, 0 to skip it, -1
+ * when the slot no longer belongs to family f (reused: stop this family). */
+static int read_series(const struct ob_store *s, const struct ob_store_slot *sl, uint32_t f, int64_t now_ms,
+                       int64_t ttl, double *scratch, struct ob_series_view *sv)
+{
+    for (int tries = 0; tries < 10000; tries++) {
+        uint64_t q1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+        if (q1 & 1) {
+            if (tries > 100)
+                sched_yield();
+            continue;
+        }
+        uint32_t state = atomic_load_explicit(&sl->state, memory_order_relaxed);
+        uint32_t family = sl->family;
+        int64_t last = sl->last_ms;
+        uint32_t w = atomic_load_explicit(&sl->ring, memory_order_relaxed);
+        uint64_t data_off = sl->data_off, labels_off = sl->labels_off;
+        int res = 0;
+        if (family != f) {
+            res = -1;
+        } else if (state == OB_SLOT_LIVE && OB_OOO_N(w) > 0 && OB_OOO_N(w) <= s->cap &&
+                   OB_OOO_HEAD(w) <= s->cap && now_ms - last <= ttl &&
+                   block_ok(s, data_off, sizeof(struct ob_store_shape)) &&
+                   block_ok(s, labels_off, sizeof(struct ob_store_labels))) {
+            const struct ob_store_shape *d = shape_of(s, data_off);
+            const struct ob_store_labels *lb = payload(s, labels_off);
+            uint32_t n = d->n, width = shape_width_of(d->kind, n);
+            uint32_t ll = lb->labels_len & ~OB_LABELS_SHARED;
+            uint64_t lneed = sizeof *lb + (uint64_t)lb->key_len + ((lb->labels_len & OB_LABELS_SHARED) ? 0 : ll);
+            if (d->kind <= OB_SHAPE_SUMMARY && n <= OB_STORE_MAX_POINTS &&
+                block_ok(s, data_off, data_bytes(s, n, d->text_len, width)) && block_ok(s, labels_off, lneed)) {
+                uint32_t rec = (OB_OOO_HEAD(w) + OB_OOO_N(w) - 1) % (s->cap + 1);
+                const unsigned char *p = records_of(d) + (size_t)rec * ob_ooo_stride(width);
+                sv->ts_ms = ob_ooo_rec_ts(p);
+                memcpy(scratch, p + 8, 8u * (size_t)width);
+                sv->labels = labels_text(lb, &sv->labels_len);
+                sv->kind = (enum ob_shape_kind)d->kind;
+                sv->n = n;
+                sv->points = points_of(d);
+                sv->point_text = text_of(d);
+                sv->has_sum = d->has_sum;
+                sv->values = scratch;
+                res = sv->ts_ms != OB_OOO_TS_WRITING;
+            }
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&sl->seq, memory_order_relaxed) == q1)
+            return res;
+    }
+    return 0; /* a writer died mid-change; the next writer repairs it */
+}
+
+int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_family, ob_store_series_fn on_series,
+                  void *ctx)
+{
+    double *scratch = malloc(8u * (OB_STORE_MAX_POINTS + 3));
+    if (!scratch)
+        return -ENOMEM;
+    int rc = 0;
+    int64_t ttl = s->hdr->series_ttl_ms;
+    uint32_t nf = atomic_load_explicit(&s->st->n_families, memory_order_acquire);
+    for (uint32_t f = 0; f < nf && f < s->max_families && rc == 0; f++) {
+        const struct ob_store_family *fam = &s->fams[f];
+        if (atomic_load_explicit(&fam->live, memory_order_relaxed) == 0)
+            continue;
+        bool announced = false;
+        uint32_t cur = atomic_load_explicit(&fam->head, memory_order_acquire);
+        for (uint32_t steps = 0; cur < s->max_series && steps < s->max_series && rc == 0; steps++) {
+            const struct ob_store_slot *sl = &s->slots[cur];
+            struct ob_series_view sv;
+            int res = read_series(s, sl, f, now_ms, ttl, scratch, &sv);
+            if (res < 0)
+                break;
+            if (res > 0) {
+                if (!announced) {
+                    /* Announce a family only once it has a series to show. */
+                    const struct ob_store_text *name = text_at(s, fam->name_off);
+                    uint64_t help_off = atomic_load_explicit(&fam->help_off, memory_order_acquire);
+                    const struct ob_store_text *help = help_off ? text_at(s, help_off) : NULL;
+                    struct ob_family_view fv = {
+                        .id = f,
+                        .name = name->bytes,
+                        .name_len = name->len,
+                        .help = help ? help->bytes : "",
+                        .help_len = help ? help->len : 0,
+                        .type = (enum ob_family_type)fam->type,
+                    };
+                    announced = true;
+                    rc = on_family(ctx, &fv);
+                    if (rc)
+                        break;
+                }
+                rc = on_series(ctx, &sv);
+            }
+            cur = atomic_load_explicit(&sl->next, memory_order_acquire);
+        }
+    }
+    free(scratch);
+    return rc;
+}
+
+/* ---- housekeeping ------------------------------------------------------------ */
+
+uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms)
+{
+    if (!s->owner || lock_create(s) != 0)
+        return 0;
+    limbo_reclaim(s, now_ms);
+    int64_t ttl = s->hdr->series_ttl_ms;
+    uint32_t expired = 0;
+    uint32_t nf = atomic_load_explicit(&s->st->n_families, memory_order_relaxed);
+    for (uint32_t f = 0; f < nf; f++) {
+        struct ob_store_family *fam = &s->fams[f];
+        uint32_t prev = OB_STORE_NIL, cur = atomic_load_explicit(&fam->head, memory_order_relaxed);
+        while (cur != OB_STORE_NIL) {
+            struct ob_store_slot *sl = &s->slots[cur];
+            uint32_t nxt = atomic_load_explicit(&sl->next, memory_order_relaxed);
+            if (now_ms - sl->last_ms <= ttl) {
+                prev = cur;
+                cur = nxt;
+                continue;
+            }
+            uint32_t stripe = (uint32_t)(sl->hash & s->stripe_mask);
+            if (lock_stripe(s, stripe) != 0)
+                break;
+            bool gone = now_ms - sl->last_ms > ttl; /* an append may have raced us */
+            if (gone) {
+                uint64_t q = seq_begin(sl);
+                atomic_store_explicit(&sl->state, OB_SLOT_LIMBO, memory_order_relaxed);
+                sl->last_ms = now_ms; /* limbo since */
+                seq_end(sl, q);
+            }
+            ob_lock_release(&s->stripes[stripe]);
+            if (!gone) {
+                prev = cur;
+                cur = nxt;
+                continue;
+            }
+            /* Unlink; sl->next stays so a reader standing here walks on. */
+            if (prev == OB_STORE_NIL)
+                atomic_store_explicit(&fam->head, nxt, memory_order_release);
+            else
+                atomic_store_explicit(&s->slots[prev].next, nxt, memory_order_release);
+            if (fam->tail == cur)
+                fam->tail = prev;
+            atomic_fetch_sub_explicit(&fam->live, 1, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&s->st->series_live, 1, memory_order_relaxed);
+            index_remove(s, sl->hash, cur);
+            heap_retire(s, sl->labels_off, now_ms);
+            heap_retire(s, sl->data_off, now_ms);
+            slot_retire(s, cur);
+            expired++;
+            cur = nxt;
+        }
+    }
+    if (s->st->index_tombstones > (s->index_mask + 1) / 4)
+        index_rebuild(s);
+    ob_lock_release(s->create_lock);
+    return expired;
+}
+
+void ob_store_stats(struct ob_store *s, struct ob_store_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->map_bytes = s->map_size;
+    out->heap_bytes = s->heap_end - s->heap_start;
+    out->heap_used = atomic_load_explicit(&s->st->heap_used, memory_order_relaxed);
+    out->series_live = atomic_load_explicit(&s->st->series_live, memory_order_relaxed);
+    out->series_max = s->max_series;
+    out->families = atomic_load_explicit(&s->st->n_families, memory_order_relaxed);
+    out->families_max = s->max_families;
+    out->repairs = atomic_load_explicit(&s->repairs, memory_order_relaxed);
+}
+
+/* ---- test hooks ----------------------------------------------------------------- */
+
+int ob_store_test_hold_lock(struct ob_store *s, int what, uint64_t hash)
+{
+    if (what == OB_TEST_HOLD_CREATE)
+        return ob_lock_acquire(s->create_lock) < 0 ? OB_E_STORE_CORRUPT : 0;
+    uint32_t stripe = (uint32_t)(hash & s->stripe_mask);
+    if (ob_lock_acquire(&s->stripes[stripe]) < 0)
+        return OB_E_STORE_CORRUPT;
+    if (what != OB_TEST_HOLD_HALF_WRITE)
+        return 0;
+    for (uint32_t i = 0; i < s->st->slots_used; i++) {
+        struct ob_store_slot *sl = &s->slots[i];
+        if (sl->hash != hash || atomic_load(&sl->state) != OB_SLOT_LIVE)
+            continue;
+        struct ob_ring r = ring_of(s, sl, sl->data_off);
+        uint32_t w = atomic_load(&sl->ring), head = OB_OOO_HEAD(w), n = OB_OOO_N(w);
+        if (n == 0 || n >= s->cap)
+            return -EINVAL;
+        size_t stride = ob_ooo_stride(r.width);
+        unsigned char *top = r.rec + (size_t)((head + n) % (s->cap + 1)) * stride;
+        unsigned char *newest = r.rec + (size_t)((head + n - 1) % (s->cap + 1)) * stride;
+        seq_begin(sl);
+        memcpy(top, newest, stride);
+        atomic_store(&sl->ring, OB_OOO_WORD(head, n + 1));
+        *(int64_t *)(void *)newest = OB_OOO_TS_WRITING;
+        return 0;
+    }
+    return -ENOENT;
+}

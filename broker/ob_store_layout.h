@@ -1,0 +1,226 @@
+/* ob_store_layout.h: the byte format of the shared-memory series store.
+ *
+ * Read-only tools include this file; ob_store.c implements it.  Any change to
+ * a struct below (size, offset, meaning) bumps OB_STORE_LAYOUT_VERSION.
+ * Nothing in the mapping is a pointer: uint32_t slot indexes, uint64_t byte
+ * offsets from the start of the mapping.
+ *
+ *   offset              size                      contents
+ *   ------------------  ------------------------  --------------------------------
+ *   0                   256                       struct ob_store_hdr (fixed, checksummed)
+ *   256                 page - 256                struct ob_store_state (counters, free lists,
+ *                                                 limbo; changed under the create lock)
+ *   page                64                        create lock (struct ob_store_lock)
+ *   page + 64           64 * n_stripes            stripe locks, one per cache line
+ *   locks_end (page)    64 * max_families         struct ob_store_family[max_families]
+ *   fam_index (page)    4 * fam_index_cap         family index: family id + 1, 0 = empty
+ *   slots (page)        64 * max_series           struct ob_store_slot[max_series]
+ *   index (page)        8 * index_cap             series index: (hash >> 32) << 32 | slot + 1
+ *   heap (page)         heap_bytes                blocks (struct ob_store_block + payload)
+ *   map_size = heap + heap_bytes
+ *
+ * Every region starts on a page boundary; fam_index_cap is the power of two
+ * >= 2 * max_families, index_cap the power of two >= 1.5 * max_series.
+ *
+ * Heap blocks are 16-byte aligned, at least 32 bytes, and walkable from the
+ * heap start up to state.heap_bump: each starts with an 8-byte header (size
+ * in 16-byte units, tag).  Payloads:
+ *   name/help text   struct ob_store_text: len, bytes
+ *   labels           struct ob_store_labels: key_len, labels_len (bit 31:
+ *                    labels are the key bytes), key bytes, label bytes
+ *   series data      struct ob_store_shape, n doubles (bounds or quantiles),
+ *                    text_len bytes of rendered points (NUL-terminated each,
+ *                    padded to 8), then (cap + 1) sample records of
+ *                    int64 ts_ms + width doubles.  See ob_ooo.h for the ring.
+ *   free             uint64 next free block of the same class
+ *   limbo            uint64 next limbo block, int64 freed_ms
+ *
+ * Series index entry (uint64): 0 = empty; low 32 bits slot + 1, or
+ * OB_STORE_TOMBSTONE for a deleted entry; high 32 bits the high hash bits.
+ */
+#ifndef OB_STORE_LAYOUT_H
+#define OB_STORE_LAYOUT_H
+
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OB_STORE_MAGIC "OBSTORE1"
+#define OB_STORE_LAYOUT_VERSION 1u
+#define OB_STORE_CACHE_LINE 64u
+#define OB_STORE_HDR_SIZE 256u
+#define OB_STORE_STRIPES 256u            /* power of two */
+#define OB_STORE_MAX_SAMPLES 4096u       /* samples_per_series limit (ring word has 16 bits) */
+#define OB_STORE_MAX_POINTS 4096u        /* bounds / quantiles per series */
+#define OB_STORE_NIL UINT32_MAX          /* no slot */
+#define OB_STORE_TOMBSTONE UINT32_MAX    /* index entry of a deleted series */
+#define OB_STORE_UNIT 16u                /* heap granularity */
+#define OB_STORE_MIN_BLOCK 32u           /* room for a limbo link and time */
+#define OB_STORE_CLASSES 280u            /* heap size classes, see ob_store.c */
+#define OB_STORE_GRACE_MS 30000          /* limbo time before freed memory is reused */
+
+/* Page 0: fixed header.  Fixed-width fields only; header_cksum is XXH3 over
+ * the bytes before it.  The owner rewrites it (and the checksum) only at
+ * attach and close. */
+struct ob_store_hdr {
+    char magic[8];              /* OB_STORE_MAGIC, written last at creation */
+    uint32_t layout_version;    /* OB_STORE_LAYOUT_VERSION */
+    uint32_t header_size;       /* OB_STORE_HDR_SIZE */
+    uint64_t layout_sig;        /* fold of struct sizes, mutex size, cache line, endianness */
+    uint64_t page_size;
+    uint64_t map_size;
+    uint32_t max_series;
+    uint32_t max_families;
+    uint32_t samples_per_series;
+    uint32_t n_stripes;
+    uint64_t heap_bytes;
+    int64_t ooo_window_ms;      /* runtime settings: updated at each attach */
+    int64_t series_ttl_ms;
+    int64_t created_ns;         /* CLOCK_REALTIME */
+    uint64_t generation;        /* writable attaches so far */
+    uint32_t clean_shutdown;    /* 1 after ob_store_close, 0 while open */
+    uint32_t reserved0;
+    uint64_t reserved[18];
+    uint64_t header_cksum;
+};
+
+/* Mutable bookkeeping; written under the create lock, read with atomics. */
+struct ob_store_state {
+    _Atomic uint32_t n_families;     /* published after the family is filled */
+    uint32_t slots_used;             /* slots ever handed out (bump) */
+    _Atomic uint32_t series_live;
+    uint32_t index_tombstones;
+    uint32_t slot_free;              /* free slot list head (link: slot.origin) */
+    uint32_t slot_limbo_head;        /* FIFO of expired slots (link: origin, time: last_ms) */
+    uint32_t slot_limbo_tail;
+    uint32_t reserved0;
+    uint64_t heap_bump;              /* heap offset of the first never-used byte */
+    _Atomic uint64_t heap_used;      /* bytes in USED and LIMBO blocks */
+    uint64_t limbo_head;             /* FIFO of freed blocks (map offsets), 0 = none */
+    uint64_t limbo_tail;
+    _Atomic uint64_t repairs;        /* repairs since creation */
+    uint64_t reserved[8];
+    uint64_t free_list[OB_STORE_CLASSES]; /* per size class, map offsets, 0 = none */
+};
+
+/* A robust process-shared mutex on its own cache line. */
+struct ob_store_lock {
+    pthread_mutex_t mutex;
+    char pad[OB_STORE_CACHE_LINE - sizeof(pthread_mutex_t)];
+};
+
+struct ob_store_family {
+    uint64_t name_off;               /* struct ob_store_text; immutable */
+    _Atomic uint64_t help_off;       /* struct ob_store_text; replaced under the create lock */
+    uint64_t name_hash;              /* XXH3 of the name */
+    uint32_t type;                   /* enum ob_family_type */
+    _Atomic uint32_t head;           /* first series slot (creation order) or OB_STORE_NIL */
+    uint32_t tail;                   /* last series slot (writers only) */
+    _Atomic uint32_t live;           /* linked series */
+    uint64_t reserved[3];
+};
+
+enum ob_store_slot_state { OB_SLOT_FREE = 0, OB_SLOT_LIVE = 1, OB_SLOT_LIMBO = 2 };
+
+/* One series.  seq is a seqlock: odd while a writer changes the slot or its
+ * ring; it only grows, also across slot reuse.  ring packs the sample ring
+ * position (head << 16 | n) and is published after the samples it covers. */
+struct ob_store_slot {
+    _Atomic uint64_t seq;
+    uint64_t hash;                   /* caller's hash over family + key */
+    uint64_t origin;                 /* last OTLP origin; free/limbo: next slot link */
+    int64_t last_ms;                 /* last append (wall clock ms); limbo: time freed */
+    uint64_t labels_off;             /* struct ob_store_labels */
+    uint64_t data_off;               /* struct ob_store_shape + points + text + ring */
+    uint32_t family;
+    _Atomic uint32_t next;           /* next series of the family or OB_STORE_NIL */
+    _Atomic uint32_t ring;           /* head << 16 | n (see ob_ooo.h) */
+    _Atomic uint32_t state;          /* enum ob_store_slot_state */
+};
+
+enum ob_store_block_tag { OB_BLOCK_FREE = 1, OB_BLOCK_USED = 2, OB_BLOCK_LIMBO = 3 };
+#define OB_BLOCK_MARK 0x80000000u     /* repair: referenced */
+
+struct ob_store_block {
+    uint32_t units;                  /* block size / OB_STORE_UNIT, header included */
+    uint32_t tag;                    /* enum ob_store_block_tag (| OB_BLOCK_MARK in repair) */
+};
+
+struct ob_store_text {
+    uint32_t len;
+    char bytes[];
+};
+
+#define OB_LABELS_SHARED 0x80000000u  /* labels_len flag: labels == key */
+struct ob_store_labels {
+    uint32_t key_len;
+    uint32_t labels_len;
+    char bytes[];
+};
+
+struct ob_store_shape {
+    uint8_t kind;                    /* enum ob_shape_kind */
+    uint8_t has_sum;
+    uint16_t n;                      /* bounds / quantiles */
+    uint32_t text_len;               /* rendered points, padded to 8 */
+};
+
+_Static_assert(sizeof(struct ob_store_hdr) == OB_STORE_HDR_SIZE, "header size");
+_Static_assert(offsetof(struct ob_store_hdr, layout_version) == 8, "hdr layout_version");
+_Static_assert(offsetof(struct ob_store_hdr, header_size) == 12, "hdr header_size");
+_Static_assert(offsetof(struct ob_store_hdr, layout_sig) == 16, "hdr layout_sig");
+_Static_assert(offsetof(struct ob_store_hdr, page_size) == 24, "hdr page_size");
+_Static_assert(offsetof(struct ob_store_hdr, map_size) == 32, "hdr map_size");
+_Static_assert(offsetof(struct ob_store_hdr, max_series) == 40, "hdr max_series");
+_Static_assert(offsetof(struct ob_store_hdr, max_families) == 44, "hdr max_families");
+_Static_assert(offsetof(struct ob_store_hdr, samples_per_series) == 48, "hdr samples");
+_Static_assert(offsetof(struct ob_store_hdr, n_stripes) == 52, "hdr n_stripes");
+_Static_assert(offsetof(struct ob_store_hdr, heap_bytes) == 56, "hdr heap_bytes");
+_Static_assert(offsetof(struct ob_store_hdr, ooo_window_ms) == 64, "hdr ooo_window_ms");
+_Static_assert(offsetof(struct ob_store_hdr, series_ttl_ms) == 72, "hdr series_ttl_ms");
+_Static_assert(offsetof(struct ob_store_hdr, created_ns) == 80, "hdr created_ns");
+_Static_assert(offsetof(struct ob_store_hdr, generation) == 88, "hdr generation");
+_Static_assert(offsetof(struct ob_store_hdr, clean_shutdown) == 96, "hdr clean_shutdown");
+_Static_assert(offsetof(struct ob_store_hdr, reserved) == 104, "hdr reserved");
+_Static_assert(offsetof(struct ob_store_hdr, header_cksum) == 248, "hdr cksum");
+
+_Static_assert(offsetof(struct ob_store_state, heap_bump) == 32, "state heap_bump");
+_Static_assert(offsetof(struct ob_store_state, repairs) == 64, "state repairs");
+_Static_assert(offsetof(struct ob_store_state, free_list) == 136, "state free_list");
+_Static_assert(sizeof(struct ob_store_state) == 136 + 8 * OB_STORE_CLASSES, "state size");
+_Static_assert(OB_STORE_HDR_SIZE + sizeof(struct ob_store_state) <= 4096, "page 0 overflow");
+
+_Static_assert(sizeof(struct ob_store_lock) == OB_STORE_CACHE_LINE, "lock padding");
+
+_Static_assert(sizeof(struct ob_store_family) == 64, "family size");
+_Static_assert(offsetof(struct ob_store_family, help_off) == 8, "family help_off");
+_Static_assert(offsetof(struct ob_store_family, name_hash) == 16, "family name_hash");
+_Static_assert(offsetof(struct ob_store_family, type) == 24, "family type");
+_Static_assert(offsetof(struct ob_store_family, head) == 28, "family head");
+_Static_assert(offsetof(struct ob_store_family, tail) == 32, "family tail");
+_Static_assert(offsetof(struct ob_store_family, live) == 36, "family live");
+
+_Static_assert(sizeof(struct ob_store_slot) == 64, "slot size");
+_Static_assert(offsetof(struct ob_store_slot, hash) == 8, "slot hash");
+_Static_assert(offsetof(struct ob_store_slot, origin) == 16, "slot origin");
+_Static_assert(offsetof(struct ob_store_slot, last_ms) == 24, "slot last_ms");
+_Static_assert(offsetof(struct ob_store_slot, labels_off) == 32, "slot labels_off");
+_Static_assert(offsetof(struct ob_store_slot, data_off) == 40, "slot data_off");
+_Static_assert(offsetof(struct ob_store_slot, family) == 48, "slot family");
+_Static_assert(offsetof(struct ob_store_slot, next) == 52, "slot next");
+_Static_assert(offsetof(struct ob_store_slot, ring) == 56, "slot ring");
+_Static_assert(offsetof(struct ob_store_slot, state) == 60, "slot state");
+
+_Static_assert(sizeof(struct ob_store_block) == 8, "block header");
+_Static_assert(sizeof(struct ob_store_text) == 4, "text header");
+_Static_assert(sizeof(struct ob_store_labels) == 8, "labels header");
+_Static_assert(sizeof(struct ob_store_shape) == 8, "shape header");
+_Static_assert(offsetof(struct ob_store_shape, text_len) == 4, "shape text_len");
+
+/* Readers rely on these being plain loads and stores. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+
+#endif

@@ -1,0 +1,1156 @@
+/* test_store.c: the shared-memory series store, through its API, a forked
+ * second process and direct pokes at the documented layout. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "ob_error.h"
+#include "ob_store.h"
+#include "ob_store_layout.h"
+#include "ob_store_lock.h"
+
+static char shm_name[64];
+static char errbuf[OB_ERR_LEN];
+
+static void setup(void)
+{
+    static int counter;
+    snprintf(shm_name, sizeof shm_name, "/obtest-store-%d-%d", (int)getpid(), counter++);
+    ob_store_unlink(shm_name);
+}
+
+static void teardown(void)
+{
+    ob_store_unlink(shm_name);
+}
+
+static struct ob_store_opts default_opts(void)
+{
+    struct ob_store_opts o = {
+        .path = shm_name,
+        .max_series = 64,
+        .max_families = 8,
+        .samples_per_series = 4,
+        .heap_bytes = 0,
+        .ooo_window_ms = 600000,
+        .series_ttl_ms = 300000,
+        .recreate = false,
+    };
+    return o;
+}
+
+static struct ob_store *open_ok(const struct ob_store_opts *o)
+{
+    struct ob_store *s = NULL;
+    int rc = ob_store_open(o, &s, errbuf);
+    ck_assert_msg(rc == 0, "open: %d %s", rc, errbuf);
+    return s;
+}
+
+static uint32_t fam(struct ob_store *s, const char *name, enum ob_family_type type)
+{
+    uint32_t id = UINT32_MAX;
+    ck_assert_int_eq(ob_store_family(s, name, strlen(name), type, "help", 4, &id), 0);
+    return id;
+}
+
+static struct ob_series_ref ref_of(uint32_t family, const char *key)
+{
+    struct ob_series_ref r = {
+        .family = family,
+        .hash = ob_store_hash(family, key, strlen(key)),
+        .key = key,
+        .key_len = (uint32_t)strlen(key),
+    };
+    return r;
+}
+
+static const struct ob_shape scalar = {OB_SHAPE_SCALAR, 0, NULL, false};
+
+static int app(struct ob_store *s, uint32_t family, const char *key, int64_t ts, double v, int64_t now,
+               unsigned *flags)
+{
+    struct ob_series_ref r = ref_of(family, key);
+    return ob_store_append_at(s, &r, &scalar, ts, &v, now, flags);
+}
+
+/* ---- a scan that records what it saw ---- */
+
+struct seen {
+    int families;
+    char fam_names[16][32];
+    char fam_help[16][32];
+    int series;
+    char labels[256][64];
+    int64_t ts[256];
+    double v0[256];
+    uint32_t width[256];
+};
+
+static uint32_t view_width(const struct ob_series_view *sv)
+{
+    struct ob_shape sh = {sv->kind, sv->n, sv->points, sv->has_sum};
+    return ob_shape_width(&sh);
+}
+
+static int on_family(void *ctx, const struct ob_family_view *f)
+{
+    struct seen *w = ctx;
+    ck_assert_int_lt(w->families, 16);
+    snprintf(w->fam_names[w->families], 32, "%.*s", (int)f->name_len, f->name);
+    snprintf(w->fam_help[w->families], 32, "%.*s", (int)f->help_len, f->help);
+    w->families++;
+    return 0;
+}
+
+static int on_series(void *ctx, const struct ob_series_view *sv)
+{
+    struct seen *w = ctx;
+    if (w->series < 256) {
+        snprintf(w->labels[w->series], 64, "%.*s", (int)sv->labels_len, sv->labels);
+        w->ts[w->series] = sv->ts_ms;
+        w->v0[w->series] = sv->values[0];
+        w->width[w->series] = view_width(sv);
+    }
+    w->series++;
+    return 0;
+}
+
+static void scan(struct ob_store *s, int64_t now, struct seen *w)
+{
+    memset(w, 0, sizeof *w);
+    ck_assert_int_eq(ob_store_scan(s, now, on_family, on_series, w), 0);
+}
+
+/* ---- open, attach, validation ---- */
+
+START_TEST(create_attach_reattach)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "temp", OB_FAMILY_GAUGE);
+    uint32_t c = fam(s, "reqs_total", OB_FAMILY_COUNTER);
+    ck_assert_uint_eq(g, 0);
+    ck_assert_uint_eq(c, 1);
+    unsigned flags;
+    ck_assert_int_eq(app(s, g, "room=\"a\"", 1000, 21.5, 1000, &flags), 0);
+    ck_assert_uint_eq(flags, OB_APPEND_NEW_SERIES);
+    ck_assert_int_eq(app(s, g, "room=\"b\"", 1000, 19.0, 1000, &flags), 0);
+    ck_assert_int_eq(app(s, c, "code=\"200\"", 1000, 7, 1000, &flags), 0);
+    ck_assert_int_eq(app(s, g, "room=\"a\"", 2000, 22.5, 2000, &flags), 0);
+    ck_assert_uint_eq(flags, 0);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_live, 3);
+    ck_assert_uint_eq(st.series_max, 64);
+    ck_assert_uint_eq(st.families, 2);
+    ck_assert_uint_eq(st.families_max, 8);
+    ck_assert_uint_gt(st.heap_used, 0);
+    ck_assert_uint_le(st.heap_used, st.heap_bytes);
+    ck_assert_uint_gt(st.map_bytes, st.heap_bytes);
+    ck_assert_uint_eq(st.repairs, 0);
+    ob_store_close(s);
+
+    /* Re-attach: same families (same ids), same series, no repair. */
+    o.ooo_window_ms = 1000; /* runtime settings may change */
+    s = open_ok(&o);
+    ck_assert_uint_eq(fam(s, "reqs_total", OB_FAMILY_COUNTER), 1);
+    struct seen w;
+    scan(s, 2000, &w);
+    ck_assert_int_eq(w.families, 2);
+    ck_assert_str_eq(w.fam_names[0], "temp");
+    ck_assert_str_eq(w.fam_help[0], "help");
+    ck_assert_str_eq(w.fam_names[1], "reqs_total");
+    ck_assert_int_eq(w.series, 3);
+    ck_assert_str_eq(w.labels[0], "room=\"a\"");
+    ck_assert_int_eq(w.ts[0], 2000);
+    ck_assert(w.v0[0] == 22.5);
+    ck_assert_str_eq(w.labels[1], "room=\"b\"");
+    ck_assert_str_eq(w.labels[2], "code=\"200\"");
+    ck_assert(w.v0[2] == 7);
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 0);
+    /* The new window applies: 1.5 s back is now out of bounds. */
+    ck_assert_int_eq(app(s, g, "room=\"a\"", 500, 1, 2000, NULL), OB_E_OUT_OF_BOUNDS);
+    ob_store_close(s);
+
+    /* A file path works the same way (persistence). */
+    char dir[] = "/tmp/obstoreXXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/store", dir);
+    o.path = path;
+    s = open_ok(&o);
+    g = fam(s, "temp", OB_FAMILY_GAUGE);
+    ck_assert_int_eq(app(s, g, "x=\"1\"", 5, 5, 5, NULL), 0);
+    ob_store_close(s);
+    s = open_ok(&o);
+    scan(s, 5, &w);
+    ck_assert_int_eq(w.series, 1);
+    ob_store_close(s);
+    ck_assert_int_eq(ob_store_unlink(path), 0);
+    rmdir(dir);
+}
+END_TEST
+
+/* Maps the segment read-write behind the store's back. */
+static struct ob_store_hdr *map_hdr(void)
+{
+    int fd = shm_open(shm_name, O_RDWR, 0600);
+    ck_assert_int_ge(fd, 0);
+    void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ck_assert_ptr_ne(p, MAP_FAILED);
+    close(fd);
+    return p;
+}
+
+static void expect_refused(const struct ob_store_opts *o, int code, const char *a, const char *b)
+{
+    struct ob_store *s = NULL;
+    int rc = ob_store_open(o, &s, errbuf);
+    ck_assert_int_eq(rc, code);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(errbuf, a) && strstr(errbuf, b), "message \"%s\" lacks %s / %s", errbuf, a, b);
+}
+
+START_TEST(refuse_incompatible)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    fam(s, "keep", OB_FAMILY_GAUGE);
+    ob_store_close(s);
+    struct ob_store_hdr *h = map_hdr();
+    struct ob_store_hdr saved = *h;
+    char num[2][32];
+
+    memcpy(h->magic, "XXSTORE1", 8);
+    expect_refused(&o, OB_E_STORE_MAGIC, "XXSTORE1", OB_STORE_MAGIC);
+    *h = saved;
+
+    h->layout_version = 99;
+    expect_refused(&o, OB_E_STORE_VERSION, "99", "uses 1");
+    *h = saved;
+
+    h->layout_sig ^= 0xff;
+    snprintf(num[0], 32, "%016llx", (unsigned long long)h->layout_sig);
+    snprintf(num[1], 32, "%016llx", (unsigned long long)saved.layout_sig);
+    expect_refused(&o, OB_E_STORE_LAYOUT, num[0], num[1]);
+    *h = saved;
+
+    h->generation += 5; /* without a new checksum */
+    snprintf(num[0], 32, "%016llx", (unsigned long long)h->header_cksum);
+    expect_refused(&o, OB_E_STORE_CKSUM, "checksum", num[0]);
+    *h = saved;
+
+    struct ob_store_opts bigger = o;
+    bigger.max_series = 128;
+    expect_refused(&bigger, OB_E_STORE_SIZE, "64 in the segment", "expected");
+    bigger = o;
+    bigger.samples_per_series = 9;
+    expect_refused(&bigger, OB_E_STORE_SIZE, "samples_per_series", "9 expected");
+    bigger = o;
+    bigger.heap_bytes = 1u << 20;
+    expect_refused(&bigger, OB_E_STORE_SIZE, "heap_bytes", "1048576 expected");
+
+    /* Still intact after all the refusals. */
+    s = open_ok(&o);
+    uint32_t id;
+    ck_assert_int_eq(ob_store_family(s, "keep", 4, OB_FAMILY_GAUGE, NULL, 0, &id), 0);
+    ck_assert_uint_eq(id, 0);
+    ob_store_close(s);
+
+    /* recreate replaces an incompatible segment. */
+    memcpy(h->magic, "garbage!", 8);
+    expect_refused(&o, OB_E_STORE_MAGIC, "garbage!", OB_STORE_MAGIC);
+    bigger = o;
+    bigger.recreate = true;
+    bigger.max_series = 128;
+    s = open_ok(&bigger);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_max, 128);
+    ck_assert_uint_eq(st.families, 0);
+    ob_store_close(s);
+    munmap(h, 4096);
+
+    /* Not a store at all: too short. */
+    int fd = shm_open(shm_name, O_RDWR | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "hello", 5), 5);
+    close(fd);
+    expect_refused(&o, OB_E_STORE_MAGIC, "5 bytes", OB_STORE_MAGIC);
+}
+END_TEST
+
+START_TEST(second_opener_locked)
+{
+    struct ob_store_opts o = default_opts();
+    int up[2], down[2];
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(down[1]);
+        close(up[0]);
+        struct ob_store *s = NULL;
+        char e[OB_ERR_LEN];
+        char c = ob_store_open(&o, &s, e) == 0 ? 'y' : 'n';
+        if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) < 0)
+            _exit(2);
+        ob_store_close(s);
+        _exit(0);
+    }
+    close(up[1]);
+    close(down[0]);
+    char c = 0;
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'y');
+    char pidtxt[32];
+    snprintf(pidtxt, sizeof pidtxt, "pid %d", (int)pid);
+    expect_refused(&o, OB_E_STORE_LOCKED, "in use by another broker", pidtxt);
+    close(down[1]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* Released with the owner. */
+    ob_store_close(open_ok(&o));
+}
+END_TEST
+
+START_TEST(readonly)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
+    ck_assert_int_eq(app(s, g, "a=\"1\"", 10, 1.5, 10, NULL), 0);
+    ob_store_close(s);
+    struct ob_store *r = NULL;
+    ck_assert_int_eq(ob_store_open_readonly(shm_name, &r, errbuf), 0);
+    struct seen w;
+    scan(r, 10, &w);
+    ck_assert_int_eq(w.series, 1);
+    ck_assert(w.v0[0] == 1.5);
+    ck_assert_int_eq(app(r, 0, "a=\"1\"", 11, 1, 11, NULL), -EROFS);
+    ob_store_close(r);
+    ck_assert_int_eq(ob_store_open_readonly("/obtest-no-such-store", &r, errbuf), -ENOENT);
+}
+END_TEST
+
+/* ---- samples ---- */
+
+static double newest_value(struct ob_store *s, int64_t now, int64_t *out_ts)
+{
+    struct seen w;
+    scan(s, now, &w);
+    ck_assert_int_eq(w.series, 1);
+    *out_ts = w.ts[0];
+    return w.v0[0];
+}
+
+START_TEST(sample_rules)
+{
+    struct ob_store_opts o = default_opts();
+    o.ooo_window_ms = 2000;
+    o.samples_per_series = 3;
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
+    unsigned fl;
+    int64_t ts;
+    ck_assert_int_eq(app(s, g, "k", 10000, 1, 1, &fl), 0);
+    ck_assert_int_eq(app(s, g, "k", 12000, 3, 1, &fl), 0);
+    /* Out of order but in the window: kept, the newest stays on show. */
+    ck_assert_int_eq(app(s, g, "k", 11500, 2, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    ck_assert(newest_value(s, 1, &ts) == 3);
+    ck_assert_int_eq(ts, 12000);
+    /* Outside the window. */
+    ck_assert_int_eq(app(s, g, "k", 9999, 9, 1, &fl), OB_E_OUT_OF_BOUNDS);
+    /* Resend of a kept sample, duplicates with other values. */
+    ck_assert_int_eq(app(s, g, "k", 11500, 2, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    ck_assert_int_eq(app(s, g, "k", 12000, 3, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    ck_assert_int_eq(app(s, g, "k", 11500, 2.5, 1, &fl), OB_E_DUPLICATE);
+    ck_assert_int_eq(app(s, g, "k", 12000, 4, 1, &fl), OB_E_DUPLICATE);
+    double nan = NAN;
+    struct ob_series_ref r = ref_of(g, "k");
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 13000, &nan, 1, &fl), 0);
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 13000, &nan, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    /* Ring of 3 is full (11500, 12000, 13000): 11000 is in the window but
+     * older than all kept: accepted, not kept, so its resend is accepted too. */
+    ck_assert_int_eq(app(s, g, "k", 12100, 5, 1, &fl), 0); /* evicts 11500 */
+    ck_assert_int_eq(app(s, g, "k", 11500, 7, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    ck_assert_int_eq(app(s, g, "k", 11500, 8, 1, &fl), 0);
+    ck_assert(isnan(newest_value(s, 1, &ts)));
+    ck_assert_int_eq(ts, 13000);
+    /* 12000 and 12100 kept: resends still recognised. */
+    ck_assert_int_eq(app(s, g, "k", 12100, 5, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    ck_assert_int_eq(app(s, g, "k", 14000, 6, 1, &fl), 0);
+    ck_assert(newest_value(s, 1, &ts) == 6);
+    ob_store_close(s);
+}
+END_TEST
+
+START_TEST(format_points)
+{
+    static const struct {
+        double v;
+        const char *text;
+    } cases[] = {
+        {0, "0"},
+        {1, "1"},
+        {10, "10"},
+        {0.005, "0.005"},
+        {0.1, "0.1"},
+        {2.5, "2.5"},
+        {-2.5, "-2.5"},
+        {1e-9, "0.000000001"},
+        {1e21, "1000000000000000000000"},
+        {123456.789, "123456.789"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {1.5e-7, "0.00000015"},
+        {INFINITY, "+Inf"},
+        {-INFINITY, "-Inf"},
+        {0.99, "0.99"},
+        {5e-324, NULL},
+    };
+    char buf[400];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = ob_store_format_point(cases[i].v, buf);
+        ck_assert_uint_eq(n, strlen(buf));
+        if (cases[i].text)
+            ck_assert_str_eq(buf, cases[i].text);
+        ck_assert(strtod(buf, NULL) == cases[i].v);
+        ck_assert_ptr_null(strchr(buf, 'e'));
+    }
+}
+END_TEST
+
+struct hseen {
+    int series;
+    struct ob_series_view last;
+    double values[16];
+    char text[128];
+    char labels[64];
+};
+
+static int h_family(void *ctx, const struct ob_family_view *f)
+{
+    (void)ctx;
+    (void)f;
+    return 0;
+}
+
+static int h_series(void *ctx, const struct ob_series_view *sv)
+{
+    struct hseen *w = ctx;
+    w->series++;
+    w->last = *sv;
+    uint32_t width = view_width(sv);
+    ck_assert_uint_le(width, 16);
+    memcpy(w->values, sv->values, 8u * width);
+    size_t tl = 0;
+    for (uint32_t i = 0; i < sv->n; i++)
+        tl += strlen(sv->point_text + tl) + 1;
+    ck_assert_uint_le(tl, sizeof w->text);
+    memcpy(w->text, sv->point_text, tl);
+    snprintf(w->labels, sizeof w->labels, "%.*s", (int)sv->labels_len, sv->labels);
+    return 0;
+}
+
+START_TEST(histogram_summary_reshape)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t h = fam(s, "lat_seconds", OB_FAMILY_HISTOGRAM);
+    double bounds[] = {0.005, 1, 10};
+    struct ob_shape hs = {OB_SHAPE_HISTOGRAM, 3, bounds, true};
+    ck_assert_uint_eq(ob_shape_width(&hs), 6);
+    double v1[6] = {10, 12.5, 1, 4, 9, 10}; /* count, sum, buckets, +Inf */
+    struct ob_series_ref r = ref_of(h, "path=\"/\"");
+    unsigned fl;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &hs, 1000, v1, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    double v2[6] = {20, 30, 2, 8, 19, 20};
+    ck_assert_int_eq(ob_store_append_at(s, &r, &hs, 2000, v2, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+
+    struct hseen w = {0};
+    ck_assert_int_eq(ob_store_scan(s, 1, h_family, h_series, &w), 0);
+    ck_assert_int_eq(w.series, 1);
+    ck_assert_int_eq(w.last.kind, OB_SHAPE_HISTOGRAM);
+    ck_assert_uint_eq(w.last.n, 3);
+    ck_assert(w.last.has_sum);
+    ck_assert_int_eq(w.last.ts_ms, 2000);
+    ck_assert_mem_eq(w.values, v2, sizeof v2);
+    ck_assert_mem_eq(w.text, "0.005\0" "1\0" "10\0", 11);
+    ck_assert(w.last.points[0] == 0.005 && w.last.points[2] == 10);
+
+    /* Older point of the same shape: kept in order, newest still shown. */
+    double v15[6] = {15, 20, 1, 6, 14, 15};
+    ck_assert_int_eq(ob_store_append_at(s, &r, &hs, 1500, v15, 1, &fl), 0);
+    /* New bounds: shape replaced, history dropped. */
+    double b2[] = {1, 2};
+    struct ob_shape hs2 = {OB_SHAPE_HISTOGRAM, 2, b2, true};
+    double v3[5] = {3, 3.5, 1, 2, 3};
+    ck_assert_int_eq(ob_store_append_at(s, &r, &hs2, 1200, v3, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESHAPED);
+    memset(&w, 0, sizeof w);
+    ck_assert_int_eq(ob_store_scan(s, 1, h_family, h_series, &w), 0);
+    ck_assert_uint_eq(w.last.n, 2);
+    ck_assert_int_eq(w.last.ts_ms, 1200);
+    ck_assert_mem_eq(w.values, v3, sizeof v3);
+    ck_assert_mem_eq(w.text, "1\0" "2\0", 4);
+    /* has_sum alone is a different shape too. */
+    struct ob_shape hs3 = {OB_SHAPE_HISTOGRAM, 2, b2, false};
+    ck_assert_int_eq(ob_store_append_at(s, &r, &hs3, 1300, v3, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESHAPED);
+    ck_assert_int_eq(ob_store_append_at(s, &r, &hs3, 1300, v3, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+
+    /* Summary. */
+    uint32_t q = fam(s, "rpc", OB_FAMILY_SUMMARY);
+    double qs[] = {0.5, 0.99};
+    struct ob_shape ss = {OB_SHAPE_SUMMARY, 2, qs, false};
+    double sv[4] = {100, 2000, 12, 40};
+    struct ob_series_ref rq = ref_of(q, "");
+    ck_assert_int_eq(ob_store_append_at(s, &rq, &ss, 5, sv, 1, &fl), 0);
+    memset(&w, 0, sizeof w);
+    ck_assert_int_eq(ob_store_scan(s, 1, h_family, h_series, &w), 0);
+    ck_assert_int_eq(w.series, 2);
+    ck_assert_int_eq(w.last.kind, OB_SHAPE_SUMMARY);
+    ck_assert(w.last.has_sum);
+    ck_assert_mem_eq(w.values, sv, sizeof sv);
+    ck_assert_mem_eq(w.text, "0.5\0" "0.99\0", 10);
+    ck_assert_uint_eq(w.last.labels_len, 0);
+
+    /* Bad shapes are refused. */
+    struct ob_shape bad = {OB_SHAPE_HISTOGRAM, 3, NULL, true};
+    ck_assert_int_eq(ob_store_append_at(s, &r, &bad, 5000, v1, 1, &fl), -EINVAL);
+    bad.kind = (enum ob_shape_kind)7;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &bad, 5000, v1, 1, &fl), -EINVAL);
+    struct ob_series_ref nofam = ref_of(9, "x");
+    ck_assert_int_eq(ob_store_append_at(s, &nofam, &scalar, 5000, v1, 1, &fl), -EINVAL);
+    ob_store_close(s);
+}
+END_TEST
+
+/* ---- families, labels, origin ---- */
+
+START_TEST(family_rules)
+{
+    struct ob_store_opts o = default_opts();
+    o.max_families = 2;
+    struct ob_store *s = open_ok(&o);
+    uint32_t a, b, x;
+    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_GAUGE, "old help", 8, &a), 0);
+    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_COUNTER, "old help", 8, &x), OB_E_TYPE_CONFLICT);
+    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_GAUGE, "new help", 8, &x), 0);
+    ck_assert_uint_eq(x, a);
+    ck_assert_int_eq(ob_store_family(s, "b", 1, OB_FAMILY_COUNTER, NULL, 0, &b), 0);
+    ck_assert_uint_eq(b, 1);
+    ck_assert_int_eq(ob_store_family(s, "c", 1, OB_FAMILY_GAUGE, NULL, 0, &x), OB_E_STORE_FULL);
+    ck_assert_int_eq(ob_store_family(s, "b", 1, OB_FAMILY_COUNTER, NULL, 0, &x), 0);
+    ck_assert_uint_eq(x, b);
+    ck_assert_int_eq(app(s, a, "k=\"1\"", 1, 1, 1, NULL), 0);
+    ck_assert_int_eq(app(s, b, "k=\"1\"", 1, 1, 1, NULL), 0);
+    struct seen w;
+    scan(s, 1, &w);
+    ck_assert_int_eq(w.families, 2);
+    ck_assert_str_eq(w.fam_help[0], "new help");
+    ck_assert_str_eq(w.fam_help[1], "");
+    /* Same key in two families: two series. */
+    ck_assert_int_eq(w.series, 2);
+    ob_store_close(s);
+}
+END_TEST
+
+START_TEST(labels_update_and_collision)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t t = fam(s, "target_info", OB_FAMILY_GAUGE);
+    const char *key = "job=\"a\",instance=\"h\"";
+    struct ob_series_ref r = ref_of(t, key);
+    r.labels = "job=\"a\",instance=\"h\",version=\"1\"";
+    r.labels_len = (uint32_t)strlen(r.labels);
+    r.origin = 11;
+    double one = 1;
+    unsigned fl;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 10, &one, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    r.labels = "job=\"a\",instance=\"h\",version=\"2\"";
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 20, &one, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    struct seen w;
+    scan(s, 1, &w);
+    ck_assert_int_eq(w.series, 1);
+    ck_assert_str_eq(w.labels[0], "job=\"a\",instance=\"h\",version=\"2\"");
+    /* Back to labels == key. */
+    r.labels = NULL;
+    r.labels_len = 0;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 30, &one, 1, &fl), 0);
+    scan(s, 1, &w);
+    ck_assert_str_eq(w.labels[0], key);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_live, 1);
+
+    /* Origins: a different nonzero origin is a collision, then it sticks. */
+    r.origin = 12;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 40, &one, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_COLLISION);
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 50, &one, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    r.origin = 0;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 60, &one, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    r.origin = 11;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 60, &one, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND | OB_APPEND_COLLISION);
+    ob_store_close(s);
+}
+END_TEST
+
+/* Distinct keys sharing one hash stay distinct series. */
+START_TEST(hash_collision_keys)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
+    struct ob_series_ref a = ref_of(g, "k=\"a\""), b = ref_of(g, "k=\"b\"");
+    b.hash = a.hash;
+    double va = 1, vb = 2;
+    unsigned fl;
+    ck_assert_int_eq(ob_store_append_at(s, &a, &scalar, 1, &va, 1, &fl), 0);
+    ck_assert_int_eq(ob_store_append_at(s, &b, &scalar, 1, &vb, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    ck_assert_int_eq(ob_store_append_at(s, &b, &scalar, 1, &vb, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    struct seen w;
+    scan(s, 1, &w);
+    ck_assert_int_eq(w.series, 2);
+    ck_assert(w.v0[0] == 1 && w.v0[1] == 2);
+    ob_store_close(s);
+}
+END_TEST
+
+/* ---- expiry, reuse, full ---- */
+
+START_TEST(expiry_and_reuse)
+{
+    struct ob_store_opts o = default_opts();
+    o.series_ttl_ms = 1000;
+    o.max_series = 3;
+    struct ob_store *s = open_ok(&o);
+    uint32_t a = fam(s, "a", OB_FAMILY_GAUGE);
+    uint32_t b = fam(s, "b", OB_FAMILY_GAUGE);
+    int64_t t0 = 1000000;
+    ck_assert_int_eq(app(s, a, "s=\"1\"", 1, 1, t0, NULL), 0);
+    ck_assert_int_eq(app(s, a, "s=\"2\"", 1, 2, t0, NULL), 0);
+    ck_assert_int_eq(app(s, b, "s=\"3\"", 1, 3, t0 + 5000, NULL), 0);
+    struct seen w;
+    scan(s, t0 + 1000, &w);
+    ck_assert_int_eq(w.series, 3);
+    /* Stale series leave the scan before expire runs; family a is not announced. */
+    scan(s, t0 + 5500, &w);
+    ck_assert_int_eq(w.families, 1);
+    ck_assert_str_eq(w.fam_names[0], "b");
+    ck_assert_int_eq(w.series, 1);
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 5500), 2);
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 5500), 0);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_live, 1);
+    scan(s, t0 + 5500, &w);
+    ck_assert_int_eq(w.series, 1);
+
+    /* The two slots are in limbo: no room for a new series yet. */
+    ck_assert_int_eq(app(s, a, "s=\"4\"", 1, 4, t0 + 5600, NULL), OB_E_STORE_FULL);
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 5500 + OB_STORE_GRACE_MS - 1), 1); /* b's series */
+    ck_assert_int_eq(app(s, a, "s=\"4\"", 1, 4, t0 + 5600, NULL), OB_E_STORE_FULL);
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 5500 + OB_STORE_GRACE_MS), 0);
+    int64_t t1 = t0 + 5500 + OB_STORE_GRACE_MS;
+    unsigned fl;
+    ck_assert_int_eq(app(s, a, "s=\"4\"", 1, 4, t1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    /* An expired series comes back as a new one, with fresh samples. */
+    ck_assert_int_eq(app(s, a, "s=\"1\"", 1, 10, t1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    ck_assert_int_eq(app(s, b, "s=\"9\"", 1, 9, t1, NULL), OB_E_STORE_FULL);
+    scan(s, t1, &w);
+    ck_assert_int_eq(w.series, 2);
+    ck_assert_str_eq(w.labels[0], "s=\"4\"");
+    ck_assert_str_eq(w.labels[1], "s=\"1\"");
+    ck_assert(w.v0[1] == 10);
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_live, 2);
+    ob_store_close(s);
+}
+END_TEST
+
+START_TEST(store_full)
+{
+    struct ob_store_opts o = default_opts();
+    o.max_series = 2;
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
+    ck_assert_int_eq(app(s, g, "a", 1, 1, 1, NULL), 0);
+    ck_assert_int_eq(app(s, g, "b", 1, 1, 1, NULL), 0);
+    ck_assert_int_eq(app(s, g, "c", 1, 1, 1, NULL), OB_E_STORE_FULL);
+    ck_assert_int_eq(app(s, g, "a", 2, 2, 1, NULL), 0);
+    ck_assert_int_eq(app(s, g, "b", 2, 2, 1, NULL), 0);
+    ob_store_close(s);
+    ob_store_unlink(shm_name);
+
+    /* Heap full: labels too big for what is left. */
+    o.max_series = 64;
+    o.heap_bytes = 4096;
+    s = open_ok(&o);
+    g = fam(s, "g", OB_FAMILY_GAUGE);
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    ck_assert_int_eq(app(s, g, "a", 1, 1, 1, NULL), 0);
+    ck_assert_int_eq(app(s, g, big, 1, 1, 1, NULL), 0);
+    big[0] = 'y';
+    ck_assert_int_eq(app(s, g, big, 1, 1, 1, NULL), OB_E_STORE_FULL);
+    ck_assert_int_eq(app(s, g, "a", 2, 2, 1, NULL), 0);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_live, 2);
+    ck_assert_uint_le(st.heap_used, 4096);
+    ob_store_close(s);
+}
+END_TEST
+
+/* ---- crashes ---- */
+
+static void wait_child(pid_t pid, int want)
+{
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), want);
+}
+
+START_TEST(dead_stripe_owner_repaired)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
+    struct ob_series_ref r = ref_of(g, "k=\"v\"");
+    for (int i = 1; i <= 3; i++) {
+        double v = i;
+        ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, i * 100, &v, 1, NULL), 0);
+    }
+    /* A writer dies mid-insert, holding the stripe. */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(ob_store_test_hold_lock(s, OB_TEST_HOLD_HALF_WRITE, r.hash) == 0 ? 0 : 1);
+    wait_child(pid, 0);
+
+    double v = 4;
+    unsigned fl;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 400, &v, 1, &fl), 0);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 1);
+    /* Every sample survived: resends are recognised, newest is 400. */
+    for (int i = 1; i <= 4; i++) {
+        v = i;
+        ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, i * 100, &v, 1, &fl), 0);
+        ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    }
+    int64_t ts;
+    ck_assert(newest_value(s, 1, &ts) == 4);
+    ck_assert_int_eq(ts, 400);
+
+    /* A creator dies holding the create lock. */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(ob_store_test_hold_lock(s, OB_TEST_HOLD_CREATE, 0) == 0 ? 0 : 1);
+    wait_child(pid, 0);
+    ck_assert_int_eq(app(s, g, "k=\"w\"", 1, 1, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 2);
+    ck_assert_uint_eq(st.series_live, 2);
+    struct seen w;
+    scan(s, 1, &w);
+    ck_assert_int_eq(w.series, 2);
+    ck_assert_str_eq(w.labels[0], "k=\"v\"");
+    ck_assert_str_eq(w.labels[1], "k=\"w\"");
+    /* A plain dead stripe owner (nothing half-written). */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(ob_store_test_hold_lock(s, OB_TEST_HOLD_STRIPE, r.hash) == 0 ? 0 : 1);
+    wait_child(pid, 0);
+    v = 5;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 500, &v, 1, &fl), 0);
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 3);
+    ob_store_close(s);
+}
+END_TEST
+
+START_TEST(kill9_reopen_keeps_everything)
+{
+    struct ob_store_opts o = default_opts();
+    o.max_series = 200;
+    enum { SERIES = 100, PER = 10 };
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct ob_store *s = NULL;
+        char e[OB_ERR_LEN];
+        uint32_t g;
+        if (ob_store_open(&o, &s, e) || ob_store_family(s, "g", 1, OB_FAMILY_GAUGE, NULL, 0, &g))
+            _exit(1);
+        for (int i = 0; i < PER; i++) {
+            for (int k = 0; k < SERIES; k++) {
+                char key[32];
+                snprintf(key, sizeof key, "k=\"%d\"", k);
+                struct ob_series_ref r = ref_of(g, key);
+                double v = k * 1000 + i;
+                if (ob_store_append_at(s, &r, &scalar, 1000 + i * 10, &v, 1, NULL))
+                    _exit(2);
+            }
+        }
+        /* And one series left mid out-of-order insert. */
+        struct ob_series_ref r0 = ref_of(g, "k=\"0\"");
+        if (ob_store_test_hold_lock(s, OB_TEST_HOLD_HALF_WRITE, r0.hash) != -EINVAL) /* ring full */
+            _exit(3);
+        struct ob_series_ref r1 = ref_of(g, "half");
+        double v = 1;
+        if (ob_store_append_at(s, &r1, &scalar, 5, &v, 1, NULL) ||
+            ob_store_test_hold_lock(s, OB_TEST_HOLD_HALF_WRITE, r1.hash))
+            _exit(4);
+        _exit(0); /* no close: the segment stays marked in use */
+    }
+    wait_child(pid, 0);
+
+    struct ob_store *s = open_ok(&o);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 1);
+    ck_assert_uint_eq(st.series_live, SERIES + 1);
+    struct seen w;
+    scan(s, 1, &w);
+    ck_assert_int_eq(w.series, SERIES + 1);
+    for (int k = 0; k < SERIES; k++) {
+        ck_assert_int_eq(w.ts[k], 1000 + (PER - 1) * 10);
+        ck_assert(w.v0[k] == k * 1000 + PER - 1);
+    }
+    ck_assert_str_eq(w.labels[SERIES], "half");
+    ck_assert_int_eq(w.ts[SERIES], 5);
+    /* Every kept sample is still there (resends are recognised). */
+    unsigned fl;
+    for (int k = 0; k < SERIES; k += 7) {
+        for (int i = PER - (int)o.samples_per_series; i < PER; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "k=\"%d\"", k);
+            ck_assert_int_eq(app(s, 0, key, 1000 + i * 10, k * 1000 + i, 1, &fl), 0);
+            ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+        }
+    }
+    ck_assert_int_eq(app(s, 0, "half", 5, 1, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    ob_store_close(s);
+    /* After a clean close, no repair. */
+    s = open_ok(&o);
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 0);
+    ob_store_close(s);
+}
+END_TEST
+
+/* A creator killed between taking a slot and linking it: repaired on attach. */
+START_TEST(unclean_attach_rebuilds_lists)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
+    ck_assert_int_eq(app(s, g, "a", 1, 1, 1, NULL), 0);
+    ck_assert_int_eq(app(s, g, "b", 1, 2, 1, NULL), 0);
+    ck_assert_int_eq(app(s, g, "c", 1, 3, 1, NULL), 0);
+    ob_store_close(s);
+    /* Poke: unlink "b" from the family list and forget the index, as if a
+     * creator died before linking; mark unclean. */
+    int fd = shm_open(shm_name, O_RDWR, 0600);
+    ck_assert_int_ge(fd, 0);
+    struct ob_store_hdr *h = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+    size_t size = h->map_size;
+    munmap(h, 4096);
+    unsigned char *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    ck_assert_ptr_ne(base, MAP_FAILED);
+    h = (struct ob_store_hdr *)base;
+    struct ob_store_state *stt = (struct ob_store_state *)(base + OB_STORE_HDR_SIZE);
+    ck_assert_uint_eq(stt->slots_used, 3);
+    /* Families follow the lock pages; slots follow families and their index. */
+    uint64_t page = h->page_size;
+    uint64_t fams = page + ((64ull * (1 + OB_STORE_STRIPES) + page - 1) / page) * page;
+    struct ob_store_family *f = (struct ob_store_family *)(base + fams);
+    uint32_t head = atomic_load(&f[0].head);
+    ck_assert_uint_eq(head, 0);
+    uint64_t slots_off = fams + ((64ull * h->max_families + page - 1) / page) * page +
+                         ((4ull * 16 + page - 1) / page) * page;
+    struct ob_store_slot *sl = (struct ob_store_slot *)(base + slots_off);
+    ck_assert_uint_eq(atomic_load(&sl[0].next), 1);
+    atomic_store(&sl[0].next, 2); /* skip b */
+    stt->heap_used = 0;           /* wrong counters get recomputed */
+    atomic_store(&stt->series_live, 77);
+    h->clean_shutdown = 0;
+    h->header_cksum = XXH3_64bits(h, offsetof(struct ob_store_hdr, header_cksum));
+    munmap(base, size);
+
+    s = open_ok(&o);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 1);
+    ck_assert_uint_eq(st.series_live, 3);
+    ck_assert_uint_gt(st.heap_used, 0);
+    struct seen w;
+    scan(s, 1, &w);
+    ck_assert_int_eq(w.series, 3);
+    ck_assert_str_eq(w.labels[0], "a");
+    ck_assert_str_eq(w.labels[1], "c");
+    ck_assert_str_eq(w.labels[2], "b"); /* relinked at the tail */
+    unsigned fl;
+    ck_assert_int_eq(app(s, g, "b", 2, 5, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    ck_assert_int_eq(app(s, g, "d", 2, 5, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    ob_store_close(s);
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+enum { CW_SERIES = 32, CW_BOUNDS = 20 };
+
+struct cw {
+    struct ob_store *s;
+    uint32_t family;
+    int id;
+    _Atomic int *stop;
+    long appended;
+    long seen, torn;
+};
+
+static const double cw_bounds[CW_BOUNDS] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+
+static void *cw_writer(void *arg)
+{
+    struct cw *c = arg;
+    struct ob_shape sh = {OB_SHAPE_HISTOGRAM, CW_BOUNDS, cw_bounds, true};
+    double v[CW_BOUNDS + 3];
+    char key[32];
+    for (int64_t ts = 1; !atomic_load(c->stop); ts++) {
+        for (int k = 0; k < CW_SERIES; k++) {
+            /* Each writer owns the series k % 2 == id, so timestamps stay monotonic per series;
+             * the out-of-order path is exercised by a late resend of ts - 1. */
+            if (k % 2 != c->id)
+                continue;
+            snprintf(key, sizeof key, "k=\"%d\"", k);
+            struct ob_series_ref r = ref_of(c->family, key);
+            for (int i = 0; i < CW_BOUNDS + 3; i++)
+                v[i] = (double)ts;
+            int rc = ob_store_append(c->s, &r, &sh, ts * 2, v, NULL);
+            ck_assert_int_eq(rc, 0);
+            if (ts > 1) {
+                /* in-window older sample into the middle of the ring */
+                for (int i = 0; i < CW_BOUNDS + 3; i++)
+                    v[i] = (double)ts - 0.5;
+                rc = ob_store_append(c->s, &r, &sh, ts * 2 - 1, v, NULL);
+                ck_assert_int_eq(rc, 0);
+            }
+            c->appended++;
+        }
+    }
+    return NULL;
+}
+
+static int cw_family(void *ctx, const struct ob_family_view *f)
+{
+    (void)ctx;
+    (void)f;
+    return 0;
+}
+
+static int cw_series(void *ctx, const struct ob_series_view *sv)
+{
+    struct cw *c = ctx;
+    c->seen++;
+    uint32_t width = view_width(sv);
+    for (uint32_t i = 1; i < width; i++)
+        if (memcmp(&sv->values[i], &sv->values[0], 8) != 0)
+            c->torn++;
+    if (sv->values[0] * 2 != (double)sv->ts_ms)
+        c->torn++;
+    return 0;
+}
+
+START_TEST(concurrent_writers_and_scanner)
+{
+    struct ob_store_opts o = default_opts();
+    o.ooo_window_ms = 1000000;
+    o.heap_bytes = 1u << 20; /* the derived heap assumes scalar series */
+    struct ob_store *s = open_ok(&o);
+    uint32_t h = fam(s, "h", OB_FAMILY_HISTOGRAM);
+    _Atomic int stop = 0;
+    struct cw w[2] = {{s, h, 0, &stop, 0, 0, 0}, {s, h, 1, &stop, 0, 0, 0}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, cw_writer, &w[i]), 0);
+    struct cw reader = {s, h, 0, &stop, 0, 0, 0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int scans = 0;
+    do {
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        int64_t now_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+        ck_assert_int_eq(ob_store_scan(s, now_ms, cw_family, cw_series, &reader), 0);
+        scans++;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+    } while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 700);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+    ck_assert_int_eq(reader.torn, 0);
+    ck_assert_int_gt(reader.seen, 0);
+    ck_assert_int_gt(w[0].appended + w[1].appended, CW_SERIES);
+    /* Series were created concurrently by two threads: each exactly once. */
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_live, CW_SERIES);
+    ob_store_close(s);
+}
+END_TEST
+
+/* ---- figures (OB_STORE_BENCH=1; the assertions hold either way) ---- */
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int count_series(void *ctx, const struct ob_series_view *sv)
+{
+    (*(long *)ctx) += sv->n == 0;
+    return 0;
+}
+
+static int count_family(void *ctx, const struct ob_family_view *f)
+{
+    (void)ctx;
+    (void)f;
+    return 0;
+}
+
+START_TEST(figures)
+{
+    bool big = getenv("OB_STORE_BENCH") != NULL;
+    uint32_t n = big ? 1000000 : 20000;
+    struct ob_store_opts o = default_opts();
+    o.max_series = n;
+    o.max_families = 16;
+    o.samples_per_series = 1;
+    struct ob_store *s = open_ok(&o);
+    uint32_t fams[10];
+    for (int i = 0; i < 10; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "metric_%d", i);
+        fams[i] = fam(s, name, OB_FAMILY_GAUGE);
+    }
+    struct ob_series_ref *refs = malloc(sizeof *refs * n);
+    char *keys = malloc((size_t)n * 48);
+    ck_assert_ptr_nonnull(refs);
+    ck_assert_ptr_nonnull(keys);
+    for (uint32_t i = 0; i < n; i++) {
+        char *k = keys + (size_t)i * 48;
+        snprintf(k, 48, "job=\"app\",instance=\"host:%u\",n=\"%u\"", i % 100, i);
+        refs[i] = ref_of(fams[i % 10], k);
+    }
+    double t0 = now_s();
+    for (uint32_t i = 0; i < n; i++) {
+        double v = i;
+        ck_assert_int_eq(ob_store_append_at(s, &refs[i], &scalar, 1000, &v, 1, NULL), 0);
+    }
+    double t1 = now_s();
+    uint32_t m = OB_MIN(n, 100000u);
+    int rounds = 10;
+    for (int r = 1; r <= rounds; r++)
+        for (uint32_t i = 0; i < m; i++) {
+            double v = i + r;
+            ob_store_append_at(s, &refs[i], &scalar, 1000 + r, &v, 1, NULL);
+        }
+    double t2 = now_s();
+    long seen = 0;
+    ck_assert_int_eq(ob_store_scan(s, 1, count_family, count_series, &seen), 0);
+    double t3 = now_s();
+    ck_assert_int_eq(seen, (long)n);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.series_live, n);
+    if (big)
+        fprintf(stderr,
+                "store figures: create %.0f ns/series, append in-order %.0f ns (%u series), "
+                "scan %u series %.1f ms, %.0f store bytes/series (map %llu, heap used %llu)\n",
+                (t1 - t0) * 1e9 / n, (t2 - t1) * 1e9 / ((double)m * rounds), m, n, (t3 - t2) * 1e3,
+                (double)(st.map_bytes - st.heap_bytes + st.heap_used) / n,
+                (unsigned long long)st.map_bytes, (unsigned long long)st.heap_used);
+    free(refs);
+    free(keys);
+    ob_store_close(s);
+}
+END_TEST
+
+Suite *store_suite(void);
+Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, create_attach_reattach);
+    tcase_add_test(tc, refuse_incompatible);
+    tcase_add_test(tc, second_opener_locked);
+    tcase_add_test(tc, readonly);
+    tcase_add_test(tc, sample_rules);
+    tcase_add_test(tc, format_points);
+    tcase_add_test(tc, histogram_summary_reshape);
+    tcase_add_test(tc, family_rules);
+    tcase_add_test(tc, labels_update_and_collision);
+    tcase_add_test(tc, hash_collision_keys);
+    tcase_add_test(tc, expiry_and_reuse);
+    tcase_add_test(tc, store_full);
+    tcase_add_test(tc, dead_stripe_owner_repaired);
+    tcase_add_test(tc, kill9_reopen_keeps_everything);
+    tcase_add_test(tc, unclean_attach_rebuilds_lists);
+    tcase_add_test(tc, concurrent_writers_and_scanner);
+    tcase_add_test(tc, figures);
+    suite_add_tcase(s, tc);
+    return s;
+}
