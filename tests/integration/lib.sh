@@ -61,11 +61,12 @@ kill9_broker() {
 
 url() { echo "http://127.0.0.1:$PORT$1"; }
 
-# post PATH FILE [curl args...]: prints the HTTP status; body in $TMP/resp
+# post PATH FILE [curl args...]: prints the HTTP status; body in $TMP/resp.
+# Content type from $CT (default protobuf).
 post() {
     local path=$1 file=$2; shift 2
     curl -s -o "$TMP/resp" -w '%{http_code}' -X POST \
-        -H 'Content-Type: application/x-protobuf' "$@" --data-binary "@$file" "$(url "$path")"
+        -H "Content-Type: ${CT:-application/x-protobuf}" "$@" --data-binary "@$file" "$(url "$path")"
 }
 
 scrape() { curl -fsS "$(url /metrics)"; }

@@ -13,7 +13,7 @@ check "malformed protobuf -> 400" 400 "$(post /v1/metrics "$TMP/garbage.bin")"
 grep -qi 'protobuf' "$TMP/resp" && ok "400 names the problem" || bad "400 body: $(cat "$TMP/resp")"
 
 check "truncated protobuf -> 400" 400 "$(head -c 100 "$TMP/r1.bin" >"$TMP/trunc.bin"; post /v1/metrics "$TMP/trunc.bin")"
-check "text/plain -> 415" 415 "$(post /v1/metrics "$TMP/r1.bin" -H 'Content-Type: text/plain')"
+check "text/plain -> 415" 415 "$(CT=text/plain post /v1/metrics "$TMP/r1.bin")"
 check "unknown Content-Encoding -> 415" 415 "$(post /v1/metrics "$TMP/r1.bin" -H 'Content-Encoding: br')"
 
 head -c $((2 * 1024 * 1024)) /dev/urandom >"$TMP/big.bin"
