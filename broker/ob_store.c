@@ -56,6 +56,11 @@ struct ob_store {
     _Atomic uint64_t repairs; /* since attach */
 };
 
+/* The series path is a chain of cache misses (index entry, slot, labels,
+ * data); prefetching the blocks as soon as their offsets are known overlaps
+ * the last two. */
+#define PREFETCH(p) __builtin_prefetch(p)
+
 struct layout {
     uint64_t locks, fams, fam_index, slots, index, heap, map_size;
     uint32_t fam_index_cap;
@@ -468,6 +473,9 @@ static bool key_matches(const struct ob_store *s, uint64_t labels_off, const str
 
 static bool labels_match(const struct ob_store *s, uint64_t labels_off, const struct ob_series_ref *ref)
 {
+    const struct ob_store_labels *lb = payload(s, labels_off);
+    if (!ref->labels && (lb->labels_len & OB_LABELS_SHARED))
+        return true; /* labels are the key, which already matched */
     uint32_t want_len, have_len;
     const char *want = ref_labels(ref, &want_len);
     const char *have = labels_text(payload(s, labels_off), &have_len);
@@ -498,8 +506,35 @@ static inline bool slot_is(const struct ob_store *s, uint32_t i, const struct ob
            sl->hash == ref->hash && sl->family == ref->family && key_matches(s, sl->labels_off, ref);
 }
 
-/* Lock-free lookup; the answer is a candidate the caller re-verifies under
- * the stripe lock (or exact under the create lock). */
+/* Lock-free candidate for the hot path: live slot with the same family and
+ * hash.  The caller compares the key under the stripe lock and falls back
+ * to index_find() under the create lock when it differs (a 64-bit hash
+ * collision), so the key bytes are compared once per append. */
+static uint32_t index_candidate(const struct ob_store *s, const struct ob_series_ref *ref)
+{
+    uint64_t pos = ref->hash & s->index_mask;
+    uint32_t tag = (uint32_t)(ref->hash >> 32);
+    for (uint64_t probes = 0; probes <= s->index_mask; probes++, pos = (pos + 1) & s->index_mask) {
+        uint64_t e = atomic_load_explicit(&s->index[pos], memory_order_acquire);
+        if (e == 0)
+            return OB_STORE_NIL;
+        uint32_t sp1 = (uint32_t)e;
+        if (sp1 == OB_STORE_TOMBSTONE || (uint32_t)(e >> 32) != tag || sp1 > s->max_series)
+            continue;
+        const struct ob_store_slot *sl = &s->slots[sp1 - 1];
+        if (sl->hash == ref->hash && sl->family == ref->family) {
+            uint64_t labels_off = sl->labels_off, data_off = sl->data_off;
+            if (labels_off < s->heap_end && data_off < s->heap_end) {
+                PREFETCH(s->base + labels_off);
+                PREFETCH(s->base + data_off);
+            }
+            return sp1 - 1;
+        }
+    }
+    return OB_STORE_NIL;
+}
+
+/* Exact lookup (key compared); lock-free, exact under the create lock. */
 static uint32_t index_find(const struct ob_store *s, const struct ob_series_ref *ref)
 {
     uint64_t pos = ref->hash & s->index_mask;
@@ -1424,7 +1459,7 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
                     !shape_valid(shape) || (!ref->key && ref->key_len) || (!ref->labels && ref->labels_len)))
         return -EINVAL;
 
-    uint32_t i = index_find(s, ref);
+    uint32_t i = index_candidate(s, ref);
     if (OB_LIKELY(i != OB_STORE_NIL)) {
         uint32_t stripe = (uint32_t)(ref->hash & s->stripe_mask);
         rc = lock_stripe(s, stripe);
@@ -1474,6 +1509,10 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
         int64_t last = sl->last_ms;
         uint32_t w = atomic_load_explicit(&sl->ring, memory_order_relaxed);
         uint64_t data_off = sl->data_off, labels_off = sl->labels_off;
+        if (data_off < s->heap_end && labels_off < s->heap_end) {
+            PREFETCH(s->base + data_off);
+            PREFETCH(s->base + labels_off);
+        }
         int res = 0;
         if (family != f) {
             res = -1;
@@ -1526,6 +1565,9 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_fami
         uint32_t cur = atomic_load_explicit(&fam->head, memory_order_acquire);
         for (uint32_t steps = 0; cur < s->max_series && steps < s->max_series && rc == 0; steps++) {
             const struct ob_store_slot *sl = &s->slots[cur];
+            uint32_t ahead = atomic_load_explicit(&sl->next, memory_order_relaxed);
+            if (ahead < s->max_series)
+                PREFETCH(&s->slots[ahead]);
             struct ob_series_view sv;
             int res = read_series(s, sl, f, now_ms, ttl, scratch, &sv);
             if (res < 0)
