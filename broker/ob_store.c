@@ -100,8 +100,10 @@ static bool is_shm_path(const char *path)
 
 static uint64_t derived_heap(uint32_t max_series, uint32_t max_families, uint32_t cap)
 {
-    /* A label block of ~100 bytes, a scalar shape and its ring per series. */
-    return (uint64_t)max_series * (128u + 16u * ((uint64_t)cap + 1)) + (uint64_t)max_families * 256u;
+    /* Per series a label block of up to ~190 bytes and a ring whose samples
+     * average 5 values (a third of series being 10-bucket histograms).  The
+     * mapping is sparse: pages never touched cost no memory. */
+    return (uint64_t)max_series * (192u + 48u * ((uint64_t)cap + 1)) + (uint64_t)max_families * 256u;
 }
 
 static void compute_layout(uint64_t page, uint32_t max_series, uint32_t max_families,
