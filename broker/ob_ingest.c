@@ -43,7 +43,6 @@ typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_point;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint histogram_point;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
 
-#define STALE_NAN_BITS 0x7ff0000000000002ull /* Prometheus staleness marker */
 #define MAX_VALUE_DEPTH 16                   /* nesting of array/kvlist attribute values */
 #define TARGET_INFO "target_info"
 
@@ -576,7 +575,7 @@ static bool stale(uint32_t flags)
 
 static void fill_stale(double *v, size_t n)
 {
-    uint64_t bits = STALE_NAN_BITS;
+    uint64_t bits = OB_STALE_NAN_BITS;
     for (size_t i = 0; i < n; i++)
         memcpy(&v[i], &bits, sizeof bits);
 }

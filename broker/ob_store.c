@@ -1540,7 +1540,9 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
                 sv->point_text = text_of(d);
                 sv->has_sum = d->has_sum;
                 sv->values = scratch;
-                res = sv->ts_ms != OB_OOO_TS_WRITING;
+                uint64_t first;
+                memcpy(&first, scratch, sizeof first);
+                res = sv->ts_ms != OB_OOO_TS_WRITING && first != OB_STALE_NAN_BITS;
             }
         }
         atomic_thread_fence(memory_order_acquire);

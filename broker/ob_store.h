@@ -79,6 +79,10 @@ struct ob_shape {
     bool has_sum;           /* histogram only: no _sum series when false */
 };
 
+/* Prometheus' staleness marker.  A series whose newest sample starts with
+ * this NaN (OTLP flag NoRecordedValue) has ended: scans leave it out. */
+#define OB_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
+
 /* Number of doubles in one sample of this shape. */
 static inline uint32_t ob_shape_width(const struct ob_shape *sh)
 {

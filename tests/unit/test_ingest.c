@@ -1,0 +1,411 @@
+/* test_ingest.c: the ingest core against the real store and the default
+ * translator plugin: naming, label sets, resources, rejections. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ob_buf.h"
+#include "ob_config.h"
+#include "ob_expose.h"
+#include "ob_ingest.h"
+#include "ob_log.h"
+#include "ob_payloads.h"
+#include "ob_plugin_host.h"
+#include "ob_store.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
+
+static struct ob_store *store;
+static struct ob_plugin_host plugins;
+static struct ob_config *cfg;
+static struct ob_ingest *ingest;
+static char shm_name[64];
+static int64_t now_ns;
+
+static void setup_with(const char *const *overrides, size_t n)
+{
+    char err[OB_ERR_LEN];
+    ck_assert_int_eq(ob_config_load(NULL, overrides, n, &cfg, err), 0);
+    snprintf(shm_name, sizeof shm_name, "/ob-test-ingest-%d", (int)getpid());
+    ob_store_unlink(shm_name);
+    struct ob_store_opts so = {.path = shm_name,
+                               .max_series = 1000,
+                               .max_families = 100,
+                               .samples_per_series = 4,
+                               .ooo_window_ms = cfg->store_ooo_window_ms,
+                               .series_ttl_ms = cfg->store_series_ttl_ms};
+    ck_assert_msg(ob_store_open(&so, &store, err) == 0, "%s", err);
+    const char *build = getenv("OB_BUILD") ? getenv("OB_BUILD") : "build";
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/plugins", build);
+    struct ob_xlator *x;
+    ob_plugin_host_init(&plugins);
+    ck_assert_msg(ob_xlator_load("underscore_escaping_with_suffixes", dir, cfg->translator_kv,
+                                 cfg->translator_n_kv, &x, err) == 0,
+                  "%s", err);
+    ob_plugin_host_swap(&plugins, x);
+    ck_assert_int_eq(ob_ingest_create(store, &plugins, cfg, &ingest), 0);
+    now_ns = ob_now_ns() / 1000000 * 1000000;
+}
+
+static void setup(void)
+{
+    setup_with(NULL, 0);
+}
+
+static void teardown(void)
+{
+    ob_ingest_destroy(ingest);
+    ob_plugin_host_fini(&plugins);
+    ob_store_close(store);
+    ob_store_unlink(shm_name);
+    ob_config_destroy(cfg);
+}
+
+static struct ob_ingest_result send(const struct ob_buf *body)
+{
+    struct ob_ingest_result res;
+    ck_assert_int_eq(ob_ingest_body(ingest, OB_FE_HTTP, OB_PAYLOAD_PROTOBUF, body->data, body->len,
+                                    &res),
+                     0);
+    return res;
+}
+
+/* The exposition without the broker's own metrics. */
+static char *scrape(void)
+{
+    static struct ob_buf out;
+    out.len = 0;
+    struct ob_expose_opts o = {0};
+    ck_assert_int_eq(ob_expose_store(store, &o, now_ns / 1000000, &out), 0);
+    ob_buf_putc(&out, '\0');
+    return out.data;
+}
+
+/* ---- a small request builder for cases the shared payloads don't cover -- */
+
+typedef Opentelemetry__Proto__Common__V1__KeyValue kv_t;
+typedef Opentelemetry__Proto__Common__V1__AnyValue any_t;
+
+struct attr {
+    const char *key, *value;
+};
+
+struct gauge_spec {
+    const struct attr *resource;
+    size_t n_resource;
+    const char *name;
+    const char *unit;
+    bool counter; /* monotonic cumulative sum instead of a gauge */
+    const struct attr *attrs;
+    size_t n_attrs;
+    double value;
+    int64_t ts_ns;
+};
+
+static kv_t **make_kvs(const struct attr *a, size_t n, kv_t *kv, any_t *av)
+{
+    kv_t **p = calloc(n + 1, sizeof *p);
+    for (size_t i = 0; i < n; i++) {
+        opentelemetry__proto__common__v1__key_value__init(&kv[i]);
+        opentelemetry__proto__common__v1__any_value__init(&av[i]);
+        av[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        av[i].string_value = (char *)a[i].value;
+        kv[i].key = (char *)a[i].key;
+        kv[i].value = &av[i];
+        p[i] = &kv[i];
+    }
+    return p;
+}
+
+static void build(struct ob_buf *out, const struct gauge_spec *g)
+{
+    kv_t rkv[16], pkv[16];
+    any_t rav[16], pav[16];
+    Opentelemetry__Proto__Resource__V1__Resource res = OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
+    res.n_attributes = g->n_resource;
+    res.attributes = make_kvs(g->resource, g->n_resource, rkv, rav);
+
+    Opentelemetry__Proto__Metrics__V1__NumberDataPoint pt =
+        OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
+    pt.value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
+    pt.as_double = g->value;
+    pt.has_time_unix_nano = true;
+    pt.time_unix_nano = (uint64_t)g->ts_ns;
+    pt.n_attributes = g->n_attrs;
+    pt.attributes = make_kvs(g->attrs, g->n_attrs, pkv, pav);
+    Opentelemetry__Proto__Metrics__V1__NumberDataPoint *pts[] = {&pt};
+
+    Opentelemetry__Proto__Metrics__V1__Gauge gauge = OPENTELEMETRY__PROTO__METRICS__V1__GAUGE__INIT;
+    Opentelemetry__Proto__Metrics__V1__Sum sum = OPENTELEMETRY__PROTO__METRICS__V1__SUM__INIT;
+    Opentelemetry__Proto__Metrics__V1__Metric m = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT;
+    m.name = (char *)g->name;
+    m.unit = (char *)(g->unit ? g->unit : "");
+    if (g->counter) {
+        sum.n_data_points = 1;
+        sum.data_points = pts;
+        sum.has_is_monotonic = sum.is_monotonic = true;
+        sum.has_aggregation_temporality = true;
+        sum.aggregation_temporality =
+            OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE;
+        m.data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
+        m.sum = &sum;
+    } else {
+        gauge.n_data_points = 1;
+        gauge.data_points = pts;
+        m.data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
+        m.gauge = &gauge;
+    }
+    Opentelemetry__Proto__Metrics__V1__Metric *ms[] = {&m};
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics sm =
+        OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
+    sm.n_metrics = 1;
+    sm.metrics = ms;
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sms[] = {&sm};
+    Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm =
+        OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
+    rm.resource = &res;
+    rm.n_scope_metrics = 1;
+    rm.scope_metrics = sms;
+    Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rms[] = {&rm};
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req =
+        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
+    req.n_resource_metrics = 1;
+    req.resource_metrics = rms;
+
+    out->len = 0;
+    size_t len = protobuf_c_message_get_packed_size(&req.base);
+    ck_assert(ob_buf_reserve(out, len));
+    out->len = protobuf_c_message_pack(&req.base, (uint8_t *)out->data);
+    free(res.attributes);
+    free(pt.attributes);
+}
+
+static const struct attr svc[] = {{"service.name", "app"}, {"service.instance.id", "i-1"}};
+
+/* ---- tests ----------------------------------------------------------------- */
+
+START_TEST(calculator_names)
+{
+    struct ob_buf b = {0};
+    ck_assert_int_eq(ob_payload_calculator(&b, now_ns - 60000 * OB_NS_PER_MS, now_ns, 1), 0);
+    struct ob_ingest_result res = send(&b);
+    ck_assert_uint_eq(res.points, 4);
+    ck_assert_uint_eq(res.rejected, 0);
+    const char *s = scrape();
+    ck_assert_ptr_nonnull(strstr(s, "# TYPE calc_operation_total counter\n"));
+    ck_assert_ptr_nonnull(strstr(s, "calc_operation_total{job=\"calculator\",operation=\"add\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(s, "# TYPE http_server_duration_milliseconds histogram\n"));
+    ck_assert_ptr_nonnull(strstr(s, ",le=\"+Inf\"} 4\n"));
+    ck_assert_ptr_nonnull(strstr(s, "http_server_active_requests{job=\"calculator\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(s, "target_info{job=\"calculator\",telemetry_sdk_language=\"nodejs\""));
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(attribute_values_rendered_like_pdata)
+{
+    struct ob_buf b = {0};
+    ck_assert_int_eq(ob_payload_any_values(&b, now_ns), 0);
+    struct ob_ingest_result res = send(&b);
+    ck_assert_uint_eq(res.rejected, 0);
+    const char *s = scrape();
+    /* Sorted by label name; the empty value is no label at all. */
+    const char *want = "any_values{arr=\"[\\\"a\\\",1,true]\",b=\"true\",bytes=\"AAH+\",d=\"1.5\","
+                       "i=\"-42\",job=\"special\",kv=\"{\\\"k1\\\":\\\"v1\\\",\\\"k2\\\":2}\","
+                       "s=\"str\"} 1\n";
+    ck_assert_msg(strstr(s, want), "got:\n%s", s);
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(label_collisions_joined)
+{
+    struct ob_buf b = {0};
+    const struct attr a[] = {{"a_b", "3"}, {"a-b", "1"}, {"a.b", "2"}, {"job", "mine"}};
+    struct gauge_spec g = {svc, 2, "g", NULL, false, a, 4, 7, now_ns};
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    /* Values join in original-key order; job from the resource wins. */
+    ck_assert_msg(strstr(scrape(), "g{a_b=\"1;2;3\",instance=\"i-1\",job=\"app\"} 7\n"), "%s", scrape());
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(series_collision_counted_newest_wins)
+{
+    struct ob_buf b = {0};
+    const struct attr a[] = {{"k", "v"}};
+    struct gauge_spec g = {svc, 2, "disk.used", NULL, false, a, 1, 1, now_ns - 2000 * OB_NS_PER_MS};
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).collisions, 0);
+    g.name = "disk_used"; /* another OTLP stream, same Prometheus series */
+    g.value = 2;
+    g.ts_ns = now_ns - 1000 * OB_NS_PER_MS;
+    build(&b, &g);
+    struct ob_ingest_result res = send(&b);
+    ck_assert_uint_eq(res.rejected, 0);
+    ck_assert_uint_eq(res.collisions, 1);
+    const char *s = scrape();
+    ck_assert_ptr_nonnull(strstr(s, "disk_used{instance=\"i-1\",job=\"app\",k=\"v\"} 2\n"));
+    ck_assert_ptr_null(strstr(s, "} 1\n"));
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(target_info_latest_resource)
+{
+    struct ob_buf b = {0};
+    const struct attr r1[] = {{"service.name", "app"}, {"host.name", "a"}};
+    const struct attr r2[] = {{"service.name", "app"}, {"host.name", "b"}, {"os.type", "linux"}};
+    struct gauge_spec g = {r1, 2, "up.ish", NULL, false, NULL, 0, 1, now_ns - 5000 * OB_NS_PER_MS};
+    build(&b, &g);
+    send(&b);
+    g.resource = r2;
+    g.n_resource = 3;
+    g.ts_ns = now_ns;
+    build(&b, &g);
+    send(&b);
+    const char *s = scrape();
+    ck_assert_msg(strstr(s, "target_info{host_name=\"b\",job=\"app\",os_type=\"linux\"} 1\n"), "%s", s);
+    ck_assert_ptr_null(strstr(s, "host_name=\"a\""));
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(rejections_by_reason)
+{
+    struct ob_buf b = {0};
+    struct ob_ingest_result res;
+
+    ck_assert_int_eq(ob_payload_delta_sum(&b, now_ns), 0);
+    res = send(&b);
+    ck_assert_uint_eq(res.rejected_by[OB_REASON_TEMPORALITY], 1);
+    ck_assert_ptr_nonnull(strstr(res.message, "delta temporality"));
+
+    b.len = 0;
+    ck_assert_int_eq(ob_payload_exp_histogram(&b, now_ns), 0);
+    ck_assert_uint_eq(send(&b).rejected_by[OB_REASON_UNSUPPORTED], 1);
+
+    b.len = 0;
+    ck_assert_int_eq(ob_payload_bad_utf8(&b, now_ns), 0);
+    res = send(&b);
+    ck_assert_uint_eq(res.rejected_by[OB_REASON_MALFORMED], 1);
+    ck_assert_ptr_nonnull(strstr(res.message, "UTF-8"));
+
+    b.len = 0;
+    ck_assert_int_eq(ob_payload_many_labels(&b, now_ns, 200), 0);
+    ck_assert_uint_eq(send(&b).rejected_by[OB_REASON_LIMIT], 1);
+    b.len = 0;
+    ck_assert_int_eq(ob_payload_many_labels(&b, now_ns, 20), 0);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+
+    /* A gauge that translates onto an existing counter's name. */
+    struct gauge_spec g = {svc, 2, "reqs", NULL, true, NULL, 0, 1, now_ns};
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    g.name = "reqs_total";
+    g.counter = false;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected_by[OB_REASON_TYPE_CONFLICT], 1);
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(out_of_order_rules)
+{
+    struct ob_buf b = {0};
+    struct gauge_spec g = {svc, 2, "temp", "Cel", false, NULL, 0, 20, now_ns};
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    /* Older, inside the window: stored, but the newest stays exposed. */
+    g.value = 10;
+    g.ts_ns = now_ns - 60000 * OB_NS_PER_MS;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ck_assert_ptr_nonnull(strstr(scrape(), "temp_celsius{instance=\"i-1\",job=\"app\"} 20\n"));
+    /* Older than the window. */
+    g.ts_ns = now_ns - 11 * 60000 * OB_NS_PER_MS;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected_by[OB_REASON_OUT_OF_BOUNDS], 1);
+    /* Far in the future would block the series: refused. */
+    g.ts_ns = now_ns + 60 * 60000 * OB_NS_PER_MS;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected_by[OB_REASON_OUT_OF_BOUNDS], 1);
+    /* Same timestamp, other value. */
+    g.ts_ns = now_ns;
+    g.value = 21;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected_by[OB_REASON_DUPLICATE], 1);
+    /* An identical resend is fine. */
+    g.value = 20;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(stale_and_empty)
+{
+    struct ob_buf b = {0};
+    ck_assert_int_eq(ob_payload_empty_metrics(&b, now_ns), 0);
+    struct ob_ingest_result res = send(&b);
+    ck_assert_uint_eq(res.points, 1);
+    ck_assert_uint_eq(res.rejected, 0);
+
+    b.len = 0;
+    ck_assert_int_eq(ob_payload_no_recorded_value(&b, now_ns), 0);
+    res = send(&b);
+    ck_assert_uint_eq(res.rejected, 0);
+    const char *s = scrape();
+    ck_assert_ptr_nonnull(strstr(s, "ok_gauge{job=\"special\"} 1\n"));
+    ck_assert_ptr_null(strstr(s, "queue_depth{"));
+    ck_assert_ptr_null(strstr(s, "queue_latency"));
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(summary_exposed)
+{
+    struct ob_buf b = {0};
+    ck_assert_int_eq(ob_payload_summary(&b, now_ns), 0);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    const char *s = scrape();
+    ck_assert_msg(strstr(s, "# TYPE rpc_duration_seconds summary\n"
+                            "rpc_duration_seconds{job=\"special\",rpc_method=\"Get\",quantile=\"0\"} 0.01\n"),
+                  "%s", s);
+    ck_assert_ptr_nonnull(strstr(s, "rpc_duration_seconds_sum{job=\"special\",rpc_method=\"Get\"} 2.5\n"));
+    ck_assert_ptr_nonnull(strstr(s, "rpc_duration_seconds_count{job=\"special\",rpc_method=\"Get\"} 10\n"));
+    ob_buf_fini(&b);
+}
+END_TEST
+
+START_TEST(malformed_body)
+{
+    struct ob_ingest_result res;
+    const char junk[] = "\xff\xff\xff\xff not protobuf";
+    ck_assert_int_ne(ob_ingest_body(ingest, OB_FE_HTTP, OB_PAYLOAD_PROTOBUF, junk, sizeof junk, &res), 0);
+    ck_assert_ptr_nonnull(strstr(res.message, "protobuf"));
+}
+END_TEST
+
+Suite *ingest_suite(void);
+Suite *ingest_suite(void)
+{
+    Suite *s = suite_create("ingest");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, calculator_names);
+    tcase_add_test(tc, attribute_values_rendered_like_pdata);
+    tcase_add_test(tc, label_collisions_joined);
+    tcase_add_test(tc, series_collision_counted_newest_wins);
+    tcase_add_test(tc, target_info_latest_resource);
+    tcase_add_test(tc, rejections_by_reason);
+    tcase_add_test(tc, out_of_order_rules);
+    tcase_add_test(tc, stale_and_empty);
+    tcase_add_test(tc, summary_exposed);
+    tcase_add_test(tc, malformed_body);
+    suite_add_tcase(s, tc);
+    return s;
+}
