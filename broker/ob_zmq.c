@@ -289,11 +289,10 @@ static int new_socket(struct ob_zmq *z, int type, int hwm, void **out)
     void *s = zmq_socket(z->ctx, type);
     if (!s)
         return -zmq_errno();
-    int zero = 0, one = 1;
+    int zero = 0;
     if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0 ||
-        zmq_setsockopt(s, ZMQ_IPV6, &one, sizeof one) != 0) {
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0) {
         int e = zmq_errno();
         zmq_close(s);
         return -e;
@@ -324,7 +323,11 @@ static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t
     for (size_t i = 0; i < n_eps; i++) {
         char last[256];
         size_t last_len = sizeof last;
-        if (zmq_bind(k->bound, eps[i]) != 0 ||
+        /* IPv6 only for [v6] literals: with it on, "tcp://127.0.0.1:*"
+         * would report itself as tcp://[::ffff:127.0.0.1]:port. */
+        int v6 = strchr(eps[i], '[') != NULL;
+        if (zmq_setsockopt(k->bound, ZMQ_IPV6, &v6, sizeof v6) != 0 ||
+            zmq_bind(k->bound, eps[i]) != 0 ||
             zmq_getsockopt(k->bound, ZMQ_LAST_ENDPOINT, last, &last_len) != 0) {
             rc = -zmq_errno();
             snprintf(err, OB_ERR_LEN, "zmq.%s: cannot bind %s: %s", kind_name[kind], eps[i],

@@ -769,10 +769,11 @@ static int socket_open(struct obc_client *c)
     void *s = zmq_socket(c->ctx, type);
     if (!s)
         return -zmq_errno();
-    int linger = (int)c->timeout_ms, sndtimeo = (int)c->timeout_ms, one = 1;
+    int linger = (int)c->timeout_ms, sndtimeo = (int)c->timeout_ms;
+    int v6 = strchr(c->endpoint, '[') != NULL; /* [v6] literal */
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) != 0 ||
-        zmq_setsockopt(s, ZMQ_IPV6, &one, sizeof one) != 0 || zmq_connect(s, c->endpoint) != 0) {
+        zmq_setsockopt(s, ZMQ_IPV6, &v6, sizeof v6) != 0 || zmq_connect(s, c->endpoint) != 0) {
         int e = zmq_errno();
         zmq_close(s);
         return -e;
