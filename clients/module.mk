@@ -58,8 +58,8 @@ install-client: $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include/otlpbroker
 	install -m 644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME).$(VERSION)
-	ln -sf $(CLIENT_SONAME).$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME)
+	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so.$(VERSION)
+	ln -sf libotlpbroker-client.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME)
 	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so
 	install -m 644 clients/c/include/otlpbroker/client.h $(DESTDIR)$(PREFIX)/include/otlpbroker/
 	install -m 644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
