@@ -1,1 +1,65 @@
 # Client library and CLI (issue 4).
+#
+# libotlpbroker-client: clients/c/client.c plus the protobuf-c code generated
+# from proto/, compiled -fPIC -fvisibility=hidden so that only the obc_*
+# functions (OBC_API) are exported.  The static archive holds one relocatable
+# object whose hidden symbols are made local, so an application that links its
+# own copy of the OTLP protos (the broker's unit runner does) sees no clash.
+
+CLIENT_DIR     := $(BUILD)/clients
+CLIENT_SO      := $(CLIENT_DIR)/libotlpbroker-client.so
+CLIENT_A       := $(CLIENT_DIR)/libotlpbroker-client.a
+CLIENT_PC      := $(CLIENT_DIR)/otlpbroker-client.pc
+CLIENT_EXAMPLE := $(CLIENT_DIR)/example
+CLIENT_SONAME  := libotlpbroker-client.so.$(firstword $(subst ., ,$(VERSION)))
+CLIENT_PIC_OBJS := $(CLIENT_DIR)/c/client.pic.o \
+                   $(patsubst $(BUILD)/gen/%.c,$(CLIENT_DIR)/gen/%.pic.o,$(PROTO_GEN_C))
+CLIENT_LIBS     = $(ZMQ_LIBS) $(PBC_LIBS) -lm
+CLIENT_CPPFLAGS := -Iclients/c/include
+OBJCOPY        ?= objcopy
+
+CLIENT_TARGETS += $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC) $(CLIENT_EXAMPLE)
+ALL_TARGETS    += $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC) $(CLIENT_EXAMPLE)
+ALL_OBJS       += $(CLIENT_PIC_OBJS) $(CLIENT_DIR)/c/example.o
+
+$(CLIENT_DIR)/c/client.pic.o: clients/c/client.c | $(GEN_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(CLIENT_CPPFLAGS) $(ZMQ_CFLAGS) $(PBC_CFLAGS) $(CFLAGS) -fPIC \
+	  -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(CLIENT_DIR)/gen/%.pic.o: $(BUILD)/gen/%.c | $(GEN_HDRS)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(PBC_CFLAGS) $(CFLAGS) -Wno-missing-prototypes -Wno-unused-parameter \
+	  -fPIC -fvisibility=hidden -MMD -MP -c $< -o $@
+
+$(CLIENT_SO): $(CLIENT_PIC_OBJS)
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-soname,$(CLIENT_SONAME) -o $@ $^ $(CLIENT_LIBS)
+
+$(CLIENT_A): $(CLIENT_PIC_OBJS)
+	$(Q)$(CC) -r -nostdlib -o $(CLIENT_DIR)/libotlpbroker-client.o $^
+	$(Q)$(OBJCOPY) --localize-hidden $(CLIENT_DIR)/libotlpbroker-client.o
+	$(Q)rm -f $@ && $(AR) rcs $@ $(CLIENT_DIR)/libotlpbroker-client.o
+
+$(CLIENT_PC): clients/c/otlpbroker-client.pc.in
+	@mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(CLIENT_DIR)/c/example.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
+$(CLIENT_EXAMPLE): $(CLIENT_DIR)/c/example.o $(CLIENT_A)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)
+
+# The unit runner links the static library for tests/unit/test_client.c.
+$(BUILD)/tests/unit/test_client.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
+$(BUILD)/tests/unit/check_runner: $(CLIENT_A)
+
+.PHONY: install-client
+install: install-client
+install-client: $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/include/otlpbroker
+	install -m 644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so.$(VERSION)
+	ln -sf libotlpbroker-client.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME)
+	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so
+	install -m 644 clients/c/include/otlpbroker/client.h $(DESTDIR)$(PREFIX)/include/otlpbroker/
+	install -m 644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
