@@ -25,8 +25,10 @@
 #include "ob_plugin_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
+#include "ob_zmq.h"
 
 #define MAX_OVERRIDES 256
+#define MAX_ENDPOINTS 32
 
 struct args {
     const char *config_path;
@@ -46,11 +48,13 @@ static void usage(FILE *f)
             "  -o section.key=value  override one key; repeatable; wins over the file\n"
             "      --check-config    validate the configuration and the translator plugin,\n"
             "                        print the effective configuration, exit\n"
+            "      --print-defaults  print every key with its default and meaning (INI)\n"
             "      --version         print the version and exit\n"
             "  -h, --help            this text\n"
             "\n"
             "Endpoints (default http://127.0.0.1:4318): POST /v1/metrics,\n"
-            "POST /api/v1/otlp/v1/metrics, GET /metrics, GET /-/healthy, GET /-/ready.\n"
+            "POST /api/v1/otlp/v1/metrics, GET /metrics, GET /-/healthy, GET /-/ready;\n"
+            "ZeroMQ PULL tcp://127.0.0.1:4319 and ROUTER tcp://127.0.0.1:4320.\n"
             "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the translator plugin.\n");
 }
 
@@ -65,6 +69,10 @@ static int parse_args(int argc, char **argv, struct args *a)
         }
         if (!strcmp(arg, "--version")) {
             printf("otlp-broker %s\n", OB_VERSION);
+            return 0;
+        }
+        if (!strcmp(arg, "--print-defaults")) {
+            ob_config_write_defaults(stdout);
             return 0;
         }
         if (!strcmp(arg, "--check-config")) {
@@ -100,6 +108,48 @@ static int load_translator(const struct ob_config *cfg, struct ob_xlator **out)
                             cfg->translator_n_kv, out, err);
     if (rc != 0)
         OB_LOG_ERROR("translator", "%s", err);
+    return rc;
+}
+
+/* Splits a comma-separated list in place (spaces around items trimmed). */
+static size_t split_list(char *s, const char **out, size_t max)
+{
+    size_t n = 0;
+    for (char *save = NULL, *tok = strtok_r(s, ",", &save); tok && n < max;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ' || *tok == '\t')
+            tok++;
+        char *end = tok + strlen(tok);
+        while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*tok)
+            out[n++] = tok;
+    }
+    return n;
+}
+
+static int start_zmq(const struct ob_config *cfg, struct ob_ingest *ingest, struct ob_zmq **out)
+{
+    const char *pull[MAX_ENDPOINTS], *reply[MAX_ENDPOINTS];
+    char *pull_s = strdup(cfg->zmq_pull), *reply_s = strdup(cfg->zmq_reply);
+    int rc = -ENOMEM;
+    if (pull_s && reply_s) {
+        struct ob_zmq_opts zo = {
+            .pull = pull,
+            .n_pull = split_list(pull_s, pull, MAX_ENDPOINTS),
+            .reply = reply,
+            .n_reply = split_list(reply_s, reply, MAX_ENDPOINTS),
+            .max_body_bytes = cfg->max_body_bytes,
+            .rcv_hwm = (int)cfg->zmq_rcv_hwm,
+            .threads = cfg->zmq_threads,
+        };
+        char err[OB_ERR_LEN];
+        rc = ob_zmq_start(&zo, ingest, out, err);
+        if (rc != 0)
+            OB_LOG_ERROR("zmq", "%s", err);
+    }
+    free(pull_s);
+    free(reply_s);
     return rc;
 }
 
@@ -165,6 +215,7 @@ int main(int argc, char **argv)
     struct ob_plugin_host plugins;
     struct ob_ingest *ingest = NULL;
     struct ob_http *http = NULL;
+    struct ob_zmq *zmq = NULL;
     _Atomic bool ready = false;
     ob_plugin_host_init(&plugins);
 
@@ -222,6 +273,8 @@ int main(int argc, char **argv)
         OB_LOG_ERROR("http", "%s", err);
         goto out;
     }
+    if (start_zmq(cfg, ingest, &zmq) != 0)
+        goto out;
     atomic_store(&ready, true);
     OB_LOG_INFO("broker", "otlp-broker %s ready (translator %s)", OB_VERSION, x->desc.name);
 
@@ -231,6 +284,7 @@ int main(int argc, char **argv)
 out:
     atomic_store(&ready, false);
     ob_http_stop(http);
+    ob_zmq_stop(zmq);
     ob_ingest_destroy(ingest);
     ob_plugin_host_fini(&plugins);
     ob_store_close(store);

@@ -99,6 +99,18 @@ static const struct option options[] = {
     {"translator", "plugin_dir", T_STRING, OB_PLUGIN_DIR, F(translator_plugin_dir), 1, 0,
      "Directory of the plugins named by plugin."},
 
+    {"zmq", "pull", T_STRING, "tcp://127.0.0.1:4319", F(zmq_pull), 0, 0,
+     "ZeroMQ PULL endpoints (comma-separated; tcp:// or ipc://), fire-and-forget:\n"
+     "one message = one OTLP ExportMetricsServiceRequest in protobuf, optionally\n"
+     "after a frame \"gzip\".  Empty = no PULL socket."},
+    {"zmq", "reply", T_STRING, "tcp://127.0.0.1:4320", F(zmq_reply), 0, 0,
+     "ZeroMQ ROUTER endpoints (comma-separated) answering each request with an\n"
+     "ExportMetricsServiceResponse, or frames \"error\" + message.  Empty = none."},
+    {"zmq", "threads", T_U32, "2", F(zmq_threads), 1, 64,
+     "Ingest threads per ZeroMQ socket kind."},
+    {"zmq", "rcv_hwm", T_U32, "1000", F(zmq_rcv_hwm), 0, 10000000,
+     "Messages queued per ZeroMQ socket before senders block or drop; 0 = unlimited."},
+
     {"exposition", "timestamps", T_BOOL, "false", F(expose_timestamps), 0, 0,
      "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"
      "the scrape time."},

@@ -44,6 +44,12 @@ struct ob_config {
     struct ob_kv *translator_kv;   /* the plugin's own keys */
     size_t translator_n_kv;
 
+    /* [zmq] */
+    char *zmq_pull;                /* comma-separated endpoints; empty = none */
+    char *zmq_reply;               /* comma-separated endpoints; empty = none */
+    uint32_t zmq_threads;
+    uint32_t zmq_rcv_hwm;
+
     /* [exposition] */
     bool expose_timestamps;        /* exposition.timestamps */
 

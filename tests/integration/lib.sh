@@ -27,6 +27,7 @@ start_broker() {
     : >"$TMP/broker.log"
     "$BROKER" -o http.listen=127.0.0.1:0 -o store.path="$STORE" \
         -o translator.plugin_dir="$OB_BUILD/plugins" -o store.max_series=20000 \
+        -o zmq.pull="ipc://$TMP/pull" -o zmq.reply="ipc://$TMP/reply" \
         -o broker.log_level=info "$@" 2>>"$TMP/broker.log" &
     BROKER_PID=$!
     for _ in $(seq 1 200); do
