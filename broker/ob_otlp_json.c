@@ -746,11 +746,8 @@ static int dec_any_value(struct dec *c, struct json_object *o, void *out)
         default:
             continue;
         }
-        if (rc) {
-            /* Never leave a case pointing at an unset member. */
-            m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE__NOT_SET;
+        if (rc)
             return at_key(c, k);
-        }
     }
     c->depth--;
     return 0;
@@ -1366,12 +1363,9 @@ static int dec_metric(struct dec *c, struct json_object *o, void *out)
             }
             /* All union members are pointers; write through the sum member. */
             void *data = NULL;
-            m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA__NOT_SET;
             rc = get_message(c, v, size, fn, &data);
-            if (rc == 0) {
-                m->data_case = dc;
-                m->sum = data;
-            }
+            m->data_case = dc;
+            m->sum = data;
         }
         if (rc)
             return at_key(c, k);
