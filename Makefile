@@ -36,6 +36,8 @@ Z_CFLAGS     ?= $(call pc,--cflags,zlib)
 Z_LIBS       ?= $(call pc,--libs,zlib)
 XXH_CFLAGS   ?= $(call pc,--cflags,libxxhash)
 XXH_LIBS     ?= $(call pc,--libs,libxxhash)
+JSONC_CFLAGS ?= $(call pc,--cflags,json-c)
+JSONC_LIBS   ?= $(call pc,--libs,json-c)
 CHECK_CFLAGS ?= $(call pc,--cflags,check)
 CHECK_LIBS   ?= $(call pc,--libs,check)
 # Debian's iniparser ships no .pc file.
@@ -45,7 +47,7 @@ INI_LIBS     ?= $(if $(call pc,--exists,iniparser),$(call pc,--libs,iniparser),-
 # Debian packages `make deps` installs (binary name or header -> package).
 DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
             libiniparser-dev check libsubunit-dev libmicrohttpd-dev zlib1g-dev libxxhash-dev \
-            curl
+            libjson-c-dev curl
 
 override CPPFLAGS += -I. -Ibroker -Iplugins -I$(BUILD)/gen -DOB_VERSION='"$(VERSION)"'
 override CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -pthread \
