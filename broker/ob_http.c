@@ -45,12 +45,14 @@
 #include "ob_ingest.h"
 #include "ob_log.h"
 #include "ob_otlp.h"
+#include "ob_otlp_json.h"
 #include "ob_selfmetrics.h"
 
 #define COMPONENT "http"
 #define CT_TEXT "text/plain; charset=utf-8"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
 #define CT_PROTOBUF "application/x-protobuf"
+#define CT_JSON "application/json"
 
 /* A per-thread inflate buffer bigger than this is freed after the request:
  * one odd 30 MiB body should not pin 30 MiB per thread forever. */
@@ -76,6 +78,7 @@ struct scratch {
 struct req {
     struct ob_buf body;
     bool gzip;
+    bool json;      /* application/json: OTLP/JSON in, JSON response out */
     bool too_large; /* body over the limit: the rest is dropped as it arrives */
     bool no_memory;
 };
@@ -263,16 +266,16 @@ static enum MHD_Result otlp_begin(struct ob_http *h, struct MHD_Connection *c, v
 {
     uint64_t max = h->deps.cfg->max_body_bytes;
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    /* JSON comes with its own issue; until then it is refused like anything
-     * else that is not protobuf. */
-    if (!media_type_is(ctype, CT_PROTOBUF)) {
+    bool json = media_type_is(ctype, CT_JSON);
+    if (!json && !media_type_is(ctype, CT_PROTOBUF)) {
         ob_sm_request(OB_FE_HTTP, OB_OUT_UNSUPPORTED);
         char who[64];
         client_text(c, who, sizeof who);
         ob_complain(&complain_type, COMPONENT, "unsupported content type '%s' from %s",
                     ctype ? ctype : "", who);
         return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                            "unsupported content type '%s': expected " CT_PROTOBUF,
+                            "unsupported content type '%s': expected " CT_PROTOBUF
+                            " or " CT_JSON,
                             ctype ? ctype : "");
     }
     const char *enc =
@@ -301,6 +304,7 @@ static enum MHD_Result otlp_begin(struct ob_http *h, struct MHD_Connection *c, v
     if (!r)
         return MHD_NO;
     r->gzip = gzip;
+    r->json = json;
     /* A known length is allocated once, exactly. */
     if (announced) {
         r->body.data = malloc((size_t)announced);
@@ -311,7 +315,7 @@ static enum MHD_Result otlp_begin(struct ob_http *h, struct MHD_Connection *c, v
     return MHD_YES;
 }
 
-static enum MHD_Result otlp_ingest(struct ob_http *h, struct MHD_Connection *c,
+static enum MHD_Result otlp_ingest(struct ob_http *h, struct MHD_Connection *c, bool json,
                                    const void *body, size_t len, struct scratch *s)
 {
     if (!h->deps.ingest) {
@@ -319,20 +323,24 @@ static enum MHD_Result otlp_ingest(struct ob_http *h, struct MHD_Connection *c,
         return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready");
     }
     struct ob_ingest_result res;
-    int rc = ob_ingest_body(h->deps.ingest, OB_FE_HTTP, OB_PAYLOAD_PROTOBUF, body, len, &res);
+    int rc = ob_ingest_body(h->deps.ingest, OB_FE_HTTP,
+                            json ? OB_PAYLOAD_JSON : OB_PAYLOAD_PROTOBUF, body, len, &res);
     if (rc == 0) {
+        /* The answer comes in the request's encoding (OTLP/HTTP). */
         buf_reset(&s->resp);
-        rc = ob_otlp_encode_response((int64_t)res.rejected, res.rejected ? res.message : NULL,
-                                     &s->resp);
+        const char *msg = res.rejected ? res.message : NULL;
+        rc = json ? ob_otlp_json_encode_response((int64_t)res.rejected, msg, &s->resp)
+                  : ob_otlp_encode_response((int64_t)res.rejected, msg, &s->resp);
         if (rc == 0) {
             ob_sm_request(OB_FE_HTTP, res.rejected ? OB_OUT_PARTIAL : OB_OUT_OK);
-            return respond(c, MHD_HTTP_OK, CT_PROTOBUF, s->resp.data, s->resp.len, NULL);
+            return respond(c, MHD_HTTP_OK, json ? CT_JSON : CT_PROTOBUF, s->resp.data,
+                           s->resp.len, NULL);
         }
     }
     /* OTLP/HTTP says a 4xx body SHOULD be a protobuf google.rpc.Status.  We
      * answer text/plain: SDKs only log the body (the status code alone
      * decides retries), a person with curl can read it, and it cannot fail
-     * to encode.  The JSON work may revisit this. */
+     * to encode. */
     char who[64];
     switch (rc) {
     case OB_E_MALFORMED:
@@ -376,13 +384,13 @@ static enum MHD_Result otlp_end(struct ob_http *h, struct MHD_Connection *c, str
         return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
     if (!r->gzip) /* an empty body is a valid (empty) request: never pass NULL */
-        return otlp_ingest(h, c, r->body.data ? r->body.data : "", r->body.len, s);
+        return otlp_ingest(h, c, r->json, r->body.data ? r->body.data : "", r->body.len, s);
 
     buf_reset(&s->inflate);
     int rc = ob_gunzip(r->body.data, r->body.len, (size_t)max, &s->inflate);
     enum MHD_Result mrc;
     if (rc == 0) {
-        mrc = otlp_ingest(h, c, s->inflate.data, s->inflate.len, s);
+        mrc = otlp_ingest(h, c, r->json, s->inflate.data, s->inflate.len, s);
     } else if (rc == OB_E_TOO_LARGE) {
         ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
         client_text(c, who, sizeof who);

@@ -31,6 +31,7 @@
 #include "ob_log.h"
 #include "ob_names.h"
 #include "ob_otlp.h"
+#include "ob_otlp_json.h"
 #include "ob_plugin_host.h"
 #include "ob_store.h"
 
@@ -970,17 +971,16 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
 
     int rc;
     ob_otlp_request *req = NULL;
-    if (fmt != OB_PAYLOAD_PROTOBUF) {
-        rc = OB_E_UNSUPPORTED;
-        snprintf(out->message, sizeof out->message, "unsupported payload format");
-        goto done;
+    if (fmt == OB_PAYLOAD_JSON) {
+        rc = ob_otlp_json_decode(&w->arena, body, len, &req, out->message, sizeof out->message);
+    } else {
+        rc = ob_otlp_decode(&w->arena, body, len, &req);
+        if (rc != 0)
+            snprintf(out->message, sizeof out->message,
+                     "body is not a valid protobuf ExportMetricsServiceRequest");
     }
-    rc = ob_otlp_decode(&w->arena, body, len, &req);
-    if (rc != 0) {
-        snprintf(out->message, sizeof out->message,
-                 "body is not a valid protobuf ExportMetricsServiceRequest");
+    if (rc != 0)
         goto done;
-    }
     struct request r = {.in = in, .w = w, .x = x, .res = out, .now_ms = ob_now_ns() / 1000000};
     for (size_t i = 0; i < req->n_resource_metrics; i++)
         ingest_resource(&r, req->resource_metrics[i]);

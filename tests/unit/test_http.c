@@ -193,8 +193,8 @@ END_TEST
 START_TEST(unsupported_media)
 {
     static const char *const reqs[] = {
-        "POST /v1/metrics HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        "Content-Length: 2\r\n\r\n{}",
+        "POST /v1/metrics HTTP/1.1\r\nHost: t\r\nContent-Type: application/xml\r\n"
+        "Content-Length: 2\r\n\r\n<>",
         "POST /v1/metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nxx",
         "POST /api/v1/otlp/v1/metrics HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
         "Content-Length: 2\r\n\r\nxx",
