@@ -26,6 +26,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -53,13 +55,23 @@
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
 #define CT_PROTOBUF "application/x-protobuf"
 #define CT_JSON "application/json"
+#define CONN_MEMORY_BYTES (256 * 1024)
 
 /* A per-thread inflate buffer bigger than this is freed after the request:
  * one odd 30 MiB body should not pin 30 MiB per thread forever. */
 #define KEEP_INFLATE_BYTES (4u << 20)
 
+/* Connections are dealt round-robin by our own acceptor thread to one
+ * single-threaded epoll daemon per worker.  MHD's own thread pool lets the
+ * workers race for accept(), which on this 2-core class of machine often put
+ * both of a client's connections on one worker and halved throughput. */
 struct ob_http {
-    struct MHD_Daemon *mhd;
+    struct MHD_Daemon **workers;
+    unsigned n_workers;
+    int listen_fd;
+    pthread_t acceptor;
+    bool acceptor_running;
+    _Atomic bool stopping;
     struct ob_http_deps deps;
     uint16_t port;
     pthread_key_t scratch_key;
@@ -97,7 +109,8 @@ static const struct route {
     {"/-/ready", ROUTE_READY, "GET, HEAD"},
 };
 
-static struct ob_complaint complain_malformed, complain_large, complain_type, complain_internal;
+static struct ob_complaint complain_malformed, complain_large, complain_type, complain_internal,
+    complain_accept;
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -634,8 +647,7 @@ static int open_listener(const char *listen_s, int *out_fd, uint16_t *out_port, 
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         (ai->ai_family == AF_INET6 &&
          setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
         rc = -errno;
         snprintf(err, OB_ERR_LEN, "http.listen %s: cannot listen: %s", listen_s, strerror(-rc));
         goto fail;
@@ -664,6 +676,46 @@ fail:
     return rc;
 }
 
+/* Accepts connections and hands them to the workers in turn. */
+static void *acceptor_main(void *arg)
+{
+    struct ob_http *h = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    for (unsigned next = 0;;) {
+        struct sockaddr_storage sa;
+        socklen_t len = sizeof sa;
+        int c = accept(h->listen_fd, (struct sockaddr *)&sa, &len);
+        if (c < 0) {
+            if (atomic_load(&h->stopping))
+                return NULL;
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            /* Out of descriptors or memory: back off instead of spinning. */
+            ob_complain(&complain_accept, COMPONENT, "accept: %s", strerror(errno));
+            struct timespec pause = {0, 50 * 1000000L};
+            nanosleep(&pause, NULL);
+            continue;
+        }
+        /* MHD owns c from here, and closes it even when it refuses it. */
+        MHD_add_connection(h->workers[next], c, (struct sockaddr *)&sa, len);
+        next = (next + 1) % h->n_workers;
+    }
+}
+
+static void stop_workers(struct ob_http *h)
+{
+    for (unsigned i = 0; i < h->n_workers; i++)
+        MHD_stop_daemon(h->workers[i]);
+    free(h->workers);
+    h->workers = NULL;
+    h->n_workers = 0;
+    if (h->listen_fd >= 0)
+        close(h->listen_fd);
+    h->listen_fd = -1;
+}
+
 int ob_http_start(const struct ob_http_deps *deps, struct ob_http **out, char err[OB_ERR_LEN])
 {
     err[0] = '\0';
@@ -672,6 +724,7 @@ int ob_http_start(const struct ob_http_deps *deps, struct ob_http **out, char er
     if (!h)
         return -ENOMEM;
     h->deps = *deps;
+    h->listen_fd = -1;
     int rc = -pthread_key_create(&h->scratch_key, scratch_free);
     if (rc) {
         free(h);
@@ -687,31 +740,46 @@ int ob_http_start(const struct ob_http_deps *deps, struct ob_http **out, char er
 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = cfg->http_threads ? cfg->http_threads : (unsigned)(cpus > 0 ? cpus : 1);
-    /* MHD counts the timeout in whole seconds; round up so 1500ms is not 1s. */
-    unsigned timeout_s = (unsigned)((cfg->http_timeout_ms + 999) / 1000);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
-    /* The logger first: MHD logs option errors with whatever is set so far. */
-    h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h,
-                              MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-                              MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                              MHD_OPTION_THREAD_POOL_SIZE, threads,
-                              MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-                              MHD_OPTION_END);
-    if (!h->mhd) {
-        close(fd);
-        snprintf(err, OB_ERR_LEN, "http.listen %s: libmicrohttpd failed to start (%u threads)",
-                 cfg->http_listen, threads);
-        rc = OB_E_CONFIG;
+    h->listen_fd = fd;
+    h->workers = calloc(threads, sizeof *h->workers);
+    if (!h->workers) {
+        rc = -ENOMEM;
         goto fail;
     }
+    /* MHD counts the timeout in whole seconds; round up so 1500ms is not 1s. */
+    unsigned timeout_s = (unsigned)((cfg->http_timeout_ms + 999) / 1000);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET;
+    flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_POLL;
+    for (; h->n_workers < threads; h->n_workers++) {
+        /* The logger first: MHD logs option errors with whatever is set so far. */
+        struct MHD_Daemon *d = MHD_start_daemon(
+            flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+            MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+            /* Room to read a typical 70 KB OTLP body in few recv()s, instead
+             * of MHD's default 32 KiB per connection. */
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_BYTES,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
+        if (!d) {
+            snprintf(err, OB_ERR_LEN, "http.listen %s: libmicrohttpd failed to start",
+                     cfg->http_listen);
+            rc = OB_E_CONFIG;
+            goto fail;
+        }
+        h->workers[h->n_workers] = d;
+    }
+    rc = -pthread_create(&h->acceptor, NULL, acceptor_main, h);
+    if (rc) {
+        snprintf(err, OB_ERR_LEN, "http: cannot start the acceptor: %s", strerror(-rc));
+        goto fail;
+    }
+    h->acceptor_running = true;
     OB_LOG_INFO(COMPONENT, "listening on http://%s (%u threads, %s)", addr, threads,
                 flags & MHD_USE_EPOLL ? "epoll" : "poll");
     *out = h;
     return 0;
 
 fail:
+    stop_workers(h);
     pthread_key_delete(h->scratch_key);
     free(h);
     return rc;
@@ -728,7 +796,11 @@ void ob_http_stop(struct ob_http *h)
         return;
     /* Joins MHD's threads; their scratch buffers go with them (key
      * destructor). */
-    MHD_stop_daemon(h->mhd);
+    atomic_store(&h->stopping, true);
+    shutdown(h->listen_fd, SHUT_RDWR); /* wakes the acceptor out of accept() */
+    if (h->acceptor_running)
+        pthread_join(h->acceptor, NULL);
+    stop_workers(h);
     pthread_key_delete(h->scratch_key);
     free(h);
 }

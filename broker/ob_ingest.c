@@ -56,9 +56,29 @@ struct label {
     int prio;
 };
 
+/* The label block of a data point depends only on the translator, the
+ * resource, the family and the point's raw attributes.  Each worker keeps
+ * the block last built for a raw attribute set, direct-mapped by its hash,
+ * so a series seen before costs one hash and one memcmp instead of name
+ * lookups, sorting and escaping.  Emptied when the translator changes. */
+#define SERIES_CACHE_SIZE 16384 /* power of two */
+
+struct cached_series {
+    uint64_t origin; /* hash of resource, metric and raw attributes; 0 = empty */
+    uint64_t hash;   /* the store's series hash */
+    uint32_t family;
+    uint32_t raw_len;
+    uint32_t block_len;
+    uint32_t cap;
+    char *data; /* raw attributes, then the label block */
+};
+
 struct worker {
     struct ob_arena arena;
     struct ob_names *names;
+    struct cached_series *cache; /* SERIES_CACHE_SIZE entries */
+    uint64_t cache_generation;   /* translator the cache was filled with */
+    struct ob_buf raw;           /* raw attributes of the current point */
     struct ob_buf block;   /* rendered label block */
     struct ob_buf key;     /* target_info identity block */
     struct ob_buf json;    /* scratch for array/kvlist values */
@@ -105,6 +125,14 @@ struct ob_ingest {
 
 /* ---- per-thread workers -------------------------------------------------- */
 
+static void cache_clear(struct worker *w)
+{
+    for (size_t i = 0; w->cache && i < SERIES_CACHE_SIZE; i++) {
+        free(w->cache[i].data);
+        w->cache[i] = (struct cached_series){0};
+    }
+}
+
 static void worker_destroy(void *p)
 {
     struct worker *w = p;
@@ -112,6 +140,9 @@ static void worker_destroy(void *p)
         return;
     ob_arena_fini(&w->arena);
     ob_names_destroy(w->names);
+    cache_clear(w);
+    free(w->cache);
+    ob_buf_fini(&w->raw);
     ob_buf_fini(&w->block);
     ob_buf_fini(&w->key);
     ob_buf_fini(&w->json);
@@ -129,8 +160,10 @@ static struct worker *worker_get(struct ob_ingest *in)
     w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    ob_arena_init(&w->arena, 256 * 1024);
-    if (ob_names_create(&w->names) != 0 || pthread_setspecific(in->worker_key, w) != 0) {
+    ob_arena_init(&w->arena, 512 * 1024);
+    w->cache = calloc(SERIES_CACHE_SIZE, sizeof *w->cache);
+    if (!w->cache || ob_names_create(&w->names) != 0 ||
+        pthread_setspecific(in->worker_key, w) != 0) {
         worker_destroy(w);
         return NULL;
     }
@@ -476,8 +509,7 @@ static long render_labels(struct label *l, size_t n, struct ob_buf *out)
 
 /* Appends data-point (or resource) attributes as labels.  False when an
  * attribute is not valid UTF-8 or cannot be rendered. */
-static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t *io_n,
-                            uint64_t *io_origin)
+static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t *io_n)
 {
     struct worker *w = r->w;
     if (!grow((void **)&w->labels, &w->labels_cap, *io_n + n + r->rc->n_fixed, sizeof *w->labels))
@@ -488,8 +520,6 @@ static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t
         struct ob_str value, name;
         if (!utf8_valid(key, key_len) || !value_string(w, kvs[i]->value, &value))
             return false;
-        *io_origin = XXH3_64bits_withSeed(key, key_len, *io_origin);
-        *io_origin = XXH3_64bits_withSeed(value.ptr, value.len, *io_origin);
         /* Empty values are no labels in Prometheus; __name__ is never an attribute. */
         if (value.len == 0 || strcmp(key, "__name__") == 0)
             continue;
@@ -500,14 +530,74 @@ static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t
     return true;
 }
 
-/* Builds the label block of one data point into w->block; the series ref
- * gets its key/hash.  0, or the reason to reject the point. */
-static int point_labels(struct request *r, key_value **kvs, size_t n_kvs, uint64_t *out_origin)
+/* Serialises a point's raw attributes into w->raw: the identity of its
+ * OTLP stream within the resource and metric.  Scalars go in as their wire
+ * bytes; arrays and maps (rare) as their rendering.  False if a value cannot
+ * be rendered. */
+static bool raw_attrs(struct worker *w, key_value **kvs, size_t n)
+{
+    struct ob_buf *b = &w->raw;
+    b->len = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *key = kvs[i]->key ? kvs[i]->key : "";
+        const any_value *v = kvs[i]->value;
+        uint32_t kind = v ? (uint32_t)v->value_case : 0;
+        const void *val = NULL;
+        size_t val_len = 0;
+        struct ob_str rendered;
+        switch (kind) {
+        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
+            val = v->string_value;
+            val_len = strlen(v->string_value);
+            break;
+        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
+        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
+        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
+            val = kind == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE
+                      ? (const void *)&v->bool_value
+                  : kind == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
+                      ? (const void *)&v->int_value
+                      : (const void *)&v->double_value;
+            val_len = kind == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE
+                          ? sizeof v->bool_value
+                          : 8;
+            break;
+        case 0:
+            break;
+        default:
+            if (!value_string(w, v, &rendered))
+                return false;
+            val = rendered.ptr;
+            val_len = rendered.len;
+            break;
+        }
+        uint32_t lens[3] = {(uint32_t)strlen(key), kind, (uint32_t)val_len};
+        ob_buf_append(b, lens, sizeof lens);
+        ob_buf_append(b, key, lens[0]);
+        ob_buf_append(b, val, val_len);
+    }
+    return !b->failed;
+}
+
+/* Builds the series identity of one data point into ref: from the worker's
+ * series cache when the same raw attributes were seen for this family and
+ * resource before, else by naming, sorting and rendering the labels.
+ * 0, or the reason to reject the point. */
+static int point_series(struct request *r, key_value **kvs, size_t n_kvs, struct ob_series_ref *ref)
 {
     struct worker *w = r->w;
+    if (!raw_attrs(w, kvs, n_kvs))
+        return OB_E_MALFORMED;
+    uint64_t origin = XXH3_64bits_withSeed(w->raw.data, w->raw.len, r->rc->hash ^ r->metric_hash);
+    origin = origin ? origin : 1; /* 0 means "no origin" to the store */
+    uint32_t family = r->fam->family;
+    struct cached_series *c = &w->cache[origin & (SERIES_CACHE_SIZE - 1)];
+    if (c->origin == origin && c->family == family && c->raw_len == w->raw.len &&
+        memcmp(c->data, w->raw.data, c->raw_len) == 0)
+        goto found;
+
     size_t n = 0;
-    uint64_t origin = r->rc->hash ^ r->metric_hash;
-    if (!add_attr_labels(r, kvs, n_kvs, &n, &origin))
+    if (!add_attr_labels(r, kvs, n_kvs, &n))
         return OB_E_MALFORMED;
     memcpy(w->labels + n, r->rc->fixed, r->rc->n_fixed * sizeof *w->labels);
     n += r->rc->n_fixed;
@@ -516,7 +606,31 @@ static int point_labels(struct request *r, key_value **kvs, size_t n_kvs, uint64
         return -ENOMEM;
     if ((uint64_t)count > r->in->max_labels)
         return OB_E_TOO_MANY_LABELS;
-    *out_origin = origin ? origin : 1;
+    size_t need = w->raw.len + w->block.len;
+    if (need > UINT32_MAX)
+        return OB_E_TOO_MANY_LABELS;
+    if (need > c->cap) {
+        char *p = realloc(c->data, need);
+        if (!p)
+            return -ENOMEM;
+        c->data = p;
+        c->cap = (uint32_t)need;
+    }
+    memcpy(c->data, w->raw.data, w->raw.len);
+    memcpy(c->data + w->raw.len, w->block.data, w->block.len);
+    c->origin = origin;
+    c->family = family;
+    c->raw_len = (uint32_t)w->raw.len;
+    c->block_len = (uint32_t)w->block.len;
+    c->hash = XXH3_64bits_withSeed(w->block.data, w->block.len, family);
+found:
+    *ref = (struct ob_series_ref){
+        .family = family,
+        .hash = c->hash,
+        .key = c->data + c->raw_len,
+        .key_len = c->block_len,
+        .origin = origin,
+    };
     return 0;
 }
 
@@ -532,8 +646,8 @@ static int64_t point_ts_ms(const struct request *r, uint64_t time_unix_nano)
 static void append(struct request *r, const struct ob_shape *shape, int64_t ts_ms, key_value **kvs,
                    size_t n_kvs, const double *values)
 {
-    uint64_t origin;
-    int rc = point_labels(r, kvs, n_kvs, &origin);
+    struct ob_series_ref ref;
+    int rc = point_series(r, kvs, n_kvs, &ref);
     if (rc == OB_E_MALFORMED) {
         reject(r, OB_REASON_MALFORMED, 1, "metric %s: attribute is not valid UTF-8",
                r->metric_name);
@@ -547,14 +661,6 @@ static void append(struct request *r, const struct ob_shape *shape, int64_t ts_m
     if (rc == 0 && ts_ms > r->now_ms + r->in->window_ms)
         rc = OB_E_OUT_OF_BOUNDS; /* a clock far ahead would block the series */
     if (rc == 0) {
-        struct worker *w = r->w;
-        struct ob_series_ref ref = {
-            .family = r->fam->family,
-            .hash = XXH3_64bits_withSeed(w->block.data, w->block.len, r->fam->family),
-            .key = w->block.data,
-            .key_len = (uint32_t)w->block.len,
-            .origin = origin,
-        };
         unsigned flags = 0;
         rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
         if (rc == 0) {
@@ -967,6 +1073,10 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
         return -EAGAIN;
     }
     ob_names_bind(w->names, x);
+    if (w->cache_generation != x->generation) {
+        cache_clear(w);
+        w->cache_generation = x->generation;
+    }
     ob_arena_reset(&w->arena);
 
     int rc;
