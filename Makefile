@@ -47,7 +47,7 @@ INI_LIBS     ?= $(if $(call pc,--exists,iniparser),$(call pc,--libs,iniparser),-
 # Debian packages `make deps` installs (binary name or header -> package).
 DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
             libiniparser-dev check libsubunit-dev libmicrohttpd-dev zlib1g-dev libxxhash-dev \
-            libjson-c-dev curl
+            libjson-c-dev curl prometheus
 
 override CPPFLAGS += -I. -Ibroker -Iplugins -I$(BUILD)/gen -DOB_VERSION='"$(VERSION)"'
 override CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -pthread \
@@ -87,7 +87,7 @@ $(BUILD)/%.o: %.c | $(GEN_HDRS)
 
 -include $(ALL_OBJS:.o=.d)
 
-.PHONY: all deps run check check-plain check-san unit integration bench install clean asan info
+.PHONY: all deps run check check-plain check-san unit integration interop bench install clean asan info
 all: $(ALL_TARGETS)
 
 deps:
@@ -103,11 +103,11 @@ check: deps
 	$(MAKE) check-san
 
 check-plain: all
-	$(MAKE) unit integration
+	$(MAKE) unit integration interop
 
 check-san:
 	$(MAKE) BUILD=build/asan SAN=1 all
-	$(MAKE) BUILD=build/asan SAN=1 unit integration
+	$(MAKE) BUILD=build/asan SAN=1 unit integration interop
 
 asan: check-san
 

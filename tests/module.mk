@@ -41,3 +41,8 @@ integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS)
 	@fail=0; for t in $(INTEGRATION_TESTS); do \
 	  echo "== $$t"; OB_BUILD=$(BUILD) bash $$t || fail=1; done; \
 	  test $$fail = 0
+
+# Real third-party clients and consumers: OpenTelemetry JS SDK (npm, cached
+# under $(BUILD)/interop), Debian's prometheus and promtool.
+interop: $(BUILD)/otlp-broker $(PLUGIN_SOS)
+	OB_BUILD=$(BUILD) bash tests/interop/run.sh

@@ -10,7 +10,7 @@
 
 const { metrics } = require('@opentelemetry/api');
 const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
-const { resourceFromAttributes } = require('@opentelemetry/resources');
+const { defaultResource, resourceFromAttributes } = require('@opentelemetry/resources');
 
 const protocol = process.argv[2] || 'proto';
 const compression = process.argv[3] === 'gzip' ? 'gzip' : 'none';
@@ -27,7 +27,8 @@ const reader = new PeriodicExportingMetricReader({
   exportIntervalMillis: 3600000, // exports happen only on forceFlush below
 });
 const provider = new MeterProvider({
-  resource: resourceFromAttributes({ 'service.name': 'calculator' }),
+  // The default resource adds telemetry.sdk.*, which become target_info labels.
+  resource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'calculator' })),
   readers: [reader],
 });
 metrics.setGlobalMeterProvider(provider);

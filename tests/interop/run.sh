@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Interop: the real OpenTelemetry JS SDK exports to the broker (proto and
+# JSON, plain and gzip, /v1/metrics via OTEL_EXPORTER_OTLP_ENDPOINT and the
+# Prometheus path); Debian's Prometheus scrapes the broker and answers
+# PromQL; promtool checks every exposition.
+source "$(dirname "$0")/../integration/lib.sh"
+HERE=tests/interop
+NODE_DIR=$OB_BUILD/interop
+PROM_PID=
+
+command -v node >/dev/null || { bad "node is not installed (Node.js 20 expected)"; finish; }
+command -v prometheus >/dev/null || { bad "prometheus is not installed (make deps)"; finish; }
+
+# npm packages: pinned by the committed package-lock.json, cached under build/.
+if ! cmp -s "$HERE/package-lock.json" "$NODE_DIR/package-lock.json" || [ ! -d "$NODE_DIR/node_modules" ]; then
+    mkdir -p "$NODE_DIR"
+    cp "$HERE/package.json" "$HERE/package-lock.json" "$NODE_DIR/"
+    (cd "$NODE_DIR" && npm_config_cache="$PWD/../npm-cache" npm ci --no-audit --no-fund --loglevel=error) \
+        || { bad "npm ci"; finish; }
+fi
+
+prom_cleanup() {
+    if [ -n "$PROM_PID" ]; then kill "$PROM_PID" 2>/dev/null || true; wait "$PROM_PID" 2>/dev/null || true; fi
+    cleanup
+}
+trap prom_cleanup EXIT
+
+start_broker
+
+# promtool: 0 = clean, 3 = lint notes only (it flags _milliseconds), 1 = broken.
+promtool_check() {
+    local rc=0
+    promtool check metrics <"$1" >"$TMP/promtool.out" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 3 ]; then ok "promtool check metrics ($2)"
+    else bad "promtool check metrics ($2): $(head -5 "$TMP/promtool.out")"; fi
+}
+
+# export DESCRIPTION ENV... -- ARGS: runs the SDK app, which fails on export errors.
+sdk_export() {
+    local what=$1; shift
+    if env NODE_PATH="$NODE_DIR/node_modules" "$@" node "$HERE/calculator.js" ${SDK_ARGS:-} \
+        >"$TMP/node.out" 2>&1; then
+        ok "SDK export: $what"
+    else
+        bad "SDK export: $what: $(tail -3 "$TMP/node.out")"
+    fi
+    scrape >"$TMP/scrape.txt"
+    check "add after $what" 'calc_operation_total{job="calculator",operation="add"} 3' \
+        "$(grep '^calc_operation_total{job="calculator",operation="add"}' "$TMP/scrape.txt")"
+    promtool_check "$TMP/scrape.txt" "$what"
+}
+
+BASE="http://127.0.0.1:$PORT"
+SDK_ARGS=proto      sdk_export "proto via OTEL_EXPORTER_OTLP_ENDPOINT" OTEL_EXPORTER_OTLP_ENDPOINT="$BASE"
+SDK_ARGS="proto gzip" sdk_export "proto+gzip /v1/metrics" OB_METRICS_URL="$BASE/v1/metrics"
+SDK_ARGS=json       sdk_export "json via OTEL_EXPORTER_OTLP_ENDPOINT" OTEL_EXPORTER_OTLP_ENDPOINT="$BASE"
+SDK_ARGS="json gzip" sdk_export "json+gzip Prometheus path" OB_METRICS_URL="$BASE/api/v1/otlp/v1/metrics"
+SDK_ARGS=proto      sdk_export "proto Prometheus path" OB_METRICS_URL="$BASE/api/v1/otlp/v1/metrics"
+
+s=$(grep -c '^http_server_duration_milliseconds_bucket{' "$TMP/scrape.txt")
+check "histogram buckets exposed (15 bounds + Inf, 2 routes)" 32 "$s"
+check "counter came as a double, point not rejected" 0 \
+    "$(grep '^otlp_broker_data_points_rejected_total' "$TMP/scrape.txt" | awk '{s+=$2} END {print s}')"
+
+# Prometheus scrapes the broker.
+PROM_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+sed "s/127.0.0.1:4318/127.0.0.1:$PORT/" "$HERE/prometheus.yml" >"$TMP/prometheus.yml"
+prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$TMP/prom.log" 2>&1 &
+PROM_PID=$!
+
+query() { # query PROMQL -> prints "value" of the first result, or nothing
+    curl -fsG "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
+        /usr/bin/python3 -c 'import json,sys
+d=json.load(sys.stdin)["data"]["result"]
+print(d[0]["value"][1] if d else "")' 2>/dev/null || true
+}
+count() { query "count($1)"; }
+
+got=
+for _ in $(seq 1 60); do
+    got=$(query 'calc_operation_total{job="calculator",operation="add"}')
+    [ -n "$got" ] && break
+    sleep 0.5
+done
+check "PromQL calc_operation_total{job=\"calculator\",operation=\"add\"}" 3 "$got"
+check "PromQL le series up to +Inf" 1 "$(count 'http_server_duration_milliseconds_bucket{job="calculator",le="+Inf"} > 0' | sed 's/^[1-9][0-9]*$/1/')"
+check "PromQL 16 le values per route" 16 "$(query 'count(count by (le) (http_server_duration_milliseconds_bucket{job="calculator",http_route="/add"}))')"
+check "PromQL _count" 3 "$(query 'http_server_duration_milliseconds_count{job="calculator",http_route="/add"}')"
+check "PromQL _sum" 312 "$(query 'http_server_duration_milliseconds_sum{job="calculator",http_route="/add"}')"
+check "PromQL up-down counter" 0 "$(query 'http_server_active_requests{job="calculator",http_method="GET"}')"
+check "PromQL target_info" 1 "$(query 'target_info{job="calculator",telemetry_sdk_language="nodejs"}')"
+check "PromQL up" 1 "$(query 'up{job="otlp-broker"}')"
+health=$(curl -fs "http://127.0.0.1:$PROM_PORT/api/v1/targets" | /usr/bin/python3 -c 'import json,sys
+t=json.load(sys.stdin)["data"]["activeTargets"]
+print(" ".join(x["health"]+":"+x["lastError"] for x in t))')
+check "Prometheus target health" "up:" "$health"
+
+stop_broker && ok "clean stop" || bad "clean stop"
+finish
