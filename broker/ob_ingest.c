@@ -593,13 +593,14 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs, struct
     uint32_t family = r->fam->family;
     struct cached_series *c = &w->cache[origin & (SERIES_CACHE_SIZE - 1)];
     if (c->origin == origin && c->family == family && c->raw_len == w->raw.len &&
-        memcmp(c->data, w->raw.data, c->raw_len) == 0)
+        (c->raw_len == 0 || memcmp(c->data, w->raw.data, c->raw_len) == 0))
         goto found;
 
     size_t n = 0;
     if (!add_attr_labels(r, kvs, n_kvs, &n))
         return OB_E_MALFORMED;
-    memcpy(w->labels + n, r->rc->fixed, r->rc->n_fixed * sizeof *w->labels);
+    if (r->rc->n_fixed) /* never memcpy to a NULL labels array */
+        memcpy(w->labels + n, r->rc->fixed, r->rc->n_fixed * sizeof *w->labels);
     n += r->rc->n_fixed;
     long count = render_labels(w->labels, n, &w->block);
     if (count < 0)
@@ -616,8 +617,10 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs, struct
         c->data = p;
         c->cap = (uint32_t)need;
     }
-    memcpy(c->data, w->raw.data, w->raw.len);
-    memcpy(c->data + w->raw.len, w->block.data, w->block.len);
+    if (w->raw.len) /* an empty buffer may have no memory at all */
+        memcpy(c->data, w->raw.data, w->raw.len);
+    if (w->block.len)
+        memcpy(c->data + w->raw.len, w->block.data, w->block.len);
     c->origin = origin;
     c->family = family;
     c->raw_len = (uint32_t)w->raw.len;
