@@ -55,7 +55,8 @@ static void usage(FILE *f)
             "Endpoints (default http://127.0.0.1:4318): POST /v1/metrics,\n"
             "POST /api/v1/otlp/v1/metrics, GET /metrics, GET /-/healthy, GET /-/ready;\n"
             "ZeroMQ PULL tcp://127.0.0.1:4319 and ROUTER tcp://127.0.0.1:4320.\n"
-            "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the translator plugin.\n");
+            "Signals: SIGTERM/SIGINT stop; SIGHUP (or POST /-/reload) re-reads the\n"
+            "configuration and loads the translator plugin it names.\n");
 }
 
 /* Returns -1 to continue, or an exit code. */
@@ -153,31 +154,56 @@ static int start_zmq(const struct ob_config *cfg, struct ob_ingest *ingest, stru
     return rc;
 }
 
-/* SIGHUP: re-read the configuration and load the translator it names.  On
- * any failure the running plugin stays.  Other changed keys need a restart. */
-static void reload(const struct args *a, struct ob_plugin_host *plugins)
+/* What a reload needs; shared by SIGHUP (main thread) and POST /-/reload
+ * (an HTTP thread), serialised by the mutex. */
+struct reloader {
+    pthread_mutex_t lock;
+    const struct args *args;
+    struct ob_plugin_host *plugins;
+};
+
+/* Re-reads the configuration and loads the translator it names.  On any
+ * failure the running plugin stays.  Other changed keys need a restart. */
+static int reload(void *ctx, char *msg, size_t cap)
 {
+    struct reloader *rl = ctx;
+    const struct args *a = rl->args;
     char err[OB_ERR_LEN];
     struct ob_config *cfg = NULL;
-    if (ob_config_load(a->config_path, a->overrides, a->n_overrides, &cfg, err) != 0) {
-        OB_LOG_ERROR("reload", "configuration rejected, keeping the running one: %s", err);
-        return;
+    int rc;
+    pthread_mutex_lock(&rl->lock);
+    rc = ob_config_load(a->config_path, a->overrides, a->n_overrides, &cfg, err);
+    if (rc != 0) {
+        snprintf(msg, cap, "configuration rejected, keeping the running one: %s", err);
+        goto done;
     }
     struct ob_xlator *x = NULL;
-    if (load_translator(cfg, &x) == 0) {
-        ob_plugin_host_swap(plugins, x);
-        ob_sm_set_plugin(x->desc.name);
-        OB_LOG_INFO("reload", "translator %s loaded (generation %llu)", x->desc.name,
-                    (unsigned long long)x->generation);
-    } else {
-        OB_LOG_ERROR("reload", "keeping the running translator");
+    rc = ob_xlator_load(cfg->translator_plugin, cfg->translator_plugin_dir, cfg->translator_kv,
+                        cfg->translator_n_kv, &x, err);
+    if (rc != 0) {
+        snprintf(msg, cap, "translator not loaded, keeping the running one: %s", err);
+        goto done;
     }
+    /* Requests in flight finish on the old translator; the last of them
+     * unloads it. */
+    ob_plugin_host_swap(rl->plugins, x);
+    ob_sm_set_plugin(x->desc.name);
+    snprintf(msg, cap, "reloaded: translator %s (generation %llu)", x->desc.name,
+             (unsigned long long)x->generation);
+done:
+    ob_sm_reload(rc == 0);
+    if (rc == 0)
+        OB_LOG_INFO("reload", "%s", msg);
+    else
+        OB_LOG_ERROR("reload", "%s", msg);
+    pthread_mutex_unlock(&rl->lock);
     ob_config_destroy(cfg);
+    return rc;
 }
 
 /* Waits for signals; expires old series every housekeeping interval. */
-static void serve(const struct args *a, const struct ob_config *cfg, struct ob_store *store,
-                  struct ob_plugin_host *plugins, const sigset_t *set)
+static void serve(struct reloader *rl, const struct ob_config *cfg, struct ob_store *store,
+                  const sigset_t *set)
 {
     int64_t interval_ms = cfg->housekeeping_ms > 0 ? cfg->housekeeping_ms : 1000;
     struct timespec tick = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000L};
@@ -187,8 +213,10 @@ static void serve(const struct args *a, const struct ob_config *cfg, struct ob_s
             OB_LOG_INFO("broker", "signal %d: stopping", sig);
             return;
         }
-        if (sig == SIGHUP)
-            reload(a, plugins);
+        if (sig == SIGHUP) {
+            char msg[OB_ERR_LEN * 2];
+            reload(rl, msg, sizeof msg);
+        }
         uint32_t n = ob_store_expire(store, ob_now_ns() / 1000000);
         if (n)
             OB_LOG_DEBUG("store", "%u series expired", n);
@@ -267,7 +295,13 @@ int main(int argc, char **argv)
         OB_LOG_ERROR("ingest", "%s", ob_strerror(rc));
         goto out;
     }
-    struct ob_http_deps deps = {.ingest = ingest, .store = store, .cfg = cfg, .ready = &ready};
+    struct reloader rl = {.lock = PTHREAD_MUTEX_INITIALIZER, .args = &a, .plugins = &plugins};
+    struct ob_http_deps deps = {.ingest = ingest,
+                                .store = store,
+                                .cfg = cfg,
+                                .ready = &ready,
+                                .reload = reload,
+                                .reload_ctx = &rl};
     rc = ob_http_start(&deps, &http, err);
     if (rc != 0) {
         OB_LOG_ERROR("http", "%s", err);
@@ -278,7 +312,7 @@ int main(int argc, char **argv)
     atomic_store(&ready, true);
     OB_LOG_INFO("broker", "otlp-broker %s ready (translator %s)", OB_VERSION, x->desc.name);
 
-    serve(&a, cfg, store, &plugins, &set);
+    serve(&rl, cfg, store, &set);
     exit_code = 0;
 
 out:

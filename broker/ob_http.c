@@ -95,7 +95,7 @@ struct req {
     bool no_memory;
 };
 
-enum route_kind { ROUTE_OTLP, ROUTE_METRICS, ROUTE_HEALTHY, ROUTE_READY };
+enum route_kind { ROUTE_OTLP, ROUTE_METRICS, ROUTE_HEALTHY, ROUTE_READY, ROUTE_RELOAD };
 
 static const struct route {
     const char *path;
@@ -107,6 +107,7 @@ static const struct route {
     {"/metrics", ROUTE_METRICS, "GET, HEAD"},
     {"/-/healthy", ROUTE_HEALTHY, "GET, HEAD"},
     {"/-/ready", ROUTE_READY, "GET, HEAD"},
+    {"/-/reload", ROUTE_RELOAD, "POST"},
 };
 
 static struct ob_complaint complain_malformed, complain_large, complain_type, complain_internal,
@@ -483,6 +484,14 @@ static enum MHD_Result serve_get(struct ob_http *h, struct MHD_Connection *c,
         return respond(c, MHD_HTTP_OK, CT_TEXT, "OK\n", 3, NULL);
     case ROUTE_HEALTHY:
         return respond(c, MHD_HTTP_OK, CT_TEXT, "OK\n", 3, NULL);
+    case ROUTE_RELOAD: {
+        if (!h->deps.reload)
+            return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "reload not available");
+        char msg[OB_ERR_LEN * 2];
+        int rc = h->deps.reload(h->deps.reload_ctx, msg, sizeof msg);
+        return respond_text(c, rc == 0 ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR, "%s",
+                            msg);
+    }
     case ROUTE_OTLP:
         break;
     }
@@ -510,7 +519,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     const struct route *get = pending_get(*con_cls);
     if (get) {
-        /* A GET body, if any, is ignored. */
+        /* A body, if any, is ignored. */
         if (*upload_data_size) {
             *upload_data_size = 0;
             return MHD_YES;
@@ -538,7 +547,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
                   strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-    if (rt->kind == ROUTE_OTLP ? !is_post : !is_get) {
+    bool wants_post = rt->kind == ROUTE_OTLP || rt->kind == ROUTE_RELOAD;
+    if (wants_post ? !is_post : !is_get) {
         const char *allow[] = {MHD_HTTP_HEADER_ALLOW, rt->allow, NULL};
         char msg[128];
         int n = snprintf(msg, sizeof msg, "method %s not allowed on %s; allowed: %s\n", method,
@@ -550,7 +560,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (rt->kind == ROUTE_OTLP)
         return otlp_begin(h, c, con_cls);
     /* Answered in the last call: a GET answered already in the first one
-     * makes MHD 0.9.75 close the connection (no keep-alive for scrapers). */
+     * makes MHD 0.9.75 close the connection (no keep-alive for scrapers).
+     * A body sent to /-/reload is read and ignored the same way. */
     *con_cls = (void *)rt;
     return MHD_YES;
 }

@@ -2,7 +2,7 @@
  *
  *   POST /v1/metrics, POST /api/v1/otlp/v1/metrics   OTLP/HTTP (protobuf; gzip)
  *   GET  /metrics                                     Prometheus text 0.0.4 (gzip if asked)
- *   GET  /-/healthy, GET /-/ready
+ *   GET  /-/healthy, GET /-/ready, POST /-/reload
  */
 #ifndef OB_HTTP_H
 #define OB_HTTP_H
@@ -22,6 +22,10 @@ struct ob_http_deps {
     struct ob_store *store;
     const struct ob_config *cfg;
     _Atomic bool *ready; /* /-/ready answers 200 once true */
+    /* POST /-/reload: returns 0 (200) or an error (500), with a message
+     * for the answer in msg.  NULL: 503. */
+    int (*reload)(void *ctx, char *msg, size_t cap);
+    void *reload_ctx;
 };
 
 /* Binds cfg->http_listen and starts serving.  Returns 0 or -errno / OB_E_CONFIG

@@ -24,6 +24,7 @@ static _Atomic uint64_t requests[OB_FE__COUNT][OB_OUT__COUNT];
 static _Atomic uint64_t points_received[OB_FE__COUNT];
 static _Atomic uint64_t points_rejected[OB_REASON__COUNT];
 static _Atomic uint64_t collisions;
+static _Atomic uint64_t reloads[2]; /* [0] failed, [1] succeeded */
 static _Atomic uint64_t scrapes;
 static _Atomic int64_t last_scrape_ns;
 static _Atomic uint64_t last_scrape_bytes;
@@ -91,6 +92,11 @@ void ob_sm_collisions(uint64_t n)
     add(&collisions, n);
 }
 
+void ob_sm_reload(bool ok)
+{
+    add(&reloads[ok], 1);
+}
+
 void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes)
 {
     atomic_store_explicit(&last_scrape_ns, duration_ns, memory_order_relaxed);
@@ -118,6 +124,8 @@ void ob_sm_reset(void)
     for (size_t r = 0; r < OB_REASON__COUNT; r++)
         atomic_store(&points_rejected[r], 0);
     atomic_store(&collisions, 0);
+    atomic_store(&reloads[0], 0);
+    atomic_store(&reloads[1], 0);
     atomic_store(&scrapes, 0);
     atomic_store(&last_scrape_ns, 0);
     atomic_store(&last_scrape_bytes, 0);
@@ -219,6 +227,13 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
     sample_u64(out, "otlp_broker_scrape_size_bytes", get(&last_scrape_bytes));
     family(out, "otlp_broker_scrapes_total", "counter", "/metrics responses rendered.");
     sample_u64(out, "otlp_broker_scrapes_total", get(&scrapes));
+
+    family(out, "otlp_broker_reloads_total", "counter",
+           "Configuration reloads (SIGHUP, POST /-/reload), by result.");
+    ob_buf_printf(out, "otlp_broker_reloads_total{result=\"success\"} %" PRIu64 "\n",
+                  get(&reloads[1]));
+    ob_buf_printf(out, "otlp_broker_reloads_total{result=\"failure\"} %" PRIu64 "\n",
+                  get(&reloads[0]));
 
     pthread_mutex_lock(&plugin_lock);
     if (plugin_name) {

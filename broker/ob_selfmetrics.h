@@ -6,6 +6,7 @@
 #ifndef OB_SELFMETRICS_H
 #define OB_SELFMETRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ob_buf.h"
@@ -49,6 +50,7 @@ void ob_sm_points_rejected(enum ob_reason r, uint64_t n);
 void ob_sm_collisions(uint64_t n);
 void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
 void ob_sm_set_plugin(const char *name); /* info metric; copies */
+void ob_sm_reload(bool ok);               /* SIGHUP or POST /-/reload */
 
 /* Appends the self-metric families in Prometheus text 0.0.4 (s may be NULL:
  * no store families then).  An allocation failure shows as out->failed. */

@@ -37,7 +37,7 @@ unit: $(UNIT_RUNNER) $(PLUGIN_SOS) $(TEST_PLUGIN_SOS) $(BUILD)/otlp-broker
 	OB_BUILD=$(BUILD) $(UNIT_RUNNER)
 
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/test_*.sh))
-integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS)
+integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS) $(BUILD)/bench/loadgen
 	@fail=0; for t in $(INTEGRATION_TESTS); do \
 	  echo "== $$t"; OB_BUILD=$(BUILD) bash $$t || fail=1; done; \
 	  test $$fail = 0

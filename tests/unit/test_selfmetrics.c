@@ -88,7 +88,12 @@ static const char *const tail =
     "otlp_broker_scrape_size_bytes 2048\n"
     "# HELP otlp_broker_scrapes_total /metrics responses rendered.\n"
     "# TYPE otlp_broker_scrapes_total counter\n"
-    "otlp_broker_scrapes_total 2\n";
+    "otlp_broker_scrapes_total 2\n"
+    "# HELP otlp_broker_reloads_total Configuration reloads (SIGHUP, POST /-/reload), by "
+    "result.\n"
+    "# TYPE otlp_broker_reloads_total counter\n"
+    "otlp_broker_reloads_total{result=\"success\"} 1\n"
+    "otlp_broker_reloads_total{result=\"failure\"} 2\n";
 
 static void bump(void)
 {
@@ -105,6 +110,9 @@ static void bump(void)
     ob_sm_points_rejected(OB_REASON_OUT_OF_BOUNDS, 7);
     ob_sm_points_rejected(OB_REASON_TYPE_CONFLICT, 2);
     ob_sm_collisions(4);
+    ob_sm_reload(true);
+    ob_sm_reload(false);
+    ob_sm_reload(false);
     ob_sm_scrape_done(2000000000, 999);
     ob_sm_scrape_done(1500000, 2048); /* the last one is shown */
     /* Out-of-range enums are dropped, not written out of bounds. */
@@ -212,7 +220,7 @@ START_TEST(lint_rules)
                       "sample %s outside its family %s", line, current);
         ck_assert(strncmp(line, "otlp_broker_", 12) == 0);
     }
-    ck_assert_uint_eq(n_seen, 17);
+    ck_assert_uint_eq(n_seen, 18);
     free(text);
 }
 END_TEST

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Hot swap of the translator: POST /-/reload and SIGHUP re-read the config
+# file; a plugin that does not load leaves the running one; ten flips under
+# continuous load answer every request 200.
+source "$(dirname "$0")/lib.sh"
+INI=$TMP/broker.ini
+plugin() { printf '[translator]\nplugin = %s\n' "$1" >"$INI"; }
+reload() { curl -s -o "$TMP/reload.txt" -w '%{http_code}' -X POST "$(url /-/reload)"; }
+
+plugin underscore_escaping_with_suffixes
+start_broker -c "$INI"
+T0=$(( $(date +%s) * 1000 - 30000 ))
+"$MKPAYLOAD" calculator --ts-ms "$T0" --round 1 >"$TMP/r1.bin"
+"$MKPAYLOAD" calculator --ts-ms $((T0 + 1000)) --round 2 >"$TMP/r2.bin"
+check "ingest under the default" 200 "$(post /v1/metrics "$TMP/r1.bin")"
+check "default names" 2 "$(scrape | grep -c '^calc_operation_total{')"
+
+plugin underscore_escaping_without_suffixes
+check "POST /-/reload" 200 "$(reload)"
+grep -q 'reloaded: translator underscore_escaping_without_suffixes' "$TMP/reload.txt" &&
+    ok "reload answer names the plugin" || bad "reload answer: $(cat "$TMP/reload.txt")"
+check "ingest after reload" 200 "$(post /v1/metrics "$TMP/r2.bin")"
+scrape >"$TMP/s.txt"
+check "new names without suffixes" 2 "$(grep -c '^calc_operation{' "$TMP/s.txt")"
+check "old series still served" 2 "$(grep -c '^calc_operation_total{' "$TMP/s.txt")"
+check "info metric follows" 1 \
+    "$(grep -c '^otlp_broker_translator_info{plugin="underscore_escaping_without_suffixes"} 1' "$TMP/s.txt")"
+
+plugin does_not_exist
+check "reload with a missing plugin -> 500" 500 "$(reload)"
+grep -q 'keeping the running one' "$TMP/reload.txt" && ok "500 says the old one stays" ||
+    bad "answer: $(cat "$TMP/reload.txt")"
+printf '[translator]\nplugin = underscore_escaping_with_suffixes\nno_such_key = 1\n' >"$INI"
+check "reload with a key the plugin refuses -> 500" 500 "$(reload)"
+grep -q 'no_such_key' "$TMP/reload.txt" && ok "500 names the key" || bad "answer: $(cat "$TMP/reload.txt")"
+"$MKPAYLOAD" calculator --ts-ms $((T0 + 2000)) --round 3 >"$TMP/r3.bin"
+check "old plugin still serving" 200 "$(post /v1/metrics "$TMP/r3.bin")"
+check "still without suffixes" 1 \
+    "$(scrape | grep -c '^calc_operation{job="calculator",operation="add"} 9$')"
+
+plugin underscore_escaping_with_suffixes
+kill -HUP "$BROKER_PID"
+for _ in $(seq 1 50); do grep -q 'generation' "$TMP/broker.log" && break; sleep 0.1; done
+sleep 0.2
+grep -q 'reload: reloaded: translator underscore_escaping_with_suffixes' "$TMP/broker.log" &&
+    ok "SIGHUP reloads" || bad "SIGHUP: $(grep reload "$TMP/broker.log" | tail -2)"
+
+# Ten flips while a client keeps pushing over keep-alive connections.
+"$OB_BUILD/bench/loadgen" --port "$PORT" --conns 2 --duration 6 --series 2000 >"$TMP/load.txt" 2>&1 &
+LOAD=$!
+for i in $(seq 1 10); do
+    if [ $((i % 2)) -eq 0 ]; then plugin underscore_escaping_with_suffixes; else plugin no_utf8_escaping_with_suffixes; fi
+    [ "$(reload)" = 200 ] || bad "flip $i: $(cat "$TMP/reload.txt")"
+    sleep 0.4
+done
+wait "$LOAD"
+res=$(tail -1 "$TMP/load.txt")
+errors=$(echo "$res" | tr ' ' '\n' | sed -n 's/^errors=//p')
+reqs=$(echo "$res" | tr ' ' '\n' | sed -n 's/^requests=//p')
+check "every request under flips answered 200 ($reqs requests)" 0 "$errors"
+[ "${reqs:-0}" -gt 10 ] && ok "load ran ($reqs requests)" || bad "load: $res"
+scrape >"$TMP/s2.txt"
+check "reloads counted" 'otlp_broker_reloads_total{result="success"} 12' \
+    "$(grep '^otlp_broker_reloads_total{result="success"}' "$TMP/s2.txt")"
+check "failures counted" 'otlp_broker_reloads_total{result="failure"} 2' \
+    "$(grep '^otlp_broker_reloads_total{result="failure"}' "$TMP/s2.txt")"
+check "store intact: calculator series" 2 "$(grep -c '^calc_operation_total{' "$TMP/s2.txt")"
+check "POST only" 405 "$(curl -s -o /dev/null -w '%{http_code}' "$(url /-/reload)")"
+
+stop_broker && ok "clean stop" || bad "clean stop"
+finish
