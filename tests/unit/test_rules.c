@@ -647,14 +647,14 @@ START_TEST(ini_fixture)
     struct ob_xlator *x = load_ini("rules.ini", err, &rc);
     ck_assert_msg(rc == 0, "%s", err);
     FAM_EQ(x, "http.server.duration", "ms", OB_METRIC_HISTOGRAM, "web_latency_milliseconds");
-    FAM_EQ(x, "calc.operation", "1", OB_METRIC_COUNTER, "myapp_calc_operation_total");
+    FAM_EQ(x, "calc_operation", "1", OB_METRIC_COUNTER, "myapp_calc_operation_total");
     FAM_EQ(x, "http.server.active_requests", "{request}", OB_METRIC_UPDOWNCOUNTER, "<drop>");
     FAM_EQ(x, "jvm.gc;pause#1", "", OB_METRIC_GAUGE, "gc_pause");       /* quoted regex */
     FAM_EQ(x, "process.cpu.time", "s", OB_METRIC_COUNTER, "process_cpu_time_seconds_total");
     ck_assert_str_eq(lab(x, "telemetry.sdk.version"), "<drop>");
     ck_assert_str_eq(lab(x, "http.status_code"), "status");
     ck_assert_str_eq(mlab(x, "http.server.duration", "http.route"), "route");
-    ck_assert_str_eq(mlab(x, "calc.operation", "http.route"), "http_route");
+    ck_assert_str_eq(mlab(x, "calc_operation", "http.route"), "http_route");
     ob_xlator_unref(x);
 
     x = load_ini("rules-bad.ini", err, &rc);
