@@ -427,8 +427,12 @@ static int check_prefix(const char *key, const char *prefix, unsigned strategy, 
         set_err(err, err_cap, "%s: empty prefix", key);
         return -1;
     }
-    if (!(strategy & XL_ESCAPE))
-        return utf8_valid(prefix, n) ? 0 : (set_err(err, err_cap, "%s: not valid UTF-8", key), -1);
+    if (!(strategy & XL_ESCAPE)) {
+        if (utf8_valid(prefix, n))
+            return 0;
+        set_err(err, err_cap, "%s: not valid UTF-8", key);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (!is_metric_char_or_us((unsigned char)prefix[i])) {
             set_err(err, err_cap, "%s: '%s' has '%c'; a prefix is made of [A-Za-z0-9_:]", key,

@@ -664,6 +664,28 @@ START_TEST(ini_fixture)
 }
 END_TEST
 
+/* The README's example policy gives the names its comments promise. */
+START_TEST(readme_example)
+{
+    char err[OB_ERR_LEN];
+    int rc;
+    struct ob_xlator *x = load_ini("rules-readme.ini", err, &rc);
+    ck_assert_msg(rc == 0, "%s", err);
+    FAM_EQ(x, "http.server.duration", "ms", OB_METRIC_HISTOGRAM,
+           "corp_web_latency_milliseconds");
+    FAM_EQ(x, "calc_operation", "", OB_METRIC_COUNTER, "corp_myapp_calc_operation_total");
+    FAM_EQ(x, "db.redis.calls", "", OB_METRIC_COUNTER, "corp_db_calls_by_system_redis_total");
+    FAM_EQ(x, "debug.cache.hits", "", OB_METRIC_COUNTER, "<drop>");
+    FAM_EQ(x, "http.client.duration", "s", OB_METRIC_HISTOGRAM,
+           "corp_http_client_duration_seconds");
+    ck_assert_str_eq(lab(x, "telemetry.sdk.version"), "<drop>");
+    ck_assert_str_eq(lab(x, "http.status_code"), "status");
+    ck_assert_str_eq(mlab(x, "http.server.duration", "http.route"), "route");
+    ck_assert_str_eq(mlab(x, "http.client.duration", "http.route"), "http_route");
+    ob_xlator_unref(x);
+}
+END_TEST
+
 /* ---- rules: descriptor, exports, threads ------------------------------------------ */
 
 static void assert_exports_only_entry(const char *plugin)
@@ -845,6 +867,7 @@ Suite *rules_suite(void)
     tcase_add_loop_test(tc, config_errors, 0, (int)(sizeof cfg_errors / sizeof cfg_errors[0]));
     tcase_add_loop_test(tc, bad_regex_message, 0, 4);
     tcase_add_test(tc, ini_fixture);
+    tcase_add_test(tc, readme_example);
     suite_add_tcase(s, tc);
     tc = tcase_create("plugin");
     tcase_set_timeout(tc, 30);
