@@ -52,7 +52,7 @@
 #include <stdint.h>
 
 #define OB_ABI_MAJOR 1u
-#define OB_ABI_MINOR 0u
+#define OB_ABI_MINOR 1u
 #define OB_TRANSLATOR_MAGIC 0x4f42544cu /* "OBTL" */
 #define OB_HOST_MAGIC 0x4f42484fu       /* "OBHO" */
 #define OB_TRANSLATOR_ENTRY "ob_translator_v1"
@@ -187,11 +187,26 @@ struct ob_translator {
     long (*resource)(void *state, const struct ob_resource_view *r, struct ob_resource_out *out);
     /* Optional.  UNIT metadata string (spec section 4.5); 0 = no unit. */
     long (*unit_name)(void *state, const struct ob_metric_view *m, char *buf, size_t cap);
+
+    /* ---- ABI 1.1 ---- */
+    /* Optional.  Label name for a data-point attribute key of a series of
+     * metric m (the same view family_name() was given), so that a plugin
+     * can name or drop attributes per metric.  A host of ABI >= 1.1 calls
+     * it, when present, instead of label_name() for data-point attributes
+     * and caches the answer per (metric, key); label_name() still names
+     * attributes that belong to no metric (promoted resource attributes,
+     * target_info).  Same return convention as label_name(). */
+    long (*metric_label_name)(void *state, const struct ob_metric_view *m, const char *key,
+                              size_t key_len, char *buf, size_t cap);
     /* New fields go here, and bump OB_ABI_MINOR. */
 };
 
 /* The v1.0 layout: a plugin descriptor shorter than this is refused. */
 #define OB_TRANSLATOR_V1_0_SIZE ((uint32_t)(offsetof(struct ob_translator, unit_name) + sizeof(void *)))
+/* The v1.1 layout (metric_label_name); a host reads that field only from a
+ * descriptor at least this long (the zeroed copy does that by itself). */
+#define OB_TRANSLATOR_V1_1_SIZE                                                                    \
+    ((uint32_t)(offsetof(struct ob_translator, metric_label_name) + sizeof(void *)))
 
 typedef const struct ob_translator *(*ob_translator_entry_fn)(uint32_t host_abi_major,
                                                                uint32_t host_abi_minor);
@@ -211,6 +226,8 @@ _Static_assert(offsetof(struct ob_translator, family_name) == 16 + 4 * sizeof(vo
 _Static_assert(offsetof(struct ob_translator, label_name) == 16 + 5 * sizeof(void *), "abi");
 _Static_assert(offsetof(struct ob_translator, resource) == 16 + 6 * sizeof(void *), "abi");
 _Static_assert(offsetof(struct ob_translator, unit_name) == 16 + 7 * sizeof(void *), "abi");
+_Static_assert(offsetof(struct ob_translator, metric_label_name) == 16 + 8 * sizeof(void *), "abi");
+_Static_assert(OB_TRANSLATOR_V1_0_SIZE == 16 + 8 * sizeof(void *), "abi");
 _Static_assert(offsetof(struct ob_host, log) == 16, "abi");
 _Static_assert(offsetof(struct ob_host, config) == 16 + sizeof(void *), "abi");
 _Static_assert(offsetof(struct ob_host, n_config) == 16 + 2 * sizeof(void *), "abi");

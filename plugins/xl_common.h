@@ -941,6 +941,39 @@ static int own_lists(struct xl_state *st)
     return 0;
 }
 
+/* ---- helpers for plugins built on top of a strategy (rules.c) ------------ */
+
+/* The strategy bits of a shipped strategy plugin's name; false if name is
+ * none of the four.  (static inline: unused in most plugins.) */
+static inline bool xl_strategy_by_name(const char *name, unsigned *out_strategy)
+{
+    static const struct {
+        const char *name;
+        unsigned strategy;
+    } table[] = {
+        {"underscore_escaping_with_suffixes", XL_ESCAPE | XL_SUFFIXES},
+        {"underscore_escaping_without_suffixes", XL_ESCAPE},
+        {"no_utf8_escaping_with_suffixes", XL_SUFFIXES},
+        {"no_translation", 0},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(name, table[i].name) == 0) {
+            *out_strategy = table[i].strategy;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Is key one of the keys xl_init() understands? */
+static inline bool xl_is_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof xl_keys / sizeof xl_keys[0]; i++)
+        if (strcmp(key, xl_keys[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Parses host->config into a fresh state for the given strategy.  Every
  * plugin accepts the same keys; the label flags have no effect under the
  * UTF-8 strategies (names are not escaped there). */
