@@ -120,6 +120,7 @@ struct request {
     int64_t now_ms;
     struct resource_ctx *rc;
     const struct ob_family_entry *fam;
+    const struct ob_metric_view *mv; /* the metric being ingested */
     const char *metric_name; /* original OTLP name, for messages */
     uint64_t metric_hash;
 };
@@ -533,7 +534,7 @@ static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t
         /* Empty values are no labels in Prometheus; __name__ is never an attribute. */
         if (value.len == 0 || strcmp(key, "__name__") == 0)
             continue;
-        if (!ob_names_label(w->names, r->x, key, key_len, &name))
+        if (!ob_names_metric_label(w->names, r->x, r->fam, r->mv, key, key_len, &name))
             continue;
         w->labels[(*io_n)++] = (struct label){name, value, {key, key_len}, 1};
     }
@@ -918,6 +919,7 @@ static void ingest_metric(struct request *r, const metric *m)
         return;
     }
 
+    r->mv = &mv;
     r->fam = ob_names_family(r->w->names, r->x, r->in->store, &mv);
     if (!r->fam || r->fam->status != OB_FAMILY_OK) {
         enum ob_family_status st = r->fam ? r->fam->status : OB_FAMILY_FULL;

@@ -33,6 +33,8 @@ struct ob_names {
     uint64_t generation;
     struct map families;
     struct map labels;
+    struct map metric_labels; /* key: u32 label_scope, then the attribute key */
+    uint32_t next_scope;
     char *scratch; /* name buffer for translator calls */
     size_t scratch_cap;
 };
@@ -133,6 +135,7 @@ void ob_names_destroy(struct ob_names *n)
         return;
     map_clear(&n->families);
     map_clear(&n->labels);
+    map_clear(&n->metric_labels);
     free(n->scratch);
     free(n);
 }
@@ -143,6 +146,8 @@ void ob_names_bind(struct ob_names *n, const struct ob_xlator *x)
         return;
     map_clear(&n->families);
     map_clear(&n->labels);
+    map_clear(&n->metric_labels);
+    n->next_scope = 0;
     n->generation = x->generation;
 }
 
@@ -261,6 +266,7 @@ const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct o
         }
         goto done;
     }
+    val.label_scope = ++n->next_scope;
     e = map_insert(&n->families, hash, key, key_len, &val);
 done:
     if (key != stack)
@@ -289,6 +295,57 @@ bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *k
             return false;
     }
     if (e->val.status != OB_FAMILY_OK)
+        return false;
+    out_name->ptr = e->val.name;
+    out_name->len = e->val.name_len;
+    return true;
+}
+
+struct metric_label_arg {
+    const struct ob_xlator *x;
+    const struct ob_metric_view *m;
+    const char *key;
+    size_t len;
+};
+
+static long metric_label_thunk(void *state, const void *arg, char *buf, size_t cap)
+{
+    OB_UNUSED(state);
+    const struct metric_label_arg *a = arg;
+    return a->x->desc.metric_label_name(a->x->state, a->m, a->key, a->len, buf, cap);
+}
+
+bool ob_names_metric_label(struct ob_names *n, const struct ob_xlator *x,
+                           const struct ob_family_entry *fam, const struct ob_metric_view *m,
+                           const char *key, size_t key_len, struct ob_str *out_name)
+{
+    if (!x->desc.metric_label_name)
+        return ob_names_label(n, x, key, key_len, out_name);
+    if (key_len > UINT32_MAX - 4)
+        return false;
+    char stack[256];
+    uint32_t k_len = (uint32_t)key_len + 4;
+    char *k = k_len <= sizeof stack ? stack : malloc(k_len);
+    if (!k)
+        return false;
+    memcpy(k, &fam->label_scope, 4);
+    memcpy(k + 4, key, key_len);
+    uint64_t hash = XXH3_64bits(k, k_len);
+    struct entry *e = map_find(&n->metric_labels, hash, k, k_len);
+    if (!e) {
+        struct metric_label_arg arg = {x, m, key, key_len};
+        long len = call_namer(n, metric_label_thunk, NULL, &arg);
+        struct ob_family_entry val = {.status = OB_FAMILY_DROPPED};
+        if (len > 0) {
+            val.status = OB_FAMILY_OK;
+            val.name = n->scratch;
+            val.name_len = (uint32_t)len;
+        }
+        e = map_insert(&n->metric_labels, hash, k, k_len, &val);
+    }
+    if (k != stack)
+        free(k);
+    if (!e || e->val.status != OB_FAMILY_OK)
         return false;
     out_name->ptr = e->val.name;
     out_name->len = e->val.name_len;

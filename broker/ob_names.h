@@ -30,6 +30,7 @@ struct ob_family_entry {
     uint32_t family; /* store family id when OK */
     const char *name; /* translated name (NUL-terminated) */
     uint32_t name_len;
+    uint32_t label_scope; /* families: scope of metric_label_name answers (>= 1) */
 };
 
 int ob_names_create(struct ob_names **out);
@@ -47,5 +48,12 @@ const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct o
  * (or on allocation failure). */
 bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *key, size_t key_len,
                     struct ob_str *out_name);
+
+/* The label name for a data-point attribute key of a series of metric m
+ * (fam = ob_names_family(..., m)): the plugin's metric_label_name (ABI 1.1)
+ * cached per (metric, key) when it has one, else ob_names_label(). */
+bool ob_names_metric_label(struct ob_names *n, const struct ob_xlator *x,
+                           const struct ob_family_entry *fam, const struct ob_metric_view *m,
+                           const char *key, size_t key_len, struct ob_str *out_name);
 
 #endif
