@@ -408,7 +408,10 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
 {
     w->out = out;
     w->timestamps = o && o->timestamps;
+    w->utf8 = o && o->utf8;
+    w->quote_name = false;
     ob_buf_init(&w->names);
+    ob_buf_init(&w->labels);
     w->name_len = 0;
 }
 
@@ -417,6 +420,88 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
     if (!w)
         return;
     ob_buf_fini(&w->names);
+    ob_buf_fini(&w->labels);
+}
+
+static bool legacy_char(char c, bool first, bool colon)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
+           (!first && c >= '0' && c <= '9');
+}
+
+static bool legacy_name(const char *s, size_t len, bool colon)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!legacy_char(s[i], i == 0, colon))
+            return false;
+    return true;
+}
+
+bool ob_legacy_metric_name(const char *s, size_t len)
+{
+    return legacy_name(s, len, true);
+}
+
+bool ob_legacy_label_name(const char *s, size_t len)
+{
+    return legacy_name(s, len, false);
+}
+
+/* Prometheus' "underscores" escaping: every code point that is not legal at
+ * its place becomes '_'.  A backslash escape inside a quoted name counts as
+ * one (illegal) character. */
+static void escape_underscores(struct ob_buf *b, const char *s, size_t len, bool colon,
+                               bool quoted)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < len; out++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80 && legacy_char((char)c, out == 0, colon)) {
+            ob_buf_putc(b, (char)c);
+            i++;
+            continue;
+        }
+        ob_buf_putc(b, '_');
+        if (quoted && c == '\\')
+            i += 2;
+        else
+            for (i++; i < len && ((unsigned char)s[i] & 0xc0) == 0x80; i++)
+                ; /* the rest of a UTF-8 sequence */
+    }
+}
+
+/* Rewrites a quoted-name label block (after its marker) with escaped names
+ * for a scraper that does not accept UTF-8.  Values are copied as they are. */
+static const char *unquote_block(struct ob_buf *b, const char *s, size_t len, size_t *out_len)
+{
+    b->len = 0;
+    for (size_t i = 0; i < len;) {
+        if (s[i] == '"') { /* quoted name: up to the unescaped closing quote */
+            size_t start = ++i;
+            while (i < len && s[i] != '"')
+                i += s[i] == '\\' ? 2 : 1;
+            escape_underscores(b, s + start, OB_MIN(i, len) - start, false, true);
+            i++;
+        } else {
+            size_t start = i;
+            while (i < len && s[i] != '=')
+                i++;
+            ob_buf_append(b, s + start, i - start);
+        }
+        /* ="value" and a following comma, verbatim */
+        size_t start = i;
+        i += 2; /* =" */
+        while (i < len && s[i] != '"')
+            i += s[i] == '\\' ? 2 : 1;
+        i++;
+        if (i < len && s[i] == ',')
+            i++;
+        ob_buf_append(b, s + start, OB_MIN(i, len) - start);
+    }
+    *out_len = b->len;
+    return b->data;
 }
 
 static const char *type_name(enum ob_family_type t)
@@ -436,6 +521,20 @@ static const char *type_name(enum ob_family_type t)
     return "untyped";
 }
 
+/* "# HELP name " or "# TYPE name ", the name quoted when it must be. */
+static void put_meta_name(struct ob_expose_writer *w, const char *what, const char *name, size_t n)
+{
+    ob_buf_puts(w->out, what);
+    if (w->quote_name) {
+        ob_buf_putc(w->out, '"');
+        ob_escape_label_value(w->out, name, n);
+        ob_buf_putc(w->out, '"');
+    } else {
+        ob_buf_append(w->out, name, n);
+    }
+    ob_buf_putc(w->out, ' ');
+}
+
 int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
 {
     struct ob_buf *out = w->out;
@@ -447,23 +546,34 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
     w->name_len = 0;
     if (!ob_buf_reserve(&w->names, 4 * n + 17))
         return -ENOMEM;
-    static const char *const suffix[] = {"", "_bucket", "_sum", "_count"};
-    for (size_t i = 0; i < OB_ARRAY_LEN(suffix); i++) {
+    /* A name that is not legacy is quoted for a UTF-8 scraper (and then
+     * written inside the braces), escaped with underscores for any other. */
+    bool legacy = ob_legacy_metric_name(f->name, n);
+    w->quote_name = !legacy && w->utf8;
+    if (!legacy && !w->utf8) {
+        escape_underscores(&w->names, f->name, n, true, false);
+        n = w->names.len;
+    } else {
         ob_buf_append(&w->names, f->name, n);
+    }
+    /* Copies from its own buffer: safe, the reserve above already holds
+     * all four names (escaping never makes a name longer). */
+    static const char *const suffix[] = {"_bucket", "_sum", "_count"};
+    for (size_t i = 0; i < OB_ARRAY_LEN(suffix); i++) {
+        ob_buf_append(&w->names, w->names.data, n);
         ob_buf_puts(&w->names, suffix[i]);
     }
-    w->name_len = f->name_len;
+    if (w->names.failed)
+        return -ENOMEM;
+    w->name_len = (uint32_t)n;
+    const char *name = w->names.data;
 
     if (f->help_len) {
-        ob_buf_append(out, "# HELP ", 7);
-        ob_buf_append(out, f->name, n);
-        ob_buf_putc(out, ' ');
+        put_meta_name(w, "# HELP ", name, n);
         ob_escape_help(out, f->help, f->help_len);
         ob_buf_putc(out, '\n');
     }
-    ob_buf_append(out, "# TYPE ", 7);
-    ob_buf_append(out, f->name, n);
-    ob_buf_putc(out, ' ');
+    put_meta_name(w, "# TYPE ", name, n);
     ob_buf_puts(out, type_name(f->type));
     ob_buf_putc(out, '\n');
     return out->failed ? -ENOMEM : 0;
@@ -477,10 +587,39 @@ struct extra_label {
     size_t text_len;
 };
 
+/* {"name",labels,extra} value[ ts]\n: a UTF-8 name for a scraper that takes it. */
+static int put_quoted_line(struct ob_expose_writer *w, const char *name, size_t name_len,
+                           const struct ob_series_view *sv, const struct extra_label *x, double v)
+{
+    struct ob_buf *out = w->out;
+    char num[32];
+    ob_buf_append(out, "{\"", 2);
+    ob_escape_label_value(out, name, name_len);
+    ob_buf_putc(out, '"');
+    if (sv->labels_len) {
+        ob_buf_putc(out, ',');
+        ob_buf_append(out, sv->labels, sv->labels_len);
+    }
+    if (x) {
+        ob_buf_putc(out, ',');
+        ob_buf_append(out, x->prefix, x->prefix_len);
+        ob_buf_append(out, x->text, x->text_len);
+        ob_buf_putc(out, '"');
+    }
+    ob_buf_append(out, "} ", 2);
+    ob_buf_append(out, num, ob_format_double(v, num));
+    if (w->timestamps)
+        ob_buf_printf(out, " %lld", (long long)sv->ts_ms);
+    ob_buf_putc(out, '\n');
+    return out->failed ? -ENOMEM : 0;
+}
+
 /* Appends name{labels,extra} value[ ts]\n with one reserve. */
 static int put_line(struct ob_expose_writer *w, const char *name, size_t name_len,
                     const struct ob_series_view *sv, const struct extra_label *x, double v)
 {
+    if (OB_UNLIKELY(w->quote_name))
+        return put_quoted_line(w, name, name_len, sv, x, v);
     struct ob_buf *out = w->out;
     size_t need = name_len + sv->labels_len + LINE_SLACK + (x ? x->text_len : 0);
     if (OB_UNLIKELY(!ob_buf_reserve(out, need)))
@@ -516,6 +655,21 @@ static int put_line(struct ob_expose_writer *w, const char *name, size_t name_le
 
 int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv)
 {
+    struct ob_series_view quoted;
+    if (OB_UNLIKELY(sv->labels_len && sv->labels[0] == OB_LABELS_QUOTED)) {
+        quoted = *sv;
+        if (w->utf8) {
+            quoted.labels++;
+            quoted.labels_len--;
+        } else {
+            size_t len;
+            quoted.labels = unquote_block(&w->labels, sv->labels + 1, sv->labels_len - 1, &len);
+            if (w->labels.failed)
+                return -ENOMEM;
+            quoted.labels_len = (uint32_t)len;
+        }
+        sv = &quoted;
+    }
     const char *names = w->names.data;
     size_t n = w->name_len;
     const char *name = names, *bucket = names + n, *sum = names + 2 * n + 7,

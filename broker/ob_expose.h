@@ -18,7 +18,19 @@ struct ob_store;
 
 struct ob_expose_opts {
     bool timestamps; /* append the sample timestamp (ms) to each line */
+    bool utf8;       /* the scraper accepts UTF-8 names (escaping=allow-utf-8) */
 };
+
+/* First byte of a label block whose names are not all legacy
+ * ([a-zA-Z_][a-zA-Z0-9_]*): those names are written quoted, "http.method"="GET".
+ * Such blocks only come from the UTF-8 translation strategies.  A scraper
+ * that accepts UTF-8 gets them as they are; any other gets the names escaped
+ * with underscores, as Prometheus' "underscores" escaping does. */
+#define OB_LABELS_QUOTED '\x01'
+
+/* Legacy Prometheus names: metric [a-zA-Z_:][a-zA-Z0-9_:]*, label [a-zA-Z_][a-zA-Z0-9_]*. */
+bool ob_legacy_metric_name(const char *s, size_t len);
+bool ob_legacy_label_name(const char *s, size_t len);
 
 /* Appends the store's families to out.  Returns 0 or -ENOMEM. */
 int ob_expose_store(struct ob_store *s, const struct ob_expose_opts *o, int64_t now_ms,
@@ -31,6 +43,9 @@ int ob_expose_store(struct ob_store *s, const struct ob_expose_opts *o, int64_t 
 struct ob_expose_writer {
     struct ob_buf *out;
     bool timestamps;
+    bool utf8;            /* opts.utf8 */
+    bool quote_name;      /* current family's name is written quoted, inside the braces */
+    struct ob_buf labels; /* a quoted-name block rewritten for a legacy scraper */
     struct ob_buf names; /* name, name_bucket, name_sum, name_count back to back */
     uint32_t name_len;
 };

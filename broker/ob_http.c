@@ -53,6 +53,7 @@
 #define COMPONENT "http"
 #define CT_TEXT "text/plain; charset=utf-8"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
+#define CT_PROMETHEUS_UTF8 "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
 #define CT_PROTOBUF "application/x-protobuf"
 #define CT_JSON "application/json"
 #define CONN_MEMORY_BYTES (256 * 1024)
@@ -240,6 +241,30 @@ static bool accepts_gzip(const char *value)
             }
             if (!zero)
                 return true;
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* True when the scraper's Accept header offers a text/plain entry with
+ * escaping=allow-utf-8 (Prometheus 3's PrometheusText1.0.0): it reads
+ * quoted UTF-8 metric and label names. */
+static bool accepts_utf8_text(const char *value)
+{
+    for (const char *p = value; p && *p;) {
+        size_t n = strcspn(p, ","); /* one media range with its parameters */
+        const char *q = p + strspn(p, " \t");
+        if (strncasecmp(q, "text/plain", 10) == 0) {
+            /* walk its ;-separated parameters */
+            for (q += strcspn(q, ";,"); q < p + n && *q == ';';) {
+                q++;
+                q += strspn(q, " \t");
+                size_t len = strcspn(q, ";, \t");
+                if (len == 20 && strncasecmp(q, "escaping=allow-utf-8", 20) == 0)
+                    return true;
+                q += strcspn(q, ";,");
+            }
         }
         p += n + (p[n] == ',');
     }
@@ -438,8 +463,11 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
         return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     buf_reset(&s->text);
     int rc = 0;
+    bool utf8 = accepts_utf8_text(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
     if (h->deps.store) {
-        struct ob_expose_opts opts = {.timestamps = h->deps.cfg->expose_timestamps};
+        struct ob_expose_opts opts = {.timestamps = h->deps.cfg->expose_timestamps,
+                                      .utf8 = utf8};
         rc = ob_expose_store(h->deps.store, &opts, ob_now_ns() / 1000000, &s->text);
     }
     if (rc == 0)
@@ -454,9 +482,9 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING);
     const void *body = s->text.data;
     size_t len = s->text.len;
-    static const char *const plain_hdrs[] = {"Vary", "Accept-Encoding", NULL};
-    static const char *const gzip_hdrs[] = {"Vary", "Accept-Encoding", "Content-Encoding", "gzip",
-                                            NULL};
+    static const char *const plain_hdrs[] = {"Vary", "Accept, Accept-Encoding", NULL};
+    static const char *const gzip_hdrs[] = {"Vary", "Accept, Accept-Encoding", "Content-Encoding",
+                                            "gzip", NULL};
     const char *const *hdrs = plain_hdrs;
     if (accepts_gzip(ae)) {
         buf_reset(&s->gz);
@@ -469,7 +497,7 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
         }
     }
     ob_sm_scrape_done(ob_mono_ns() - t0, s->text.len);
-    return respond(c, MHD_HTTP_OK, CT_PROMETHEUS, body, len, hdrs);
+    return respond(c, MHD_HTTP_OK, utf8 ? CT_PROMETHEUS_UTF8 : CT_PROMETHEUS, body, len, hdrs);
 }
 
 static enum MHD_Result serve_get(struct ob_http *h, struct MHD_Connection *c,

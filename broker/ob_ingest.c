@@ -497,6 +497,13 @@ static long render_labels(struct label *l, size_t n, struct ob_buf *out)
 {
     sort_labels(l, n);
     out->len = 0;
+    /* UTF-8 strategies may give names a legacy scraper cannot read: such a
+     * block is marked and its odd names quoted (see OB_LABELS_QUOTED). */
+    bool quoted = false;
+    for (size_t i = 0; i < n && !quoted; i++)
+        quoted = !ob_legacy_label_name(l[i].name.ptr, l[i].name.len);
+    if (quoted)
+        ob_buf_putc(out, OB_LABELS_QUOTED);
     long count = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -505,7 +512,13 @@ static long render_labels(struct label *l, size_t n, struct ob_buf *out)
             j++;
         if (count++)
             ob_buf_putc(out, ',');
-        ob_buf_append(out, l[i].name.ptr, l[i].name.len);
+        if (quoted && !ob_legacy_label_name(l[i].name.ptr, l[i].name.len)) {
+            ob_buf_putc(out, '"');
+            ob_escape_label_value(out, l[i].name.ptr, l[i].name.len);
+            ob_buf_putc(out, '"');
+        } else {
+            ob_buf_append(out, l[i].name.ptr, l[i].name.len);
+        }
         ob_buf_append(out, "=\"", 2);
         ob_escape_label_value(out, l[i].value.ptr, l[i].value.len);
         for (size_t k = i + 1; k < j && l[k].prio == l[i].prio; k++) {

@@ -332,6 +332,41 @@ START_TEST(writer_scalar)
 }
 END_TEST
 
+/* Quoted UTF-8 names: as they are for a UTF-8 scraper, escaped with
+ * underscores for a legacy one; values (even with ," inside) untouched. */
+START_TEST(writer_utf8_names)
+{
+    static const char block[] = "\x01\"a.b\"=\"x,\\\"y,\",\"q\\\"u\"=\"1\",job=\"j\",\"\xc3\xa9" "t" "\xc3\xa9\"=\"\"";
+    for (int utf8 = 0; utf8 < 2; utf8++) {
+        struct ob_buf out;
+        ob_buf_init(&out);
+        struct ob_expose_writer w;
+        struct ob_expose_opts o = {.utf8 = utf8};
+        ob_expose_writer_init(&w, &o, &out);
+        struct ob_family_view f = {.name = "my.metric", .name_len = 9, .type = OB_FAMILY_GAUGE};
+        ck_assert_int_eq(ob_expose_family(&w, &f), 0);
+        double v = 1;
+        struct ob_series_view sv = {.labels = block, .labels_len = sizeof block - 1,
+                                    .kind = OB_SHAPE_SCALAR, .values = &v};
+        ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+        if (utf8)
+            check_buf(&out, "# TYPE \"my.metric\" gauge\n"
+                            "{\"my.metric\",\"a.b\"=\"x,\\\"y,\",\"q\\\"u\"=\"1\",job=\"j\","
+                            "\"\xc3\xa9" "t" "\xc3\xa9\"=\"\"} 1\n");
+        else
+            check_buf(&out, "# TYPE my_metric gauge\n"
+                            "my_metric{a_b=\"x,\\\"y,\",q_u=\"1\",job=\"j\",_t_=\"\"} 1\n");
+        ob_expose_writer_fini(&w);
+        ob_buf_fini(&out);
+    }
+    ck_assert(ob_legacy_metric_name("a:b_c9", 6));
+    ck_assert(!ob_legacy_metric_name("9a", 2));
+    ck_assert(!ob_legacy_label_name("a:b", 3));
+    ck_assert(ob_legacy_label_name("_x", 2));
+    ck_assert(!ob_legacy_label_name("", 0));
+}
+END_TEST
+
 START_TEST(writer_histogram_timestamps)
 {
     struct ob_buf out;
@@ -698,6 +733,7 @@ Suite *expose_suite(void)
 
     tc = tcase_create("writer");
     tcase_add_test(tc, writer_scalar);
+    tcase_add_test(tc, writer_utf8_names);
     tcase_add_test(tc, writer_histogram_timestamps);
     tcase_add_test(tc, writer_summary_no_points);
     tcase_add_test(tc, writer_enomem);
