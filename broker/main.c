@@ -102,14 +102,59 @@ static int parse_args(int argc, char **argv, struct args *a)
     return -1;
 }
 
-static int load_translator(const struct ob_config *cfg, struct ob_xlator **out)
+/* Room for a plugin loader's message and the section it came from. */
+#define TRANSLATOR_ERR_LEN (OB_ERR_LEN + 32)
+
+/* The translators in use: one host per frontend.  A frontend without its
+ * own [translator_<frontend>] plugin shares the default xlator. */
+struct translators {
+    struct ob_plugin_host fe[OB_FE__COUNT];
+};
+
+/* Loads (and initialises) every translator cfg names: all of them or none.
+ * out[fe] each hold one reference.  err says which section failed. */
+static int load_translators(const struct ob_config *cfg, struct ob_xlator *out[OB_FE__COUNT],
+                            char *err, size_t cap)
 {
-    char err[OB_ERR_LEN];
+    const struct ob_listener_translator *own[OB_FE__COUNT] = {
+        [OB_FE_HTTP] = &cfg->translator_http,
+        [OB_FE_ZMQ] = &cfg->translator_zmq,
+    };
+    char why[OB_ERR_LEN];
+    struct ob_xlator *def = NULL;
     int rc = ob_xlator_load(cfg->translator_plugin, cfg->translator_plugin_dir, cfg->translator_kv,
-                            cfg->translator_n_kv, out, err);
-    if (rc != 0)
-        OB_LOG_ERROR("translator", "%s", err);
+                            cfg->translator_n_kv, &def, why);
+    if (rc != 0) {
+        snprintf(err, cap, "[translator] %s", why);
+        return rc;
+    }
+    for (int fe = 0; fe < OB_FE__COUNT; fe++) {
+        const struct ob_listener_translator *t = own[fe];
+        if (!t->plugin[0]) {
+            out[fe] = ob_xlator_ref(def);
+            continue;
+        }
+        const char *dir = t->plugin_dir[0] ? t->plugin_dir : cfg->translator_plugin_dir;
+        rc = ob_xlator_load(t->plugin, dir, t->kv, t->n_kv, &out[fe], why);
+        if (rc != 0) {
+            snprintf(err, cap, "[translator_%s] %s", ob_frontend_name((enum ob_frontend)fe), why);
+            while (fe-- > 0)
+                ob_xlator_unref(out[fe]);
+            break;
+        }
+    }
+    ob_xlator_unref(def);
     return rc;
+}
+
+/* Publishes the loaded translators; requests in flight finish on the old
+ * ones, the last of which unloads them. */
+static void publish(struct translators *t, struct ob_xlator *x[OB_FE__COUNT])
+{
+    for (int fe = 0; fe < OB_FE__COUNT; fe++) {
+        ob_sm_set_plugin((enum ob_frontend)fe, x[fe]->desc.name);
+        ob_plugin_host_swap(&t->fe[fe], x[fe]);
+    }
 }
 
 /* Splits a comma-separated list in place (spaces around items trimmed). */
@@ -159,7 +204,7 @@ static int start_zmq(const struct ob_config *cfg, struct ob_ingest *ingest, stru
 struct reloader {
     pthread_mutex_t lock;
     const struct args *args;
-    struct ob_plugin_host *plugins;
+    struct translators *translators;
 };
 
 /* Re-reads the configuration and loads the translator it names.  On any
@@ -168,7 +213,7 @@ static int reload(void *ctx, char *msg, size_t cap)
 {
     struct reloader *rl = ctx;
     const struct args *a = rl->args;
-    char err[OB_ERR_LEN];
+    char err[TRANSLATOR_ERR_LEN];
     struct ob_config *cfg = NULL;
     int rc;
     pthread_mutex_lock(&rl->lock);
@@ -177,19 +222,15 @@ static int reload(void *ctx, char *msg, size_t cap)
         snprintf(msg, cap, "configuration rejected, keeping the running one: %s", err);
         goto done;
     }
-    struct ob_xlator *x = NULL;
-    rc = ob_xlator_load(cfg->translator_plugin, cfg->translator_plugin_dir, cfg->translator_kv,
-                        cfg->translator_n_kv, &x, err);
+    struct ob_xlator *x[OB_FE__COUNT];
+    rc = load_translators(cfg, x, err, sizeof err);
     if (rc != 0) {
         snprintf(msg, cap, "translator not loaded, keeping the running one: %s", err);
         goto done;
     }
-    /* Requests in flight finish on the old translator; the last of them
-     * unloads it. */
-    ob_plugin_host_swap(rl->plugins, x);
-    ob_sm_set_plugin(x->desc.name);
-    snprintf(msg, cap, "reloaded: translator %s (generation %llu)", x->desc.name,
-             (unsigned long long)x->generation);
+    publish(rl->translators, x);
+    snprintf(msg, cap, "reloaded: translator %s (http: %s, zmq: %s)", cfg->translator_plugin,
+             x[OB_FE_HTTP]->desc.name, x[OB_FE_ZMQ]->desc.name);
 done:
     ob_sm_reload(rc == 0);
     if (rc == 0)
@@ -230,7 +271,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    char err[OB_ERR_LEN];
+    char err[TRANSLATOR_ERR_LEN];
     struct ob_config *cfg = NULL;
     if (ob_config_load(a.config_path, a.overrides, a.n_overrides, &cfg, err) != 0) {
         fprintf(stderr, "otlp-broker: %s\n", err);
@@ -240,12 +281,13 @@ int main(int argc, char **argv)
 
     int exit_code = 1;
     struct ob_store *store = NULL;
-    struct ob_plugin_host plugins;
+    struct translators translators;
     struct ob_ingest *ingest = NULL;
     struct ob_http *http = NULL;
     struct ob_zmq *zmq = NULL;
     _Atomic bool ready = false;
-    ob_plugin_host_init(&plugins);
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        ob_plugin_host_init(&translators.fe[fe]);
 
     /* Block signals before any thread exists, so only main takes them. */
     sigset_t set;
@@ -256,14 +298,14 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    struct ob_xlator *x = NULL;
-    rc = load_translator(cfg, &x);
+    struct ob_xlator *x[OB_FE__COUNT];
+    rc = load_translators(cfg, x, err, sizeof err);
     if (rc != 0) {
+        OB_LOG_ERROR("translator", "%s", err);
         exit_code = rc == OB_E_PLUGIN_INIT ? 2 : 1;
         goto out;
     }
-    ob_plugin_host_swap(&plugins, x);
-    ob_sm_set_plugin(x->desc.name);
+    publish(&translators, x);
     if (a.check_only) {
         ob_config_dump(cfg, stdout);
         exit_code = 0;
@@ -290,12 +332,15 @@ int main(int argc, char **argv)
     OB_LOG_INFO("store", "%s: %u series live of %u, %llu MiB mapped", cfg->store_path,
                 st.series_live, st.series_max, (unsigned long long)(st.map_bytes >> 20));
 
-    rc = ob_ingest_create(store, &plugins, cfg, &ingest);
+    rc = ob_ingest_create(store, &translators.fe[OB_FE_HTTP], cfg, &ingest);
     if (rc != 0) {
         OB_LOG_ERROR("ingest", "%s", ob_strerror(rc));
         goto out;
     }
-    struct reloader rl = {.lock = PTHREAD_MUTEX_INITIALIZER, .args = &a, .plugins = &plugins};
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        ob_ingest_set_plugins(ingest, (enum ob_frontend)fe, &translators.fe[fe]);
+    struct reloader rl = {.lock = PTHREAD_MUTEX_INITIALIZER, .args = &a,
+                         .translators = &translators};
     struct ob_http_deps deps = {.ingest = ingest,
                                 .store = store,
                                 .cfg = cfg,
@@ -310,7 +355,8 @@ int main(int argc, char **argv)
     if (start_zmq(cfg, ingest, &zmq) != 0)
         goto out;
     atomic_store(&ready, true);
-    OB_LOG_INFO("broker", "otlp-broker %s ready (translator %s)", OB_VERSION, x->desc.name);
+    OB_LOG_INFO("broker", "otlp-broker %s ready (translator http: %s, zmq: %s)", OB_VERSION,
+                x[OB_FE_HTTP]->desc.name, x[OB_FE_ZMQ]->desc.name);
 
     serve(&rl, cfg, store, &set);
     exit_code = 0;
@@ -320,7 +366,8 @@ out:
     ob_http_stop(http);
     ob_zmq_stop(zmq);
     ob_ingest_destroy(ingest);
-    ob_plugin_host_fini(&plugins);
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        ob_plugin_host_fini(&translators.fe[fe]);
     ob_store_close(store);
     ob_config_destroy(cfg);
     return exit_code;

@@ -111,6 +111,17 @@ static const struct option options[] = {
     {"zmq", "rcv_hwm", T_U32, "1000", F(zmq_rcv_hwm), 0, 10000000,
      "Messages queued per ZeroMQ socket before senders block or drop; 0 = unlimited."},
 
+    {"translator_http", "plugin", T_STRING, "", F(translator_http.plugin), 0, 0,
+     "A translator for the HTTP frontend only (empty: the one of [translator]).\n"
+     "Every other key of this section is handed to that plugin."},
+    {"translator_http", "plugin_dir", T_STRING, "", F(translator_http.plugin_dir), 0, 0,
+     "Its plugin directory (empty: [translator] plugin_dir)."},
+    {"translator_zmq", "plugin", T_STRING, "", F(translator_zmq.plugin), 0, 0,
+     "A translator for the ZeroMQ frontend only (empty: the one of [translator]).\n"
+     "Every other key of this section is handed to that plugin."},
+    {"translator_zmq", "plugin_dir", T_STRING, "", F(translator_zmq.plugin_dir), 0, 0,
+     "Its plugin directory (empty: [translator] plugin_dir)."},
+
     {"exposition", "timestamps", T_BOOL, "false", F(expose_timestamps), 0, 0,
      "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"
      "the scrape time."},
@@ -337,30 +348,58 @@ static int set_value(struct ob_config *cfg, const struct option *opt, const char
 
 /* A plugin key: replaces an earlier value of the same key (an override
  * beats the file). */
-static int kv_set(struct ob_config *cfg, const char *key, const char *value)
+static int kv_set(struct ob_kv **io_kv, size_t *io_n, const char *key, const char *value)
 {
-    for (size_t i = 0; i < cfg->translator_n_kv; i++) {
-        if (strcmp(cfg->translator_kv[i].key, key) == 0) {
+    for (size_t i = 0; i < *io_n; i++) {
+        if (strcmp((*io_kv)[i].key, key) == 0) {
             char *v = strdup(value);
             if (!v)
                 return -ENOMEM;
-            free((char *)cfg->translator_kv[i].value);
-            cfg->translator_kv[i].value = v;
+            free((char *)(*io_kv)[i].value);
+            (*io_kv)[i].value = v;
             return 0;
         }
     }
-    struct ob_kv *kv = realloc(cfg->translator_kv, (cfg->translator_n_kv + 1) * sizeof *kv);
+    struct ob_kv *kv = realloc(*io_kv, (*io_n + 1) * sizeof *kv);
     if (!kv)
         return -ENOMEM;
-    cfg->translator_kv = kv;
+    *io_kv = kv;
     char *k = strdup(key), *v = strdup(value);
     if (!k || !v) {
         free(k);
         free(v);
         return -ENOMEM;
     }
-    kv[cfg->translator_n_kv++] = (struct ob_kv){k, v};
+    kv[(*io_n)++] = (struct ob_kv){k, v};
     return 0;
+}
+
+static void kv_free(struct ob_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)kv[i].key);
+        free((char *)kv[i].value);
+    }
+    free(kv);
+}
+
+/* The plugin key array of a translator section, or NULL for other sections. */
+static bool plugin_section(struct ob_config *cfg, const char *section, struct ob_kv ***out_kv,
+                           size_t **out_n)
+{
+    if (strcmp(section, "translator") == 0) {
+        *out_kv = &cfg->translator_kv;
+        *out_n = &cfg->translator_n_kv;
+    } else if (strcmp(section, "translator_http") == 0) {
+        *out_kv = &cfg->translator_http.kv;
+        *out_n = &cfg->translator_http.n_kv;
+    } else if (strcmp(section, "translator_zmq") == 0) {
+        *out_kv = &cfg->translator_zmq.kv;
+        *out_n = &cfg->translator_zmq.n_kv;
+    } else {
+        return false;
+    }
+    return true;
 }
 
 static int apply(struct ob_config *cfg, const char *section, const char *key, const char *value,
@@ -371,8 +410,10 @@ static int apply(struct ob_config *cfg, const char *section, const char *key, co
     const struct option *opt = find_option(section, key);
     if (opt)
         return set_value(cfg, opt, value, err);
-    if (strcmp(section, "translator") == 0)
-        return kv_set(cfg, key, value);
+    struct ob_kv **kv;
+    size_t *n;
+    if (plugin_section(cfg, section, &kv, &n))
+        return kv_set(kv, n, key, value);
     return err_unknown_key(section, key, err);
 }
 
@@ -537,11 +578,9 @@ void ob_config_destroy(struct ob_config *cfg)
     for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
         if (options[i].type == T_STRING)
             free(*(char **)((char *)cfg + options[i].off));
-    for (size_t i = 0; i < cfg->translator_n_kv; i++) {
-        free((char *)cfg->translator_kv[i].key);
-        free((char *)cfg->translator_kv[i].value);
-    }
-    free(cfg->translator_kv);
+    kv_free(cfg->translator_kv, cfg->translator_n_kv);
+    kv_free(cfg->translator_http.kv, cfg->translator_http.n_kv);
+    kv_free(cfg->translator_zmq.kv, cfg->translator_zmq.n_kv);
     free(cfg);
 }
 
@@ -595,10 +634,13 @@ void ob_config_dump(const struct ob_config *cfg, FILE *f)
         put_value(f, cfg, opt);
         fputc('\n', f);
         bool last_of_section = i + 1 == OB_ARRAY_LEN(options) || starts_section(i + 1);
-        if (last_of_section && strcmp(opt->section, "translator") == 0) {
-            for (size_t k = 0; k < cfg->translator_n_kv; k++) {
-                fprintf(f, "%s = ", cfg->translator_kv[k].key);
-                put_string(f, cfg->translator_kv[k].value);
+        struct ob_kv **kv;
+        size_t *n;
+        /* dump does not change cfg: plugin_section only hands out pointers */
+        if (last_of_section && plugin_section((struct ob_config *)cfg, opt->section, &kv, &n)) {
+            for (size_t k = 0; k < *n; k++) {
+                fprintf(f, "%s = ", (*kv)[k].key);
+                put_string(f, (*kv)[k].value);
                 fputc('\n', f);
             }
         }

@@ -18,6 +18,15 @@
 #include "ob_common.h"
 #include "translator.h"
 
+/* [translator_http] / [translator_zmq]: a frontend's own translator.  An
+ * empty plugin means the frontend uses [translator]. */
+struct ob_listener_translator {
+    char *plugin;       /* plugin name or .so path; empty = [translator]'s */
+    char *plugin_dir;   /* empty = [translator]'s plugin_dir */
+    struct ob_kv *kv;   /* the plugin's own keys */
+    size_t n_kv;
+};
+
 struct ob_config {
     /* [broker] */
     int log_level;                 /* enum ob_log_level; key broker.log_level */
@@ -49,6 +58,10 @@ struct ob_config {
     char *zmq_reply;               /* comma-separated endpoints; empty = none */
     uint32_t zmq_threads;
     uint32_t zmq_rcv_hwm;
+
+    /* [translator_http], [translator_zmq] */
+    struct ob_listener_translator translator_http;
+    struct ob_listener_translator translator_zmq;
 
     /* [exposition] */
     bool expose_timestamps;        /* exposition.timestamps */

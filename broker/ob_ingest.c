@@ -127,7 +127,8 @@ struct request {
 
 struct ob_ingest {
     struct ob_store *store;
-    struct ob_plugin_host *plugins;
+    struct ob_plugin_host *plugins;                /* the default translator */
+    struct ob_plugin_host *fe_plugins[OB_FE__COUNT]; /* a frontend's own, or NULL */
     uint32_t max_labels;
     int64_t window_ms;
     pthread_key_t worker_key;
@@ -213,6 +214,11 @@ int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
     }
     *out = in;
     return 0;
+}
+
+void ob_ingest_set_plugins(struct ob_ingest *in, enum ob_frontend fe, struct ob_plugin_host *h)
+{
+    in->fe_plugins[fe] = h;
 }
 
 void ob_ingest_destroy(struct ob_ingest *in)
@@ -1139,7 +1145,8 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
 {
     *out = (struct ob_ingest_result){0};
     struct worker *w = worker_get(in);
-    struct ob_xlator *x = ob_plugin_host_acquire(in->plugins);
+    struct ob_plugin_host *host = in->fe_plugins[fe] ? in->fe_plugins[fe] : in->plugins;
+    struct ob_xlator *x = ob_plugin_host_acquire(host);
     if (!w || !x) {
         ob_xlator_unref(x);
         snprintf(out->message, sizeof out->message, "broker not ready");

@@ -32,6 +32,10 @@ int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
                      const struct ob_config *cfg, struct ob_ingest **out);
 void ob_ingest_destroy(struct ob_ingest *in);
 
+/* Gives frontend fe its own translator (per-listener naming); NULL goes back
+ * to the default.  Set before the frontend starts. */
+void ob_ingest_set_plugins(struct ob_ingest *in, enum ob_frontend fe, struct ob_plugin_host *h);
+
 /* Ingests one ExportMetricsServiceRequest.  Returns 0 when the body decoded
  * (some points may still be rejected: see out), OB_E_MALFORMED (out->message
  * says why) when it did not.  Thread-safe; counts self-metrics for fe. */

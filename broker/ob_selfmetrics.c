@@ -31,7 +31,7 @@ static _Atomic uint64_t last_scrape_bytes;
 
 /* Set at start and on reload, read by scrapes: a mutex is simplest. */
 static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
-static char *plugin_name;
+static char *plugin_name[OB_FE__COUNT];
 
 static const char *const frontend_names[OB_FE__COUNT] = {"http", "zmq"};
 static const char *const outcome_names[OB_OUT__COUNT] = {
@@ -104,12 +104,14 @@ void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes)
     add(&scrapes, 1);
 }
 
-void ob_sm_set_plugin(const char *name)
+void ob_sm_set_plugin(enum ob_frontend fe, const char *name)
 {
+    if ((unsigned)fe >= OB_FE__COUNT)
+        return;
     char *copy = name ? strdup(name) : NULL;
     pthread_mutex_lock(&plugin_lock);
-    char *old = plugin_name;
-    plugin_name = copy; /* on ENOMEM the info metric disappears, nothing breaks */
+    char *old = plugin_name[fe];
+    plugin_name[fe] = copy; /* on ENOMEM the info metric disappears, nothing breaks */
     pthread_mutex_unlock(&plugin_lock);
     free(old);
 }
@@ -129,7 +131,8 @@ void ob_sm_reset(void)
     atomic_store(&scrapes, 0);
     atomic_store(&last_scrape_ns, 0);
     atomic_store(&last_scrape_bytes, 0);
-    ob_sm_set_plugin(NULL);
+    for (size_t fe = 0; fe < OB_FE__COUNT; fe++)
+        ob_sm_set_plugin((enum ob_frontend)fe, NULL);
 }
 
 static void family(struct ob_buf *out, const char *name, const char *type, const char *help)
@@ -236,10 +239,17 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
                   get(&reloads[0]));
 
     pthread_mutex_lock(&plugin_lock);
-    if (plugin_name) {
-        family(out, "otlp_broker_translator_info", "gauge", "Translator plugin in use.");
-        ob_buf_puts(out, "otlp_broker_translator_info{plugin=\"");
-        label_value(out, plugin_name);
+    bool any = false;
+    for (size_t fe = 0; fe < OB_FE__COUNT; fe++) {
+        if (!plugin_name[fe])
+            continue;
+        if (!any)
+            family(out, "otlp_broker_translator_info", "gauge",
+                   "Translator plugin in use, per listener.");
+        any = true;
+        ob_buf_printf(out, "otlp_broker_translator_info{listener=\"%s\",plugin=\"",
+                      frontend_names[fe]);
+        label_value(out, plugin_name[fe]);
         ob_buf_puts(out, "\"} 1\n");
     }
     pthread_mutex_unlock(&plugin_lock);

@@ -49,7 +49,8 @@ void ob_sm_points_received(enum ob_frontend fe, uint64_t n);
 void ob_sm_points_rejected(enum ob_reason r, uint64_t n);
 void ob_sm_collisions(uint64_t n);
 void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
-void ob_sm_set_plugin(const char *name); /* info metric; copies */
+/* Info metric: the translator frontend fe uses (NULL: none); copies. */
+void ob_sm_set_plugin(enum ob_frontend fe, const char *name);
 void ob_sm_reload(bool ok);               /* SIGHUP or POST /-/reload */
 
 /* Appends the self-metric families in Prometheus text 0.0.4 (s may be NULL:

@@ -24,7 +24,7 @@ scrape >"$TMP/s.txt"
 check "new names without suffixes" 2 "$(grep -c '^calc_operation{' "$TMP/s.txt")"
 check "old series still served" 2 "$(grep -c '^calc_operation_total{' "$TMP/s.txt")"
 check "info metric follows" 1 \
-    "$(grep -c '^otlp_broker_translator_info{plugin="underscore_escaping_without_suffixes"} 1' "$TMP/s.txt")"
+    "$(grep -c '^otlp_broker_translator_info{listener="http",plugin="underscore_escaping_without_suffixes"} 1' "$TMP/s.txt")"
 
 plugin does_not_exist
 check "reload with a missing plugin -> 500" 500 "$(reload)"
@@ -42,7 +42,7 @@ plugin underscore_escaping_with_suffixes
 kill -HUP "$BROKER_PID"
 for _ in $(seq 1 50); do grep -q 'generation' "$TMP/broker.log" && break; sleep 0.1; done
 sleep 0.2
-grep -q 'reload: reloaded: translator underscore_escaping_with_suffixes' "$TMP/broker.log" &&
+grep -q 'reload: reloaded: translator underscore_escaping_with_suffixes (http: underscore_escaping_with_suffixes' "$TMP/broker.log" &&
     ok "SIGHUP reloads" || bad "SIGHUP: $(grep reload "$TMP/broker.log" | tail -2)"
 
 # Ten flips while a client keeps pushing over keep-alive connections.

@@ -146,8 +146,9 @@ END_TEST
 START_TEST(render_with_store_and_plugin)
 {
     bump();
-    ob_sm_set_plugin("first");
-    ob_sm_set_plugin("/opt/x \"y\"\\z.so"); /* latest wins; escaped */
+    ob_sm_set_plugin(OB_FE_HTTP, "first");
+    ob_sm_set_plugin(OB_FE_HTTP, "/opt/x \"y\"\\z.so"); /* latest wins; escaped */
+    ob_sm_set_plugin(OB_FE_ZMQ, "second");
     struct ob_store_stats st = {.map_bytes = 80000000, .heap_bytes = 64u << 20,
                                 .heap_used = 123456, .series_live = 42, .series_max = 100000,
                                 .families = 5, .families_max = 10000, .repairs = 1};
@@ -155,9 +156,10 @@ START_TEST(render_with_store_and_plugin)
     char want[8192];
     snprintf(want, sizeof want,
              "%s%s%s"
-             "# HELP otlp_broker_translator_info Translator plugin in use.\n"
+             "# HELP otlp_broker_translator_info Translator plugin in use, per listener.\n"
              "# TYPE otlp_broker_translator_info gauge\n"
-             "otlp_broker_translator_info{plugin=\"/opt/x \\\"y\\\"\\\\z.so\"} 1\n",
+             "otlp_broker_translator_info{listener=\"http\",plugin=\"/opt/x \\\"y\\\"\\\\z.so\"} 1\n"
+             "otlp_broker_translator_info{listener=\"zmq\",plugin=\"second\"} 1\n",
              head, store_part, tail);
     ck_assert_str_eq(got, want);
     free(got);
@@ -188,7 +190,7 @@ END_TEST
 START_TEST(lint_rules)
 {
     bump();
-    ob_sm_set_plugin("p");
+    ob_sm_set_plugin(OB_FE_HTTP, "p");
     struct ob_store_stats st = {0};
     char *text = render(&st);
     char current[128] = "";
