@@ -41,3 +41,6 @@ integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS)
 	@fail=0; for t in $(INTEGRATION_TESTS); do \
 	  echo "== $$t"; OB_BUILD=$(BUILD) bash $$t || fail=1; done; \
 	  test $$fail = 0
+
+# Integration scripts also drive the clients (otlp-push).
+integration: $(OTLP_PUSH)
