@@ -74,3 +74,14 @@ install-client: $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC) $(OTLP_PUSH)
 	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so
 	install -m 644 clients/c/include/otlpbroker/client.h $(DESTDIR)$(PREFIX)/include/otlpbroker/
 	install -m 644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# Python: the otlpbroker module (clients/python) needs the OTLP messages as
+# Python code, generated from proto/ into $(BUILD)/python (never committed).
+PROTOC    ?= protoc
+PY_GEN    := $(BUILD)/python/.generated
+.PHONY: python
+python: $(PY_GEN)
+$(PY_GEN): $(PROTO_FILES)
+	@mkdir -p $(@D)
+	$(Q)$(PROTOC) -Iproto --python_out=$(@D) $(PROTO_FILES)
+	@touch $@

@@ -42,5 +42,5 @@ integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS)
 	  echo "== $$t"; OB_BUILD=$(BUILD) bash $$t || fail=1; done; \
 	  test $$fail = 0
 
-# Integration scripts also drive the clients (otlp-push).
-integration: $(OTLP_PUSH)
+# Integration scripts also drive the clients (otlp-push, the Python module).
+integration: $(OTLP_PUSH) python
