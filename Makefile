@@ -97,10 +97,12 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/otlp-broker -c etc/otlp-broker.ini -o translator.plugin_dir=$(BUILD)/plugins
 
-# make check: plain build, every test; then the same tests under ASan/UBSan.
+# make check: plain build, every test; then the same tests under ASan/UBSan;
+# then the client and zmq suites under ThreadSanitizer (tests/module.mk).
 check: deps
 	$(MAKE) check-plain
 	$(MAKE) check-san
+	$(MAKE) tsan
 
 check-plain: all
 	$(MAKE) unit integration
