@@ -97,8 +97,7 @@ run: deps
 	$(MAKE) all
 	$(BUILD)/otlp-broker -c etc/otlp-broker.ini -o translator.plugin_dir=$(BUILD)/plugins
 
-# make check: plain build, every test; then the same tests under ASan/UBSan;
-# then the client and zmq suites under ThreadSanitizer (tests/module.mk).
+# make check: plain build, every test; then the same tests under ASan/UBSan.
 check: deps
 	$(MAKE) check-plain
 	$(MAKE) check-san
