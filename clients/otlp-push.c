@@ -312,8 +312,10 @@ static int read_file(const char *path, void **out_buf, size_t *out_len)
                 break;
             }
             char *nb = realloc(buf, cap * 2);
-            if (!nb)
+            if (!nb) {
+                rc = -ENOMEM;
                 break;
+            }
             buf = nb;
             cap *= 2;
         }
@@ -646,7 +648,8 @@ static int http_post(const struct url *u, const void *body, size_t len, bool gzi
     } else {
         /* The broker's error bodies are one line of text (or JSON). */
         ans->answered = true;
-        ans->refused = status >= 400 && status < 500;
+        /* 429 and 5xx ask to retry later: unavailable, not refused. */
+        ans->refused = status >= 400 && status < 500 && status != 429;
         ans->unavailable = !ans->refused;
         while (blen && (b[blen - 1] == '\n' || b[blen - 1] == '\r'))
             b[--blen] = '\0';
