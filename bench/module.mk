@@ -1,14 +1,22 @@
 # Benchmarks: print figures, never fail on timing.  bench/run.sh drives them:
 # protobuf decode throughput (decode_bench), then the real broker under
 # loadgen (ingest, CPU, RSS), then /metrics scrape times at 100k and 1M series.
+# bench/zmq.sh then compares ZeroMQ PULL ingest (ipc, tcp; raw bodies and the
+# C client library) with HTTP ingest of the same bodies (zmqload).
 BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/decode_bench
 BENCH_OBJS := $(BENCH_BINS:%=%.o)
-ALL_OBJS   += $(BENCH_OBJS)
+ZMQLOAD    := $(BUILD)/bench/zmqload
+ALL_OBJS   += $(BENCH_OBJS) $(ZMQLOAD).o
 
 $(BENCH_OBJS): override CPPFLAGS += -Itests/unit
 
 $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(PAYLOAD_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PBC_LIBS)
 
-bench: all $(BENCH_BINS)
+$(ZMQLOAD).o: override CPPFLAGS += -Itests/unit $(CLIENT_CPPFLAGS) $(ZMQ_CFLAGS)
+$(ZMQLOAD): $(ZMQLOAD).o $(PAYLOAD_OBJS) $(CLIENT_A)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)
+
+bench: all $(BENCH_BINS) $(ZMQLOAD)
 	@OB_BUILD=$(BUILD) bash bench/run.sh
+	@OB_BUILD=$(BUILD) bash bench/zmq.sh

@@ -6,9 +6,10 @@
  *   threads  > 1   bound socket ── proxy thread ── inproc ──┬─ worker
  *                                                          └─ worker ...
  *
- * The proxy is zmq_proxy(): for large messages libzmq passes reference-
- * counted buffers over inproc, so the body is never copied between the wire
- * and ob_ingest_body(), which reads it in place from the zmq_msg_t.
+ * The proxy (proxy_main, not zmq_proxy: see there) moves zmq_msg_t frames:
+ * for large messages libzmq passes reference-counted buffers over inproc, so
+ * the body is never copied between the wire and ob_ingest_body(), which
+ * reads it in place from the zmq_msg_t.
  *
  * Every socket is created and bound by ob_zmq_start() on the caller's thread,
  * then handed to the one thread that uses it (thread creation is a full
@@ -39,6 +40,13 @@
  * routing hops.  Longer messages are drained and refused. */
 #define MAX_FRAMES 8
 
+/* High-water mark of the inproc links between the proxy and the workers.
+ * Small on purpose: a worker needs only the next message or two at hand, and
+ * what waits beyond that should wait in the bound socket, where zmq.rcv_hwm
+ * applies (with the configured mark on these links as well, the broker would
+ * hold several times rcv_hwm messages, cold in memory). */
+#define INPROC_HWM 4
+
 enum { KIND_PULL = 0, KIND_REPLY = 1, KIND__COUNT };
 
 static const char *const kind_name[KIND__COUNT] = {"pull", "reply"};
@@ -60,6 +68,7 @@ struct worker {
 };
 
 struct kind {
+    struct ob_zmq *z;
     void *bound;       /* the socket bound to the endpoints; NULL = kind unused */
     void *back;        /* proxy side of the inproc link (threads > 1) */
     pthread_t proxy;
@@ -272,10 +281,74 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* Moves one whole message (every frame) from one socket to another; the
+ * frames are handed over, not copied.  Returns 0, or -errno of the failing
+ * call (-ETERM when the context shuts down).  A message that cannot be sent
+ * on is dropped whole. */
+static int forward(void *from, void *to)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    bool dropping = false;
+    for (;;) {
+        if (zmq_msg_recv(&m, from, 0) < 0) {
+            int e = zmq_errno();
+            zmq_msg_close(&m);
+            return -e;
+        }
+        bool more = zmq_msg_more(&m);
+        if (!dropping && zmq_msg_send(&m, to, more ? ZMQ_SNDMORE : 0) < 0) {
+            if (zmq_errno() == ETERM) {
+                zmq_msg_close(&m);
+                return -ETERM;
+            }
+            dropping = true;
+        }
+        if (!more) {
+            zmq_msg_close(&m);
+            return 0;
+        }
+    }
+}
+
+/* The fan-out between the bound socket and the workers.  Not zmq_proxy():
+ * libzmq 4.3's proxy keeps polling the frontend for input while the backend
+ * is at its high-water mark and then loops without sleeping, burning a core
+ * that the workers need exactly when they are behind (seen with perf: a
+ * third of the broker's CPU in poll/getpid under a PULL backlog).
+ *
+ * pull:  blocking receive, blocking send: PUSH waits for a worker with room.
+ * reply: requests only while the backend can take one (ZMQ_EVENTS), answers
+ *        always; when the backend is full, wait for it to drain (POLLOUT) or
+ *        for answers, never for new requests. */
 static void *proxy_main(void *arg)
 {
     struct kind *k = arg;
-    zmq_proxy(k->bound, k->back, NULL); /* returns on ETERM */
+    if (k == &k->z->kinds[KIND_PULL]) {
+        while (forward(k->bound, k->back) != -ETERM)
+            ;
+    } else {
+        for (;;) {
+            int events = 0;
+            size_t sz = sizeof events;
+            if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 && zmq_errno() == ETERM)
+                break;
+            bool room = events & ZMQ_POLLOUT;
+            zmq_pollitem_t it[2] = {
+                {.socket = k->back, .events = (short)(ZMQ_POLLIN | (room ? 0 : ZMQ_POLLOUT))},
+                {.socket = k->bound, .events = room ? ZMQ_POLLIN : 0},
+            };
+            if (zmq_poll(it, 2, -1) < 0) {
+                if (zmq_errno() == ETERM)
+                    break;
+                continue;
+            }
+            if ((it[0].revents & ZMQ_POLLIN) && forward(k->back, k->bound) == -ETERM)
+                break;
+            if ((it[1].revents & ZMQ_POLLIN) && forward(k->bound, k->back) == -ETERM)
+                break;
+        }
+    }
     zmq_close(k->bound);
     zmq_close(k->back);
     k->bound = k->back = NULL;
@@ -307,6 +380,7 @@ static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t
                       const struct ob_zmq_opts *o, char err[OB_ERR_LEN])
 {
     struct kind *k = &z->kinds[kind];
+    k->z = z;
     if (n_eps == 0)
         return 0;
     int hwm = o->rcv_hwm > 0 ? o->rcv_hwm : 0;
@@ -362,11 +436,11 @@ static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t
     }
     int back_type = kind == KIND_PULL ? ZMQ_PUSH : ZMQ_DEALER;
     int work_type = kind == KIND_PULL ? ZMQ_PULL : ZMQ_DEALER;
-    rc = new_socket(z, back_type, hwm, &k->back);
+    rc = new_socket(z, back_type, INPROC_HWM, &k->back);
     if (rc == 0 && zmq_bind(k->back, inproc_addr[kind]) != 0)
         rc = -zmq_errno();
     for (size_t i = 0; rc == 0 && i < nw; i++) {
-        rc = new_socket(z, work_type, hwm, &k->workers[i].sock);
+        rc = new_socket(z, work_type, INPROC_HWM, &k->workers[i].sock);
         if (rc == 0 && zmq_connect(k->workers[i].sock, inproc_addr[kind]) != 0)
             rc = -zmq_errno();
     }

@@ -39,7 +39,7 @@
  * All bodies go through ob_ingest_body(): no decoding or naming here.
  *
  * Threads: per socket kind, `threads` workers.  With one worker it reads the
- * bound socket itself; with more, a proxy thread (zmq_proxy) forwards from the
+ * bound socket itself; with more, a proxy thread forwards from the
  * bound socket to the workers over inproc (PUSH/PULL for pull, DEALER/DEALER
  * for reply).  Messages are received into zmq_msg_t and ingested in place:
  * no copy of the body between the wire and the decoder.  A slow store only

@@ -48,18 +48,40 @@ $(CLIENT_DIR)/c/example.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
 $(CLIENT_EXAMPLE): $(CLIENT_DIR)/c/example.o $(CLIENT_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)
 
+# otlp-push: the CLI.  It links the static library and, for decoding HTTP
+# answers, the broker's protobuf-c objects (the library's own copy is local).
+OTLP_PUSH := $(CLIENT_DIR)/otlp-push
+CLIENT_TARGETS += $(OTLP_PUSH)
+ALL_TARGETS    += $(OTLP_PUSH)
+ALL_OBJS       += $(CLIENT_DIR)/otlp-push.o
+$(CLIENT_DIR)/otlp-push.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
+$(OTLP_PUSH): $(CLIENT_DIR)/otlp-push.o $(CLIENT_A) $(PROTO_OBJS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)
+
 # The unit runner links the static library for tests/unit/test_client.c.
 $(BUILD)/tests/unit/test_client.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
 $(BUILD)/tests/unit/check_runner: $(CLIENT_A)
 
 .PHONY: install-client
 install: install-client
-install-client: $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC)
+install-client: $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC) $(OTLP_PUSH)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig \
-	  $(DESTDIR)$(PREFIX)/include/otlpbroker
+	  $(DESTDIR)$(PREFIX)/include/otlpbroker $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(OTLP_PUSH) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so.$(VERSION)
 	ln -sf libotlpbroker-client.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME)
 	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so
 	install -m 644 clients/c/include/otlpbroker/client.h $(DESTDIR)$(PREFIX)/include/otlpbroker/
 	install -m 644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+# Python: the otlpbroker module (clients/python) needs the OTLP messages as
+# Python code, generated from proto/ into $(BUILD)/python (never committed).
+PROTOC    ?= protoc
+PY_GEN    := $(BUILD)/python/.generated
+.PHONY: python
+python: $(PY_GEN)
+$(PY_GEN): $(PROTO_FILES)
+	@mkdir -p $(@D)
+	$(Q)$(PROTOC) -Iproto --python_out=$(@D) $(PROTO_FILES)
+	@touch $@

@@ -46,3 +46,26 @@ integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS) $(BUILD)/bench/loa
 # under $(BUILD)/interop), Debian's prometheus and promtool.
 interop: $(BUILD)/otlp-broker $(PLUGIN_SOS)
 	OB_BUILD=$(BUILD) bash tests/interop/run.sh
+
+# Integration scripts also drive the clients (otlp-push, the Python module).
+integration: $(OTLP_PUSH) python
+
+# make tsan: the client library and the `client` and `zmq` suites (the
+# library's threads, the broker's ZeroMQ workers, on the real stack) built
+# with ThreadSanitizer into build/tsan.  libzmq itself is not instrumented:
+# tests/tsan.supp silences what happens inside it.
+TSAN_BUILD := build/tsan
+ifeq ($(SAN),thread)
+override CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer -Wno-tsan
+override LDFLAGS += -fsanitize=thread
+PLUGIN_ZDEFS :=
+endif
+.PHONY: tsan
+tsan:
+	$(MAKE) BUILD=$(TSAN_BUILD) SAN=thread $(TSAN_BUILD)/tests/unit/check_runner \
+	  $(TSAN_BUILD)/plugins/underscore_escaping_with_suffixes.so
+	@for s in client zmq; do \
+	  echo "== tsan: $$s"; \
+	  OB_BUILD=$(TSAN_BUILD) CK_RUN_SUITE=$$s \
+	  TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
+	  $(TSAN_BUILD)/tests/unit/check_runner || exit 1; done

@@ -93,6 +93,7 @@ struct obc_client {
     enum obc_mode mode;
     int64_t timeout_ms;
     uint32_t max_series;
+    bool immediate;
     char *endpoint;
     void *ctx;
     char *scope_name;
@@ -771,7 +772,9 @@ static int socket_open(struct obc_client *c)
         return -zmq_errno();
     int linger = (int)c->timeout_ms, sndtimeo = (int)c->timeout_ms;
     int v6 = strchr(c->endpoint, '[') != NULL; /* [v6] literal */
+    int immediate = c->immediate;
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) != 0 ||
         zmq_setsockopt(s, ZMQ_IPV6, &v6, sizeof v6) != 0 || zmq_connect(s, c->endpoint) != 0) {
         int e = zmq_errno();
@@ -997,6 +1000,7 @@ int obc_open(const struct obc_options *o, struct obc_client **out)
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->max_series = o->max_series ? o->max_series : DEFAULT_MAX_SERIES;
     c->interval_ms = o->flush_interval_ms;
+    c->immediate = o->immediate;
     c->on_flush = o->on_flush;
     c->on_flush_arg = o->on_flush_arg;
     c->inst_tail = &c->instruments;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "ob_log.h"
@@ -499,6 +500,58 @@ static void *fake_broker_main(void *p)
     return NULL;
 }
 
+START_TEST(push_immediate_needs_a_peer)
+{
+    /* immediate: with nobody at the endpoint a flush fails after timeout_ms
+     * instead of queueing; once a peer is there, it is delivered. */
+    char dir[] = "/tmp/obc-imm-XXXXXX", ep[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(ep, sizeof ep, "ipc://%s/pull", dir);
+    struct obc_options o = OBC_OPTIONS_INIT;
+    o.endpoint = ep;
+    o.timeout_ms = 200;
+    o.immediate = true;
+    struct obc_client *c;
+    ck_assert_int_eq(obc_open(&o, &c), 0);
+    struct obc_instrument *g;
+    ck_assert_int_eq(obc_gauge(c, "g", NULL, NULL, &g), 0);
+    ck_assert_int_eq(obc_record(g, 1, NULL, 0), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(obc_flush(c, NULL), -EAGAIN);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert(waited_ms >= 150 && waited_ms < 2000);
+
+    void *ctx = zmq_ctx_new();
+    void *pull = zmq_socket(ctx, ZMQ_PULL);
+    int zero = 0, timeout = 5000;
+    zmq_setsockopt(pull, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(pull, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    ck_assert_int_eq(zmq_bind(pull, ep), 0);
+    o.timeout_ms = 5000; /* the reconnect takes up to 100 ms (ZMQ_RECONNECT_IVL) */
+    struct obc_client *c2;
+    ck_assert_int_eq(obc_open(&o, &c2), 0);
+    ck_assert_int_eq(obc_gauge(c2, "g", NULL, NULL, &g), 0);
+    ck_assert_int_eq(obc_record(g, 2, NULL, 0), 0);
+    ck_assert_int_eq(obc_flush(c2, NULL), 0);
+    char *f[2];
+    size_t l[2];
+    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 2), 1);
+    free(f[0]);
+    ck_assert_int_eq(obc_close(c2, NULL), 0); /* the same series once more */
+    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 2), 1);
+    free(f[0]);
+    obc_close(c, NULL);
+    zmq_close(pull);
+    zmq_ctx_term(ctx);
+    char path[96];
+    snprintf(path, sizeof path, "%s/pull", dir);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(reply_answers_and_timeouts)
 {
     void *ctx = zmq_ctx_new();
@@ -637,6 +690,7 @@ Suite *client_suite(void)
     tc = tcase_create("transport");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, push_background_flush);
+    tcase_add_test(tc, push_immediate_needs_a_peer);
     tcase_add_test(tc, reply_answers_and_timeouts);
     tcase_add_test(tc, end_to_end_reply);
     tcase_add_test(tc, end_to_end_push);

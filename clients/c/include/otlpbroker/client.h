@@ -113,6 +113,12 @@ struct obc_options {
      * rc as obc_flush returns it.  Runs on the flush thread. */
     void (*on_flush)(void *arg, int rc, const struct obc_result *res);
     void *on_flush_arg;
+    /* Queue messages only on a completed connection (ZMQ_IMMEDIATE): with no
+     * broker at the endpoint a send then fails with -EAGAIN after timeout_ms
+     * instead of waiting in the queue for one to appear.  For tools that must
+     * tell "delivered" from "nobody there" (otlp-push); an application
+     * usually wants the default (false), which rides out a broker restart. */
+    bool immediate;
 };
 
 #define OBC_OPTIONS_INIT {.mode = OBC_PUSH, .timeout_ms = 5000}

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# bench/zmq.sh: ZeroMQ PULL ingest against HTTP ingest of the same bodies
+# (`make bench` runs it after bench/run.sh).
+#
+# One broker (own temp store, free ports) with PULL on ipc:// and tcp://.
+# bench/zmqload sends, from 2 threads with a socket each:
+#   raw     the mixed dataset of bench/loadgen (10,000 series, 500 points and
+#           ~75 KB per body, new timestamps per body), pre-encoded;
+#   client  the C client library: 2 applications x 3000 series (gauges,
+#           counters, 10-bound histograms), record every series, flush, repeat.
+# over HTTP (POST /v1/metrics, keep-alive, one request in flight per
+# connection), ZeroMQ ipc and ZeroMQ tcp.  PULL answers nothing: the rate
+# counts until the broker's otlp_broker_data_points_received_total took every
+# point sent.  Runs are interleaved (HTTP, ipc, tcp, HTTP, ...) OB_ZMQ_REPS
+# times (default 3) and the median is printed, with the broker's CPU per
+# million points, which a busy shared machine disturbs less than the rate.
+# Timing never fails the run: exit 1 only when something is broken.
+#
+# Environment: OB_BUILD (default build), OB_BENCH_SECS (send seconds per run,
+# default 5), OB_ZMQ_REPS, OB_BENCH_OPTS (extra broker arguments, e.g.
+# "-o zmq.threads=1").
+set -u
+
+B=${OB_BUILD:-build}
+BROKER=${OB_BENCH_BROKER:-$B/otlp-broker}
+ZMQLOAD=$B/bench/zmqload
+SECS=${OB_BENCH_SECS:-5}
+REPS=${OB_ZMQ_REPS:-3}
+SHM=/otlp-bench-zmq-$$
+TMP=$(mktemp -d /tmp/otlp-bench-zmq.XXXXXX) || exit 1
+PID=
+broken=0
+
+say() { printf '%s\n' "$*" >&2; }
+cleanup() {
+    if [ -n "$PID" ]; then
+        kill -TERM "$PID" 2>/dev/null
+        wait "$PID" 2>/dev/null
+    fi
+    rm -f "/dev/shm$SHM"
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+if [ -z "${MAKELEVEL:-}" ]; then
+    make -s BUILD="$B" all "$ZMQLOAD" || exit 1
+fi
+for f in "$BROKER" "$ZMQLOAD"; do
+    [ -x "$f" ] || { say "bench: $f is missing (make BUILD=$B all $ZMQLOAD)"; exit 1; }
+done
+
+kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+TCK=$(getconf CLK_TCK)
+
+: >"$TMP/empty.ini"
+# shellcheck disable=SC2086 # OB_BENCH_OPTS is split on purpose
+"$BROKER" -c "$TMP/empty.ini" -o http.listen=127.0.0.1:0 -o "store.path=$SHM" \
+    -o store.max_series=200000 -o "translator.plugin_dir=$B/plugins" \
+    -o "zmq.pull=ipc://$TMP/pull,tcp://127.0.0.1:0" -o "zmq.reply=ipc://$TMP/reply" \
+    ${OB_BENCH_OPTS:-} 2>"$TMP/broker.log" &
+PID=$!
+PORT= TCP=
+for _ in $(seq 1 100); do
+    PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TMP/broker.log" | head -n1)
+    TCP=$(sed -n 's|.*zmq: pull on \(tcp://[0-9.:]*\).*|\1|p' "$TMP/broker.log" | head -n1)
+    [ -n "$PORT" ] && [ -n "$TCP" ] && break
+    kill -0 "$PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$PORT" ] || [ -z "$TCP" ]; then
+    say "bench: the broker did not start; its log:"
+    tail -n 20 "$TMP/broker.log" >&2
+    exit 1
+fi
+THREADS=$(sed -n 's|.*zmq: pull on tcp://.*(\([0-9]*\) worker.*|\1|p' "$TMP/broker.log" | head -n1)
+say "bench: broker pid $PID, http 127.0.0.1:$PORT, pull ipc://$TMP/pull and $TCP ($THREADS workers)"
+
+declare -A EP=([http]="http://127.0.0.1:$PORT" [ipc]="ipc://$TMP/pull" [tcp]="$TCP")
+TS0=$(( $(date +%s) * 1000 - 300000 ))
+
+# run MODE TRANSPORT SECS: one zmqload run; appends "points_per_s cpu_s_per_Mpoints" to $TMP/MODE.TRANSPORT
+run() {
+    local mode=$1 tr=$2 secs=$3 R c0 c1
+    kill -0 "$PID" 2>/dev/null || { say "bench: the broker died"; tail -n 20 "$TMP/broker.log" >&2; broken=1; return 1; }
+    c0=$(cpu_ticks "$PID")
+    R=$("$ZMQLOAD" --endpoint "${EP[$tr]}" --metrics-port "$PORT" --mode "$mode" --conns 2 \
+            --duration "$secs" --ts0-ms "$TS0" 2>"$TMP/zmqload.err" | grep '^RESULT')
+    c1=$(cpu_ticks "$PID")
+    if [ -z "$R" ] || [ "$(kv errors "$R")" != 0 ] || [ "$(kv rejected "$R")" != 0 ]; then
+        say "bench: zmqload $mode over $tr failed: ${R:-no result}"
+        cat "$TMP/zmqload.err" >&2
+        broken=1
+        return 1
+    fi
+    say "$R"
+    [ "$mode" = raw ] && TS0=$(( $(kv last_ts_ms "$R") + 1000 ))
+    awk -v p="$(kv points_per_s "$R")" -v n="$(kv points "$R")" -v a="$c0" -v b="$c1" -v t="$TCK" \
+        'BEGIN {printf "%.0f %.2f\n", p, (b - a) / t / (n / 1e6)}' >>"$TMP/$mode.$tr"
+}
+
+# Warm-up: creates the series of both modes.
+run raw http 2 && run client http 2 || exit 1
+rm -f "$TMP"/raw.* "$TMP"/client.*
+for _ in $(seq 1 "$REPS"); do
+    for mode in raw client; do
+        for tr in http ipc tcp; do run "$mode" "$tr" "$SECS" || break 3; done
+    done
+done
+
+# med FILE COLUMN: median of a column
+med() { [ -s "$1" ] && sort -n -k"$2","$2" "$1" | awk -v c="$2" '{v[NR] = $c} END {print v[int((NR + 1) / 2)]}' || echo 0; }
+
+cat <<EOF
+
+== ZeroMQ PULL vs HTTP ingest ($(nproc) CPUs, $(date -u +%Y-%m-%dT%H:%MZ), zmq.threads=${THREADS:-?}); median of $REPS runs of ${SECS} s, 2 senders
+raw = the mixed dataset bodies (500 points, ~75 KB); client = libotlpbroker-client, 2 apps x 3000 series, record all + flush
+CPU = broker utime+stime per million points (lower is better); ratio = points/s over HTTP's
+| payload | HTTP points/s | ipc points/s | tcp points/s | ipc/HTTP | tcp/HTTP | CPU s/Mpt http | ipc  | tcp  |
+|---------|---------------|--------------|--------------|----------|----------|----------------|------|------|
+EOF
+for mode in raw client; do
+    h=$(med "$TMP/$mode.http" 1) i=$(med "$TMP/$mode.ipc" 1) t=$(med "$TMP/$mode.tcp" 1)
+    awk -v m="$mode" -v h="$h" -v i="$i" -v t="$t" -v ch="$(med "$TMP/$mode.http" 2)" \
+        -v ci="$(med "$TMP/$mode.ipc" 2)" -v ct="$(med "$TMP/$mode.tcp" 2)" 'BEGIN {
+        printf "| %-7s | %13.0f | %12.0f | %12.0f | %7.2fx | %7.2fx | %14.2f | %4.2f | %4.2f |\n",
+            m, h, i, t, (h > 0 ? i / h : 0), (h > 0 ? t / h : 0), ch, ci, ct }'
+done
+echo
+[ "$broken" = 0 ] || { say "bench: something was broken (see above)"; exit 1; }
+exit 0
