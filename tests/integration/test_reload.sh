@@ -45,15 +45,31 @@ sleep 0.2
 grep -q 'reload: reloaded: translator underscore_escaping_with_suffixes (http: underscore_escaping_with_suffixes' "$TMP/broker.log" &&
     ok "SIGHUP reloads" || bad "SIGHUP: $(grep reload "$TMP/broker.log" | tail -2)"
 
-# Ten flips while a client keeps pushing over keep-alive connections.
+# Ten flips while one client keeps pushing over HTTP keep-alive connections
+# and another over the ZeroMQ reply socket, each request checked.
 "$OB_BUILD/bench/loadgen" --port "$PORT" --conns 2 --duration 6 --series 2000 >"$TMP/load.txt" 2>&1 &
 LOAD=$!
+(
+    n=0 failed=0
+    end=$(( $(date +%s) + 6 ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        n=$((n + 1))
+        "$OB_BUILD/clients/otlp-push" --endpoint "ipc://$TMP/reply" --wait --service zmqload \
+            counter zmq.pushes "$n" client=zmq >/dev/null 2>&1 || failed=$((failed + 1))
+    done
+    echo "$n $failed" >"$TMP/zmqload.txt"
+) &
+ZLOAD=$!
 for i in $(seq 1 10); do
     if [ $((i % 2)) -eq 0 ]; then plugin underscore_escaping_with_suffixes; else plugin no_utf8_escaping_with_suffixes; fi
     [ "$(reload)" = 200 ] || bad "flip $i: $(cat "$TMP/reload.txt")"
     sleep 0.4
 done
 wait "$LOAD"
+wait "$ZLOAD"
+read -r zn zfailed <"$TMP/zmqload.txt"
+check "every ZeroMQ request under flips accepted ($zn requests)" 0 "$zfailed"
+[ "${zn:-0}" -gt 10 ] && ok "ZeroMQ load ran" || bad "ZeroMQ load: $zn"
 res=$(tail -1 "$TMP/load.txt")
 errors=$(echo "$res" | tr ' ' '\n' | sed -n 's/^errors=//p')
 reqs=$(echo "$res" | tr ' ' '\n' | sed -n 's/^requests=//p')
