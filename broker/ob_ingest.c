@@ -1078,11 +1078,17 @@ static void write_target_info(struct request *r, const struct resource_ctx *rc)
     if (render_labels(w->labels, n, &w->block) < 0)
         return;
 
-    static const char help[] = "Target metadata";
-    uint32_t family;
-    if (ob_store_family(r->in->store, TARGET_INFO, sizeof TARGET_INFO - 1, OB_FAMILY_GAUGE, help,
-                        sizeof help - 1, &family) != 0)
+    /* Named by the translator like any gauge, so a namespace applies
+     * (<ns>_target_info, as Prometheus does); cached like any metric. */
+    static const struct ob_metric_view target = {
+        .name = {TARGET_INFO, sizeof TARGET_INFO - 1},
+        .description = {"Target metadata", sizeof "Target metadata" - 1},
+        .type = OB_METRIC_GAUGE,
+    };
+    const struct ob_family_entry *fam = ob_names_family(w->names, r->x, r->in->store, &target);
+    if (!fam || fam->status != OB_FAMILY_OK)
         return;
+    uint32_t family = fam->family;
     static const struct ob_shape scalar = {.kind = OB_SHAPE_SCALAR};
     const double one = 1;
     struct ob_series_ref ref = {
