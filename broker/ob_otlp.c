@@ -10,17 +10,20 @@
  * has no depth limit.  AnyValue -> ArrayValue/KeyValueList -> AnyValue is a
  * cycle in the schema, so a few hundred KB of nested array headers would
  * overflow the stack of the HTTP thread.  ob_otlp_decode first walks the wire
- * format with the message descriptors (no allocation, a few % of the unpack
- * time) and refuses bodies nested deeper than MAX_DEPTH.
+ * format with a table built from the message descriptors (no allocation, a
+ * few % of the unpack time) and refuses bodies nested deeper than MAX_DEPTH.
  */
 #include "ob_otlp.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "ob_common.h"
 #include "ob_error.h"
 
 #define ARENA_ALIGN 16
@@ -156,6 +159,11 @@ static void arena_pbc_free(void *data, void *p)
 static bool read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out_v)
 {
     const uint8_t *p = *pp;
+    if (OB_LIKELY(p < end && *p < 0x80)) { /* tags and short lengths: one byte */
+        *out_v = *p;
+        *pp = p + 1;
+        return true;
+    }
     uint64_t v = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
         if (p == end)
@@ -171,11 +179,50 @@ static bool read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out_v)
     return false;
 }
 
-/* Walks one message's fields, descending into known submessage fields, and
- * fails past MAX_DEPTH or on framing protobuf-c would reject anyway.  Field
+/* The scan's view of the schema: for each message type, the node of the
+ * message type of each field number (NULL: not a submessage).  Built once
+ * from the descriptors; an array index instead of protobuf-c's field search
+ * per field keeps the pre-scan cheap. */
+#define SCAN_FIELDS 32 /* OTLP field numbers stop at 14 */
+#define SCAN_TYPES 64  /* OTLP has ~25 message types */
+
+struct scan_node {
+    const struct scan_node *child[SCAN_FIELDS];
+};
+
+static struct scan_node scan_nodes[SCAN_TYPES];
+static const ProtobufCMessageDescriptor *scan_types[SCAN_TYPES];
+static size_t n_scan_types;
+static pthread_once_t scan_once = PTHREAD_ONCE_INIT;
+
+static const struct scan_node *scan_build(const ProtobufCMessageDescriptor *d)
+{
+    for (size_t i = 0; i < n_scan_types; i++)
+        if (scan_types[i] == d)
+            return &scan_nodes[i];
+    assert(n_scan_types < SCAN_TYPES);
+    size_t me = n_scan_types++;
+    scan_types[me] = d; /* registered first: the schema has cycles */
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        assert(f->id < SCAN_FIELDS); /* a schema change must grow SCAN_FIELDS */
+        scan_nodes[me].child[f->id] = scan_build(f->descriptor);
+    }
+    return &scan_nodes[me];
+}
+
+static void scan_init(void)
+{
+    scan_build(&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor);
+}
+
+/* Walks one message's fields, descending into submessage fields, and fails
+ * past MAX_DEPTH or on framing protobuf-c would reject anyway.  Field
  * content (strings, packed arrays) is left to protobuf-c. */
-static bool scan_depth(const ProtobufCMessageDescriptor *d, const uint8_t *p,
-                       const uint8_t *end, int depth)
+static bool scan_depth(const struct scan_node *node, const uint8_t *p, const uint8_t *end,
+                       int depth)
 {
     if (depth > MAX_DEPTH)
         return false;
@@ -202,10 +249,9 @@ static bool scan_depth(const ProtobufCMessageDescriptor *d, const uint8_t *p,
         case 2: { /* length-delimited */
             if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p))
                 return false;
-            const ProtobufCFieldDescriptor *f =
-                protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3));
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                !scan_depth(f->descriptor, p, p + n, depth + 1))
+            uint64_t field = tag >> 3;
+            const struct scan_node *child = field < SCAN_FIELDS ? node->child[field] : NULL;
+            if (child && !scan_depth(child, p, p + n, depth + 1))
                 return false;
             p += n;
             break;
@@ -225,7 +271,8 @@ int ob_otlp_decode(struct ob_arena *a, const void *data, size_t len, ob_otlp_req
     const uint8_t *p = len ? data : empty; /* no arithmetic on a NULL body */
     if (!p)
         return OB_E_MALFORMED;
-    if (!scan_depth(d, p, p + len, 0))
+    pthread_once(&scan_once, scan_init);
+    if (!scan_depth(&scan_nodes[0], p, p + len, 0))
         return OB_E_MALFORMED;
     ProtobufCAllocator alloc = {arena_pbc_alloc, arena_pbc_free, a};
     a->failed = false;
