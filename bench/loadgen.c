@@ -31,9 +31,9 @@
 #include <unistd.h>
 
 #include "ob_otlp.h"
+#include "bench_common.h"
 #include "ob_payloads.h"
 
-#define TS_SENTINEL INT64_C(0x3e57ab1e5eed0000) /* template time, found and patched */
 #define MAX_LAT_SAMPLES (1u << 20)
 #define RESP_BUF (64 * 1024)
 
@@ -53,14 +53,6 @@ struct opts {
     uint32_t fill_batch;
 };
 
-/* One body of a round and where its times are. */
-struct tmpl {
-    struct ob_buf body;
-    size_t *ts_off;
-    size_t n_ts;
-    uint32_t points;
-};
-
 struct worker {
     pthread_t thread;
     const struct opts *o;
@@ -76,18 +68,9 @@ struct worker {
     int first_status;      /* first non-200 status seen, for the report */
 };
 
-static struct tmpl *g_tmpl;
-static uint32_t g_per_round;
-static struct ob_mixed_opts g_mixed;
+static struct bench_templates g_t;
 static atomic_uint_fast64_t g_next;
 static double g_deadline;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f)
 {
@@ -204,68 +187,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
  * offset of every time_unix_nano (tag 0x19 + 8 bytes) holding it. */
 static int build_templates(const struct opts *o)
 {
-    g_mixed = (struct ob_mixed_opts){
+    struct ob_mixed_opts m = {
         .n_series = o->series, .points_per_body = o->points,
         .ts0_ns = o->ts0_ms * OB_NS_PER_MS, .step_ns = o->step_ms * OB_NS_PER_MS,
         .shuffle_window = o->shuffle,
     };
-    struct ob_mixed_opts t = g_mixed;
-    t.ts0_ns = TS_SENTINEL;
-    t.shuffle_window = 0;
-    g_per_round = ob_mixed_batches_per_round(&t);
-    g_tmpl = calloc(g_per_round, sizeof *g_tmpl);
-    if (!g_tmpl)
-        return -ENOMEM;
-    uint8_t pat[9] = {0x19};
-    for (int i = 0; i < 8; i++)
-        pat[1 + i] = (uint8_t)((uint64_t)TS_SENTINEL >> (8 * i));
-    for (uint32_t b = 0; b < g_per_round; b++) {
-        struct tmpl *tp = &g_tmpl[b];
-        ob_buf_init(&tp->body);
-        if (ob_payload_mixed(&tp->body, &t, b, &tp->points) != 0)
-            return -ENOMEM;
-        tp->ts_off = malloc(tp->points * sizeof *tp->ts_off);
-        if (!tp->ts_off)
-            return -ENOMEM;
-        const uint8_t *p = (const uint8_t *)tp->body.data;
-        for (size_t i = 0; i + sizeof pat <= tp->body.len; i++) {
-            if (p[i] == 0x19 && !memcmp(p + i, pat, sizeof pat)) {
-                if (tp->n_ts == tp->points)
-                    return -EPROTO;
-                tp->ts_off[tp->n_ts++] = i + 1;
-                i += sizeof pat - 1;
-            }
-        }
-        if (tp->n_ts != tp->points)
-            return -EPROTO;
-    }
-    return 0;
-}
-
-static void patch_ts(struct ob_buf *body, const struct tmpl *tp, int64_t ts_ns)
-{
-    uint8_t le[8];
-    for (int i = 0; i < 8; i++)
-        le[i] = (uint8_t)((uint64_t)ts_ns >> (8 * i));
-    for (size_t i = 0; i < tp->n_ts; i++)
-        memcpy(body->data + tp->ts_off[i], le, 8);
-}
-
-static int connect_local(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    return fd;
+    return bench_templates_build(&g_t, &m);
 }
 
 static int send_all(int fd, const char *hdr, size_t hlen, const char *body, size_t blen)
@@ -415,7 +342,7 @@ static int do_request(struct worker *w, const struct ob_buf *body, uint32_t poin
 {
     const struct opts *o = w->o;
     if (w->fd < 0) {
-        w->fd = connect_local(o->port);
+        w->fd = bench_connect_local(o->port);
         if (w->fd < 0)
             return w->fd;
     }
@@ -424,7 +351,7 @@ static int do_request(struct worker *w, const struct ob_buf *body, uint32_t poin
                         "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
                         "Content-Type: application/x-protobuf\r\nContent-Length: %zu\r\n\r\n",
                         o->path, o->port, body->len);
-    double t0 = now_s();
+    double t0 = bench_now_s();
     int rc = send_all(w->fd, hdr, (size_t)hlen, body->data, body->len);
     int status = 0, closing = 0;
     char rbody[4096];
@@ -435,7 +362,7 @@ static int do_request(struct worker *w, const struct ob_buf *body, uint32_t poin
         close_conn(w);
         return rc;
     }
-    double dt = now_s() - t0;
+    double dt = bench_now_s() - t0;
     if (w->n_lat < MAX_LAT_SAMPLES)
         w->lat_us[w->n_lat++] = (uint32_t)(dt * 1e6);
     w->requests++;
@@ -475,7 +402,7 @@ static void *worker_main(void *arg)
     const struct opts *o = w->o;
     unsigned failures = 0;
     for (;;) {
-        if (now_s() >= g_deadline)
+        if (bench_now_s() >= g_deadline)
             break;
         uint64_t g = atomic_fetch_add(&g_next, 1);
         const struct ob_buf *body;
@@ -499,13 +426,13 @@ static void *worker_main(void *arg)
         } else {
             if (o->max_requests && g >= o->max_requests)
                 break;
-            uint32_t b = (uint32_t)(g % g_per_round);
-            int64_t ts = g_mixed.ts0_ns + (int64_t)ob_mixed_round(&g_mixed, g) * g_mixed.step_ns;
-            patch_ts(&w->bodies[b], &g_tmpl[b], ts);
+            uint32_t b = (uint32_t)(g % g_t.per_round);
+            int64_t ts = bench_batch_ts(&g_t, g);
+            bench_patch_ts(&w->bodies[b], &g_t.tmpl[b], ts);
             if (ts > w->last_ts_ns)
                 w->last_ts_ns = ts;
             body = &w->bodies[b];
-            points = g_tmpl[b].points;
+            points = g_t.tmpl[b].points;
         }
         /* A transport error is retried once on a fresh connection (the
          * server may have closed an idle keep-alive); then counted. */
@@ -548,13 +475,13 @@ int main(int argc, char **argv)
             return 1;
         }
         size_t bytes = 0;
-        for (uint32_t b = 0; b < g_per_round; b++)
-            bytes += g_tmpl[b].body.len;
+        for (uint32_t b = 0; b < g_t.per_round; b++)
+            bytes += g_t.tmpl[b].body.len;
         fprintf(stderr,
                 "loadgen: %s, %u conn(s), %u series, %u bodies per round (%.1f KB avg), "
                 "step %lld ms\n",
-                o.shuffle > 1 ? "shuffled" : "in order", o.conns, o.series, g_per_round,
-                (double)bytes / g_per_round / 1024, (long long)o.step_ms);
+                o.shuffle > 1 ? "shuffled" : "in order", o.conns, o.series, g_t.per_round,
+                (double)bytes / g_t.per_round / 1024, (long long)o.step_ms);
     }
     struct worker *ws = calloc(o.conns, sizeof *ws);
     if (!ws)
@@ -568,17 +495,17 @@ int main(int argc, char **argv)
         if (!w->lat_us)
             return 1;
         if (!o.fill) {
-            w->bodies = calloc(g_per_round, sizeof *w->bodies);
+            w->bodies = calloc(g_t.per_round, sizeof *w->bodies);
             if (!w->bodies)
                 return 1;
-            for (uint32_t b = 0; b < g_per_round; b++) {
+            for (uint32_t b = 0; b < g_t.per_round; b++) {
                 ob_buf_init(&w->bodies[b]);
-                if (!ob_buf_append(&w->bodies[b], g_tmpl[b].body.data, g_tmpl[b].body.len))
+                if (!ob_buf_append(&w->bodies[b], g_t.tmpl[b].body.data, g_t.tmpl[b].body.len))
                     return 1;
             }
         }
     }
-    double t0 = now_s();
+    double t0 = bench_now_s();
     g_deadline = o.fill ? t0 + 3600 : t0 + o.duration_s;
     unsigned started = 0;
     for (unsigned i = 0; i < o.conns; i++) {
@@ -588,7 +515,7 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < started; i++)
         pthread_join(ws[i].thread, NULL);
-    double secs = now_s() - t0;
+    double secs = bench_now_s() - t0;
 
     uint64_t req = 0, pts = 0, rej = 0, err = 0, bytes = 0;
     int64_t last_ts = 0;
@@ -627,15 +554,11 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < o.conns; i++) {
         free(ws[i].lat_us);
         ob_buf_fini(&ws[i].fill_body);
-        for (uint32_t b = 0; ws[i].bodies && b < g_per_round; b++)
+        for (uint32_t b = 0; ws[i].bodies && b < g_t.per_round; b++)
             ob_buf_fini(&ws[i].bodies[b]);
         free(ws[i].bodies);
     }
     free(ws);
-    for (uint32_t b = 0; g_tmpl && b < g_per_round; b++) {
-        ob_buf_fini(&g_tmpl[b].body);
-        free(g_tmpl[b].ts_off);
-    }
-    free(g_tmpl);
+    bench_templates_free(&g_t);
     return req == 0 ? 1 : 0;
 }

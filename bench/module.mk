@@ -5,16 +5,17 @@
 # C client library) with HTTP ingest of the same bodies (zmqload).
 BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/decode_bench
 BENCH_OBJS := $(BENCH_BINS:%=%.o)
+BENCH_COMMON := $(BUILD)/bench/bench_common.o
 ZMQLOAD    := $(BUILD)/bench/zmqload
-ALL_OBJS   += $(BENCH_OBJS) $(ZMQLOAD).o
+ALL_OBJS   += $(BENCH_OBJS) $(ZMQLOAD).o $(BENCH_COMMON)
 
-$(BENCH_OBJS): override CPPFLAGS += -Itests/unit
+$(BENCH_OBJS) $(BENCH_COMMON): override CPPFLAGS += -Itests/unit
 
-$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(PAYLOAD_OBJS)
+$(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_COMMON) $(PAYLOAD_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PBC_LIBS)
 
 $(ZMQLOAD).o: override CPPFLAGS += -Itests/unit $(CLIENT_CPPFLAGS) $(ZMQ_CFLAGS)
-$(ZMQLOAD): $(ZMQLOAD).o $(PAYLOAD_OBJS) $(CLIENT_A)
+$(ZMQLOAD): $(ZMQLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS) $(CLIENT_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)
 
 bench: all $(BENCH_BINS) $(ZMQLOAD)

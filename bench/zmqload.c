@@ -42,10 +42,10 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench_common.h"
 #include "ob_payloads.h"
 #include "otlpbroker/client.h"
 
-#define TS_SENTINEL INT64_C(0x3e57ab1e5eed0000) /* template time, found and patched */
 #define RESP_CAP (64 * 1024)
 #define CLIENT_INSTRUMENTS 30
 
@@ -61,13 +61,6 @@ struct opts {
     int64_t ts0_ms;
 };
 
-struct tmpl {
-    struct ob_buf body;
-    size_t *ts_off;
-    size_t n_ts;
-    uint32_t points;
-};
-
 struct worker {
     pthread_t thread;
     unsigned id;
@@ -77,18 +70,9 @@ struct worker {
     int64_t last_ts_ns;
 };
 
-static struct tmpl *g_tmpl;
-static uint32_t g_per_round;
-static struct ob_mixed_opts g_mixed;
+static struct bench_templates g_t;
 static atomic_uint_fast64_t g_next;
 static double g_deadline;
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static void usage(FILE *f)
 {
@@ -106,23 +90,6 @@ static void usage(FILE *f)
 }
 
 /* ---- HTTP (loopback, keep-alive) ------------------------------------------------ */
-
-static int connect_local(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    return fd;
-}
 
 static int write_all(int fd, struct iovec *v, int n)
 {
@@ -200,7 +167,7 @@ static int read_response(int fd, char *buf, size_t cap, char **out_body, size_t 
 static int http_post(int *fd, unsigned port, const void *body, size_t len, int64_t *out_rejected)
 {
     static _Thread_local char resp[RESP_CAP + 1];
-    if (*fd < 0 && (*fd = connect_local(port)) < 0)
+    if (*fd < 0 && (*fd = bench_connect_local(port)) < 0)
         return *fd;
     char hdr[256];
     int hl = snprintf(hdr, sizeof hdr,
@@ -239,7 +206,7 @@ static int http_post(int *fd, unsigned port, const void *body, size_t len, int64
 static long long zmq_points_received(unsigned port)
 {
     static char buf[64 << 20];
-    int fd = connect_local(port);
+    int fd = bench_connect_local(port);
     if (fd < 0)
         return -1;
     char req[128];
@@ -266,39 +233,11 @@ static long long zmq_points_received(unsigned port)
  * fields are found once and patched per request. */
 static int build_templates(const struct opts *o)
 {
-    g_mixed = (struct ob_mixed_opts){
+    struct ob_mixed_opts m = {
         .n_series = o->series, .points_per_body = o->points,
         .ts0_ns = o->ts0_ms * OB_NS_PER_MS, .step_ns = OB_NS_PER_MS,
     };
-    struct ob_mixed_opts t = g_mixed;
-    t.ts0_ns = TS_SENTINEL;
-    g_per_round = ob_mixed_batches_per_round(&t);
-    g_tmpl = calloc(g_per_round, sizeof *g_tmpl);
-    if (!g_tmpl)
-        return -ENOMEM;
-    uint8_t pat[9] = {0x19};
-    for (int i = 0; i < 8; i++)
-        pat[1 + i] = (uint8_t)((uint64_t)TS_SENTINEL >> (8 * i));
-    for (uint32_t b = 0; b < g_per_round; b++) {
-        struct tmpl *tp = &g_tmpl[b];
-        ob_buf_init(&tp->body);
-        if (ob_payload_mixed(&tp->body, &t, b, &tp->points) != 0)
-            return -ENOMEM;
-        if (!(tp->ts_off = malloc(tp->points * sizeof *tp->ts_off)))
-            return -ENOMEM;
-        const uint8_t *p = (const uint8_t *)tp->body.data;
-        for (size_t i = 0; i + sizeof pat <= tp->body.len; i++) {
-            if (p[i] == 0x19 && !memcmp(p + i, pat, sizeof pat)) {
-                if (tp->n_ts == tp->points)
-                    return -EPROTO;
-                tp->ts_off[tp->n_ts++] = i + 1;
-                i += sizeof pat - 1;
-            }
-        }
-        if (tp->n_ts != tp->points)
-            return -EPROTO;
-    }
-    return 0;
+    return bench_templates_build(&g_t, &m);
 }
 
 static void *raw_main(void *arg)
@@ -307,10 +246,10 @@ static void *raw_main(void *arg)
     const struct opts *o = w->o;
     void *sock = NULL;
     int fd = -1;
-    struct ob_buf *bodies = calloc(g_per_round, sizeof *bodies);
-    for (uint32_t b = 0; bodies && b < g_per_round; b++) {
+    struct ob_buf *bodies = calloc(g_t.per_round, sizeof *bodies);
+    for (uint32_t b = 0; bodies && b < g_t.per_round; b++) {
         ob_buf_init(&bodies[b]);
-        if (!ob_buf_append(&bodies[b], g_tmpl[b].body.data, g_tmpl[b].body.len))
+        if (!ob_buf_append(&bodies[b], g_t.tmpl[b].body.data, g_t.tmpl[b].body.len))
             goto done;
     }
     if (!bodies)
@@ -328,15 +267,11 @@ static void *raw_main(void *arg)
             goto done;
         }
     }
-    while (now_s() < g_deadline) {
+    while (bench_now_s() < g_deadline) {
         uint64_t g = atomic_fetch_add(&g_next, 1);
-        uint32_t b = (uint32_t)(g % g_per_round);
-        int64_t ts = g_mixed.ts0_ns + (int64_t)ob_mixed_round(&g_mixed, g) * g_mixed.step_ns;
-        uint8_t le[8];
-        for (int i = 0; i < 8; i++)
-            le[i] = (uint8_t)((uint64_t)ts >> (8 * i));
-        for (size_t i = 0; i < g_tmpl[b].n_ts; i++)
-            memcpy(bodies[b].data + g_tmpl[b].ts_off[i], le, 8);
+        uint32_t b = (uint32_t)(g % g_t.per_round);
+        int64_t ts = bench_batch_ts(&g_t, g);
+        bench_patch_ts(&bodies[b], &g_t.tmpl[b], ts);
         if (ts > w->last_ts_ns)
             w->last_ts_ns = ts;
         int64_t rejected = 0;
@@ -347,7 +282,7 @@ static void *raw_main(void *arg)
             continue;
         }
         w->requests++;
-        w->points += g_tmpl[b].points;
+        w->points += g_t.tmpl[b].points;
         w->bytes += bodies[b].len;
         w->rejected += (uint64_t)rejected;
     }
@@ -356,7 +291,7 @@ done:
         zmq_close(sock);
     if (fd >= 0)
         close(fd);
-    for (uint32_t b = 0; bodies && b < g_per_round; b++)
+    for (uint32_t b = 0; bodies && b < g_t.per_round; b++)
         ob_buf_fini(&bodies[b]);
     free(bodies);
     return NULL;
@@ -403,7 +338,7 @@ static void *client_main(void *arg)
     }
     uint32_t per = o->client_series / CLIENT_INSTRUMENTS;
     int fd = -1;
-    for (uint64_t iter = 1; rc == 0 && now_s() < g_deadline; iter++) {
+    for (uint64_t iter = 1; rc == 0 && bench_now_s() < g_deadline; iter++) {
         for (int i = 0; i < CLIENT_INSTRUMENTS; i++) {
             for (uint32_t k = 0; k < per; k++) {
                 char host[16], code[8];
@@ -530,7 +465,7 @@ int main(int argc, char **argv)
     struct worker *ws = calloc(o.conns, sizeof *ws);
     if (!ws)
         return 1;
-    double t0 = now_s();
+    double t0 = bench_now_s();
     g_deadline = t0 + o.duration_s;
     unsigned started = 0;
     for (unsigned i = 0; i < o.conns; i++) {
@@ -541,7 +476,7 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < started; i++)
         pthread_join(ws[i].thread, NULL);
-    double t_sent = now_s();
+    double t_sent = bench_now_s();
     uint64_t req = 0, pts = 0, bytes = 0, rej = 0, err = 0;
     int64_t last_ts = 0;
     for (unsigned i = 0; i < started; i++) {
@@ -558,11 +493,11 @@ int main(int argc, char **argv)
         /* Wait for the broker to have taken every point (60 s at most). */
         long long got = 0;
         while ((got = zmq_points_received(o.metrics_port)) >= 0 &&
-               (uint64_t)(got - before) < pts && now_s() < t_sent + 60) {
+               (uint64_t)(got - before) < pts && bench_now_s() < t_sent + 60) {
             struct timespec pause = {0, 50 * 1000000}; /* a scrape costs the broker CPU */
             nanosleep(&pause, NULL);
         }
-        t_end = now_s();
+        t_end = bench_now_s();
         if (got < 0 || (uint64_t)(got - before) < pts) {
             fprintf(stderr, "zmqload: the broker counted %lld of %llu points\n", got - before,
                     (unsigned long long)pts);
@@ -579,11 +514,7 @@ int main(int argc, char **argv)
            (unsigned long long)pts, secs, (double)pts / secs, t_sent - t0,
            req && bytes ? (double)bytes / (double)req : 0.0, (unsigned long long)rej,
            (unsigned long long)err, (long long)(last_ts / OB_NS_PER_MS));
-    for (uint32_t b = 0; g_tmpl && b < g_per_round; b++) {
-        ob_buf_fini(&g_tmpl[b].body);
-        free(g_tmpl[b].ts_off);
-    }
-    free(g_tmpl);
+    bench_templates_free(&g_t);
     free(ws);
     return req == 0 || err ? 1 : 0;
 }
