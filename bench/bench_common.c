@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,4 +96,26 @@ int bench_connect_local(unsigned port)
         return rc;
     }
     return fd;
+}
+
+int bench_write_all(int fd, struct iovec *v, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, v, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -EIO;
+        size_t left = (size_t)w;
+        while (n > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (char *)v->iov_base + left;
+            v->iov_len -= left;
+        }
+    }
+    return 0;
 }

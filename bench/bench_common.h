@@ -34,6 +34,10 @@ int64_t bench_batch_ts(const struct bench_templates *t, uint64_t g);
 void bench_patch_ts(struct ob_buf *body, const struct bench_tmpl *tp, int64_t ts_ns);
 
 double bench_now_s(void);
+/* writev()s all of v[0..n) (advancing v in place); 0 or -EIO. */
+struct iovec;
+int bench_write_all(int fd, struct iovec *v, int n);
+
 /* A TCP connection to 127.0.0.1:port with TCP_NODELAY; fd or -errno. */
 int bench_connect_local(unsigned port);
 

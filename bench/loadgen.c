@@ -198,26 +198,7 @@ static int build_templates(const struct opts *o)
 static int send_all(int fd, const char *hdr, size_t hlen, const char *body, size_t blen)
 {
     struct iovec iov[2] = {{(void *)hdr, hlen}, {(void *)body, blen}};
-    struct iovec *v = iov;
-    int n = 2;
-    while (n > 0) {
-        ssize_t w = writev(fd, v, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -EIO;
-        size_t left = (size_t)w;
-        while (n > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + left;
-            v->iov_len -= left;
-        }
-    }
-    return 0;
+    return bench_write_all(fd, iov, 2);
 }
 
 /* Reads more bytes into w->resp; -EIO on EOF/error, -E2BIG when full. */

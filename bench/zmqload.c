@@ -91,28 +91,6 @@ static void usage(FILE *f)
 
 /* ---- HTTP (loopback, keep-alive) ------------------------------------------------ */
 
-static int write_all(int fd, struct iovec *v, int n)
-{
-    while (n > 0) {
-        ssize_t w = writev(fd, v, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -EIO;
-        size_t left = (size_t)w;
-        while (n > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (char *)v->iov_base + left;
-            v->iov_len -= left;
-        }
-    }
-    return 0;
-}
-
 /* Reads one response with a Content-Length body (what the broker sends) into
  * buf; returns the status, *out_body/out_len point into buf.  Body-until-close
  * answers (Connection: close) are read to EOF. */
@@ -177,7 +155,7 @@ static int http_post(int *fd, unsigned port, const void *body, size_t len, int64
     struct iovec v[2] = {{hdr, (size_t)hl}, {(void *)body, len}};
     char *rb;
     size_t rl;
-    int status = write_all(*fd, v, 2);
+    int status = bench_write_all(*fd, v, 2);
     if (status == 0)
         status = read_response(*fd, resp, RESP_CAP, &rb, &rl);
     if (status < 0) {
@@ -216,7 +194,7 @@ static long long zmq_points_received(unsigned port)
     struct iovec v = {req, (size_t)n};
     char *body;
     size_t len;
-    int status = write_all(fd, &v, 1);
+    int status = bench_write_all(fd, &v, 1);
     if (status == 0)
         status = read_response(fd, buf, sizeof buf - 1, &body, &len);
     close(fd);
