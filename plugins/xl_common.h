@@ -1058,4 +1058,33 @@ fail:
     return -1;
 }
 
+/* The whole of a strategy plugin: an init that picks the strategy flags, the
+ * descriptor and the one exported entry.  Each strategy's .c file is this
+ * macro with its name and flags, so the four cannot drift apart. */
+#define XL_STRATEGY_PLUGIN(plugin_name, strategy_flags)                                            \
+    static int init(const struct ob_host *host, void **out_state, char *err, size_t err_cap)      \
+    {                                                                                              \
+        return xl_init(host, (strategy_flags), out_state, err, err_cap);                           \
+    }                                                                                              \
+                                                                                                   \
+    static const struct ob_translator descriptor = {                                               \
+        .hdr = OB_TRANSLATOR_HEADER,                                                               \
+        .name = (plugin_name),                                                                     \
+        .version = OB_VERSION,                                                                     \
+        .init = init,                                                                              \
+        .fini = xl_fini,                                                                           \
+        .family_name = xl_family_name,                                                             \
+        .label_name = xl_label_name,                                                               \
+        .resource = xl_resource,                                                                   \
+        .unit_name = xl_unit_name,                                                                 \
+    };                                                                                             \
+                                                                                                   \
+    /* any minor of our major can use a v1.0 descriptor */                                         \
+    OB_TRANSLATOR_EXPORT const struct ob_translator *ob_translator_v1(uint32_t host_abi_major,     \
+                                                                      uint32_t host_abi_minor)     \
+    {                                                                                              \
+        (void)host_abi_minor;                                                                      \
+        return host_abi_major == OB_ABI_MAJOR ? &descriptor : NULL;                                \
+    }
+
 #endif
