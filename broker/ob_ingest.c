@@ -643,14 +643,23 @@ static void prepare_point(struct request *r, key_value **kvs, size_t n, struct p
     __builtin_prefetch(&set[1]);
 }
 
-/* Starts point i+1 (when there is one) and returns point i's state. */
-static struct pending *advance(struct request *r, size_t i, size_t n, key_value **next_kvs,
-                               size_t next_n)
+/* Starts point i+1 (when there is one; point 0 too, at i == 0) and returns
+ * point i's state. */
+static struct pending *advance(struct request *r, size_t i, key_value **kvs, size_t n_kvs,
+                               key_value **next_kvs, size_t next_n, bool has_next)
 {
-    if (i + 1 < n)
+    if (i == 0)
+        prepare_point(r, kvs, n_kvs, &r->w->pend[0]);
+    if (has_next)
         prepare_point(r, next_kvs, next_n, &r->w->pend[(i + 1) & 1]);
     return &r->w->pend[i & 1];
 }
+
+/* advance() for point i of pts, any OTLP point type (all have attributes). */
+#define ADVANCE(r, pts, i, n)                                                                      \
+    advance((r), (i), (pts)[i]->attributes, (pts)[i]->n_attributes,                                \
+            (i) + 1 < (n) ? (pts)[(i) + 1]->attributes : NULL,                                     \
+            (i) + 1 < (n) ? (pts)[(i) + 1]->n_attributes : 0, (i) + 1 < (n))
 
 /* Builds the series identity of one data point into ref: from the worker's
  * series cache when the same raw attributes were seen for this family and
@@ -776,13 +785,9 @@ static void fill_stale(double *v, size_t n)
 static void ingest_number_points(struct request *r, number_point **pts, size_t n)
 {
     static const struct ob_shape scalar = {.kind = OB_SHAPE_SCALAR};
-    if (n)
-        prepare_point(r, pts[0]->attributes, pts[0]->n_attributes, &r->w->pend[0]);
     for (size_t i = 0; i < n; i++) {
         const number_point *p = pts[i];
-        const number_point *next = i + 1 < n ? pts[i + 1] : NULL;
-        struct pending *pd = advance(r, i, n, next ? next->attributes : NULL,
-                                     next ? next->n_attributes : 0);
+        struct pending *pd = ADVANCE(r, pts, i, n);
         double v;
         if (stale(p->flags))
             fill_stale(&v, 1);
@@ -811,13 +816,9 @@ static bool ascending(const double *v, size_t n)
 static void ingest_histogram_points(struct request *r, histogram_point **pts, size_t n)
 {
     struct worker *w = r->w;
-    if (n)
-        prepare_point(r, pts[0]->attributes, pts[0]->n_attributes, &w->pend[0]);
     for (size_t i = 0; i < n; i++) {
         const histogram_point *p = pts[i];
-        const histogram_point *next = i + 1 < n ? pts[i + 1] : NULL;
-        struct pending *pd = advance(r, i, n, next ? next->attributes : NULL,
-                                     next ? next->n_attributes : 0);
+        struct pending *pd = ADVANCE(r, pts, i, n);
         /* Prometheus walks min(bounds, counts); +Inf is the count field. */
         size_t nb = OB_MIN(p->n_explicit_bounds, p->n_bucket_counts);
         if (!ascending(p->explicit_bounds, p->n_explicit_bounds)) {
@@ -854,13 +855,9 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
 static void ingest_summary_points(struct request *r, summary_point **pts, size_t n)
 {
     struct worker *w = r->w;
-    if (n)
-        prepare_point(r, pts[0]->attributes, pts[0]->n_attributes, &w->pend[0]);
     for (size_t i = 0; i < n; i++) {
         const summary_point *p = pts[i];
-        const summary_point *next = i + 1 < n ? pts[i + 1] : NULL;
-        struct pending *pd = advance(r, i, n, next ? next->attributes : NULL,
-                                     next ? next->n_attributes : 0);
+        struct pending *pd = ADVANCE(r, pts, i, n);
         size_t nq = p->n_quantile_values;
         if (!grow((void **)&w->values, &w->values_cap, nq + 2, sizeof(double)) ||
             !grow((void **)&w->points, &w->points_cap, nq + 1, sizeof(double))) {
