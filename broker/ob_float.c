@@ -1,7 +1,7 @@
 /* ob_float.c: shortest round-trip digits via snprintf("%.*e") + strtod.
  * Not the fastest algorithm (Ryu would be), but obviously correct, and only
- * used off the hot path (attribute values that are doubles, le texts
- * rendered once per series). */
+ * used off the hot path (attribute values that are doubles, le and quantile
+ * texts rendered once per series shape). */
 #include "ob_float.h"
 
 #include <math.h>
@@ -32,6 +32,45 @@ int ob_shortest_digits(double v, char digits[24], int *out_exp10)
     return 0; /* not reached: %.16e always round-trips */
 }
 
+/* Writes digits d (n of them) with decimal exponent e in plain positional
+ * form, no exponent: Go's 'f' layout.  Returns the end. */
+static char *put_fixed(char *p, const char *d, int n, int e)
+{
+    if (e < 0) {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = -1; i > e; i--)
+            *p++ = '0';
+        memcpy(p, d, (size_t)n);
+        return p + n;
+    }
+    for (int i = 0; i <= e || i < n; i++) {
+        if (i == e + 1)
+            *p++ = '.';
+        *p++ = i < n ? d[i] : '0';
+    }
+    return p;
+}
+
+size_t ob_format_double_fixed(double v, char buf[OB_FIXED_LEN])
+{
+    if (isnan(v))
+        return (size_t)snprintf(buf, OB_FIXED_LEN, "NaN");
+    if (isinf(v))
+        return (size_t)snprintf(buf, OB_FIXED_LEN, "%sInf", v > 0 ? "+" : "-");
+    if (v == 0)
+        return (size_t)snprintf(buf, OB_FIXED_LEN, "%s", signbit(v) ? "-0" : "0");
+    char d[24];
+    int e;
+    int n = ob_shortest_digits(v, d, &e);
+    char *p = buf;
+    if (v < 0)
+        *p++ = '-';
+    p = put_fixed(p, d, n, e);
+    *p = '\0';
+    return (size_t)(p - buf);
+}
+
 size_t ob_format_double_json(double v, char buf[64])
 {
     if (isnan(v))
@@ -55,19 +94,8 @@ size_t ob_format_double_json(double v, char buf[64])
             p += n - 1;
         }
         p += sprintf(p, "e%c%d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-    } else if (e < 0) {
-        *p++ = '0';
-        *p++ = '.';
-        for (int i = -1; i > e; i--)
-            *p++ = '0';
-        memcpy(p, d, (size_t)n);
-        p += n;
     } else {
-        for (int i = 0; i <= e || i < n; i++) {
-            if (i == e + 1)
-                *p++ = '.';
-            *p++ = i < n ? d[i] : '0';
-        }
+        p = put_fixed(p, d, n, e);
     }
     *p = '\0';
     return (size_t)(p - buf);

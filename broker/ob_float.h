@@ -10,6 +10,14 @@
  * reads back as |v|.  v must be finite and non-zero.  Returns the digit count. */
 int ob_shortest_digits(double v, char digits[24], int *out_exp10);
 
+/* Longest ob_format_double_fixed() text: 1 sign + 309 digits + point + 17. */
+#define OB_FIXED_LEN 400
+
+/* Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that read
+ * back as v, never an exponent (1e-9 -> 0.000000001), as Prometheus writes
+ * `le` and `quantile`; NaN, +Inf, -Inf.  Returns the length. */
+size_t ob_format_double_fixed(double v, char buf[OB_FIXED_LEN]);
+
 /* Go's strconv.FormatFloat(v, 'f', -1, 64) for |v| in [1e-6, 1e21), else
  * 'e' with the exponent unpadded: the ES6 / encoding/json form that OTLP's
  * pdata AsString() gives a double attribute (1e-7, 0.000001, 1e+21, 3.5).

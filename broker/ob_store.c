@@ -27,6 +27,7 @@
 #include <xxhash.h>
 
 #include "ob_error.h"
+#include "ob_float.h"
 #include "ob_ooo.h"
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
@@ -297,62 +298,6 @@ static inline bool block_ok(const struct ob_store *s, uint64_t off, uint64_t nee
 
 /* ---- shapes and text ------------------------------------------------------ */
 
-/* Prometheus' `le`/`quantile` text: Go's strconv.FormatFloat(v, 'f', -1, 64),
- * i.e. the shortest digits that read back as v, never an exponent. */
-static size_t format_point(double v, char out[400])
-{
-    if (isnan(v))
-        return (size_t)sprintf(out, "NaN");
-    if (isinf(v))
-        return (size_t)sprintf(out, v > 0 ? "+Inf" : "-Inf");
-    char e[40];
-    for (int p = 1; p <= 17; p++) {
-        snprintf(e, sizeof e, "%.*e", p - 1, v);
-        if (strtod(e, NULL) == v)
-            break;
-    }
-    /* e = [-]d[.ddd]e[+-]xx */
-    char digits[24];
-    size_t nd = 0, o = 0;
-    const char *c = e;
-    if (*c == '-') {
-        out[o++] = '-';
-        c++;
-    }
-    for (; *c && *c != 'e'; c++)
-        if (*c != '.')
-            digits[nd++] = *c;
-    int exp10 = atoi(c + 1);
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-    if (exp10 < 0) {
-        out[o++] = '0';
-        out[o++] = '.';
-        for (int i = -1; i > exp10; i--)
-            out[o++] = '0';
-        memcpy(out + o, digits, nd);
-        o += nd;
-    } else if ((size_t)exp10 + 1 >= nd) {
-        memcpy(out + o, digits, nd);
-        o += nd;
-        for (size_t i = nd; i < (size_t)exp10 + 1; i++)
-            out[o++] = '0';
-    } else {
-        memcpy(out + o, digits, (size_t)exp10 + 1);
-        o += (size_t)exp10 + 1;
-        out[o++] = '.';
-        memcpy(out + o, digits + exp10 + 1, nd - (size_t)exp10 - 1);
-        o += nd - (size_t)exp10 - 1;
-    }
-    out[o] = '\0';
-    return o;
-}
-
-size_t ob_store_format_point(double v, char buf[400])
-{
-    return format_point(v, buf);
-}
-
 static uint32_t shape_width_of(uint8_t kind, uint32_t n)
 {
     return kind == OB_SHAPE_SCALAR ? 1 : kind == OB_SHAPE_HISTOGRAM ? n + 3 : n + 2;
@@ -363,7 +308,7 @@ static size_t text_bytes(const struct ob_shape *sh)
     char buf[400];
     size_t t = 0;
     for (uint32_t i = 0; i < sh->n; i++)
-        t += format_point(sh->points[i], buf) + 1;
+        t += ob_format_double_fixed(sh->points[i], buf) + 1;
     return round_up(t, 8);
 }
 
@@ -419,7 +364,7 @@ static uint64_t data_create(struct ob_store *s, const struct ob_shape *want)
     char *t = (char *)(uintptr_t)text_of(d);
     memset(t, 0, tl);
     for (uint32_t i = 0; i < n; i++)
-        t += format_point(want->points[i], t) + 1;
+        t += ob_format_double_fixed(want->points[i], t) + 1;
     return off;
 }
 

@@ -142,11 +142,6 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref,
  * bits for the index slot and the stripe, its high 32 bits as index tag. */
 uint64_t ob_store_hash(uint32_t family, const char *key, size_t key_len);
 
-/* The text the store renders for a bound or quantile (ob_series_view
- * point_text): Go's FormatFloat(v, 'f', -1, 64) as Prometheus uses for `le`
- * and `quantile`: shortest round-trip digits, never an exponent ("0", "10",
- * "0.005", 1e-9 -> "0.000000001"); "+Inf", "-Inf", "NaN".  Returns length. */
-size_t ob_store_format_point(double v, char buf[400]);
 
 /* ---- scanning (exposition) ---------------------------------------------- */
 
@@ -167,7 +162,7 @@ struct ob_series_view {
     uint32_t n;               /* bounds / quantiles */
     const double *points;     /* the bounds / quantiles */
     const char *point_text;   /* their rendered forms, each NUL-terminated, back to back
-                               * (ob_store_format_point; rendered once per shape) */
+                               * (ob_format_double_fixed; rendered once per shape) */
     bool has_sum;
     int64_t ts_ms;            /* newest sample */
     const double *values;     /* ob_shape_width() doubles */

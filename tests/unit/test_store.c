@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "ob_error.h"
+#include "ob_float.h"
 #include "ob_store.h"
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
@@ -430,7 +431,7 @@ START_TEST(format_points)
     };
     char buf[400];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        size_t n = ob_store_format_point(cases[i].v, buf);
+        size_t n = ob_format_double_fixed(cases[i].v, buf);
         ck_assert_uint_eq(n, strlen(buf));
         if (cases[i].text)
             ck_assert_str_eq(buf, cases[i].text);
