@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ob_float.h"
+
 /* ---- numbers ------------------------------------------------------------- */
 
 static const char digit_pairs[] =
@@ -80,59 +82,13 @@ static void digits_from_u64(struct digits *ds, uint64_t m, int frac)
     ds->nd = n;
 }
 
-/* Adds one unit in the last place of the mantissa of s ("d.ddde±XX"), in
- * place.  False when the carry would change the exponent (all nines): that
- * decimal has fewer digits and was tried already. */
-static bool round_up_last(char *s)
-{
-    char *e = strchr(s, 'e');
-    for (char *p = e - 1; p >= s; p--) {
-        if (*p == '.')
-            continue;
-        if (*p != '9') {
-            (*p)++;
-            return true;
-        }
-        *p = '0';
-    }
-    return false;
-}
-
-/* Shortest digits by the plain method: the fewest significant digits whose
- * correctly rounded decimal (glibc's %e is exact) reads back as v.  That is
- * also the closest such decimal, which is what Go (Ryu) picks.  Normal
- * numbers need at least 15 digits unless a shorter form exists, and then the
- * 15-digit rounding is that form padded with zeros (a double carries more
- * than 15 digits, so a round-tripping <= 15-digit decimal is within half a
- * unit of the 15th digit); subnormals have less precision and start at 1.
- * 17 digits always round-trip. */
+/* Shortest round-trip digits the plain way (ob_float.c), for what the fast
+ * paths below do not cover. */
 static void digits_slow(double v, struct digits *ds)
 {
-    char tmp[40];
-    int prec = v < DBL_MIN ? 0 : 14;
-    for (;; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-        if (prec >= 16 || strtod(tmp, NULL) == v)
-            break;
-        /* At a power of two the doubles below are twice as dense as those
-         * above, so the closest 16-digit decimal can fall short below while
-         * the next one up still reads back (2^-1017 is 7.120236347223045e-307,
-         * not ...0444e-307). */
-        if (prec == 15 && frexp(v, &(int){0}) == 0.5 && round_up_last(tmp) &&
-            strtod(tmp, NULL) == v)
-            break;
-    }
-    /* tmp is d[.ddd]e±XX */
-    int n = 0;
-    const char *s = tmp;
-    for (; *s != 'e'; s++)
-        if (*s != '.')
-            ds->d[n++] = *s;
-    int exp = (int)strtol(s + 1, NULL, 10);
-    while (n > 1 && ds->d[n - 1] == '0')
-        n--;
-    ds->nd = n;
-    ds->dp = exp + 1;
+    int e;
+    ds->nd = ob_shortest_digits(v, ds->d, &e);
+    ds->dp = e + 1;
 }
 
 #ifdef __SIZEOF_INT128__

@@ -36,9 +36,30 @@ START_TEST(json_layout)
     expect_json(1.0 / 3, "0.3333333333333333");
     expect_json(5e-324, "5e-324");
     expect_json(1.7976931348623157e308, "1.7976931348623157e+308");
+    expect_json(ldexp(1, -1017), "7.120236347223045e-307"); /* power of two: 16 digits, not 17 */
     expect_json(NAN, "json: unsupported value: NaN");
     expect_json(INFINITY, "json: unsupported value: +Inf");
     expect_json(-INFINITY, "json: unsupported value: -Inf");
+}
+END_TEST
+
+/* Go's FormatFloat(v, 'f', -1, 64): Prometheus' le and quantile texts. */
+START_TEST(fixed_layout)
+{
+    static const struct {
+        double v;
+        const char *want;
+    } cases[] = {
+        {0, "0"},       {10, "10"},         {0.005, "0.005"},   {1e-9, "0.000000001"},
+        {2.5e6, "2500000"}, {1e21, "1000000000000000000000"}, {-0.25, "-0.25"},
+        {INFINITY, "+Inf"}, {-INFINITY, "-Inf"}, {NAN, "NaN"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[OB_FIXED_LEN];
+        size_t n = ob_format_double_fixed(cases[i].v, buf);
+        ck_assert_str_eq(buf, cases[i].want);
+        ck_assert_uint_eq(n, strlen(cases[i].want));
+    }
 }
 END_TEST
 
@@ -70,6 +91,7 @@ Suite *float_suite(void)
     Suite *s = suite_create("float");
     TCase *tc = tcase_create("format");
     tcase_add_test(tc, json_layout);
+    tcase_add_test(tc, fixed_layout);
     tcase_add_test(tc, shortest_round_trips);
     suite_add_tcase(s, tc);
     return s;
