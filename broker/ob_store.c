@@ -55,6 +55,9 @@ struct ob_store {
     uint32_t cap; /* samples_per_series */
     uint32_t stripe_mask;
     _Atomic uint64_t repairs; /* since attach */
+    /* Bumped (under the create lock) before any slot becomes reusable: a
+     * series hint taken at the same count still names its slot. */
+    _Atomic uint64_t recycles;
 };
 
 /* The series path is a chain of cache misses (index entry, slot, labels,
@@ -277,6 +280,7 @@ static void limbo_reclaim(struct ob_store *s, int64_t now_ms)
         struct ob_store_slot *sl = &s->slots[i];
         if (sl->last_ms > now_ms - OB_STORE_GRACE_MS)
             break;
+        atomic_fetch_add_explicit(&s->recycles, 1, memory_order_relaxed);
         st->slot_limbo_head = (uint32_t)sl->origin;
         if (st->slot_limbo_head == OB_STORE_NIL)
             st->slot_limbo_tail = OB_STORE_NIL;
@@ -729,6 +733,7 @@ static int create_repair(struct ob_store *s)
     }
 
     /* Slots: validate live ones and mark their blocks; rebuild the lists. */
+    atomic_fetch_add_explicit(&s->recycles, 1, memory_order_relaxed);
     st->slot_free = st->slot_limbo_head = st->slot_limbo_tail = OB_STORE_NIL;
     for (uint32_t i = 0; i < st->slots_used; i++) {
         struct ob_store_slot *sl = &s->slots[i];
@@ -1264,6 +1269,37 @@ static bool shape_valid(const struct ob_shape *sh)
     return sh->n == 0 || sh->points != NULL;
 }
 
+/* Remembers slot i for the caller's next append of the same series; called
+ * with the slot's stripe or the create lock held, so the slot cannot be
+ * recycled before the count is read. */
+static inline void hint_fill(struct ob_store *s, const struct ob_series_ref *ref, uint32_t i)
+{
+    if (ref->hint)
+        *ref->hint = (struct ob_series_hint){
+            .epoch = atomic_load_explicit(&s->recycles, memory_order_relaxed),
+            .labels_off = s->slots[i].labels_off,
+            .slot_plus1 = i + 1,
+        };
+}
+
+/* The slot a valid hint names, or NIL.  Stripe lock held.  Live with the
+ * same hash, family and label block, and no slot recycled since the hint was
+ * taken: then it is the slot the hint's append verified, still holding the
+ * same series (retiring it needs this stripe, reusing it a recycle). */
+static uint32_t hint_slot(const struct ob_store *s, const struct ob_series_ref *ref)
+{
+    const struct ob_series_hint *h = ref->hint;
+    uint32_t i = h->slot_plus1 - 1;
+    if (i >= s->max_series)
+        return OB_STORE_NIL;
+    const struct ob_store_slot *sl = &s->slots[i];
+    if (atomic_load_explicit(&sl->state, memory_order_acquire) != OB_SLOT_LIVE ||
+        sl->hash != ref->hash || sl->family != ref->family || sl->labels_off != h->labels_off ||
+        atomic_load_explicit(&s->recycles, memory_order_relaxed) != h->epoch)
+        return OB_STORE_NIL;
+    return i;
+}
+
 /* Inserts the sample into a live series; stripe lock held. */
 static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const struct ob_series_ref *ref,
                         int64_t ts_ms, const double *values, int64_t now_ms, unsigned *flags)
@@ -1288,7 +1324,7 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
 
 /* New series in a free slot; create lock held. */
 static int create_series(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                         int64_t ts_ms, const double *values, int64_t now_ms)
+                         int64_t ts_ms, const double *values, int64_t now_ms, uint32_t *out_slot)
 {
     struct ob_store_state *st = s->st;
     uint32_t i = st->slot_free;
@@ -1330,6 +1366,7 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     f->tail = i;
     atomic_fetch_add_explicit(&f->live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->series_live, 1, memory_order_relaxed);
+    *out_slot = i;
     return 0;
 }
 
@@ -1342,9 +1379,11 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
         return rc;
     uint32_t i = index_find(s, ref);
     if (i == OB_STORE_NIL) {
-        rc = create_series(s, ref, shape, ts_ms, values, now_ms);
-        if (rc == 0)
+        rc = create_series(s, ref, shape, ts_ms, values, now_ms, &i);
+        if (rc == 0) {
             *flags |= OB_APPEND_NEW_SERIES;
+            hint_fill(s, ref, i);
+        }
         ob_lock_release(s->create_lock);
         return rc;
     }
@@ -1390,6 +1429,8 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
     }
     if (rc == 0 && !(*flags & OB_APPEND_RESHAPED))
         rc = write_sample(s, sl, ref, ts_ms, values, now_ms, flags);
+    if (rc == 0)
+        hint_fill(s, ref, i);
     ob_lock_release(&s->stripes[stripe]);
     ob_lock_release(s->create_lock);
     return rc;
@@ -1406,9 +1447,28 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
                     !shape_valid(shape) || (!ref->key && ref->key_len) || (!ref->labels && ref->labels_len)))
         return -EINVAL;
 
+    uint32_t stripe = (uint32_t)(ref->hash & s->stripe_mask);
+    if (ref->hint && ref->hint->slot_plus1 && !ref->labels) {
+        /* The caller's hint: one slot, no index probe, no key compare. */
+        rc = lock_stripe(s, stripe);
+        if (OB_UNLIKELY(rc))
+            return rc;
+        uint32_t i = hint_slot(s, ref);
+        if (OB_LIKELY(i != OB_STORE_NIL)) {
+            struct ob_store_slot *sl = &s->slots[i];
+            if (OB_LIKELY(shape_matches(shape_of(s, sl->data_off), shape))) {
+                rc = write_sample(s, sl, ref, ts_ms, values, now_ms, &flags);
+                ob_lock_release(&s->stripes[stripe]);
+                if (out_flags)
+                    *out_flags = flags;
+                return rc;
+            }
+        }
+        ob_lock_release(&s->stripes[stripe]);
+        ref->hint->slot_plus1 = 0;
+    }
     uint32_t i = index_candidate(s, ref);
     if (OB_LIKELY(i != OB_STORE_NIL)) {
-        uint32_t stripe = (uint32_t)(ref->hash & s->stripe_mask);
         rc = lock_stripe(s, stripe);
         if (OB_UNLIKELY(rc))
             return rc;
@@ -1417,6 +1477,7 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
         if (OB_LIKELY(slot_is(s, i, ref) && shape_matches(shape_of(s, sl->data_off), shape) &&
                       labels_match(s, sl->labels_off, ref))) {
             rc = write_sample(s, sl, ref, ts_ms, values, now_ms, &flags);
+            hint_fill(s, ref, i);
             ob_lock_release(&s->stripes[stripe]);
             if (out_flags)
                 *out_flags = flags;

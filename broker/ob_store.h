@@ -95,6 +95,17 @@ static inline uint32_t ob_shape_width(const struct ob_shape *sh)
  * (already escaped); NULL means labels == key.  A series whose key matches but
  * whose labels differ gets the new labels (target_info: one series per
  * job/instance, latest resource wins). */
+/* Where a series was found last time, kept by the caller across appends of
+ * the same series (the ingest's series cache).  With a valid hint an append
+ * goes straight to the slot: no index probe, no key compare.  The store
+ * fills it on every successful append and ignores it when anything it
+ * vouches for changed; a zeroed hint is "none". */
+struct ob_series_hint {
+    uint64_t epoch;      /* store's slot-recycle count when the hint was taken */
+    uint64_t labels_off; /* the series' label block then */
+    uint32_t slot_plus1; /* 0 = no hint */
+};
+
 struct ob_series_ref {
     uint32_t family;
     uint64_t hash;
@@ -103,6 +114,7 @@ struct ob_series_ref {
     const char *labels;
     uint32_t labels_len;
     uint64_t origin; /* hash of the OTLP identity that produced this point; 0 = none */
+    struct ob_series_hint *hint; /* in/out, NULL = none; used only when labels == NULL */
 };
 
 enum ob_append_flags {

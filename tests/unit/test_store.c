@@ -650,6 +650,67 @@ START_TEST(hash_collision_keys)
 }
 END_TEST
 
+/* ---- series hints ---- */
+
+START_TEST(hints_follow_the_series)
+{
+    struct ob_store_opts o = default_opts();
+    o.series_ttl_ms = 1000;
+    o.max_series = 1;
+    struct ob_store *s = open_ok(&o);
+    uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
+    struct ob_series_hint ha = {0}, hb = {0};
+    struct ob_series_ref a = ref_of(g, "k=\"a\""), b = ref_of(g, "k=\"b\"");
+    b.hash = a.hash; /* b will take a's slot, and even its label block */
+    a.hint = &ha;
+    b.hint = &hb;
+    int64_t t0 = 1000000;
+    double v = 1;
+    unsigned fl;
+    ck_assert_int_eq(ob_store_append_at(s, &a, &scalar, 1, &v, t0, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    ck_assert_uint_eq(ha.slot_plus1, 1);
+    /* Through the hint: same rules as without it. */
+    v = 2;
+    ck_assert_int_eq(ob_store_append_at(s, &a, &scalar, 2, &v, t0, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    ck_assert_int_eq(ob_store_append_at(s, &a, &scalar, 2, &v, t0, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    v = 3;
+    ck_assert_int_eq(ob_store_append_at(s, &a, &scalar, 2, &v, t0, &fl), OB_E_DUPLICATE);
+    ck_assert_uint_eq(ha.slot_plus1, 1);
+    /* Another shape goes the long way (reshape) and keeps the hint. */
+    double bounds[1] = {1}, hv[4] = {1, 1, 1, 1};
+    struct ob_shape hist = {OB_SHAPE_HISTOGRAM, 1, bounds, true};
+    ck_assert_int_eq(ob_store_append_at(s, &a, &hist, 3, hv, t0, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESHAPED);
+    ck_assert_uint_eq(ha.slot_plus1, 1);
+    ck_assert_int_eq(ob_store_append_at(s, &a, &scalar, 4, &v, t0, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESHAPED);
+
+    /* a expires, its slot is recycled and b (same hash, same family, and
+     * as the only series the same slot and label block) is created in it:
+     * a's old hint must not lead a's samples into b. */
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 2000), 1);
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 2000 + OB_STORE_GRACE_MS), 0);
+    int64_t t1 = t0 + 2000 + OB_STORE_GRACE_MS;
+    v = 20;
+    ck_assert_int_eq(ob_store_append_at(s, &b, &scalar, 10, &v, t1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    ck_assert_uint_eq(hb.slot_plus1, ha.slot_plus1);
+    ck_assert_uint_eq(hb.labels_off, ha.labels_off);
+    v = 99;
+    ck_assert_int_eq(ob_store_append_at(s, &a, &scalar, 11, &v, t1, &fl), OB_E_STORE_FULL);
+    ck_assert_uint_eq(ha.slot_plus1, 0);
+    struct seen w;
+    scan(s, t1, &w);
+    ck_assert_int_eq(w.series, 1);
+    ck_assert_str_eq(w.labels[0], "k=\"b\"");
+    ck_assert(w.ts[0] == 10 && w.v0[0] == 20);
+    ob_store_close(s);
+}
+END_TEST
+
 /* ---- expiry, reuse, full ---- */
 
 START_TEST(expiry_and_reuse)
@@ -1145,6 +1206,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, family_rules);
     tcase_add_test(tc, labels_update_and_collision);
     tcase_add_test(tc, hash_collision_keys);
+    tcase_add_test(tc, hints_follow_the_series);
     tcase_add_test(tc, expiry_and_reuse);
     tcase_add_test(tc, store_full);
     tcase_add_test(tc, dead_stripe_owner_repaired);
