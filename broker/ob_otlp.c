@@ -218,9 +218,10 @@ static void scan_init(void)
     scan_build(&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor);
 }
 
-/* Walks one message's fields, descending into submessage fields, and fails
- * past MAX_DEPTH or on framing protobuf-c would reject anyway.  Field
- * content (strings, packed arrays) is left to protobuf-c. */
+/* Walks one message's fields, descending into submessage fields long enough
+ * to nest past MAX_DEPTH, and fails past MAX_DEPTH or on framing protobuf-c
+ * would reject anyway.  Field content (strings, packed arrays) and the
+ * framing inside short submessages are left to protobuf-c. */
 static bool scan_depth(const struct scan_node *node, const uint8_t *p, const uint8_t *end,
                        int depth)
 {
@@ -251,7 +252,10 @@ static bool scan_depth(const struct scan_node *node, const uint8_t *p, const uin
                 return false;
             uint64_t field = tag >> 3;
             const struct scan_node *child = field < SCAN_FIELDS ? node->child[field] : NULL;
-            if (child && !scan_depth(child, p, p + n, depth + 1))
+            /* Each level of nesting costs at least a tag and a length byte,
+             * so n bytes nest at most n / 2 levels: most submessages (every
+             * attribute, most data points) are too short to need a look. */
+            if (child && depth + 1 + n / 2 > MAX_DEPTH && !scan_depth(child, p, p + n, depth + 1))
                 return false;
             p += n;
             break;

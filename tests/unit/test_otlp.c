@@ -697,6 +697,19 @@ START_TEST(deep_nesting_refused)
     ob_buf_fini(&body);
     ob_arena_reset(&a);
 
+    /* The limit, 64 levels below the request, exactly: the innermost
+     * AnyValue of nested_body(n) is at level 4 + 2n. */
+    ob_buf_init(&body);
+    nested_body(30, &body);
+    ck_assert_int_eq(ob_otlp_decode(&a, body.data, body.len, &req), 0);
+    ob_buf_fini(&body);
+    ob_arena_reset(&a);
+    ob_buf_init(&body);
+    nested_body(31, &body);
+    ck_assert_int_eq(ob_otlp_decode(&a, body.data, body.len, &req), OB_E_MALFORMED);
+    ob_buf_fini(&body);
+    ob_arena_reset(&a);
+
     /* 200k levels would overflow a thread stack inside protobuf-c. */
     ob_buf_init(&body);
     nested_body(200000, &body);
