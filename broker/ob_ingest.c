@@ -12,6 +12,7 @@
  * All scratch memory is per thread (struct worker) and reused across
  * requests; the protobuf tree and rendered strings live in the request arena.
  */
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS */
 #include "ob_ingest.h"
 
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
 #include "ob_buf.h"
@@ -61,11 +63,12 @@ struct label {
  * the blocks last built for raw attribute sets in a 4-way set-associative
  * cache, so a series seen before costs one hash and one memcmp instead of
  * name lookups, sorting and escaping, and its store hint skips the store's
- * index.  Sized from store.max_series: with 10,000 series a 2-way cache of
- * 32768 entries still missed 12 % of points (sets of three thrash), 4 ways
- * of twice max_series miss none.  Emptied when the translator changes. */
+ * index.  As many entries as store.max_series (at least 256): with 10,000
+ * series a 2-way cache of 32768 entries missed 12 % of points (sets of
+ * three series thrash), this one misses none.  Emptied when the translator
+ * changes. */
 #define CACHE_WAYS 4
-#define CACHE_MIN_SETS 1024u
+#define CACHE_MIN_SETS 64u
 #define CACHE_MAX_SETS (1u << 19)
 
 struct cached_series {
@@ -86,14 +89,21 @@ static bool cache_hit(const struct cached_series *c, uint64_t origin, uint32_t f
            (c->raw_len == 0 || memcmp(c->data, raw->data, c->raw_len) == 0);
 }
 
-/* A data point between the two stages of the ingest loop: its raw
- * attributes are serialised and hashed (and its cache entry prefetched)
- * while the point before it is stored, hiding one memory miss per point. */
+/* A data point on its way through the three stages of the ingest loop,
+ * which works on three points at once so that each stage's memory misses
+ * are in flight while the other points are worked on:
+ *   1. prepare (point i+2): raw attributes serialised and hashed; prefetch
+ *      of the series-cache set;
+ *   2. locate  (point i+1): the way whose tags match; prefetch of its raw
+ *      attributes and of the store slot and sample ring its hint names;
+ *   3. append  (point i):   raw attributes compared, sample stored. */
 struct pending {
     struct ob_buf raw; /* raw attributes, see raw_attrs() */
     uint64_t origin;   /* hash of resource, metric and raw attributes */
+    struct cached_series *way; /* stage 2's candidate; verified in stage 3 */
     bool ok;           /* false: an attribute value could not be rendered */
 };
+#define PIPELINE 3
 
 struct worker {
     struct ob_arena arena;
@@ -102,7 +112,7 @@ struct worker {
     uint64_t cache_mask;         /* sets - 1 */
     uint64_t cache_generation;   /* translator the cache was filled with */
     uint32_t cache_victim;       /* rotates the way a miss replaces */
-    struct pending pend[2];      /* the point being stored and the next one */
+    struct pending pend[PIPELINE]; /* point i in pend[i % PIPELINE] */
     struct ob_buf block;   /* rendered label block */
     struct ob_buf key;     /* target_info identity block */
     struct ob_buf json;    /* scratch for array/kvlist values */
@@ -158,6 +168,11 @@ struct ob_ingest {
 
 /* ---- per-thread workers -------------------------------------------------- */
 
+static size_t cache_bytes(const struct worker *w)
+{
+    return (w->cache_mask + 1) * CACHE_WAYS * sizeof *w->cache;
+}
+
 static void cache_clear(struct worker *w)
 {
     for (size_t i = 0; w->cache && i < (w->cache_mask + 1) * CACHE_WAYS; i++) {
@@ -174,9 +189,10 @@ static void worker_destroy(void *p)
     ob_arena_fini(&w->arena);
     ob_names_destroy(w->names);
     cache_clear(w);
-    free(w->cache);
-    ob_buf_fini(&w->pend[0].raw);
-    ob_buf_fini(&w->pend[1].raw);
+    if (w->cache)
+        munmap(w->cache, cache_bytes(w));
+    for (int i = 0; i < PIPELINE; i++)
+        ob_buf_fini(&w->pend[i].raw);
     ob_buf_fini(&w->block);
     ob_buf_fini(&w->key);
     ob_buf_fini(&w->json);
@@ -196,13 +212,13 @@ static struct worker *worker_get(struct ob_ingest *in)
         return NULL;
     ob_arena_init(&w->arena, 512 * 1024);
     uint64_t sets = CACHE_MIN_SETS;
-    while (sets < CACHE_MAX_SETS && sets * CACHE_WAYS < 2 * (uint64_t)in->max_series)
+    while (sets < CACHE_MAX_SETS && sets * CACHE_WAYS < in->max_series)
         sets *= 2;
     w->cache_mask = sets - 1;
-    /* aligned_alloc: a set of four 48-byte entries spans exactly three lines */
-    w->cache = aligned_alloc(64, sets * CACHE_WAYS * sizeof *w->cache);
-    if (w->cache)
-        memset(w->cache, 0, sets * CACHE_WAYS * sizeof *w->cache);
+    /* Anonymous memory: zero pages until a set is first used, page-aligned
+     * so no set straddles more lines than it must. */
+    void *mem = mmap(NULL, cache_bytes(w), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    w->cache = mem == MAP_FAILED ? NULL : mem;
     if (!w->cache || ob_names_create(&w->names) != 0 ||
         pthread_setspecific(in->worker_key, w) != 0) {
         worker_destroy(w);
@@ -644,10 +660,11 @@ static bool raw_attrs(struct worker *w, key_value **kvs, size_t n, struct ob_buf
 }
 
 /* Stage one of a data point: its stream identity, and a prefetch of the
- * series-cache entry that stage two will read. */
+ * series-cache set that stage two will read. */
 static void prepare_point(struct request *r, key_value **kvs, size_t n, struct pending *pd)
 {
     struct worker *w = r->w;
+    pd->way = NULL;
     pd->ok = raw_attrs(w, kvs, n, &pd->raw);
     if (!pd->ok)
         return;
@@ -658,23 +675,62 @@ static void prepare_point(struct request *r, key_value **kvs, size_t n, struct p
         __builtin_prefetch(set + off);
 }
 
-/* Starts point i+1 (when there is one; point 0 too, at i == 0) and returns
- * point i's state. */
-static struct pending *advance(struct request *r, size_t i, key_value **kvs, size_t n_kvs,
-                               key_value **next_kvs, size_t next_n, bool has_next)
+/* Stage two: the way that probably holds the point's series (tags only;
+ * stage three compares the raw attributes), and prefetches of what stage
+ * three will read there and in the store. */
+static void locate_point(struct request *r, struct pending *pd)
 {
-    if (i == 0)
-        prepare_point(r, kvs, n_kvs, &r->w->pend[0]);
-    if (has_next)
-        prepare_point(r, next_kvs, next_n, &r->w->pend[(i + 1) & 1]);
-    return &r->w->pend[i & 1];
+    if (!pd->ok)
+        return;
+    struct cached_series *set = cache_set(r->w, pd->origin);
+    for (int way = 0; way < CACHE_WAYS; way++) {
+        struct cached_series *c = &set[way];
+        if (c->origin == pd->origin && c->family == r->fam->family) {
+            pd->way = c;
+            __builtin_prefetch(c->data);
+            if (c->raw_len > 64)
+                __builtin_prefetch(c->data + 64);
+            ob_store_prefetch(r->in->store, &c->hint);
+            return;
+        }
+    }
 }
 
-/* advance() for point i of pts, any OTLP point type (all have attributes). */
+/* The raw attributes of one data point, for advance(). */
+struct point_attrs {
+    key_value **kvs;
+    size_t n;
+};
+
+/* Moves the pipeline on to point i of n: stage one for point i+2, stage two
+ * for point i+1 (at i == 0 the first two points get their stages first);
+ * returns point i, ready for stage three.  a[k] are point i+k's attributes. */
+static struct pending *advance(struct request *r, size_t i, size_t n, const struct point_attrs a[3])
+{
+    struct pending *pend = r->w->pend;
+    if (i == 0) {
+        prepare_point(r, a[0].kvs, a[0].n, &pend[0]);
+        if (n > 1)
+            prepare_point(r, a[1].kvs, a[1].n, &pend[1]);
+        locate_point(r, &pend[0]);
+    }
+    if (i + 2 < n)
+        prepare_point(r, a[2].kvs, a[2].n, &pend[(i + 2) % PIPELINE]);
+    if (i + 1 < n)
+        locate_point(r, &pend[(i + 1) % PIPELINE]);
+    return &pend[i % PIPELINE];
+}
+
+/* point i+k's attributes, any OTLP point type (all have attributes). */
+#define POINT_ATTRS(pts, j, n)                                                                     \
+    ((j) < (n) ? (struct point_attrs){(pts)[j]->attributes, (pts)[j]->n_attributes}                \
+               : (struct point_attrs){NULL, 0})
+
+/* advance() for point i of pts. */
 #define ADVANCE(r, pts, i, n)                                                                      \
-    advance((r), (i), (pts)[i]->attributes, (pts)[i]->n_attributes,                                \
-            (i) + 1 < (n) ? (pts)[(i) + 1]->attributes : NULL,                                     \
-            (i) + 1 < (n) ? (pts)[(i) + 1]->n_attributes : 0, (i) + 1 < (n))
+    advance((r), (i), (n),                                                                         \
+            (const struct point_attrs[3]){POINT_ATTRS(pts, i, n), POINT_ATTRS(pts, (i) + 1, n),    \
+                                          POINT_ATTRS(pts, (i) + 2, n)})
 
 /* Builds the series identity of one data point into ref: from the worker's
  * series cache when the same raw attributes were seen for this family and
@@ -689,7 +745,9 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
     const struct ob_buf *raw = &pd->raw;
     uint64_t origin = pd->origin;
     uint32_t family = r->fam->family;
-    struct cached_series *set = cache_set(w, origin), *c;
+    struct cached_series *set = cache_set(w, origin), *c = pd->way;
+    if (c && cache_hit(c, origin, family, raw)) /* stage two's guess, usually right */
+        goto found;
     for (int way = 0; way < CACHE_WAYS; way++) {
         c = &set[way];
         if (cache_hit(c, origin, family, raw))

@@ -1278,6 +1278,7 @@ static inline void hint_fill(struct ob_store *s, const struct ob_series_ref *ref
         *ref->hint = (struct ob_series_hint){
             .epoch = atomic_load_explicit(&s->recycles, memory_order_relaxed),
             .labels_off = s->slots[i].labels_off,
+            .data_off = s->slots[i].data_off,
             .slot_plus1 = i + 1,
         };
 }
@@ -1298,6 +1299,16 @@ static uint32_t hint_slot(const struct ob_store *s, const struct ob_series_ref *
         atomic_load_explicit(&s->recycles, memory_order_relaxed) != h->epoch)
         return OB_STORE_NIL;
     return i;
+}
+
+void ob_store_prefetch(const struct ob_store *s, const struct ob_series_hint *h)
+{
+    uint32_t i = h->slot_plus1 - 1;
+    if (!h->slot_plus1 || i >= s->max_series)
+        return;
+    PREFETCH(&s->slots[i]);
+    if (h->data_off >= s->heap_start && h->data_off < s->heap_end)
+        PREFETCH(s->base + h->data_off);
 }
 
 /* Inserts the sample into a live series; stripe lock held. */

@@ -103,6 +103,7 @@ static inline uint32_t ob_shape_width(const struct ob_shape *sh)
 struct ob_series_hint {
     uint64_t epoch;      /* store's slot-recycle count when the hint was taken */
     uint64_t labels_off; /* the series' label block then */
+    uint64_t data_off;   /* its samples then: only prefetched, never trusted */
     uint32_t slot_plus1; /* 0 = no hint */
 };
 
@@ -140,6 +141,10 @@ enum ob_append_flags {
 int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref,
                     const struct ob_shape *shape, int64_t ts_ms, const double *values,
                     unsigned *out_flags);
+
+/* Starts loading the slot and samples a hint names, for an append soon
+ * after (the ingest pipeline calls it a point ahead).  Never faults. */
+void ob_store_prefetch(const struct ob_store *s, const struct ob_series_hint *h);
 
 /* ob_store_append() with the caller's clock: now_ms (wall clock, ms) becomes
  * the series' last-update time, as ob_store_expire() and ob_store_scan()

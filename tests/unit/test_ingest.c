@@ -390,6 +390,79 @@ START_TEST(malformed_body)
 }
 END_TEST
 
+static int line_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* text's lines sorted (a family's place in the exposition is when it was
+ * first created, which depends on where bodies end: target_info). */
+static char *sorted_lines(const char *text)
+{
+    char *copy = strdup(text), *save = NULL;
+    size_t n = 0, cap = 1024;
+    char **lines = malloc(cap * sizeof *lines);
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if (n == cap)
+            lines = realloc(lines, (cap *= 2) * sizeof *lines);
+        lines[n++] = l;
+    }
+    qsort(lines, n, sizeof *lines, line_cmp);
+    struct ob_buf out;
+    ob_buf_init(&out);
+    for (size_t i = 0; i < n; i++) {
+        ob_buf_append(&out, lines[i], strlen(lines[i]));
+        ob_buf_putc(&out, '\n');
+    }
+    ob_buf_putc(&out, '\0');
+    free(lines);
+    free(copy);
+    return out.data;
+}
+
+/* The ingest loop works on three points at once (see struct pending): the
+ * same data cut into bodies of 1, 2, 3, 4, 7 and 500 points (every pipeline
+ * start and end, and points of one metric crossing bodies) must give the
+ * same exposition, also when a small series cache evicts all the time. */
+static char *ingest_in_bodies(uint32_t per_body, uint32_t n_series)
+{
+    struct ob_mixed_opts o = {.n_series = n_series, .points_per_body = per_body,
+                              .ts0_ns = now_ns - 60 * 1000000000LL};
+    uint32_t batches = 3 * ob_mixed_batches_per_round(&o); /* three rounds */
+    for (uint32_t b = 0; b < batches; b++) {
+        struct ob_buf body;
+        ob_buf_init(&body);
+        uint32_t points = 0;
+        ck_assert_int_eq(ob_payload_mixed(&body, &o, b, &points), 0);
+        struct ob_ingest_result res = send(&body);
+        ck_assert_uint_eq(res.points, points);
+        ck_assert_uint_eq(res.rejected, 0);
+        ob_buf_fini(&body);
+    }
+    return sorted_lines(scrape());
+}
+
+START_TEST(batching_does_not_matter)
+{
+    static const uint32_t sizes[] = {1, 2, 3, 4, 7, 500};
+    char *want = ingest_in_bodies(500, 600);
+    ck_assert_ptr_nonnull(strstr(want, "bench_"));
+    /* store.max_series sizes the cache: 256 entries for 600 series. */
+    static const char *const small_cache[] = {"store.max_series=256"};
+    for (int small = 0; small < 2; small++) {
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            teardown();
+            setup_with(small ? small_cache : NULL, small ? 1 : 0);
+            char *got = ingest_in_bodies(sizes[i], 600);
+            ck_assert_msg(strcmp(got, want) == 0, "%u points per body%s: exposition differs",
+                          sizes[i], small ? ", small cache" : "");
+            free(got);
+        }
+    }
+    free(want);
+}
+END_TEST
+
 Suite *ingest_suite(void);
 Suite *ingest_suite(void)
 {
@@ -406,6 +479,7 @@ Suite *ingest_suite(void)
     tcase_add_test(tc, stale_and_empty);
     tcase_add_test(tc, summary_exposed);
     tcase_add_test(tc, malformed_body);
+    tcase_add_test(tc, batching_does_not_matter);
     suite_add_tcase(s, tc);
     return s;
 }
