@@ -9,6 +9,7 @@
 #define OB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define OB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define OB_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define OB_NOINLINE __attribute__((noinline))
 #define OB_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define OB_MAX(a, b) ((a) > (b) ? (a) : (b))
 
