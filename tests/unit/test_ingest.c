@@ -30,7 +30,7 @@ static void setup_with(const char *const *overrides, size_t n)
     snprintf(shm_name, sizeof shm_name, "/ob-test-ingest-%d", (int)getpid());
     ob_store_unlink(shm_name);
     struct ob_store_opts so = {.path = shm_name,
-                               .max_series = 1000,
+                               .max_series = 10000,
                                .max_families = 100,
                                .samples_per_series = 4,
                                .ooo_window_ms = cfg->store_ooo_window_ms,
@@ -423,7 +423,8 @@ static char *sorted_lines(const char *text)
 /* The ingest loop works on three points at once (see struct pending): the
  * same data cut into bodies of 1, 2, 3, 4, 7 and 500 points (every pipeline
  * start and end, and points of one metric crossing bodies) must give the
- * same exposition, also when a small series cache evicts all the time. */
+ * same exposition, with a series cache that grows on the way (4096 entries
+ * at first, 3000 series) and with one that evicts all the time. */
 static char *ingest_in_bodies(uint32_t per_body, uint32_t n_series)
 {
     struct ob_mixed_opts o = {.n_series = n_series, .points_per_body = per_body,
@@ -445,15 +446,15 @@ static char *ingest_in_bodies(uint32_t per_body, uint32_t n_series)
 START_TEST(batching_does_not_matter)
 {
     static const uint32_t sizes[] = {1, 2, 3, 4, 7, 500};
-    char *want = ingest_in_bodies(500, 600);
+    char *want = ingest_in_bodies(500, 3000);
     ck_assert_ptr_nonnull(strstr(want, "bench_"));
-    /* store.max_series sizes the cache: 256 entries for 600 series. */
+    /* store.max_series caps the cache: 256 entries for 3000 series. */
     static const char *const small_cache[] = {"store.max_series=256"};
     for (int small = 0; small < 2; small++) {
         for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
             teardown();
             setup_with(small ? small_cache : NULL, small ? 1 : 0);
-            char *got = ingest_in_bodies(sizes[i], 600);
+            char *got = ingest_in_bodies(sizes[i], 3000);
             ck_assert_msg(strcmp(got, want) == 0, "%u points per body%s: exposition differs",
                           sizes[i], small ? ", small cache" : "");
             free(got);
