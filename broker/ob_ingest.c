@@ -80,7 +80,6 @@ struct cached_series {
     struct ob_series_hint hint; /* where the store found the series */
 };
 
-
 static bool cache_hit(const struct cached_series *c, uint64_t origin, uint32_t family,
                       const struct ob_buf *raw)
 {
@@ -125,6 +124,12 @@ struct worker {
     size_t points_cap;
 };
 
+/* The ways of the set origin falls in. */
+static struct cached_series *cache_set(const struct worker *w, uint64_t origin)
+{
+    return &w->cache[(origin & w->cache_mask) * CACHE_WAYS];
+}
+
 /* What a resource contributes to each of its series. */
 struct resource_ctx {
     struct label *fixed; /* job, instance and promoted attributes (arena) */
@@ -136,12 +141,6 @@ struct resource_ctx {
     uint64_t hash;       /* of all attributes: part of every series' origin */
     int64_t newest_ms;   /* newest accepted point, for target_info */
 };
-
-/* The ways of the set origin falls in. */
-static struct cached_series *cache_set(const struct worker *w, uint64_t origin)
-{
-    return &w->cache[(origin & w->cache_mask) * CACHE_WAYS];
-}
 
 /* Everything one request needs on the way down. */
 struct request {
