@@ -116,6 +116,8 @@ static void check_cases(struct ob_xlator *x, const struct mcase *cases, size_t n
 /* ---- 3.1 UnderscoreEscapingWithSuffixes ------------------------------------ */
 
 static const struct mcase ues_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed false,
+     * WithMetricSuffixes true), with a few of our own. */
     {"simple_metric", "", G, "simple_metric"},
     {"requests", "", C, "requests_total"},
     {"cpu_usage", "1", G, "cpu_usage_ratio"},
@@ -251,6 +253,8 @@ END_TEST
 /* ---- 3.2 UnderscoreEscapingWithoutSuffixes ----------------------------------- */
 
 static const struct mcase uew_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed false,
+     * WithMetricSuffixes false), with a few of our own. */
     {"simple_metric", "", G, "simple_metric"},
     {"metric@with#special$chars", "", G, "metric_with_special_chars"},
     {"123metric", "", G, "_123metric"},
@@ -281,6 +285,8 @@ END_TEST
 /* ---- 3.3 NoUTF8EscapingWithSuffixes -------------------------------------- */
 
 static const struct mcase nus_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed true,
+     * WithMetricSuffixes true), with a few of our own. */
     {"requests_total", "", C, "requests_total"},
     {"cpu_usage_ratio", "1", G, "cpu_usage_ratio"},
     {"response_time_seconds", "s", G, "response_time_seconds"},
@@ -324,6 +330,8 @@ END_TEST
 /* ---- 3.4 NoTranslation ------------------------------------------------------ */
 
 static const struct mcase nt_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed true,
+     * WithMetricSuffixes false), with a few of our own. */
     {"http.request.duration", "ms", H, "http.request.duration"},
     {"http.requests", "1", C, "http.requests"},
     {"cpu_usage", "1", G, "cpu_usage"},
@@ -451,6 +459,8 @@ static const char *const unit_meta[][2] = {
     {"\xc2\xb0" "F", "F"},
     {"non/standard:_1", "non_per_standard:_1"},
     {"km/\xc2\xb0", "km_per"},
+    /* metric_namer_test.go wantUnitName not listed above. */
+    {"unit__multiple__underscores", "unit_multiple_underscores"},
 };
 
 /* Every strategy uses the escaping unit namer for metadata. */
@@ -480,6 +490,9 @@ struct lcase {
 };
 
 static const struct lcase label_cases[] = {
+    /* label_namer_test.go labelTestCases (TestBuildLabel, its four flag
+     * combinations; TestBuildLabel_UTF8Allowed through check_labels) and
+     * the older normalize_label_test.go TestNormalizeLabel (column 3). */
     {"label:with:colons", {"label_with_colons", "label_with_colons", "label_with_colons", "label_with_colons"}},
     {"LabelWithCapitalLetters", {"LabelWithCapitalLetters", "LabelWithCapitalLetters", "LabelWithCapitalLetters", "LabelWithCapitalLetters"}},
     {"label!with&special$chars)", {"label_with_special_chars_", "label_with_special_chars_", "label_with_special_chars_", "label_with_special_chars_"}},
@@ -516,6 +529,8 @@ static const struct lcase label_cases[] = {
     {"\xf0\x9f\x98\x80" "x", {"_x", "_x", "key_x", "key_x"}},
     {"http.method", {"http_method", "http_method", "http_method", "http_method"}},
     {"__.a__", {"___a__", "___a__", "___a__", "___a__"}},
+    /* label_namer_test.go TestBuildLabel_Underscores. */
+    {"regular label", {"regular_label", "regular_label", "regular_label", "regular_label"}},
 };
 
 static const char *const flag_values[4][2] = {
