@@ -116,6 +116,8 @@ static void check_cases(struct ob_xlator *x, const struct mcase *cases, size_t n
 /* ---- 3.1 UnderscoreEscapingWithSuffixes ------------------------------------ */
 
 static const struct mcase ues_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed false,
+     * WithMetricSuffixes true), with a few of our own. */
     {"simple_metric", "", G, "simple_metric"},
     {"requests", "", C, "requests_total"},
     {"cpu_usage", "1", G, "cpu_usage_ratio"},
@@ -174,6 +176,77 @@ static const struct mcase ues_cases[] = {
     {"x", "", H, "x"},
     {"x", "", S, "x"},
     {"x", "1/s", C, "x_per_second_total"},
+    /* metric_name_builder_test.go: normalizeName() tests (TestByte ..
+     * TestOTelReceivers) and TestBuildCompliantMetricNameWithSuffixes. */
+    {"system.filesystem.usage", "By", G, "system_filesystem_usage_bytes"},
+    {"system.io", "By", C, "system_io_bytes_total"},
+    {"network_transmitted_bytes_total", "By", C, "network_transmitted_bytes_total"},
+    {"\t system.filesystem.usage       ", "  By\t", G, "system_filesystem_usage_bytes"},
+    {"system.network.dropped", "{packets}", G, "system_network_dropped"},
+    {"system.network.dropped", "nonstandard:_1", G, "system_network_dropped_nonstandard:_1"},
+    {"system.network.dropped", "{packets}", C, "system_network_dropped_total"},
+    {"system.network.dropped", "packets", G, "system_network_dropped_packets"},
+    {"system.network.packets.dropped", "packets", G, "system_network_packets_dropped"},
+    {"system.network.packets", "packets", G, "system_network_packets"},
+    {"system.network.dropped", "packets", C, "system_network_dropped_packets_total"},
+    {"system.network.packets.dropped", "packets", C, "system_network_packets_dropped_total"},
+    {"system.network.packets", "packets", C, "system_network_packets_total"},
+    {"hw.gpu.memory.utilization", "1", G, "hw_gpu_memory_utilization_ratio"},
+    {"hw.fan.speed_ratio", "1", G, "hw_fan_speed_ratio"},
+    {"objects", "1", C, "objects_total"},
+    {"hw.cpu.speed_limit", "Hz", G, "hw_cpu_speed_limit_hertz"},
+    {"broken.metric.speed", "km/h", G, "broken_metric_speed_km_per_hour"},
+    {"astro.light.speed_limit", "m/s", G, "astro_light_speed_limit_meters_per_second"},
+    {"system.network.dropped", "non/standard:_1", G, "system_network_dropped_non_per_standard:_1"},
+    {"broken.metric.speed", "km/\xc2\xb0", G, "broken_metric_speed_km"},
+    {"broken.metric.success_ratio", "%", G, "broken_metric_success_ratio_percent"},
+    {"broken.metric.success_percent", "%", G, "broken_metric_success_percent"},
+    {"test.metric.no_unit", "", G, "test_metric_no_unit"},
+    {"test.metric.spaces", "   \t  ", G, "test_metric_spaces"},
+    {"active_directory.ds.replication.network.io", "By", C,
+     "active_directory_ds_replication_network_io_bytes_total"},
+    {"active_directory.ds.replication.sync.object.pending", "{objects}", C,
+     "active_directory_ds_replication_sync_object_pending_total"},
+    {"active_directory.ds.replication.object.rate", "{objects}/s", G,
+     "active_directory_ds_replication_object_rate_per_second"},
+    {"active_directory.ds.name_cache.hit_rate", "%", G,
+     "active_directory_ds_name_cache_hit_rate_percent"},
+    {"active_directory.ds.ldap.bind.last_successful.time", "ms", G,
+     "active_directory_ds_ldap_bind_last_successful_time_milliseconds"},
+    {"apache.current_connections", "connections", G, "apache_current_connections"},
+    {"apache.workers", "connections", G, "apache_workers_connections"},
+    {"apache.requests", "1", C, "apache_requests_total"},
+    {"bigip.virtual_server.request.count", "{requests}", C,
+     "bigip_virtual_server_request_count_total"},
+    {"system.cpu.utilization", "1", G, "system_cpu_utilization_ratio"},
+    {"system.disk.operation_time", "s", C, "system_disk_operation_time_seconds_total"},
+    {"system.cpu.load_average.15m", "1", G, "system_cpu_load_average_15m_ratio"},
+    {"memcached.operation_hit_ratio", "%", G, "memcached_operation_hit_ratio_percent"},
+    {"mongodbatlas.process.asserts", "{assertions}/s", G, "mongodbatlas_process_asserts_per_second"},
+    {"mongodbatlas.process.journaling.data_files", "MiBy", G,
+     "mongodbatlas_process_journaling_data_files_mebibytes"},
+    {"mongodbatlas.process.network.io", "By/s", G, "mongodbatlas_process_network_io_bytes_per_second"},
+    {"mongodbatlas.process.oplog.rate", "GiBy/h", G, "mongodbatlas_process_oplog_rate_gibibytes_per_hour"},
+    {"mongodbatlas.process.db.query_targeting.scanned_per_returned", "{scanned}/{returned}", G,
+     "mongodbatlas_process_db_query_targeting_scanned_per_returned"},
+    {"nginx.requests", "requests", G, "nginx_requests"},
+    {"nginx.connections_accepted", "connections", G, "nginx_connections_accepted"},
+    {"nsxt.node.memory.usage", "KBy", G, "nsxt_node_memory_usage_kilobytes"},
+    {"redis.latest_fork", "us", G, "redis_latest_fork_microseconds"},
+    {"3.14 digits", "", G, "_3_14_digits"},
+    {"envoy__rule_engine_zlib_buf_error", "", G, "envoy_rule_engine_zlib_buf_error"},
+    {":foo::bar", "", C, ":foo::bar_total"},
+    {"foo.bar", "1", G, "foo_bar_ratio"},
+    {"system.io", "foo/bar", C, "system_io_foo_per_bar_total"},
+    {"metric_with_\xe5\xad\x97\xe7\xac\xa6_foreign_characters", "", C,
+     "metric_with_foreign_characters_total"},
+    {"temperature", "%*()\xc2\xb0:C", G, "temperature_:C"},
+    /* metric_name_builder_test.go TestAddUnitTokens, reached through the
+     * unit string: trailing '_' of the main unit dropped before a per unit,
+     * trailing '_' of the per unit dropped, a bare "per_" dropped. */
+    {"token1", "main_/per", G, "token1_main_per_per"},
+    {"token1", "main_unit/seconds_", G, "token1_main_unit_per_seconds"},
+    {"token1", "main_unit/\xc2\xb0", G, "token1_main_unit"},
 };
 
 /* Units through the family name (spec 4). */
@@ -251,6 +324,8 @@ END_TEST
 /* ---- 3.2 UnderscoreEscapingWithoutSuffixes ----------------------------------- */
 
 static const struct mcase uew_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed false,
+     * WithMetricSuffixes false), with a few of our own. */
     {"simple_metric", "", G, "simple_metric"},
     {"metric@with#special$chars", "", G, "metric_with_special_chars"},
     {"123metric", "", G, "_123metric"},
@@ -268,6 +343,17 @@ static const struct mcase uew_cases[] = {
     {"requests", "By/s", C, "requests"},
     {"cpu_usage", "1", G, "cpu_usage"},
     {"http.request.duration", "ms", H, "http_request_duration"},
+    /* metric_name_builder_test.go TestBuildCompliantMetricNameWithoutSuffixes. */
+    {"system.io", "By", C, "system_io"},
+    {"network (I/O)", "By", C, "network_I_O"},
+    {"3.14 digits", "By", G, "_3_14_digits"},
+    {"envoy__rule_engine_zlib_buf_error", "", G, "envoy__rule_engine_zlib_buf_error"},
+    {":foo::bar", "", G, ":foo::bar"},
+    {":foo::bar", "", C, ":foo::bar"},
+    {"foo.bar", "1", G, "foo_bar"},
+    {"system.io", "foo/bar", C, "system_io"},
+    {"metric_with_\xe5\xad\x97\xe7\xac\xa6_foreign_characters", "", C,
+     "metric_with___foreign_characters"},
 };
 
 START_TEST(escaping_without_suffixes)
@@ -281,6 +367,8 @@ END_TEST
 /* ---- 3.3 NoUTF8EscapingWithSuffixes -------------------------------------- */
 
 static const struct mcase nus_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed true,
+     * WithMetricSuffixes true), with a few of our own. */
     {"requests_total", "", C, "requests_total"},
     {"cpu_usage_ratio", "1", G, "cpu_usage_ratio"},
     {"response_time_seconds", "s", G, "response_time_seconds"},
@@ -311,6 +399,21 @@ static const struct mcase nus_cases[] = {
     {"total", "", C, "total_total"},
     {"", "", G, NULL},
     {"a\xff", "", G, NULL},
+    /* metric_name_builder_test.go TestBuildMetricNameWithSuffixes (the last
+     * two as the current MetricNamer trims: older builder tests expected
+     * "system_io_seconds_seconds" and "system_io_total_total"). */
+    {"system.io", "By", C, "system.io_bytes_total"},
+    {"3.14 digits", "", G, "3.14 digits"},
+    {"envoy__rule_engine_zlib_buf_error", "", G, "envoy__rule_engine_zlib_buf_error"},
+    {":foo::bar", "", G, ":foo::bar"},
+    {":foo::bar", "", C, ":foo::bar_total"},
+    {"foo.bar", "1", G, "foo.bar_ratio"},
+    {"system.io", "foo/bar", C, "system.io_foo_per_bar_total"},
+    {"metric_with_\xe5\xad\x97\xe7\xac\xa6_foreign_characters", "", C,
+     "metric_with_\xe5\xad\x97\xe7\xac\xa6_foreign_characters_total"},
+    {"temperature", "%*()\xc2\xb0" "C", G, "temperature_%*()\xc2\xb0" "C"},
+    {"system_io_seconds", "s", G, "system_io_seconds"},
+    {"system_io_total", "", C, "system_io_total"},
 };
 
 START_TEST(utf8_with_suffixes)
@@ -324,6 +427,8 @@ END_TEST
 /* ---- 3.4 NoTranslation ------------------------------------------------------ */
 
 static const struct mcase nt_cases[] = {
+    /* metric_namer_test.go TestMetricNamer_Build (UTF8Allowed true,
+     * WithMetricSuffixes false), with a few of our own. */
     {"http.request.duration", "ms", H, "http.request.duration"},
     {"http.requests", "1", C, "http.requests"},
     {"cpu_usage", "1", G, "cpu_usage"},
@@ -332,6 +437,17 @@ static const struct mcase nt_cases[] = {
     {"__", "", G, "__"},
     {"", "", G, NULL},
     {"\xc0\xaf", "", G, NULL},
+    /* metric_name_builder_test.go TestBuildMetricNameWithoutSuffixes. */
+    {"system.io", "By", C, "system.io"},
+    {"3.14 digits", "", G, "3.14 digits"},
+    {"envoy__rule_engine_zlib_buf_error", "", G, "envoy__rule_engine_zlib_buf_error"},
+    {":foo::bar", "", G, ":foo::bar"},
+    {":foo::bar", "", C, ":foo::bar"},
+    {"foo.bar", "1", G, "foo.bar"},
+    {"metric_with_\xe5\xad\x97\xe7\xac\xa6_foreign_characters", "", C,
+     "metric_with_\xe5\xad\x97\xe7\xac\xa6_foreign_characters"},
+    {"system_io_seconds", "s", G, "system_io_seconds"},
+    {"system_io_total", "", C, "system_io_total"},
 };
 
 START_TEST(no_translation)
@@ -368,6 +484,16 @@ static const struct nscase ns_cases[] = {
     {NT, "test_namespace", {"m\xc3\xa9tric_with_\xc3\xb1_chars", "", G,
                             "test_namespace_m\xc3\xa9tric_with_\xc3\xb1_chars"}},
     {NT, "1ns", {"x.y", "s", C, "1ns_x.y"}},
+    /* metric_name_builder_test.go: TestNamespace, the *WithNamespace tests
+     * and the namespace cases of the With/WithoutSuffixes tests. */
+    {UES, "space", {"test", "", G, "space_test"}},
+    {UES, "space", {"#test", "", G, "space_test"}},
+    {UES, "system", {"network.io", "By", C, "system_network_io_bytes_total"}},
+    {UEW, "namespace", {"system.io", "", C, "namespace_system_io"}},
+    {UEW, "system", {"network.io", "By", C, "system_network_io"}},
+    {UEW, "system", {"network (I/O)", "By", C, "system_network_I_O"}},
+    {NUS, "system", {"network.io", "By", C, "system_network.io_bytes_total"}},
+    {NT, "namespace", {"system.io", "", C, "namespace_system.io"}},
 };
 
 START_TEST(namespaces)
@@ -451,6 +577,20 @@ static const char *const unit_meta[][2] = {
     {"\xc2\xb0" "F", "F"},
     {"non/standard:_1", "non_per_standard:_1"},
     {"km/\xc2\xb0", "km_per"},
+    /* metric_namer_test.go wantUnitName not listed above. */
+    {"unit__multiple__underscores", "unit_multiple_underscores"},
+    /* metric_name_builder_test.go: TestCleanUpUnit, TestUnitMapGetOrDefault,
+     * TestPerUnitMapGetOrDefault and TestBuildUnitSuffixes, through the
+     * unit namer. */
+    {"a b", "a_b"},
+    {"hello, world", "hello_world"},
+    {"hello you 2", "hello_you_2"},
+    {"$1000", "1000"},
+    {"*+$^=)", ""},
+    {"invalid", "invalid"},
+    {"1/invalid", "per_invalid"},
+    {"{invalid}/second", "per_second"},
+    {"bytes/{invalid}", "bytes"},
 };
 
 /* Every strategy uses the escaping unit namer for metadata. */
@@ -480,6 +620,9 @@ struct lcase {
 };
 
 static const struct lcase label_cases[] = {
+    /* label_namer_test.go labelTestCases (TestBuildLabel, its four flag
+     * combinations; TestBuildLabel_UTF8Allowed through check_labels) and
+     * the older normalize_label_test.go TestNormalizeLabel (column 3). */
     {"label:with:colons", {"label_with_colons", "label_with_colons", "label_with_colons", "label_with_colons"}},
     {"LabelWithCapitalLetters", {"LabelWithCapitalLetters", "LabelWithCapitalLetters", "LabelWithCapitalLetters", "LabelWithCapitalLetters"}},
     {"label!with&special$chars)", {"label_with_special_chars_", "label_with_special_chars_", "label_with_special_chars_", "label_with_special_chars_"}},
@@ -516,6 +659,8 @@ static const struct lcase label_cases[] = {
     {"\xf0\x9f\x98\x80" "x", {"_x", "_x", "key_x", "key_x"}},
     {"http.method", {"http_method", "http_method", "http_method", "http_method"}},
     {"__.a__", {"___a__", "___a__", "___a__", "___a__"}},
+    /* label_namer_test.go TestBuildLabel_Underscores. */
+    {"regular label", {"regular_label", "regular_label", "regular_label", "regular_label"}},
 };
 
 static const char *const flag_values[4][2] = {
