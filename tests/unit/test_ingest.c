@@ -424,12 +424,13 @@ static char *sorted_lines(const char *text)
  * same data cut into bodies of 1, 2, 3, 4, 7 and 500 points (every pipeline
  * start and end, and points of one metric crossing bodies) must give the
  * same exposition, with a series cache that grows on the way (4096 entries
- * at first, 3000 series) and with one that evicts all the time. */
+ * at first, 3000 series) and with one that evicts all the time (256
+ * entries). */
 static char *ingest_in_bodies(uint32_t per_body, uint32_t n_series)
 {
     struct ob_mixed_opts o = {.n_series = n_series, .points_per_body = per_body,
                               .ts0_ns = now_ns - 60 * 1000000000LL};
-    uint32_t batches = 3 * ob_mixed_batches_per_round(&o); /* three rounds */
+    uint32_t batches = 2 * ob_mixed_batches_per_round(&o); /* two rounds */
     for (uint32_t b = 0; b < batches; b++) {
         struct ob_buf body;
         ob_buf_init(&body);
@@ -443,24 +444,37 @@ static char *ingest_in_bodies(uint32_t per_body, uint32_t n_series)
     return sorted_lines(scrape());
 }
 
-START_TEST(batching_does_not_matter)
+/* Bodies of each size in sizes[] give the exposition that 500-point bodies
+ * give, with the default series cache and with a 256-entry one. */
+static void check_batching(const uint32_t *sizes, size_t n_sizes, uint32_t n_series)
 {
-    static const uint32_t sizes[] = {1, 2, 3, 4, 7, 500};
-    char *want = ingest_in_bodies(500, 3000);
-    ck_assert_ptr_nonnull(strstr(want, "bench_"));
-    /* store.max_series caps the cache: 256 entries for 3000 series. */
     static const char *const small_cache[] = {"store.max_series=256"};
+    char *want = ingest_in_bodies(500, n_series);
+    ck_assert_ptr_nonnull(strstr(want, "bench_"));
     for (int small = 0; small < 2; small++) {
-        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        for (size_t i = 0; i < n_sizes; i++) {
             teardown();
             setup_with(small ? small_cache : NULL, small ? 1 : 0);
-            char *got = ingest_in_bodies(sizes[i], 3000);
+            char *got = ingest_in_bodies(sizes[i], n_series);
             ck_assert_msg(strcmp(got, want) == 0, "%u points per body%s: exposition differs",
                           sizes[i], small ? ", small cache" : "");
             free(got);
         }
     }
     free(want);
+}
+
+START_TEST(batching_does_not_matter)
+{
+    static const uint32_t sizes[] = {1, 2, 3, 4, 7};
+    check_batching(sizes, sizeof sizes / sizeof *sizes, 400);
+}
+END_TEST
+
+START_TEST(batching_while_the_cache_grows)
+{
+    static const uint32_t sizes[] = {7, 499};
+    check_batching(sizes, sizeof sizes / sizeof *sizes, 3000);
 }
 END_TEST
 
@@ -470,6 +484,7 @@ Suite *ingest_suite(void)
     Suite *s = suite_create("ingest");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30); /* the batching tests take ~1.5 s under ASan on an idle machine */
     tcase_add_test(tc, calculator_names);
     tcase_add_test(tc, attribute_values_rendered_like_pdata);
     tcase_add_test(tc, label_collisions_joined);
@@ -481,6 +496,7 @@ Suite *ingest_suite(void)
     tcase_add_test(tc, summary_exposed);
     tcase_add_test(tc, malformed_body);
     tcase_add_test(tc, batching_does_not_matter);
+    tcase_add_test(tc, batching_while_the_cache_grows);
     suite_add_tcase(s, tc);
     return s;
 }
