@@ -486,7 +486,8 @@ static int get_base64(struct dec *c, struct json_object *v, ProtobufCBinaryData 
  * protobuf-c field type; K_HEX is the one OTLP/JSON exception. */
 enum kind { K_U64, K_I64, K_U32, K_I32, K_DOUBLE, K_BOOL, K_ENUM, K_STRING, K_BASE64, K_HEX, K_MESSAGE };
 
-/* Bytes per element of a repeated field (a message's element is its pointer). */
+/* Bytes per element of a repeated field (a message's element is its
+ * pointer); is_default() relies on the scalars being 4 or 8 bytes. */
 static const uint8_t kind_size[] = {
     [K_U64] = sizeof(uint64_t),    [K_I64] = sizeof(int64_t),
     [K_U32] = sizeof(uint32_t),    [K_I32] = sizeof(int32_t),
@@ -495,6 +496,7 @@ static const uint8_t kind_size[] = {
     [K_BASE64] = sizeof(ProtobufCBinaryData), [K_HEX] = sizeof(ProtobufCBinaryData),
     [K_MESSAGE] = sizeof(void *),
 };
+_Static_assert(sizeof(protobuf_c_boolean) == sizeof(uint32_t), "is_default() reads a bool as 32 bits");
 
 struct msg;
 
@@ -667,16 +669,22 @@ static const struct field *find_field(const struct msg *t, const char *key)
 /* An enum as its number or its value's name.  Unknown numbers pass, as
  * protobuf-c passes them; the ingest core decides. */
 static int get_enum(struct dec *c, const ProtobufCEnumDescriptor *en, struct json_object *v,
-                    int32_t *out)
+                    void *out)
 {
-    if (json_object_get_type(v) != json_type_string)
-        return get_i32(c, v, out);
-    const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value_by_name(en, json_object_get_string(v));
-    if (!ev) {
-        snprintf(c->why_buf, sizeof c->why_buf, "unknown %s name", en->short_name);
-        return fail(c, c->why_buf);
+    int32_t x;
+    if (json_object_get_type(v) != json_type_string) {
+        if (get_i32(c, v, &x))
+            return -1;
+    } else {
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value_by_name(en, json_object_get_string(v));
+        if (!ev) {
+            snprintf(c->why_buf, sizeof c->why_buf, "unknown %s name", en->short_name);
+            return fail(c, c->why_buf);
+        }
+        x = ev->value;
     }
-    *out = ev->value;
+    memcpy(out, &x, sizeof x); /* an enum-typed member: protobuf-c makes them int-sized */
     return 0;
 }
 
@@ -692,69 +700,53 @@ static int get_message(struct dec *c, const struct msg *t, struct json_object *v
     return dec_message(c, t, v, m);
 }
 
-/* Decodes one value of field f into p, which has the member's C type.
- * *out_set: the value is not the proto3 default, so a proto3 encoder would
- * have sent it. */
-static int get_value(struct dec *c, const struct field *f, struct json_object *v, void *p,
-                     bool *out_set)
+/* Decodes one value of field f into p, which has the member's C type. */
+static int get_value(struct dec *c, const struct field *f, struct json_object *v, void *p)
 {
     switch ((enum kind)f->kind) {
     case K_U64:
-        if (get_u64(c, v, p))
-            return -1;
-        *out_set = *(uint64_t *)p != 0;
-        return 0;
+        return get_u64(c, v, p);
     case K_I64:
-        if (get_i64(c, v, p))
-            return -1;
-        *out_set = *(int64_t *)p != 0;
-        return 0;
+        return get_i64(c, v, p);
     case K_U32:
-        if (get_u32(c, v, p))
-            return -1;
-        *out_set = *(uint32_t *)p != 0;
-        return 0;
+        return get_u32(c, v, p);
     case K_I32:
-        if (get_i32(c, v, p))
-            return -1;
-        *out_set = *(int32_t *)p != 0;
-        return 0;
-    case K_ENUM: {
-        int32_t x;
-        if (get_enum(c, f->en, v, &x))
-            return -1;
-        memcpy(p, &x, sizeof x); /* protobuf-c enums are int-sized */
-        *out_set = x != 0;
-        return 0;
-    }
+        return get_i32(c, v, p);
+    case K_ENUM:
+        return get_enum(c, f->en, v, p);
     case K_DOUBLE:
-        if (get_double(c, v, p))
-            return -1;
-        /* proto3 writes -0.0: its bits are not zero */
-        *out_set = *(double *)p != 0 || signbit(*(double *)p);
-        return 0;
+        return get_double(c, v, p);
     case K_BOOL:
-        if (get_bool(c, v, p))
-            return -1;
-        *out_set = *(protobuf_c_boolean *)p;
-        return 0;
+        return get_bool(c, v, p);
     case K_STRING:
         /* A oneof member is present even when empty, and so is an array
          * element; elsewhere "" stays NULL like an omitted proto3 string (the
          * ingest core reads NULL as ""). */
-        *out_set = true;
         return get_str(c, v, f->oneof || f->repeated, p);
     case K_BASE64:
+        return get_base64(c, v, p);
     case K_HEX:
-        if (f->kind == K_HEX ? get_hex(c, v, p) : get_base64(c, v, p))
-            return -1;
-        *out_set = ((ProtobufCBinaryData *)p)->len != 0;
-        return 0;
+        return get_hex(c, v, p);
     case K_MESSAGE:
         break;
     }
-    *out_set = true;
     return get_message(c, f->sub, v, p);
+}
+
+/* Whether the scalar at p is the proto3 default, which a proto3 encoder
+ * omits: empty bytes, or all bits zero (so -0.0 and NaN are sent). */
+static bool is_default(const void *p, enum kind k)
+{
+    if (k == K_BASE64 || k == K_HEX)
+        return ((const ProtobufCBinaryData *)p)->len == 0;
+    if (kind_size[k] == sizeof(uint64_t)) {
+        uint64_t bits;
+        memcpy(&bits, p, sizeof bits);
+        return bits == 0;
+    }
+    uint32_t bits; /* the 32-bit kinds, bool and enums included */
+    memcpy(&bits, p, sizeof bits);
+    return bits == 0;
 }
 
 /* A JSON array into a repeated field: n_x and the element array.  Messages
@@ -773,14 +765,13 @@ static int get_repeated(struct dec *c, const struct field *f, struct json_object
         return nomem(c);
     for (size_t i = 0; i < n; i++) {
         struct json_object *e = json_object_array_get_idx(v, i);
-        bool set;
         int rc;
         if (block) {
             void *sub = block + i * f->sub->d->sizeof_message;
             memcpy(arr + i * sizeof sub, &sub, sizeof sub);
             rc = dec_message(c, f->sub, e, sub);
         } else {
-            rc = get_value(c, f, e, arr + i * kind_size[f->kind], &set);
+            rc = get_value(c, f, e, arr + i * kind_size[f->kind]);
         }
         if (rc)
             return at_idx(c, i);
@@ -793,19 +784,19 @@ static int get_repeated(struct dec *c, const struct field *f, struct json_object
 /* One field of message m, with its presence: a oneof member sets the case
  * (like protobuf, the last member sent wins); a presence field (has_x) is set
  * as protobuf decoding of a proto3 encoder's output sets it, i.e. only for a
- * non-zero value, unless the field is a proto3 `optional` upstream. */
+ * value other than the default, unless the field is a proto3 `optional`
+ * upstream. */
 static int get_field(struct dec *c, const struct field *f, struct json_object *v, char *m)
 {
-    bool set;
     if (f->repeated)
         return get_repeated(c, f, v, m);
-    if (get_value(c, f, v, m + f->offset, &set))
+    if (get_value(c, f, v, m + f->offset))
         return -1;
     if (f->oneof) {
         uint32_t id = f->id;
         memcpy(m + f->qoffset, &id, sizeof id);
     } else if (f->qoffset) {
-        protobuf_c_boolean has = set || f->always_present;
+        protobuf_c_boolean has = f->always_present || !is_default(m + f->offset, f->kind);
         memcpy(m + f->qoffset, &has, sizeof has);
     }
     return 0;
