@@ -1,9 +1,13 @@
 /* ob_otlp_json.c: OTLP/JSON -> the protobuf-c ExportMetricsServiceRequest tree.
  *
- * json-c parses the body into its own tree; one short static function per
- * message then walks each object's fields in document order (no hash
- * lookups), dispatching on the key's first character and matching the
- * snake_case proto name with name_eq(), which also accepts lowerCamelCase.
+ * json-c parses the body into its own tree; one generic walker then decodes
+ * every message type, driven by protobuf-c's own descriptors (field names,
+ * types, offsets, has_x/case/count offsets, sub-message and enum
+ * descriptors) plus a short table of what OTLP/JSON does differently (hex
+ * ids, presence fields, the AnyValue nesting limit).  A message's JSON fields
+ * are walked in document order (no hash lookups): the key's first letter
+ * picks the candidate fields from a table built once per message type, and
+ * name_eq() matches the snake_case proto name or its lowerCamelCase form.
  * Everything the ingest core sees (messages, repeated arrays, strings, bytes)
  * is allocated in the request arena; the json-c tree is freed before return.
  *
@@ -11,12 +15,14 @@
  * leaf records why, and every level appends its key or index while the
  * recursion unwinds; the path is rendered once, outermost first.
  *
- * Repeated message fields are filled through a generic void ** array, the way
- * protobuf-c's own unpacker fills them: every object pointer has the same
- * representation on the platforms we build for.
+ * Values are written at the descriptors' offsets through pointers of the
+ * members' C types, and repeated message fields through a generic void **
+ * array, the way protobuf-c's own unpacker fills them: every object pointer
+ * has the same representation on the platforms we build for.
  */
 #include "ob_otlp_json.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -30,29 +36,6 @@
 
 #include "ob_common.h"
 #include "ob_error.h"
-
-typedef Opentelemetry__Proto__Common__V1__AnyValue any_value;
-typedef Opentelemetry__Proto__Common__V1__ArrayValue array_value;
-typedef Opentelemetry__Proto__Common__V1__KeyValueList kv_list;
-typedef Opentelemetry__Proto__Common__V1__KeyValue key_value;
-typedef Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
-typedef Opentelemetry__Proto__Common__V1__EntityRef entity_ref;
-typedef Opentelemetry__Proto__Resource__V1__Resource resource;
-typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics resource_metrics;
-typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics scope_metrics;
-typedef Opentelemetry__Proto__Metrics__V1__Metric metric;
-typedef Opentelemetry__Proto__Metrics__V1__Gauge gauge;
-typedef Opentelemetry__Proto__Metrics__V1__Sum sum;
-typedef Opentelemetry__Proto__Metrics__V1__Histogram histogram;
-typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogram exp_histogram;
-typedef Opentelemetry__Proto__Metrics__V1__Summary summary;
-typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_point;
-typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint histogram_point;
-typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint exp_point;
-typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets exp_buckets;
-typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
-typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint__ValueAtQuantile quantile;
-typedef Opentelemetry__Proto__Metrics__V1__Exemplar exemplar;
 
 /* The fixed OTLP levels go about 15 deep (request ... exemplar, attribute,
  * value); each AnyValue level adds 3 (arrayValue) or 4 (kvlistValue).  The
@@ -68,14 +51,13 @@ struct seg {
 
 struct dec {
     struct ob_arena *a;
-    const char *why; /* leaf problem, static text */
+    const char *why; /* leaf problem: static text, or why_buf */
     int rc;          /* OB_E_MALFORMED or -ENOMEM */
     int depth;       /* AnyValue nesting */
     size_t nseg;
     struct seg seg[TOKENER_DEPTH]; /* at most one per JSON nesting level */
+    char why_buf[64];              /* a problem that names a type */
 };
-
-typedef int (*dec_fn)(struct dec *c, struct json_object *o, void *out);
 
 static const char E_OBJECT[] = "expected an object";
 static const char E_ARRAY[] = "expected an array";
@@ -420,8 +402,7 @@ static int hexval(char ch)
 }
 
 /* OTLP/JSON sends trace and span ids as hex, not base64. */
-static int get_hex(struct dec *c, struct json_object *v, ProtobufCBinaryData *out,
-                   protobuf_c_boolean *out_has)
+static int get_hex(struct dec *c, struct json_object *v, ProtobufCBinaryData *out)
 {
     if (json_object_get_type(v) != json_type_string)
         return fail(c, E_STRING);
@@ -439,7 +420,6 @@ static int get_hex(struct dec *c, struct json_object *v, ProtobufCBinaryData *ou
         b[i] = (uint8_t)(hi << 4 | lo);
     }
     *out = (ProtobufCBinaryData){n / 2, b};
-    *out_has = n != 0;
     return 0;
 }
 
@@ -500,948 +480,346 @@ static int get_base64(struct dec *c, struct json_object *v, ProtobufCBinaryData 
     return 0;
 }
 
-/* Non-presence scalars: has_x as protobuf decoding of a proto3 encoder's
- * output gives it, i.e. only for non-zero values. */
-static int opt_u64(struct dec *c, struct json_object *v, uint64_t *out, protobuf_c_boolean *out_has)
+/* ---- field tables --------------------------------------------------------- */
+
+/* How a field's JSON value is read.  Almost all of it follows from the
+ * protobuf-c field type; K_HEX is the one OTLP/JSON exception. */
+enum kind { K_U64, K_I64, K_U32, K_I32, K_DOUBLE, K_BOOL, K_ENUM, K_STRING, K_BASE64, K_HEX, K_MESSAGE };
+
+/* Bytes per element of a repeated field (a message's element is its
+ * pointer); is_default() relies on the scalars being 4 or 8 bytes. */
+static const uint8_t kind_size[] = {
+    [K_U64] = sizeof(uint64_t),    [K_I64] = sizeof(int64_t),
+    [K_U32] = sizeof(uint32_t),    [K_I32] = sizeof(int32_t),
+    [K_DOUBLE] = sizeof(double),   [K_BOOL] = sizeof(protobuf_c_boolean),
+    [K_ENUM] = sizeof(int32_t),    [K_STRING] = sizeof(char *),
+    [K_BASE64] = sizeof(ProtobufCBinaryData), [K_HEX] = sizeof(ProtobufCBinaryData),
+    [K_MESSAGE] = sizeof(void *),
+};
+_Static_assert(sizeof(protobuf_c_boolean) == sizeof(uint32_t), "is_default() reads a bool as 32 bits");
+
+struct msg;
+
+/* One field, flattened from its ProtobufCFieldDescriptor for the walk. */
+struct field {
+    const char *name;                  /* snake_case; name_eq() also takes lowerCamelCase */
+    const struct msg *sub;             /* K_MESSAGE */
+    const ProtobufCEnumDescriptor *en; /* K_ENUM */
+    unsigned id;                       /* the oneof case value */
+    unsigned offset;                   /* value, or array pointer when repeated */
+    unsigned qoffset;                  /* has_x, x_case or n_x; 0 when there is none */
+    uint8_t kind;
+    bool repeated;
+    bool oneof;
+    bool always_present; /* has_x even for a zero: a proto3 `optional` upstream */
+};
+
+/* One message type.  Its fields are sorted by first letter: those starting
+ * with 'a' + i are fields[first[i] .. first[i + 1]), so a key is compared
+ * with at most three field names (NumberDataPoint's "a": as_double, as_int,
+ * attributes). */
+struct msg {
+    const ProtobufCMessageDescriptor *d;
+    const struct field *fields;
+    bool nesting; /* counts towards OB_OTLP_JSON_MAX_VALUE_DEPTH */
+    uint8_t first[27];
+};
+
+/* What the descriptors cannot say about OTLP/JSON.  field NULL: the rule is
+ * about the message itself. */
+enum rule { R_NONE, R_HEX, R_PRESENT, R_NESTING };
+
+static const struct {
+    const ProtobufCMessageDescriptor *msg;
+    const char *field;
+    enum rule rule;
+} exceptions[] = {
+    /* OTLP/JSON sends trace and span ids as hex, not base64. */
+    {&opentelemetry__proto__metrics__v1__exemplar__descriptor, "trace_id", R_HEX},
+    {&opentelemetry__proto__metrics__v1__exemplar__descriptor, "span_id", R_HEX},
+    /* Presence fields: proto3 `optional` upstream, so has_x whenever sent,
+     * zero included; our proto2 copy cannot tell them from the rest. */
+    {&opentelemetry__proto__metrics__v1__histogram_data_point__descriptor, "sum", R_PRESENT},
+    {&opentelemetry__proto__metrics__v1__histogram_data_point__descriptor, "min", R_PRESENT},
+    {&opentelemetry__proto__metrics__v1__histogram_data_point__descriptor, "max", R_PRESENT},
+    {&opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor, "sum", R_PRESENT},
+    {&opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor, "min", R_PRESENT},
+    {&opentelemetry__proto__metrics__v1__exponential_histogram_data_point__descriptor, "max", R_PRESENT},
+    /* The one recursion a client controls (AnyValue -> ArrayValue/KeyValueList -> AnyValue). */
+    {&opentelemetry__proto__common__v1__any_value__descriptor, NULL, R_NESTING},
+};
+
+/* Built once (pthread_once) from the request's descriptor down: the OTLP
+ * metrics protos have 23 message types and 98 fields. */
+static struct msg msgs[32];
+static struct field fields[128];
+static size_t n_msgs, n_fields;
+static const struct msg *request_table;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static enum rule rule_for(const ProtobufCMessageDescriptor *d, const char *field)
 {
-    if (get_u64(c, v, out))
-        return -1;
-    *out_has = *out != 0;
-    return 0;
+    for (size_t i = 0; i < OB_ARRAY_LEN(exceptions); i++) {
+        const char *ef = exceptions[i].field;
+        if (exceptions[i].msg == d && (ef == field || (ef && field && strcmp(ef, field) == 0)))
+            return exceptions[i].rule;
+    }
+    return R_NONE;
 }
 
-static int opt_u32(struct dec *c, struct json_object *v, uint32_t *out, protobuf_c_boolean *out_has)
+static enum kind kind_of(const ProtobufCFieldDescriptor *fd, enum rule r)
 {
-    if (get_u32(c, v, out))
-        return -1;
-    *out_has = *out != 0;
-    return 0;
+    switch (fd->type) {
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        return K_U64;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        return K_I64;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        return K_U32;
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        return K_I32;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return K_DOUBLE;
+    case PROTOBUF_C_TYPE_BOOL:
+        return K_BOOL;
+    case PROTOBUF_C_TYPE_ENUM:
+        return K_ENUM;
+    case PROTOBUF_C_TYPE_STRING:
+        return K_STRING;
+    case PROTOBUF_C_TYPE_BYTES:
+        return r == R_HEX ? K_HEX : K_BASE64;
+    default:
+        /* No float in the OTLP metrics protos. */
+        assert(fd->type == PROTOBUF_C_TYPE_MESSAGE);
+        return K_MESSAGE;
+    }
 }
 
-static int opt_i32(struct dec *c, struct json_object *v, int32_t *out, protobuf_c_boolean *out_has)
-{
-    if (get_i32(c, v, out))
-        return -1;
-    *out_has = *out != 0;
-    return 0;
-}
+static const struct msg *table_for(const ProtobufCMessageDescriptor *d);
 
-static int opt_double(struct dec *c, struct json_object *v, double *out, protobuf_c_boolean *out_has)
+static void fill_field(struct field *f, const ProtobufCMessageDescriptor *d,
+                       const ProtobufCFieldDescriptor *fd)
 {
-    if (get_double(c, v, out))
-        return -1;
-    *out_has = *out != 0 || signbit(*out); /* proto3 writes -0.0: its bits are not zero */
-    return 0;
-}
-
-/* Presence fields (histogram sum, min, max): present whenever sent. */
-static int has_double(struct dec *c, struct json_object *v, double *out, protobuf_c_boolean *out_has)
-{
-    if (get_double(c, v, out))
-        return -1;
-    *out_has = 1;
-    return 0;
-}
-
-static int opt_bool(struct dec *c, struct json_object *v, protobuf_c_boolean *out,
-                    protobuf_c_boolean *out_has)
-{
-    if (get_bool(c, v, out))
-        return -1;
-    *out_has = *out;
-    return 0;
-}
-
-/* AggregationTemporality: the number, or the value's name. */
-static int opt_temporality(struct dec *c, struct json_object *v,
-                           Opentelemetry__Proto__Metrics__V1__AggregationTemporality *out,
-                           protobuf_c_boolean *out_has)
-{
-    static const char *const names[] = {
-        "AGGREGATION_TEMPORALITY_UNSPECIFIED",
-        "AGGREGATION_TEMPORALITY_DELTA",
-        "AGGREGATION_TEMPORALITY_CUMULATIVE",
+    enum rule r = rule_for(d, fd->name);
+    *f = (struct field){
+        .name = fd->name,
+        .en = fd->type == PROTOBUF_C_TYPE_ENUM ? fd->descriptor : NULL,
+        .id = fd->id,
+        .offset = fd->offset,
+        .qoffset = fd->quantifier_offset,
+        .kind = (uint8_t)kind_of(fd, r),
+        .repeated = fd->label == PROTOBUF_C_LABEL_REPEATED,
+        .oneof = (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0,
+        .always_present = r == R_PRESENT,
     };
-    int32_t t;
-    if (json_object_get_type(v) == json_type_string) {
-        const char *s = json_object_get_string(v);
-        size_t i = 0;
-        while (i < OB_ARRAY_LEN(names) && strcmp(s, names[i]) != 0)
-            i++;
-        if (i == OB_ARRAY_LEN(names))
-            return fail(c, "unknown AggregationTemporality name");
-        t = (int32_t)i;
-    } else if (get_i32(c, v, &t)) {
-        return -1;
-    }
-    /* Unknown numbers pass, as protobuf-c passes them; ingest decides. */
-    *out = (Opentelemetry__Proto__Metrics__V1__AggregationTemporality)t;
-    *out_has = t != 0;
-    return 0;
+    /* After *f is written: table_for() recurses, and the graph has a cycle. */
+    if (fd->type == PROTOBUF_C_TYPE_MESSAGE)
+        f->sub = table_for(fd->descriptor);
 }
 
-/* ---- repeated fields ----------------------------------------------------- */
-
-/* A JSON array of messages of `size` bytes each, decoded by fn into one
- * arena block, with the pointer array protobuf-c uses.  The product cannot
- * overflow: every element took at least one byte of a < 2 GiB body. */
-static int get_messages(struct dec *c, struct json_object *v, size_t size, dec_fn fn,
-                        size_t *out_n, void *out_arr)
+/* d's table, built on first use; fields sorted by first letter. */
+static const struct msg *table_for(const ProtobufCMessageDescriptor *d)
 {
-    if (json_object_get_type(v) != json_type_array)
-        return fail(c, E_ARRAY);
-    size_t n = json_object_array_length(v);
-    void **ptrs = NULL;
-    if (n) {
-        char *msgs = alloc(c, n * size);
-        ptrs = alloc(c, n * sizeof *ptrs);
-        if (!msgs || !ptrs)
-            return nomem(c);
-        for (size_t i = 0; i < n; i++) {
-            ptrs[i] = msgs + i * size;
-            if (fn(c, json_object_array_get_idx(v, i), ptrs[i]))
-                return at_idx(c, i);
+    for (size_t i = 0; i < n_msgs; i++)
+        if (msgs[i].d == d)
+            return &msgs[i];
+    assert(n_msgs < OB_ARRAY_LEN(msgs) && n_fields + d->n_fields <= OB_ARRAY_LEN(fields));
+    struct msg *t = &msgs[n_msgs++];
+    struct field *fs = &fields[n_fields];
+    n_fields += d->n_fields;
+    t->d = d;
+    t->fields = fs;
+    t->nesting = rule_for(d, NULL) == R_NESTING;
+    unsigned j = 0;
+    for (unsigned ch = 0; ch < 26; ch++) {
+        t->first[ch] = (uint8_t)j;
+        for (unsigned i = 0; i < d->n_fields; i++)
+            if (d->fields[i].name[0] == (char)('a' + ch))
+                fill_field(&fs[j++], d, &d->fields[i]);
+    }
+    t->first[26] = (uint8_t)j;
+    assert(j == d->n_fields); /* proto field names are lower_snake_case */
+    return t;
+}
+
+static void build_tables(void)
+{
+    request_table = table_for(&opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor);
+}
+
+static const struct field *find_field(const struct msg *t, const char *key)
+{
+    unsigned ch = (unsigned)((unsigned char)key[0] - 'a');
+    if (ch >= 26)
+        return NULL;
+    for (unsigned i = t->first[ch]; i < t->first[ch + 1]; i++)
+        if (name_eq(key, t->fields[i].name))
+            return &t->fields[i];
+    return NULL;
+}
+
+/* ---- the walk -------------------------------------------------------------- */
+
+/* An enum as its number or its value's name.  Unknown numbers pass, as
+ * protobuf-c passes them; the ingest core decides. */
+static int get_enum(struct dec *c, const ProtobufCEnumDescriptor *en, struct json_object *v,
+                    void *out)
+{
+    int32_t x;
+    if (json_object_get_type(v) != json_type_string) {
+        if (get_i32(c, v, &x))
+            return -1;
+    } else {
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value_by_name(en, json_object_get_string(v));
+        if (!ev) {
+            snprintf(c->why_buf, sizeof c->why_buf, "unknown %s name", en->short_name);
+            return fail(c, c->why_buf);
         }
+        x = ev->value;
     }
-    *out_n = n;
-    memcpy(out_arr, &ptrs, sizeof ptrs);
+    memcpy(out, &x, sizeof x); /* an enum-typed member: protobuf-c makes them int-sized */
     return 0;
 }
 
-/* A single optional sub-message. */
-static int get_message(struct dec *c, struct json_object *v, size_t size, dec_fn fn, void *out_ptr)
+static int dec_message(struct dec *c, const struct msg *t, struct json_object *o, void *out);
+
+/* A single sub-message, in its own arena block. */
+static int get_message(struct dec *c, const struct msg *t, struct json_object *v, void *out_ptr)
 {
-    void *m = alloc(c, size);
+    void *m = alloc(c, t->d->sizeof_message);
     if (!m)
         return nomem(c);
-    if (fn(c, v, m))
-        return -1;
     memcpy(out_ptr, &m, sizeof m);
-    return 0;
+    return dec_message(c, t, v, m);
 }
 
-static int get_u64s(struct dec *c, struct json_object *v, size_t *out_n, uint64_t **out)
+/* Decodes one value of field f into p, which has the member's C type. */
+static int get_value(struct dec *c, const struct field *f, struct json_object *v, void *p)
+{
+    switch ((enum kind)f->kind) {
+    case K_U64:
+        return get_u64(c, v, p);
+    case K_I64:
+        return get_i64(c, v, p);
+    case K_U32:
+        return get_u32(c, v, p);
+    case K_I32:
+        return get_i32(c, v, p);
+    case K_ENUM:
+        return get_enum(c, f->en, v, p);
+    case K_DOUBLE:
+        return get_double(c, v, p);
+    case K_BOOL:
+        return get_bool(c, v, p);
+    case K_STRING:
+        /* A oneof member is present even when empty, and so is an array
+         * element; elsewhere "" stays NULL like an omitted proto3 string (the
+         * ingest core reads NULL as ""). */
+        return get_str(c, v, f->oneof || f->repeated, p);
+    case K_BASE64:
+        return get_base64(c, v, p);
+    case K_HEX:
+        return get_hex(c, v, p);
+    case K_MESSAGE:
+        break;
+    }
+    return get_message(c, f->sub, v, p);
+}
+
+/* Whether the scalar at p is the proto3 default, which a proto3 encoder
+ * omits: empty bytes, or all bits zero (so -0.0 and NaN are sent). */
+static bool is_default(const void *p, enum kind k)
+{
+    if (k == K_BASE64 || k == K_HEX)
+        return ((const ProtobufCBinaryData *)p)->len == 0;
+    if (kind_size[k] == sizeof(uint64_t)) {
+        uint64_t bits;
+        memcpy(&bits, p, sizeof bits);
+        return bits == 0;
+    }
+    uint32_t bits; /* the 32-bit kinds, bool and enums included */
+    memcpy(&bits, p, sizeof bits);
+    return bits == 0;
+}
+
+/* A JSON array into a repeated field: n_x and the element array.  Messages
+ * go into one arena block behind the pointer array protobuf-c uses.  The
+ * products cannot overflow: every element took at least one byte of a
+ * < 2 GiB body. */
+static int get_repeated(struct dec *c, const struct field *f, struct json_object *v, char *m)
 {
     if (json_object_get_type(v) != json_type_array)
         return fail(c, E_ARRAY);
     size_t n = json_object_array_length(v);
-    uint64_t *a = NULL;
-    if (n && !(a = alloc(c, n * sizeof *a)))
+    char *arr = NULL, *block = NULL;
+    if (n && !(arr = alloc(c, n * kind_size[f->kind])))
         return nomem(c);
-    for (size_t i = 0; i < n; i++)
-        if (get_u64(c, json_object_array_get_idx(v, i), &a[i]))
+    if (n && f->kind == K_MESSAGE && !(block = alloc(c, n * f->sub->d->sizeof_message)))
+        return nomem(c);
+    for (size_t i = 0; i < n; i++) {
+        struct json_object *e = json_object_array_get_idx(v, i);
+        int rc;
+        if (block) {
+            void *sub = block + i * f->sub->d->sizeof_message;
+            memcpy(arr + i * sizeof sub, &sub, sizeof sub);
+            rc = dec_message(c, f->sub, e, sub);
+        } else {
+            rc = get_value(c, f, e, arr + i * kind_size[f->kind]);
+        }
+        if (rc)
             return at_idx(c, i);
-    *out_n = n;
-    *out = a;
+    }
+    memcpy(m + f->qoffset, &n, sizeof n);
+    memcpy(m + f->offset, &arr, sizeof arr);
     return 0;
 }
 
-static int get_doubles(struct dec *c, struct json_object *v, size_t *out_n, double **out)
+/* One field of message m, with its presence: a oneof member sets the case
+ * (like protobuf, the last member sent wins); a presence field (has_x) is set
+ * as protobuf decoding of a proto3 encoder's output sets it, i.e. only for a
+ * value other than the default, unless the field is a proto3 `optional`
+ * upstream. */
+static int get_field(struct dec *c, const struct field *f, struct json_object *v, char *m)
 {
-    if (json_object_get_type(v) != json_type_array)
-        return fail(c, E_ARRAY);
-    size_t n = json_object_array_length(v);
-    double *a = NULL;
-    if (n && !(a = alloc(c, n * sizeof *a)))
-        return nomem(c);
-    for (size_t i = 0; i < n; i++)
-        if (get_double(c, json_object_array_get_idx(v, i), &a[i]))
-            return at_idx(c, i);
-    *out_n = n;
-    *out = a;
+    if (f->repeated)
+        return get_repeated(c, f, v, m);
+    if (get_value(c, f, v, m + f->offset))
+        return -1;
+    if (f->oneof) {
+        uint32_t id = f->id;
+        memcpy(m + f->qoffset, &id, sizeof id);
+    } else if (f->qoffset) {
+        protobuf_c_boolean has = f->always_present || !is_default(m + f->offset, f->kind);
+        memcpy(m + f->qoffset, &has, sizeof has);
+    }
     return 0;
 }
 
-/* Repeated string elements are always present, even when empty. */
-static int get_strs(struct dec *c, struct json_object *v, size_t *out_n, char ***out)
+/* Every message type: fields in document order (no hash lookups), unknown
+ * keys skipped, null meaning absent. */
+static int dec_message(struct dec *c, const struct msg *t, struct json_object *o, void *out)
 {
-    if (json_object_get_type(v) != json_type_array)
-        return fail(c, E_ARRAY);
-    size_t n = json_object_array_length(v);
-    char **a = NULL;
-    if (n && !(a = alloc(c, n * sizeof *a)))
-        return nomem(c);
-    for (size_t i = 0; i < n; i++)
-        if (get_str(c, json_object_array_get_idx(v, i), true, &a[i]))
-            return at_idx(c, i);
-    *out_n = n;
-    *out = a;
-    return 0;
-}
-
-/* ---- common.v1 ------------------------------------------------------------ */
-
-static int dec_key_value(struct dec *c, struct json_object *o, void *out);
-
-static int dec_array_value(struct dec *c, struct json_object *o, void *out);
-
-static int dec_kv_list(struct dec *c, struct json_object *o, void *out);
-
-static int get_attrs(struct dec *c, struct json_object *v, size_t *out_n, key_value ***out)
-{
-    return get_messages(c, v, sizeof(key_value), dec_key_value, out_n, out);
-}
-
-static int dec_any_value(struct dec *c, struct json_object *o, void *out)
-{
-    any_value *m = out;
-    *m = (any_value)OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__INIT;
+    t->d->message_init(out);
     if (!is_object(o))
         return fail(c, E_OBJECT);
-    if (++c->depth > OB_OTLP_JSON_MAX_VALUE_DEPTH)
+    if (t->nesting && ++c->depth > OB_OTLP_JSON_MAX_VALUE_DEPTH)
         return fail(c, "values nested too deeply");
     for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
         const char *k = lh_entry_k(e);
         struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc = 0;
-        if (!v)
-            continue;
-        switch (k[0]) {
-        case 's':
-            if (name_eq(k, "string_value")) {
-                m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-                rc = get_str(c, v, true, &m->string_value);
-            } else if (name_eq(k, "string_value_strindex")) {
-                m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE_STRINDEX;
-                rc = get_i32(c, v, &m->string_value_strindex);
-            } else {
-                continue;
-            }
-            break;
-        case 'b':
-            if (name_eq(k, "bool_value")) {
-                m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-                rc = get_bool(c, v, &m->bool_value);
-            } else if (name_eq(k, "bytes_value")) {
-                m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE;
-                rc = get_base64(c, v, &m->bytes_value);
-            } else {
-                continue;
-            }
-            break;
-        case 'i':
-            if (!name_eq(k, "int_value"))
-                continue;
-            m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-            rc = get_i64(c, v, &m->int_value);
-            break;
-        case 'd':
-            if (!name_eq(k, "double_value"))
-                continue;
-            m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-            rc = get_double(c, v, &m->double_value);
-            break;
-        case 'a':
-            if (!name_eq(k, "array_value"))
-                continue;
-            m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
-            rc = get_message(c, v, sizeof(array_value), dec_array_value, &m->array_value);
-            break;
-        case 'k':
-            if (!name_eq(k, "kvlist_value"))
-                continue;
-            m->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
-            rc = get_message(c, v, sizeof(kv_list), dec_kv_list, &m->kvlist_value);
-            break;
-        default:
-            continue;
-        }
-        if (rc)
+        const struct field *f;
+        if (v && (f = find_field(t, k)) && get_field(c, f, v, out))
             return at_key(c, k);
     }
-    c->depth--;
-    return 0;
-}
-
-static int dec_array_value(struct dec *c, struct json_object *o, void *out)
-{
-    array_value *m = out;
-    *m = (array_value)OPENTELEMETRY__PROTO__COMMON__V1__ARRAY_VALUE__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        if (v && name_eq(k, "values") &&
-            get_messages(c, v, sizeof(any_value), dec_any_value, &m->n_values, &m->values))
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_kv_list(struct dec *c, struct json_object *o, void *out)
-{
-    kv_list *m = out;
-    *m = (kv_list)OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE_LIST__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        if (v && name_eq(k, "values") && get_attrs(c, v, &m->n_values, &m->values))
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_key_value(struct dec *c, struct json_object *o, void *out)
-{
-    key_value *m = out;
-    *m = (key_value)OPENTELEMETRY__PROTO__COMMON__V1__KEY_VALUE__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "key"))
-            rc = get_str(c, v, false, &m->key);
-        else if (name_eq(k, "value"))
-            rc = get_message(c, v, sizeof(any_value), dec_any_value, &m->value);
-        else if (name_eq(k, "key_strindex"))
-            rc = opt_i32(c, v, &m->key_strindex, &m->has_key_strindex);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_scope(struct dec *c, struct json_object *o, void *out)
-{
-    scope *m = out;
-    *m = (scope)OPENTELEMETRY__PROTO__COMMON__V1__INSTRUMENTATION_SCOPE__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "name"))
-            rc = get_str(c, v, false, &m->name);
-        else if (name_eq(k, "version"))
-            rc = get_str(c, v, false, &m->version);
-        else if (name_eq(k, "attributes"))
-            rc = get_attrs(c, v, &m->n_attributes, &m->attributes);
-        else if (name_eq(k, "dropped_attributes_count"))
-            rc = opt_u32(c, v, &m->dropped_attributes_count, &m->has_dropped_attributes_count);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_entity_ref(struct dec *c, struct json_object *o, void *out)
-{
-    entity_ref *m = out;
-    *m = (entity_ref)OPENTELEMETRY__PROTO__COMMON__V1__ENTITY_REF__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "schema_url"))
-            rc = get_str(c, v, false, &m->schema_url);
-        else if (name_eq(k, "type"))
-            rc = get_str(c, v, false, &m->type);
-        else if (name_eq(k, "id_keys"))
-            rc = get_strs(c, v, &m->n_id_keys, &m->id_keys);
-        else if (name_eq(k, "description_keys"))
-            rc = get_strs(c, v, &m->n_description_keys, &m->description_keys);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-/* ---- resource.v1 ---------------------------------------------------------- */
-
-static int dec_resource(struct dec *c, struct json_object *o, void *out)
-{
-    resource *m = out;
-    *m = (resource)OPENTELEMETRY__PROTO__RESOURCE__V1__RESOURCE__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "attributes"))
-            rc = get_attrs(c, v, &m->n_attributes, &m->attributes);
-        else if (name_eq(k, "dropped_attributes_count"))
-            rc = opt_u32(c, v, &m->dropped_attributes_count, &m->has_dropped_attributes_count);
-        else if (name_eq(k, "entity_refs"))
-            rc = get_messages(c, v, sizeof(entity_ref), dec_entity_ref, &m->n_entity_refs,
-                              &m->entity_refs);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-/* ---- metrics.v1: data points ---------------------------------------------- */
-
-static int dec_exemplar(struct dec *c, struct json_object *o, void *out)
-{
-    exemplar *m = out;
-    *m = (exemplar)OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "time_unix_nano")) {
-            rc = opt_u64(c, v, &m->time_unix_nano, &m->has_time_unix_nano);
-        } else if (name_eq(k, "as_double")) {
-            m->value_case = OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_DOUBLE;
-            rc = get_double(c, v, &m->as_double);
-        } else if (name_eq(k, "as_int")) {
-            m->value_case = OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_INT;
-            rc = get_i64(c, v, &m->as_int);
-        } else if (name_eq(k, "span_id")) {
-            rc = get_hex(c, v, &m->span_id, &m->has_span_id);
-        } else if (name_eq(k, "trace_id")) {
-            rc = get_hex(c, v, &m->trace_id, &m->has_trace_id);
-        } else if (name_eq(k, "filtered_attributes")) {
-            rc = get_attrs(c, v, &m->n_filtered_attributes, &m->filtered_attributes);
-        } else {
-            continue;
-        }
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int get_exemplars(struct dec *c, struct json_object *v, size_t *out_n, exemplar ***out)
-{
-    return get_messages(c, v, sizeof(exemplar), dec_exemplar, out_n, out);
-}
-
-/* The hottest function: a switch on the key's first letter keeps it to one
- * name_eq() per field. */
-static int dec_number_point(struct dec *c, struct json_object *o, void *out)
-{
-    number_point *m = out;
-    *m = (number_point)OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        switch (k[0]) {
-        case 'a':
-            if (name_eq(k, "as_double")) {
-                m->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
-                rc = get_double(c, v, &m->as_double);
-            } else if (name_eq(k, "as_int")) {
-                m->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
-                rc = get_i64(c, v, &m->as_int);
-            } else if (name_eq(k, "attributes")) {
-                rc = get_attrs(c, v, &m->n_attributes, &m->attributes);
-            } else {
-                continue;
-            }
-            break;
-        case 's':
-            if (!name_eq(k, "start_time_unix_nano"))
-                continue;
-            rc = opt_u64(c, v, &m->start_time_unix_nano, &m->has_start_time_unix_nano);
-            break;
-        case 't':
-            if (!name_eq(k, "time_unix_nano"))
-                continue;
-            rc = opt_u64(c, v, &m->time_unix_nano, &m->has_time_unix_nano);
-            break;
-        case 'e':
-            if (!name_eq(k, "exemplars"))
-                continue;
-            rc = get_exemplars(c, v, &m->n_exemplars, &m->exemplars);
-            break;
-        case 'f':
-            if (!name_eq(k, "flags"))
-                continue;
-            rc = opt_u32(c, v, &m->flags, &m->has_flags);
-            break;
-        default:
-            continue;
-        }
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_histogram_point(struct dec *c, struct json_object *o, void *out)
-{
-    histogram_point *m = out;
-    *m = (histogram_point)OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        switch (k[0]) {
-        case 'a':
-            if (!name_eq(k, "attributes"))
-                continue;
-            rc = get_attrs(c, v, &m->n_attributes, &m->attributes);
-            break;
-        case 's':
-            if (name_eq(k, "start_time_unix_nano"))
-                rc = opt_u64(c, v, &m->start_time_unix_nano, &m->has_start_time_unix_nano);
-            else if (name_eq(k, "sum"))
-                rc = has_double(c, v, &m->sum, &m->has_sum);
-            else
-                continue;
-            break;
-        case 't':
-            if (!name_eq(k, "time_unix_nano"))
-                continue;
-            rc = opt_u64(c, v, &m->time_unix_nano, &m->has_time_unix_nano);
-            break;
-        case 'c':
-            if (!name_eq(k, "count"))
-                continue;
-            rc = opt_u64(c, v, &m->count, &m->has_count);
-            break;
-        case 'b':
-            if (!name_eq(k, "bucket_counts"))
-                continue;
-            rc = get_u64s(c, v, &m->n_bucket_counts, &m->bucket_counts);
-            break;
-        case 'e':
-            if (name_eq(k, "explicit_bounds"))
-                rc = get_doubles(c, v, &m->n_explicit_bounds, &m->explicit_bounds);
-            else if (name_eq(k, "exemplars"))
-                rc = get_exemplars(c, v, &m->n_exemplars, &m->exemplars);
-            else
-                continue;
-            break;
-        case 'f':
-            if (!name_eq(k, "flags"))
-                continue;
-            rc = opt_u32(c, v, &m->flags, &m->has_flags);
-            break;
-        case 'm':
-            if (name_eq(k, "min"))
-                rc = has_double(c, v, &m->min, &m->has_min);
-            else if (name_eq(k, "max"))
-                rc = has_double(c, v, &m->max, &m->has_max);
-            else
-                continue;
-            break;
-        default:
-            continue;
-        }
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_exp_buckets(struct dec *c, struct json_object *o, void *out)
-{
-    exp_buckets *m = out;
-    *m = (exp_buckets)OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__BUCKETS__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "offset"))
-            rc = opt_i32(c, v, &m->offset, &m->has_offset);
-        else if (name_eq(k, "bucket_counts"))
-            rc = get_u64s(c, v, &m->n_bucket_counts, &m->bucket_counts);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_exp_point(struct dec *c, struct json_object *o, void *out)
-{
-    exp_point *m = out;
-    *m = (exp_point)OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "attributes"))
-            rc = get_attrs(c, v, &m->n_attributes, &m->attributes);
-        else if (name_eq(k, "start_time_unix_nano"))
-            rc = opt_u64(c, v, &m->start_time_unix_nano, &m->has_start_time_unix_nano);
-        else if (name_eq(k, "time_unix_nano"))
-            rc = opt_u64(c, v, &m->time_unix_nano, &m->has_time_unix_nano);
-        else if (name_eq(k, "count"))
-            rc = opt_u64(c, v, &m->count, &m->has_count);
-        else if (name_eq(k, "sum"))
-            rc = has_double(c, v, &m->sum, &m->has_sum);
-        else if (name_eq(k, "scale"))
-            rc = opt_i32(c, v, &m->scale, &m->has_scale);
-        else if (name_eq(k, "zero_count"))
-            rc = opt_u64(c, v, &m->zero_count, &m->has_zero_count);
-        else if (name_eq(k, "positive"))
-            rc = get_message(c, v, sizeof(exp_buckets), dec_exp_buckets, &m->positive);
-        else if (name_eq(k, "negative"))
-            rc = get_message(c, v, sizeof(exp_buckets), dec_exp_buckets, &m->negative);
-        else if (name_eq(k, "flags"))
-            rc = opt_u32(c, v, &m->flags, &m->has_flags);
-        else if (name_eq(k, "exemplars"))
-            rc = get_exemplars(c, v, &m->n_exemplars, &m->exemplars);
-        else if (name_eq(k, "min"))
-            rc = has_double(c, v, &m->min, &m->has_min);
-        else if (name_eq(k, "max"))
-            rc = has_double(c, v, &m->max, &m->has_max);
-        else if (name_eq(k, "zero_threshold"))
-            rc = opt_double(c, v, &m->zero_threshold, &m->has_zero_threshold);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_quantile(struct dec *c, struct json_object *o, void *out)
-{
-    quantile *m = out;
-    *m = (quantile)OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY_DATA_POINT__VALUE_AT_QUANTILE__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "quantile"))
-            rc = opt_double(c, v, &m->quantile, &m->has_quantile);
-        else if (name_eq(k, "value"))
-            rc = opt_double(c, v, &m->value, &m->has_value);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-/* Summary sum has no presence upstream (unlike the histograms'). */
-static int dec_summary_point(struct dec *c, struct json_object *o, void *out)
-{
-    summary_point *m = out;
-    *m = (summary_point)OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY_DATA_POINT__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "attributes"))
-            rc = get_attrs(c, v, &m->n_attributes, &m->attributes);
-        else if (name_eq(k, "start_time_unix_nano"))
-            rc = opt_u64(c, v, &m->start_time_unix_nano, &m->has_start_time_unix_nano);
-        else if (name_eq(k, "time_unix_nano"))
-            rc = opt_u64(c, v, &m->time_unix_nano, &m->has_time_unix_nano);
-        else if (name_eq(k, "count"))
-            rc = opt_u64(c, v, &m->count, &m->has_count);
-        else if (name_eq(k, "sum"))
-            rc = opt_double(c, v, &m->sum, &m->has_sum);
-        else if (name_eq(k, "quantile_values"))
-            rc = get_messages(c, v, sizeof(quantile), dec_quantile, &m->n_quantile_values,
-                              &m->quantile_values);
-        else if (name_eq(k, "flags"))
-            rc = opt_u32(c, v, &m->flags, &m->has_flags);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-/* ---- metrics.v1: metric kinds --------------------------------------------- */
-
-static int dec_gauge(struct dec *c, struct json_object *o, void *out)
-{
-    gauge *m = out;
-    *m = (gauge)OPENTELEMETRY__PROTO__METRICS__V1__GAUGE__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        if (v && name_eq(k, "data_points") &&
-            get_messages(c, v, sizeof(number_point), dec_number_point, &m->n_data_points,
-                         &m->data_points))
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_sum(struct dec *c, struct json_object *o, void *out)
-{
-    sum *m = out;
-    *m = (sum)OPENTELEMETRY__PROTO__METRICS__V1__SUM__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "data_points"))
-            rc = get_messages(c, v, sizeof(number_point), dec_number_point, &m->n_data_points,
-                              &m->data_points);
-        else if (name_eq(k, "aggregation_temporality"))
-            rc = opt_temporality(c, v, &m->aggregation_temporality,
-                                 &m->has_aggregation_temporality);
-        else if (name_eq(k, "is_monotonic"))
-            rc = opt_bool(c, v, &m->is_monotonic, &m->has_is_monotonic);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_histogram(struct dec *c, struct json_object *o, void *out)
-{
-    histogram *m = out;
-    *m = (histogram)OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "data_points"))
-            rc = get_messages(c, v, sizeof(histogram_point), dec_histogram_point,
-                              &m->n_data_points, &m->data_points);
-        else if (name_eq(k, "aggregation_temporality"))
-            rc = opt_temporality(c, v, &m->aggregation_temporality,
-                                 &m->has_aggregation_temporality);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_exp_histogram(struct dec *c, struct json_object *o, void *out)
-{
-    exp_histogram *m = out;
-    *m = (exp_histogram)OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "data_points"))
-            rc = get_messages(c, v, sizeof(exp_point), dec_exp_point, &m->n_data_points,
-                              &m->data_points);
-        else if (name_eq(k, "aggregation_temporality"))
-            rc = opt_temporality(c, v, &m->aggregation_temporality,
-                                 &m->has_aggregation_temporality);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_summary(struct dec *c, struct json_object *o, void *out)
-{
-    summary *m = out;
-    *m = (summary)OPENTELEMETRY__PROTO__METRICS__V1__SUMMARY__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        if (v && name_eq(k, "data_points") &&
-            get_messages(c, v, sizeof(summary_point), dec_summary_point, &m->n_data_points,
-                         &m->data_points))
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-/* Metric.data is a oneof: like protobuf, the last member sent wins. */
-static int dec_metric(struct dec *c, struct json_object *o, void *out)
-{
-    metric *m = out;
-    *m = (metric)OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        Opentelemetry__Proto__Metrics__V1__Metric__DataCase dc;
-        size_t size;
-        dec_fn fn;
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "name")) {
-            rc = get_str(c, v, false, &m->name);
-        } else if (name_eq(k, "unit")) {
-            rc = get_str(c, v, false, &m->unit);
-        } else if (name_eq(k, "description")) {
-            rc = get_str(c, v, false, &m->description);
-        } else if (name_eq(k, "metadata")) {
-            rc = get_attrs(c, v, &m->n_metadata, &m->metadata);
-        } else {
-            if (name_eq(k, "sum")) {
-                dc = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
-                size = sizeof(sum);
-                fn = dec_sum;
-            } else if (name_eq(k, "gauge")) {
-                dc = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
-                size = sizeof(gauge);
-                fn = dec_gauge;
-            } else if (name_eq(k, "histogram")) {
-                dc = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
-                size = sizeof(histogram);
-                fn = dec_histogram;
-            } else if (name_eq(k, "exponential_histogram")) {
-                dc = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
-                size = sizeof(exp_histogram);
-                fn = dec_exp_histogram;
-            } else if (name_eq(k, "summary")) {
-                dc = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY;
-                size = sizeof(summary);
-                fn = dec_summary;
-            } else {
-                continue;
-            }
-            /* All union members are pointers; write through the sum member. */
-            void *data = NULL;
-            rc = get_message(c, v, size, fn, &data);
-            m->data_case = dc;
-            m->sum = data;
-        }
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-/* ---- metrics.v1: containers ----------------------------------------------- */
-
-static int dec_scope_metrics(struct dec *c, struct json_object *o, void *out)
-{
-    scope_metrics *m = out;
-    *m = (scope_metrics)OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "metrics"))
-            rc = get_messages(c, v, sizeof(metric), dec_metric, &m->n_metrics, &m->metrics);
-        else if (name_eq(k, "scope"))
-            rc = get_message(c, v, sizeof(scope), dec_scope, &m->scope);
-        else if (name_eq(k, "schema_url"))
-            rc = get_str(c, v, false, &m->schema_url);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_resource_metrics(struct dec *c, struct json_object *o, void *out)
-{
-    resource_metrics *m = out;
-    *m = (resource_metrics)OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        int rc;
-        if (!v)
-            continue;
-        if (name_eq(k, "scope_metrics"))
-            rc = get_messages(c, v, sizeof(scope_metrics), dec_scope_metrics,
-                              &m->n_scope_metrics, &m->scope_metrics);
-        else if (name_eq(k, "resource"))
-            rc = get_message(c, v, sizeof(resource), dec_resource, &m->resource);
-        else if (name_eq(k, "schema_url"))
-            rc = get_str(c, v, false, &m->schema_url);
-        else
-            continue;
-        if (rc)
-            return at_key(c, k);
-    }
-    return 0;
-}
-
-static int dec_request(struct dec *c, struct json_object *o, void *out)
-{
-    ob_otlp_request *m = out;
-    *m = (ob_otlp_request)OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
-    if (!is_object(o))
-        return fail(c, E_OBJECT);
-    for (struct lh_entry *e = first_field(o); e; e = lh_entry_next(e)) {
-        const char *k = lh_entry_k(e);
-        struct json_object *v = (struct json_object *)lh_entry_v(e);
-        if (v && name_eq(k, "resource_metrics") &&
-            get_messages(c, v, sizeof(resource_metrics), dec_resource_metrics,
-                         &m->n_resource_metrics, &m->resource_metrics))
-            return at_key(c, k);
-    }
+    if (t->nesting)
+        c->depth--;
     return 0;
 }
 
@@ -1521,7 +899,7 @@ int ob_otlp_json_decode(struct ob_arena *a, const void *data, size_t len, ob_otl
         return OB_E_TOO_LARGE;
     }
     struct json_tokener *tok = thread_tokener();
-    if (!tok) {
+    if (!tok || pthread_once(&tables_once, build_tables) != 0) {
         if (err && err_cap)
             snprintf(err, err_cap, "out of memory");
         return -ENOMEM;
@@ -1532,7 +910,7 @@ int ob_otlp_json_decode(struct ob_arena *a, const void *data, size_t len, ob_otl
 
     struct dec c = {.a = a};
     ob_otlp_request *req = NULL;
-    if (get_message(&c, root, sizeof *req, dec_request, &req) != 0) {
+    if (get_message(&c, request_table, root, &req) != 0) {
         render_error(&c, err, err_cap); /* keys live in the json-c tree: render first */
         json_object_put(root);
         return c.rc;

@@ -437,6 +437,232 @@ START_TEST(empty_and_unknown)
 }
 END_TEST
 
+/* ---- every field of every message type ----------------------------------- */
+
+/* One request that sets every field of every OTLP metrics message to a
+ * non-default value (each oneof member in some message), camelCase.  No
+ * uppercase letters in values, so snake_of() can respell its keys. */
+static const char ALL_FIELDS[] =
+    "{\"resourceMetrics\":[{\"schemaUrl\":\"r\",\"resource\":{\"droppedAttributesCount\":1,"
+    "\"attributes\":[{\"key\":\"s\",\"keyStrindex\":3,\"value\":{\"stringValue\":\"v\"}},"
+    "{\"key\":\"b\",\"value\":{\"boolValue\":true}},{\"key\":\"i\",\"value\":{\"intValue\":\"-5\"}},"
+    "{\"key\":\"d\",\"value\":{\"doubleValue\":0.5}},{\"key\":\"y\",\"value\":{\"bytesValue\":\"abcd\"}},"
+    "{\"key\":\"x\",\"value\":{\"stringValueStrindex\":4}},"
+    "{\"key\":\"a\",\"value\":{\"arrayValue\":{\"values\":[{\"intValue\":1}]}}},"
+    "{\"key\":\"k\",\"value\":{\"kvlistValue\":{\"values\":[{\"key\":\"in\",\"value\":{\"boolValue\":true}}]}}}],"
+    "\"entityRefs\":[{\"schemaUrl\":\"e\",\"type\":\"host\",\"idKeys\":[\"host.id\"],\"descriptionKeys\":[\"host.name\"]}]},"
+    "\"scopeMetrics\":[{\"schemaUrl\":\"s\",\"scope\":{\"name\":\"lib\",\"version\":\"1\",\"droppedAttributesCount\":2,"
+    "\"attributes\":[{\"key\":\"sa\",\"value\":{\"stringValue\":\"sv\"}}]},\"metrics\":["
+    "{\"name\":\"g\",\"description\":\"d\",\"unit\":\"u\",\"metadata\":[{\"key\":\"m\",\"value\":{\"intValue\":1}}],"
+    "\"gauge\":{\"dataPoints\":[{\"attributes\":[{\"key\":\"p\",\"value\":{\"stringValue\":\"q\"}}],"
+    "\"startTimeUnixNano\":\"1\",\"timeUnixNano\":\"2\",\"asDouble\":1.5,\"flags\":1,\"exemplars\":[{"
+    "\"filteredAttributes\":[{\"key\":\"f\",\"value\":{\"intValue\":2}}],\"timeUnixNano\":\"3\",\"asInt\":\"4\","
+    "\"spanId\":\"0102030405060708\",\"traceId\":\"a1a2a3a4a5a6a7a8b1b2b3b4b5b6b7b8\"}]}]}},"
+    "{\"name\":\"s\",\"sum\":{\"aggregationTemporality\":2,\"isMonotonic\":true,\"dataPoints\":[{\"asInt\":-7,"
+    "\"exemplars\":[{\"asDouble\":2.5}]}]}},"
+    "{\"name\":\"h\",\"histogram\":{\"aggregationTemporality\":1,\"dataPoints\":[{\"attributes\":[{\"key\":\"h\"}],"
+    "\"startTimeUnixNano\":5,\"timeUnixNano\":6,\"count\":\"3\",\"sum\":4.5,\"bucketCounts\":[\"1\",2],"
+    "\"explicitBounds\":[1.0],\"exemplars\":[{\"asInt\":1}],\"flags\":1,\"min\":0.5,\"max\":3}]}},"
+    "{\"name\":\"e\",\"exponentialHistogram\":{\"aggregationTemporality\":2,\"dataPoints\":[{"
+    "\"attributes\":[{\"key\":\"e\"}],\"startTimeUnixNano\":7,\"timeUnixNano\":8,\"count\":\"18446744073709551615\","
+    "\"sum\":9.5,\"scale\":-3,\"zeroCount\":\"2\",\"positive\":{\"offset\":\"-4\",\"bucketCounts\":[\"18446744073709551614\",0]},"
+    "\"negative\":{\"offset\":5,\"bucketCounts\":[6]},\"flags\":1,\"exemplars\":[{\"asDouble\":-1}],"
+    "\"min\":-2,\"max\":11,\"zeroThreshold\":1e-9}]}},"
+    "{\"name\":\"q\",\"summary\":{\"dataPoints\":[{\"attributes\":[{\"key\":\"q\"}],\"startTimeUnixNano\":9,"
+    "\"timeUnixNano\":10,\"count\":4,\"sum\":8.5,\"quantileValues\":[{\"quantile\":0.5,\"value\":2}],\"flags\":1}]}}"
+    "]}]}]}";
+
+/* The same document with snake_case keys ("timeUnixNano" -> "time_unix_nano"). */
+static const char *snake_of(const char *camel, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (const char *s = camel; *s; s++) {
+        ck_assert_uint_lt(n + 2, cap);
+        if (*s >= 'A' && *s <= 'Z') {
+            buf[n++] = '_';
+            buf[n++] = (char)(*s - 'A' + 'a');
+        } else {
+            buf[n++] = *s;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* Which fields of which message types hold a value, found by walking a tree
+ * with protobuf-c's descriptors (proto2: has_x, a oneof case, a count, or a
+ * non-NULL pointer). */
+struct seen {
+    const ProtobufCMessageDescriptor *d[32];
+    uint32_t fields[32]; /* bit i: d->fields[i] */
+    size_t n;
+};
+
+static void mark_fields(struct seen *s, const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    size_t k = 0;
+    while (k < s->n && s->d[k] != d)
+        k++;
+    if (k == s->n) {
+        ck_assert_uint_lt(s->n, 32);
+        s->d[s->n++] = d;
+    }
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const void *q = base + f->quantifier_offset, *p = base + f->offset;
+        size_t n = 1;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            memcpy(&n, q, sizeof n);
+        else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+            n = *(const uint32_t *)q == f->id;
+        else if (f->quantifier_offset)
+            n = *(const protobuf_c_boolean *)q != 0;
+        else
+            n = *(void *const *)p != NULL;
+        if (n)
+            s->fields[k] |= 1u << i;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || !n)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            for (size_t j = 0; j < n; j++)
+                mark_fields(s, (*(ProtobufCMessage *const *const *)p)[j]);
+        else
+            mark_fields(s, *(ProtobufCMessage *const *)p);
+    }
+}
+
+START_TEST(every_field_of_every_message)
+{
+    static char snake[sizeof ALL_FIELDS * 2];
+    ob_otlp_request *req = decode_ok(ALL_FIELDS);
+    struct seen s = {.n = 0};
+    mark_fields(&s, &req->base);
+    ck_assert_uint_eq(s.n, 23); /* every message type the request can hold */
+    for (size_t k = 0; k < s.n; k++)
+        for (unsigned i = 0; i < s.d[k]->n_fields; i++)
+            ck_assert_msg(s.fields[k] & 1u << i, "%s.%s not decoded", s.d[k]->short_name,
+                          s.d[k]->fields[i].name);
+    assert_same_tree(ALL_FIELDS, snake_of(ALL_FIELDS, snake, sizeof snake));
+
+    /* Values of each kind land in the right members. */
+    const Opentelemetry__Proto__Resource__V1__Resource *r = req->resource_metrics[0]->resource;
+    ck_assert_int_eq(r->attributes[0]->key_strindex, 3);
+    ck_assert_int_eq(r->attributes[2]->value->int_value, -5);
+    ck_assert(r->attributes[3]->value->double_value == 0.5);
+    ck_assert_uint_eq(r->attributes[4]->value->bytes_value.len, 3);
+    ck_assert(memcmp(r->attributes[4]->value->bytes_value.data, "\x69\xb7\x1d", 3) == 0);
+    ck_assert_int_eq(r->attributes[5]->value->string_value_strindex, 4);
+    ck_assert_str_eq(r->entity_refs[0]->description_keys[0], "host.name");
+    metric *const *ms = req->resource_metrics[0]->scope_metrics[0]->metrics;
+    const exemplar *ex = ms[0]->gauge->data_points[0]->exemplars[0];
+    ck_assert_int_eq(ex->as_int, 4);
+    ck_assert(memcmp(ex->span_id.data, "\x01\x02\x03\x04\x05\x06\x07\x08", 8) == 0);
+    ck_assert(ex->trace_id.len == 16 && ex->trace_id.data[15] == 0xb8);
+    ck_assert_int_eq(ms[1]->sum->data_points[0]->as_int, -7);
+    const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint *e =
+        ms[3]->exponential_histogram->data_points[0];
+    ck_assert_uint_eq(e->count, UINT64_MAX);
+    ck_assert_int_eq(e->scale, -3);
+    ck_assert_int_eq(e->positive->offset, -4);
+    ck_assert_uint_eq(e->positive->n_bucket_counts, 2);
+    ck_assert_uint_eq(e->positive->bucket_counts[0], UINT64_MAX - 1);
+    ck_assert_uint_eq(e->positive->bucket_counts[1], 0);
+    ck_assert(e->negative->has_offset && e->negative->offset == 5);
+    ck_assert_uint_eq(e->negative->bucket_counts[0], 6);
+    ck_assert(e->zero_threshold == 1e-9 && e->min == -2 && e->max == 11);
+    ck_assert_int_eq(e->exemplars[0]->value_case, OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_DOUBLE);
+    const Opentelemetry__Proto__Metrics__V1__SummaryDataPoint *q = ms[4]->summary->data_points[0];
+    ck_assert(q->has_sum && q->sum == 8.5 && q->has_flags && q->flags == 1);
+    ck_assert(q->quantile_values[0]->quantile == 0.5 && q->quantile_values[0]->value == 2);
+}
+END_TEST
+
+/* Enum values by every name the schema gives them; unknown numbers pass
+ * through as protobuf-c passes them; unknown names and non-integers fail. */
+START_TEST(enum_names)
+{
+    const ProtobufCEnumDescriptor *ed = &opentelemetry__proto__metrics__v1__aggregation_temporality__descriptor;
+    char x[512];
+    ck_assert_uint_eq(ed->n_values, 3);
+    for (unsigned i = 0; i < ed->n_values; i++) {
+        snprintf(x, sizeof x, "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"histogram\":"
+                 "{\"aggregationTemporality\":\"%s\"}}]}]}]}", ed->values[i].name);
+        const Opentelemetry__Proto__Metrics__V1__Histogram *h =
+            decode_ok(x)->resource_metrics[0]->scope_metrics[0]->metrics[0]->histogram;
+        ck_assert_int_eq(h->aggregation_temporality, ed->values[i].value);
+        ck_assert_int_eq(h->has_aggregation_temporality, ed->values[i].value != 0);
+    }
+    const Opentelemetry__Proto__Metrics__V1__ExponentialHistogram *e = decode_ok(
+        "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"exponentialHistogram\":"
+        "{\"aggregationTemporality\":7}}]}]}]}")->resource_metrics[0]->scope_metrics[0]->metrics[0]->exponential_histogram;
+    ck_assert(e->has_aggregation_temporality && e->aggregation_temporality == 7);
+    decode_err("{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"histogram\":"
+               "{\"aggregationTemporality\":\"aggregation_temporality_delta\"}}]}]}]}",
+               "resourceMetrics[0].scopeMetrics[0].metrics[0].histogram.aggregationTemporality: "
+               "unknown AggregationTemporality name");
+    decode_err("{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"sum\":"
+               "{\"aggregation_temporality\":true}}]}]}]}",
+               "resourceMetrics[0].scopeMetrics[0].metrics[0].sum.aggregation_temporality: expected an integer");
+    decode_err("{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"sum\":"
+               "{\"aggregationTemporality\":2147483648}}]}]}]}",
+               "resourceMetrics[0].scopeMetrics[0].metrics[0].sum.aggregationTemporality: integer out of range");
+}
+END_TEST
+
+/* has_x per kind of field: zeros of fields without presence upstream stay
+ * absent, presence fields and oneof members are there whenever sent. */
+START_TEST(presence_per_kind)
+{
+    char x[2048];
+    ob_otlp_request *req = decode_ok(
+        "{\"resourceMetrics\":[{\"resource\":{\"droppedAttributesCount\":0,\"attributes\":[{\"key\":\"k\",\"keyStrindex\":0,"
+        "\"value\":{\"intValue\":0}},{\"key\":\"\",\"value\":{\"stringValue\":\"\"}},{\"value\":{\"boolValue\":false}},"
+        "{\"value\":{\"doubleValue\":0,\"stringValue\":\"last wins\"}}]},"
+        "\"scopeMetrics\":[{\"scope\":{\"name\":\"\",\"droppedAttributesCount\":0},\"metrics\":["
+        "{\"name\":\"\",\"sum\":{\"aggregationTemporality\":0,\"isMonotonic\":false,\"dataPoints\":[{\"asDouble\":0,"
+        "\"exemplars\":[{\"asInt\":0,\"timeUnixNano\":0,\"spanId\":\"\",\"traceId\":\"\"}]}]}},"
+        "{\"exponentialHistogram\":{\"dataPoints\":[{\"count\":0,\"sum\":0,\"min\":-0.0,\"max\":0,\"scale\":0,"
+        "\"zeroCount\":0,\"zeroThreshold\":0,\"flags\":0,\"positive\":{\"offset\":0}}]}},"
+        "{\"summary\":{\"dataPoints\":[{\"sum\":-0.0,\"count\":0,\"quantileValues\":[{\"quantile\":0,\"value\":-1}]}]}}]}]}]}");
+    const Opentelemetry__Proto__Resource__V1__Resource *r = req->resource_metrics[0]->resource;
+    ck_assert(!r->has_dropped_attributes_count);
+    ck_assert(!r->attributes[0]->has_key_strindex);
+    ck_assert_int_eq(r->attributes[0]->value->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE);
+    ck_assert_ptr_null(r->attributes[1]->key); /* "" outside a oneof: absent */
+    ck_assert_str_eq(r->attributes[1]->value->string_value, ""); /* inside one: kept */
+    ck_assert_int_eq(r->attributes[2]->value->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE);
+    ck_assert_int_eq(r->attributes[3]->value->value_case, OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE);
+    ck_assert_str_eq(r->attributes[3]->value->string_value, "last wins");
+    const Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sm = req->resource_metrics[0]->scope_metrics[0];
+    ck_assert_ptr_null(sm->scope->name);
+    ck_assert(!sm->scope->has_dropped_attributes_count);
+    ck_assert_ptr_null(sm->metrics[0]->name);
+    const Opentelemetry__Proto__Metrics__V1__Sum *su = sm->metrics[0]->sum;
+    ck_assert(!su->has_aggregation_temporality && !su->has_is_monotonic);
+    ck_assert_int_eq(su->data_points[0]->value_case, OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE);
+    const exemplar *ex = su->data_points[0]->exemplars[0];
+    ck_assert_int_eq(ex->value_case, OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_INT);
+    ck_assert(!ex->has_time_unix_nano && !ex->has_span_id && !ex->has_trace_id);
+    const Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint *e =
+        sm->metrics[1]->exponential_histogram->data_points[0];
+    ck_assert(e->has_sum && e->has_min && e->has_max); /* proto3 `optional` upstream */
+    ck_assert(signbit(e->min));
+    ck_assert(!e->has_count && !e->has_scale && !e->has_zero_count && !e->has_zero_threshold && !e->has_flags);
+    ck_assert(!e->positive->has_offset);
+    const Opentelemetry__Proto__Metrics__V1__SummaryDataPoint *q = sm->metrics[2]->summary->data_points[0];
+    ck_assert(q->has_sum && signbit(q->sum)); /* -0.0 is not the proto3 default */
+    ck_assert(!q->has_count);
+    ck_assert(!q->quantile_values[0]->has_quantile && q->quantile_values[0]->has_value);
+    /* A histogram's zero sum/min/max were tested in `presence`; all three
+     * absent stay absent here too. */
+    req = decode_ok(with_point(x, sizeof x, "exponentialHistogram", "{\"count\":1}"));
+    e = req->resource_metrics[0]->scope_metrics[0]->metrics[0]->exponential_histogram->data_points[0];
+    ck_assert(!e->has_sum && !e->has_min && !e->has_max && e->has_count);
+}
+END_TEST
+
 START_TEST(errors_name_the_field)
 {
     char x[1024];
@@ -705,6 +931,9 @@ Suite *otlp_json_suite(void)
     tcase_add_test(tc, nan_and_infinity);
     tcase_add_test(tc, other_kinds);
     tcase_add_test(tc, empty_and_unknown);
+    tcase_add_test(tc, every_field_of_every_message);
+    tcase_add_test(tc, enum_names);
+    tcase_add_test(tc, presence_per_kind);
     tcase_add_test(tc, errors_name_the_field);
     tcase_add_test(tc, syntax_errors);
     tcase_add_test(tc, nesting_depth);
