@@ -63,12 +63,16 @@ struct label {
  * name lookups, sorting and escaping, and its store hint skips the store's
  * index.  It starts at 4096 entries (288 KiB) and doubles, between
  * requests, whenever it is half full, up to one entry per store.max_series
- * series: 4 ways at that load miss almost never (a 2-way cache of 32768
- * entries missed 12 % of points at 10,000 series: sets of three thrash).
+ * series but no more than 262144 (18 MiB, plus ~150 bytes of labels per
+ * entry in use): 4 ways at that load miss almost never (a 2-way cache of
+ * 32768 entries missed 12 % of points at 10,000 series: sets of three
+ * thrash), and beyond it a thread that sees more series pays the label
+ * work of a miss (~2 us) rather than memory in proportion to every series.
  * Emptied when the translator changes. */
 #define CACHE_WAYS 4
 #define CACHE_START_SETS 1024u
 #define CACHE_MIN_SETS 64u
+#define CACHE_MAX_SETS 65536u
 
 struct cached_series {
     uint64_t origin; /* hash of resource, metric and raw attributes; 0 = empty */
@@ -236,7 +240,7 @@ static struct worker *worker_get(struct ob_ingest *in)
         return NULL;
     ob_arena_init(&w->arena, 512 * 1024);
     w->cache_max_sets = CACHE_MIN_SETS;
-    while (w->cache_max_sets * CACHE_WAYS < in->max_series)
+    while (w->cache_max_sets * CACHE_WAYS < in->max_series && w->cache_max_sets < CACHE_MAX_SETS)
         w->cache_max_sets *= 2;
     uint64_t sets = OB_MIN(CACHE_START_SETS, w->cache_max_sets);
     w->cache_mask = sets - 1;
