@@ -457,29 +457,52 @@ static inline bool slot_is(const struct ob_store *s, uint32_t i, const struct ob
            sl->hash == ref->hash && sl->family == ref->family && key_matches(s, sl->labels_off, ref);
 }
 
+/* A walk along hash's probe chain in the index. */
+struct probe {
+    uint64_t pos;
+    uint64_t left; /* entries not yet looked at */
+    uint32_t tag;  /* the hash's high half, kept in each entry */
+};
+
+static inline struct probe probe_start(const struct ob_store *s, uint64_t hash)
+{
+    return (struct probe){hash & s->index_mask, s->index_mask + 1, (uint32_t)(hash >> 32)};
+}
+
+/* The next slot on the chain whose entry carries the tag, or NIL at the
+ * chain's end. */
+static inline uint32_t probe_next(const struct ob_store *s, struct probe *p)
+{
+    while (p->left) {
+        uint64_t e = atomic_load_explicit(&s->index[p->pos], memory_order_acquire);
+        if (e == 0)
+            return OB_STORE_NIL;
+        p->pos = (p->pos + 1) & s->index_mask;
+        p->left--;
+        uint32_t sp1 = (uint32_t)e;
+        if (sp1 != OB_STORE_TOMBSTONE && (uint32_t)(e >> 32) == p->tag && sp1 <= s->max_series)
+            return sp1 - 1;
+    }
+    return OB_STORE_NIL;
+}
+
 /* Lock-free candidate for the hot path: live slot with the same family and
  * hash.  The caller compares the key under the stripe lock and falls back
  * to index_find() under the create lock when it differs (a 64-bit hash
  * collision), so the key bytes are compared once per append. */
 static uint32_t index_candidate(const struct ob_store *s, const struct ob_series_ref *ref)
 {
-    uint64_t pos = ref->hash & s->index_mask;
-    uint32_t tag = (uint32_t)(ref->hash >> 32);
-    for (uint64_t probes = 0; probes <= s->index_mask; probes++, pos = (pos + 1) & s->index_mask) {
-        uint64_t e = atomic_load_explicit(&s->index[pos], memory_order_acquire);
-        if (e == 0)
-            return OB_STORE_NIL;
-        uint32_t sp1 = (uint32_t)e;
-        if (sp1 == OB_STORE_TOMBSTONE || (uint32_t)(e >> 32) != tag || sp1 > s->max_series)
-            continue;
-        const struct ob_store_slot *sl = &s->slots[sp1 - 1];
+    struct probe p = probe_start(s, ref->hash);
+    uint32_t i;
+    while ((i = probe_next(s, &p)) != OB_STORE_NIL) {
+        const struct ob_store_slot *sl = &s->slots[i];
         if (sl->hash == ref->hash && sl->family == ref->family) {
             uint64_t labels_off = sl->labels_off, data_off = sl->data_off;
             if (labels_off < s->heap_end && data_off < s->heap_end) {
                 PREFETCH(s->base + labels_off);
                 PREFETCH(s->base + data_off);
             }
-            return sp1 - 1;
+            return i;
         }
     }
     return OB_STORE_NIL;
@@ -488,18 +511,11 @@ static uint32_t index_candidate(const struct ob_store *s, const struct ob_series
 /* Exact lookup (key compared); lock-free, exact under the create lock. */
 static uint32_t index_find(const struct ob_store *s, const struct ob_series_ref *ref)
 {
-    uint64_t pos = ref->hash & s->index_mask;
-    uint32_t tag = (uint32_t)(ref->hash >> 32);
-    for (uint64_t probes = 0; probes <= s->index_mask; probes++, pos = (pos + 1) & s->index_mask) {
-        uint64_t e = atomic_load_explicit(&s->index[pos], memory_order_acquire);
-        if (e == 0)
-            return OB_STORE_NIL;
-        uint32_t sp1 = (uint32_t)e;
-        if (sp1 == OB_STORE_TOMBSTONE || (uint32_t)(e >> 32) != tag || sp1 > s->max_series)
-            continue;
-        if (slot_is(s, sp1 - 1, ref))
-            return sp1 - 1;
-    }
+    struct probe p = probe_start(s, ref->hash);
+    uint32_t i;
+    while ((i = probe_next(s, &p)) != OB_STORE_NIL)
+        if (slot_is(s, i, ref))
+            return i;
     return OB_STORE_NIL;
 }
 
