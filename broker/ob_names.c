@@ -274,31 +274,39 @@ done:
     return e ? &e->val : NULL;
 }
 
-bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *key, size_t key_len,
-                    struct ob_str *out_name)
+/* The name of a label key k in map m (a cache of label names), asked of the
+ * plugin through thunk(arg) the first time k is seen.  False when the
+ * plugin drops the label or memory runs out. */
+static bool label_cached(struct ob_names *n, struct map *m, const char *k, uint32_t k_len,
+                         long (*thunk)(void *, const void *, char *, size_t), const void *arg,
+                         struct ob_str *out_name)
 {
-    if (key_len > UINT32_MAX)
-        return false;
-    uint64_t hash = XXH3_64bits(key, key_len);
-    struct entry *e = map_find(&n->labels, hash, key, (uint32_t)key_len);
+    uint64_t hash = XXH3_64bits(k, k_len);
+    struct entry *e = map_find(m, hash, k, k_len);
     if (!e) {
-        struct label_arg arg = {x, key, key_len};
-        long len = call_namer(n, label_thunk, NULL, &arg);
+        long len = call_namer(n, thunk, NULL, arg);
         struct ob_family_entry val = {.status = OB_FAMILY_DROPPED};
         if (len > 0) {
             val.status = OB_FAMILY_OK;
             val.name = n->scratch;
             val.name_len = (uint32_t)len;
         }
-        e = map_insert(&n->labels, hash, key, (uint32_t)key_len, &val);
-        if (!e)
-            return false;
+        e = map_insert(m, hash, k, k_len, &val);
     }
-    if (e->val.status != OB_FAMILY_OK)
+    if (!e || e->val.status != OB_FAMILY_OK)
         return false;
     out_name->ptr = e->val.name;
     out_name->len = e->val.name_len;
     return true;
+}
+
+bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *key, size_t key_len,
+                    struct ob_str *out_name)
+{
+    if (key_len > UINT32_MAX)
+        return false;
+    struct label_arg arg = {x, key, key_len};
+    return label_cached(n, &n->labels, key, (uint32_t)key_len, label_thunk, &arg, out_name);
 }
 
 struct metric_label_arg {
@@ -330,24 +338,9 @@ bool ob_names_metric_label(struct ob_names *n, const struct ob_xlator *x,
         return false;
     memcpy(k, &fam->label_scope, 4);
     memcpy(k + 4, key, key_len);
-    uint64_t hash = XXH3_64bits(k, k_len);
-    struct entry *e = map_find(&n->metric_labels, hash, k, k_len);
-    if (!e) {
-        struct metric_label_arg arg = {x, m, key, key_len};
-        long len = call_namer(n, metric_label_thunk, NULL, &arg);
-        struct ob_family_entry val = {.status = OB_FAMILY_DROPPED};
-        if (len > 0) {
-            val.status = OB_FAMILY_OK;
-            val.name = n->scratch;
-            val.name_len = (uint32_t)len;
-        }
-        e = map_insert(&n->metric_labels, hash, k, k_len, &val);
-    }
+    struct metric_label_arg arg = {x, m, key, key_len};
+    bool ok = label_cached(n, &n->metric_labels, k, k_len, metric_label_thunk, &arg, out_name);
     if (k != stack)
         free(k);
-    if (!e || e->val.status != OB_FAMILY_OK)
-        return false;
-    out_name->ptr = e->val.name;
-    out_name->len = e->val.name_len;
-    return true;
+    return ok;
 }
