@@ -145,6 +145,14 @@ static void sample_u64(struct ob_buf *out, const char *name, uint64_t v)
     ob_buf_printf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+/* A family of one unlabelled sample. */
+static void metric_u64(struct ob_buf *out, const char *name, const char *type, const char *help,
+                       uint64_t v)
+{
+    family(out, name, type, help);
+    sample_u64(out, name, v);
+}
+
 /* Label value escaping of text format 0.0.4: backslash, quote, newline. */
 static void label_value(struct ob_buf *out, const char *s)
 {
@@ -162,26 +170,23 @@ static void label_value(struct ob_buf *out, const char *s)
 
 static void store_families(const struct ob_store_stats *st, struct ob_buf *out)
 {
-    family(out, "otlp_broker_series_live", "gauge", "Series in the store that are not expired.");
-    sample_u64(out, "otlp_broker_series_live", st->series_live);
-    family(out, "otlp_broker_series_max", "gauge", "Series slots of the store (store.max_series).");
-    sample_u64(out, "otlp_broker_series_max", st->series_max);
-    family(out, "otlp_broker_families_live", "gauge", "Metric families in the store.");
-    sample_u64(out, "otlp_broker_families_live", st->families);
-    family(out, "otlp_broker_families_max", "gauge",
-           "Metric family slots of the store (store.max_families).");
-    sample_u64(out, "otlp_broker_families_max", st->families_max);
-    family(out, "otlp_broker_store_bytes_used", "gauge",
-           "Bytes of the store heap (labels, shapes, samples) in use.");
-    sample_u64(out, "otlp_broker_store_bytes_used", st->heap_used);
-    family(out, "otlp_broker_store_bytes_capacity", "gauge", "Bytes of the store heap.");
-    sample_u64(out, "otlp_broker_store_bytes_capacity", st->heap_bytes);
-    family(out, "otlp_broker_store_mapping_bytes", "gauge",
-           "Size of the store's shared memory mapping.");
-    sample_u64(out, "otlp_broker_store_mapping_bytes", st->map_bytes);
-    family(out, "otlp_broker_store_repairs_total", "counter",
-           "Lock stripes repaired after a writer died holding them, since the store was attached.");
-    sample_u64(out, "otlp_broker_store_repairs_total", st->repairs);
+    metric_u64(out, "otlp_broker_series_live", "gauge", "Series in the store that are not expired.",
+               st->series_live);
+    metric_u64(out, "otlp_broker_series_max", "gauge",
+               "Series slots of the store (store.max_series).", st->series_max);
+    metric_u64(out, "otlp_broker_families_live", "gauge", "Metric families in the store.",
+               st->families);
+    metric_u64(out, "otlp_broker_families_max", "gauge",
+               "Metric family slots of the store (store.max_families).", st->families_max);
+    metric_u64(out, "otlp_broker_store_bytes_used", "gauge",
+               "Bytes of the store heap (labels, shapes, samples) in use.", st->heap_used);
+    metric_u64(out, "otlp_broker_store_bytes_capacity", "gauge", "Bytes of the store heap.",
+               st->heap_bytes);
+    metric_u64(out, "otlp_broker_store_mapping_bytes", "gauge",
+               "Size of the store's shared memory mapping.", st->map_bytes);
+    metric_u64(out, "otlp_broker_store_repairs_total", "counter",
+               "Lock stripes repaired after a writer died holding them, since the store was attached.",
+               st->repairs);
 }
 
 void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
@@ -212,9 +217,9 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
         ob_buf_printf(out, "otlp_broker_data_points_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                       reason_names[r], get(&points_rejected[r]));
 
-    family(out, "otlp_broker_series_collisions_total", "counter",
-           "Samples written to a series last written from another OTLP identity.");
-    sample_u64(out, "otlp_broker_series_collisions_total", get(&collisions));
+    metric_u64(out, "otlp_broker_series_collisions_total", "counter",
+               "Samples written to a series last written from another OTLP identity.",
+               get(&collisions));
 
     if (st)
         store_families(st, out);
@@ -225,11 +230,11 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
     family(out, "otlp_broker_scrape_duration_seconds", "gauge",
            "Time taken to render the previous /metrics response.");
     ob_buf_printf(out, "otlp_broker_scrape_duration_seconds %.9g\n", (double)ns / 1e9);
-    family(out, "otlp_broker_scrape_size_bytes", "gauge",
-           "Size of the previous /metrics response before compression.");
-    sample_u64(out, "otlp_broker_scrape_size_bytes", get(&last_scrape_bytes));
-    family(out, "otlp_broker_scrapes_total", "counter", "/metrics responses rendered.");
-    sample_u64(out, "otlp_broker_scrapes_total", get(&scrapes));
+    metric_u64(out, "otlp_broker_scrape_size_bytes", "gauge",
+               "Size of the previous /metrics response before compression.",
+               get(&last_scrape_bytes));
+    metric_u64(out, "otlp_broker_scrapes_total", "counter", "/metrics responses rendered.",
+               get(&scrapes));
 
     family(out, "otlp_broker_reloads_total", "counter",
            "Configuration reloads (SIGHUP, POST /-/reload), by result.");
