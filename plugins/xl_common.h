@@ -386,6 +386,19 @@ static char *scratch_get(struct xl_scratch *s, size_t need)
     return s->heap;
 }
 
+/* m's unit parsed and its words cleaned (into sc: free(sc->heap) after);
+ * false without memory. */
+static bool unit_words_cleaned(const struct ob_metric_view *m, struct xl_scratch *sc,
+                               struct xl_clean_units *out)
+{
+    struct xl_unit_words w = parse_unit(m->unit);
+    char *scratch = scratch_get(sc, xl_units_scratch_size(&w));
+    if (!scratch)
+        return false;
+    *out = clean_units(&w, scratch);
+    return true;
+}
+
 /* ---- metric family names (spec section 3) ------------------------------- */
 
 /* Next maximal run of bytes for which keep() holds, from *pos on. */
@@ -453,12 +466,10 @@ static void emit_suffixed(const struct xl_state *st, const struct ob_metric_view
 static long name_escaped_suffixed(const struct xl_state *st, const struct ob_metric_view *m,
                                   char *buf, size_t cap)
 {
-    struct xl_unit_words w = parse_unit(m->unit);
     struct xl_scratch sc;
-    char *scratch = scratch_get(&sc, xl_units_scratch_size(&w));
-    if (!scratch)
+    struct xl_clean_units u;
+    if (!unit_words_cleaned(m, &sc, &u))
         return -1;
-    struct xl_clean_units u = clean_units(&w, scratch);
     /* Step 3: the main word is dropped when it is any token of the name. */
     if (u.main.len > 0 && name_has_token(m->name, u.main))
         u.main.len = 0;
@@ -649,12 +660,10 @@ static long xl_family_name(void *state, const struct ob_metric_view *m, char *bu
 static long xl_unit_name(void *state, const struct ob_metric_view *m, char *buf, size_t cap)
 {
     (void)state;
-    struct xl_unit_words w = parse_unit(m->unit);
     struct xl_scratch sc;
-    char *scratch = scratch_get(&sc, xl_units_scratch_size(&w));
-    if (!scratch)
+    struct xl_clean_units u;
+    if (!unit_words_cleaned(m, &sc, &u))
         return -1;
-    struct xl_clean_units u = clean_units(&w, scratch);
     /* Joined main_per, then one leading and one trailing '_' removed.  The
      * leading trim never fires (a cleaned main word has no leading '_' and
      * the per word starts with "per_"), but it is kept as the rule says. */
