@@ -188,6 +188,8 @@ static int start_zmq(const struct ob_config *cfg, struct ob_ingest *ingest, stru
             .max_body_bytes = cfg->max_body_bytes,
             .rcv_hwm = (int)cfg->zmq_rcv_hwm,
             .threads = cfg->zmq_threads,
+            .max_senders = cfg->zmq_max_senders,
+            .sender_ttl_ns = cfg->zmq_sender_ttl_ms * 1000000,
         };
         char err[OB_ERR_LEN];
         rc = ob_zmq_start(&zo, ingest, out, err);

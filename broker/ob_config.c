@@ -110,6 +110,13 @@ static const struct option options[] = {
      "Ingest threads per ZeroMQ socket kind."},
     {"zmq", "rcv_hwm", T_U32, "1000", F(zmq_rcv_hwm), 0, 10000000,
      "Messages queued per ZeroMQ socket before senders block or drop; 0 = unlimited."},
+    {"zmq", "max_senders", T_U32, "4096", F(zmq_max_senders), 1, 1u << 20,
+     "Senders whose sequence frames are followed to count lost, duplicate and\n"
+     "reordered messages, per socket kind (about 100 bytes each); when full, the\n"
+     "sender heard least recently is forgotten."},
+    {"zmq", "sender_ttl", T_DURATION, "5m", F(zmq_sender_ttl_ms), 1000, 86400000,
+     "A sender not heard for this long is forgotten; numbers it skipped that never\n"
+     "came are counted lost then."},
 
     {"translator_http", "plugin", T_STRING, "", F(translator_http.plugin), 0, 0,
      "A translator for the HTTP frontend only (empty: the one of [translator]).\n"

@@ -58,6 +58,8 @@ struct ob_config {
     char *zmq_reply;               /* comma-separated endpoints; empty = none */
     uint32_t zmq_threads;
     uint32_t zmq_rcv_hwm;
+    uint32_t zmq_max_senders;      /* senders whose sequence numbers are followed */
+    int64_t zmq_sender_ttl_ms;     /* a sender not heard for this long is forgotten */
 
     /* [translator_http], [translator_zmq] */
     struct ob_listener_translator translator_http;

@@ -11,6 +11,8 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,15 @@ static _Atomic uint64_t reloads[2]; /* [0] failed, [1] succeeded */
 static _Atomic uint64_t scrapes;
 static _Atomic int64_t last_scrape_ns;
 static _Atomic uint64_t last_scrape_bytes;
+
+/* ZeroMQ endpoints: registered at start, counted by the receiving threads. */
+struct zmq_endpoint {
+    char *name;
+    _Atomic uint64_t lost, duplicate, reordered;
+};
+static struct zmq_endpoint zmq_endpoints[OB_SM_MAX_ENDPOINTS];
+static _Atomic uint64_t zmq_senders[2], zmq_evicted[2];
+static const char *const zmq_kind_names[2] = {"pull", "reply"};
 
 /* Set at start and on reload, read by scrapes: a mutex is simplest. */
 static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,8 +127,61 @@ void ob_sm_set_plugin(enum ob_frontend fe, const char *name)
     free(old);
 }
 
+int ob_sm_zmq_endpoint(const char *endpoint)
+{
+    char *copy = strdup(endpoint);
+    int id = -1;
+    pthread_mutex_lock(&plugin_lock);
+    for (int i = 0; copy && i < OB_SM_MAX_ENDPOINTS; i++) {
+        if (!zmq_endpoints[i].name) {
+            zmq_endpoints[i].name = copy;
+            id = i;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&plugin_lock);
+    if (id < 0)
+        free(copy);
+    return id;
+}
+
+void ob_sm_zmq_seq(int endpoint, uint64_t lost, uint64_t duplicate, uint64_t reordered)
+{
+    if (endpoint < 0 || endpoint >= OB_SM_MAX_ENDPOINTS)
+        return;
+    struct zmq_endpoint *e = &zmq_endpoints[endpoint];
+    if (lost)
+        add(&e->lost, lost);
+    if (duplicate)
+        add(&e->duplicate, duplicate);
+    if (reordered)
+        add(&e->reordered, reordered);
+}
+
+void ob_sm_zmq_senders(int kind, uint64_t followed, uint64_t evicted)
+{
+    if (kind < 0 || kind > 1)
+        return;
+    atomic_store_explicit(&zmq_senders[kind], followed, memory_order_relaxed);
+    if (evicted)
+        add(&zmq_evicted[kind], evicted);
+}
+
 void ob_sm_reset(void)
 {
+    pthread_mutex_lock(&plugin_lock);
+    for (int i = 0; i < OB_SM_MAX_ENDPOINTS; i++) {
+        free(zmq_endpoints[i].name);
+        zmq_endpoints[i].name = NULL;
+        atomic_store(&zmq_endpoints[i].lost, 0);
+        atomic_store(&zmq_endpoints[i].duplicate, 0);
+        atomic_store(&zmq_endpoints[i].reordered, 0);
+    }
+    pthread_mutex_unlock(&plugin_lock);
+    for (int k = 0; k < 2; k++) {
+        atomic_store(&zmq_senders[k], 0);
+        atomic_store(&zmq_evicted[k], 0);
+    }
     for (size_t f = 0; f < OB_FE__COUNT; f++) {
         for (size_t o = 0; o < OB_OUT__COUNT; o++)
             atomic_store(&requests[f][o], 0);
@@ -189,6 +253,51 @@ static void store_families(const struct ob_store_stats *st, struct ob_buf *out)
                st->repairs);
 }
 
+/* One family per sequence counter, a sample per registered endpoint; the
+ * sender gauges per socket kind.  Written only once an endpoint exists (a
+ * broker without ZeroMQ shows none of them). */
+static void zmq_families(struct ob_buf *out)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } fam[] = {
+        {"otlp_broker_zmq_messages_lost_total",
+         "ZeroMQ messages that never arrived, from the gaps in their senders' sequence frames.",
+         offsetof(struct zmq_endpoint, lost)},
+        {"otlp_broker_zmq_messages_duplicate_total",
+         "ZeroMQ messages whose sequence number had arrived before (resends).",
+         offsetof(struct zmq_endpoint, duplicate)},
+        {"otlp_broker_zmq_messages_reordered_total",
+         "ZeroMQ messages that arrived after a higher sequence number of their sender.",
+         offsetof(struct zmq_endpoint, reordered)},
+    };
+    pthread_mutex_lock(&plugin_lock);
+    if (zmq_endpoints[0].name) {
+        for (size_t f = 0; f < OB_ARRAY_LEN(fam); f++) {
+            family(out, fam[f].name, "counter", fam[f].help);
+            for (int i = 0; i < OB_SM_MAX_ENDPOINTS && zmq_endpoints[i].name; i++) {
+                ob_buf_printf(out, "%s{endpoint=\"", fam[f].name);
+                label_value(out, zmq_endpoints[i].name);
+                ob_buf_printf(out, "\"} %" PRIu64 "\n",
+                              get((_Atomic uint64_t *)((char *)&zmq_endpoints[i] + fam[f].off)));
+            }
+        }
+        family(out, "otlp_broker_zmq_senders", "gauge",
+               "ZeroMQ senders whose sequence frames are followed, by socket kind.");
+        for (int k = 0; k < 2; k++)
+            ob_buf_printf(out, "otlp_broker_zmq_senders{socket=\"%s\"} %" PRIu64 "\n",
+                          zmq_kind_names[k], get(&zmq_senders[k]));
+        family(out, "otlp_broker_zmq_senders_evicted_total", "counter",
+               "ZeroMQ senders forgotten to make room (zmq.max_senders), by socket kind.");
+        for (int k = 0; k < 2; k++)
+            ob_buf_printf(out,
+                          "otlp_broker_zmq_senders_evicted_total{socket=\"%s\"} %" PRIu64 "\n",
+                          zmq_kind_names[k], get(&zmq_evicted[k]));
+    }
+    pthread_mutex_unlock(&plugin_lock);
+}
+
 void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
 {
     family(out, "otlp_broker_build_info", "gauge", "Version of the running broker.");
@@ -242,6 +351,8 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
                   get(&reloads[1]));
     ob_buf_printf(out, "otlp_broker_reloads_total{result=\"failure\"} %" PRIu64 "\n",
                   get(&reloads[0]));
+
+    zmq_families(out);
 
     pthread_mutex_lock(&plugin_lock);
     bool any = false;

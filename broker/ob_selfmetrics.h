@@ -53,6 +53,15 @@ void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
 void ob_sm_set_plugin(enum ob_frontend fe, const char *name);
 void ob_sm_reload(bool ok);               /* SIGHUP or POST /-/reload */
 
+/* ZeroMQ endpoints, for the counters of sequence frames (ob_zmq_seq.h).
+ * Registers an endpoint as bound (copied) and returns its id, or -1 when
+ * OB_SM_MAX_ENDPOINTS are registered already (its counts are then dropped). */
+#define OB_SM_MAX_ENDPOINTS 64
+int ob_sm_zmq_endpoint(const char *endpoint);
+void ob_sm_zmq_seq(int endpoint, uint64_t lost, uint64_t duplicate, uint64_t reordered);
+/* Senders followed, and forgotten to make room, per socket kind (0 pull, 1 reply). */
+void ob_sm_zmq_senders(int kind, uint64_t followed, uint64_t evicted);
+
 /* Appends the self-metric families in Prometheus text 0.0.4 (s may be NULL:
  * no store families then).  An allocation failure shows as out->failed. */
 void ob_selfmetrics_write(struct ob_store *s, struct ob_buf *out);

@@ -1,10 +1,18 @@
 /* ob_zmq.c: the ZeroMQ frontend.  Framing and reply format: see ob_zmq.h.
  *
- * Per socket kind (pull, reply):
+ * Per socket kind (pull, reply), one bound socket per endpoint:
  *
- *   threads == 1   bound socket ── worker
- *   threads  > 1   bound socket ── proxy thread ── inproc ──┬─ worker
- *                                                          └─ worker ...
+ *   threads == 1   bound sockets ── worker
+ *   threads  > 1   bound sockets ── proxy thread ── inproc ──┬─ worker
+ *                                                           └─ worker ...
+ *
+ * The thread that reads the bound sockets (the "receiver": the worker, or
+ * the proxy) polls them, drains up to BURST messages per socket in turn, and
+ * follows the senders' sequence frames in its own table (ob_zmq_seq.h); when
+ * a poll finds nothing it is idle, which is when closed senders are settled.
+ * Through the proxy, a reply request gets one more envelope frame in front:
+ * one byte, the index of the bound socket it came from, which the answer
+ * carries back so the proxy knows where to send it.
  *
  * The proxy (proxy_main, not zmq_proxy: see there) moves zmq_msg_t frames:
  * for large messages libzmq passes reference-counted buffers over inproc, so
@@ -35,10 +43,26 @@
 #include "ob_log.h"
 #include "ob_otlp.h"
 #include "ob_selfmetrics.h"
+#include "ob_zmq_seq.h"
 
-/* Envelope (identity, delimiter) + encoding + body, with room for a few
- * routing hops.  Longer messages are drained and refused. */
-#define MAX_FRAMES 8
+/* Envelope (endpoint index, identity, delimiter) + sequence + encoding +
+ * body, with room for a few routing hops.  Longer messages are drained and
+ * refused. */
+#define MAX_FRAMES 10
+
+/* Endpoints per socket kind (the endpoint index travels in one byte). */
+#define MAX_ENDPOINTS 64
+
+/* Messages taken from one bound socket before the next gets its turn. */
+#define BURST 32
+
+/* Poll timeouts of a receiver: the ticks that expire senders, and more often
+ * while closed senders wait to be settled. */
+#define TICK_MS 1000
+#define TICK_PENDING_MS 100
+
+#define DEFAULT_MAX_SENDERS 4096
+#define DEFAULT_SENDER_TTL_NS (300LL * 1000000000)
 
 /* High-water mark of the inproc links between the proxy and the workers.
  * Small on purpose: a worker needs only the next message or two at hand, and
@@ -54,27 +78,40 @@ static const char *const inproc_addr[KIND__COUNT] = {"inproc://ob-zmq-pull",
                                                      "inproc://ob-zmq-reply"};
 
 /* One site per outcome and kind, so a flood of one kind of garbage does not
- * hide the first line of another. */
+ * hide the first line of another; one for lost messages per kind. */
 static struct ob_complaint complaints[KIND__COUNT][OB_OUT__COUNT];
+static struct ob_complaint loss_complaints[KIND__COUNT];
+
+struct kind;
 
 struct worker {
-    struct ob_zmq *z;
-    int kind;
-    void *sock; /* owned by this worker once started */
+    struct kind *k;
+    void *sock;       /* inproc socket, owned by this worker once started;
+                         NULL: the worker reads the bound sockets itself */
     pthread_t tid;
     bool started;
     struct ob_buf inflated; /* gzip bodies, reused */
     struct ob_buf answer;   /* encoded responses, reused */
 };
 
+/* The state of the thread that reads the bound sockets. */
+struct receiver {
+    struct kind *k;
+    struct ob_zseq *seq;
+    int64_t next_tick_ns;
+};
+
 struct kind {
     struct ob_zmq *z;
-    void *bound;       /* the socket bound to the endpoints; NULL = kind unused */
-    void *back;        /* proxy side of the inproc link (threads > 1) */
+    int kind;
+    void *bound[MAX_ENDPOINTS]; /* one per endpoint, owned by the receiver */
+    int sm_id[MAX_ENDPOINTS];   /* self-metric endpoint ids */
+    char *endpoints[MAX_ENDPOINTS]; /* as bound (ZMQ_LAST_ENDPOINT) */
+    size_t n_endpoints;
+    void *back;       /* proxy side of the inproc link (threads > 1) */
     pthread_t proxy;
     bool proxy_started;
-    char **endpoints;  /* as bound (ZMQ_LAST_ENDPOINT) */
-    size_t n_endpoints;
+    struct receiver rx;
     struct worker *workers;
     size_t n_workers;
 };
@@ -86,7 +123,51 @@ struct ob_zmq {
     struct kind kinds[KIND__COUNT];
 };
 
-/* ---- one request ------------------------------------------------------- */
+/* ---- one message ------------------------------------------------------- */
+
+/* Where the parts of a received message are: frames [0, env) are the
+ * envelope, [body0, n) the request proper; seq is the index of the sequence
+ * frame or -1. */
+struct layout {
+    size_t env, body0;
+    int seq;
+    int seq_valid;              /* ob_zseq_parse() of that frame */
+    struct ob_zseq_frame frame;
+};
+
+/* Reply messages: the envelope is the endpoint byte when proxied, then the
+ * identity, or everything up to the first empty delimiter (REQ clients,
+ * routing hops).  The last frame is always the request, never a delimiter. */
+static void locate(int kind, bool proxied, zmq_msg_t *f, size_t n, struct layout *l)
+{
+    *l = (struct layout){.seq = -1};
+    if (kind == KIND_REPLY) {
+        size_t first = proxied ? 1 : 0;
+        l->env = first + 1;
+        for (size_t i = first + 1; i + 1 < n; i++) {
+            if (zmq_msg_size(&f[i]) == 0) {
+                l->env = i + 1;
+                break;
+            }
+        }
+        if (l->env > n)
+            l->env = n;
+    }
+    l->body0 = l->env;
+    if (l->body0 < n) {
+        int v = ob_zseq_parse(zmq_msg_data(&f[l->body0]), zmq_msg_size(&f[l->body0]), &l->frame);
+        if (v != 0) {
+            l->seq = (int)l->body0;
+            l->seq_valid = v;
+            l->body0++;
+        }
+    }
+}
+
+static bool is_end_only(const struct layout *l, size_t n)
+{
+    return l->seq_valid == 1 && (l->frame.flags & OB_ZSEQ_FLAG_END) && l->body0 == n;
+}
 
 /* What became of a request: outcome for self-metrics, and for failures the
  * reason word of the error frame plus a message. */
@@ -117,17 +198,24 @@ static bool frame_is(zmq_msg_t *m, const char *s)
     return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
 }
 
-/* Checks the frames ([encoding] body), inflates, ingests.  res is filled
- * when the body reached ingest. */
-static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow,
+/* Checks the request frames ([encoding] body), inflates, ingests.  res is
+ * filled when the body reached ingest. */
+static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow, int seq_valid,
                     struct ob_ingest_result *res, struct verdict *v)
 {
-    uint64_t max = w->z->max_body;
+    uint64_t max = w->k->z->max_body;
     *v = (struct verdict){.outcome = OB_OUT_OK};
+    if (seq_valid < 0) {
+        fail_with(v, OB_OUT_UNSUPPORTED, "unsupported",
+                  "malformed sequence frame (24 bytes: magic 00 'OBQ', version 1, flags, "
+                  "sender id, number)");
+        return;
+    }
     if (overflow || n == 0 || n > 2) {
         fail_with(v, OB_OUT_UNSUPPORTED, "unsupported",
-                  "expected one body frame, optionally after an encoding frame; got %s%zu frames",
-                  overflow ? "more than " : "", n);
+                  "expected one body frame, optionally after a sequence and an encoding frame; "
+                  "got %s%zu frames after the envelope",
+                  overflow ? "more than " : "", n + (seq_valid ? 1 : 0));
         return;
     }
     const void *body = zmq_msg_data(&f[n - 1]);
@@ -166,7 +254,7 @@ static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow,
         body = w->inflated.data;
         len = w->inflated.len;
     }
-    int rc = ob_ingest_body(w->z->ingest, OB_FE_ZMQ, OB_PAYLOAD_PROTOBUF, body, len, res);
+    int rc = ob_ingest_body(w->k->z->ingest, OB_FE_ZMQ, OB_PAYLOAD_PROTOBUF, body, len, res);
     if (rc == 0) {
         v->outcome = res->rejected ? OB_OUT_PARTIAL : OB_OUT_OK;
     } else if (rc == OB_E_MALFORMED) {
@@ -180,17 +268,20 @@ static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow,
     }
 }
 
-/* Sends the envelope back (the received frames are moved, not copied), then
- * the response or the two error frames. */
-static void answer(struct worker *w, zmq_msg_t *env, size_t n_env,
+/* Sends the envelope back (the received frames are moved, not copied), the
+ * request's sequence frame if it had one, then the response or the two
+ * error frames. */
+static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layout *l,
                    const struct ob_ingest_result *res, const struct verdict *v)
 {
-    for (size_t i = 0; i < n_env; i++)
-        if (zmq_msg_send(&env[i], w->sock, ZMQ_SNDMORE) < 0)
+    for (size_t i = 0; i < l->env; i++)
+        if (zmq_msg_send(&f[i], sock, ZMQ_SNDMORE) < 0)
             return; /* ETERM: shutting down */
+    if (l->seq >= 0 && zmq_msg_send(&f[l->seq], sock, ZMQ_SNDMORE) < 0)
+        return;
     if (v->reason) {
-        if (zmq_send(w->sock, "error", 5, ZMQ_SNDMORE) >= 0)
-            zmq_send(w->sock, v->message, strlen(v->message), 0);
+        if (zmq_send(sock, "error", 5, ZMQ_SNDMORE) >= 0)
+            zmq_send(sock, v->message, strlen(v->message), 0);
         return;
     }
     w->answer.len = 0;
@@ -199,42 +290,41 @@ static void answer(struct worker *w, zmq_msg_t *env, size_t n_env,
         w->answer.failed) {
         w->answer.failed = false;
         static const char oom[] = "unavailable: out of memory encoding the response";
-        if (zmq_send(w->sock, "error", 5, ZMQ_SNDMORE) >= 0)
-            zmq_send(w->sock, oom, sizeof oom - 1, 0);
+        if (zmq_send(sock, "error", 5, ZMQ_SNDMORE) >= 0)
+            zmq_send(sock, oom, sizeof oom - 1, 0);
         return;
     }
-    zmq_send(w->sock, w->answer.data, w->answer.len, 0);
+    zmq_send(sock, w->answer.data, w->answer.len, 0);
 }
 
-static void handle(struct worker *w, zmq_msg_t *f, size_t n, bool overflow)
+/* One received message laid out by locate(): ingest it and, on the reply
+ * socket, answer on sock (the bound socket it came from, or the worker's
+ * inproc socket). */
+static void handle(struct worker *w, void *sock, zmq_msg_t *f, size_t n, bool overflow,
+                   const struct layout *l)
 {
-    /* Reply socket: the envelope is the identity, or everything up to the
-     * first empty delimiter (REQ clients, routing hops).  The last frame is
-     * always the body, never a delimiter. */
-    size_t first = 0;
-    if (w->kind == KIND_REPLY) {
-        first = 1;
-        for (size_t i = 1; i + 1 < n; i++) {
-            if (zmq_msg_size(&f[i]) == 0) {
-                first = i + 1;
-                break;
-            }
-        }
-    }
+    int kind = w->k->kind;
     struct ob_ingest_result res = {0};
-    struct verdict v;
-    process(w, f + first, n - first, overflow, &res, &v);
+    struct verdict v = {.outcome = OB_OUT_OK};
+    if (is_end_only(l, n)) {
+        /* A sender's close: the receiver accounted for it; not a request. */
+        if (kind == KIND_REPLY)
+            answer(w, sock, f, l, &res, &v);
+        return;
+    }
+    process(w, f + l->body0, n - l->body0, overflow, l->seq_valid, &res, &v);
     ob_sm_request(OB_FE_ZMQ, v.outcome);
     if (v.reason)
-        ob_complain(&complaints[w->kind][v.outcome], "zmq", "%s request refused: %s",
-                    kind_name[w->kind], v.message);
-    if (w->kind == KIND_REPLY)
-        answer(w, f, first, &res, &v);
+        ob_complain(&complaints[kind][v.outcome], "zmq", "%s request refused: %s",
+                    kind_name[kind], v.message);
+    if (kind == KIND_REPLY)
+        answer(w, sock, f, l, &res, &v);
 }
 
 /* Receives one whole message into f (at most MAX_FRAMES; the rest is read
- * and dropped, *out_overflow set).  Returns the frame count or -errno. */
-static int receive(void *sock, zmq_msg_t *f, bool *out_overflow)
+ * and dropped, *out_overflow set).  Returns the frame count or -errno
+ * (-EAGAIN with ZMQ_DONTWAIT and nothing there). */
+static int receive(void *sock, zmq_msg_t *f, bool *out_overflow, int flags)
 {
     size_t n = 0;
     *out_overflow = false;
@@ -242,7 +332,8 @@ static int receive(void *sock, zmq_msg_t *f, bool *out_overflow)
         zmq_msg_t spill;
         zmq_msg_t *m = n < MAX_FRAMES ? &f[n] : &spill;
         zmq_msg_init(m);
-        if (zmq_msg_recv(m, sock, 0) < 0) {
+        /* Once the first frame is here the rest are too (messages are atomic). */
+        if (zmq_msg_recv(m, sock, n == 0 ? flags : 0) < 0) {
             int e = zmq_errno();
             zmq_msg_close(m);
             for (size_t i = 0; i < n; i++)
@@ -261,97 +352,249 @@ static int receive(void *sock, zmq_msg_t *f, bool *out_overflow)
     }
 }
 
-static void *worker_main(void *arg)
+static void close_frames(zmq_msg_t *f, int n)
 {
-    struct worker *w = arg;
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
+}
+
+/* ---- the receiver: sequence numbers ------------------------------------ */
+
+static void report_loss(void *arg, unsigned endpoint, uint64_t sender, uint64_t lost)
+{
+    struct kind *k = arg;
+    ob_sm_zmq_seq(k->sm_id[endpoint], lost, 0, 0);
+    ob_complain(&loss_complaints[k->kind], "zmq",
+                "%s %s: sender %016llx: %llu message%s lost (missing from its sequence)",
+                kind_name[k->kind], k->endpoints[endpoint], (unsigned long long)sender,
+                (unsigned long long)lost, lost == 1 ? "" : "s");
+}
+
+/* Accounts a message that came from bound socket ep; returns the layout. */
+static void rx_observe(struct receiver *rx, unsigned ep, zmq_msg_t *f, size_t n,
+                       struct layout *l)
+{
+    locate(rx->k->kind, false, f, n, l);
+    if (l->seq_valid != 1)
+        return;
+    struct ob_zseq_counts c = {0};
+    bool evicted;
+    ob_zseq_observe(rx->seq, ep, &l->frame, ob_mono_ns(), &c, &evicted);
+    if (c.lost || c.duplicate || c.reordered)
+        ob_sm_zmq_seq(rx->k->sm_id[ep], 0, c.duplicate, c.reordered);
+    if (c.lost)
+        report_loss(rx->k, ep, l->frame.sender, c.lost);
+    if (evicted)
+        ob_sm_zmq_senders(rx->k->kind, ob_zseq_senders(rx->seq), 1);
+}
+
+/* Expiry and settling of closed senders, at most once per TICK_MS unless
+ * idle (every poll that timed out). */
+static void rx_tick(struct receiver *rx, bool idle)
+{
+    int64_t now = ob_mono_ns();
+    if (!idle && now < rx->next_tick_ns)
+        return;
+    rx->next_tick_ns = now + (int64_t)TICK_MS * 1000000;
+    ob_zseq_tick(rx->seq, now, idle, report_loss, rx->k);
+    ob_sm_zmq_senders(rx->k->kind, ob_zseq_senders(rx->seq), 0);
+}
+
+static long rx_timeout(const struct receiver *rx)
+{
+    return ob_zseq_pending_ends(rx->seq) ? TICK_PENDING_MS : TICK_MS;
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+/* threads == 1: the worker reads the bound sockets itself. */
+static void direct_loop(struct worker *w)
+{
+    struct kind *k = w->k;
+    zmq_pollitem_t it[MAX_ENDPOINTS];
+    for (size_t i = 0; i < k->n_endpoints; i++)
+        it[i] = (zmq_pollitem_t){.socket = k->bound[i], .events = ZMQ_POLLIN};
+    zmq_msg_t f[MAX_FRAMES];
+    for (;;) {
+        int r = zmq_poll(it, (int)k->n_endpoints, rx_timeout(&k->rx));
+        if (r < 0) {
+            if (zmq_errno() == ETERM)
+                return;
+            continue; /* EINTR; signals are blocked here, but be safe */
+        }
+        if (r == 0) {
+            rx_tick(&k->rx, true);
+            continue;
+        }
+        for (size_t i = 0; i < k->n_endpoints; i++) {
+            if (!(it[i].revents & ZMQ_POLLIN))
+                continue;
+            for (int b = 0; b < BURST; b++) {
+                bool overflow;
+                int n = receive(k->bound[i], f, &overflow, ZMQ_DONTWAIT);
+                if (n == -ETERM)
+                    return;
+                if (n < 0)
+                    break; /* EAGAIN: this socket is drained */
+                struct layout l;
+                rx_observe(&k->rx, (unsigned)i, f, (size_t)n, &l);
+                handle(w, k->bound[i], f, (size_t)n, overflow, &l);
+                close_frames(f, n);
+            }
+        }
+        rx_tick(&k->rx, false);
+    }
+}
+
+/* threads > 1: the worker reads its inproc socket. */
+static void pooled_loop(struct worker *w)
+{
     zmq_msg_t f[MAX_FRAMES];
     for (;;) {
         bool overflow;
-        int n = receive(w->sock, f, &overflow);
+        int n = receive(w->sock, f, &overflow, 0);
         if (n == -ETERM)
-            break;
+            return;
         if (n < 0)
-            continue; /* EINTR; signals are blocked here, but be safe */
-        handle(w, f, (size_t)n, overflow);
-        for (int i = 0; i < n; i++)
-            zmq_msg_close(&f[i]);
+            continue;
+        struct layout l;
+        locate(w->k->kind, true, f, (size_t)n, &l);
+        handle(w, w->sock, f, (size_t)n, overflow, &l);
+        close_frames(f, n);
     }
-    zmq_close(w->sock);
-    w->sock = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    if (w->sock) {
+        pooled_loop(w);
+        zmq_close(w->sock);
+        w->sock = NULL;
+    } else {
+        direct_loop(w);
+        struct kind *k = w->k;
+        for (size_t i = 0; i < k->n_endpoints; i++) {
+            zmq_close(k->bound[i]);
+            k->bound[i] = NULL;
+        }
+    }
     return NULL;
 }
 
-/* Moves one whole message (every frame) from one socket to another; the
- * frames are handed over, not copied.  Returns 0, or -errno of the failing
- * call (-ETERM when the context shuts down).  A message that cannot be sent
- * on is dropped whole. */
-static int forward(void *from, void *to)
+/* Sends frames [from, n) of f on to `to` (blocking: the inproc PUSH waits for
+ * a worker with room), prefixed with the one-byte endpoint index when
+ * prefix >= 0.  The frames are handed over, not copied; those not sent are
+ * closed.  Returns 0 or -ETERM. */
+static int pass_on(zmq_msg_t *f, size_t from, size_t n, bool overflow, int prefix, void *to)
 {
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    bool dropping = false;
-    for (;;) {
-        if (zmq_msg_recv(&m, from, 0) < 0) {
-            int e = zmq_errno();
-            zmq_msg_close(&m);
-            return -e;
-        }
-        bool more = zmq_msg_more(&m);
-        if (!dropping && zmq_msg_send(&m, to, more ? ZMQ_SNDMORE : 0) < 0) {
-            if (zmq_errno() == ETERM) {
-                zmq_msg_close(&m);
-                return -ETERM;
-            }
-            dropping = true;
-        }
-        if (!more) {
-            zmq_msg_close(&m);
-            return 0;
-        }
+    int rc = 0;
+    if (prefix >= 0) {
+        uint8_t b = (uint8_t)prefix;
+        if (zmq_send(to, &b, 1, ZMQ_SNDMORE) < 0)
+            rc = -zmq_errno();
     }
+    /* An overflowing message keeps more than MAX_FRAMES frames so the worker
+     * refuses it too: add one empty frame for the dropped rest. */
+    for (size_t i = from; i < n && rc == 0; i++) {
+        bool more = i + 1 < n || overflow;
+        if (zmq_msg_send(&f[i], to, more ? ZMQ_SNDMORE : 0) < 0)
+            rc = -zmq_errno();
+        else
+            zmq_msg_init(&f[i]); /* sent: a closed-to-be empty message */
+    }
+    if (rc == 0 && overflow && zmq_send(to, "", 0, 0) < 0)
+        rc = -zmq_errno();
+    close_frames(f + from, (int)(n - from));
+    return rc == -ETERM ? -ETERM : 0;
 }
 
-/* The fan-out between the bound socket and the workers.  Not zmq_proxy():
+/* The fan-out between the bound sockets and the workers.  Not zmq_proxy():
  * libzmq 4.3's proxy keeps polling the frontend for input while the backend
  * is at its high-water mark and then loops without sleeping, burning a core
  * that the workers need exactly when they are behind (seen with perf: a
- * third of the broker's CPU in poll/getpid under a PULL backlog).
- *
- * pull:  blocking receive, blocking send: PUSH waits for a worker with room.
- * reply: requests only while the backend can take one (ZMQ_EVENTS), answers
- *        always; when the backend is full, wait for it to drain (POLLOUT) or
- *        for answers, never for new requests. */
+ * third of the broker's CPU in poll/getpid under a PULL backlog).  Here the
+ * bound sockets are polled for input only while the backend can take a
+ * message (ZMQ_EVENTS); otherwise the proxy waits for the backend to drain
+ * (POLLOUT) or, for reply, for answers, never for new requests. */
 static void *proxy_main(void *arg)
 {
     struct kind *k = arg;
-    if (k == &k->z->kinds[KIND_PULL]) {
-        while (forward(k->bound, k->back) != -ETERM)
-            ;
-    } else {
-        for (;;) {
-            int events = 0;
-            size_t sz = sizeof events;
-            if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 && zmq_errno() == ETERM)
+    bool reply = k->kind == KIND_REPLY;
+    zmq_pollitem_t it[MAX_ENDPOINTS + 1];
+    zmq_msg_t f[MAX_FRAMES];
+    for (;;) {
+        int events = 0;
+        size_t sz = sizeof events;
+        if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 && zmq_errno() == ETERM)
+            break;
+        bool room = events & ZMQ_POLLOUT;
+        it[0] = (zmq_pollitem_t){
+            .socket = k->back,
+            .events = (short)((reply ? ZMQ_POLLIN : 0) | (room ? 0 : ZMQ_POLLOUT))};
+        for (size_t i = 0; i < k->n_endpoints; i++)
+            it[i + 1] = (zmq_pollitem_t){.socket = k->bound[i], .events = room ? ZMQ_POLLIN : 0};
+        int r = zmq_poll(it, (int)k->n_endpoints + 1, rx_timeout(&k->rx));
+        if (r < 0) {
+            if (zmq_errno() == ETERM)
                 break;
-            bool room = events & ZMQ_POLLOUT;
-            zmq_pollitem_t it[2] = {
-                {.socket = k->back, .events = (short)(ZMQ_POLLIN | (room ? 0 : ZMQ_POLLOUT))},
-                {.socket = k->bound, .events = room ? ZMQ_POLLIN : 0},
-            };
-            if (zmq_poll(it, 2, -1) < 0) {
-                if (zmq_errno() == ETERM)
-                    break;
-                continue;
-            }
-            if ((it[0].revents & ZMQ_POLLIN) && forward(k->back, k->bound) == -ETERM)
-                break;
-            if ((it[1].revents & ZMQ_POLLIN) && forward(k->bound, k->back) == -ETERM)
-                break;
+            continue;
         }
+        if (r == 0) {
+            rx_tick(&k->rx, room); /* idle only if the bound sockets were asked */
+            continue;
+        }
+        bool overflow;
+        /* Answers: [endpoint byte][envelope...] back to that bound socket. */
+        while (reply && (it[0].revents & ZMQ_POLLIN)) {
+            int n = receive(k->back, f, &overflow, ZMQ_DONTWAIT);
+            if (n == -ETERM)
+                goto out;
+            if (n < 0)
+                break;
+            size_t ep = zmq_msg_size(&f[0]) == 1 ? *(uint8_t *)zmq_msg_data(&f[0]) : SIZE_MAX;
+            if (ep < k->n_endpoints && n > 1) {
+                zmq_msg_close(&f[0]);
+                if (pass_on(f, 1, (size_t)n, false, -1, k->bound[ep]) == -ETERM)
+                    goto out;
+            } else {
+                close_frames(f, n); /* cannot happen: our own workers wrote it */
+            }
+        }
+        for (size_t i = 0; i < k->n_endpoints; i++) {
+            if (!(it[i + 1].revents & ZMQ_POLLIN))
+                continue;
+            for (int b = 0; b < BURST; b++) {
+                if (b > 0) {
+                    sz = sizeof events;
+                    if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 ||
+                        !(events & ZMQ_POLLOUT))
+                        break;
+                }
+                int n = receive(k->bound[i], f, &overflow, ZMQ_DONTWAIT);
+                if (n == -ETERM)
+                    goto out;
+                if (n < 0)
+                    break;
+                struct layout l;
+                rx_observe(&k->rx, (unsigned)i, f, (size_t)n, &l);
+                if (!reply && is_end_only(&l, (size_t)n)) {
+                    close_frames(f, n); /* accounted; nothing to ingest */
+                    continue;
+                }
+                if (pass_on(f, 0, (size_t)n, overflow, reply ? (int)i : -1, k->back) == -ETERM)
+                    goto out;
+            }
+        }
+        rx_tick(&k->rx, false);
     }
-    zmq_close(k->bound);
+out:
+    for (size_t i = 0; i < k->n_endpoints; i++) {
+        zmq_close(k->bound[i]);
+        k->bound[i] = NULL;
+    }
     zmq_close(k->back);
-    k->bound = k->back = NULL;
+    k->back = NULL;
     return NULL;
 }
 
@@ -374,35 +617,40 @@ static int new_socket(struct ob_zmq *z, int type, int hwm, void **out)
     return 0;
 }
 
-/* Creates the kind's bound socket, binds it, and the inproc fan-out when
- * there is more than one worker.  Threads are not started here. */
+/* Creates and binds one socket per endpoint of the kind, and the inproc
+ * fan-out when there is more than one worker.  Threads are not started
+ * here. */
 static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t n_eps,
                       const struct ob_zmq_opts *o, char err[OB_ERR_LEN])
 {
     struct kind *k = &z->kinds[kind];
     k->z = z;
+    k->kind = kind;
+    k->rx.k = k;
     if (n_eps == 0)
         return 0;
+    if (n_eps > MAX_ENDPOINTS) {
+        snprintf(err, OB_ERR_LEN, "zmq.%s: %zu endpoints, at most %d", kind_name[kind], n_eps,
+                 MAX_ENDPOINTS);
+        return -EINVAL;
+    }
     int hwm = o->rcv_hwm > 0 ? o->rcv_hwm : 0;
-    int rc = new_socket(z, kind == KIND_PULL ? ZMQ_PULL : ZMQ_ROUTER, hwm, &k->bound);
-    if (rc != 0) {
-        snprintf(err, OB_ERR_LEN, "zmq %s socket: %s", kind_name[kind], zmq_strerror(-rc));
-        return rc;
-    }
-    k->endpoints = calloc(n_eps, sizeof *k->endpoints);
-    if (!k->endpoints) {
-        snprintf(err, OB_ERR_LEN, "zmq: out of memory");
-        return -ENOMEM;
-    }
+    int rc;
     for (size_t i = 0; i < n_eps; i++) {
+        void *s;
+        rc = new_socket(z, kind == KIND_PULL ? ZMQ_PULL : ZMQ_ROUTER, hwm, &s);
+        if (rc != 0) {
+            snprintf(err, OB_ERR_LEN, "zmq %s socket: %s", kind_name[kind], zmq_strerror(-rc));
+            return rc;
+        }
+        k->bound[k->n_endpoints++] = s;
         char last[256];
         size_t last_len = sizeof last;
         /* IPv6 only for [v6] literals: with it on, "tcp://127.0.0.1:*"
          * would report itself as tcp://[::ffff:127.0.0.1]:port. */
         int v6 = strchr(eps[i], '[') != NULL;
-        if (zmq_setsockopt(k->bound, ZMQ_IPV6, &v6, sizeof v6) != 0 ||
-            zmq_bind(k->bound, eps[i]) != 0 ||
-            zmq_getsockopt(k->bound, ZMQ_LAST_ENDPOINT, last, &last_len) != 0) {
+        if (zmq_setsockopt(s, ZMQ_IPV6, &v6, sizeof v6) != 0 || zmq_bind(s, eps[i]) != 0 ||
+            zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, last, &last_len) != 0) {
             rc = -zmq_errno();
             snprintf(err, OB_ERR_LEN, "zmq.%s: cannot bind %s: %s", kind_name[kind], eps[i],
                      zmq_strerror(-rc));
@@ -413,7 +661,14 @@ static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t
             snprintf(err, OB_ERR_LEN, "zmq: out of memory");
             return -ENOMEM;
         }
-        k->n_endpoints++;
+        k->sm_id[i] = ob_sm_zmq_endpoint(last);
+    }
+    rc = ob_zseq_create(o->max_senders ? o->max_senders : DEFAULT_MAX_SENDERS,
+                        o->sender_ttl_ns > 0 ? o->sender_ttl_ns : DEFAULT_SENDER_TTL_NS,
+                        &k->rx.seq);
+    if (rc != 0) {
+        snprintf(err, OB_ERR_LEN, "zmq: sender table: %s", ob_strerror(rc));
+        return rc;
     }
 
     size_t nw = o->threads ? o->threads : 1;
@@ -425,15 +680,12 @@ static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t
     k->n_workers = nw;
     for (size_t i = 0; i < nw; i++) {
         struct worker *w = &k->workers[i];
-        *w = (struct worker){.z = z, .kind = kind};
+        *w = (struct worker){.k = k};
         ob_buf_init(&w->inflated);
         ob_buf_init(&w->answer);
     }
-    if (nw == 1) {
-        k->workers[0].sock = k->bound;
-        k->bound = NULL; /* the worker owns it */
-        return 0;
-    }
+    if (nw == 1)
+        return 0; /* the worker reads the bound sockets */
     int back_type = kind == KIND_PULL ? ZMQ_PUSH : ZMQ_DEALER;
     int work_type = kind == KIND_PULL ? ZMQ_PULL : ZMQ_DEALER;
     rc = new_socket(z, back_type, INPROC_HWM, &k->back);
@@ -519,14 +771,9 @@ void ob_zmq_stop(struct ob_zmq *z)
         zmq_ctx_shutdown(z->ctx);
     for (int kind = 0; kind < KIND__COUNT; kind++) {
         struct kind *k = &z->kinds[kind];
+        bool direct_started = k->n_workers == 1 && k->workers[0].started;
         if (k->proxy_started)
             pthread_join(k->proxy, NULL);
-        else {
-            if (k->bound)
-                zmq_close(k->bound);
-            if (k->back)
-                zmq_close(k->back);
-        }
         for (size_t i = 0; i < k->n_workers; i++) {
             struct worker *w = &k->workers[i];
             if (w->started)
@@ -536,10 +783,17 @@ void ob_zmq_stop(struct ob_zmq *z)
             ob_buf_fini(&w->inflated);
             ob_buf_fini(&w->answer);
         }
+        if (!k->proxy_started && !direct_started) {
+            for (size_t i = 0; i < k->n_endpoints; i++)
+                if (k->bound[i])
+                    zmq_close(k->bound[i]);
+            if (k->back)
+                zmq_close(k->back);
+        }
         free(k->workers);
         for (size_t i = 0; i < k->n_endpoints; i++)
             free(k->endpoints[i]);
-        free(k->endpoints);
+        ob_zseq_destroy(k->rx.seq);
     }
     if (z->ctx)
         zmq_ctx_term(z->ctx);

@@ -5,43 +5,60 @@
  *   pull   PULL, fire-and-forget.  Nothing is answered.
  *   reply  ROUTER, one answer per request, for DEALER and REQ clients.
  *
- * A request is one ZeroMQ message of one or two frames:
+ * A request is one ZeroMQ message; after the routing envelope (reply socket,
+ * below) come, in this order:
  *
- *   [body]              body = ExportMetricsServiceRequest, protobuf
- *   [encoding][body]    encoding = "gzip": body is gzip (or zlib) compressed;
+ *   [sequence]          optional, 24 bytes starting with a zero byte: the
+ *                       sender's id and the message's number (ob_zmq_seq.h
+ *                       has the byte layout).  The project's clients send
+ *                       it; plain messages without it work as before.
+ *   [encoding]          optional: "gzip": body is gzip (or zlib) compressed;
  *                       "identity": body is plain; anything else is refused
+ *   [body]              ExportMetricsServiceRequest, protobuf
+ *
+ * A message that is only a sequence frame with the END flag says the sender
+ * closes after `seq` messages; it is not a request (not counted, nothing
+ * ingested; the reply socket answers it like an empty request).  The broker
+ * follows each sender's numbers and counts messages lost, duplicated
+ * (resent) and reordered, per endpoint (otlp_broker_zmq_messages_*_total),
+ * with a rate-limited log line naming the sender for every loss.
  *
  * On the reply socket the routing envelope comes first, as ZeroMQ puts it
  * there: the identity the ROUTER adds, and for REQ clients (or anything that
  * routes through further ROUTER/DEALER hops) the frames up to and including
  * the first empty delimiter frame.  The answer carries the same envelope back,
- * so REQ and DEALER clients both see only the answer:
+ * so REQ and DEALER clients both see only the answer, and then the request's
+ * sequence frame, byte for byte, when it had one (so that a client with many
+ * requests in flight knows which one is answered):
  *
- *   success   one frame: ExportMetricsServiceResponse, protobuf.  When points
+ *   success   [sequence] ExportMetricsServiceResponse, protobuf.  When points
  *             were rejected its partial_success says how many and why, exactly
  *             as OTLP/HTTP answers with 200.  All accepted: an empty response
  *             (a zero-length frame, which decodes as a response without
  *             partial_success).
- *   error     two frames: "error", then a UTF-8 message that starts with the
+ *   error     [sequence] "error", then a UTF-8 message that starts with the
  *             reason and a colon:
  *               "malformed: ..."    the body does not decode (HTTP 400)
  *               "too_large: ..."    over max_body_bytes, compressed or
  *                                   inflated (HTTP 413)
- *               "unsupported: ..."  unknown encoding frame or too many frames
+ *               "unsupported: ..."  unknown encoding frame, a malformed
+ *                                   sequence frame, or too many frames
  *               "unavailable: ..."  broker not ready (HTTP 503); retry later
  *             Nothing of such a request was stored.
  *
- * A success is always exactly one frame, an error always two, so a client can
- * tell them apart by the frame count alone.
+ * Without a sequence frame a success is always exactly one frame and an error
+ * two; with one, two and three.
  *
  * Every request is counted with ob_sm_request(OB_FE_ZMQ, outcome); ingest
  * counts its points; failures are logged through ob_complain (rate limited).
  * All bodies go through ob_ingest_body(): no decoding or naming here.
  *
- * Threads: per socket kind, `threads` workers.  With one worker it reads the
- * bound socket itself; with more, a proxy thread forwards from the
- * bound socket to the workers over inproc (PUSH/PULL for pull, DEALER/DEALER
- * for reply).  Messages are received into zmq_msg_t and ingested in place:
+ * Threads: per socket kind, `threads` workers.  Each endpoint has a socket
+ * of its own (so that counts can name it).  With one worker it reads the
+ * bound sockets itself; with more, a proxy thread forwards from the
+ * bound sockets to the workers over inproc (PUSH/PULL for pull, DEALER/DEALER
+ * for reply).  The thread that reads the bound sockets follows the sequence
+ * numbers.  Messages are received into zmq_msg_t and ingested in place:
  * no copy of the body between the wire and the decoder.  A slow store only
  * slows these threads; the HTTP frontend has its own.
  */
@@ -67,6 +84,8 @@ struct ob_zmq_opts {
     uint64_t max_body_bytes;  /* limit on the body, compressed and inflated; 0 = none */
     int rcv_hwm;              /* ZMQ_RCVHWM (and reply SNDHWM), messages; 0 = unlimited */
     unsigned threads;         /* workers per socket kind; 0 is taken as 1 */
+    uint32_t max_senders;     /* senders followed per socket kind; 0 = 4096 */
+    int64_t sender_ttl_ns;    /* forget a sender not heard for this long; 0 = 5 min */
 };
 
 /* Creates a context, binds every endpoint and starts the threads.  Returns 0,

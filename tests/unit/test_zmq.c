@@ -19,6 +19,7 @@
 #include "ob_log.h"
 #include "ob_otlp.h"
 #include "ob_zmq.h"
+#include "ob_zmq_seq.h"
 #include "zmq_stack.h"
 
 #define OK_REQS "otlp_broker_requests_total{frontend=\"zmq\",outcome=\"ok\"}"
@@ -351,6 +352,285 @@ START_TEST(many_clients_worker_pool)
 }
 END_TEST
 
+
+/* ---- sequence frames ------------------------------------------------------------ */
+
+static void seq_frame(uint8_t out[OB_ZSEQ_FRAME_LEN], uint64_t sender, uint64_t seq,
+                      uint8_t flags)
+{
+    struct ob_zseq_frame f = {.sender = sender, .seq = seq, .flags = flags};
+    ob_zseq_encode(out, &f);
+}
+
+/* [seq] [encoding] body, with enc NULL for none. */
+static void send_seq(void *sock, uint64_t sender, uint64_t seq, const char *enc, const void *body,
+                     size_t len)
+{
+    uint8_t f[OB_ZSEQ_FRAME_LEN];
+    seq_frame(f, sender, seq, 0);
+    ck_assert_int_ge(zmq_send(sock, f, sizeof f, ZMQ_SNDMORE), 0);
+    send_frames(sock, enc, body, len);
+}
+
+static void send_end(void *sock, uint64_t sender, uint64_t count)
+{
+    uint8_t f[OB_ZSEQ_FRAME_LEN];
+    seq_frame(f, sender, count, OB_ZSEQ_FLAG_END);
+    ck_assert_int_ge(zmq_send(sock, f, sizeof f, 0), 0);
+}
+
+static uint64_t seq_metric(struct zmq_stack *st, const char *what, const char *endpoint)
+{
+    char name[300];
+    snprintf(name, sizeof name, "otlp_broker_zmq_messages_%s_total{endpoint=\"%s\"}", what,
+             endpoint);
+    return zmq_stack_selfmetric(st, name);
+}
+
+/* Polls a self-metric until it reaches want (the broker settles losses when
+ * idle, a little after the fact). */
+static uint64_t wait_metric(struct zmq_stack *st, const char *what, const char *endpoint,
+                            uint64_t want)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 300 && (v = seq_metric(st, what, endpoint)) < want; i++) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return v;
+}
+
+static void *counter_body(const char *value, double v, uint64_t t, size_t *len)
+{
+    return zmq_stack_counter_payload("seq", "seq_test", "n", value, v, t, true, len);
+}
+
+/* PULL: numbered messages are ingested as before; duplicates and reorders
+ * are counted for the endpoint, an END alone is not a request, and a gap is
+ * counted lost once the sender closed and the broker went idle. */
+static void pull_sequences(unsigned threads)
+{
+    struct zmq_stack st;
+    zmq_stack_start(&st, threads, 0);
+    void *ctx = zmq_ctx_new();
+    void *push = open_socket(ctx, ZMQ_PUSH, st.pull);
+    uint64_t t = base_ns();
+    size_t len;
+    void *b0 = counter_body("a", 1, t, &len);
+    send_seq(push, 77, 0, NULL, b0, len);
+    struct ob_buf gz;
+    ob_buf_init(&gz);
+    void *b1 = counter_body("b", 2, t, &len);
+    ck_assert_int_eq(ob_gzip(b1, len, 6, &gz), 0);
+    send_seq(push, 77, 1, "gzip", gz.data, gz.len);
+    send_seq(push, 77, 1, "gzip", gz.data, gz.len); /* resent: duplicate */
+    void *b3 = counter_body("d", 4, t, &len);
+    send_seq(push, 77, 3, "identity", b3, len);
+    void *b2 = counter_body("c", 3, t, &len);
+    send_seq(push, 77, 2, NULL, b2, len); /* late: reordered */
+    send_end(push, 77, 4);
+
+    /* Another sender skips number 1 and closes after 3. */
+    send_seq(push, 78, 0, NULL, b0, len);
+    send_seq(push, 78, 2, NULL, b2, len);
+    send_end(push, 78, 3);
+
+    const char *want[] = {"seq_test_total{job=\"seq\",n=\"a\"} 1",
+                          "seq_test_total{job=\"seq\",n=\"b\"} 2",
+                          "seq_test_total{job=\"seq\",n=\"c\"} 3",
+                          "seq_test_total{job=\"seq\",n=\"d\"} 4", NULL};
+    ck_assert(zmq_stack_wait_lines(&st, want, 3000));
+    ck_assert_uint_eq(wait_metric(&st, "lost", st.pull, 1), 1);
+    ck_assert_uint_eq(seq_metric(&st, "duplicate", st.pull), 1);
+    ck_assert_uint_eq(seq_metric(&st, "reordered", st.pull), 1);
+    /* 7 requests; the two ENDs are not requests. */
+    ck_assert_uint_eq(zmq_stack_selfmetric(&st, OK_REQS), 7);
+    ck_assert_uint_eq(zmq_stack_selfmetric(&st, UNSUPPORTED_REQS), 0);
+    /* Both senders settled: nobody followed any more. */
+    ck_assert_uint_eq(zmq_stack_selfmetric(&st, "otlp_broker_zmq_senders{socket=\"pull\"}"), 0);
+    ob_buf_fini(&gz);
+    free(b0);
+    free(b1);
+    free(b2);
+    free(b3);
+    zmq_close(push);
+    zmq_ctx_term(ctx);
+    zmq_stack_stop(&st);
+}
+
+START_TEST(pull_sequences_one_worker)
+{
+    pull_sequences(1);
+}
+END_TEST
+
+START_TEST(pull_sequences_worker_pool)
+{
+    pull_sequences(3);
+}
+END_TEST
+
+/* Receives an answer whose first frame must be the sequence frame sent;
+ * returns the frame count after it, like answer(). */
+static int seq_answer(void *sock, uint64_t sender, uint64_t seq, uint8_t flags,
+                      int64_t *out_rejected, char *msg, size_t cap)
+{
+    char *f[5];
+    size_t l[5];
+    int n = zmq_stack_recv(sock, f, l, 5);
+    ck_assert_int_ge(n, 2);
+    uint8_t want[OB_ZSEQ_FRAME_LEN];
+    seq_frame(want, sender, seq, flags);
+    ck_assert_uint_eq(l[0], sizeof want);
+    ck_assert_mem_eq(f[0], want, sizeof want);
+    *out_rejected = -1;
+    msg[0] = '\0';
+    if (n == 2) {
+        Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse *r =
+            opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__unpack(
+                NULL, l[1], (const uint8_t *)f[1]);
+        ck_assert_ptr_nonnull(r);
+        *out_rejected = r->partial_success ? r->partial_success->rejected_data_points : 0;
+        opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__free_unpacked(
+            r, NULL);
+    } else if (n == 3) {
+        ck_assert_str_eq(f[1], "error");
+        snprintf(msg, cap, "%s", f[2]);
+    }
+    for (int i = 0; i < n; i++)
+        free(f[i]);
+    return n - 1;
+}
+
+/* Reply: the answer echoes the sequence frame (DEALER and REQ), errors too;
+ * a malformed sequence frame is refused; an END is answered, not counted.
+ * With two endpoints behind the proxy every answer goes back to the socket
+ * its request came from, and counts name the endpoint. */
+static void reply_sequences(unsigned threads)
+{
+    struct zmq_stack st;
+    zmq_stack_start(&st, threads, 0);
+    /* A second broker of two reply endpoints on the same ingest. */
+    char ep2[128];
+    snprintf(ep2, sizeof ep2, "ipc://%s/reply2", st.dir);
+    const char *eps[] = {"tcp://127.0.0.1:*", ep2};
+    struct ob_zmq_opts o = {.reply = eps, .n_reply = 2, .threads = threads, .rcv_hwm = 100};
+    struct ob_zmq *z;
+    char err[OB_ERR_LEN] = "";
+    ck_assert_msg(ob_zmq_start(&o, st.ingest, &z, err) == 0, "%s", err);
+    const char *tcp = ob_zmq_endpoint(z, 1, 0), *ipc2 = ob_zmq_endpoint(z, 1, 1);
+
+    void *ctx = zmq_ctx_new();
+    void *d1 = open_socket(ctx, ZMQ_DEALER, tcp);
+    void *d2 = open_socket(ctx, ZMQ_DEALER, ipc2);
+    void *req = open_socket(ctx, ZMQ_REQ, st.reply);
+    uint64_t t = base_ns();
+    size_t len;
+    int64_t rej;
+    char msg[512];
+    void *body = counter_body("r", 9, t, &len);
+
+    /* Many in flight on both sockets at once, answers matched by number. */
+    for (uint64_t i = 0; i < 40; i++) {
+        send_seq(d1, 500, i, NULL, body, len);
+        send_seq(d2, 600, i, NULL, body, len);
+    }
+    bool got1[40] = {0}, got2[40] = {0};
+    for (int k = 0; k < 80; k++) {
+        zmq_pollitem_t it[2] = {{.socket = d1, .events = ZMQ_POLLIN},
+                                {.socket = d2, .events = ZMQ_POLLIN}};
+        ck_assert_int_gt(zmq_poll(it, 2, 5000), 0);
+        for (int s = 0; s < 2; s++) {
+            if (!(it[s].revents & ZMQ_POLLIN))
+                continue;
+            char *f[3];
+            size_t l[3];
+            int n = zmq_stack_recv(s ? d2 : d1, f, l, 3);
+            ck_assert_int_eq(n, 2);
+            struct ob_zseq_frame fr;
+            ck_assert_int_eq(ob_zseq_parse(f[0], l[0], &fr), 1);
+            ck_assert_uint_eq(fr.sender, s ? 600 : 500); /* never the other socket's */
+            ck_assert_uint_lt(fr.seq, 40);
+            bool *got = s ? got2 : got1;
+            ck_assert(!got[fr.seq]);
+            got[fr.seq] = true;
+            ck_assert_uint_eq(l[1], 0); /* all accepted */
+            for (int i = 0; i < n; i++)
+                free(f[i]);
+        }
+        bool all = true;
+        for (int i = 0; i < 40; i++)
+            all = all && got1[i] && got2[i];
+        if (all)
+            break;
+    }
+    for (int i = 0; i < 40; i++)
+        ck_assert(got1[i] && got2[i]);
+
+    /* A resend is answered again and counted as a duplicate, on its own
+     * endpoint. */
+    send_seq(d2, 600, 7, NULL, body, len);
+    ck_assert_int_eq(seq_answer(d2, 600, 7, 0, &rej, msg, sizeof msg), 1);
+    ck_assert_int_eq(rej, 0);
+    ck_assert_uint_eq(seq_metric(&st, "duplicate", ipc2), 1);
+    ck_assert_uint_eq(seq_metric(&st, "duplicate", tcp), 0);
+
+    /* Errors keep the number in front. */
+    send_seq(d1, 500, 40, "bogus", body, len);
+    ck_assert_int_eq(seq_answer(d1, 500, 40, 0, &rej, msg, sizeof msg), 2);
+    ck_assert_msg(strncmp(msg, "unsupported: unknown encoding", 29) == 0, "%s", msg);
+    send_seq(d1, 500, 41, NULL, "\xff\xff", 2);
+    ck_assert_int_eq(seq_answer(d1, 500, 41, 0, &rej, msg, sizeof msg), 2);
+    ck_assert_msg(strncmp(msg, "malformed: ", 11) == 0, "%s", msg);
+
+    /* REQ: delimiter, then the same. */
+    send_seq(req, 700, 0, NULL, body, len);
+    ck_assert_int_eq(seq_answer(req, 700, 0, 0, &rej, msg, sizeof msg), 1);
+
+    /* A broken sequence frame (the magic, but 23 bytes) is refused and
+     * comes back as sent. */
+    uint8_t bad[OB_ZSEQ_FRAME_LEN];
+    seq_frame(bad, 500, 42, 0);
+    ck_assert_int_ge(zmq_send(d1, bad, sizeof bad - 1, ZMQ_SNDMORE), 0);
+    send_frames(d1, NULL, body, len);
+    char *f[4];
+    size_t l[4];
+    ck_assert_int_eq(zmq_stack_recv(d1, f, l, 4), 3);
+    ck_assert_uint_eq(l[0], sizeof bad - 1);
+    ck_assert_str_eq(f[1], "error");
+    ck_assert_msg(strstr(f[2], "sequence frame") != NULL, "%s", f[2]);
+    for (int i = 0; i < 3; i++)
+        free(f[i]);
+
+    /* END on the reply socket: answered with an empty response. */
+    uint64_t ok_before = zmq_stack_selfmetric(&st, OK_REQS);
+    send_end(d1, 500, 42);
+    ck_assert_int_eq(seq_answer(d1, 500, 42, OB_ZSEQ_FLAG_END, &rej, msg, sizeof msg), 1);
+    ck_assert_int_eq(rej, 0);
+    ck_assert_uint_eq(zmq_stack_selfmetric(&st, OK_REQS), ok_before);
+    ck_assert_uint_eq(seq_metric(&st, "lost", tcp), 0);
+
+    free(body);
+    zmq_close(d1);
+    zmq_close(d2);
+    zmq_close(req);
+    zmq_ctx_term(ctx);
+    ob_zmq_stop(z);
+    zmq_stack_stop(&st);
+}
+
+START_TEST(reply_sequences_one_worker)
+{
+    reply_sequences(1);
+}
+END_TEST
+
+START_TEST(reply_sequences_worker_pool)
+{
+    reply_sequences(2);
+}
+END_TEST
+
 /* ---- lifecycle ------------------------------------------------------------------ */
 
 START_TEST(bind_errors_and_prompt_stop)
@@ -403,6 +683,10 @@ Suite *zmq_suite(void)
     tcase_add_test(tc, bad_requests_do_not_stop_the_sockets);
     tcase_add_test(tc, many_clients_one_worker);
     tcase_add_test(tc, many_clients_worker_pool);
+    tcase_add_test(tc, pull_sequences_one_worker);
+    tcase_add_test(tc, pull_sequences_worker_pool);
+    tcase_add_test(tc, reply_sequences_one_worker);
+    tcase_add_test(tc, reply_sequences_worker_pool);
     tcase_add_test(tc, bind_errors_and_prompt_stop);
     suite_add_tcase(s, tc);
     return s;

@@ -62,6 +62,7 @@ void zmq_stack_start(struct zmq_stack *s, unsigned threads, uint64_t max_body)
                              .max_body_bytes = s->cfg.max_body_bytes,
                              .rcv_hwm = 1000,
                              .threads = threads};
+    ob_sm_reset(); /* counts of this stack only; endpoints registered anew */
     rc = ob_zmq_start(&zo, s->ingest, &s->zmq, err);
     ck_assert_msg(rc == 0, "zmq: %s", err);
     snprintf(s->pull, sizeof s->pull, "%s", ob_zmq_endpoint(s->zmq, 0, 0));
