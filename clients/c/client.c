@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
@@ -51,6 +53,12 @@ typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
 #define MAX_ATTRS 64            /* attributes per record call */
 #define DEFAULT_MAX_SERIES 2000 /* the SDK's default cardinality limit */
 #define DEFAULT_TIMEOUT_MS 5000
+#define DEFAULT_WINDOW 64
+#define DEFAULT_RESEND_MS 1000
+#define MAX_WINDOW 65536
+/* Sequence frame (the broker's broker/ob_zmq_seq.h is the reference). */
+#define SEQ_LEN 24
+#define SEQ_FLAG_END 0x01
 #define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
 
 static const double default_bounds[] = {0,   5,    10,   25,   50,   75,   100,  250,
@@ -89,6 +97,17 @@ struct obc_instrument {
     size_t n_series;
 };
 
+/* A message of the OBC_STREAM window, kept until it is answered. */
+struct inflight {
+    bool used;
+    uint64_t seq;
+    int64_t sent_ms;  /* last (re)send; 0 = not on the wire yet */
+    uint64_t points;
+    char *encoding;   /* NULL or owned */
+    void *body;       /* owned */
+    size_t len;
+};
+
 struct obc_client {
     enum obc_mode mode;
     int64_t timeout_ms;
@@ -105,8 +124,17 @@ struct obc_client {
     struct obc_instrument *instruments;
     struct obc_instrument **inst_tail;
 
-    pthread_mutex_t flush_lock; /* one flush at a time; owns sock */
+    pthread_mutex_t flush_lock; /* one flush at a time; owns sock and below */
     void *sock;
+    uint64_t sender;            /* random, not 0: the sequence frames' sender id */
+    uint64_t next_seq;          /* number of the next new message */
+    struct obc_stats stats;
+    struct inflight *win;       /* OBC_STREAM: window slots, seq % window */
+    uint32_t window;
+    uint64_t low;               /* OBC_STREAM: lowest number not answered */
+    int64_t resend_ms;
+    void (*on_ack)(void *arg, int rc, const struct obc_result *res);
+    void *on_ack_arg;
 
     pthread_mutex_t stop_lock;  /* background flusher */
     pthread_cond_t stop_cond;
@@ -766,7 +794,7 @@ int obc_encode(struct obc_client *c, void **out_buf, size_t *out_len)
 
 static int socket_open(struct obc_client *c)
 {
-    int type = c->mode == OBC_REPLY ? ZMQ_DEALER : ZMQ_PUSH;
+    int type = c->mode == OBC_PUSH ? ZMQ_PUSH : ZMQ_DEALER;
     void *s = zmq_socket(c->ctx, type);
     if (!s)
         return -zmq_errno();
@@ -792,16 +820,65 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads the broker's answer (see broker/ob_zmq.h): one frame = response,
- * "error" + message = refused. */
-static int read_answer(struct obc_client *c, struct obc_result *res)
+static void seq_encode(uint8_t out[SEQ_LEN], uint64_t sender, uint64_t seq, uint8_t flags)
 {
-    zmq_msg_t f[3];
+    static const uint8_t magic[4] = {0x00, 'O', 'B', 'Q'};
+    memcpy(out, magic, 4);
+    out[4] = 1; /* version */
+    out[5] = flags;
+    out[6] = out[7] = 0;
+    for (int i = 0; i < 8; i++) {
+        out[8 + i] = (uint8_t)(sender >> (8 * i));
+        out[16 + i] = (uint8_t)(seq >> (8 * i));
+    }
+}
+
+/* The number in an echoed sequence frame of ours, or false. */
+static bool seq_decode(const zmq_msg_t *m, uint64_t sender, uint64_t *seq, uint8_t *flags)
+{
+    const uint8_t *p = zmq_msg_data((zmq_msg_t *)m);
+    if (zmq_msg_size((zmq_msg_t *)m) != SEQ_LEN || p[0] != 0 || p[1] != 'O' || p[2] != 'B' ||
+        p[3] != 'Q' || p[4] != 1)
+        return false;
+    uint64_t s = 0, q = 0;
+    for (int i = 7; i >= 0; i--) {
+        s = s << 8 | p[8 + i];
+        q = q << 8 | p[16 + i];
+    }
+    *seq = q;
+    *flags = p[5];
+    return s == sender;
+}
+
+/* Sends one message: [sequence] [encoding] body.  flags: ZMQ_DONTWAIT or 0. */
+static int send_message(struct obc_client *c, uint64_t seq, const char *encoding,
+                        const void *body, size_t len, int flags)
+{
+    uint8_t f[SEQ_LEN];
+    seq_encode(f, c->sender, seq, 0);
+    if (zmq_send(c->sock, f, sizeof f, ZMQ_SNDMORE | flags) < 0)
+        return -zmq_errno();
+    /* The first frame is queued: the rest of the message follows it. */
+    if (encoding && zmq_send(c->sock, encoding, strlen(encoding), ZMQ_SNDMORE) < 0)
+        return -zmq_errno();
+    if (zmq_send(c->sock, body, len, 0) < 0)
+        return -zmq_errno();
+    return 0;
+}
+
+/* Reads one answer (see broker/ob_zmq.h): [sequence] then one frame =
+ * response, "error" + message = refused.  *seq gets its number; returns 0,
+ * OBC_E_REFUSED or OBC_E_PROTOCOL with res filled, -EAGAIN when none is
+ * there, or 1 for an answer that is not about a message of ours (an END's,
+ * another sender's). */
+static int read_answer(struct obc_client *c, uint64_t *seq, struct obc_result *res)
+{
+    zmq_msg_t f[4];
     size_t n = 0;
     bool more = true;
     int rc = 0;
     while (more) {
-        zmq_msg_t spill, *m = n < 3 ? &f[n] : &spill;
+        zmq_msg_t spill, *m = n < 4 ? &f[n] : &spill;
         zmq_msg_init(m);
         if (zmq_msg_recv(m, c->sock, ZMQ_DONTWAIT) < 0) {
             rc = -zmq_errno();
@@ -814,12 +891,20 @@ static int read_answer(struct obc_client *c, struct obc_result *res)
         else
             n++;
     }
-    if (rc == 0 && n == 1) {
+    uint8_t flags = 0;
+    if (rc == 0 && (n < 2 || !seq_decode(&f[0], c->sender, seq, &flags)))
+        rc = n >= 2 && zmq_msg_size(&f[0]) == SEQ_LEN ? 1 : OBC_E_PROTOCOL;
+    else if (rc == 0 && (flags & SEQ_FLAG_END))
+        rc = 1;
+    *res = (struct obc_result){.seq = *seq};
+    if (rc == 0 && n == 2) {
         pb_response *r =
             opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__unpack(
-                NULL, zmq_msg_size(&f[0]), zmq_msg_data(&f[0]));
+                NULL, zmq_msg_size(&f[1]), zmq_msg_data(&f[1]));
         if (!r) {
             rc = OBC_E_PROTOCOL;
+            snprintf(res->message, sizeof res->message,
+                     "the answer is not an ExportMetricsServiceResponse");
         } else {
             res->answered = true;
             if (r->partial_success) {
@@ -831,13 +916,13 @@ static int read_answer(struct obc_client *c, struct obc_result *res)
             opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__free_unpacked(
                 r, NULL);
         }
-    } else if (rc == 0 && n == 2 && zmq_msg_size(&f[0]) == 5 &&
-               memcmp(zmq_msg_data(&f[0]), "error", 5) == 0) {
+    } else if (rc == 0 && n == 3 && zmq_msg_size(&f[1]) == 5 &&
+               memcmp(zmq_msg_data(&f[1]), "error", 5) == 0) {
         res->answered = true;
-        size_t ml = zmq_msg_size(&f[1]);
+        size_t ml = zmq_msg_size(&f[2]);
         if (ml >= sizeof res->message)
             ml = sizeof res->message - 1;
-        memcpy(res->message, zmq_msg_data(&f[1]), ml);
+        memcpy(res->message, zmq_msg_data(&f[2]), ml);
         res->message[ml] = '\0';
         rc = OBC_E_REFUSED;
     } else if (rc == 0) {
@@ -848,24 +933,19 @@ static int read_answer(struct obc_client *c, struct obc_result *res)
     return rc;
 }
 
-/* Sends one request; in OBC_REPLY mode waits for its answer.  flush_lock held. */
-static int transmit(struct obc_client *c, const char *encoding, const void *body, size_t len,
-                    struct obc_result *res)
+static void count_answer(struct obc_client *c, int rc, const struct obc_result *res)
 {
-    if (!c->endpoint)
-        return -ENOTCONN;
-    if (!c->sock) { /* a reconnect after a timeout failed: try again */
-        int rc = socket_open(c);
-        if (rc != 0)
-            return rc;
-    }
-    if (encoding && zmq_send(c->sock, encoding, strlen(encoding), ZMQ_SNDMORE) < 0)
-        return -zmq_errno();
-    if (zmq_send(c->sock, body, len, 0) < 0)
-        return -zmq_errno();
-    if (c->mode != OBC_REPLY)
-        return 0;
+    c->stats.acked++;
+    if (rc == OBC_E_REFUSED)
+        c->stats.refused++;
+    if (res->rejected > 0)
+        c->stats.rejected_points += (uint64_t)res->rejected;
+}
 
+/* OBC_REPLY: waits up to timeout_ms for the answer to message seq; late
+ * answers to earlier messages are read and dropped. */
+static int await_answer(struct obc_client *c, uint64_t seq, struct obc_result *res)
+{
     int64_t deadline = mono_ms() + c->timeout_ms;
     for (;;) {
         zmq_pollitem_t pi = {.socket = c->sock, .events = ZMQ_POLLIN};
@@ -875,15 +955,168 @@ static int transmit(struct obc_client *c, const char *encoding, const void *body
             continue;
         if (n < 0)
             return -zmq_errno();
-        if (n > 0)
-            return read_answer(c, res);
-        /* No answer in time.  A late one must not be taken for the answer to
-         * the next request: start over on a fresh socket (lazy pirate). */
-        zmq_close(c->sock);
-        c->sock = NULL;
-        int rc = socket_open(c);
-        return rc != 0 ? rc : -ETIMEDOUT;
+        if (n == 0)
+            return -ETIMEDOUT;
+        uint64_t got = UINT64_MAX;
+        struct obc_result r;
+        int rc;
+        while ((rc = read_answer(c, &got, &r)) != -EAGAIN) {
+            if (rc == OBC_E_PROTOCOL) {
+                *res = r;
+                return rc; /* not a broker that numbers its answers */
+            }
+            if (rc == 1 || got != seq)
+                continue; /* an END's answer, or a late one */
+            uint64_t points = res->points;
+            *res = r;
+            res->points = points;
+            count_answer(c, rc, res);
+            return rc;
+        }
     }
+}
+
+/* ---- OBC_STREAM window ------------------------------------------------------------------- */
+
+static uint64_t in_flight(const struct obc_client *c)
+{
+    return c->next_seq - c->low;
+}
+
+static void slot_free(struct inflight *m)
+{
+    free(m->body);
+    free(m->encoding);
+    *m = (struct inflight){0};
+}
+
+/* Reads every answer that is there; each acknowledges its message once. */
+static void take_answers(struct obc_client *c)
+{
+    uint64_t seq = 0;
+    struct obc_result r;
+    int rc;
+    while ((rc = read_answer(c, &seq, &r)) != -EAGAIN) {
+        if (rc == 1 || seq < c->low || seq >= c->next_seq)
+            continue; /* an END's answer, or a duplicate of an answered one */
+        struct inflight *m = &c->win[seq % c->window];
+        if (!m->used || m->seq != seq)
+            continue; /* answered already */
+        r.points = m->points;
+        slot_free(m);
+        count_answer(c, rc, &r);
+        if (c->on_ack)
+            c->on_ack(c->on_ack_arg, rc, &r);
+    }
+    while (c->low < c->next_seq && !c->win[c->low % c->window].used)
+        c->low++;
+}
+
+/* Sends again what waited resend_ms for an answer (or never left).
+ * Returns the ms until the next one is due (INT64_MAX: none). */
+static int64_t resend_overdue(struct obc_client *c)
+{
+    int64_t now = mono_ms(), next = INT64_MAX;
+    for (uint64_t s = c->low; s < c->next_seq; s++) {
+        struct inflight *m = &c->win[s % c->window];
+        if (!m->used)
+            continue;
+        int64_t due = m->sent_ms ? m->sent_ms + c->resend_ms : now;
+        if (due <= now) {
+            if (send_message(c, m->seq, m->encoding, m->body, m->len, ZMQ_DONTWAIT) != 0)
+                return 0; /* the socket takes nothing now: try again soon */
+            if (m->sent_ms)
+                c->stats.resent++;
+            m->sent_ms = now;
+            due = now + c->resend_ms;
+        }
+        if (due - now < next)
+            next = due - now;
+    }
+    return next;
+}
+
+/* Reads answers and resends for up to wait_ms, returning as soon as the
+ * window has room (room) or is empty (!room). */
+static void pump(struct obc_client *c, int64_t wait_ms, bool room)
+{
+    int64_t deadline = mono_ms() + wait_ms;
+    for (;;) {
+        take_answers(c);
+        int64_t next = resend_overdue(c);
+        uint64_t busy = in_flight(c);
+        if (room ? busy < c->window : busy == 0)
+            return;
+        int64_t left = deadline - mono_ms();
+        if (left <= 0)
+            return;
+        if (next == 0)
+            next = 10; /* the socket was full: a short pause */
+        zmq_pollitem_t pi = {.socket = c->sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&pi, 1, (long)(next < left ? next : left)) < 0 && zmq_errno() != EINTR)
+            return;
+    }
+}
+
+/* Puts one message into the window and sends it; body is taken over (freed
+ * on failure).  flush_lock held. */
+static int stream_send(struct obc_client *c, char *encoding, void *body, size_t len,
+                       uint64_t points, struct obc_result *res)
+{
+    pump(c, 0, true);
+    if (in_flight(c) >= c->window)
+        pump(c, c->timeout_ms, true);
+    if (in_flight(c) >= c->window) {
+        free(body);
+        free(encoding);
+        return -ETIMEDOUT;
+    }
+    uint64_t seq = c->next_seq++;
+    struct inflight *m = &c->win[seq % c->window];
+    *m = (struct inflight){
+        .used = true, .seq = seq, .points = points, .encoding = encoding, .body = body, .len = len};
+    c->stats.sent++;
+    res->seq = seq;
+    if (send_message(c, seq, encoding, body, len, ZMQ_DONTWAIT) == 0)
+        m->sent_ms = mono_ms(); /* else it goes out with the next resend round */
+    return 0;
+}
+
+/* Sends one request; OBC_REPLY waits for its answer, OBC_STREAM for room in
+ * the window.  body is taken over when own, else copied as needed.
+ * flush_lock held. */
+static int transmit(struct obc_client *c, const char *encoding, void *body, size_t len, bool own,
+                    struct obc_result *res)
+{
+    int rc;
+    if (!c->endpoint) {
+        rc = -ENOTCONN;
+        goto out;
+    }
+    if (c->mode == OBC_STREAM) {
+        char *enc = encoding ? strdup(encoding) : NULL;
+        void *copy = own ? body : malloc(len ? len : 1);
+        if ((encoding && !enc) || !copy) {
+            free(enc);
+            if (!own)
+                free(copy);
+            rc = -ENOMEM;
+            goto out;
+        }
+        if (!own && len)
+            memcpy(copy, body, len);
+        return stream_send(c, enc, copy, len, res->points, res);
+    }
+    uint64_t seq = c->next_seq++;
+    res->seq = seq;
+    c->stats.sent++;
+    rc = send_message(c, seq, encoding, body, len, 0);
+    if (rc == 0 && c->mode == OBC_REPLY)
+        rc = await_answer(c, seq, res);
+out:
+    if (own)
+        free(body);
+    return rc;
 }
 
 int obc_send(struct obc_client *c, const void *body, size_t len, const char *encoding,
@@ -893,7 +1126,7 @@ int obc_send(struct obc_client *c, const void *body, size_t len, const char *enc
     if (!c || (len && !body))
         return -EINVAL;
     pthread_mutex_lock(&c->flush_lock);
-    int rc = transmit(c, encoding, body, len, &res);
+    int rc = transmit(c, encoding, (void *)body, len, false, &res);
     pthread_mutex_unlock(&c->flush_lock);
     if (out)
         *out = res;
@@ -910,12 +1143,66 @@ int obc_flush(struct obc_client *c, struct obc_result *out)
     size_t len = 0;
     int rc = c->endpoint ? encode(c, &buf, &len, &res.points) : -ENOTCONN;
     if (rc == 0 && buf)
-        rc = transmit(c, NULL, buf, len, &res);
+        rc = transmit(c, NULL, buf, len, true, &res);
+    else
+        free(buf);
+    if (rc == 0 && !buf && c->mode == OBC_STREAM && c->sock)
+        pump(c, 0, true); /* nothing new: still read what came */
     pthread_mutex_unlock(&c->flush_lock);
-    free(buf);
     if (out)
         *out = res;
     return rc;
+}
+
+int obc_wait(struct obc_client *c, int64_t timeout_ms)
+{
+    if (!c || timeout_ms < 0)
+        return -EINVAL;
+    pthread_mutex_lock(&c->flush_lock);
+    int rc = 0;
+    if (c->mode == OBC_STREAM && c->sock) {
+        pump(c, timeout_ms, false);
+        rc = in_flight(c) ? -ETIMEDOUT : 0;
+    }
+    pthread_mutex_unlock(&c->flush_lock);
+    return rc;
+}
+
+int obc_stats(struct obc_client *c, struct obc_stats *out)
+{
+    if (!c || !out)
+        return -EINVAL;
+    pthread_mutex_lock(&c->flush_lock);
+    *out = c->stats;
+    out->in_flight = c->mode == OBC_STREAM ? in_flight(c) : 0;
+    pthread_mutex_unlock(&c->flush_lock);
+    return 0;
+}
+
+/* At close: tells the broker how many messages this client sent, so that it
+ * can count what never arrived.  OBC_PUSH sends it over a fresh connection,
+ * because the tail of the old one is what libzmq may lose (ob_zmq.h); the
+ * DEALER modes over their own socket, unanswered. */
+static void send_end(struct obc_client *c)
+{
+    if (!c->endpoint || c->next_seq == 0)
+        return;
+    uint8_t f[SEQ_LEN];
+    seq_encode(f, c->sender, c->next_seq, SEQ_FLAG_END);
+    if (c->mode != OBC_PUSH) {
+        if (c->sock)
+            zmq_send(c->sock, f, sizeof f, ZMQ_DONTWAIT);
+        return;
+    }
+    if (c->sock) {
+        zmq_close(c->sock); /* lingers up to timeout_ms for what is queued */
+        c->sock = NULL;
+    }
+    bool immediate = c->immediate;
+    c->immediate = false; /* queue it even before the connection is up */
+    if (socket_open(c) == 0)
+        zmq_send(c->sock, f, sizeof f, ZMQ_DONTWAIT);
+    c->immediate = immediate;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
@@ -964,6 +1251,11 @@ static void client_free(struct obc_client *c)
         zmq_close(c->sock);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
+    if (c->win) {
+        for (uint32_t i = 0; i < c->window; i++)
+            slot_free(&c->win[i]);
+        free(c->win);
+    }
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->flush_lock);
     pthread_mutex_destroy(&c->stop_lock);
@@ -976,8 +1268,9 @@ static void client_free(struct obc_client *c)
 
 int obc_open(const struct obc_options *o, struct obc_client **out)
 {
-    if (!o || !out || (o->mode != OBC_PUSH && o->mode != OBC_REPLY) || o->timeout_ms < 0 ||
-        o->flush_interval_ms < 0 || o->timeout_ms > INT32_MAX || o->n_resource >= MAX_ATTRS)
+    if (!o || !out || (unsigned)o->mode > OBC_STREAM || o->timeout_ms < 0 ||
+        o->flush_interval_ms < 0 || o->timeout_ms > INT32_MAX || o->n_resource >= MAX_ATTRS ||
+        o->window > MAX_WINDOW || o->resend_ms < 0)
         return -EINVAL;
     struct obc_client *c = calloc(1, sizeof *c);
     if (!c)
@@ -997,7 +1290,16 @@ int obc_open(const struct obc_options *o, struct obc_client **out)
         return -ENOMEM;
     }
     c->mode = o->mode;
+    if (c->mode == OBC_AUTO)
+        c->mode = o->endpoint && strncmp(o->endpoint, "ipc://", 6) == 0 ? OBC_STREAM : OBC_PUSH;
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
+    c->window = o->window ? o->window : DEFAULT_WINDOW;
+    c->resend_ms = o->resend_ms ? o->resend_ms : DEFAULT_RESEND_MS;
+    c->on_ack = o->on_ack;
+    c->on_ack_arg = o->on_ack_arg;
+    while (c->sender == 0)
+        if (getrandom(&c->sender, sizeof c->sender, 0) != sizeof c->sender)
+            c->sender = ((uint64_t)now_ns() * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)getpid();
     c->max_series = o->max_series ? o->max_series : DEFAULT_MAX_SERIES;
     c->interval_ms = o->flush_interval_ms;
     c->immediate = o->immediate;
@@ -1030,6 +1332,8 @@ int obc_open(const struct obc_options *o, struct obc_client **out)
         rc = -ENOMEM;
         if (!(c->endpoint = strdup(o->endpoint)) || !(c->ctx = zmq_ctx_new()))
             goto fail;
+        if (c->mode == OBC_STREAM && !(c->win = calloc(c->window, sizeof *c->win)))
+            goto fail;
         if ((rc = socket_open(c)) != 0)
             goto fail;
     }
@@ -1060,6 +1364,15 @@ int obc_close(struct obc_client *c, struct obc_result *out)
         pthread_join(c->thread, NULL);
     }
     int rc = c->endpoint ? obc_flush(c, out) : 0;
+    if (c->mode == OBC_STREAM && c->sock) {
+        pump(c, c->timeout_ms, false);
+        uint64_t left = in_flight(c);
+        if (out)
+            out->unacked = left;
+        if (left && rc == 0)
+            rc = -ETIMEDOUT;
+    }
+    send_end(c);
     client_free(c); /* zmq_close lingers up to timeout_ms for what is queued */
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "ob_otlp.h"
 #include "otlpbroker/client.h"
 #include "zmq_stack.h"
+#include "ob_zmq_seq.h"
 
 typedef Opentelemetry__Proto__Metrics__V1__Metric metric;
 typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_point;
@@ -407,40 +408,54 @@ START_TEST(push_background_flush)
     ck_assert_int_eq(obc_counter(c, "k", NULL, NULL, &k), 0);
     ck_assert_int_eq(obc_add(k, 2, NULL, 0), 0);
 
-    /* The background thread sends without being asked. */
-    char *f[2];
-    size_t l[2];
-    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 2), 1);
+    /* The background thread sends without being asked: [sequence] body. */
+    char *f[3];
+    size_t l[3];
+    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 3), 2);
+    struct ob_zseq_frame sf;
+    ck_assert_int_eq(ob_zseq_parse(f[0], l[0], &sf), 1);
+    ck_assert_uint_eq(sf.seq, 0);
+    uint64_t sender = sf.sender;
     ob_otlp_request *r =
         opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
-            NULL, l[0], (const uint8_t *)f[0]);
+            NULL, l[1], (const uint8_t *)f[1]);
     ck_assert_ptr_nonnull(r);
     ck_assert_double_eq(find_number(find_metric(r, "k"), "")->as_double, 2);
     release(r);
     free(f[0]);
+    free(f[1]);
     ck_assert_int_eq(obc_add(k, 3, NULL, 0), 0);
     struct obc_result res;
     ck_assert_int_eq(obc_close(c, &res), 0); /* final flush */
     ck_assert_uint_eq(res.points, 1);
     ck_assert(!res.answered);
     ck_assert_int_ge(flushes_seen, 1);
-    /* Drain to the close's flush: it has the final sum. */
+    /* Drain to the close's flush: it has the final sum; the numbers run on
+     * from 1; last comes the END, alone, with the count of messages. */
     double last = 0;
-    int timeout = 200;
-    zmq_setsockopt(pull, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, pull, 0) < 0) {
-            zmq_msg_close(&m);
-            break;
+    uint64_t next = 1;
+    bool end = false;
+    while (!end) {
+        int n = zmq_stack_recv(pull, f, l, 3);
+        ck_assert_int_ge(n, 1);
+        ck_assert_int_eq(ob_zseq_parse(f[0], l[0], &sf), 1);
+        ck_assert_uint_eq(sf.sender, sender);
+        if (n == 1) {
+            ck_assert_uint_eq(sf.flags, OB_ZSEQ_FLAG_END);
+            ck_assert_uint_eq(sf.seq, next);
+            end = true;
+        } else {
+            ck_assert_int_eq(n, 2);
+            ck_assert_uint_eq(sf.flags, 0);
+            ck_assert_uint_eq(sf.seq, next++);
+            r = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
+                NULL, l[1], (const uint8_t *)f[1]);
+            ck_assert_ptr_nonnull(r);
+            last = find_number(find_metric(r, "k"), "")->as_double;
+            release(r);
         }
-        r = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
-            NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-        ck_assert_ptr_nonnull(r);
-        last = find_number(find_metric(r, "k"), "")->as_double;
-        release(r);
-        zmq_msg_close(&m);
+        for (int i = 0; i < n; i++)
+            free(f[i]);
     }
     ck_assert_double_eq(last, 5);
     zmq_close(pull);
@@ -476,11 +491,12 @@ static void *fake_broker_main(void *p)
         char *f[4];
         size_t l[4];
         int got = zmq_stack_recv(b->router, f, l, 4);
-        if (got != 2) /* identity + body */
+        if (got != 3) /* identity + sequence + body */
             return (void *)1;
         if (b->script[i] == ANSWER_LATE)
             sleep_ms(600); /* after the client gave up */
         zmq_send(b->router, f[0], l[0], ZMQ_SNDMORE);
+        zmq_send(b->router, f[1], l[1], ZMQ_SNDMORE); /* echoed */
         switch (b->script[i]) {
         case ANSWER_PARTIAL:
         case ANSWER_LATE:
@@ -509,6 +525,7 @@ START_TEST(push_immediate_needs_a_peer)
     snprintf(ep, sizeof ep, "ipc://%s/pull", dir);
     struct obc_options o = OBC_OPTIONS_INIT;
     o.endpoint = ep;
+    o.mode = OBC_PUSH;
     o.timeout_ms = 200;
     o.immediate = true;
     struct obc_client *c;
@@ -537,11 +554,13 @@ START_TEST(push_immediate_needs_a_peer)
     ck_assert_int_eq(obc_flush(c2, NULL), 0);
     char *f[2];
     size_t l[2];
-    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 2), 1);
+    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 2), 2);
     free(f[0]);
+    free(f[1]);
     ck_assert_int_eq(obc_close(c2, NULL), 0); /* the same series once more */
-    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 2), 1);
+    ck_assert_int_eq(zmq_stack_recv(pull, f, l, 2), 2);
     free(f[0]);
+    free(f[1]);
     obc_close(c, NULL);
     zmq_close(pull);
     zmq_ctx_term(ctx);
@@ -665,12 +684,179 @@ START_TEST(end_to_end_push)
     zmq_stack_start(&st, 1, 0);
     struct obc_options o = OBC_OPTIONS_INIT;
     o.endpoint = st.pull;
+    o.mode = OBC_PUSH;
     o.service_name = "calculator";
     struct obc_client *c;
     ck_assert_int_eq(obc_open(&o, &c), 0);
     calculator(c);
     ck_assert_int_eq(obc_close(c, NULL), 0);
     ck_assert(zmq_stack_wait_lines(&st, calculator_lines, 3000));
+    zmq_stack_stop(&st);
+}
+END_TEST
+
+
+/* ---- OBC_STREAM ------------------------------------------------------------------- */
+
+/* A fake broker for the window: answers in reverse order in groups of up to
+ * four, never answers the first copy of number 3, answers number 5 twice,
+ * and answers nothing while muted. */
+struct stream_broker {
+    void *router;
+    _Atomic bool stop, mute;
+    _Atomic int requests;
+};
+
+static void *stream_broker_main(void *p)
+{
+    struct stream_broker *b = p;
+    char *held[4][3];
+    size_t held_l[4][3];
+    int n_held = 0;
+    bool dropped3 = false;
+    while (!b->stop) {
+        char *f[4];
+        size_t l[4];
+        zmq_pollitem_t pi = {.socket = b->router, .events = ZMQ_POLLIN};
+        int got = zmq_poll(&pi, 1, 50) > 0 ? zmq_stack_recv(b->router, f, l, 4) : 0;
+        if (got == 3) {
+            b->requests++;
+            struct ob_zseq_frame sf;
+            bool ok = ob_zseq_parse(f[1], l[1], &sf) == 1;
+            if (!ok || b->mute || (sf.seq == 3 && !dropped3)) {
+                dropped3 = dropped3 || (ok && sf.seq == 3);
+                for (int i = 0; i < got; i++)
+                    free(f[i]);
+                continue;
+            }
+            for (int i = 0; i < 3; i++)
+                held[n_held][i] = f[i], held_l[n_held][i] = l[i];
+            n_held++;
+        }
+        if (n_held == 4 || (got <= 0 && n_held > 0)) {
+            for (int h = n_held - 1; h >= 0; h--) {
+                struct ob_zseq_frame sf;
+                ob_zseq_parse(held[h][1], held_l[h][1], &sf);
+                for (int rep = 0; rep < (sf.seq == 5 ? 2 : 1); rep++) {
+                    zmq_send(b->router, held[h][0], held_l[h][0], ZMQ_SNDMORE);
+                    zmq_send(b->router, held[h][1], held_l[h][1], ZMQ_SNDMORE);
+                    zmq_send(b->router, "", 0, 0);
+                }
+                for (int i = 0; i < 3; i++)
+                    free(held[h][i]);
+            }
+            n_held = 0;
+        }
+    }
+    return NULL;
+}
+
+static _Atomic int acks_of[64];
+static _Atomic int acks;
+
+static void on_ack(void *arg, int rc, const struct obc_result *res)
+{
+    (void)arg;
+    ck_assert_int_eq(rc, 0);
+    ck_assert(res->answered);
+    if (res->seq < 64)
+        acks_of[res->seq]++;
+    acks++;
+}
+
+START_TEST(stream_window_resend_and_close)
+{
+    void *ctx = zmq_ctx_new();
+    char ep[128];
+    void *router = bind_socket(ctx, ZMQ_ROUTER, ep, sizeof ep);
+    struct stream_broker b = {.router = router};
+    pthread_t tid;
+    ck_assert_int_eq(pthread_create(&tid, NULL, stream_broker_main, &b), 0);
+
+    struct obc_options o = OBC_OPTIONS_INIT;
+    o.endpoint = ep;
+    o.mode = OBC_STREAM;
+    o.window = 8;
+    o.resend_ms = 200;
+    o.timeout_ms = 3000;
+    o.on_ack = on_ack;
+    struct obc_client *c;
+    ck_assert_int_eq(obc_open(&o, &c), 0);
+    /* 20 messages through a window of 8: sends wait for room only. */
+    for (uint64_t i = 0; i < 20; i++) {
+        struct obc_result res;
+        char body[32];
+        int len = snprintf(body, sizeof body, "message %llu", (unsigned long long)i);
+        ck_assert_int_eq(obc_send(c, body, (size_t)len, NULL, &res), 0);
+        ck_assert_uint_eq(res.seq, i);
+        ck_assert(!res.answered);
+    }
+    ck_assert_int_eq(obc_wait(c, 5000), 0);
+    for (int i = 0; i < 20; i++)
+        ck_assert_msg(acks_of[i] == 1, "message %d acknowledged %d times", i, acks_of[i]);
+    struct obc_stats st;
+    ck_assert_int_eq(obc_stats(c, &st), 0);
+    ck_assert_uint_eq(st.sent, 20);
+    ck_assert_uint_eq(st.acked, 20);
+    ck_assert_uint_ge(st.resent, 1); /* number 3 at least */
+    ck_assert_uint_eq(st.in_flight, 0);
+    ck_assert_uint_eq(st.refused, 0);
+
+    /* Muted broker: the window fills, the next send times out unsent, and
+     * close reports the unanswered ones. */
+    b.mute = true;
+    struct obc_options o2 = o;
+    o2.timeout_ms = 300;
+    o2.on_ack = NULL;
+    struct obc_client *c2;
+    ck_assert_int_eq(obc_open(&o2, &c2), 0);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(obc_send(c2, "x", 1, NULL, NULL), 0);
+    struct obc_result res;
+    ck_assert_int_eq(obc_send(c2, "x", 1, NULL, &res), -ETIMEDOUT);
+    ck_assert_int_eq(obc_wait(c2, 100), -ETIMEDOUT);
+    ck_assert_int_eq(obc_stats(c2, &st), 0);
+    ck_assert_uint_eq(st.sent, 8);
+    ck_assert_uint_eq(st.in_flight, 8);
+    ck_assert_int_eq(obc_close(c2, &res), -ETIMEDOUT);
+    ck_assert_uint_eq(res.unacked, 8);
+
+    b.mute = false;
+    ck_assert_int_eq(obc_close(c, &res), 0);
+    ck_assert_uint_eq(res.unacked, 0);
+    b.stop = true;
+    pthread_join(tid, NULL);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+}
+END_TEST
+
+/* OBC_AUTO on an ipc:// endpoint streams; everything is acknowledged and
+ * stored, and the broker saw no loss. */
+START_TEST(end_to_end_stream)
+{
+    struct zmq_stack st;
+    zmq_stack_start(&st, 2, 0);
+    struct obc_options o = OBC_OPTIONS_INIT;
+    o.endpoint = st.reply;
+    o.service_name = "calculator";
+    struct obc_client *c;
+    ck_assert_int_eq(obc_open(&o, &c), 0);
+    calculator(c);
+    struct obc_result res;
+    for (int i = 0; i < 50; i++) {
+        ck_assert_int_eq(obc_flush(c, &res), 0);
+        ck_assert_uint_eq(res.seq, (uint64_t)i);
+    }
+    ck_assert_int_eq(obc_close(c, &res), 0);
+    ck_assert_uint_eq(res.unacked, 0);
+    ck_assert(zmq_stack_wait_lines(&st, calculator_lines, 1000));
+    char name[256];
+    snprintf(name, sizeof name, "otlp_broker_zmq_messages_lost_total{endpoint=\"%s\"}", st.reply);
+    ck_assert_uint_eq(zmq_stack_selfmetric(&st, name), 0);
+    ck_assert_uint_eq(
+        zmq_stack_selfmetric(&st, "otlp_broker_requests_total{frontend=\"zmq\",outcome=\"ok\"}"),
+        51);
     zmq_stack_stop(&st);
 }
 END_TEST
@@ -694,6 +880,8 @@ Suite *client_suite(void)
     tcase_add_test(tc, reply_answers_and_timeouts);
     tcase_add_test(tc, end_to_end_reply);
     tcase_add_test(tc, end_to_end_push);
+    tcase_add_test(tc, stream_window_resend_and_close);
+    tcase_add_test(tc, end_to_end_stream);
     suite_add_tcase(s, tc);
     return s;
 }
