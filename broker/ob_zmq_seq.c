@@ -107,13 +107,15 @@ static uint64_t advance(uint64_t *w, uint64_t d)
 
 struct sender {
     uint64_t id;
-    uint64_t high;       /* highest number accounted */
+    uint64_t high;       /* highest number heard (valid once seen) */
+    uint64_t end;        /* ended: the count of messages the sender sent */
     uint64_t win[WORDS];
     int64_t last_ns;     /* last message (or END) */
     uint32_t chain;      /* next in the hash bucket, or in the free list */
     uint32_t prev, next; /* recency list */
     uint16_t endpoint;
     bool ended;
+    bool seen;           /* a message (not only an END) was heard */
 };
 
 struct ob_zseq {
@@ -205,11 +207,28 @@ static uint32_t find(const struct ob_zseq *t, uint64_t id)
     return NIL;
 }
 
-/* Forgets entry i; returns its unseen numbers (now lost). */
+/* The numbers of entry i still missing: unseen ones in the window, and
+ * those a closed sender sent above the highest heard. */
+static uint64_t missing(const struct sender *s)
+{
+    if (!s->seen)
+        return s->ended ? s->end : 0;
+    uint64_t n = zeros(s->win);
+    if (s->ended && s->end > s->high + 1)
+        n += s->end - (s->high + 1);
+    return n;
+}
+
+static bool complete(const struct sender *s)
+{
+    return s->ended && (s->end == 0 || (s->seen && s->high + 1 >= s->end && all_seen(s->win)));
+}
+
+/* Forgets entry i; returns its missing numbers (now lost). */
 static uint64_t drop(struct ob_zseq *t, uint32_t i)
 {
     struct sender *s = &t->e[i];
-    uint64_t lost = zeros(s->win);
+    uint64_t lost = missing(s);
     uint32_t *p = &t->bucket[bucket_of(t, s->id)];
     while (*p != i)
         p = &t->e[*p].chain;
@@ -260,50 +279,45 @@ void ob_zseq_observe(struct ob_zseq *t, unsigned endpoint, const struct ob_zseq_
     uint32_t i = find(t, f->sender);
     if (i == NIL) {
         if (end && f->seq == 0)
-            return; /* closed without sending anything */
+            return; /* opened and closed without sending anything */
         i = insert(t, f->sender, c, evicted);
-        struct sender *s = &t->e[i];
-        memset(s->win, 0xff, sizeof s->win);
-        if (end) {
-            /* Nothing of this sender heard yet: all of 0 .. seq-1 are due.
-             * Conceptually high was -1, everything below it accounted. */
-            c->lost += advance(s->win, f->seq);
-            s->high = f->seq - 1;
-        } else {
-            s->high = f->seq;
-        }
-    } else {
-        struct sender *s = &t->e[i];
-        /* A message's own number; an END advances to seq - 1 without
-         * marking it (it is the count, not a message). */
-        uint64_t top = end ? f->seq - 1 : f->seq;
-        if (end && f->seq == 0) {
-            /* nothing to advance to */
-        } else if (top > s->high) {
-            c->lost += advance(s->win, top - s->high);
-            s->high = top;
-            if (!end)
-                s->win[0] |= 1;
-        } else if (!end) {
-            uint64_t back = s->high - f->seq;
-            if (back >= OB_ZSEQ_WINDOW) {
-                c->reordered++;
-            } else if (s->win[back / 64] >> (back % 64) & 1) {
-                c->duplicate++;
-            } else {
-                s->win[back / 64] |= 1ULL << (back % 64);
-                c->reordered++;
-            }
-        }
+        memset(t->e[i].win, 0xff, sizeof t->e[i].win);
     }
     struct sender *s = &t->e[i];
-    s->endpoint = (uint16_t)endpoint;
-    if (end && !s->ended) {
+    if (end) {
+        /* The count is not a message: the numbers up to it are only due.
+         * The END often overtakes them (it came on a new connection), so
+         * nothing is lost before the sender is settled. */
+        if (!s->ended)
+            t->pending_ends++;
         s->ended = true;
-        t->pending_ends++;
+        s->end = f->seq;
+    } else if (!s->seen) {
+        /* First message.  After an END the sender's numbers start at 0:
+         * those below this one are due (as if the highest were -1). */
+        s->seen = true;
+        if (s->ended)
+            c->lost += advance(s->win, f->seq + 1);
+        s->high = f->seq;
+        s->win[0] |= 1;
+    } else if (f->seq > s->high) {
+        c->lost += advance(s->win, f->seq - s->high);
+        s->high = f->seq;
+        s->win[0] |= 1;
+    } else {
+        uint64_t back = s->high - f->seq;
+        if (back >= OB_ZSEQ_WINDOW) {
+            c->reordered++;
+        } else if (s->win[back / 64] >> (back % 64) & 1) {
+            c->duplicate++;
+        } else {
+            s->win[back / 64] |= 1ULL << (back % 64);
+            c->reordered++;
+        }
     }
+    s->endpoint = (uint16_t)endpoint;
     touch(t, i, now_ns);
-    if (s->ended && all_seen(s->win))
+    if (complete(s))
         drop(t, i); /* closed, and every message came: nothing to wait for */
 }
 

@@ -35,7 +35,8 @@
  *   number below the window      reordered (late; it was counted lost when
  *                                it left the window unseen)
  *   unseen number leaving the window, or still unseen when the sender
- *   expires, is evicted, or has closed (END) and the receiver went idle:
+ *   expires, is evicted, or has closed (END) and the receiver went idle;
+ *   and a closed sender's numbers above the highest heard:
  *                                lost
  *
  * An END is final only once the receiver found every socket empty at least

@@ -18,7 +18,12 @@ ALL_OBJS        += $(TEST_TOOL_OBJS)
 $(TEST_TOOL_OBJS): override CPPFLAGS += -Itests/unit
 
 $(TEST_TOOLS): $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(PAYLOAD_OBJS)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PBC_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PBC_LIBS) $(TOOL_LIBS)
+
+# zmqsend drives the C client library.
+$(BUILD)/tests/tools/zmqsend.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
+$(BUILD)/tests/tools/zmqsend: $(CLIENT_A)
+$(BUILD)/tests/tools/zmqsend: TOOL_LIBS = $(CLIENT_LIBS)
 
 $(UNIT_OBJS): override CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 

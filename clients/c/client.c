@@ -1107,10 +1107,15 @@ static int transmit(struct obc_client *c, const char *encoding, void *body, size
             memcpy(copy, body, len);
         return stream_send(c, enc, copy, len, res->points, res);
     }
-    uint64_t seq = c->next_seq++;
-    res->seq = seq;
-    c->stats.sent++;
+    /* A message that could not be queued keeps no number: the broker
+     * would count it lost. */
+    uint64_t seq = c->next_seq;
     rc = send_message(c, seq, encoding, body, len, 0);
+    if (rc == 0) {
+        c->next_seq++;
+        c->stats.sent++;
+        res->seq = seq;
+    }
     if (rc == 0 && c->mode == OBC_REPLY)
         rc = await_answer(c, seq, res);
 out:
