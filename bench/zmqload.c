@@ -2,9 +2,12 @@
  *
  *   zmqload --endpoint URL --metrics-port P [--mode raw|client] [options]
  *
- * URL is the broker's PULL endpoint (tcp://, ipc://), or http://127.0.0.1:PORT
- * to send the very same bodies over OTLP/HTTP (keep-alive, one request in
- * flight per connection, as bench/loadgen does).
+ * URL is the broker's PULL endpoint (tcp://, ipc://), with --ack its reply
+ * endpoint (acknowledged stream: the C library's OBC_STREAM, --window
+ * messages in flight), or http://127.0.0.1:PORT to send the very same bodies
+ * over OTLP/HTTP (keep-alive, one request in flight per connection, as
+ * bench/loadgen does).  ZeroMQ goes through the C client library in both
+ * modes, so every message carries its sequence frame.
  *
  * Modes (one thread per connection, each with its own socket):
  *   raw      pre-encoded bodies of the bench's mixed dataset
@@ -20,8 +23,13 @@
  * PULL answers nothing, so the rate is taken at the broker: when the send
  * phase ends, zmqload polls http://127.0.0.1:P/metrics until the broker's
  * otlp_broker_data_points_received_total{frontend="zmq"} grew by every point
- * sent; points/s = points / (time of that scrape - start).  Over HTTP every
- * request is answered, so the send phase is the whole run.
+ * sent; points/s = points / (time of that scrape - start).  The sockets stay
+ * open until then: a PUSH sender that closes while the broker is behind can
+ * lose its tail over ipc:// (libzmq issue 4660; README, "Delivery
+ * guarantees").  The stream is done when every message was acknowledged.
+ * Over HTTP every request is answered, so the send phase is the whole run.
+ * When the broker's count falls short, zmqload says so and exits 1 without
+ * a RESULT: a rate over lost points would be a lie.
  *
  * Last line: RESULT transport= mode= conns= requests= points= secs=
  *            points_per_s= send_secs= bytes_per_req= rejected= errors=
@@ -54,6 +62,8 @@ struct opts {
     unsigned http_port;    /* endpoint is http:// */
     unsigned metrics_port;
     bool client_mode;
+    bool ack;
+    uint32_t window;
     unsigned conns;
     double duration_s;
     uint32_t series, points;
@@ -65,7 +75,7 @@ struct worker {
     pthread_t thread;
     unsigned id;
     const struct opts *o;
-    void *ctx;
+    struct obc_client *client; /* ZeroMQ: closed by main once all is counted */
     uint64_t requests, points, bytes, rejected, errors;
     int64_t last_ts_ns;
 };
@@ -82,6 +92,8 @@ static void usage(FILE *f)
         "                       or http://127.0.0.1:PORT (same bodies over OTLP/HTTP)\n"
         "  --metrics-port P     broker's HTTP port, polled for the ingested count\n"
         "  --mode raw|client    pre-encoded mixed bodies (default) or the C library\n"
+        "  --ack                acknowledged stream to the broker's zmq.reply endpoint\n"
+        "  --window N           --ack: messages in flight per connection (default 64)\n"
         "  --conns N            connections/threads (default 2)\n"
         "  --duration S         seconds of sending (default 8)\n"
         "  --series N, --points N   mixed dataset (default 10000 series, 500 per body)\n"
@@ -205,6 +217,34 @@ static long long zmq_points_received(unsigned port)
     return p ? atoll(p + strlen(key)) : 0;
 }
 
+/* A client of the library: PUSH, or OBC_STREAM with --ack; over HTTP one
+ * without endpoint (client mode encodes with it).  NULL on failure (said). */
+static struct obc_client *open_client(struct worker *w, const char *service,
+                                      const struct obc_attr *res, size_t n_res)
+{
+    const struct opts *o = w->o;
+    struct obc_options co = OBC_OPTIONS_INIT;
+    co.endpoint = o->http_port ? NULL : o->endpoint;
+    co.mode = o->ack ? OBC_STREAM : OBC_PUSH;
+    co.window = o->window;
+    co.service_name = service;
+    co.resource = res;
+    co.n_resource = n_res;
+    co.timeout_ms = 10000;
+    co.max_series = o->client_series;
+    /* A small send queue: the sender blocks as an application would,
+     * instead of queueing seconds of bodies and competing for the CPU. */
+    co.queue = 8;
+    struct obc_client *c;
+    int rc = obc_open(&co, &c);
+    if (rc != 0) {
+        fprintf(stderr, "zmqload: obc_open %s: %s\n", o->endpoint, obc_strerror(rc));
+        w->errors++;
+        return NULL;
+    }
+    return c;
+}
+
 /* ---- raw mode ------------------------------------------------------------------- */
 
 /* As bench/loadgen.c: round 0 encoded with a sentinel time whose fixed64
@@ -222,7 +262,6 @@ static void *raw_main(void *arg)
 {
     struct worker *w = arg;
     const struct opts *o = w->o;
-    void *sock = NULL;
     int fd = -1;
     struct ob_buf *bodies = calloc(g_t.per_round, sizeof *bodies);
     for (uint32_t b = 0; bodies && b < g_t.per_round; b++) {
@@ -232,19 +271,8 @@ static void *raw_main(void *arg)
     }
     if (!bodies)
         goto done;
-    if (!o->http_port) {
-        sock = zmq_socket(w->ctx, ZMQ_PUSH);
-        /* A small send queue: the sender blocks as an application would,
-         * instead of queueing seconds of bodies and competing for the CPU. */
-        int linger = 10000, hwm = 8;
-        zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-        zmq_setsockopt(sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-        if (zmq_connect(sock, o->endpoint) != 0) {
-            fprintf(stderr, "zmqload: connect %s: %s\n", o->endpoint, zmq_strerror(zmq_errno()));
-            w->errors++;
-            goto done;
-        }
-    }
+    if (!o->http_port && !(w->client = open_client(w, NULL, NULL, 0)))
+        goto done;
     while (bench_now_s() < g_deadline) {
         uint64_t g = atomic_fetch_add(&g_next, 1);
         uint32_t b = (uint32_t)(g % g_t.per_round);
@@ -254,8 +282,10 @@ static void *raw_main(void *arg)
             w->last_ts_ns = ts;
         int64_t rejected = 0;
         int rc = o->http_port ? http_post(&fd, o->http_port, bodies[b].data, bodies[b].len, &rejected)
-                              : (zmq_send(sock, bodies[b].data, bodies[b].len, 0) < 0 ? -1 : 0);
+                              : obc_send(w->client, bodies[b].data, bodies[b].len, NULL, NULL);
         if (rc != 0) {
+            if (!o->http_port)
+                fprintf(stderr, "zmqload: send: %s\n", obc_strerror(rc));
             w->errors++;
             continue;
         }
@@ -265,8 +295,6 @@ static void *raw_main(void *arg)
         w->rejected += (uint64_t)rejected;
     }
 done:
-    if (sock)
-        zmq_close(sock);
     if (fd >= 0)
         close(fd);
     for (uint32_t b = 0; bodies && b < g_t.per_round; b++)
@@ -286,20 +314,10 @@ static void *client_main(void *arg)
     char inst_id[32];
     snprintf(inst_id, sizeof inst_id, "client-%u", w->id);
     struct obc_attr res[] = {OBC_STR("service.instance.id", inst_id)};
-    struct obc_options co = OBC_OPTIONS_INIT;
-    co.endpoint = o->http_port ? NULL : o->endpoint;
-    co.service_name = "bench-client";
-    co.resource = res;
-    co.n_resource = 1;
-    co.timeout_ms = 10000;
-    co.max_series = o->client_series;
-    struct obc_client *c;
-    int rc = obc_open(&co, &c);
-    if (rc != 0) {
-        fprintf(stderr, "zmqload: obc_open: %s\n", obc_strerror(rc));
-        w->errors++;
+    struct obc_client *c = open_client(w, "bench-client", res, 1);
+    if (!c)
         return NULL;
-    }
+    int rc = 0;
     struct obc_instrument *in[CLIENT_INSTRUMENTS];
     for (int i = 0; i < CLIENT_INSTRUMENTS && rc == 0; i++) {
         char name[64];
@@ -361,7 +379,10 @@ static void *client_main(void *arg)
     }
     if (fd >= 0)
         close(fd);
-    obc_close(c, NULL); /* its last flush is not counted: no new values */
+    if (o->http_port)
+        obc_close(c, NULL);
+    else
+        w->client = c; /* main closes it once the broker counted everything */
     return NULL;
 }
 
@@ -380,6 +401,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             usage(stdout);
             exit(0);
         }
+        if (!strcmp(k, "--ack")) {
+            o->ack = true;
+            continue;
+        }
         if (i + 1 == argc) {
             fprintf(stderr, "zmqload: %s needs a value\n", k);
             return -EINVAL;
@@ -392,6 +417,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->metrics_port = (unsigned)n;
         else if (!strcmp(k, "--mode") && (!strcmp(v, "raw") || !strcmp(v, "client")))
             o->client_mode = !strcmp(v, "client");
+        else if (!strcmp(k, "--window") && n > 0 && n <= 65536)
+            o->window = (uint32_t)n;
         else if (!strcmp(k, "--conns") && n > 0 && n <= 64)
             o->conns = (unsigned)n;
         else if (!strcmp(k, "--duration") && atof(v) > 0)
@@ -434,7 +461,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "zmqload: cannot build the bodies\n");
         return 1;
     }
-    void *ctx = o.http_port ? NULL : zmq_ctx_new();
     long long before = o.http_port ? 0 : zmq_points_received(o.metrics_port);
     if (before < 0) {
         fprintf(stderr, "zmqload: cannot read http://127.0.0.1:%u/metrics\n", o.metrics_port);
@@ -447,7 +473,7 @@ int main(int argc, char **argv)
     g_deadline = t0 + o.duration_s;
     unsigned started = 0;
     for (unsigned i = 0; i < o.conns; i++) {
-        ws[i] = (struct worker){.id = i, .o = &o, .ctx = ctx};
+        ws[i] = (struct worker){.id = i, .o = &o};
         if (pthread_create(&ws[i].thread, NULL, o.client_mode ? client_main : raw_main, &ws[i]) != 0)
             break;
         started++;
@@ -467,8 +493,18 @@ int main(int argc, char **argv)
             last_ts = ws[i].last_ts_ns;
     }
     double t_end = t_sent;
+    int short_count = 0;
     if (!o.http_port) {
-        /* Wait for the broker to have taken every point (60 s at most). */
+        /* The stream: every message acknowledged.  Then (both modes) the
+         * broker must have taken every point (60 s at most). */
+        for (unsigned i = 0; i < started; i++) {
+            int rc = ws[i].client ? obc_wait(ws[i].client, 60000) : 0;
+            if (rc != 0) {
+                fprintf(stderr, "zmqload: connection %u: not every message acknowledged: %s\n",
+                        i, obc_strerror(rc));
+                err++;
+            }
+        }
         long long got = 0;
         while ((got = zmq_points_received(o.metrics_port)) >= 0 &&
                (uint64_t)(got - before) < pts && bench_now_s() < t_sent + 60) {
@@ -477,18 +513,28 @@ int main(int argc, char **argv)
         }
         t_end = bench_now_s();
         if (got < 0 || (uint64_t)(got - before) < pts) {
-            fprintf(stderr, "zmqload: the broker counted %lld of %llu points\n", got - before,
-                    (unsigned long long)pts);
-            err++;
+            fprintf(stderr,
+                    "zmqload: FAILED: the broker counted %lld of %llu points sent over %s "
+                    "(see otlp_broker_zmq_messages_lost_total); no rate printed\n",
+                    got - before, (unsigned long long)pts, o.endpoint);
+            short_count = 1;
         }
-        zmq_ctx_term(ctx); /* sockets closed, linger over */
+        /* Only now: closing earlier is what loses a PUSH tail over ipc. */
+        for (unsigned i = 0; i < started; i++)
+            if (ws[i].client)
+                obc_close(ws[i].client, NULL);
+    }
+    if (short_count) {
+        bench_templates_free(&g_t);
+        free(ws);
+        return 1;
     }
     double secs = t_end - t0;
-    printf("RESULT transport=%s mode=%s conns=%u requests=%llu points=%llu secs=%.3f "
+    printf("RESULT transport=%s mode=%s ack=%d conns=%u requests=%llu points=%llu secs=%.3f "
            "points_per_s=%.0f send_secs=%.3f bytes_per_req=%.0f rejected=%llu errors=%llu "
            "last_ts_ms=%lld\n",
            o.http_port ? "http" : !strncmp(o.endpoint, "ipc://", 6) ? "ipc" : "tcp",
-           o.client_mode ? "client" : "raw", o.conns, (unsigned long long)req,
+           o.client_mode ? "client" : "raw", o.ack, o.conns, (unsigned long long)req,
            (unsigned long long)pts, secs, (double)pts / secs, t_sent - t0,
            req && bytes ? (double)bytes / (double)req : 0.0, (unsigned long long)rej,
            (unsigned long long)err, (long long)(last_ts / OB_NS_PER_MS));

@@ -132,7 +132,9 @@ struct obc_client {
     struct inflight *win;       /* OBC_STREAM: window slots, seq % window */
     uint32_t window;
     uint64_t low;               /* OBC_STREAM: lowest number not answered */
+    int64_t next_due_ms;        /* OBC_STREAM: earliest resend due (INT64_MAX: none) */
     int64_t resend_ms;
+    int queue;                  /* ZMQ_SNDHWM; 0 = libzmq's */
     void (*on_ack)(void *arg, int rc, const struct obc_result *res);
     void *on_ack_arg;
 
@@ -804,7 +806,9 @@ static int socket_open(struct obc_client *c)
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) != 0 ||
-        zmq_setsockopt(s, ZMQ_IPV6, &v6, sizeof v6) != 0 || zmq_connect(s, c->endpoint) != 0) {
+        zmq_setsockopt(s, ZMQ_IPV6, &v6, sizeof v6) != 0 ||
+        (c->queue && zmq_setsockopt(s, ZMQ_SNDHWM, &c->queue, sizeof c->queue) != 0) ||
+        zmq_connect(s, c->endpoint) != 0) {
         int e = zmq_errno();
         zmq_close(s);
         return -e;
@@ -1013,27 +1017,35 @@ static void take_answers(struct obc_client *c)
 }
 
 /* Sends again what waited resend_ms for an answer (or never left).
- * Returns the ms until the next one is due (INT64_MAX: none). */
+ * Returns the ms until the next one is due (INT64_MAX: none).  The window
+ * is walked only when something is due: next_due_ms is the earliest due
+ * time, exact because new messages are always due last. */
 static int64_t resend_overdue(struct obc_client *c)
 {
-    int64_t now = mono_ms(), next = INT64_MAX;
+    int64_t now = mono_ms();
+    if (now < c->next_due_ms)
+        return c->next_due_ms == INT64_MAX ? INT64_MAX : c->next_due_ms - now;
+    int64_t next = INT64_MAX;
     for (uint64_t s = c->low; s < c->next_seq; s++) {
         struct inflight *m = &c->win[s % c->window];
         if (!m->used)
             continue;
         int64_t due = m->sent_ms ? m->sent_ms + c->resend_ms : now;
         if (due <= now) {
-            if (send_message(c, m->seq, m->encoding, m->body, m->len, ZMQ_DONTWAIT) != 0)
-                return 0; /* the socket takes nothing now: try again soon */
+            if (send_message(c, m->seq, m->encoding, m->body, m->len, ZMQ_DONTWAIT) != 0) {
+                c->next_due_ms = now; /* the socket takes nothing now: soon again */
+                return 0;
+            }
             if (m->sent_ms)
                 c->stats.resent++;
             m->sent_ms = now;
             due = now + c->resend_ms;
         }
-        if (due - now < next)
-            next = due - now;
+        if (due < next)
+            next = due;
     }
-    return next;
+    c->next_due_ms = next;
+    return next == INT64_MAX ? INT64_MAX : next - now;
 }
 
 /* Reads answers and resends for up to wait_ms, returning as soon as the
@@ -1063,7 +1075,10 @@ static void pump(struct obc_client *c, int64_t wait_ms, bool room)
 static int stream_send(struct obc_client *c, char *encoding, void *body, size_t len,
                        uint64_t points, struct obc_result *res)
 {
-    pump(c, 0, true);
+    /* Answers are read in batches, once half the window is out: an empty
+     * read costs libzmq a poll(2), too much for every small message. */
+    if (in_flight(c) >= (c->window + 1) / 2 || mono_ms() >= c->next_due_ms)
+        pump(c, 0, true);
     if (in_flight(c) >= c->window)
         pump(c, c->timeout_ms, true);
     if (in_flight(c) >= c->window) {
@@ -1077,8 +1092,13 @@ static int stream_send(struct obc_client *c, char *encoding, void *body, size_t 
         .used = true, .seq = seq, .points = points, .encoding = encoding, .body = body, .len = len};
     c->stats.sent++;
     res->seq = seq;
+    int64_t now = mono_ms();
     if (send_message(c, seq, encoding, body, len, ZMQ_DONTWAIT) == 0)
-        m->sent_ms = mono_ms(); /* else it goes out with the next resend round */
+        m->sent_ms = now;
+    else
+        now -= c->resend_ms; /* not out: due with the next round */
+    if (now + c->resend_ms < c->next_due_ms)
+        c->next_due_ms = now + c->resend_ms;
     return 0;
 }
 
@@ -1275,7 +1295,7 @@ int obc_open(const struct obc_options *o, struct obc_client **out)
 {
     if (!o || !out || (unsigned)o->mode > OBC_STREAM || o->timeout_ms < 0 ||
         o->flush_interval_ms < 0 || o->timeout_ms > INT32_MAX || o->n_resource >= MAX_ATTRS ||
-        o->window > MAX_WINDOW || o->resend_ms < 0)
+        o->window > MAX_WINDOW || o->resend_ms < 0 || o->queue > INT32_MAX)
         return -EINVAL;
     struct obc_client *c = calloc(1, sizeof *c);
     if (!c)
@@ -1300,6 +1320,8 @@ int obc_open(const struct obc_options *o, struct obc_client **out)
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->window = o->window ? o->window : DEFAULT_WINDOW;
     c->resend_ms = o->resend_ms ? o->resend_ms : DEFAULT_RESEND_MS;
+    c->next_due_ms = INT64_MAX;
+    c->queue = (int)o->queue;
     c->on_ack = o->on_ack;
     c->on_ack_arg = o->on_ack_arg;
     while (c->sender == 0)

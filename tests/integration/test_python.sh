@@ -9,6 +9,8 @@ start_broker
 
 export PYTHONPATH="clients/python:$OB_BUILD/python"
 export OB_PULL="ipc://$TMP/pull" OB_REPLY="ipc://$TMP/reply" OB_URL="http://127.0.0.1:$PORT"
+# For the test that starts (and kill -9s) a broker of its own.
+export OB_BROKER="$BROKER" OB_PLUGINS="$OB_BUILD/plugins"
 export TMPDIR=$TMP PYTHONDONTWRITEBYTECODE=1
 if "$PY" tests/integration/test_python.py 2>"$TMP/py.log"; then
     ok "python tests ($(grep -c ' ... ok$' "$TMP/py.log") passed)"

@@ -17,18 +17,47 @@ counters and up-down counters as the running sum, gauges as the last value,
 histograms as per-bucket counts (a value v falls in the first bucket whose
 bound >= v; the last bucket is +Inf) plus count, sum, min and max.
 
-Transport (one socket per client):
-  reply=False   ZeroMQ PUSH to the broker's pull endpoint (zmq.pull):
-                fire-and-forget.
-  reply=True    ZeroMQ DEALER to the broker's reply endpoint (zmq.reply):
-                each flush waits up to `timeout` seconds for the answer and
-                returns its partial_success in a Result.
+Transport (one socket per client), by `mode`:
+  "push"    ZeroMQ PUSH to the broker's pull endpoint (zmq.pull):
+            fire-and-forget, the fastest; nothing is confirmed.  Over ipc://
+            with libzmq <= 4.3.5 a sender that closes while the broker is
+            behind can lose the tail of what it sent (libzmq issue 4660); the
+            broker counts such losses (otlp_broker_zmq_messages_lost_total).
+  "stream"  ZeroMQ DEALER to the broker's reply endpoint (zmq.reply):
+            acknowledged at nearly push speed.  Up to `window` messages are in
+            flight unanswered; flush() returns once its message is sent and
+            blocks only while the window is full.  Answers are read whenever
+            the client is called (flush, send, wait, close, the background
+            flush) and reported to on_ack(result, error); a message unanswered
+            for `resend` seconds is sent again (the broker stores a resend
+            once).  close() waits up to `timeout` for every answer.
+  "reply"   ZeroMQ DEALER to the broker's reply endpoint (zmq.reply), one
+            request at a time: each flush waits up to `timeout` seconds for
+            its answer and returns its partial_success in a Result.  The
+            simplest and the slowest.
+  Which: "stream" when every message must be confirmed (or resent) without
+  paying a round trip per flush; "reply" when each flush's outcome is wanted
+  before going on; "push" when losing an occasional message is acceptable, or
+  over tcp://.  Without a mode: "reply" if reply=True, else "stream" for an
+  ipc:// endpoint (which must then be the broker's zmq.reply endpoint) and
+  "push" for any other.
+
+Every message starts with a sequence frame (the broker's ob_zmq.h has the wire
+format): the client's sender id, random and drawn once per Client, and the
+message's number, 0 for the first and one more per new message (a resend keeps
+its number).  From the numbers the broker counts, per endpoint, messages lost,
+duplicated and reordered.  At close an END frame says how many messages were
+sent, so that the broker can count what never came: in push mode over a fresh
+connection to the same endpoint, once the data socket is closed and what it
+held has left (within `timeout`), since the tail of the old connection is what
+may be lost; in the DEALER modes last on their own socket.
 
 Threads: recording and instrument creation are safe from any number of
 threads (each instrument has its own lock, held for a dict lookup and a few
-additions).  With interval > 0 a daemon thread flushes every `interval`
-seconds; its outcome goes to on_flush(result, error) and to
-Client.last_error.  The module never prints.
+additions).  Sockets are used by one caller at a time (a lock).  With
+interval > 0 a daemon thread flushes every `interval` seconds; its outcome
+goes to on_flush(result, error) and to Client.last_error.  The module never
+prints.
 
 Requires pyzmq and protobuf (Debian: python3-zmq, python3-protobuf) and the
 Python code generated from proto/ by `make python` into build/python, which
@@ -36,7 +65,10 @@ must be on sys.path (PYTHONPATH=clients/python:build/python).
 """
 
 import bisect
+import collections
 import math
+import secrets
+import struct
 import threading
 import time
 
@@ -87,20 +119,85 @@ class LimitError(OtlpBrokerError):
 
 
 class Result:
-    """What one flush got back.  answered: an answer came (reply mode);
-    rejected/message: its partial_success; points: data points sent."""
+    """What one flush (or send) got back.
 
-    __slots__ = ("answered", "rejected", "message", "points")
+    points       data points sent (0: nothing was recorded, nothing sent)
+    seq          the message's sequence number (None: nothing was sent)
+    answered     an answer came: always in reply mode; in stream mode only in
+                 the Result handed to on_ack (flush() returns before)
+    rejected, message   the answer's partial_success
+    unacked      close() in stream mode: messages never acknowledged (0 when
+                 every one was; then close() raises TimeoutError)
+    """
 
-    def __init__(self, points=0, answered=False, rejected=0, message=""):
+    __slots__ = ("answered", "rejected", "message", "points", "seq", "unacked")
+
+    def __init__(self, points=0, answered=False, rejected=0, message="", seq=None):
         self.points = points
         self.answered = answered
         self.rejected = rejected
         self.message = message
+        self.seq = seq
+        self.unacked = 0
 
     def __repr__(self):
-        return "Result(points=%d, answered=%r, rejected=%d, message=%r)" % (
-            self.points, self.answered, self.rejected, self.message)
+        return "Result(points=%d, seq=%r, answered=%r, rejected=%d, message=%r, unacked=%d)" % (
+            self.points, self.seq, self.answered, self.rejected, self.message, self.unacked)
+
+
+# ---- sequence frames (the broker's ob_zmq_seq.h) ----------------------------------
+
+MODES = ("push", "reply", "stream")
+DEFAULT_WINDOW = 64
+DEFAULT_RESEND = 1.0
+_SEQ = struct.Struct("<4sBBHQQ")   # magic, version, flags, 0, sender id, number
+_SEQ_MAGIC = b"\x00OBQ"
+_SEQ_VERSION = 1
+_SEQ_END = 0x01
+
+
+def _seq_frame(sender, seq, flags=0):
+    return _SEQ.pack(_SEQ_MAGIC, _SEQ_VERSION, flags, 0, sender, seq)
+
+
+def _parse_seq(frame):
+    """(sender, seq, flags) of a sequence frame, or None when it is not one."""
+    if len(frame) != _SEQ.size:
+        return None
+    magic, version, flags, zero, sender, seq = _SEQ.unpack(frame)
+    if magic != _SEQ_MAGIC or version != _SEQ_VERSION or zero or flags & ~_SEQ_END or not sender:
+        return None
+    return sender, seq, flags
+
+
+def _new_sender_id():
+    while True:
+        sender = secrets.randbits(64)
+        if sender:
+            return sender
+
+
+def _parse_response(frame, result):
+    """Fills result from an ExportMetricsServiceResponse frame."""
+    r = _svc.ExportMetricsServiceResponse()
+    try:
+        r.ParseFromString(frame)
+    except Exception as e:  # protobuf's DecodeError
+        raise ProtocolError("answer is not an ExportMetricsServiceResponse: %s" % e)
+    if r.HasField("partial_success"):
+        result.rejected = r.partial_success.rejected_data_points
+        result.message = r.partial_success.error_message
+    return result
+
+
+class _InFlight:
+    """A stream-mode message sent and not answered yet."""
+    __slots__ = ("frames", "points", "due")
+
+    def __init__(self, frames, points, due):
+        self.frames = frames
+        self.points = points
+        self.due = due   # monotonic time of the next resend
 
 
 # ---- attribute sets ---------------------------------------------------------------
@@ -268,42 +365,100 @@ class Client:
     service_name  resource service.name (default "unknown_service"); becomes
                   job="..." at the scrape.
     resource      further resource attributes (dict); a service.name in it wins.
-    reply         False: PUSH to zmq.pull; True: DEALER to zmq.reply and wait.
+    mode          how messages go (module docstring):
+                    "push"    PUSH to zmq.pull, fire-and-forget: fastest,
+                              nothing confirmed; over ipc:// with libzmq
+                              <= 4.3.5 a close while the broker is behind can
+                              lose messages (the broker counts them).
+                    "stream"  DEALER to zmq.reply, acknowledged at nearly push
+                              speed, `window` messages in flight, resent after
+                              `resend` seconds without an answer.
+                    "reply"   DEALER to zmq.reply, one request at a time, each
+                              flush waits for its answer: simplest, slowest.
+                  None: "reply" if reply is true, else "stream" for ipc://
+                  endpoints (the endpoint is then the broker's zmq.reply) and
+                  "push" for the others.
+    reply         True: mode "reply" (the older spelling of it).
     interval      background flush period in seconds; 0/None: only flush() and
                   close().
-    timeout       seconds to queue a message (push) or wait for the answer
-                  (reply), and to linger at close.
+    timeout       seconds to queue a message (push), to wait for the answer
+                  (reply) or for room in the window (stream), to wait for the
+                  outstanding answers at close (stream), and to linger at close.
     on_flush      called as on_flush(result, error) after every background
                   flush, on the flush thread (error None on success).
+    window        stream: messages in flight unanswered, at most (default 64).
+    resend        stream: seconds without an answer before a message is sent
+                  again, with the same frames (default 1.0).
+    on_ack        stream: called as on_ack(result, error) for each answer, on
+                  whichever thread called the client when it was read, with
+                  the client's socket lock held (so it must not call flush,
+                  send, wait or close).  result.seq says which message,
+                  result.answered is True, rejected/message are its
+                  partial_success; error is None, a RefusedError for an error
+                  answer or a ProtocolError for an answer that does not decode.
+                  An exception it raises is kept in last_ack_error.
+
+    last_error    the outcome of the last background flush (None: success).
+    last_result   the Result of the last flush(), send() or close(); close()
+                  sets it before it raises.
     """
 
     def __init__(self, endpoint="tcp://127.0.0.1:4319", service_name=None, resource=None,
                  reply=False, interval=10.0, timeout=5.0, scope_name="otlpbroker-python",
-                 max_series=DEFAULT_MAX_SERIES, on_flush=None):
+                 max_series=DEFAULT_MAX_SERIES, on_flush=None, mode=None,
+                 window=DEFAULT_WINDOW, resend=DEFAULT_RESEND, on_ack=None):
         if timeout is None or not timeout > 0:
             raise ValueError("timeout must be > 0")
         if interval and interval < 0:
             raise ValueError("interval must be >= 0")
+        if mode is None:
+            if reply:
+                mode = "reply"
+            elif isinstance(endpoint, str) and endpoint.startswith("ipc://"):
+                mode = "stream"
+            else:
+                mode = "push"
+        elif mode not in MODES:
+            raise ValueError("mode must be one of %s, got %r" % (", ".join(MODES), mode))
+        elif reply and mode != "reply":
+            raise ValueError("reply=True contradicts mode=%r" % mode)
+        if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+            raise ValueError("window must be an int >= 1")
+        if resend is None or not resend > 0:
+            raise ValueError("resend must be > 0")
         res = {"service.name": service_name or "unknown_service"}
         res.update(resource or {})
         self._resource = _canonical(res)
         self.endpoint = endpoint
-        self.reply = bool(reply)
+        self.mode = mode
+        self.reply = mode == "reply"
         self.timeout = float(timeout)
+        self.window = window
+        self.resend = float(resend)
         self.scope_name = scope_name
         self.max_series = int(max_series)
         self.on_flush = on_flush
+        self.on_ack = on_ack
         self.last_error = None
+        self.last_ack_error = None
+        self.last_result = None
         self._lock = threading.Lock()        # the instrument table
         self._instruments = {}               # name -> instrument, in creation order
-        self._flush_lock = threading.Lock()  # one flush at a time; owns the socket
+        self._flush_lock = threading.Lock()  # one caller at a time; owns the sockets
+        self._sender = _new_sender_id()
+        self._next_seq = 0                   # the number of the next new message
+        self._in_flight = {}                 # stream: seq -> _InFlight
+        self._resend_queue = collections.deque()   # stream: (due, seq), due ascending
+        self._resend_blocked = False         # stream: a resend found the socket full
+        self._counts_lock = threading.Lock()  # the counts below, for stats()
+        self._counts = dict.fromkeys(("sent", "acked", "resent", "refused", "rejected_points"), 0)
         self._ctx = None
         self._sock = None
         self._closed = False
         if endpoint is not None:
             self._ctx = zmq.Context()
             try:
-                self._open_socket()
+                self._sock = self._new_socket(self._ctx)
             except Exception:
                 self._ctx.destroy(linger=0)
                 raise
@@ -314,6 +469,11 @@ class Client:
             self._thread = threading.Thread(target=self._flusher, name="otlpbroker-flush",
                                             daemon=True)
             self._thread.start()
+
+    @property
+    def sender_id(self):
+        """The random non-zero 64-bit id in this client's sequence frames."""
+        return self._sender
 
     # -- instruments
 
@@ -407,10 +567,11 @@ class Client:
 
     # -- transport
 
-    def _open_socket(self):
-        s = self._ctx.socket(zmq.DEALER if self.reply else zmq.PUSH)
+    def _new_socket(self, ctx, linger_ms=None):
+        """A socket of the mode's kind on ctx, connected to the endpoint."""
+        s = ctx.socket(zmq.PUSH if self.mode == "push" else zmq.DEALER)
         ms = int(self.timeout * 1000)
-        s.setsockopt(zmq.LINGER, ms)
+        s.setsockopt(zmq.LINGER, ms if linger_ms is None else linger_ms)
         s.setsockopt(zmq.SNDTIMEO, ms)
         if "[" in self.endpoint:
             s.setsockopt(zmq.IPV6, 1)
@@ -419,61 +580,239 @@ class Client:
         except zmq.ZMQError:
             s.close(linger=0)
             raise
-        self._sock = s
+        return s
 
-    def _transmit(self, frames, result):
-        """Sends one request; in reply mode waits for its answer.  Flush lock held."""
+    def _check_open(self):
+        if self.endpoint is None:
+            raise OtlpBrokerError("no endpoint: this client only encodes")
         if self._sock is None:
-            if self.endpoint is None:
-                raise OtlpBrokerError("no endpoint: this client only encodes")
-            self._open_socket()  # after a timeout
+            raise OtlpBrokerError("the client is closed")
+
+    def _transmit(self, body, result):
+        """Sends one request: a new number's sequence frame, then body (the
+        encoding and body frames).  Reply mode waits for the answer, stream
+        mode for room in the window.  Flush lock held."""
+        self._check_open()
+        if self.mode == "stream":
+            return self._stream_send(body, result)
+        seq = self._next_seq
+        frame = _seq_frame(self._sender, seq)
         try:
-            self._sock.send_multipart(frames, copy=False)
+            self._sock.send_multipart([frame] + body, copy=False)
         except zmq.Again:
+            # Not queued: the number stays free for the next message.
             raise TimeoutError("could not queue the message within %.3g s" % self.timeout)
-        if not self.reply:
+        self._next_seq = seq + 1
+        result.seq = seq
+        self._count("sent")
+        if self.mode == "push":
             return result
-        if not self._sock.poll(int(self.timeout * 1000), zmq.POLLIN):
-            # A late answer must not be taken for the next request's: start
-            # over on a fresh socket (lazy pirate), as the C library does.
-            self._sock.close(linger=0)
-            self._sock = None
-            raise TimeoutError("no answer from %s within %.3g s" % (self.endpoint, self.timeout))
-        answer = self._sock.recv_multipart()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self._sock.poll(_ms(left), zmq.POLLIN):
+                raise TimeoutError("no answer from %s within %.3g s" % (self.endpoint, self.timeout))
+            answer = self._sock.recv_multipart()
+            if answer[0] == frame:
+                break
+            if _parse_seq(answer[0]) is None:
+                raise ProtocolError("answer without a sequence frame (a broker older than "
+                                    "this client?)")
+            # A late answer to an earlier request that timed out: not this one's.
+        error = self._decode_answer(answer[1:], result)
+        if error is not None:
+            raise error
+        return result
+
+    def _count(self, key, n=1):
+        with self._counts_lock:
+            self._counts[key] += n
+
+    def _decode_answer(self, frames, result):
+        """Fills result from an answer's frames after the sequence frame and
+        counts it.  Returns the error it stands for (RefusedError,
+        ProtocolError) or None."""
         result.answered = True
-        if len(answer) == 1:
-            r = _svc.ExportMetricsServiceResponse()
+        error = None
+        if len(frames) == 1:
             try:
-                r.ParseFromString(answer[0])
-            except Exception as e:  # protobuf's DecodeError
-                raise ProtocolError("answer is not an ExportMetricsServiceResponse: %s" % e)
-            if r.HasField("partial_success"):
-                result.rejected = r.partial_success.rejected_data_points
-                result.message = r.partial_success.error_message
-            return result
-        if len(answer) == 2 and answer[0] == b"error":
-            raise RefusedError(answer[1].decode("utf-8", "replace"))
-        raise ProtocolError("answer of %d frames" % len(answer))
+                _parse_response(frames[0], result)
+            except ProtocolError as e:
+                error = e
+        elif len(frames) == 2 and frames[0] == b"error":
+            error = RefusedError(frames[1].decode("utf-8", "replace"))
+        else:
+            error = ProtocolError("answer of %d frames after the sequence frame" % len(frames))
+        with self._counts_lock:
+            self._counts["acked"] += 1
+            self._counts["refused"] += isinstance(error, RefusedError)
+            self._counts["rejected_points"] += result.rejected
+        return error
+
+    # -- stream mode (flush lock held throughout)
+
+    def _stream_send(self, body, result):
+        """Sends as soon as the window has room, reading answers meanwhile."""
+        deadline = time.monotonic() + self.timeout
+        seq = self._next_seq
+        frames = [_seq_frame(self._sender, seq)] + body
+        while True:
+            self._pump()
+            room = len(self._in_flight) < self.window
+            if room:
+                try:
+                    self._sock.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+                    break
+                except zmq.Again:
+                    pass  # the socket's own queue is full: wait for POLLOUT
+            now = time.monotonic()
+            if now >= deadline:
+                raise TimeoutError(
+                    "could not send within %.3g s: %d of a window of %d messages in flight "
+                    "unanswered by %s (in stream mode the endpoint is the broker's zmq.reply)"
+                    % (self.timeout, len(self._in_flight), self.window, self.endpoint))
+            self._poll(deadline, room)
+        now = time.monotonic()
+        result.seq = seq
+        with self._counts_lock:
+            self._next_seq = seq + 1
+            self._in_flight[seq] = _InFlight(frames, result.points, now + self.resend)
+            self._counts["sent"] += 1
+        self._resend_queue.append((now + self.resend, seq))
+        return result
+
+    def _poll(self, deadline, out=False):
+        """Waits for an answer, until the next resend is due or deadline
+        (monotonic); out: or for room in the socket's queue, as when a resend
+        found it full."""
+        events = zmq.POLLIN
+        until = min(deadline, self._next_due())
+        if out or self._resend_blocked:
+            events |= zmq.POLLOUT
+            if self._resend_blocked:
+                until = deadline  # that resend is due already: POLLOUT wakes
+        self._sock.poll(_ms(until - time.monotonic()), events)
+
+    def _pump(self):
+        """Takes every answer already received, then resends what is due."""
+        while True:
+            try:
+                answer = self._sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self._on_answer(answer)
+        self._resend_due(time.monotonic())
+
+    def _on_answer(self, answer):
+        parsed = _parse_seq(answer[0])
+        if parsed is None or parsed[0] != self._sender:
+            self.last_ack_error = ProtocolError("answer without this client's sequence frame "
+                                                "(a broker older than this client?)")
+            return
+        _, seq, flags = parsed
+        if flags & _SEQ_END:
+            return
+        with self._counts_lock:
+            m = self._in_flight.pop(seq, None)
+        if m is None:
+            return  # answered before: the answer to a resend (or to its original)
+        result = Result(points=m.points, seq=seq)
+        error = self._decode_answer(answer[1:], result)
+        if self.on_ack is not None:
+            try:
+                self.on_ack(result, error)
+            except Exception as e:  # kept, never printed
+                self.last_ack_error = e
+
+    def _resend_due(self, now):
+        """Sends again, with the same frames, every message unanswered for
+        `resend` seconds.  The queue holds (due, seq) in order of due; entries
+        of answered or rescheduled messages are dropped as they come up."""
+        q = self._resend_queue
+        self._resend_blocked = False
+        while q:
+            due, seq = q[0]
+            m = self._in_flight.get(seq)
+            if m is None or m.due != due:
+                q.popleft()
+                continue
+            if due > now:
+                break
+            try:
+                self._sock.send_multipart(m.frames, flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                self._resend_blocked = True  # the socket's queue is full: later
+                break
+            q.popleft()
+            m.due = now + self.resend
+            q.append((m.due, seq))
+            self._count("resent")
+
+    def _next_due(self):
+        return self._resend_queue[0][0] if self._resend_queue else math.inf
+
+    def _wait(self, deadline):
+        """Reads answers, resending as needed, until none is in flight or
+        deadline (monotonic) passed.  True when none is in flight."""
+        if self.mode != "stream" or self._sock is None:
+            return not self._in_flight
+        while True:
+            self._pump()
+            if not self._in_flight:
+                return True
+            now = time.monotonic()
+            if now >= deadline:
+                return False
+            self._poll(deadline)
+
+    # -- the API
 
     def flush(self):
         """Encodes every series and sends one request (none when nothing was
-        recorded).  Returns a Result; raises TimeoutError, RefusedError,
-        ProtocolError or zmq.ZMQError."""
+        recorded).  Returns a Result: in reply mode with the answer; in
+        stream mode once the message is sent (result.seq names it; its
+        answer goes to on_ack).  Raises TimeoutError, RefusedError,
+        ProtocolError, OtlpBrokerError (no endpoint, closed) or zmq.ZMQError."""
         with self._flush_lock:
-            if self.endpoint is None:
-                raise OtlpBrokerError("no endpoint: this client only encodes")
+            self._check_open()
             req, points = self._request()
             result = Result(points=points)
             if req is None:
-                return result
-            return self._transmit([req.SerializeToString()], result)
+                if self.mode == "stream":
+                    self._pump()
+            else:
+                self._transmit([req.SerializeToString()], result)
+            self.last_result = result
+            return result
 
     def send(self, body, encoding=None):
         """Sends a ready ExportMetricsServiceRequest (bytes) as is; encoding
         "gzip" when body is compressed.  As flush() otherwise."""
         with self._flush_lock:
             frames = [encoding.encode(), body] if encoding else [body]
-            return self._transmit(frames, Result())
+            result = self._transmit(frames, Result())
+            self.last_result = result
+            return result
+
+    def wait(self, timeout=None):
+        """Stream mode: reads answers (resending as needed) until no message
+        is in flight or timeout seconds (None: the client's timeout) passed.
+        Returns True when none is in flight.  Other modes never have any in
+        flight: True at once."""
+        timeout = self.timeout if timeout is None else float(timeout)
+        with self._flush_lock:
+            return self._wait(time.monotonic() + timeout)
+
+    def stats(self):
+        """Counts since the client opened: sent (messages numbered and sent,
+        resends not included), acked (answers taken: successes and errors),
+        resent (sends again of unanswered messages), refused (error answers),
+        rejected_points (of the answers' partial_success), in_flight (sent,
+        not answered; stream mode)."""
+        with self._counts_lock:
+            out = dict(self._counts)
+            out["in_flight"] = len(self._in_flight)
+        return out
 
     def _flusher(self):
         while not self._stop.wait(self.interval):
@@ -486,11 +825,47 @@ class Client:
             if self.on_flush is not None:
                 self.on_flush(result, error)
 
+    def _shutdown(self):
+        """Sends the END frame (the number of messages sent, so that the
+        broker can count what never arrived) and closes.  Push mode closes
+        the data socket and its context first (which waits up to timeout for
+        what the socket still holds to leave) and sends the END over a new
+        connection: the tail of the old one is what libzmq may lose.  The
+        DEALER modes put it last on their own socket, unanswered.  Nothing
+        sent: no END.  Flush lock held."""
+        sock, self._sock = self._sock, None
+        end = _seq_frame(self._sender, self._next_seq, _SEQ_END) if self._next_seq else None
+        try:
+            if end is not None and self.mode != "push":
+                try:
+                    sock.send(end, zmq.NOBLOCK)
+                except zmq.Again:
+                    pass  # the queue is full: the broker's sender_ttl settles it
+                end = None
+        finally:
+            sock.close()  # lingers up to timeout for what is queued
+            self._ctx.term()
+        if end is None:
+            return
+        ctx = zmq.Context()
+        try:
+            s = self._new_socket(ctx)
+            try:
+                s.send(end)
+            except zmq.Again:
+                pass  # not even queued in timeout: sender_ttl settles it
+            finally:
+                s.close()  # lingers up to timeout for the END to leave
+        finally:
+            ctx.term()
+
     def close(self):
-        """Stops the background thread, flushes once more, waits up to
-        timeout for queued messages to leave, closes the socket.  Returns the
-        final flush's Result (None without an endpoint); raises its error
-        after everything is closed."""
+        """Stops the background thread, flushes once more and, in stream
+        mode, waits up to timeout for every answer; sends the END frame and
+        closes the socket (lingering up to timeout for what is queued).  Returns the final flush's Result (None without
+        an endpoint), its unacked set to the messages never acknowledged
+        (stream mode); also in last_result.  Raises the final flush's error,
+        or TimeoutError when unacked > 0, after everything is closed."""
         if self._closed:
             return None
         self._closed = True
@@ -503,11 +878,21 @@ class Client:
                 result = self.flush()
             except Exception as e:
                 error = e
+            if result is None:
+                result = Result()
             with self._flush_lock:
-                if self._sock is not None:
-                    self._sock.close()  # lingers up to timeout for what is queued
-                    self._sock = None
-                self._ctx.term()
+                if self.mode == "stream":
+                    try:
+                        self._wait(time.monotonic() + self.timeout)
+                    except zmq.ZMQError as e:
+                        error = error or e
+                    result.unacked = len(self._in_flight)
+                self._shutdown()
+            self.last_result = result
+            if error is None and result.unacked:
+                error = TimeoutError("%d of %d messages not acknowledged by %s within %.3g s"
+                                     % (result.unacked, self._next_seq, self.endpoint,
+                                        self.timeout))
         if error is not None:
             raise error
         return result
@@ -518,3 +903,8 @@ class Client:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def _ms(seconds):
+    """A poll timeout in whole milliseconds, rounded up, at least 0."""
+    return max(0, int(math.ceil(seconds * 1000))) if seconds < math.inf else -1

@@ -154,6 +154,10 @@ struct obc_options {
      * waits for its answer before it is sent again (0 = 1000 ms). */
     uint32_t window;
     int64_t resend_ms;
+    /* Messages queued in the socket before a send waits (ZMQ_SNDHWM);
+     * 0 = libzmq's default, 1000.  A small queue makes a fast producer wait
+     * for the broker instead of holding seconds of bodies in memory. */
+    uint32_t queue;
     /* OBC_STREAM: called once per answered message (res->seq says which;
      * rc 0, or OBC_E_REFUSED / OBC_E_PROTOCOL with res->message), on the
      * thread that happened to read the answer, inside the client's send
