@@ -54,7 +54,14 @@
 #define MAX_ENDPOINTS 64
 
 /* Messages taken from one bound socket before the next gets its turn. */
-#define BURST 32
+#define BURST 256
+
+/* Answers to numbered requests of one client carried by one message at
+ * most (see "batches" in ob_zmq.h): each ZeroMQ message costs both ends a
+ * wake-up of another thread, which for small requests costs more than the
+ * ingest. */
+#define MAX_GROUPS 64
+#define BATCH_FRAMES (MAX_FRAMES + 3 * MAX_GROUPS)
 
 /* Poll timeouts of a receiver: the ticks that expire senders, and more often
  * while closed senders wait to be settled. */
@@ -65,11 +72,13 @@
 #define DEFAULT_SENDER_TTL_NS (300LL * 1000000000)
 
 /* High-water mark of the inproc links between the proxy and the workers.
- * Small on purpose: a worker needs only the next message or two at hand, and
- * what waits beyond that should wait in the bound socket, where zmq.rcv_hwm
- * applies (with the configured mark on these links as well, the broker would
- * hold several times rcv_hwm messages, cold in memory). */
-#define INPROC_HWM 4
+ * Small, so that what waits beyond it waits in the bound socket, where
+ * zmq.rcv_hwm applies (with the configured mark here as well the broker
+ * would hold several times rcv_hwm messages, cold in memory); but not too
+ * small: a stream of small messages must not make the proxy and the workers
+ * wake each other for every few messages.  16 bodies of 75 KB per worker
+ * is 1.2 MB. */
+#define INPROC_HWM 16
 
 enum { KIND_PULL = 0, KIND_REPLY = 1, KIND__COUNT };
 
@@ -84,6 +93,17 @@ static struct ob_complaint loss_complaints[KIND__COUNT];
 
 struct kind;
 
+/* Answers waiting to go out as one message: the envelope, then groups of
+ * [sequence] response or [sequence] "error" message; frames are moved in,
+ * not copied (responses are copied into new frames). */
+struct batch {
+    void *sock; /* where they go; NULL: empty */
+    size_t n_env, n, groups;
+    size_t set_at;  /* index of the open set frame, or SIZE_MAX */
+    uint64_t set_sender, set_base;
+    zmq_msg_t f[BATCH_FRAMES];
+};
+
 struct worker {
     struct kind *k;
     void *sock;       /* inproc socket, owned by this worker once started;
@@ -92,6 +112,7 @@ struct worker {
     bool started;
     struct ob_buf inflated; /* gzip bodies, reused */
     struct ob_buf answer;   /* encoded responses, reused */
+    struct batch out;       /* answers not sent yet */
 };
 
 /* The state of the thread that reads the bound sockets. */
@@ -111,6 +132,7 @@ struct kind {
     void *back;       /* proxy side of the inproc link (threads > 1) */
     pthread_t proxy;
     bool proxy_started;
+    struct batch proxy_out; /* answers the proxy merges on their way out */
     struct receiver rx;
     struct worker *workers;
     size_t n_workers;
@@ -122,6 +144,91 @@ struct ob_zmq {
     uint64_t max_body;
     struct kind kinds[KIND__COUNT];
 };
+
+/* ---- answer batches ---------------------------------------------------- */
+
+static void batch_init(struct batch *b)
+{
+    b->sock = NULL;
+    b->n = b->n_env = b->groups = 0;
+    b->set_at = SIZE_MAX;
+}
+
+/* Adds number seq of sender to the batch's open set, if it has one that
+ * can take it. */
+static bool batch_set_add(struct batch *b, uint64_t sender, uint64_t seq)
+{
+    if (b->set_at == SIZE_MAX || b->set_sender != sender || seq < b->set_base ||
+        seq - b->set_base >= 64)
+        return false;
+    uint8_t *mask = (uint8_t *)zmq_msg_data(&b->f[b->set_at]) + 24;
+    mask[(seq - b->set_base) / 8] |= (uint8_t)(1u << ((seq - b->set_base) % 8));
+    return true;
+}
+
+/* Sends what is held (the last frame ends the message); frames not sent
+ * are closed.  Returns 0 or -ETERM. */
+static int batch_flush(struct batch *b)
+{
+    int rc = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (rc == 0 && zmq_msg_send(&b->f[i], b->sock, i + 1 < b->n ? ZMQ_SNDMORE : 0) < 0)
+            rc = -zmq_errno();
+        zmq_msg_close(&b->f[i]); /* sent: empty; or never sent */
+    }
+    batch_init(b);
+    return rc == -ETERM ? -ETERM : 0;
+}
+
+/* Whether an answer to sock with envelope env[0, n_env) can join the batch. */
+static bool batch_fits(struct batch *b, void *sock, zmq_msg_t *env, size_t n_env, size_t frames)
+{
+    if (b->sock != sock || b->n_env != n_env || b->groups == MAX_GROUPS ||
+        b->n + frames > BATCH_FRAMES)
+        return false;
+    for (size_t i = 0; i < n_env; i++) {
+        size_t len = zmq_msg_size(&env[i]);
+        if (len != zmq_msg_size(&b->f[i]) || memcmp(zmq_msg_data(&env[i]), zmq_msg_data(&b->f[i]), len))
+            return false;
+    }
+    return true;
+}
+
+/* Prepares the batch for one more group of `frames` frames to sock: flushes
+ * what cannot share a message with it and moves the envelope in when the
+ * batch starts anew (otherwise env stays with the caller). */
+static int batch_open(struct batch *b, void *sock, zmq_msg_t *env, size_t n_env, size_t frames)
+{
+    if (b->sock && batch_fits(b, sock, env, n_env, frames))
+        return 0;
+    if (b->sock && batch_flush(b) == -ETERM)
+        return -ETERM;
+    b->sock = sock;
+    b->n_env = n_env;
+    for (size_t i = 0; i < n_env; i++) {
+        zmq_msg_init(&b->f[b->n]);
+        zmq_msg_move(&b->f[b->n++], &env[i]);
+    }
+    return 0;
+}
+
+static void batch_move(struct batch *b, zmq_msg_t *m)
+{
+    zmq_msg_init(&b->f[b->n]);
+    zmq_msg_move(&b->f[b->n++], m);
+}
+
+static void batch_copy(struct batch *b, const void *data, size_t len)
+{
+    zmq_msg_t *m = &b->f[b->n];
+    if (zmq_msg_init_size(m, len) != 0) {
+        zmq_msg_init(m); /* ENOMEM: an empty frame keeps the framing */
+        len = 0;
+    }
+    if (len)
+        memcpy(zmq_msg_data(m), data, len);
+    b->n++;
+}
 
 /* ---- one message ------------------------------------------------------- */
 
@@ -268,33 +375,58 @@ static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow, int
     }
 }
 
-/* Sends the envelope back (the received frames are moved, not copied), the
- * request's sequence frame if it had one, then the response or the two
- * error frames. */
+/* Answers a request: the envelope back (the received frames are moved, not
+ * copied), the request's sequence frame if it had one, then the response or
+ * the two error frames.  Answers to numbered requests join the worker's
+ * batch (sent when the worker runs out of requests at hand, when another
+ * client's answer comes, or when full); others go at once, after it. */
 static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layout *l,
                    const struct ob_ingest_result *res, const struct verdict *v)
 {
-    for (size_t i = 0; i < l->env; i++)
-        if (zmq_msg_send(&f[i], sock, ZMQ_SNDMORE) < 0)
-            return; /* ETERM: shutting down */
-    if (l->seq >= 0 && zmq_msg_send(&f[l->seq], sock, ZMQ_SNDMORE) < 0)
-        return;
-    if (v->reason) {
-        if (zmq_send(sock, "error", 5, ZMQ_SNDMORE) >= 0)
-            zmq_send(sock, v->message, strlen(v->message), 0);
-        return;
+    static const char oom[] = "unavailable: out of memory encoding the response";
+    const char *err = v->reason ? v->message : NULL;
+    if (!err) {
+        w->answer.len = 0;
+        if (ob_otlp_encode_response((int64_t)res->rejected, res->rejected ? res->message : NULL,
+                                    &w->answer) != 0 ||
+            w->answer.failed) {
+            w->answer.failed = false;
+            err = oom;
+        }
     }
-    w->answer.len = 0;
-    if (ob_otlp_encode_response((int64_t)res->rejected, res->rejected ? res->message : NULL,
-                                &w->answer) != 0 ||
-        w->answer.failed) {
-        w->answer.failed = false;
-        static const char oom[] = "unavailable: out of memory encoding the response";
-        if (zmq_send(sock, "error", 5, ZMQ_SNDMORE) >= 0)
-            zmq_send(sock, oom, sizeof oom - 1, 0);
+    struct batch *b = &w->out;
+    /* All accepted (an empty response) for a numbered request: a bit in a
+     * set frame is enough. */
+    bool settable = !err && w->answer.len == 0 && l->seq_valid == 1 &&
+                    !(l->frame.flags & OB_ZSEQ_FLAG_END);
+    if (settable && b->sock && batch_fits(b, sock, f, l->env, 0) &&
+        batch_set_add(b, l->frame.sender, l->frame.seq))
         return;
+    if (l->seq_valid != 1 && batch_flush(b) == -ETERM)
+        return;
+    if (batch_open(b, sock, f, l->env, err ? 3 : 2) == -ETERM)
+        return;
+    if (settable) {
+        uint8_t set[OB_ZSEQ_SET_LEN];
+        ob_zseq_encode_set(set, l->frame.sender, l->frame.seq, 1);
+        b->set_at = b->n;
+        b->set_sender = l->frame.sender;
+        b->set_base = l->frame.seq;
+        batch_copy(b, set, sizeof set);
+        batch_copy(b, "", 0);
+    } else {
+        if (l->seq >= 0)
+            batch_move(b, &f[l->seq]);
+        if (err) {
+            batch_copy(b, "error", 5);
+            batch_copy(b, err, strlen(err));
+        } else {
+            batch_copy(b, w->answer.data, w->answer.len);
+        }
     }
-    zmq_send(sock, w->answer.data, w->answer.len, 0);
+    b->groups++;
+    if (l->seq_valid != 1 || b->groups == MAX_GROUPS)
+        batch_flush(b);
 }
 
 /* One received message laid out by locate(): ingest it and, on the reply
@@ -441,38 +573,48 @@ static void direct_loop(struct worker *w)
                 handle(w, k->bound[i], f, (size_t)n, overflow, &l);
                 close_frames(f, n);
             }
+            if (batch_flush(&w->out) == -ETERM)
+                return;
         }
         rx_tick(&k->rx, false);
     }
 }
 
-/* threads > 1: the worker reads its inproc socket. */
+/* threads > 1: the worker reads its inproc socket: waits for a request,
+ * then takes what else is at hand before it sends the answers. */
 static void pooled_loop(struct worker *w)
 {
     zmq_msg_t f[MAX_FRAMES];
     for (;;) {
-        bool overflow;
-        int n = receive(w->sock, f, &overflow, 0);
-        if (n == -ETERM)
+        for (int b = 0; b < BURST; b++) {
+            bool overflow;
+            int n = receive(w->sock, f, &overflow, b == 0 ? 0 : ZMQ_DONTWAIT);
+            if (n == -ETERM)
+                return;
+            if (n < 0)
+                break; /* EAGAIN: nothing more at hand (or EINTR) */
+            struct layout l;
+            locate(w->k->kind, true, f, (size_t)n, &l);
+            handle(w, w->sock, f, (size_t)n, overflow, &l);
+            close_frames(f, n);
+        }
+        if (batch_flush(&w->out) == -ETERM)
             return;
-        if (n < 0)
-            continue;
-        struct layout l;
-        locate(w->k->kind, true, f, (size_t)n, &l);
-        handle(w, w->sock, f, (size_t)n, overflow, &l);
-        close_frames(f, n);
     }
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    batch_init(&w->out);
     if (w->sock) {
         pooled_loop(w);
+        batch_flush(&w->out); /* ETERM: only closes the frames */
         zmq_close(w->sock);
         w->sock = NULL;
     } else {
         direct_loop(w);
+        batch_flush(&w->out);
         struct kind *k = w->k;
         for (size_t i = 0; i < k->n_endpoints; i++) {
             zmq_close(k->bound[i]);
@@ -509,6 +651,68 @@ static int pass_on(zmq_msg_t *f, size_t from, size_t n, bool overflow, int prefi
     return rc == -ETERM ? -ETERM : 0;
 }
 
+/* Moves the answers that wait on the backend to the bound sockets.  A
+ * worker's message is [endpoint byte] envelope groups...; the groups of
+ * consecutive messages for one client go out as one message (the envelope
+ * ends where the first valid sequence frame starts; answers without one are
+ * passed on alone).  Returns 0 or -ETERM. */
+static int proxy_answers(struct kind *k)
+{
+    struct batch *b = &k->proxy_out;
+    zmq_msg_t g[BATCH_FRAMES];
+    for (int round = 0; round < BURST; round++) {
+        size_t n = 0;
+        bool more = true;
+        while (more && n < BATCH_FRAMES) {
+            zmq_msg_init(&g[n]);
+            if (zmq_msg_recv(&g[n], k->back, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                int e = zmq_errno();
+                zmq_msg_close(&g[n]);
+                close_frames(g, (int)n);
+                return e == ETERM ? -ETERM : 0;
+            }
+            more = zmq_msg_more(&g[n++]);
+        }
+        if (more) { /* cannot happen: our workers write at most BATCH_FRAMES */
+            close_frames(g, (int)n);
+            continue;
+        }
+        size_t ep = zmq_msg_size(&g[0]) == 1 ? *(uint8_t *)zmq_msg_data(&g[0]) : SIZE_MAX;
+        if (ep >= k->n_endpoints || n < 2) {
+            close_frames(g, (int)n);
+            continue;
+        }
+        size_t env = 0;
+        for (size_t i = 2; i < n && !env; i++)
+            if (ob_zseq_starts_group(zmq_msg_data(&g[i]), zmq_msg_size(&g[i])))
+                env = i;
+        if (!env) {
+            if (batch_flush(b) == -ETERM ||
+                pass_on(g, 1, n, false, -1, k->bound[ep]) == -ETERM) {
+                zmq_msg_close(&g[0]);
+                return -ETERM;
+            }
+            zmq_msg_close(&g[0]);
+            continue;
+        }
+        size_t groups = 0;
+        for (size_t i = env; i < n; i++)
+            groups += ob_zseq_starts_group(zmq_msg_data(&g[i]), zmq_msg_size(&g[i]));
+        if (b->sock && (b->groups + groups > MAX_GROUPS ||
+                        !batch_fits(b, k->bound[ep], g + 1, env - 1, n - env)) &&
+            batch_flush(b) == -ETERM) {
+            close_frames(g, (int)n);
+            return -ETERM;
+        }
+        batch_open(b, k->bound[ep], g + 1, env - 1, n - env);
+        for (size_t i = env; i < n; i++)
+            batch_move(b, &g[i]);
+        b->groups += groups;
+        close_frames(g, (int)n); /* the endpoint byte, the moved (now empty) rest */
+    }
+    return 0;
+}
+
 /* The fan-out between the bound sockets and the workers.  Not zmq_proxy():
  * libzmq 4.3's proxy keeps polling the frontend for input while the backend
  * is at its high-water mark and then loops without sleeping, burning a core
@@ -521,6 +725,7 @@ static void *proxy_main(void *arg)
 {
     struct kind *k = arg;
     bool reply = k->kind == KIND_REPLY;
+    batch_init(&k->proxy_out);
     zmq_pollitem_t it[MAX_ENDPOINTS + 1];
     zmq_msg_t f[MAX_FRAMES];
     for (;;) {
@@ -545,22 +750,11 @@ static void *proxy_main(void *arg)
             continue;
         }
         bool overflow;
-        /* Answers: [endpoint byte][envelope...] back to that bound socket. */
-        while (reply && (it[0].revents & ZMQ_POLLIN)) {
-            int n = receive(k->back, f, &overflow, ZMQ_DONTWAIT);
-            if (n == -ETERM)
-                goto out;
-            if (n < 0)
-                break;
-            size_t ep = zmq_msg_size(&f[0]) == 1 ? *(uint8_t *)zmq_msg_data(&f[0]) : SIZE_MAX;
-            if (ep < k->n_endpoints && n > 1) {
-                zmq_msg_close(&f[0]);
-                if (pass_on(f, 1, (size_t)n, false, -1, k->bound[ep]) == -ETERM)
-                    goto out;
-            } else {
-                close_frames(f, n); /* cannot happen: our own workers wrote it */
-            }
-        }
+        /* Answers: [endpoint byte][envelope...] back to that bound socket;
+         * consecutive batches for one client are merged into one message. */
+        if (reply && (it[0].revents & ZMQ_POLLIN) &&
+            (proxy_answers(k) == -ETERM || batch_flush(&k->proxy_out) == -ETERM))
+            goto out;
         for (size_t i = 0; i < k->n_endpoints; i++) {
             if (!(it[i + 1].revents & ZMQ_POLLIN))
                 continue;
@@ -589,6 +783,7 @@ static void *proxy_main(void *arg)
         rx_tick(&k->rx, false);
     }
 out:
+    batch_flush(&k->proxy_out);
     for (size_t i = 0; i < k->n_endpoints; i++) {
         zmq_close(k->bound[i]);
         k->bound[i] = NULL;

@@ -49,6 +49,25 @@
  * Without a sequence frame a success is always exactly one frame and an error
  * two; with one, two and three.
  *
+ * Batches: the answers to several numbered requests of one client may come
+ * in one message, one group after the other behind the envelope:
+ *
+ *   [sequence] response  |  [sequence] "error" message   (repeated)
+ *
+ *   [set] response                                      (the same, once)
+ *
+ * A group starts at a sequence frame or a set frame, which no response and
+ * no "error" frame can be mistaken for (a response never starts with a
+ * zero byte).  A set frame (32 bytes, ob_zmq_seq.h) names up to 64 numbers
+ * of one sender at once, a base and a bit mask, and the response after it
+ * is the answer to each of them: the broker uses it for requests whose
+ * points were all accepted (an empty response), so that a burst of small
+ * requests costs one group, not one per request.  The broker batches what
+ * it has at hand for one client, up to 64 groups: every ZeroMQ message and
+ * frame costs both ends, and a wake-up of another thread costs more than
+ * the ingest of a small request.  Answers to requests without a sequence
+ * frame are never batched (REQ sockets expect exactly one reply).
+ *
  * Every request is counted with ob_sm_request(OB_FE_ZMQ, outcome); ingest
  * counts its points; failures are logged through ob_complain (rate limited).
  * All bodies go through ob_ingest_body(): no decoding or naming here.

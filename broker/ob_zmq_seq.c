@@ -60,6 +60,25 @@ void ob_zseq_encode(uint8_t out[OB_ZSEQ_FRAME_LEN], const struct ob_zseq_frame *
     put_le64(out + 16, f->seq);
 }
 
+void ob_zseq_encode_set(uint8_t out[OB_ZSEQ_SET_LEN], uint64_t sender, uint64_t base,
+                        uint64_t mask)
+{
+    struct ob_zseq_frame f = {.sender = sender, .seq = base, .flags = OB_ZSEQ_FLAG_SET};
+    ob_zseq_encode(out, &f);
+    put_le64(out + 24, mask);
+}
+
+bool ob_zseq_starts_group(const void *p, size_t n)
+{
+    struct ob_zseq_frame f;
+    if (n == OB_ZSEQ_SET_LEN) {
+        const uint8_t *b = p;
+        return memcmp(b, magic, sizeof magic) == 0 && b[4] == OB_ZSEQ_VERSION &&
+               b[5] == OB_ZSEQ_FLAG_SET;
+    }
+    return ob_zseq_parse(p, n, &f) == 1;
+}
+
 /* ---- window ------------------------------------------------------------ */
 
 static unsigned zeros(const uint64_t *w)

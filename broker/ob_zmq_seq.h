@@ -24,6 +24,12 @@
  * frame is then the whole message.  Senders send it over a fresh connection,
  * because the tail of the old one is exactly what may be lost.
  *
+ * The set frame, 32 bytes, only in answers (ob_zmq.h, batches): the same
+ * header with flags bit 1 SET, the sender id, then a base number (8 bytes)
+ * and a 64-bit mask (8 bytes): the answer that follows is the answer to
+ * every number base + i whose bit i is set.  It stands for a run of
+ * identical "all accepted" answers.
+ *
  * The table, per receiving thread (not thread-safe): one entry per sender,
  * bounded (least recently heard evicted), entries expire after ttl.  Each
  * keeps the highest number accounted and a window of OB_ZSEQ_WINDOW bits,
@@ -56,6 +62,8 @@
 #define OB_ZSEQ_FRAME_LEN 24
 #define OB_ZSEQ_VERSION 1
 #define OB_ZSEQ_FLAG_END 0x01
+#define OB_ZSEQ_FLAG_SET 0x02
+#define OB_ZSEQ_SET_LEN 32
 #define OB_ZSEQ_WINDOW 512                    /* numbers below the highest, in bits */
 #define OB_ZSEQ_END_GRACE_NS 500000000LL      /* see above */
 
@@ -70,6 +78,11 @@ struct ob_zseq_frame {
  * a non-zero sender and known flags. */
 int ob_zseq_parse(const void *p, size_t n, struct ob_zseq_frame *out);
 void ob_zseq_encode(uint8_t out[OB_ZSEQ_FRAME_LEN], const struct ob_zseq_frame *f);
+/* The set frame for sender: numbers base + i, bit i of mask. */
+void ob_zseq_encode_set(uint8_t out[OB_ZSEQ_SET_LEN], uint64_t sender, uint64_t base,
+                        uint64_t mask);
+/* Whether an answer frame starts a group: a valid sequence or set frame. */
+bool ob_zseq_starts_group(const void *p, size_t n);
 
 struct ob_zseq_counts {
     uint64_t lost, duplicate, reordered;

@@ -25,6 +25,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,12 +54,17 @@ typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
 #define MAX_ATTRS 64            /* attributes per record call */
 #define DEFAULT_MAX_SERIES 2000 /* the SDK's default cardinality limit */
 #define DEFAULT_TIMEOUT_MS 5000
-#define DEFAULT_WINDOW 64
+#define DEFAULT_WINDOW 256
+#define DEFAULT_WINDOW_BYTES (8u << 20)
+#define READ_BATCH 16
 #define DEFAULT_RESEND_MS 1000
 #define MAX_WINDOW 65536
 /* Sequence frame (the broker's broker/ob_zmq_seq.h is the reference). */
 #define SEQ_LEN 24
 #define SEQ_FLAG_END 0x01
+#define SEQ_FLAG_SET 0x02
+#define SET_LEN 32
+#define OB_ARRAY(a) (sizeof(a) / sizeof((a)[0]))
 #define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
 
 static const double default_bounds[] = {0,   5,    10,   25,   50,   75,   100,  250,
@@ -97,6 +103,23 @@ struct obc_instrument {
     size_t n_series;
 };
 
+/* A body of the OBC_STREAM window: shared by the window and libzmq, which
+ * sends it without a copy (zmq_msg_init_data) and drops its references on
+ * its I/O thread, possibly after the answer came. */
+struct shared_body {
+    _Atomic unsigned refs;
+    size_t len;
+    unsigned char data[];
+};
+
+static void shared_unref(void *data, void *hint)
+{
+    (void)data;
+    struct shared_body *b = hint;
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
 /* A message of the OBC_STREAM window, kept until it is answered. */
 struct inflight {
     bool used;
@@ -104,7 +127,7 @@ struct inflight {
     int64_t sent_ms;  /* last (re)send; 0 = not on the wire yet */
     uint64_t points;
     char *encoding;   /* NULL or owned */
-    void *body;       /* owned */
+    struct shared_body *body; /* one reference */
     size_t len;
 };
 
@@ -131,6 +154,8 @@ struct obc_client {
     struct obc_stats stats;
     struct inflight *win;       /* OBC_STREAM: window slots, seq % window */
     uint32_t window;
+    uint64_t window_bytes;      /* OBC_STREAM: body bytes in flight at most */
+    uint64_t bytes;             /* OBC_STREAM: body bytes in flight */
     uint64_t low;               /* OBC_STREAM: lowest number not answered */
     int64_t next_due_ms;        /* OBC_STREAM: earliest resend due (INT64_MAX: none) */
     int64_t resend_ms;
@@ -803,11 +828,16 @@ static int socket_open(struct obc_client *c)
     int linger = (int)c->timeout_ms, sndtimeo = (int)c->timeout_ms;
     int v6 = strchr(c->endpoint, '[') != NULL; /* [v6] literal */
     int immediate = c->immediate;
+    /* The stream's window bounds what it queues: the socket must take a
+     * whole window, or sends would wait for a resend round. */
+    int hwm = c->queue;
+    if (c->mode == OBC_STREAM && hwm && hwm < (int)c->window)
+        hwm = (int)c->window;
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
         zmq_setsockopt(s, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0 ||
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo) != 0 ||
         zmq_setsockopt(s, ZMQ_IPV6, &v6, sizeof v6) != 0 ||
-        (c->queue && zmq_setsockopt(s, ZMQ_SNDHWM, &c->queue, sizeof c->queue) != 0) ||
+        (hwm && zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm) != 0) ||
         zmq_connect(s, c->endpoint) != 0) {
         int e = zmq_errno();
         zmq_close(s);
@@ -837,12 +867,14 @@ static void seq_encode(uint8_t out[SEQ_LEN], uint64_t sender, uint64_t seq, uint
     }
 }
 
-/* The number in an echoed sequence frame of ours, or false. */
+/* The number in an echoed sequence frame of ours (or the base of a set
+ * frame), or false. */
 static bool seq_decode(const zmq_msg_t *m, uint64_t sender, uint64_t *seq, uint8_t *flags)
 {
     const uint8_t *p = zmq_msg_data((zmq_msg_t *)m);
-    if (zmq_msg_size((zmq_msg_t *)m) != SEQ_LEN || p[0] != 0 || p[1] != 'O' || p[2] != 'B' ||
-        p[3] != 'Q' || p[4] != 1)
+    size_t len = zmq_msg_size((zmq_msg_t *)m);
+    if ((len != SEQ_LEN && len != SET_LEN) || p[0] != 0 || p[1] != 'O' || p[2] != 'B' ||
+        p[3] != 'Q' || p[4] != 1 || (len == SET_LEN) != ((p[5] & SEQ_FLAG_SET) != 0))
         return false;
     uint64_t s = 0, q = 0;
     for (int i = 7; i >= 0; i--) {
@@ -870,70 +902,148 @@ static int send_message(struct obc_client *c, uint64_t seq, const char *encoding
     return 0;
 }
 
-/* Reads one answer (see broker/ob_zmq.h): [sequence] then one frame =
- * response, "error" + message = refused.  *seq gets its number; returns 0,
- * OBC_E_REFUSED or OBC_E_PROTOCOL with res filled, -EAGAIN when none is
- * there, or 1 for an answer that is not about a message of ours (an END's,
- * another sender's). */
-static int read_answer(struct obc_client *c, uint64_t *seq, struct obc_result *res)
+/* The same for a window body, sent without a copy. */
+static int send_shared(struct obc_client *c, uint64_t seq, const char *encoding,
+                       struct shared_body *b, int flags)
 {
-    zmq_msg_t f[4];
-    size_t n = 0;
-    bool more = true;
-    int rc = 0;
-    while (more) {
-        zmq_msg_t spill, *m = n < 4 ? &f[n] : &spill;
-        zmq_msg_init(m);
-        if (zmq_msg_recv(m, c->sock, ZMQ_DONTWAIT) < 0) {
-            rc = -zmq_errno();
-            zmq_msg_close(m);
-            break;
-        }
-        more = zmq_msg_more(m);
-        if (m == &spill)
-            zmq_msg_close(m), rc = OBC_E_PROTOCOL;
-        else
-            n++;
+    uint8_t f[SEQ_LEN];
+    seq_encode(f, c->sender, seq, 0);
+    if (zmq_send(c->sock, f, sizeof f, ZMQ_SNDMORE | flags) < 0)
+        return -zmq_errno();
+    if (encoding && zmq_send(c->sock, encoding, strlen(encoding), ZMQ_SNDMORE) < 0)
+        return -zmq_errno();
+    zmq_msg_t m;
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    if (zmq_msg_init_data(&m, b->data, b->len, shared_unref, b) != 0) {
+        shared_unref(b->data, b);
+        return -zmq_errno();
     }
-    uint8_t flags = 0;
-    if (rc == 0 && (n < 2 || !seq_decode(&f[0], c->sender, seq, &flags)))
-        rc = n >= 2 && zmq_msg_size(&f[0]) == SEQ_LEN ? 1 : OBC_E_PROTOCOL;
-    else if (rc == 0 && (flags & SEQ_FLAG_END))
-        rc = 1;
-    *res = (struct obc_result){.seq = *seq};
-    if (rc == 0 && n == 2) {
+    if (zmq_msg_send(&m, c->sock, 0) < 0) {
+        int e = zmq_errno();
+        zmq_msg_close(&m); /* drops the reference */
+        return -e;
+    }
+    return 0;
+}
+
+/* What read_answers() found about one request. */
+typedef void answer_fn(struct obc_client *c, int rc, uint64_t seq, bool end,
+                       struct obc_result *res, void *arg);
+
+/* Decodes one group's answer frames (after its sequence frame): a response,
+ * or "error" + message.  Returns 0, OBC_E_REFUSED or OBC_E_PROTOCOL. */
+static int decode_group(zmq_msg_t *g, size_t n, struct obc_result *res)
+{
+    if (n == 1) {
         pb_response *r =
             opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__unpack(
-                NULL, zmq_msg_size(&f[1]), zmq_msg_data(&f[1]));
+                NULL, zmq_msg_size(&g[0]), zmq_msg_data(&g[0]));
         if (!r) {
-            rc = OBC_E_PROTOCOL;
             snprintf(res->message, sizeof res->message,
                      "the answer is not an ExportMetricsServiceResponse");
-        } else {
-            res->answered = true;
-            if (r->partial_success) {
-                res->rejected = r->partial_success->rejected_data_points;
-                if (r->partial_success->error_message)
-                    snprintf(res->message, sizeof res->message, "%s",
-                             r->partial_success->error_message);
-            }
-            opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__free_unpacked(
-                r, NULL);
+            return OBC_E_PROTOCOL;
         }
-    } else if (rc == 0 && n == 3 && zmq_msg_size(&f[1]) == 5 &&
-               memcmp(zmq_msg_data(&f[1]), "error", 5) == 0) {
         res->answered = true;
-        size_t ml = zmq_msg_size(&f[2]);
+        if (r->partial_success) {
+            res->rejected = r->partial_success->rejected_data_points;
+            if (r->partial_success->error_message)
+                snprintf(res->message, sizeof res->message, "%s",
+                         r->partial_success->error_message);
+        }
+        opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__free_unpacked(
+            r, NULL);
+        return 0;
+    }
+    if (n == 2 && zmq_msg_size(&g[0]) == 5 && memcmp(zmq_msg_data(&g[0]), "error", 5) == 0) {
+        res->answered = true;
+        size_t ml = zmq_msg_size(&g[1]);
         if (ml >= sizeof res->message)
             ml = sizeof res->message - 1;
-        memcpy(res->message, zmq_msg_data(&f[2]), ml);
+        memcpy(res->message, zmq_msg_data(&g[1]), ml);
         res->message[ml] = '\0';
-        rc = OBC_E_REFUSED;
-    } else if (rc == 0) {
-        rc = OBC_E_PROTOCOL;
+        return OBC_E_REFUSED;
     }
-    for (size_t i = 0; i < n; i++)
-        zmq_msg_close(&f[i]);
+    snprintf(res->message, sizeof res->message, "an answer of %zu frames", n);
+    return OBC_E_PROTOCOL;
+}
+
+/* Reads one answer message (see broker/ob_zmq.h): one or more groups of
+ * [sequence] then a response or "error" + message; calls fn for each group
+ * whose sequence frame is ours.  Returns 0, -EAGAIN when none is there, or
+ * OBC_E_PROTOCOL for a message that does not start with a sequence frame
+ * (a broker that does not number its answers). */
+static int read_answers(struct obc_client *c, answer_fn *fn, void *arg)
+{
+    zmq_msg_t g[3];   /* the open group's frames after its sequence frame */
+    size_t n = 0;     /* frames in the open group (may exceed g: an error) */
+    bool open = false, ours = false, end = false, more = true;
+    uint64_t seq = 0, mask = 1; /* the group's numbers: seq + bit */
+    int rc = 0;
+    for (size_t i = 0; more; i++) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->sock, i == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            rc = -zmq_errno();
+            zmq_msg_close(&m);
+            break;
+        }
+        more = zmq_msg_more(&m);
+        size_t ml = zmq_msg_size(&m);
+        bool is_seq = (ml == SEQ_LEN || ml == SET_LEN) && ((uint8_t *)zmq_msg_data(&m))[0] == 0;
+        if (is_seq || !more) {
+            if (!is_seq && open) { /* the last frame of the last group */
+                if (n < OB_ARRAY(g))
+                    zmq_msg_init(&g[n]), zmq_msg_move(&g[n], &m);
+                n++;
+            }
+            if (open && ours) { /* a group is complete */
+                struct obc_result res = {.seq = seq};
+                int grc = n <= OB_ARRAY(g) ? decode_group(g, n, &res) : OBC_E_PROTOCOL;
+                for (unsigned b = 0; b < 64; b++) /* a set: every number in it */
+                    if (mask >> b & 1) {
+                        res.seq = seq + b;
+                        struct obc_result r = res;
+                        fn(c, grc, seq + b, end, &r, arg);
+                    }
+            }
+            for (size_t k = 0; k < n && k < OB_ARRAY(g); k++)
+                zmq_msg_close(&g[k]);
+            n = 0;
+            open = false;
+            if (is_seq) {
+                uint8_t flags = 0;
+                uint64_t s = 0;
+                ours = seq_decode(&m, c->sender, &s, &flags);
+                seq = s;
+                end = flags & SEQ_FLAG_END;
+                mask = 1;
+                if (ours && (flags & SEQ_FLAG_SET)) {
+                    const uint8_t *p = zmq_msg_data(&m);
+                    mask = 0;
+                    for (int k = 7; k >= 0; k--)
+                        mask = mask << 8 | p[24 + k];
+                }
+                open = true;
+            } else if (i == 0) {
+                rc = OBC_E_PROTOCOL; /* a one-frame answer: no sequence frame */
+            }
+        } else if (!open) {
+            rc = OBC_E_PROTOCOL; /* no sequence frame in front */
+        } else {
+            if (n < OB_ARRAY(g))
+                zmq_msg_init(&g[n]), zmq_msg_move(&g[n], &m);
+            n++;
+        }
+        zmq_msg_close(&m);
+    }
+    if (open && ours && rc == 0) { /* a sequence frame last: an empty group */
+        struct obc_result res = {.seq = seq};
+        for (unsigned b = 0; b < 64; b++)
+            if (mask >> b & 1)
+                res.seq = seq + b, fn(c, OBC_E_PROTOCOL, seq + b, end, &res, arg);
+    }
+    for (size_t k = 0; k < n && k < OB_ARRAY(g); k++)
+        zmq_msg_close(&g[k]);
     return rc;
 }
 
@@ -946,11 +1056,31 @@ static void count_answer(struct obc_client *c, int rc, const struct obc_result *
         c->stats.rejected_points += (uint64_t)res->rejected;
 }
 
+struct awaited {
+    uint64_t seq;
+    bool got;
+    int rc;
+    struct obc_result res;
+};
+
+static void got_awaited(struct obc_client *c, int rc, uint64_t seq, bool end,
+                        struct obc_result *res, void *arg)
+{
+    (void)c;
+    struct awaited *a = arg;
+    if (end || seq != a->seq || a->got)
+        return; /* an END's answer, or a late one to an earlier request */
+    a->got = true;
+    a->rc = rc;
+    a->res = *res;
+}
+
 /* OBC_REPLY: waits up to timeout_ms for the answer to message seq; late
  * answers to earlier messages are read and dropped. */
 static int await_answer(struct obc_client *c, uint64_t seq, struct obc_result *res)
 {
     int64_t deadline = mono_ms() + c->timeout_ms;
+    struct awaited a = {.seq = seq};
     for (;;) {
         zmq_pollitem_t pi = {.socket = c->sock, .events = ZMQ_POLLIN};
         int64_t left = deadline - mono_ms();
@@ -961,21 +1091,20 @@ static int await_answer(struct obc_client *c, uint64_t seq, struct obc_result *r
             return -zmq_errno();
         if (n == 0)
             return -ETIMEDOUT;
-        uint64_t got = UINT64_MAX;
-        struct obc_result r;
         int rc;
-        while ((rc = read_answer(c, &got, &r)) != -EAGAIN) {
+        while ((rc = read_answers(c, got_awaited, &a)) != -EAGAIN) {
             if (rc == OBC_E_PROTOCOL) {
-                *res = r;
-                return rc; /* not a broker that numbers its answers */
+                snprintf(res->message, sizeof res->message,
+                         "the answer has no sequence frame (a broker older than this client?)");
+                return rc;
             }
-            if (rc == 1 || got != seq)
-                continue; /* an END's answer, or a late one */
-            uint64_t points = res->points;
-            *res = r;
-            res->points = points;
-            count_answer(c, rc, res);
-            return rc;
+            if (a.got) {
+                uint64_t points = res->points;
+                *res = a.res;
+                res->points = points;
+                count_answer(c, a.rc, res);
+                return a.rc;
+            }
         }
     }
 }
@@ -987,31 +1116,37 @@ static uint64_t in_flight(const struct obc_client *c)
     return c->next_seq - c->low;
 }
 
-static void slot_free(struct inflight *m)
+static void slot_free(struct obc_client *c, struct inflight *m)
 {
-    free(m->body);
+    if (m->used)
+        c->bytes -= m->len;
+    if (m->body)
+        shared_unref(m->body->data, m->body);
     free(m->encoding);
     *m = (struct inflight){0};
+}
+
+static void got_window(struct obc_client *c, int rc, uint64_t seq, bool end,
+                       struct obc_result *r, void *arg)
+{
+    (void)arg;
+    if (end || seq < c->low || seq >= c->next_seq)
+        return; /* an END's answer, or a duplicate of an answered one */
+    struct inflight *m = &c->win[seq % c->window];
+    if (!m->used || m->seq != seq)
+        return; /* answered already */
+    r->points = m->points;
+    slot_free(c, m);
+    count_answer(c, rc, r);
+    if (c->on_ack)
+        c->on_ack(c->on_ack_arg, rc, r);
 }
 
 /* Reads every answer that is there; each acknowledges its message once. */
 static void take_answers(struct obc_client *c)
 {
-    uint64_t seq = 0;
-    struct obc_result r;
-    int rc;
-    while ((rc = read_answer(c, &seq, &r)) != -EAGAIN) {
-        if (rc == 1 || seq < c->low || seq >= c->next_seq)
-            continue; /* an END's answer, or a duplicate of an answered one */
-        struct inflight *m = &c->win[seq % c->window];
-        if (!m->used || m->seq != seq)
-            continue; /* answered already */
-        r.points = m->points;
-        slot_free(m);
-        count_answer(c, rc, &r);
-        if (c->on_ack)
-            c->on_ack(c->on_ack_arg, rc, &r);
-    }
+    while (read_answers(c, got_window, NULL) != -EAGAIN)
+        ;
     while (c->low < c->next_seq && !c->win[c->low % c->window].used)
         c->low++;
 }
@@ -1032,7 +1167,7 @@ static int64_t resend_overdue(struct obc_client *c)
             continue;
         int64_t due = m->sent_ms ? m->sent_ms + c->resend_ms : now;
         if (due <= now) {
-            if (send_message(c, m->seq, m->encoding, m->body, m->len, ZMQ_DONTWAIT) != 0) {
+            if (send_shared(c, m->seq, m->encoding, m->body, ZMQ_DONTWAIT) != 0) {
                 c->next_due_ms = now; /* the socket takes nothing now: soon again */
                 return 0;
             }
@@ -1048,16 +1183,22 @@ static int64_t resend_overdue(struct obc_client *c)
     return next == INT64_MAX ? INT64_MAX : next - now;
 }
 
+/* Whether the window takes one more message of len bytes (a message larger
+ * than window_bytes still goes, alone). */
+static bool has_room(const struct obc_client *c, size_t len)
+{
+    return in_flight(c) < c->window && (c->bytes == 0 || c->bytes + len <= c->window_bytes);
+}
+
 /* Reads answers and resends for up to wait_ms, returning as soon as the
- * window has room (room) or is empty (!room). */
-static void pump(struct obc_client *c, int64_t wait_ms, bool room)
+ * window has room for len bytes, or (len SIZE_MAX) is empty. */
+static void pump(struct obc_client *c, int64_t wait_ms, size_t len)
 {
     int64_t deadline = mono_ms() + wait_ms;
     for (;;) {
         take_answers(c);
         int64_t next = resend_overdue(c);
-        uint64_t busy = in_flight(c);
-        if (room ? busy < c->window : busy == 0)
+        if (len == SIZE_MAX ? in_flight(c) == 0 : has_room(c, len))
             return;
         int64_t left = deadline - mono_ms();
         if (left <= 0)
@@ -1070,19 +1211,22 @@ static void pump(struct obc_client *c, int64_t wait_ms, bool room)
     }
 }
 
-/* Puts one message into the window and sends it; body is taken over (freed
- * on failure).  flush_lock held. */
-static int stream_send(struct obc_client *c, char *encoding, void *body, size_t len,
+/* Puts one message into the window and sends it; body and encoding are
+ * taken over (freed on failure).  flush_lock held. */
+static int stream_send(struct obc_client *c, char *encoding, struct shared_body *body,
                        uint64_t points, struct obc_result *res)
 {
-    /* Answers are read in batches, once half the window is out: an empty
-     * read costs libzmq a poll(2), too much for every small message. */
-    if (in_flight(c) >= (c->window + 1) / 2 || mono_ms() >= c->next_due_ms)
-        pump(c, 0, true);
-    if (in_flight(c) >= c->window)
-        pump(c, c->timeout_ms, true);
-    if (in_flight(c) >= c->window) {
-        free(body);
+    size_t len = body->len;
+    /* Answers are read in batches, every READ_BATCH messages out (or half
+     * the window): an empty read costs libzmq a poll(2), too much for every
+     * small message, and reading often keeps the broker's answers flowing. */
+    if (in_flight(c) >= READ_BATCH || in_flight(c) >= (c->window + 1) / 2 ||
+        c->bytes >= c->window_bytes / 2 || mono_ms() >= c->next_due_ms)
+        pump(c, 0, len);
+    if (!has_room(c, len))
+        pump(c, c->timeout_ms, len);
+    if (!has_room(c, len)) {
+        shared_unref(body->data, body);
         free(encoding);
         return -ETIMEDOUT;
     }
@@ -1090,10 +1234,11 @@ static int stream_send(struct obc_client *c, char *encoding, void *body, size_t 
     struct inflight *m = &c->win[seq % c->window];
     *m = (struct inflight){
         .used = true, .seq = seq, .points = points, .encoding = encoding, .body = body, .len = len};
+    c->bytes += len;
     c->stats.sent++;
     res->seq = seq;
     int64_t now = mono_ms();
-    if (send_message(c, seq, encoding, body, len, ZMQ_DONTWAIT) == 0)
+    if (send_shared(c, seq, encoding, body, ZMQ_DONTWAIT) == 0)
         m->sent_ms = now;
     else
         now -= c->resend_ms; /* not out: due with the next round */
@@ -1114,18 +1259,22 @@ static int transmit(struct obc_client *c, const char *encoding, void *body, size
         goto out;
     }
     if (c->mode == OBC_STREAM) {
+        /* The one copy: the window keeps the body until it is answered. */
         char *enc = encoding ? strdup(encoding) : NULL;
-        void *copy = own ? body : malloc(len ? len : 1);
-        if ((encoding && !enc) || !copy) {
+        struct shared_body *sb = malloc(sizeof *sb + (len ? len : 1));
+        if ((encoding && !enc) || !sb) {
             free(enc);
-            if (!own)
-                free(copy);
+            free(sb);
             rc = -ENOMEM;
             goto out;
         }
-        if (!own && len)
-            memcpy(copy, body, len);
-        return stream_send(c, enc, copy, len, res->points, res);
+        atomic_init(&sb->refs, 1);
+        sb->len = len;
+        if (len)
+            memcpy(sb->data, body, len);
+        if (own)
+            free(body);
+        return stream_send(c, enc, sb, res->points, res);
     }
     /* A message that could not be queued keeps no number: the broker
      * would count it lost. */
@@ -1172,7 +1321,7 @@ int obc_flush(struct obc_client *c, struct obc_result *out)
     else
         free(buf);
     if (rc == 0 && !buf && c->mode == OBC_STREAM && c->sock)
-        pump(c, 0, true); /* nothing new: still read what came */
+        pump(c, 0, 0); /* nothing new: still read what came */
     pthread_mutex_unlock(&c->flush_lock);
     if (out)
         *out = res;
@@ -1186,7 +1335,7 @@ int obc_wait(struct obc_client *c, int64_t timeout_ms)
     pthread_mutex_lock(&c->flush_lock);
     int rc = 0;
     if (c->mode == OBC_STREAM && c->sock) {
-        pump(c, timeout_ms, false);
+        pump(c, timeout_ms, SIZE_MAX);
         rc = in_flight(c) ? -ETIMEDOUT : 0;
     }
     pthread_mutex_unlock(&c->flush_lock);
@@ -1278,7 +1427,7 @@ static void client_free(struct obc_client *c)
         zmq_ctx_term(c->ctx);
     if (c->win) {
         for (uint32_t i = 0; i < c->window; i++)
-            slot_free(&c->win[i]);
+            slot_free(c, &c->win[i]);
         free(c->win);
     }
     pthread_mutex_destroy(&c->lock);
@@ -1319,6 +1468,7 @@ int obc_open(const struct obc_options *o, struct obc_client **out)
         c->mode = o->endpoint && strncmp(o->endpoint, "ipc://", 6) == 0 ? OBC_STREAM : OBC_PUSH;
     c->timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->window = o->window ? o->window : DEFAULT_WINDOW;
+    c->window_bytes = o->window_bytes ? o->window_bytes : DEFAULT_WINDOW_BYTES;
     c->resend_ms = o->resend_ms ? o->resend_ms : DEFAULT_RESEND_MS;
     c->next_due_ms = INT64_MAX;
     c->queue = (int)o->queue;
@@ -1392,7 +1542,7 @@ int obc_close(struct obc_client *c, struct obc_result *out)
     }
     int rc = c->endpoint ? obc_flush(c, out) : 0;
     if (c->mode == OBC_STREAM && c->sock) {
-        pump(c, c->timeout_ms, false);
+        pump(c, c->timeout_ms, SIZE_MAX);
         uint64_t left = in_flight(c);
         if (out)
             out->unacked = left;

@@ -31,7 +31,8 @@
  *               lose the tail it sent (libzmq issue 4660); the broker counts
  *               such losses (obc_close tells it how many messages there were).
  *   OBC_STREAM  ZMQ DEALER to the broker's reply endpoint, acknowledged at
- *               nearly PUSH speed: up to `window` messages in flight, each
+ *               nearly PUSH speed: up to `window` messages (and
+ *               `window_bytes`) in flight, each
  *               answered with its partial_success (on_ack); a flush returns
  *               once its message is sent and waits only while the window is
  *               full.  A message not answered within resend_ms is sent again
@@ -150,13 +151,16 @@ struct obc_options {
      * tell "delivered" from "nobody there" (otlp-push); an application
      * usually wants the default (false), which rides out a broker restart. */
     bool immediate;
-    /* OBC_STREAM: messages in flight at most (0 = 64), and how long one
-     * waits for its answer before it is sent again (0 = 1000 ms). */
+    /* OBC_STREAM: messages in flight at most (0 = 256) and their bytes at
+     * most (0 = 8 MiB; one larger message still goes, alone), and how long
+     * one waits for its answer before it is sent again (0 = 1000 ms). */
     uint32_t window;
+    uint64_t window_bytes;
     int64_t resend_ms;
     /* Messages queued in the socket before a send waits (ZMQ_SNDHWM);
-     * 0 = libzmq's default, 1000.  A small queue makes a fast producer wait
-     * for the broker instead of holding seconds of bodies in memory. */
+     * 0 = libzmq's default, 1000; OBC_STREAM takes at least `window`.  A
+     * small queue makes a fast producer wait for the broker instead of
+     * holding seconds of bodies in memory. */
     uint32_t queue;
     /* OBC_STREAM: called once per answered message (res->seq says which;
      * rc 0, or OBC_E_REFUSED / OBC_E_PROTOCOL with res->message), on the
