@@ -148,12 +148,14 @@ class Result:
 # ---- sequence frames (the broker's ob_zmq_seq.h) ----------------------------------
 
 MODES = ("push", "reply", "stream")
-DEFAULT_WINDOW = 64
+DEFAULT_WINDOW = 256
 DEFAULT_RESEND = 1.0
 _SEQ = struct.Struct("<4sBBHQQ")   # magic, version, flags, 0, sender id, number
 _SEQ_MAGIC = b"\x00OBQ"
 _SEQ_VERSION = 1
 _SEQ_END = 0x01
+_SEQ_SET = 0x02
+_SET = struct.Struct("<4sBBHQQQ")  # magic, version, SET, 0, sender id, base, mask
 
 
 def _seq_frame(sender, seq, flags=0):
@@ -168,6 +170,35 @@ def _parse_seq(frame):
     if magic != _SEQ_MAGIC or version != _SEQ_VERSION or zero or flags & ~_SEQ_END or not sender:
         return None
     return sender, seq, flags
+
+
+def _groups(answer):
+    """Splits an answer message into its groups (the broker batches them):
+    yields (sender, numbers, flags, frames after the group's first frame).
+    A group starts at a sequence frame (one number, echoed) or a set frame
+    (the numbers base + i of the bits i of a 64-bit mask, all answered alike).
+    Raises ProtocolError when the message does not start with either."""
+    start = None
+    for i, frame in enumerate(answer):
+        head = None
+        if len(frame) == _SET.size and frame[:4] == _SEQ_MAGIC:
+            magic, version, flags, zero, sender, base, mask = _SET.unpack(frame)
+            if version == _SEQ_VERSION and flags == _SEQ_SET and not zero:
+                head = (sender, [base + b for b in range(64) if mask >> b & 1], flags)
+        elif len(frame) == _SEQ.size:
+            parsed = _parse_seq(frame)
+            if parsed is not None:
+                head = (parsed[0], [parsed[1]], parsed[2])
+        if head is None:
+            if start is None:
+                raise ProtocolError("answer without a sequence frame (a broker older than "
+                                    "this client?)")
+            continue
+        if start is not None:
+            yield cur + (answer[start + 1:i],)
+        start, cur = i, head
+    if start is not None:
+        yield cur + (answer[start + 1:],)
 
 
 def _new_sender_id():
@@ -386,7 +417,7 @@ class Client:
                   outstanding answers at close (stream), and to linger at close.
     on_flush      called as on_flush(result, error) after every background
                   flush, on the flush thread (error None on success).
-    window        stream: messages in flight unanswered, at most (default 64).
+    window        stream: messages in flight unanswered, at most (default 256).
     resend        stream: seconds without an answer before a message is sent
                   again, with the same frames (default 1.0).
     on_ack        stream: called as on_ack(result, error) for each answer, on
@@ -613,13 +644,12 @@ class Client:
             if left <= 0 or not self._sock.poll(_ms(left), zmq.POLLIN):
                 raise TimeoutError("no answer from %s within %.3g s" % (self.endpoint, self.timeout))
             answer = self._sock.recv_multipart()
-            if answer[0] == frame:
+            mine = [rest for sender, numbers, flags, rest in _groups(answer)
+                    if sender == self._sender and seq in numbers and not flags & _SEQ_END]
+            if mine:
                 break
-            if _parse_seq(answer[0]) is None:
-                raise ProtocolError("answer without a sequence frame (a broker older than "
-                                    "this client?)")
             # A late answer to an earlier request that timed out: not this one's.
-        error = self._decode_answer(answer[1:], result)
+        error = self._decode_answer(mine[0], result)
         if error is not None:
             raise error
         return result
@@ -704,25 +734,26 @@ class Client:
         self._resend_due(time.monotonic())
 
     def _on_answer(self, answer):
-        parsed = _parse_seq(answer[0])
-        if parsed is None or parsed[0] != self._sender:
-            self.last_ack_error = ProtocolError("answer without this client's sequence frame "
-                                                "(a broker older than this client?)")
+        try:
+            groups = list(_groups(answer))
+        except ProtocolError as e:
+            self.last_ack_error = e
             return
-        _, seq, flags = parsed
-        if flags & _SEQ_END:
-            return
-        with self._counts_lock:
-            m = self._in_flight.pop(seq, None)
-        if m is None:
-            return  # answered before: the answer to a resend (or to its original)
-        result = Result(points=m.points, seq=seq)
-        error = self._decode_answer(answer[1:], result)
-        if self.on_ack is not None:
-            try:
-                self.on_ack(result, error)
-            except Exception as e:  # kept, never printed
-                self.last_ack_error = e
+        for sender, numbers, flags, rest in groups:
+            if sender != self._sender or flags & _SEQ_END:
+                continue
+            for seq in numbers:
+                with self._counts_lock:
+                    m = self._in_flight.pop(seq, None)
+                if m is None:
+                    continue  # answered before: the answer to a resend (or its original)
+                result = Result(points=m.points, seq=seq)
+                error = self._decode_answer(rest, result)
+                if self.on_ack is not None:
+                    try:
+                        self.on_ack(result, error)
+                    except Exception as e:  # kept, never printed
+                        self.last_ack_error = e
 
     def _resend_due(self, now):
         """Sends again, with the same frames, every message unanswered for
