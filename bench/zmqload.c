@@ -64,6 +64,7 @@ struct opts {
     bool client_mode;
     bool ack;
     uint32_t window;
+    uint64_t window_bytes;
     unsigned conns;
     double duration_s;
     uint32_t series, points;
@@ -93,7 +94,8 @@ static void usage(FILE *f)
         "  --metrics-port P     broker's HTTP port, polled for the ingested count\n"
         "  --mode raw|client    pre-encoded mixed bodies (default) or the C library\n"
         "  --ack                acknowledged stream to the broker's zmq.reply endpoint\n"
-        "  --window N           --ack: messages in flight per connection (default 64)\n"
+        "  --window N           --ack: messages in flight per connection (library default)\n"
+        "  --window-bytes N     --ack: their bytes at most (library default)\n"
         "  --conns N            connections/threads (default 2)\n"
         "  --duration S         seconds of sending (default 8)\n"
         "  --series N, --points N   mixed dataset (default 10000 series, 500 per body)\n"
@@ -227,6 +229,7 @@ static struct obc_client *open_client(struct worker *w, const char *service,
     co.endpoint = o->http_port ? NULL : o->endpoint;
     co.mode = o->ack ? OBC_STREAM : OBC_PUSH;
     co.window = o->window;
+    co.window_bytes = o->window_bytes;
     co.service_name = service;
     co.resource = res;
     co.n_resource = n_res;
@@ -419,6 +422,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->client_mode = !strcmp(v, "client");
         else if (!strcmp(k, "--window") && n > 0 && n <= 65536)
             o->window = (uint32_t)n;
+        else if (!strcmp(k, "--window-bytes") && n > 0)
+            o->window_bytes = (uint64_t)n;
         else if (!strcmp(k, "--conns") && n > 0 && n <= 64)
             o->conns = (unsigned)n;
         else if (!strcmp(k, "--duration") && atof(v) > 0)

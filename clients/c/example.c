@@ -1,10 +1,12 @@
 /* example.c: the guide's calculator metrics pushed with libotlpbroker-client.
  *
- *   build/clients/example [endpoint] [--reply]
+ *   build/clients/example [endpoint] [--push | --stream | --reply]
  *
  * endpoint defaults to tcp://127.0.0.1:4319 (the broker's pull socket); with
- * --reply use the reply endpoint (tcp://127.0.0.1:4320) and the answer is
- * printed.  Afterwards GET /metrics shows e.g.
+ * --stream or --reply use the reply endpoint (tcp://127.0.0.1:4320), and the
+ * answer is printed (--reply) or every message is acknowledged before the
+ * example exits (--stream).  Without a mode: stream for ipc:// endpoints,
+ * push otherwise.  Afterwards GET /metrics shows e.g.
  *   calc_operation_total{job="calculator",operation="add"} 3
  *   http_server_duration_milliseconds_bucket{job="calculator",le="5"} 2
  */
@@ -28,6 +30,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reply") == 0)
             o.mode = OBC_REPLY;
+        else if (strcmp(argv[i], "--push") == 0)
+            o.mode = OBC_PUSH;
+        else if (strcmp(argv[i], "--stream") == 0)
+            o.mode = OBC_STREAM;
         else
             o.endpoint = argv[i];
     }
@@ -69,6 +75,8 @@ int main(int argc, char **argv)
     if (o.mode == OBC_REPLY)
         printf("sent %llu points, %lld rejected%s%s\n", (unsigned long long)res.points,
                (long long)res.rejected, res.message[0] ? ": " : "", res.message);
+    else if (o.mode == OBC_STREAM || (o.mode == OBC_AUTO && strncmp(o.endpoint, "ipc://", 6) == 0))
+        printf("sent %llu points, acknowledged\n", (unsigned long long)res.points);
     else
         printf("sent %llu points\n", (unsigned long long)res.points);
     return 0;

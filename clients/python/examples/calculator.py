@@ -82,8 +82,12 @@ def create_app(client):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--endpoint", default="tcp://127.0.0.1:4319",
-                   help="broker's zmq.pull endpoint (zmq.reply with --reply)")
-    p.add_argument("--reply", action="store_true", help="wait for the broker's answer")
+                   help="broker's zmq.pull endpoint (push), or its zmq.reply endpoint "
+                        "(stream, reply); default mode: stream for ipc://, push otherwise")
+    p.add_argument("--mode", choices=otlpbroker.MODES, default=None,
+                   help="push: fire-and-forget; stream: acknowledged, a window in flight; "
+                        "reply: wait for each answer")
+    p.add_argument("--reply", action="store_true", help="the same as --mode reply")
     p.add_argument("--interval", type=float, default=5.0, help="flush period in seconds")
     p.add_argument("--port", type=int, default=5000)
     args = p.parse_args()
@@ -92,7 +96,8 @@ def main():
         if error is not None:
             print("calculator: flush failed: %s" % error, file=sys.stderr)
 
-    client = otlpbroker.Client(args.endpoint, service_name="calculator", reply=args.reply,
+    mode = "reply" if args.reply else args.mode
+    client = otlpbroker.Client(args.endpoint, service_name="calculator", mode=mode,
                                interval=args.interval, on_flush=report)
     try:
         create_app(client).run(host="127.0.0.1", port=args.port)

@@ -86,7 +86,7 @@ except ImportError as _e:  # pragma: no cover - a setup problem, said clearly
 __all__ = [
     "Client", "Result", "Counter", "UpDownCounter", "Gauge", "Histogram",
     "OtlpBrokerError", "RefusedError", "ProtocolError", "ConflictError", "LimitError",
-    "DEFAULT_BOUNDS", "VERSION",
+    "DEFAULT_BOUNDS", "VERSION", "MODES",
 ]
 
 VERSION = "0.1.0"
