@@ -732,6 +732,9 @@ static void *stream_broker_main(void *p)
             for (int i = 0; i < 3; i++)
                 held[n_held][i] = f[i], held_l[n_held][i] = l[i];
             n_held++;
+        } else {
+            for (int i = 0; i < got && i < 4; i++)
+                free(f[i]); /* an END ([identity] [sequence]): no answer needed */
         }
         if (n_held == 4 || (got <= 0 && n_held > 0)) {
             for (int h = n_held - 1; h >= 0; h--) {
@@ -748,6 +751,9 @@ static void *stream_broker_main(void *p)
             n_held = 0;
         }
     }
+    for (int h = 0; h < n_held; h++)
+        for (int i = 0; i < 3; i++)
+            free(held[h][i]);
     return NULL;
 }
 
