@@ -138,6 +138,14 @@ static const struct option options[] = {
      "One request holds at most this much memory while it is read."},
     {"limits", "max_labels_per_series", T_U32, "128", F(max_labels_per_series), 1, 65535,
      "Data points with more labels are rejected (reason \"limit\")."},
+    {"limits", "name_cache_entries", T_U32, "100000", F(name_cache_entries), 100, 1u << 26,
+     "Translated names (metrics, attribute keys) each ingest thread keeps; a cache\n"
+     "over this or name_cache_bytes is emptied before the next request, so made-up\n"
+     "names cannot grow the broker without end.  (Each thread's series cache is\n"
+     "bounded on its own: one entry per store.max_series, at most 262144 entries of\n"
+     "72 bytes plus the series' raw attributes and label block.)"},
+    {"limits", "name_cache_bytes", T_SIZE, "16MiB", F(name_cache_bytes), 64 * KIB, 1 * GIB,
+     "Bytes each ingest thread's name cache may hold (keys, names, table)."},
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

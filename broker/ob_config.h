@@ -71,6 +71,8 @@ struct ob_config {
     /* [limits] */
     uint64_t max_body_bytes;       /* limits.max_body_bytes (compressed and inflated) */
     uint32_t max_labels_per_series;/* limits.max_labels_per_series */
+    uint32_t name_cache_entries;   /* limits.name_cache_entries, per ingest thread */
+    uint64_t name_cache_bytes;     /* limits.name_cache_bytes, per ingest thread */
 };
 
 /* Loads path (NULL = defaults only), then applies overrides ("section.key=value").

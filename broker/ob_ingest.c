@@ -166,6 +166,8 @@ struct ob_ingest {
     struct ob_plugin_host *fe_plugins[OB_FE__COUNT]; /* a frontend's own, or NULL */
     uint32_t max_labels;
     uint32_t max_series; /* sizes the series caches */
+    uint32_t name_cache_entries; /* budget of each thread's name cache */
+    uint64_t name_cache_bytes;
     int64_t window_ms;
     pthread_key_t worker_key;
 };
@@ -245,7 +247,8 @@ static struct worker *worker_get(struct ob_ingest *in)
     uint64_t sets = OB_MIN(CACHE_START_SETS, w->cache_max_sets);
     w->cache_mask = sets - 1;
     w->cache = calloc(sets * CACHE_WAYS, sizeof *w->cache);
-    if (!w->cache || ob_names_create(&w->names) != 0 ||
+    if (!w->cache ||
+        ob_names_create(in->name_cache_entries, in->name_cache_bytes, &w->names) != 0 ||
         pthread_setspecific(in->worker_key, w) != 0) {
         worker_destroy(w);
         return NULL;
@@ -279,6 +282,8 @@ int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
     in->max_labels = cfg->max_labels_per_series;
     in->max_series = cfg->store_max_series;
     in->window_ms = cfg->store_ooo_window_ms;
+    in->name_cache_entries = cfg->name_cache_entries; /* 0 (a zeroed config): unbounded */
+    in->name_cache_bytes = cfg->name_cache_bytes;
     int rc = pthread_key_create(&in->worker_key, worker_destroy);
     if (rc != 0) {
         free(in);
@@ -1308,6 +1313,7 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
     if (w->cache_used * 2 > cache_entries(w) && w->cache_mask + 1 < w->cache_max_sets)
         cache_grow(w);
 
+    ob_names_publish(w->names);
     ob_sm_points_received(fe, out->points);
     for (int i = 0; i < OB_REASON__COUNT; i++)
         ob_sm_points_rejected((enum ob_reason)i, out->rejected_by[i]);

@@ -1,9 +1,10 @@
 /* ob_names.c: per-thread cache of translated family and label names.
  *
- * Two open-addressing maps from key bytes to a cached answer.  Keys and
+ * Three open-addressing maps from key bytes to a cached answer.  Keys and
  * answers are copied on insert; nothing is ever removed except by a full
- * reset on translator change, so entries never move and the returned
- * pointers stay valid until the next ob_names_bind() that resets.
+ * reset (translator change, or over budget, both in ob_names_bind), so
+ * entries never move and the returned pointers stay valid until the next
+ * ob_names_bind() that resets.
  */
 #include "ob_names.h"
 
@@ -15,6 +16,7 @@
 #include "ob_error.h"
 #include "ob_log.h"
 #include "ob_plugin_host.h"
+#include "ob_selfmetrics.h"
 
 struct entry {
     uint64_t hash;
@@ -27,10 +29,14 @@ struct map {
     struct entry *slots; /* key == NULL: empty */
     uint32_t cap;        /* power of two */
     uint32_t used;
+    size_t bytes;        /* keys and answers, with malloc's rounding guessed */
+    uint64_t hits, misses; /* since the last ob_names_publish */
+    enum ob_name_cache kind;
 };
 
 struct ob_names {
     uint64_t generation;
+    size_t max_entries, max_bytes; /* 0 = unbounded */
     struct map families;
     struct map labels;
     struct map metric_labels; /* key: u32 label_scope, then the attribute key */
@@ -39,14 +45,30 @@ struct ob_names {
     size_t scratch_cap;
 };
 
-static void map_clear(struct map *m)
+/* What an entry costs beyond its table slot: two allocations. */
+static size_t entry_bytes(uint32_t key_len, uint32_t name_len, bool has_name)
+{
+    return ((size_t)key_len + 16 + 15) / 16 * 16 + (has_name ? ((size_t)name_len + 17 + 15) / 16 * 16 : 0);
+}
+
+static size_t map_bytes(const struct map *m)
+{
+    return m->bytes + (size_t)m->cap * sizeof(struct entry);
+}
+
+/* Empties m; returns the entries dropped.  Its counters stay. */
+static uint32_t map_clear(struct map *m)
 {
     for (uint32_t i = 0; i < m->cap; i++) {
         free(m->slots[i].key);
         free((char *)m->slots[i].val.name);
     }
     free(m->slots);
-    *m = (struct map){0};
+    uint32_t dropped = m->used;
+    m->slots = NULL;
+    m->cap = m->used = 0;
+    m->bytes = 0;
+    return dropped;
 }
 
 static struct entry *map_find(struct map *m, uint64_t hash, const void *key, uint32_t key_len)
@@ -111,14 +133,20 @@ static struct entry *map_insert(struct map *m, uint64_t hash, const void *key, u
     *e = (struct entry){.hash = hash, .key = k, .key_len = key_len, .val = *val};
     e->val.name = name;
     m->used++;
+    m->bytes += entry_bytes(key_len, val->name_len, val->name != NULL);
     return e;
 }
 
-int ob_names_create(struct ob_names **out)
+int ob_names_create(size_t max_entries, size_t max_bytes, struct ob_names **out)
 {
     struct ob_names *n = calloc(1, sizeof *n);
     if (!n)
         return -ENOMEM;
+    n->max_entries = max_entries;
+    n->max_bytes = max_bytes;
+    n->families.kind = OB_NAME_CACHE_FAMILIES;
+    n->labels.kind = OB_NAME_CACHE_LABELS;
+    n->metric_labels.kind = OB_NAME_CACHE_METRIC_LABELS;
     n->scratch_cap = 256;
     n->scratch = malloc(n->scratch_cap);
     if (!n->scratch) {
@@ -133,6 +161,7 @@ void ob_names_destroy(struct ob_names *n)
 {
     if (!n)
         return;
+    ob_names_publish(n);
     map_clear(&n->families);
     map_clear(&n->labels);
     map_clear(&n->metric_labels);
@@ -140,15 +169,47 @@ void ob_names_destroy(struct ob_names *n)
     free(n);
 }
 
+size_t ob_names_entries(const struct ob_names *n)
+{
+    return (size_t)n->families.used + n->labels.used + n->metric_labels.used;
+}
+
+size_t ob_names_bytes(const struct ob_names *n)
+{
+    return map_bytes(&n->families) + map_bytes(&n->labels) + map_bytes(&n->metric_labels);
+}
+
+static void reset(struct ob_names *n, bool count)
+{
+    struct map *maps[] = {&n->families, &n->labels, &n->metric_labels};
+    for (size_t i = 0; i < OB_ARRAY_LEN(maps); i++) {
+        uint32_t dropped = map_clear(maps[i]);
+        if (count && dropped)
+            ob_sm_name_cache(maps[i]->kind, 0, 0, dropped);
+    }
+    n->next_scope = 0; /* scopes key metric_labels, emptied with it */
+}
+
 void ob_names_bind(struct ob_names *n, const struct ob_xlator *x)
 {
-    if (n->generation == x->generation)
-        return;
-    map_clear(&n->families);
-    map_clear(&n->labels);
-    map_clear(&n->metric_labels);
-    n->next_scope = 0;
-    n->generation = x->generation;
+    if (n->generation != x->generation) {
+        reset(n, false);
+        n->generation = x->generation;
+    } else if ((n->max_entries && ob_names_entries(n) > n->max_entries) ||
+               (n->max_bytes && ob_names_bytes(n) > n->max_bytes)) {
+        reset(n, true);
+        ob_sm_name_cache_reset();
+    }
+}
+
+void ob_names_publish(struct ob_names *n)
+{
+    struct map *maps[] = {&n->families, &n->labels, &n->metric_labels};
+    for (size_t i = 0; i < OB_ARRAY_LEN(maps); i++) {
+        if (maps[i]->hits || maps[i]->misses)
+            ob_sm_name_cache(maps[i]->kind, maps[i]->hits, maps[i]->misses, 0);
+        maps[i]->hits = maps[i]->misses = 0;
+    }
 }
 
 /* Calls a snprintf-style naming callback, growing the scratch buffer once
@@ -245,8 +306,11 @@ const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct o
     uint64_t hash = XXH3_64bits(key, key_len);
     struct entry *e = map_find(&n->families, hash, key, key_len);
     /* A full store may have room again later: retry those. */
-    if (e && e->val.status != OB_FAMILY_FULL)
+    if (e && e->val.status != OB_FAMILY_FULL) {
+        n->families.hits++;
         goto done;
+    }
+    n->families.misses++;
 
     struct ob_family_entry val = {.status = OB_FAMILY_DROPPED};
     long len = call_namer(n, family_thunk, (void *)x, m);
@@ -283,6 +347,10 @@ static bool label_cached(struct ob_names *n, struct map *m, const char *k, uint3
 {
     uint64_t hash = XXH3_64bits(k, k_len);
     struct entry *e = map_find(m, hash, k, k_len);
+    if (e)
+        m->hits++;
+    else
+        m->misses++;
     if (!e) {
         long len = call_namer(n, thunk, NULL, arg);
         struct ob_family_entry val = {.status = OB_FAMILY_DROPPED};

@@ -5,6 +5,14 @@
  * translator (keyed by xlator generation), never per data point.  One cache
  * per ingest thread: no locks on the hot path.  A generation change (plugin
  * reload) empties the cache.
+ *
+ * Bounded: a sender that makes up metric names or attribute keys (ids in
+ * keys) must not grow the broker's memory without end.  When the cache holds
+ * more than its entries or bytes budget at the start of a request
+ * (ob_names_bind), it is emptied; within a request it grows by at most what
+ * that request names, and the pointers it returned stay valid until the next
+ * bind.  Lookups, misses and the entries dropped are counted per cache
+ * (self-metrics otlp_broker_name_cache_*).
  */
 #ifndef OB_NAMES_H
 #define OB_NAMES_H
@@ -33,11 +41,19 @@ struct ob_family_entry {
     uint32_t label_scope; /* families: scope of metric_label_name answers (>= 1) */
 };
 
-int ob_names_create(struct ob_names **out);
+/* max_entries, max_bytes: the budget over all three maps (keys, answers and
+ * table slots); 0 = unbounded. */
+int ob_names_create(size_t max_entries, size_t max_bytes, struct ob_names **out);
 void ob_names_destroy(struct ob_names *n);
 
-/* Empties the cache when x is not the translator it was filled with. */
+/* Empties the cache when x is not the translator it was filled with, or
+ * when it is over its budget. */
 void ob_names_bind(struct ob_names *n, const struct ob_xlator *x);
+/* Adds the lookups counted since the last call to the self-metrics. */
+void ob_names_publish(struct ob_names *n);
+/* Entries and bytes held now (tests, the memory bound). */
+size_t ob_names_entries(const struct ob_names *n);
+size_t ob_names_bytes(const struct ob_names *n);
 
 /* The family for metric m, created in the store on first sight.  NULL only
  * on allocation failure. */

@@ -40,6 +40,11 @@ static struct zmq_endpoint zmq_endpoints[OB_SM_MAX_ENDPOINTS];
 static _Atomic uint64_t zmq_senders[2], zmq_evicted[2];
 static const char *const zmq_kind_names[2] = {"pull", "reply"};
 
+static _Atomic uint64_t name_hits[OB_NAME_CACHE__COUNT], name_misses[OB_NAME_CACHE__COUNT],
+    name_evicted[OB_NAME_CACHE__COUNT], name_resets;
+static const char *const name_cache_names[OB_NAME_CACHE__COUNT] = {"families", "labels",
+                                                                   "metric_labels"};
+
 /* Set at start and on reload, read by scrapes: a mutex is simplest. */
 static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *plugin_name[OB_FE__COUNT];
@@ -127,6 +132,23 @@ void ob_sm_set_plugin(enum ob_frontend fe, const char *name)
     free(old);
 }
 
+void ob_sm_name_cache(enum ob_name_cache c, uint64_t hits, uint64_t misses, uint64_t evicted)
+{
+    if ((unsigned)c >= OB_NAME_CACHE__COUNT)
+        return;
+    if (hits)
+        add(&name_hits[c], hits);
+    if (misses)
+        add(&name_misses[c], misses);
+    if (evicted)
+        add(&name_evicted[c], evicted);
+}
+
+void ob_sm_name_cache_reset(void)
+{
+    add(&name_resets, 1);
+}
+
 int ob_sm_zmq_endpoint(const char *endpoint)
 {
     char *copy = strdup(endpoint);
@@ -182,6 +204,12 @@ void ob_sm_reset(void)
         atomic_store(&zmq_senders[k], 0);
         atomic_store(&zmq_evicted[k], 0);
     }
+    for (int c = 0; c < OB_NAME_CACHE__COUNT; c++) {
+        atomic_store(&name_hits[c], 0);
+        atomic_store(&name_misses[c], 0);
+        atomic_store(&name_evicted[c], 0);
+    }
+    atomic_store(&name_resets, 0);
     for (size_t f = 0; f < OB_FE__COUNT; f++) {
         for (size_t o = 0; o < OB_OUT__COUNT; o++)
             atomic_store(&requests[f][o], 0);
@@ -332,6 +360,28 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
 
     if (st)
         store_families(st, out);
+
+    family(out, "otlp_broker_name_cache_lookups_total", "counter",
+           "Lookups in the ingest threads' translated-name caches, by cache and result.");
+    for (int c = 0; c < OB_NAME_CACHE__COUNT; c++) {
+        ob_buf_printf(out,
+                      "otlp_broker_name_cache_lookups_total{cache=\"%s\",result=\"hit\"} %" PRIu64
+                      "\n",
+                      name_cache_names[c], get(&name_hits[c]));
+        ob_buf_printf(out,
+                      "otlp_broker_name_cache_lookups_total{cache=\"%s\",result=\"miss\"} %" PRIu64
+                      "\n",
+                      name_cache_names[c], get(&name_misses[c]));
+    }
+    family(out, "otlp_broker_name_cache_evictions_total", "counter",
+           "Entries dropped from the name caches for being over their budget "
+           "(limits.name_cache_entries, limits.name_cache_bytes), by cache.");
+    for (int c = 0; c < OB_NAME_CACHE__COUNT; c++)
+        ob_buf_printf(out, "otlp_broker_name_cache_evictions_total{cache=\"%s\"} %" PRIu64 "\n",
+                      name_cache_names[c], get(&name_evicted[c]));
+    metric_u64(out, "otlp_broker_name_cache_resets_total", "counter",
+               "Times an ingest thread emptied its name caches for being over budget.",
+               get(&name_resets));
 
     /* The scrape being answered is not finished yet: these describe the
      * previous one. */

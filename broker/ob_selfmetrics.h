@@ -53,6 +53,16 @@ void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
 void ob_sm_set_plugin(enum ob_frontend fe, const char *name);
 void ob_sm_reload(bool ok);               /* SIGHUP or POST /-/reload */
 
+/* The per-thread name caches (ob_names.h). */
+enum ob_name_cache {
+    OB_NAME_CACHE_FAMILIES = 0,  /* OTLP metric -> family */
+    OB_NAME_CACHE_LABELS,        /* attribute key -> label name */
+    OB_NAME_CACHE_METRIC_LABELS, /* (metric, attribute key) -> label name */
+    OB_NAME_CACHE__COUNT
+};
+void ob_sm_name_cache(enum ob_name_cache c, uint64_t hits, uint64_t misses, uint64_t evicted);
+void ob_sm_name_cache_reset(void); /* a cache was emptied for being over budget */
+
 /* ZeroMQ endpoints, for the counters of sequence frames (ob_zmq_seq.h).
  * Registers an endpoint as bound (copied) and returns its id, or -1 when
  * OB_SM_MAX_ENDPOINTS are registered already (its counts are then dropped). */

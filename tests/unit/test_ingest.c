@@ -11,8 +11,10 @@
 #include "ob_expose.h"
 #include "ob_ingest.h"
 #include "ob_log.h"
+#include "ob_names.h"
 #include "ob_payloads.h"
 #include "ob_plugin_host.h"
+#include "ob_selfmetrics.h"
 #include "ob_store.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
@@ -478,6 +480,117 @@ START_TEST(batching_while_the_cache_grows)
 }
 END_TEST
 
+
+/* ---- bounded name caches ------------------------------------------------ */
+
+static bool selfmetric_line(const char *line)
+{
+    struct ob_buf b;
+    ob_buf_init(&b);
+    ob_selfmetrics_render(NULL, &b);
+    ob_buf_putc(&b, '\0');
+    bool found = strstr(b.data, line) != NULL;
+    if (!found)
+        fprintf(stderr, "missing: %s\n%s", line, b.data);
+    ob_buf_fini(&b);
+    return found;
+}
+
+/* Over its entry budget at the start of a request the cache is emptied,
+ * counted per cache; within a request it keeps growing and the names it
+ * gave stay valid. */
+START_TEST(name_cache_entry_budget)
+{
+    ob_sm_reset();
+    struct ob_names *n;
+    ck_assert_int_eq(ob_names_create(100, 0, &n), 0);
+    struct ob_xlator *x = ob_plugin_host_acquire(&plugins);
+    ob_names_bind(n, x);
+    for (int round = 0; round < 10; round++) {
+        struct ob_str first;
+        for (int i = 0; i < 150; i++) {
+            char key[32];
+            int len = snprintf(key, sizeof key, "id.%d.%d", round, i);
+            struct ob_str name;
+            ck_assert(ob_names_label(n, x, key, (size_t)len, &name));
+            if (i == 0)
+                first = name;
+        }
+        ck_assert_uint_eq(ob_names_entries(n), 150); /* a request may overshoot */
+        ck_assert_int_eq((int)first.len, snprintf(NULL, 0, "id_%d_0", round));
+        ck_assert(memcmp(first.ptr, "id_", 3) == 0); /* still valid after 149 inserts */
+        ob_names_bind(n, x);                          /* the next request: emptied */
+        ck_assert_uint_eq(ob_names_entries(n), 0);
+    }
+    struct ob_str name;
+    ck_assert(ob_names_label(n, x, "id.0.0", 6, &name)); /* a miss again */
+    ck_assert(ob_names_label(n, x, "id.0.0", 6, &name)); /* now a hit */
+    ob_names_publish(n);
+    ck_assert(selfmetric_line("otlp_broker_name_cache_evictions_total{cache=\"labels\"} 1500\n"));
+    ck_assert(selfmetric_line("otlp_broker_name_cache_resets_total 10\n"));
+    ck_assert(selfmetric_line(
+        "otlp_broker_name_cache_lookups_total{cache=\"labels\",result=\"miss\"} 1501\n"));
+    ck_assert(selfmetric_line(
+        "otlp_broker_name_cache_lookups_total{cache=\"labels\",result=\"hit\"} 1\n"));
+    ob_xlator_unref(x);
+    ob_names_destroy(n);
+}
+END_TEST
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long size = 0, resident = 0;
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fscanf(f, "%ld %ld", &size, &resident), 2);
+    fclose(f);
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* 100,000 distinct attribute keys through a cache of 1 MiB: its bytes never
+ * pass the budget by more than one request's names, and the process's RSS
+ * stays flat once the first resets have happened (freed entries are
+ * reused). */
+START_TEST(name_cache_byte_budget_and_rss)
+{
+    ob_sm_reset();
+    const size_t budget = 1u << 20;
+    struct ob_names *n;
+    ck_assert_int_eq(ob_names_create(0, budget, &n), 0);
+    struct ob_xlator *x = ob_plugin_host_acquire(&plugins);
+    long rss_warm = 0;
+    size_t most = 0;
+    for (int req = 0; req < 1000; req++) {
+        ob_names_bind(n, x);
+        for (int i = 0; i < 100; i++) {
+            char key[64];
+            int len = snprintf(key, sizeof key, "user.session.%07d.attribute", req * 100 + i);
+            struct ob_str name;
+            ck_assert(ob_names_label(n, x, key, (size_t)len, &name));
+        }
+        if (ob_names_bytes(n) > most)
+            most = ob_names_bytes(n);
+        if (req == 199)
+            rss_warm = rss_kib();
+    }
+    long rss_end = rss_kib();
+    /* one request of 100 names adds ~10 KiB, a table doubling ~ the table */
+    ck_assert_msg(most <= budget * 2 + 64 * 1024, "cache held %zu bytes", most);
+    ck_assert_msg(rss_end - rss_warm < 2048, "RSS grew from %ld to %ld KiB", rss_warm, rss_end);
+    ob_names_publish(n);
+    struct ob_buf b;
+    ob_buf_init(&b);
+    ob_selfmetrics_render(NULL, &b);
+    ob_buf_putc(&b, '\0');
+    const char *p = strstr(b.data, "\notlp_broker_name_cache_resets_total ");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_gt(atol(p + strlen("\notlp_broker_name_cache_resets_total ")), 10);
+    ob_buf_fini(&b);
+    ob_xlator_unref(x);
+    ob_names_destroy(n);
+}
+END_TEST
+
 Suite *ingest_suite(void);
 Suite *ingest_suite(void)
 {
@@ -497,6 +610,8 @@ Suite *ingest_suite(void)
     tcase_add_test(tc, malformed_body);
     tcase_add_test(tc, batching_does_not_matter);
     tcase_add_test(tc, batching_while_the_cache_grows);
+    tcase_add_test(tc, name_cache_entry_budget);
+    tcase_add_test(tc, name_cache_byte_budget_and_rss);
     suite_add_tcase(s, tc);
     return s;
 }
