@@ -24,6 +24,7 @@ static const char *const project_msgs[] = {
     [-(OB_E_UNSUPPORTED - OB_E_FIRST)] = "unsupported content type or encoding",
     [-(OB_E_TOO_MANY_LABELS - OB_E_FIRST)] = "too many labels",
     [-(OB_E_STORE_CORRUPT - OB_E_FIRST)] = "store corrupt",
+    [-(OB_E_STALE_FAMILY - OB_E_FIRST)] = "metric family was reclaimed",
 };
 
 const char *ob_strerror(int rc)

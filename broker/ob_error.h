@@ -28,7 +28,8 @@ enum {
     OB_E_UNSUPPORTED = -1017,     /* content type / encoding not supported */
     OB_E_TOO_MANY_LABELS = -1018, /* over limits.max_labels_per_series */
     OB_E_STORE_CORRUPT = -1019,   /* unrecoverable store state */
-    OB_E_LAST = -1019,
+    OB_E_STALE_FAMILY = -1020,    /* the family id was reclaimed: resolve the name again */
+    OB_E_LAST = -1020,
 };
 
 /* Text for rc: either -errno or OB_E_*.  Never NULL. */

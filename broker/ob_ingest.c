@@ -79,15 +79,17 @@ struct cached_series {
     uint64_t hash;   /* the store's series hash */
     char *data;      /* raw attributes, then the label block (malloc) */
     uint32_t family;
+    uint32_t family_gen; /* a reclaimed and reused family id never matches */
     uint32_t raw_len;
     uint32_t block_len;
     struct ob_series_hint hint; /* where the store found the series */
 };
 
 static bool cache_hit(const struct cached_series *c, uint64_t origin, uint32_t family,
-                      const struct ob_buf *raw)
+                      uint32_t family_gen, const struct ob_buf *raw)
 {
-    return c->origin == origin && c->family == family && c->raw_len == raw->len &&
+    return c->origin == origin && c->family == family && c->family_gen == family_gen &&
+           c->raw_len == raw->len &&
            (c->raw_len == 0 || memcmp(c->data, raw->data, c->raw_len) == 0);
 }
 
@@ -775,13 +777,13 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
         return OB_E_MALFORMED;
     const struct ob_buf *raw = &pd->raw;
     uint64_t origin = pd->origin;
-    uint32_t family = r->fam->family;
+    uint32_t family = r->fam->family, gen = r->fam->gen;
     struct cached_series *set = cache_set(w, origin), *c = pd->way;
-    if (c && cache_hit(c, origin, family, raw)) /* stage two's guess, usually right */
+    if (c && cache_hit(c, origin, family, gen, raw)) /* stage two's guess, usually right */
         goto found;
     for (int way = 0; way < CACHE_WAYS; way++) {
         c = &set[way];
-        if (cache_hit(c, origin, family, raw))
+        if (cache_hit(c, origin, family, gen, raw))
             goto found;
     }
     /* A miss takes an empty way, else the next in rotation: under cyclic
@@ -819,6 +821,7 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
     w->cache_used += was_empty;
     c->origin = origin;
     c->family = family;
+    c->family_gen = gen;
     c->raw_len = (uint32_t)raw->len;
     c->block_len = (uint32_t)w->block.len;
     c->hash = XXH3_64bits_withSeed(w->block.data, w->block.len, family);
@@ -826,6 +829,7 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
 found:
     *ref = (struct ob_series_ref){
         .family = family,
+        .family_gen = gen,
         .hash = c->hash,
         .key = c->data + c->raw_len,
         .key_len = c->block_len,
@@ -864,6 +868,16 @@ static void append(struct request *r, const struct pending *pd, const struct ob_
     if (rc == 0) {
         unsigned flags = 0;
         rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
+        if (rc == OB_E_STALE_FAMILY) {
+            /* The store reclaimed the family since the name was looked up
+             * (it had no series for series_ttl): look it up again (the
+             * entry is updated in place) and build the series anew. */
+            const struct ob_family_entry *fam =
+                ob_names_family(r->w->names, r->x, r->in->store, r->mv);
+            if (fam && fam->status == OB_FAMILY_OK &&
+                point_series(r, kvs, n_kvs, pd, &ref) == 0)
+                rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
+        }
         if (rc == 0) {
             if (flags & OB_APPEND_COLLISION)
                 r->res->collisions++;
@@ -1222,6 +1236,7 @@ static void write_target_info(struct request *r, const struct resource_ctx *rc)
     const double one = 1;
     struct ob_series_ref ref = {
         .family = family,
+        .family_gen = fam->gen,
         .hash = XXH3_64bits_withSeed(w->key.data, w->key.len, family),
         .key = w->key.data,
         .key_len = (uint32_t)w->key.len,

@@ -305,8 +305,10 @@ const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct o
     }
     uint64_t hash = XXH3_64bits(key, key_len);
     struct entry *e = map_find(&n->families, hash, key, key_len);
-    /* A full store may have room again later: retry those. */
-    if (e && e->val.status != OB_FAMILY_FULL) {
+    /* A full store may have room again later: retry those; a family the
+     * store reclaimed (it had no series for series_ttl) is resolved anew. */
+    if (e && e->val.status != OB_FAMILY_FULL &&
+        (e->val.status != OB_FAMILY_OK || ob_store_family_valid(s, e->val.family, e->val.gen))) {
         n->families.hits++;
         goto done;
     }
@@ -318,15 +320,16 @@ const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct o
         val.name = n->scratch;
         val.name_len = (uint32_t)len;
         int rc = ob_store_family(s, n->scratch, (size_t)len, family_type(m), m->description.ptr,
-                                 m->description.len, &val.family);
+                                 m->description.len, &val.family, &val.gen);
         val.status = rc == 0                    ? OB_FAMILY_OK
                      : rc == OB_E_TYPE_CONFLICT ? OB_FAMILY_CONFLICT
                                                 : OB_FAMILY_FULL;
     }
-    if (e) { /* a FULL entry being retried: update in place */
-        if (val.status != OB_FAMILY_FULL) {
+    if (e) { /* a FULL or reclaimed entry being retried: update in place */
+        if (val.status != OB_FAMILY_FULL || e->val.status == OB_FAMILY_OK) {
             e->val.status = val.status;
             e->val.family = val.family;
+            e->val.gen = val.gen;
         }
         goto done;
     }

@@ -36,6 +36,7 @@ enum ob_family_status {
 struct ob_family_entry {
     enum ob_family_status status;
     uint32_t family; /* store family id when OK */
+    uint32_t gen;    /* its generation (ob_store_family) */
     const char *name; /* translated name (NUL-terminated) */
     uint32_t name_len;
     uint32_t label_scope; /* families: scope of metric_label_name answers (>= 1) */
@@ -55,8 +56,9 @@ void ob_names_publish(struct ob_names *n);
 size_t ob_names_entries(const struct ob_names *n);
 size_t ob_names_bytes(const struct ob_names *n);
 
-/* The family for metric m, created in the store on first sight.  NULL only
- * on allocation failure. */
+/* The family for metric m, created in the store on first sight (and again
+ * when the store reclaimed the one cached).  NULL only on allocation
+ * failure. */
 const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct ob_xlator *x,
                                               struct ob_store *s, const struct ob_metric_view *m);
 

@@ -237,18 +237,37 @@ static void heap_free_now(struct ob_store *s, uint64_t off)
     free_list_push(s, off);
 }
 
-/* Puts a block readers may still hold into limbo.  Create lock held. */
-static void heap_retire(struct ob_store *s, uint64_t off, int64_t now_ms)
+/* Appends limbo record rec (a LIMBO block: next, time, target) to the limbo
+ * FIFO.  Create lock held. */
+static void limbo_link(struct ob_store *s, uint64_t rec, int64_t now_ms)
 {
-    uint64_t *p = payload(s, off);
+    uint64_t *p = payload(s, rec);
     p[0] = 0;
     p[1] = (uint64_t)now_ms;
-    blk(s, off)->tag = OB_BLOCK_LIMBO;
+    blk(s, rec)->tag = OB_BLOCK_LIMBO;
     if (s->st->limbo_tail)
-        *(uint64_t *)payload(s, s->st->limbo_tail) = off;
+        *(uint64_t *)payload(s, s->st->limbo_tail) = rec;
     else
-        s->st->limbo_head = off;
-    s->st->limbo_tail = off;
+        s->st->limbo_head = rec;
+    s->st->limbo_tail = rec;
+}
+
+/* Puts a block readers may still hold into limbo, untouched: a reader that
+ * saw it reads it whole until the grace is over.  The limbo link and time
+ * live in a record block of their own (the minimum block, 24 bytes of
+ * payload: next, time, the retired block); only when the heap has no room
+ * for one does the block carry them itself (target 0), and then its first
+ * 24 bytes change under a reader that still holds it.  Create lock held. */
+static void heap_retire(struct ob_store *s, uint64_t off, int64_t now_ms)
+{
+    uint64_t rec = heap_alloc(s, 3 * sizeof(uint64_t));
+    if (rec) {
+        ((uint64_t *)payload(s, rec))[2] = off;
+    } else {
+        rec = off;
+        ((uint64_t *)payload(s, rec))[2] = 0;
+    }
+    limbo_link(s, rec, now_ms);
 }
 
 static void slot_retire(struct ob_store *s, uint32_t i)
@@ -273,7 +292,22 @@ static void limbo_reclaim(struct ob_store *s, int64_t now_ms)
         st->limbo_head = p[0];
         if (!st->limbo_head)
             st->limbo_tail = 0;
-        heap_free_now(s, off);
+        uint64_t target = p[2];
+        heap_free_now(s, off); /* the record, then the block: reused first */
+        if (target)
+            heap_free_now(s, target);
+    }
+    while (st->fam_limbo_head != OB_STORE_NIL) {
+        uint32_t f = st->fam_limbo_head;
+        struct ob_store_family *fam = &s->fams[f];
+        if (fam->empty_ms > now_ms - OB_STORE_GRACE_MS)
+            break;
+        st->fam_limbo_head = fam->link;
+        if (st->fam_limbo_head == OB_STORE_NIL)
+            st->fam_limbo_tail = OB_STORE_NIL;
+        atomic_store_explicit(&fam->state, OB_FAM_FREE, memory_order_release);
+        fam->link = st->fam_free;
+        st->fam_free = f;
     }
     while (st->slot_limbo_head != OB_STORE_NIL) {
         uint32_t i = st->slot_limbo_head;
@@ -595,6 +629,31 @@ static void fam_index_insert(struct ob_store *s, uint64_t h, uint32_t id)
     atomic_store_explicit(&s->fam_index[pos], id + 1, memory_order_release);
 }
 
+/* Deletes family id's index entry, shifting the rest of its probe run back
+ * so that no tombstone is needed.  Create lock held; a lock-free reader that
+ * misses an entry while it moves takes the locked path and finds it. */
+static void fam_index_remove(struct ob_store *s, uint64_t h, uint32_t id)
+{
+    uint32_t mask = s->fam_mask, pos = (uint32_t)h & mask;
+    while (atomic_load_explicit(&s->fam_index[pos], memory_order_relaxed) != id + 1) {
+        if (atomic_load_explicit(&s->fam_index[pos], memory_order_relaxed) == 0)
+            return; /* not there (repair rebuilt the index) */
+        pos = (pos + 1) & mask;
+    }
+    for (uint32_t j = (pos + 1) & mask;; j = (j + 1) & mask) {
+        uint32_t e = atomic_load_explicit(&s->fam_index[j], memory_order_relaxed);
+        if (e == 0)
+            break;
+        uint32_t home = (uint32_t)s->fams[e - 1].name_hash & mask;
+        /* e may fill the hole when its home is not in (pos, j]. */
+        if (((j - home) & mask) >= ((j - pos) & mask)) {
+            atomic_store_explicit(&s->fam_index[pos], e, memory_order_release);
+            pos = j;
+        }
+    }
+    atomic_store_explicit(&s->fam_index[pos], 0, memory_order_release);
+}
+
 static uint64_t text_create(struct ob_store *s, const char *bytes, size_t len)
 {
     uint64_t off = heap_alloc(s, sizeof(struct ob_store_text) + len);
@@ -732,11 +791,38 @@ static int create_repair(struct ob_store *s)
     ((off) >= s->heap_start && (off) < st->heap_bump && !((off) & (OB_STORE_UNIT - 1)) &&          \
      get_bit(starts, ((off) - s->heap_start) / OB_STORE_UNIT))
 
-    /* Families: names must be intact; a help block that is not drops to none. */
+    /* Families by state: live ones need intact names (a help block that is
+     * not drops to none) and go back into the index; retired ones go back
+     * into the limbo (grace restarted, gen bumped once more: a crash may have
+     * come between the state and the gen) or the free list.  Their text
+     * blocks are not marked: limbo ones stay in limbo, others are freed. */
     for (uint32_t i = 0; i < s->fam_mask + 1; i++)
         atomic_store(&s->fam_index[i], 0);
+    st->fam_free = st->fam_limbo_head = st->fam_limbo_tail = OB_STORE_NIL;
+    uint32_t fams_live = 0;
     for (uint32_t f = 0; f < nf; f++) {
         struct ob_store_family *fam = &s->fams[f];
+        uint32_t state = atomic_load(&fam->state);
+        if (state != OB_FAM_LIVE) {
+            fam->link = OB_STORE_NIL;
+            atomic_store(&fam->help_off, 0);
+            atomic_store(&fam->head, OB_STORE_NIL);
+            fam->tail = OB_STORE_NIL;
+            if (state == OB_FAM_LIMBO) {
+                atomic_fetch_add(&fam->gen, 1);
+                fam->empty_ms = now;
+                if (st->fam_limbo_tail != OB_STORE_NIL)
+                    s->fams[st->fam_limbo_tail].link = f;
+                else
+                    st->fam_limbo_head = f;
+                st->fam_limbo_tail = f;
+            } else {
+                atomic_store(&fam->state, OB_FAM_FREE);
+                fam->link = st->fam_free;
+                st->fam_free = f;
+            }
+            continue;
+        }
         if (!IS_BLOCK(fam->name_off))
             goto fail;
         blk(s, fam->name_off)->tag |= OB_BLOCK_MARK;
@@ -746,7 +832,9 @@ static int create_repair(struct ob_store *s)
         else if (h)
             atomic_store(&fam->help_off, 0);
         fam_index_insert(s, fam->name_hash, f);
+        fams_live++;
     }
+    atomic_store(&st->families_live, fams_live);
 
     /* Slots: validate live ones and mark their blocks; rebuild the lists. */
     atomic_fetch_add_explicit(&s->recycles, 1, memory_order_relaxed);
@@ -756,7 +844,8 @@ static int create_repair(struct ob_store *s)
         uint32_t state = atomic_load(&sl->state);
         if (state == OB_SLOT_LIVE) {
             uint32_t w = atomic_load(&sl->ring);
-            bool ok = sl->family < nf && IS_BLOCK(sl->labels_off) && IS_BLOCK(sl->data_off) &&
+            bool ok = sl->family < nf && atomic_load(&s->fams[sl->family].state) == OB_FAM_LIVE &&
+                      IS_BLOCK(sl->labels_off) && IS_BLOCK(sl->data_off) &&
                       OB_OOO_HEAD(w) <= s->cap && OB_OOO_N(w) <= s->cap;
             if (ok) {
                 blk(s, sl->labels_off)->tag |= OB_BLOCK_MARK;
@@ -779,6 +868,18 @@ static int create_repair(struct ob_store *s)
         }
     }
 
+    /* Blocks in limbo stay there (a reader of another process may hold
+     * them): their records are kept, the blocks they name marked. */
+    for (uint64_t off = s->heap_start; off < st->heap_bump; off += (uint64_t)blk(s, off)->units * OB_STORE_UNIT) {
+        if ((blk(s, off)->tag & ~OB_BLOCK_MARK) != OB_BLOCK_LIMBO)
+            continue;
+        uint64_t *p = payload(s, off);
+        if (p[2] && IS_BLOCK(p[2]) && (blk(s, p[2])->tag & ~OB_BLOCK_MARK) == OB_BLOCK_USED)
+            blk(s, p[2])->tag |= OB_BLOCK_MARK;
+        else
+            p[2] = 0;
+    }
+
     /* Heap: unreferenced used blocks (an allocation cut short) become free. */
     memset(st->free_list, 0, sizeof st->free_list);
     st->limbo_head = st->limbo_tail = 0;
@@ -789,7 +890,7 @@ static int create_repair(struct ob_store *s)
             b->tag = OB_BLOCK_USED;
             used += (uint64_t)b->units * OB_STORE_UNIT;
         } else if (b->tag == OB_BLOCK_LIMBO) {
-            heap_retire(s, off, now);
+            limbo_link(s, off, now);
             used += (uint64_t)b->units * OB_STORE_UNIT;
         } else {
             free_list_push(s, off);
@@ -1009,10 +1110,12 @@ static int create_segment(struct ob_store *s, const struct ob_store_hdr *want, c
 
     struct ob_store_state *st = s->st;
     st->slot_free = st->slot_limbo_head = st->slot_limbo_tail = OB_STORE_NIL;
+    st->fam_free = st->fam_limbo_head = st->fam_limbo_tail = OB_STORE_NIL;
     st->heap_bump = s->heap_start;
     for (uint32_t f = 0; f < s->max_families; f++) {
         atomic_store_explicit(&s->fams[f].head, OB_STORE_NIL, memory_order_relaxed);
         s->fams[f].tail = OB_STORE_NIL;
+        s->fams[f].link = OB_STORE_NIL;
     }
     int rc = ob_lock_init(s->create_lock);
     for (uint32_t i = 0; rc == 0 && i < OB_STORE_STRIPES; i++)
@@ -1210,7 +1313,7 @@ int ob_store_unlink(const char *path)
 /* ---- families ------------------------------------------------------------- */
 
 int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum ob_family_type type,
-                    const char *help, size_t help_len, uint32_t *out_family)
+                    const char *help, size_t help_len, uint32_t *out_family, uint32_t *out_gen)
 {
     if (!s->owner)
         return -EROFS;
@@ -1220,11 +1323,19 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
         help_len = 0;
     uint64_t h = XXH3_64bits(name, name_len);
     uint32_t id = fam_find(s, name, name_len, h);
-    if (id != OB_STORE_NIL && s->fams[id].type != (uint32_t)type)
-        return OB_E_TYPE_CONFLICT;
-    if (id != OB_STORE_NIL && help_matches(s, &s->fams[id], help, help_len)) {
-        *out_family = id;
-        return 0;
+    if (id != OB_STORE_NIL) {
+        /* gen, then state (see ob_store_layout.h): LIVE means not retired
+         * before this gen was read. */
+        uint32_t gen = atomic_load_explicit(&s->fams[id].gen, memory_order_acquire);
+        bool live = atomic_load_explicit(&s->fams[id].state, memory_order_acquire) == OB_FAM_LIVE;
+        if (live && s->fams[id].type != (uint32_t)type)
+            return OB_E_TYPE_CONFLICT;
+        if (live && help_matches(s, &s->fams[id], help, help_len)) {
+            *out_family = id;
+            if (out_gen)
+                *out_gen = gen;
+            return 0;
+        }
     }
 
     int rc = lock_create(s);
@@ -1232,9 +1343,11 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
         return rc;
     id = fam_find(s, name, name_len, h);
     if (id == OB_STORE_NIL) {
-        uint32_t nf = atomic_load_explicit(&s->st->n_families, memory_order_relaxed);
+        /* A free family slot (retired, past the grace), else a new one. */
+        struct ob_store_state *st = s->st;
+        uint32_t nf = atomic_load_explicit(&st->n_families, memory_order_relaxed);
         rc = OB_E_STORE_FULL;
-        if (nf >= s->max_families)
+        if (st->fam_free == OB_STORE_NIL && nf >= s->max_families)
             goto out;
         uint64_t name_off = text_create(s, name, name_len);
         uint64_t help_off = help_len && name_off ? text_create(s, help, help_len) : 0;
@@ -1243,7 +1356,11 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
                 heap_free_now(s, name_off);
             goto out;
         }
-        struct ob_store_family *f = &s->fams[nf];
+        bool reuse = st->fam_free != OB_STORE_NIL;
+        id = reuse ? st->fam_free : nf;
+        struct ob_store_family *f = &s->fams[id];
+        if (reuse)
+            st->fam_free = f->link;
         f->name_off = name_off;
         atomic_store_explicit(&f->help_off, help_off, memory_order_relaxed);
         f->name_hash = h;
@@ -1251,9 +1368,14 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
         atomic_store_explicit(&f->head, OB_STORE_NIL, memory_order_relaxed);
         f->tail = OB_STORE_NIL;
         atomic_store_explicit(&f->live, 0, memory_order_relaxed);
-        atomic_store_explicit(&s->st->n_families, nf + 1, memory_order_release);
-        fam_index_insert(s, h, nf);
-        id = nf;
+        f->empty_ms = wall_ms(); /* reclaimed if no series ever comes */
+        f->link = OB_STORE_NIL;
+        /* Filled, then live, then findable (and, new, scannable). */
+        atomic_store_explicit(&f->state, OB_FAM_LIVE, memory_order_release);
+        if (!reuse)
+            atomic_store_explicit(&st->n_families, nf + 1, memory_order_release);
+        atomic_fetch_add_explicit(&st->families_live, 1, memory_order_relaxed);
+        fam_index_insert(s, h, id);
     } else if (s->fams[id].type != (uint32_t)type) {
         rc = OB_E_TYPE_CONFLICT;
         goto out;
@@ -1268,10 +1390,61 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
             heap_retire(s, old, wall_ms());
     }
     *out_family = id;
+    if (out_gen)
+        *out_gen = atomic_load_explicit(&s->fams[id].gen, memory_order_relaxed);
     rc = 0;
 out:
     ob_lock_release(s->create_lock);
     return rc;
+}
+
+bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen)
+{
+    if (id >= atomic_load_explicit(&s->st->n_families, memory_order_acquire))
+        return false;
+    const struct ob_store_family *f = &s->fams[id];
+    return atomic_load_explicit(&f->gen, memory_order_acquire) == gen &&
+           atomic_load_explicit(&f->state, memory_order_acquire) == OB_FAM_LIVE;
+}
+
+static int crash_in_retire; /* test hook, see ob_store_lock.h */
+
+void ob_store_test_crash_in_retire(int step)
+{
+    crash_in_retire = step;
+}
+
+static void retire_step(int step)
+{
+    if (OB_UNLIKELY(crash_in_retire == step))
+        _exit(0);
+}
+
+/* Retires family f (LIVE, no series for long enough): out of the index, its
+ * texts to heap limbo, itself to the family limbo.  Create lock held.  The
+ * order makes every crash point repairable (create_repair goes by state). */
+static void fam_retire(struct ob_store *s, uint32_t f, int64_t now_ms)
+{
+    struct ob_store_state *st = s->st;
+    struct ob_store_family *fam = &s->fams[f];
+    atomic_store_explicit(&fam->state, OB_FAM_LIMBO, memory_order_release);
+    retire_step(1);
+    atomic_fetch_add_explicit(&fam->gen, 1, memory_order_release);
+    atomic_fetch_sub_explicit(&st->families_live, 1, memory_order_relaxed);
+    fam_index_remove(s, fam->name_hash, f);
+    retire_step(2);
+    heap_retire(s, fam->name_off, now_ms);
+    uint64_t help = atomic_exchange_explicit(&fam->help_off, 0, memory_order_relaxed);
+    if (help)
+        heap_retire(s, help, now_ms);
+    retire_step(3);
+    fam->empty_ms = now_ms; /* limbo since */
+    fam->link = OB_STORE_NIL;
+    if (st->fam_limbo_tail != OB_STORE_NIL)
+        s->fams[st->fam_limbo_tail].link = f;
+    else
+        st->fam_limbo_head = f;
+    st->fam_limbo_tail = f;
 }
 
 /* ---- append ----------------------------------------------------------------- */
@@ -1354,6 +1527,10 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
                          int64_t ts_ms, const double *values, int64_t now_ms, uint32_t *out_slot)
 {
     struct ob_store_state *st = s->st;
+    struct ob_store_family *fam = &s->fams[ref->family];
+    if (atomic_load_explicit(&fam->state, memory_order_relaxed) != OB_FAM_LIVE ||
+        atomic_load_explicit(&fam->gen, memory_order_relaxed) != ref->family_gen)
+        return OB_E_STALE_FAMILY; /* retired (or reused) since the caller resolved it */
     uint32_t i = st->slot_free;
     if (i == OB_STORE_NIL && st->slots_used >= s->max_series)
         return OB_E_STORE_FULL;
@@ -1385,12 +1562,13 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     /* Live, then findable, then scannable. */
     atomic_store_explicit(&sl->state, OB_SLOT_LIVE, memory_order_release);
     index_insert(s, ref->hash, i);
-    struct ob_store_family *f = &s->fams[ref->family];
+    struct ob_store_family *f = fam;
     if (f->tail == OB_STORE_NIL)
         atomic_store_explicit(&f->head, i, memory_order_release);
     else
         atomic_store_explicit(&s->slots[f->tail].next, i, memory_order_release);
     f->tail = i;
+    f->empty_ms = 0;
     atomic_fetch_add_explicit(&f->live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->series_live, 1, memory_order_relaxed);
     *out_slot = i;
@@ -1473,6 +1651,12 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
     if (OB_UNLIKELY(ref->family >= atomic_load_explicit(&s->st->n_families, memory_order_acquire) ||
                     !shape_valid(shape) || (!ref->key && ref->key_len) || (!ref->labels && ref->labels_len)))
         return -EINVAL;
+    /* A family with live series is never retired, so for the paths that
+     * find an existing series this check is enough; a new series checks
+     * again under the create lock. */
+    if (OB_UNLIKELY(atomic_load_explicit(&s->fams[ref->family].gen, memory_order_acquire) !=
+                    ref->family_gen))
+        return OB_E_STALE_FAMILY;
 
     uint32_t stripe = (uint32_t)(ref->hash & s->stripe_mask);
     if (ref->hint && ref->hint->slot_plus1 && !ref->labels) {
@@ -1684,12 +1868,28 @@ uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms)
             atomic_fetch_sub_explicit(&fam->live, 1, memory_order_relaxed);
             atomic_fetch_sub_explicit(&s->st->series_live, 1, memory_order_relaxed);
             index_remove(s, sl->hash, cur);
-            heap_retire(s, sl->labels_off, now_ms);
+            /* Labels last: freed last, they are the first block of their
+             * size handed out again, so the next series in this slot
+             * usually gets them: the hard case for series hints, which the
+             * store's tests build on purpose. */
             heap_retire(s, sl->data_off, now_ms);
+            heap_retire(s, sl->labels_off, now_ms);
             slot_retire(s, cur);
             expired++;
             cur = nxt;
         }
+        if (atomic_load_explicit(&fam->live, memory_order_relaxed) == 0 && fam->empty_ms == 0)
+            fam->empty_ms = now_ms;
+    }
+    /* Families without a series for series_ttl, and at least the grace (so
+     * that their series' slots are out of limbo too), give their slot back. */
+    int64_t wait = ttl > OB_STORE_GRACE_MS ? ttl : OB_STORE_GRACE_MS;
+    for (uint32_t f = 0; f < nf; f++) {
+        struct ob_store_family *fam = &s->fams[f];
+        if (atomic_load_explicit(&fam->state, memory_order_relaxed) == OB_FAM_LIVE &&
+            atomic_load_explicit(&fam->live, memory_order_relaxed) == 0 && fam->empty_ms &&
+            now_ms - fam->empty_ms >= wait)
+            fam_retire(s, f, now_ms);
     }
     if (s->st->index_tombstones > (s->index_mask + 1) / 4)
         index_rebuild(s);
@@ -1705,7 +1905,7 @@ void ob_store_stats(struct ob_store *s, struct ob_store_stats *out)
     out->heap_used = atomic_load_explicit(&s->st->heap_used, memory_order_relaxed);
     out->series_live = atomic_load_explicit(&s->st->series_live, memory_order_relaxed);
     out->series_max = s->max_series;
-    out->families = atomic_load_explicit(&s->st->n_families, memory_order_relaxed);
+    out->families = atomic_load_explicit(&s->st->families_live, memory_order_relaxed);
     out->families_max = s->max_families;
     out->repairs = atomic_load_explicit(&s->repairs, memory_order_relaxed);
 }

@@ -63,10 +63,20 @@ enum ob_family_type {
 /* Gets or creates the family `name`.  Returns OB_E_TYPE_CONFLICT when it
  * exists with another type, OB_E_STORE_FULL when no slot is left.  The help
  * text of an existing family is replaced when it differs (latest wins).
- * Family ids are stable for the life of the segment. */
+ *
+ * Families are reclaimed: one without a live series for series_ttl (and at
+ * least the 30 s grace) is retired by ob_store_expire() and its slot, after
+ * the grace, may come back under another name.  A family id is therefore
+ * valid only with its generation, *out_gen (may be NULL): keep both, check
+ * ob_store_family_valid() before trusting a kept id, and put the gen in
+ * ob_series_ref.family_gen; an append with a stale one is refused with
+ * OB_E_STALE_FAMILY, and the caller resolves the name again.  A family that
+ * comes back gets the HELP and type of its new points. */
 int ob_store_family(struct ob_store *s, const char *name, size_t name_len,
                     enum ob_family_type type, const char *help, size_t help_len,
-                    uint32_t *out_family);
+                    uint32_t *out_family, uint32_t *out_gen);
+/* Whether family id still has generation gen (not retired since). */
+bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen);
 
 /* ---- series and samples -------------------------------------------------- */
 
@@ -109,6 +119,7 @@ struct ob_series_hint {
 
 struct ob_series_ref {
     uint32_t family;
+    uint32_t family_gen; /* the family's generation when its id was resolved */
     uint64_t hash;
     const char *key;
     uint32_t key_len;
@@ -204,7 +215,8 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_fami
 /* Frees series not updated for series_ttl_ms before now_ms; returns how many.
  * Their slots and memory are reused only 30 s (the grace period) later, so
  * a concurrent scan never reads reused memory; the housekeeping thread calls
- * this periodically with the wall clock, which also recycles limbo. */
+ * this periodically with the wall clock, which also recycles limbo.  Retires
+ * the families left without series (see ob_store_family). */
 uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms);
 
 struct ob_store_stats {

@@ -33,10 +33,24 @@
  *                    padded to 8), then (cap + 1) sample records of
  *                    int64 ts_ms + width doubles.  See ob_ooo.h for the ring.
  *   free             uint64 next free block of the same class
- *   limbo            uint64 next limbo block, int64 freed_ms
+ *   limbo            a record: uint64 next limbo record, int64 freed_ms,
+ *                    uint64 the retired block (a USED block left untouched
+ *                    for readers), or 0: the record is the retired block
+ *                    itself (no room was left for a record)
  *
  * Series index entry (uint64): 0 = empty; low 32 bits slot + 1, or
  * OB_STORE_TOMBSTONE for a deleted entry; high 32 bits the high hash bits.
+ * Family index entry (uint32): 0 = empty, else family id + 1; a reclaimed
+ * family's entry is deleted by shifting its probe run back (no tombstones).
+ *
+ * Families live like series slots: a LIVE family with no live series for
+ * max(series_ttl, grace) is retired (state LIMBO, gen + 1, out of the index,
+ * name and help blocks to heap limbo), and after the grace it is FREE and
+ * its slot is handed out again.  gen only grows: whoever keeps a family id
+ * keeps its gen too and must find both unchanged before writing
+ * (ob_series_ref.family_gen).  Retire writes state before gen, and readers
+ * load gen before state, so a reader that sees LIVE with a gen it keeps
+ * knows the family was not retired before that gen was read.
  */
 #ifndef OB_STORE_LAYOUT_H
 #define OB_STORE_LAYOUT_H
@@ -48,7 +62,7 @@
 #include <stdint.h>
 
 #define OB_STORE_MAGIC "OBSTORE1"
-#define OB_STORE_LAYOUT_VERSION 1u
+#define OB_STORE_LAYOUT_VERSION 2u     /* 2: families are reclaimed (state, gen, lists) */
 #define OB_STORE_CACHE_LINE 64u
 #define OB_STORE_HDR_SIZE 256u
 #define OB_STORE_STRIPES 256u            /* power of two */
@@ -88,7 +102,8 @@ struct ob_store_hdr {
 
 /* Mutable bookkeeping; written under the create lock, read with atomics. */
 struct ob_store_state {
-    _Atomic uint32_t n_families;     /* published after the family is filled */
+    _Atomic uint32_t n_families;     /* family slots ever handed out (bump); published
+                                        after the family is filled */
     uint32_t slots_used;             /* slots ever handed out (bump) */
     _Atomic uint32_t series_live;
     uint32_t index_tombstones;
@@ -101,7 +116,11 @@ struct ob_store_state {
     uint64_t limbo_head;             /* FIFO of freed blocks (map offsets), 0 = none */
     uint64_t limbo_tail;
     _Atomic uint64_t repairs;        /* repairs since creation */
-    uint64_t reserved[8];
+    uint32_t fam_free;               /* free family list head (link: family.link) */
+    uint32_t fam_limbo_head;         /* FIFO of retired families (time: family.empty_ms) */
+    uint32_t fam_limbo_tail;
+    _Atomic uint32_t families_live;  /* LIVE families */
+    uint64_t reserved[6];
     uint64_t free_list[OB_STORE_CLASSES]; /* per size class, map offsets, 0 = none */
 };
 
@@ -119,8 +138,15 @@ struct ob_store_family {
     _Atomic uint32_t head;           /* first series slot (creation order) or OB_STORE_NIL */
     uint32_t tail;                   /* last series slot (writers only) */
     _Atomic uint32_t live;           /* linked series */
-    uint64_t reserved[3];
+    _Atomic uint32_t state;          /* enum ob_store_family_state */
+    _Atomic uint32_t gen;            /* + 1 at every retire; never goes back */
+    int64_t empty_ms;                /* LIVE: since when live == 0 (0 = has series);
+                                        LIMBO: retired at */
+    uint32_t link;                   /* LIMBO/FREE list link, or OB_STORE_NIL */
+    uint32_t reserved0;
 };
+
+enum ob_store_family_state { OB_FAM_LIVE = 0, OB_FAM_LIMBO = 1, OB_FAM_FREE = 2 };
 
 enum ob_store_slot_state { OB_SLOT_FREE = 0, OB_SLOT_LIVE = 1, OB_SLOT_LIMBO = 2 };
 
@@ -188,6 +214,8 @@ _Static_assert(offsetof(struct ob_store_hdr, header_cksum) == 248, "hdr cksum");
 
 _Static_assert(offsetof(struct ob_store_state, heap_bump) == 32, "state heap_bump");
 _Static_assert(offsetof(struct ob_store_state, repairs) == 64, "state repairs");
+_Static_assert(offsetof(struct ob_store_state, fam_free) == 72, "state fam_free");
+_Static_assert(offsetof(struct ob_store_state, families_live) == 84, "state families_live");
 _Static_assert(offsetof(struct ob_store_state, free_list) == 136, "state free_list");
 _Static_assert(sizeof(struct ob_store_state) == 136 + 8 * OB_STORE_CLASSES, "state size");
 _Static_assert(OB_STORE_HDR_SIZE + sizeof(struct ob_store_state) <= 4096, "page 0 overflow");
@@ -201,6 +229,10 @@ _Static_assert(offsetof(struct ob_store_family, type) == 24, "family type");
 _Static_assert(offsetof(struct ob_store_family, head) == 28, "family head");
 _Static_assert(offsetof(struct ob_store_family, tail) == 32, "family tail");
 _Static_assert(offsetof(struct ob_store_family, live) == 36, "family live");
+_Static_assert(offsetof(struct ob_store_family, state) == 40, "family state");
+_Static_assert(offsetof(struct ob_store_family, gen) == 44, "family gen");
+_Static_assert(offsetof(struct ob_store_family, empty_ms) == 48, "family empty_ms");
+_Static_assert(offsetof(struct ob_store_family, link) == 56, "family link");
 
 _Static_assert(sizeof(struct ob_store_slot) == 64, "slot size");
 _Static_assert(offsetof(struct ob_store_slot, hash) == 8, "slot hash");

@@ -489,7 +489,7 @@ static void store_teardown(void)
 static uint32_t family(const char *name, enum ob_family_type type, const char *help)
 {
     uint32_t id;
-    int rc = ob_store_family(store, name, strlen(name), type, help, strlen(help), &id);
+    int rc = ob_store_family(store, name, strlen(name), type, help, strlen(help), &id, NULL);
     ck_assert_int_eq(rc, 0);
     return id;
 }

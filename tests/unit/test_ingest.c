@@ -16,6 +16,7 @@
 #include "ob_plugin_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
+#include "ob_store_layout.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
 static struct ob_store *store;
@@ -481,6 +482,41 @@ START_TEST(batching_while_the_cache_grows)
 END_TEST
 
 
+/* A metric whose family the store reclaimed (no series for the ttl) comes
+ * back: the name cache notices the stale id, and the family slot, reused by
+ * another metric meanwhile, is never written with the first one's points. */
+START_TEST(reclaimed_family_comes_back)
+{
+    struct ob_buf b = {0};
+    const struct attr a[] = {{"k", "v"}};
+    struct gauge_spec g = {svc, 2, "first.metric", NULL, false, a, 1, 1, now_ns};
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    int64_t t = now_ns / 1000000, ttl = cfg->store_series_ttl_ms;
+    int64_t wait = ttl > OB_STORE_GRACE_MS ? ttl : OB_STORE_GRACE_MS;
+    ob_store_expire(store, t + ttl + 1);
+    ob_store_expire(store, t + ttl + 1 + wait);
+    ob_store_expire(store, t + ttl + 1 + wait + OB_STORE_GRACE_MS);
+    struct ob_store_stats st;
+    ob_store_stats(store, &st);
+    ck_assert_uint_eq(st.families, 0);
+    g.name = "second.metric"; /* takes the freed family slot */
+    g.value = 2;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    g.name = "first.metric";
+    g.value = 3;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    const char *out = scrape();
+    ck_assert_msg(strstr(out, "first_metric{instance=\"i-1\",job=\"app\",k=\"v\"} 3\n"), "%s", out);
+    ck_assert_msg(strstr(out, "second_metric{instance=\"i-1\",job=\"app\",k=\"v\"} 2\n"), "%s", out);
+    ob_store_stats(store, &st);
+    ck_assert_uint_eq(st.families, 2);
+    ob_buf_fini(&b);
+}
+END_TEST
+
 /* ---- bounded name caches ------------------------------------------------ */
 
 static bool selfmetric_line(const char *line)
@@ -576,7 +612,12 @@ START_TEST(name_cache_byte_budget_and_rss)
     long rss_end = rss_kib();
     /* one request of 100 names adds ~10 KiB, a table doubling ~ the table */
     ck_assert_msg(most <= budget * 2 + 64 * 1024, "cache held %zu bytes", most);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan keeps freed memory in quarantine: RSS says nothing there. */
+    (void)rss_warm, (void)rss_end;
+#else
     ck_assert_msg(rss_end - rss_warm < 2048, "RSS grew from %ld to %ld KiB", rss_warm, rss_end);
+#endif
     ob_names_publish(n);
     struct ob_buf b;
     ob_buf_init(&b);
@@ -610,6 +651,7 @@ Suite *ingest_suite(void)
     tcase_add_test(tc, malformed_body);
     tcase_add_test(tc, batching_does_not_matter);
     tcase_add_test(tc, batching_while_the_cache_grows);
+    tcase_add_test(tc, reclaimed_family_comes_back);
     tcase_add_test(tc, name_cache_entry_budget);
     tcase_add_test(tc, name_cache_byte_budget_and_rss);
     suite_add_tcase(s, tc);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +59,16 @@ static struct ob_store *open_ok(const struct ob_store_opts *o)
     return s;
 }
 
+/* The generation of each family id as fam() last resolved it: ref_of()
+ * puts it in the refs, as the ingest does. */
+static uint32_t fam_gens[1024];
+
 static uint32_t fam(struct ob_store *s, const char *name, enum ob_family_type type)
 {
-    uint32_t id = UINT32_MAX;
-    ck_assert_int_eq(ob_store_family(s, name, strlen(name), type, "help", 4, &id), 0);
+    uint32_t id = UINT32_MAX, gen = 0;
+    ck_assert_int_eq(ob_store_family(s, name, strlen(name), type, "help", 4, &id, &gen), 0);
+    ck_assert_uint_lt(id, 1024);
+    fam_gens[id] = gen;
     return id;
 }
 
@@ -69,6 +76,7 @@ static struct ob_series_ref ref_of(uint32_t family, const char *key)
 {
     struct ob_series_ref r = {
         .family = family,
+        .family_gen = family < 1024 ? fam_gens[family] : 0,
         .hash = ob_store_hash(family, key, strlen(key)),
         .key = key,
         .key_len = (uint32_t)strlen(key),
@@ -239,7 +247,9 @@ START_TEST(refuse_incompatible)
     *h = saved;
 
     h->layout_version = 99;
-    expect_refused(&o, OB_E_STORE_VERSION, "99", "uses 1");
+    char uses[32];
+    snprintf(uses, sizeof uses, "uses %u", OB_STORE_LAYOUT_VERSION);
+    expect_refused(&o, OB_E_STORE_VERSION, "99", uses);
     *h = saved;
 
     h->layout_sig ^= 0xff;
@@ -266,7 +276,7 @@ START_TEST(refuse_incompatible)
     /* Still intact after all the refusals. */
     s = open_ok(&o);
     uint32_t id;
-    ck_assert_int_eq(ob_store_family(s, "keep", 4, OB_FAMILY_GAUGE, NULL, 0, &id), 0);
+    ck_assert_int_eq(ob_store_family(s, "keep", 4, OB_FAMILY_GAUGE, NULL, 0, &id, NULL), 0);
     ck_assert_uint_eq(id, 0);
     ob_store_close(s);
 
@@ -558,14 +568,14 @@ START_TEST(family_rules)
     o.max_families = 2;
     struct ob_store *s = open_ok(&o);
     uint32_t a, b, x;
-    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_GAUGE, "old help", 8, &a), 0);
-    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_COUNTER, "old help", 8, &x), OB_E_TYPE_CONFLICT);
-    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_GAUGE, "new help", 8, &x), 0);
+    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_GAUGE, "old help", 8, &a, NULL), 0);
+    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_COUNTER, "old help", 8, &x, NULL), OB_E_TYPE_CONFLICT);
+    ck_assert_int_eq(ob_store_family(s, "a", 1, OB_FAMILY_GAUGE, "new help", 8, &x, NULL), 0);
     ck_assert_uint_eq(x, a);
-    ck_assert_int_eq(ob_store_family(s, "b", 1, OB_FAMILY_COUNTER, NULL, 0, &b), 0);
+    ck_assert_int_eq(ob_store_family(s, "b", 1, OB_FAMILY_COUNTER, NULL, 0, &b, NULL), 0);
     ck_assert_uint_eq(b, 1);
-    ck_assert_int_eq(ob_store_family(s, "c", 1, OB_FAMILY_GAUGE, NULL, 0, &x), OB_E_STORE_FULL);
-    ck_assert_int_eq(ob_store_family(s, "b", 1, OB_FAMILY_COUNTER, NULL, 0, &x), 0);
+    ck_assert_int_eq(ob_store_family(s, "c", 1, OB_FAMILY_GAUGE, NULL, 0, &x, NULL), OB_E_STORE_FULL);
+    ck_assert_int_eq(ob_store_family(s, "b", 1, OB_FAMILY_COUNTER, NULL, 0, &x, NULL), 0);
     ck_assert_uint_eq(x, b);
     ck_assert_int_eq(app(s, a, "k=\"1\"", 1, 1, 1, NULL), 0);
     ck_assert_int_eq(app(s, b, "k=\"1\"", 1, 1, 1, NULL), 0);
@@ -655,7 +665,9 @@ END_TEST
 START_TEST(hints_follow_the_series)
 {
     struct ob_store_opts o = default_opts();
-    o.series_ttl_ms = 1000;
+    /* Longer than the grace: the slot is recycled while the family, empty
+     * for less than series_ttl, stays. */
+    o.series_ttl_ms = 40000;
     o.max_series = 1;
     struct ob_store *s = open_ok(&o);
     uint32_t g = fam(s, "g", OB_FAMILY_GAUGE);
@@ -691,9 +703,9 @@ START_TEST(hints_follow_the_series)
     /* a expires, its slot is recycled and b (same hash, same family, and
      * as the only series the same slot and label block) is created in it:
      * a's old hint must not lead a's samples into b. */
-    ck_assert_uint_eq(ob_store_expire(s, t0 + 2000), 1);
-    ck_assert_uint_eq(ob_store_expire(s, t0 + 2000 + OB_STORE_GRACE_MS), 0);
-    int64_t t1 = t0 + 2000 + OB_STORE_GRACE_MS;
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 41000), 1);
+    ck_assert_uint_eq(ob_store_expire(s, t0 + 41000 + OB_STORE_GRACE_MS), 0);
+    int64_t t1 = t0 + 41000 + OB_STORE_GRACE_MS;
     v = 20;
     ck_assert_int_eq(ob_store_append_at(s, &b, &scalar, 10, &v, t1, &fl), 0);
     ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
@@ -748,6 +760,10 @@ START_TEST(expiry_and_reuse)
     ck_assert_uint_eq(ob_store_expire(s, t0 + 5500 + OB_STORE_GRACE_MS), 0);
     int64_t t1 = t0 + 5500 + OB_STORE_GRACE_MS;
     unsigned fl;
+    /* a, without series for the ttl and the grace, was retired: its id is
+     * stale, the name resolves to a new family. */
+    ck_assert_int_eq(app(s, a, "s=\"4\"", 1, 4, t1, &fl), OB_E_STALE_FAMILY);
+    a = fam(s, "a", OB_FAMILY_GAUGE);
     ck_assert_int_eq(app(s, a, "s=\"4\"", 1, 4, t1, &fl), 0);
     ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
     /* An expired series comes back as a new one, with fresh samples. */
@@ -884,7 +900,7 @@ START_TEST(kill9_reopen_keeps_everything)
         struct ob_store *s = NULL;
         char e[OB_ERR_LEN];
         uint32_t g;
-        if (ob_store_open(&o, &s, e) || ob_store_family(s, "g", 1, OB_FAMILY_GAUGE, NULL, 0, &g))
+        if (ob_store_open(&o, &s, e) || ob_store_family(s, "g", 1, OB_FAMILY_GAUGE, NULL, 0, &g, NULL))
             _exit(1);
         for (int i = 0; i < PER; i++) {
             for (int k = 0; k < SERIES; k++) {
@@ -1189,6 +1205,313 @@ START_TEST(figures)
 }
 END_TEST
 
+/* ---- families are reclaimed ---- */
+
+/* Wall-clock-like times: a family created now has its empty time now. */
+static int64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Runs expire until the families without series are retired and then free:
+ * from `t` on, the series' ttl, then the wait (max(ttl, grace)), then the
+ * family grace.  Returns the time after it. */
+static int64_t reclaim_all(struct ob_store *s, int64_t t, int64_t ttl)
+{
+    int64_t wait = ttl > OB_STORE_GRACE_MS ? ttl : OB_STORE_GRACE_MS;
+    t += ttl + 1;
+    ob_store_expire(s, t); /* series gone, families empty since t */
+    t += wait;
+    ob_store_expire(s, t); /* families retired */
+    t += OB_STORE_GRACE_MS;
+    ob_store_expire(s, t); /* and free */
+    return t;
+}
+
+/* Name churn far beyond max_families: every new name finds a slot once the
+ * old ones have had no series for the ttl; the heap gives their text back;
+ * a name that comes back takes the type and help of its new points. */
+START_TEST(family_churn_beyond_max_families)
+{
+    struct ob_store_opts o = default_opts();
+    o.max_families = 4;
+    o.series_ttl_ms = 1000;
+    struct ob_store *s = open_ok(&o);
+    int64_t t = now_ms();
+    struct ob_store_stats st;
+    uint64_t heap_base = 0;
+    for (int round = 0; round < 30; round++) {
+        for (int i = 0; i < 4; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "churn_%d_%d", round, i);
+            uint32_t id, gen;
+            ck_assert_int_eq(ob_store_family(s, name, strlen(name), OB_FAMILY_GAUGE, "h", 1, &id, &gen),
+                             0);
+            ck_assert_uint_lt(id, 4);
+            fam_gens[id] = gen;
+            ck_assert_int_eq(app(s, id, "k=\"v\"", 1, round, t, NULL), 0);
+        }
+        /* Full now: a fifth name waits for a reclaim. */
+        uint32_t x;
+        ck_assert_int_eq(ob_store_family(s, "extra", 5, OB_FAMILY_GAUGE, NULL, 0, &x, NULL),
+                         OB_E_STORE_FULL);
+        ob_store_stats(s, &st);
+        ck_assert_uint_eq(st.families, 4);
+        struct seen w;
+        scan(s, t, &w);
+        ck_assert_int_eq(w.families, 4);
+        ck_assert_int_eq(w.series, 4);
+        t = reclaim_all(s, t, o.series_ttl_ms);
+        ob_store_stats(s, &st);
+        ck_assert_uint_eq(st.families, 0);
+        ck_assert_uint_eq(st.series_live, 0);
+        scan(s, t, &w);
+        ck_assert_int_eq(w.families, 0);
+        ob_store_expire(s, t + OB_STORE_GRACE_MS); /* heap limbo drained */
+        t += OB_STORE_GRACE_MS;
+        ob_store_stats(s, &st);
+        if (round == 1)
+            heap_base = st.heap_used;
+        else if (round > 1)
+            ck_assert_uint_eq(st.heap_used, heap_base); /* flat: nothing kept per name */
+    }
+    /* "churn_0_0" was a gauge with help "h"; it comes back as a counter. */
+    uint32_t id, gen;
+    ck_assert_int_eq(ob_store_family(s, "churn_0_0", 9, OB_FAMILY_COUNTER, "new help", 8, &id, &gen),
+                     0);
+    fam_gens[id] = gen;
+    ck_assert_int_eq(app(s, id, "k=\"v\"", 1, 7, t, NULL), 0);
+    struct seen w;
+    scan(s, t, &w);
+    ck_assert_int_eq(w.families, 1);
+    ck_assert_str_eq(w.fam_names[0], "churn_0_0");
+    ck_assert_str_eq(w.fam_help[0], "new help");
+    ob_store_close(s);
+}
+END_TEST
+
+/* A family that never got a series is reclaimed too; one that gets a
+ * series while empty is not. */
+START_TEST(family_without_series_reclaimed)
+{
+    struct ob_store_opts o = default_opts();
+    o.max_families = 2;
+    o.series_ttl_ms = 1000;
+    struct ob_store *s = open_ok(&o);
+    int64_t t = now_ms();
+    uint32_t a = fam(s, "a", OB_FAMILY_GAUGE), b = fam(s, "b", OB_FAMILY_GAUGE);
+    ob_store_expire(s, t + OB_STORE_GRACE_MS - 1000);
+    ck_assert_int_eq(app(s, b, "k=\"1\"", 1, 1, t + OB_STORE_GRACE_MS - 500, NULL), 0);
+    ob_store_expire(s, t + OB_STORE_GRACE_MS + 100); /* a: empty since creation, retired */
+    ck_assert(!ob_store_family_valid(s, a, fam_gens[a]));
+    ck_assert(ob_store_family_valid(s, b, fam_gens[b]));
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.families, 1);
+    ob_store_close(s);
+}
+END_TEST
+
+/* A stale family id (its family reclaimed, the slot reused by another name
+ * with a series of the same key) must not write into the new family: the
+ * append is refused and the new family's sample stays.  Without the
+ * generation check the stale ref finds the new family's series by index
+ * (same family id, same key, same hash) and overwrites it. */
+START_TEST(stale_family_id_never_writes)
+{
+    struct ob_store_opts o = default_opts();
+    o.max_families = 1;
+    o.series_ttl_ms = 1000;
+    struct ob_store *s = open_ok(&o);
+    int64_t t = now_ms();
+    uint32_t a = fam(s, "a", OB_FAMILY_GAUGE);
+    struct ob_series_hint hint = {0};
+    struct ob_series_ref ra = ref_of(a, "k=\"same\"");
+    ra.hint = &hint;
+    double v = 1;
+    ck_assert_int_eq(ob_store_append_at(s, &ra, &scalar, 1, &v, t, NULL), 0);
+    t = reclaim_all(s, t, o.series_ttl_ms);
+    uint32_t b = fam(s, "b", OB_FAMILY_GAUGE);
+    ck_assert_uint_eq(b, a); /* the one slot, reused */
+    ck_assert_uint_ne(fam_gens[b], ra.family_gen);
+    ck_assert_int_eq(app(s, b, "k=\"same\"", 5, 50, t, NULL), 0);
+    v = 99;
+    ck_assert_int_eq(ob_store_append_at(s, &ra, &scalar, 6, &v, t, NULL), OB_E_STALE_FAMILY);
+    ra.hint = NULL;
+    ck_assert_int_eq(ob_store_append_at(s, &ra, &scalar, 7, &v, t, NULL), OB_E_STALE_FAMILY);
+    struct seen w;
+    scan(s, t, &w);
+    ck_assert_int_eq(w.families, 1);
+    ck_assert_str_eq(w.fam_names[0], "b");
+    ck_assert_int_eq(w.series, 1);
+    ck_assert(w.ts[0] == 5 && w.v0[0] == 50);
+    ob_store_close(s);
+}
+END_TEST
+
+/* Scans running while families are created, emptied and retired: every
+ * series a scan shows belongs to the family it was announced under (the
+ * label names the family).  Reuse after the grace happens only while no scan
+ * runs, as the grace guarantees in real time. */
+struct reclaim_scan {
+    struct ob_store *s;
+    pthread_mutex_t scanning;
+    _Atomic bool stop;
+    _Atomic int64_t now;
+    _Atomic int scans, series;
+};
+
+static int rs_family(void *ctx, const struct ob_family_view *f)
+{
+    char *cur = ctx;
+    snprintf(cur, 64, "%.*s", (int)f->name_len, f->name);
+    return 0;
+}
+
+static int rs_series(void *ctx, const struct ob_series_view *sv)
+{
+    const char *cur = ctx;
+    char want[80];
+    snprintf(want, sizeof want, "of=\"%s\"", cur);
+    ck_assert_msg(sv->labels_len == strlen(want) && memcmp(sv->labels, want, sv->labels_len) == 0,
+                  "series %.*s (%u bytes) under family %s", (int)sv->labels_len, sv->labels,
+                  sv->labels_len, cur);
+    return 0;
+}
+
+static void *reclaim_scanner(void *arg)
+{
+    struct reclaim_scan *r = arg;
+    char cur[64];
+    while (!r->stop) {
+        pthread_mutex_lock(&r->scanning);
+        cur[0] = '\0';
+        ck_assert_int_eq(ob_store_scan(r->s, r->now, rs_family, rs_series, cur), 0);
+        pthread_mutex_unlock(&r->scanning);
+        r->scans++;
+    }
+    return NULL;
+}
+
+START_TEST(family_reclaim_during_scans)
+{
+    struct ob_store_opts o = default_opts();
+    o.max_families = 6;
+    o.max_series = 64;
+    /* Longer than the grace, so that retiring the families (after the ttl)
+     * and freeing their series' memory (after the grace) are separate
+     * expire calls, and the retire runs while scans do. */
+    o.series_ttl_ms = OB_STORE_GRACE_MS + 10000;
+    struct ob_store *s = open_ok(&o);
+    struct reclaim_scan r = {.s = s, .now = now_ms()};
+    pthread_mutex_init(&r.scanning, NULL);
+    pthread_t tid;
+    ck_assert_int_eq(pthread_create(&tid, NULL, reclaim_scanner, &r), 0);
+    int64_t t = r.now, ttl = o.series_ttl_ms;
+    for (int round = 0; round < 100; round++) {
+        /* Three families of this round, concurrently with the scans... */
+        for (int i = 0; i < 3; i++) {
+            char name[32], key[64];
+            snprintf(name, sizeof name, "f%d_%d", round, i);
+            uint32_t id, gen;
+            int rc = ob_store_family(s, name, strlen(name), OB_FAMILY_GAUGE, NULL, 0, &id, &gen);
+            ck_assert_msg(rc == 0, "round %d: %s", round, ob_strerror(rc));
+            fam_gens[id] = gen;
+            snprintf(key, sizeof key, "of=\"%s\"", name);
+            for (int k = 0; k < 3; k++)
+                ck_assert_int_eq(app(s, id, key, 1 + k, k, t, NULL), 0);
+        }
+        r.now = t;
+        for (int seen = r.scans; r.scans - seen < 2;)
+            sched_yield(); /* a scan over them, and one more under way */
+        /* ...their series expire (scans go on)... */
+        int64_t t1 = t + ttl + 1;
+        r.now = t1;
+        ob_store_expire(s, t1);
+        /* ...their memory is freed with no scan in the middle (the grace,
+         * in real time, is what no scan outlasts)... */
+        pthread_mutex_lock(&r.scanning);
+        ob_store_expire(s, t1 + OB_STORE_GRACE_MS);
+        pthread_mutex_unlock(&r.scanning);
+        /* ...the families retire while scans run... */
+        for (int seen = r.scans; r.scans - seen < 1;)
+            sched_yield();
+        ob_store_expire(s, t1 + ttl);
+        struct ob_store_stats st;
+        ob_store_stats(s, &st);
+        ck_assert_uint_eq(st.families, 0);
+        /* ...and their slots and names go free, again between scans. */
+        pthread_mutex_lock(&r.scanning);
+        t = t1 + ttl + OB_STORE_GRACE_MS;
+        r.now = t;
+        ob_store_expire(s, t);
+        pthread_mutex_unlock(&r.scanning);
+    }
+    r.stop = true;
+    pthread_join(tid, NULL);
+    ck_assert_int_gt(r.scans, 100);
+    pthread_mutex_destroy(&r.scanning);
+    ob_store_close(s);
+}
+END_TEST
+
+/* A writer killed in the middle of a family reclaim (create lock held, at
+ * each step): the repair accepts the store, the family that still had a
+ * series is intact, the one being retired is gone or comes back as a new
+ * family, and names can be created again. */
+START_TEST(kill9_during_family_reclaim)
+{
+    for (int step = 1; step <= 3; step++) {
+        struct ob_store_opts o = default_opts();
+        o.max_families = 3;
+        o.series_ttl_ms = 1000;
+        ob_store_unlink(shm_name);
+        struct ob_store *s = open_ok(&o);
+        int64_t t = now_ms();
+        uint32_t keep = fam(s, "keep", OB_FAMILY_GAUGE);
+        uint32_t gone = fam(s, "gone", OB_FAMILY_GAUGE);
+        ck_assert_int_eq(app(s, gone, "k=\"g\"", 1, 1, t, NULL), 0);
+        t += o.series_ttl_ms + 1;
+        ob_store_expire(s, t);                               /* gone: empty */
+        ck_assert_int_eq(app(s, keep, "k=\"k\"", 1, 5, t + OB_STORE_GRACE_MS, NULL), 0);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            ob_store_test_crash_in_retire(step);
+            ob_store_expire(s, t + OB_STORE_GRACE_MS + 1);   /* dies retiring "gone" */
+            _exit(1);
+        }
+        wait_child(pid, 0);
+        /* The next writer repairs, then carries on. */
+        uint32_t again, gen;
+        ck_assert_int_eq(ob_store_family(s, "gone", 4, OB_FAMILY_GAUGE, NULL, 0, &again, &gen), 0);
+        fam_gens[again] = gen;
+        ck_assert_int_eq(app(s, again, "k=\"g2\"", 2, 2, t + OB_STORE_GRACE_MS + 2, NULL), 0);
+        struct ob_store_stats st;
+        ob_store_stats(s, &st);
+        ck_assert_uint_ge(st.repairs, 1);
+        ck_assert_uint_eq(st.families, 2);
+        struct seen w;
+        scan(s, t + OB_STORE_GRACE_MS + 2, &w);
+        ck_assert_int_eq(w.families, 2);
+        ck_assert_int_eq(w.series, 2);
+        bool saw_keep = false;
+        for (int i = 0; i < w.families; i++)
+            saw_keep = saw_keep || strcmp(w.fam_names[i], "keep") == 0;
+        ck_assert(saw_keep);
+        ck_assert(ob_store_family_valid(s, keep, fam_gens[keep]));
+        /* And after an unclean shutdown the same: reopen repairs. */
+        ob_store_close(s);
+        s = open_ok(&o);
+        scan(s, t + OB_STORE_GRACE_MS + 2, &w);
+        ck_assert_int_eq(w.series, 2);
+        ob_store_close(s);
+    }
+}
+END_TEST
+
 Suite *store_suite(void);
 Suite *store_suite(void)
 {
@@ -1214,6 +1537,11 @@ Suite *store_suite(void)
     tcase_add_test(tc, unclean_attach_rebuilds_lists);
     tcase_add_test(tc, concurrent_writers_and_scanner);
     tcase_add_test(tc, figures);
+    tcase_add_test(tc, family_churn_beyond_max_families);
+    tcase_add_test(tc, family_without_series_reclaimed);
+    tcase_add_test(tc, stale_family_id_never_writes);
+    tcase_add_test(tc, family_reclaim_during_scans);
+    tcase_add_test(tc, kill9_during_family_reclaim);
     suite_add_tcase(s, tc);
     return s;
 }
