@@ -42,6 +42,7 @@ struct opts {
     const char *path;
     unsigned conns;
     double duration_s;
+    double rate;           /* points/s over all connections; 0 = as fast as possible */
     uint64_t max_requests; /* 0 = until the duration ends */
     uint32_t series;
     uint32_t points;
@@ -71,6 +72,7 @@ struct worker {
 static struct bench_templates g_t;
 static atomic_uint_fast64_t g_next;
 static double g_deadline;
+static double g_start;
 
 static void usage(FILE *f)
 {
@@ -80,6 +82,7 @@ static void usage(FILE *f)
         "  --path PATH        request path (default /v1/metrics)\n"
         "  --conns N          connections, one thread each (default 1)\n"
         "  --duration S       seconds to run (default 10)\n"
+        "  --rate P           at most P points/s over all connections (default: no limit)\n"
         "  --requests N       stop after N requests (default: no limit)\n"
         "  --series N         series in the mixed dataset (default 10000)\n"
         "  --points N         data points per body (default 500)\n"
@@ -130,6 +133,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
             if (v[0] != '/')
                 rc = -EINVAL;
             o->path = v;
+        } else if (!strcmp(k, "--rate")) {
+            char *end;
+            o->rate = strtod(v, &end);
+            if (*end || !(o->rate > 0))
+                rc = -EINVAL;
         } else if (!strcmp(k, "--duration")) {
             char *end;
             o->duration_s = strtod(v, &end);
@@ -415,6 +423,14 @@ static void *worker_main(void *arg)
             body = &w->bodies[b];
             points = g_t.tmpl[b].points;
         }
+        if (o->rate > 0) { /* request g is due when g bodies' points fit the rate */
+            double due = g_start + (double)g * (double)points / o->rate;
+            double left = due - bench_now_s();
+            if (left > 0) {
+                struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+                nanosleep(&ts, NULL);
+            }
+        }
         /* A transport error is retried once on a fresh connection (the
          * server may have closed an idle keep-alive); then counted. */
         int rc = do_request(w, body, points);
@@ -488,6 +504,7 @@ int main(int argc, char **argv)
     }
     double t0 = bench_now_s();
     g_deadline = o.fill ? t0 + 3600 : t0 + o.duration_s;
+    g_start = t0;
     unsigned started = 0;
     for (unsigned i = 0; i < o.conns; i++) {
         if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0)

@@ -18,6 +18,11 @@ $(ZMQLOAD).o: override CPPFLAGS += -Itests/unit $(CLIENT_CPPFLAGS) $(ZMQ_CFLAGS)
 $(ZMQLOAD): $(ZMQLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS) $(CLIENT_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)
 
+# make soak: half an hour of churn (bench/soak.sh; OB_SOAK_SECS to shorten).
+.PHONY: soak
+soak: all $(BUILD)/bench/loadgen
+	@OB_BUILD=$(BUILD) bash bench/soak.sh
+
 bench: all $(BENCH_BINS) $(ZMQLOAD)
 	@OB_BUILD=$(BUILD) bash bench/run.sh
 	@OB_BUILD=$(BUILD) bash bench/zmq.sh
