@@ -82,6 +82,7 @@ struct cached_series {
     uint32_t family_gen; /* a reclaimed and reused family id never matches */
     uint32_t raw_len;
     uint32_t block_len;
+    uint64_t used;   /* the worker's request count when last hit or filled */
     struct ob_series_hint hint; /* where the store found the series */
 };
 
@@ -118,6 +119,8 @@ struct worker {
     uint64_t cache_used;         /* entries in use */
     uint64_t cache_generation;   /* translator the cache was filled with */
     uint32_t cache_victim;       /* rotates the way a miss replaces */
+    uint64_t requests;           /* requests this worker ingested */
+    uint64_t swept;              /* requests count at the last sweep */
     struct pending pend[PIPELINE]; /* point i in pend[i % PIPELINE] */
     struct ob_buf block;   /* rendered label block */
     struct ob_buf key;     /* target_info identity block */
@@ -193,6 +196,26 @@ static void cache_clear(struct worker *w)
 /* Doubles the cache (between requests: the pipeline holds pointers into it
  * during one).  Each old set splits into two new ones, so nothing is lost.
  * Without memory it stays as it is. */
+/* Series churn (new series every minute, old ones expired) would fill the
+ * cache with series nobody sends any more and keep it growing up to its cap.
+ * When it is half full it is swept first, at most every SWEEP_EVERY
+ * requests: entries not hit since the previous sweep go.  It grows only if
+ * it is still half full with what is in use. */
+#define SWEEP_EVERY 1024u
+
+static void cache_sweep(struct worker *w)
+{
+    for (size_t i = 0; i < cache_entries(w); i++) {
+        struct cached_series *c = &w->cache[i];
+        if (c->origin && c->used < w->swept) {
+            free(c->data);
+            *c = (struct cached_series){0};
+            w->cache_used--;
+        }
+    }
+    w->swept = w->requests;
+}
+
 static void cache_grow(struct worker *w)
 {
     size_t n_old = cache_entries(w);
@@ -827,6 +850,7 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
     c->hash = XXH3_64bits_withSeed(w->block.data, w->block.len, family);
     c->hint = (struct ob_series_hint){0};
 found:
+    c->used = w->requests;
     *ref = (struct ob_series_ref){
         .family = family,
         .family_gen = gen,
@@ -1325,6 +1349,9 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
     for (size_t i = 0; i < req->n_resource_metrics; i++)
         ingest_resource(&r, req->resource_metrics[i]);
     summarise(out);
+    w->requests++;
+    if (w->cache_used * 2 > cache_entries(w) && w->requests - w->swept >= SWEEP_EVERY)
+        cache_sweep(w);
     if (w->cache_used * 2 > cache_entries(w) && w->cache_mask + 1 < w->cache_max_sets)
         cache_grow(w);
 
