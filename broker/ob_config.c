@@ -65,7 +65,7 @@ static const struct option options[] = {
 
     /* 100000 series: 8 scalar samples, labels and index cost ~0.3-1 KiB per
      * series, so the segment stays in the tens of MiB, and one scrape of all
-     * of them renders in ~40 ms (FACTS.md) into ~10 MB of text, comfortably
+     * of them renders in ~40 ms (bench/run.sh) into ~10 MB of text, comfortably
      * inside a Prometheus scrape timeout.  A million series on one host is a
      * multi-GiB segment and a 100 MB scrape: something to ask for, not a
      * default. */

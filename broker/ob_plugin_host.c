@@ -1,6 +1,6 @@
 /* ob_plugin_host.c: loading translator plugins and swapping them at run time.
  *
- * Loading follows STYLE.md "Plugin ABI pattern": dlopen (RTLD_NOW|RTLD_LOCAL),
+ * Loading: dlopen (RTLD_NOW|RTLD_LOCAL),
  * one dlsym, magic / major / size checks, a zeroed host-owned copy of the
  * descriptor, required callbacks, then init() with a host table of our own.
  * Each failure has its own OB_E_PLUGIN_* code and a message naming the path.

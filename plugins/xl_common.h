@@ -1,5 +1,5 @@
 /* xl_common.h: the naming rules shared by the strategy plugins
- * (/work/shared/spec/otlp-to-prometheus.md, "the spec" below).
+ * (docs/otlp-to-prometheus.md, "the spec" below).
  *
  * Every function is static: each plugin .so compiles its own copy and links
  * to nothing else.  A plugin picks its strategy with two bits (XL_ESCAPE,
