@@ -886,32 +886,36 @@ static bool seq_decode(const zmq_msg_t *m, uint64_t sender, uint64_t *seq, uint8
     return s == sender;
 }
 
-/* Sends one message: [sequence] [encoding] body.  flags: ZMQ_DONTWAIT or 0. */
-static int send_message(struct obc_client *c, uint64_t seq, const char *encoding,
-                        const void *body, size_t len, int flags)
+/* The frames before a body: [sequence] [encoding].  flags: ZMQ_DONTWAIT or
+ * 0, for the first frame; once it is queued the rest of the message follows. */
+static int send_head(struct obc_client *c, uint64_t seq, const char *encoding, int flags)
 {
     uint8_t f[SEQ_LEN];
     seq_encode(f, c->sender, seq, 0);
     if (zmq_send(c->sock, f, sizeof f, ZMQ_SNDMORE | flags) < 0)
         return -zmq_errno();
-    /* The first frame is queued: the rest of the message follows it. */
     if (encoding && zmq_send(c->sock, encoding, strlen(encoding), ZMQ_SNDMORE) < 0)
         return -zmq_errno();
-    if (zmq_send(c->sock, body, len, 0) < 0)
-        return -zmq_errno();
     return 0;
+}
+
+/* Sends one message: [sequence] [encoding] body. */
+static int send_message(struct obc_client *c, uint64_t seq, const char *encoding,
+                        const void *body, size_t len, int flags)
+{
+    int rc = send_head(c, seq, encoding, flags);
+    if (rc == 0 && zmq_send(c->sock, body, len, 0) < 0)
+        rc = -zmq_errno();
+    return rc;
 }
 
 /* The same for a window body, sent without a copy. */
 static int send_shared(struct obc_client *c, uint64_t seq, const char *encoding,
                        struct shared_body *b, int flags)
 {
-    uint8_t f[SEQ_LEN];
-    seq_encode(f, c->sender, seq, 0);
-    if (zmq_send(c->sock, f, sizeof f, ZMQ_SNDMORE | flags) < 0)
-        return -zmq_errno();
-    if (encoding && zmq_send(c->sock, encoding, strlen(encoding), ZMQ_SNDMORE) < 0)
-        return -zmq_errno();
+    int rc = send_head(c, seq, encoding, flags);
+    if (rc != 0)
+        return rc;
     zmq_msg_t m;
     atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
     if (zmq_msg_init_data(&m, b->data, b->len, shared_unref, b) != 0) {
