@@ -1,9 +1,9 @@
 /* ob_http.c: the HTTP frontend on libmicrohttpd.
  *
  * A thin layer: route, check the headers, collect the body (within
- * limits.max_body_bytes, compressed and inflated), hand it to
- * ob_ingest_body(), map the result to a status code.  No decoding and no
- * naming here.
+ * limits.max_body_bytes), hand it to the request path (ob_request.h: gunzip,
+ * decode, ingest, response), map its verdict to a status code.  No decoding
+ * and no naming here.
  *
  * libmicrohttpd calls the access handler several times per request:
  *   1. headers are in, *con_cls == NULL: route and check; a request that can
@@ -44,10 +44,8 @@
 #include "ob_error.h"
 #include "ob_expose.h"
 #include "ob_gzip.h"
-#include "ob_ingest.h"
 #include "ob_log.h"
-#include "ob_otlp.h"
-#include "ob_otlp_json.h"
+#include "ob_request.h"
 #include "ob_selfmetrics.h"
 
 #define COMPONENT "http"
@@ -57,10 +55,6 @@
 #define CT_PROTOBUF "application/x-protobuf"
 #define CT_JSON "application/json"
 #define CONN_MEMORY_BYTES (64 * 1024)
-
-/* A per-thread inflate buffer bigger than this is freed after the request:
- * one odd 30 MiB body should not pin 30 MiB per thread forever. */
-#define KEEP_INFLATE_BYTES (4u << 20)
 
 /* Connections are dealt round-robin by our own acceptor thread to one
  * single-threaded epoll daemon per worker.  MHD's own thread pool lets the
@@ -83,14 +77,13 @@ struct ob_http {
 struct scratch {
     struct ob_buf text;    /* /metrics exposition */
     struct ob_buf gz;      /* its gzip form */
-    struct ob_buf inflate; /* a gunzipped request body */
-    struct ob_buf resp;    /* the OTLP response */
+    struct ob_request_bufs req; /* an OTLP request's inflated body and response */
 };
 
 /* One OTLP POST being received. */
 struct req {
     struct ob_buf body;
-    bool gzip;
+    enum ob_body_encoding encoding;
     bool json;      /* application/json: OTLP/JSON in, JSON response out */
     bool too_large; /* body over the limit: the rest is dropped as it arrives */
     bool no_memory;
@@ -111,8 +104,7 @@ static const struct route {
     {"/-/reload", ROUTE_RELOAD, "POST"},
 };
 
-static struct ob_complaint complain_malformed, complain_large, complain_type, complain_internal,
-    complain_accept;
+static struct ob_complaint complain_internal, complain_accept;
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -123,8 +115,7 @@ static void scratch_free(void *p)
         return;
     ob_buf_fini(&s->text);
     ob_buf_fini(&s->gz);
-    ob_buf_fini(&s->inflate);
-    ob_buf_fini(&s->resp);
+    ob_request_bufs_fini(&s->req);
     free(s);
 }
 
@@ -300,49 +291,72 @@ static void body_append(struct req *r, const char *data, size_t n, uint64_t max)
     r->body.len += n;
 }
 
+/* The HTTP answer to each outcome.  OTLP/HTTP: 400 is not retried, 413
+ * and 415 neither; 503 is, honouring Retry-After. */
+static const unsigned outcome_status[OB_OUT__COUNT] = {
+    [OB_OUT_OK] = MHD_HTTP_OK,
+    [OB_OUT_PARTIAL] = MHD_HTTP_OK,
+    [OB_OUT_MALFORMED] = MHD_HTTP_BAD_REQUEST,
+    [OB_OUT_TOO_LARGE] = MHD_HTTP_CONTENT_TOO_LARGE,
+    [OB_OUT_UNSUPPORTED] = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+    [OB_OUT_OVERLOADED] = MHD_HTTP_SERVICE_UNAVAILABLE,
+};
+
+/* OTLP/HTTP says a 4xx body SHOULD be a protobuf google.rpc.Status.  We
+ * answer text/plain: SDKs only log the body (the status code alone decides
+ * retries), a person with curl can read it, and it cannot fail to encode. */
+static enum MHD_Result respond_verdict(struct MHD_Connection *c, const struct ob_request *rq,
+                                       const struct ob_verdict *v)
+{
+    unsigned status = outcome_status[v->outcome];
+    if (v->outcome == OB_OUT_OK || v->outcome == OB_OUT_PARTIAL)
+        return respond(c, status, rq->format == OB_PAYLOAD_JSON ? CT_JSON : CT_PROTOBUF,
+                       v->response, v->response_len, NULL);
+    return respond_text(c, status, "%s", v->message);
+}
+
+static void peer_text(const void *ctx, char *buf, size_t cap)
+{
+    client_text((struct MHD_Connection *)ctx, buf, cap);
+}
+
+static struct ob_request_path request_path(const struct ob_http *h)
+{
+    return (struct ob_request_path){.ingest = h->deps.ingest,
+                                    .max_body = h->deps.cfg->max_body_bytes};
+}
+
 /* Step 1 of a POST: the headers decide whether it is read at all. */
 static enum MHD_Result otlp_begin(struct ob_http *h, struct MHD_Connection *c, void **con_cls)
 {
-    uint64_t max = h->deps.cfg->max_body_bytes;
+    struct ob_request rq = {.fe = OB_FE_HTTP, .peer = peer_text, .peer_ctx = c};
+    struct ob_request_path path = request_path(h);
+    struct ob_verdict v;
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     bool json = media_type_is(ctype, CT_JSON);
     if (!json && !media_type_is(ctype, CT_PROTOBUF)) {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_UNSUPPORTED);
-        char who[64];
-        client_text(c, who, sizeof who);
-        ob_complain(&complain_type, COMPONENT, "unsupported content type '%s' from %s",
-                    ctype ? ctype : "", who);
-        return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                            "unsupported content type '%s': expected " CT_PROTOBUF
-                            " or " CT_JSON,
-                            ctype ? ctype : "");
+        ob_request_refuse(&rq, OB_OUT_UNSUPPORTED, &v,
+                          "unsupported content type '%s': expected " CT_PROTOBUF " or " CT_JSON,
+                          ctype ? ctype : "");
+        return respond_verdict(c, &rq, &v);
     }
     const char *enc =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
-    bool gzip = false;
-    if (enc && !token_is(enc, strlen(enc), "identity") && !token_is(enc, strlen(enc), "")) {
-        if (!token_is(enc, strlen(enc), "gzip")) {
-            ob_sm_request(OB_FE_HTTP, OB_OUT_UNSUPPORTED);
-            return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                "unsupported content encoding '%s': expected gzip or identity",
-                                enc);
-        }
-        gzip = true;
+    enum ob_body_encoding encoding = OB_ENC_IDENTITY;
+    if (enc && ob_request_encoding(enc, strlen(enc), &encoding) != 0) {
+        ob_request_refuse(&rq, OB_OUT_UNSUPPORTED, &v,
+                          "unsupported content encoding '%s': expected gzip or identity", enc);
+        return respond_verdict(c, &rq, &v);
     }
     const char *clen =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t announced = clen ? strtoull(clen, NULL, 10) : 0;
-    if (announced > max) {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
-        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-                            "request body of %llu bytes is over the limit of %llu bytes "
-                            "(limits.max_body_bytes)",
-                            (unsigned long long)announced, (unsigned long long)max);
-    }
+    if (ob_request_over_limit(&path, &rq, announced, &v))
+        return respond_verdict(c, &rq, &v);
     struct req *r = calloc(1, sizeof *r);
     if (!r)
         return MHD_NO;
-    r->gzip = gzip;
+    r->encoding = encoding;
     r->json = json;
     /* A known length is allocated once, exactly. */
     if (announced) {
@@ -354,103 +368,28 @@ static enum MHD_Result otlp_begin(struct ob_http *h, struct MHD_Connection *c, v
     return MHD_YES;
 }
 
-static enum MHD_Result otlp_ingest(struct ob_http *h, struct MHD_Connection *c, bool json,
-                                   const void *body, size_t len, struct scratch *s)
-{
-    if (!h->deps.ingest) {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
-        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready");
-    }
-    struct ob_ingest_result res;
-    int rc = ob_ingest_body(h->deps.ingest, OB_FE_HTTP,
-                            json ? OB_PAYLOAD_JSON : OB_PAYLOAD_PROTOBUF, body, len, &res);
-    if (rc == 0) {
-        /* The answer comes in the request's encoding (OTLP/HTTP). */
-        buf_reset(&s->resp);
-        const char *msg = res.rejected ? res.message : NULL;
-        rc = json ? ob_otlp_json_encode_response((int64_t)res.rejected, msg, &s->resp)
-                  : ob_otlp_encode_response((int64_t)res.rejected, msg, &s->resp);
-        if (rc == 0) {
-            ob_sm_request(OB_FE_HTTP, res.rejected ? OB_OUT_PARTIAL : OB_OUT_OK);
-            return respond(c, MHD_HTTP_OK, json ? CT_JSON : CT_PROTOBUF, s->resp.data,
-                           s->resp.len, NULL);
-        }
-    }
-    /* OTLP/HTTP says a 4xx body SHOULD be a protobuf google.rpc.Status.  We
-     * answer text/plain: SDKs only log the body (the status code alone
-     * decides retries), a person with curl can read it, and it cannot fail
-     * to encode. */
-    char who[64];
-    switch (rc) {
-    case OB_E_MALFORMED:
-        ob_sm_request(OB_FE_HTTP, OB_OUT_MALFORMED);
-        client_text(c, who, sizeof who);
-        ob_complain(&complain_malformed, COMPONENT, "malformed OTLP body from %s: %s", who,
-                    res.message);
-        return respond_text(c, MHD_HTTP_BAD_REQUEST, "%s",
-                            res.message[0] ? res.message : ob_strerror(rc));
-    case OB_E_TOO_LARGE:
-        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
-        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "%s", ob_strerror(rc));
-    case OB_E_UNSUPPORTED:
-        ob_sm_request(OB_FE_HTTP, OB_OUT_UNSUPPORTED);
-        return respond_text(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "%s", ob_strerror(rc));
-    default:
-        /* Our failure, not the sender's: 503 is retryable in OTLP. */
-        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
-        ob_complain(&complain_internal, COMPONENT, "ingest failed: %s", ob_strerror(rc));
-        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", ob_strerror(rc));
-    }
-}
-
 /* Step 3 of a POST: the whole body is in. */
 static enum MHD_Result otlp_end(struct ob_http *h, struct MHD_Connection *c, struct req *r)
 {
-    uint64_t max = h->deps.cfg->max_body_bytes;
-    char who[64];
-    if (r->too_large) {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
-        client_text(c, who, sizeof who);
-        ob_complain(&complain_large, COMPONENT, "request body over %llu bytes from %s",
-                    (unsigned long long)max, who);
-        return respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-                            "request body is over the limit of %llu bytes (limits.max_body_bytes)",
-                            (unsigned long long)max);
-    }
+    struct ob_request rq = {
+        .fe = OB_FE_HTTP,
+        .format = r->json ? OB_PAYLOAD_JSON : OB_PAYLOAD_PROTOBUF,
+        .encoding = r->encoding,
+        .body = r->body.data ? r->body.data : "", /* an empty body is a valid (empty) request */
+        .len = r->body.len,
+        .peer = peer_text,
+        .peer_ctx = c,
+    };
+    struct ob_request_path path = request_path(h);
+    struct ob_verdict v;
     struct scratch *s = scratch_get(h);
-    if (r->no_memory || !s) {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
-        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-    }
-    if (!r->gzip) /* an empty body is a valid (empty) request: never pass NULL */
-        return otlp_ingest(h, c, r->json, r->body.data ? r->body.data : "", r->body.len, s);
-
-    buf_reset(&s->inflate);
-    int rc = ob_gunzip(r->body.data, r->body.len, (size_t)max, &s->inflate);
-    enum MHD_Result mrc;
-    if (rc == 0) {
-        mrc = otlp_ingest(h, c, r->json, s->inflate.data, s->inflate.len, s);
-    } else if (rc == OB_E_TOO_LARGE) {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_TOO_LARGE);
-        client_text(c, who, sizeof who);
-        ob_complain(&complain_large, COMPONENT, "gzip body inflates over %llu bytes from %s",
-                    (unsigned long long)max, who);
-        mrc = respond_text(c, MHD_HTTP_CONTENT_TOO_LARGE,
-                           "gzip body inflates to over %llu bytes (limits.max_body_bytes)",
-                           (unsigned long long)max);
-    } else if (rc == OB_E_MALFORMED) {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_MALFORMED);
-        client_text(c, who, sizeof who);
-        ob_complain(&complain_malformed, COMPONENT, "bad gzip body from %s", who);
-        mrc = respond_text(c, MHD_HTTP_BAD_REQUEST,
-                           "body is not valid gzip (corrupt, truncated or trailing bytes)");
-    } else {
-        ob_sm_request(OB_FE_HTTP, OB_OUT_OVERLOADED);
-        mrc = respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", ob_strerror(rc));
-    }
-    if (s->inflate.cap > KEEP_INFLATE_BYTES)
-        ob_buf_fini(&s->inflate);
-    return mrc;
+    if (r->too_large)
+        ob_request_over_limit(&path, &rq, UINT64_MAX, &v);
+    else if (r->no_memory || !s)
+        ob_request_refuse(&rq, OB_OUT_OVERLOADED, &v, "out of memory");
+    else
+        ob_request_handle(&path, &rq, &s->req, &v);
+    return respond_verdict(c, &rq, &v);
 }
 
 /* ---- GET ------------------------------------------------------------------ */

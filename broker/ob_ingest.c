@@ -1356,11 +1356,6 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
         cache_grow(w);
 
     ob_names_publish(w->names);
-    ob_sm_points_received(fe, out->points);
-    for (int i = 0; i < OB_REASON__COUNT; i++)
-        ob_sm_points_rejected((enum ob_reason)i, out->rejected_by[i]);
-    if (out->collisions)
-        ob_sm_collisions(out->collisions);
 done:
     ob_xlator_unref(x);
     return rc;

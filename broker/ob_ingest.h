@@ -1,4 +1,5 @@
-/* ob_ingest.h: THE ingest function.  Every frontend hands it a body.
+/* ob_ingest.h: THE ingest function.  The request path (ob_request.h) hands
+ * it every body, whichever frontend it came through.
  *
  * bytes -> decode (ob_otlp) -> walk resource/scope/metric/point -> names from
  * the translator (cached per distinct OTLP metric) -> ob_store_append().
@@ -11,7 +12,7 @@
 #include <stdint.h>
 
 #include "ob_common.h"
-#include "ob_selfmetrics.h"
+#include "ob_frontend.h"
 
 struct ob_ingest;
 struct ob_store;
@@ -38,7 +39,8 @@ void ob_ingest_set_plugins(struct ob_ingest *in, enum ob_frontend fe, struct ob_
 
 /* Ingests one ExportMetricsServiceRequest.  Returns 0 when the body decoded
  * (some points may still be rejected: see out), OB_E_MALFORMED (out->message
- * says why) when it did not.  Thread-safe; counts self-metrics for fe. */
+ * says why) when it did not.  Thread-safe.  Frontends call it through the
+ * request path (ob_request.h), which counts the request and its points. */
 int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_format fmt,
                    const void *body, size_t len, struct ob_ingest_result *out);
 

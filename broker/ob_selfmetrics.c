@@ -49,30 +49,6 @@ static const char *const name_cache_names[OB_NAME_CACHE__COUNT] = {"families", "
 static pthread_mutex_t plugin_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *plugin_name[OB_FE__COUNT];
 
-static const char *const frontend_names[OB_FE__COUNT] = {"http", "zmq"};
-static const char *const outcome_names[OB_OUT__COUNT] = {
-    "ok", "partial", "malformed", "too_large", "unsupported", "overloaded",
-};
-static const char *const reason_names[OB_REASON__COUNT] = {
-    "out_of_bounds", "duplicate", "limit", "malformed", "translation", "temporality",
-    "type_conflict", "unsupported",
-};
-
-const char *ob_frontend_name(enum ob_frontend fe)
-{
-    return (unsigned)fe < OB_FE__COUNT ? frontend_names[fe] : "unknown";
-}
-
-const char *ob_outcome_name(enum ob_outcome o)
-{
-    return (unsigned)o < OB_OUT__COUNT ? outcome_names[o] : "unknown";
-}
-
-const char *ob_reason_name(enum ob_reason r)
-{
-    return (unsigned)r < OB_REASON__COUNT ? reason_names[r] : "unknown";
-}
-
 static void add(_Atomic uint64_t *c, uint64_t n)
 {
     atomic_fetch_add_explicit(c, n, memory_order_relaxed);
@@ -340,19 +316,20 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
             ob_buf_printf(out,
                           "otlp_broker_requests_total{frontend=\"%s\",outcome=\"%s\"} %" PRIu64
                           "\n",
-                          frontend_names[f], outcome_names[o], get(&requests[f][o]));
+                          ob_frontend_name((enum ob_frontend)f),
+                          ob_outcome_name((enum ob_outcome)o), get(&requests[f][o]));
 
     family(out, "otlp_broker_data_points_received_total", "counter",
            "OTLP data points received, by frontend.");
     for (size_t f = 0; f < OB_FE__COUNT; f++)
         ob_buf_printf(out, "otlp_broker_data_points_received_total{frontend=\"%s\"} %" PRIu64 "\n",
-                      frontend_names[f], get(&points_received[f]));
+                      ob_frontend_name((enum ob_frontend)f), get(&points_received[f]));
 
     family(out, "otlp_broker_data_points_rejected_total", "counter",
            "OTLP data points rejected, by reason.");
     for (size_t r = 0; r < OB_REASON__COUNT; r++)
         ob_buf_printf(out, "otlp_broker_data_points_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-                      reason_names[r], get(&points_rejected[r]));
+                      ob_reason_name((enum ob_reason)r), get(&points_rejected[r]));
 
     metric_u64(out, "otlp_broker_series_collisions_total", "counter",
                "Samples written to a series last written from another OTLP identity.",
@@ -414,7 +391,7 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
                    "Translator plugin in use, per listener.");
         any = true;
         ob_buf_printf(out, "otlp_broker_translator_info{listener=\"%s\",plugin=\"",
-                      frontend_names[fe]);
+                      ob_frontend_name((enum ob_frontend)fe));
         label_value(out, plugin_name[fe]);
         ob_buf_puts(out, "\"} 1\n");
     }

@@ -10,39 +10,10 @@
 #include <stdint.h>
 
 #include "ob_buf.h"
+#include "ob_frontend.h"
 
 struct ob_store;
 struct ob_store_stats;
-
-enum ob_frontend { OB_FE_HTTP = 0, OB_FE_ZMQ = 1, OB_FE__COUNT };
-
-/* How a request ended (label "outcome"). */
-enum ob_outcome {
-    OB_OUT_OK = 0,          /* all points accepted */
-    OB_OUT_PARTIAL,         /* answered with partial_success */
-    OB_OUT_MALFORMED,       /* body does not decode (400) */
-    OB_OUT_TOO_LARGE,       /* over limits.max_body_bytes, compressed or inflated (413) */
-    OB_OUT_UNSUPPORTED,     /* content type or encoding (415 / 400) */
-    OB_OUT_OVERLOADED,      /* 429 / 503 */
-    OB_OUT__COUNT
-};
-
-/* Why a data point was rejected (label "reason"). */
-enum ob_reason {
-    OB_REASON_OUT_OF_BOUNDS = 0, /* older than the out-of-order window */
-    OB_REASON_DUPLICATE,         /* same timestamp, different value */
-    OB_REASON_LIMIT,             /* store full, too many labels */
-    OB_REASON_MALFORMED,         /* point without value, bad histogram */
-    OB_REASON_TRANSLATION,       /* name the translator refused */
-    OB_REASON_TEMPORALITY,       /* delta / unspecified temporality */
-    OB_REASON_TYPE_CONFLICT,     /* family exists with another type */
-    OB_REASON_UNSUPPORTED,       /* cannot be exposed (exponential histogram) */
-    OB_REASON__COUNT
-};
-
-const char *ob_frontend_name(enum ob_frontend fe);
-const char *ob_outcome_name(enum ob_outcome o);
-const char *ob_reason_name(enum ob_reason r);
 
 void ob_sm_request(enum ob_frontend fe, enum ob_outcome o);
 void ob_sm_points_received(enum ob_frontend fe, uint64_t n);

@@ -16,7 +16,7 @@
  *
  * The proxy (proxy_main, not zmq_proxy: see there) moves zmq_msg_t frames:
  * for large messages libzmq passes reference-counted buffers over inproc, so
- * the body is never copied between the wire and ob_ingest_body(), which
+ * the body is never copied between the wire and ingest, which
  * reads it in place from the zmq_msg_t.
  *
  * Every socket is created and bound by ob_zmq_start() on the caller's thread,
@@ -38,10 +38,8 @@
 
 #include "ob_buf.h"
 #include "ob_error.h"
-#include "ob_gzip.h"
-#include "ob_ingest.h"
 #include "ob_log.h"
-#include "ob_otlp.h"
+#include "ob_request.h"
 #include "ob_selfmetrics.h"
 #include "ob_zmq_seq.h"
 
@@ -86,9 +84,7 @@ static const char *const kind_name[KIND__COUNT] = {"pull", "reply"};
 static const char *const inproc_addr[KIND__COUNT] = {"inproc://ob-zmq-pull",
                                                      "inproc://ob-zmq-reply"};
 
-/* One site per outcome and kind, so a flood of one kind of garbage does not
- * hide the first line of another; one for lost messages per kind. */
-static struct ob_complaint complaints[KIND__COUNT][OB_OUT__COUNT];
+/* One log site for lost messages per kind. */
 static struct ob_complaint loss_complaints[KIND__COUNT];
 
 struct kind;
@@ -110,8 +106,7 @@ struct worker {
                          NULL: the worker reads the bound sockets itself */
     pthread_t tid;
     bool started;
-    struct ob_buf inflated; /* gzip bodies, reused */
-    struct ob_buf answer;   /* encoded responses, reused */
+    struct ob_request_bufs bufs; /* inflated bodies and responses, reused */
     struct batch out;       /* answers not sent yet */
 };
 
@@ -276,103 +271,53 @@ static bool is_end_only(const struct layout *l, size_t n)
     return l->seq_valid == 1 && (l->frame.flags & OB_ZSEQ_FLAG_END) && l->body0 == n;
 }
 
-/* What became of a request: outcome for self-metrics, and for failures the
- * reason word of the error frame plus a message. */
-struct verdict {
-    enum ob_outcome outcome;
-    const char *reason; /* NULL on success */
-    char message[320];
+/* The reason word that starts the message of an error answer (ob_zmq.h). */
+static const char *const outcome_word[OB_OUT__COUNT] = {
+    [OB_OUT_MALFORMED] = "malformed",
+    [OB_OUT_TOO_LARGE] = "too_large",
+    [OB_OUT_UNSUPPORTED] = "unsupported",
+    [OB_OUT_OVERLOADED] = "unavailable",
 };
 
-static void fail_with(struct verdict *v, enum ob_outcome o, const char *reason, const char *fmt,
-                      ...) OB_PRINTF(4, 5);
-
-static void fail_with(struct verdict *v, enum ob_outcome o, const char *reason, const char *fmt,
-                      ...)
+static void peer_text(const void *ctx, char *buf, size_t cap)
 {
-    v->outcome = o;
-    v->reason = reason;
-    int n = snprintf(v->message, sizeof v->message, "%s: ", reason);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(v->message + n, sizeof v->message - (size_t)n, fmt, ap);
-    va_end(ap);
+    const struct kind *k = ctx;
+    snprintf(buf, cap, "a %s socket", kind_name[k->kind]);
 }
 
-static bool frame_is(zmq_msg_t *m, const char *s)
-{
-    size_t n = strlen(s);
-    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), s, n) == 0;
-}
-
-/* Checks the request frames ([encoding] body), inflates, ingests.  res is
- * filled when the body reached ingest. */
+/* Checks the request frames ([encoding] body) and takes the request to its
+ * verdict. */
 static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow, int seq_valid,
-                    struct ob_ingest_result *res, struct verdict *v)
+                    struct ob_verdict *v)
 {
-    uint64_t max = w->k->z->max_body;
-    *v = (struct verdict){.outcome = OB_OUT_OK};
+    struct ob_request rq = {.fe = OB_FE_ZMQ, .format = OB_PAYLOAD_PROTOBUF,
+                            .peer = peer_text, .peer_ctx = w->k};
     if (seq_valid < 0) {
-        fail_with(v, OB_OUT_UNSUPPORTED, "unsupported",
-                  "malformed sequence frame (24 bytes: magic 00 'OBQ', version 1, flags, "
-                  "sender id, number)");
+        ob_request_refuse(&rq, OB_OUT_UNSUPPORTED, v,
+                          "malformed sequence frame (24 bytes: magic 00 'OBQ', version 1, flags, "
+                          "sender id, number)");
         return;
     }
     if (overflow || n == 0 || n > 2) {
-        fail_with(v, OB_OUT_UNSUPPORTED, "unsupported",
-                  "expected one body frame, optionally after a sequence and an encoding frame; "
-                  "got %s%zu frames after the envelope",
-                  overflow ? "more than " : "", n + (seq_valid ? 1 : 0));
+        ob_request_refuse(&rq, OB_OUT_UNSUPPORTED, v,
+                          "expected one body frame, optionally after a sequence and an encoding "
+                          "frame; got %s%zu frames after the envelope",
+                          overflow ? "more than " : "", n + (seq_valid ? 1 : 0));
         return;
     }
-    const void *body = zmq_msg_data(&f[n - 1]);
-    size_t len = zmq_msg_size(&f[n - 1]);
-    bool gzip = false;
-    if (n == 2) {
-        if (frame_is(&f[0], "gzip")) {
-            gzip = true;
-        } else if (!frame_is(&f[0], "identity")) {
-            size_t el = zmq_msg_size(&f[0]);
-            fail_with(v, OB_OUT_UNSUPPORTED, "unsupported",
-                      "unknown encoding frame \"%.*s\" (gzip or identity)",
-                      (int)OB_MIN(el, (size_t)32), (const char *)zmq_msg_data(&f[0]));
-            return;
-        }
-    }
-    if (max && len > max) {
-        fail_with(v, OB_OUT_TOO_LARGE, "too_large", "body of %zu bytes is over the limit of %llu",
-                  len, (unsigned long long)max);
+    if (n == 2 && ob_request_encoding(zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), &rq.encoding) != 0) {
+        size_t el = zmq_msg_size(&f[0]);
+        ob_request_refuse(&rq, OB_OUT_UNSUPPORTED, v,
+                          "unknown encoding frame \"%.*s\" (gzip or identity)",
+                          (int)OB_MIN(el, (size_t)32), (const char *)zmq_msg_data(&f[0]));
         return;
     }
-    if (gzip) {
-        w->inflated.len = 0;
-        int rc = ob_gunzip(body, len, max ? (size_t)max : SIZE_MAX, &w->inflated);
-        if (rc == OB_E_TOO_LARGE) {
-            fail_with(v, OB_OUT_TOO_LARGE, "too_large",
-                      "inflated body is over the limit of %llu bytes", (unsigned long long)max);
-            return;
-        }
-        if (rc != 0) {
-            bool nomem = rc == -ENOMEM;
-            fail_with(v, nomem ? OB_OUT_OVERLOADED : OB_OUT_MALFORMED,
-                      nomem ? "unavailable" : "malformed", "gzip body: %s", ob_strerror(rc));
-            return;
-        }
-        body = w->inflated.data;
-        len = w->inflated.len;
-    }
-    int rc = ob_ingest_body(w->k->z->ingest, OB_FE_ZMQ, OB_PAYLOAD_PROTOBUF, body, len, res);
-    if (rc == 0) {
-        v->outcome = res->rejected ? OB_OUT_PARTIAL : OB_OUT_OK;
-    } else if (rc == OB_E_MALFORMED) {
-        fail_with(v, OB_OUT_MALFORMED, "malformed", "%s", res->message);
-    } else if (rc == -EAGAIN || rc == -ENOMEM) {
-        fail_with(v, OB_OUT_OVERLOADED, "unavailable", "%s",
-                  res->message[0] ? res->message : ob_strerror(rc));
-    } else {
-        fail_with(v, OB_OUT_UNSUPPORTED, "unsupported", "%s",
-                  res->message[0] ? res->message : ob_strerror(rc));
-    }
+    rq.body = zmq_msg_data(&f[n - 1]);
+    rq.len = zmq_msg_size(&f[n - 1]);
+    if (!rq.body)
+        rq.body = "";
+    struct ob_request_path path = {.ingest = w->k->z->ingest, .max_body = w->k->z->max_body};
+    ob_request_handle(&path, &rq, &w->bufs, v);
 }
 
 /* Answers a request: the envelope back (the received frames are moved, not
@@ -381,30 +326,23 @@ static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow, int
  * batch (sent when the worker runs out of requests at hand, when another
  * client's answer comes, or when full); others go at once, after it. */
 static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layout *l,
-                   const struct ob_ingest_result *res, const struct verdict *v)
+                   const struct ob_verdict *v)
 {
-    static const char oom[] = "unavailable: out of memory encoding the response";
-    const char *err = v->reason ? v->message : NULL;
-    if (!err) {
-        w->answer.len = 0;
-        if (ob_otlp_encode_response((int64_t)res->rejected, res->rejected ? res->message : NULL,
-                                    &w->answer) != 0 ||
-            w->answer.failed) {
-            w->answer.failed = false;
-            err = oom;
-        }
-    }
+    bool ok = v->outcome == OB_OUT_OK || v->outcome == OB_OUT_PARTIAL;
+    char err[sizeof v->message + 16];
+    if (!ok)
+        snprintf(err, sizeof err, "%s: %s", outcome_word[v->outcome], v->message);
     struct batch *b = &w->out;
     /* All accepted (an empty response) for a numbered request: a bit in a
      * set frame is enough. */
-    bool settable = !err && w->answer.len == 0 && l->seq_valid == 1 &&
+    bool settable = ok && v->response_len == 0 && l->seq_valid == 1 &&
                     !(l->frame.flags & OB_ZSEQ_FLAG_END);
     if (settable && b->sock && batch_fits(b, sock, f, l->env, 0) &&
         batch_set_add(b, l->frame.sender, l->frame.seq))
         return;
     if (l->seq_valid != 1 && batch_flush(b) == -ETERM)
         return;
-    if (batch_open(b, sock, f, l->env, err ? 3 : 2) == -ETERM)
+    if (batch_open(b, sock, f, l->env, ok ? 2 : 3) == -ETERM)
         return;
     if (settable) {
         uint8_t set[OB_ZSEQ_SET_LEN];
@@ -417,11 +355,11 @@ static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layo
     } else {
         if (l->seq >= 0)
             batch_move(b, &f[l->seq]);
-        if (err) {
+        if (!ok) {
             batch_copy(b, "error", 5);
             batch_copy(b, err, strlen(err));
         } else {
-            batch_copy(b, w->answer.data, w->answer.len);
+            batch_copy(b, v->response, v->response_len);
         }
     }
     b->groups++;
@@ -436,21 +374,16 @@ static void handle(struct worker *w, void *sock, zmq_msg_t *f, size_t n, bool ov
                    const struct layout *l)
 {
     int kind = w->k->kind;
-    struct ob_ingest_result res = {0};
-    struct verdict v = {.outcome = OB_OUT_OK};
+    struct ob_verdict v = {.outcome = OB_OUT_OK};
     if (is_end_only(l, n)) {
         /* A sender's close: the receiver accounted for it; not a request. */
         if (kind == KIND_REPLY)
-            answer(w, sock, f, l, &res, &v);
+            answer(w, sock, f, l, &v);
         return;
     }
-    process(w, f + l->body0, n - l->body0, overflow, l->seq_valid, &res, &v);
-    ob_sm_request(OB_FE_ZMQ, v.outcome);
-    if (v.reason)
-        ob_complain(&complaints[kind][v.outcome], "zmq", "%s request refused: %s",
-                    kind_name[kind], v.message);
+    process(w, f + l->body0, n - l->body0, overflow, l->seq_valid, &v);
     if (kind == KIND_REPLY)
-        answer(w, sock, f, l, &res, &v);
+        answer(w, sock, f, l, &v);
 }
 
 /* Receives one whole message into f (at most MAX_FRAMES; the rest is read
@@ -876,8 +809,7 @@ static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t
     for (size_t i = 0; i < nw; i++) {
         struct worker *w = &k->workers[i];
         *w = (struct worker){.k = k};
-        ob_buf_init(&w->inflated);
-        ob_buf_init(&w->answer);
+        w->bufs = (struct ob_request_bufs){0};
     }
     if (nw == 1)
         return 0; /* the worker reads the bound sockets */
@@ -975,8 +907,7 @@ void ob_zmq_stop(struct ob_zmq *z)
                 pthread_join(w->tid, NULL);
             else if (w->sock)
                 zmq_close(w->sock);
-            ob_buf_fini(&w->inflated);
-            ob_buf_fini(&w->answer);
+            ob_request_bufs_fini(&w->bufs);
         }
         if (!k->proxy_started && !direct_started) {
             for (size_t i = 0; i < k->n_endpoints; i++)

@@ -68,9 +68,10 @@
  * the ingest of a small request.  Answers to requests without a sequence
  * frame are never batched (REQ sockets expect exactly one reply).
  *
- * Every request is counted with ob_sm_request(OB_FE_ZMQ, outcome); ingest
- * counts its points; failures are logged through ob_complain (rate limited).
- * All bodies go through ob_ingest_body(): no decoding or naming here.
+ * Every request goes through the request path (ob_request.h), which
+ * inflates, decodes, ingests, counts it (frontend "zmq") and logs refusals at
+ * a rate limit; the error frames' reason words are its outcomes, in one
+ * table in ob_zmq.c.  No decoding or naming here.
  *
  * Threads: per socket kind, `threads` workers.  Each endpoint has a socket
  * of its own (so that counts can name it).  With one worker it reads the

@@ -8,6 +8,7 @@
 
 #include "ob_buf.h"
 #include "ob_config.h"
+#include "ingest_fixture.h"
 #include "ob_expose.h"
 #include "ob_ingest.h"
 #include "ob_log.h"
@@ -19,36 +20,18 @@
 #include "ob_store_layout.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
+static struct ingest_fixture fx;
 static struct ob_store *store;
-static struct ob_plugin_host plugins;
 static struct ob_config *cfg;
 static struct ob_ingest *ingest;
-static char shm_name[64];
 static int64_t now_ns;
 
 static void setup_with(const char *const *overrides, size_t n)
 {
-    char err[OB_ERR_LEN];
-    ck_assert_int_eq(ob_config_load(NULL, overrides, n, &cfg, err), 0);
-    snprintf(shm_name, sizeof shm_name, "/ob-test-ingest-%d", (int)getpid());
-    ob_store_unlink(shm_name);
-    struct ob_store_opts so = {.path = shm_name,
-                               .max_series = 10000,
-                               .max_families = 100,
-                               .samples_per_series = 4,
-                               .ooo_window_ms = cfg->store_ooo_window_ms,
-                               .series_ttl_ms = cfg->store_series_ttl_ms};
-    ck_assert_msg(ob_store_open(&so, &store, err) == 0, "%s", err);
-    const char *build = getenv("OB_BUILD") ? getenv("OB_BUILD") : "build";
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/plugins", build);
-    struct ob_xlator *x;
-    ob_plugin_host_init(&plugins);
-    ck_assert_msg(ob_xlator_load("underscore_escaping_with_suffixes", dir, cfg->translator_kv,
-                                 cfg->translator_n_kv, &x, err) == 0,
-                  "%s", err);
-    ob_plugin_host_swap(&plugins, x);
-    ck_assert_int_eq(ob_ingest_create(store, &plugins, cfg, &ingest), 0);
+    ingest_fixture_open(&fx, "ingest", 10000, overrides, n);
+    store = fx.store;
+    cfg = fx.cfg;
+    ingest = fx.ingest;
     now_ns = ob_now_ns() / 1000000 * 1000000;
 }
 
@@ -59,11 +42,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    ob_ingest_destroy(ingest);
-    ob_plugin_host_fini(&plugins);
-    ob_store_close(store);
-    ob_store_unlink(shm_name);
-    ob_config_destroy(cfg);
+    ingest_fixture_close(&fx);
 }
 
 static struct ob_ingest_result send(const struct ob_buf *body)
@@ -540,7 +519,7 @@ START_TEST(name_cache_entry_budget)
     ob_sm_reset();
     struct ob_names *n;
     ck_assert_int_eq(ob_names_create(100, 0, &n), 0);
-    struct ob_xlator *x = ob_plugin_host_acquire(&plugins);
+    struct ob_xlator *x = ob_plugin_host_acquire(&fx.plugins);
     ob_names_bind(n, x);
     for (int round = 0; round < 10; round++) {
         struct ob_str first;
@@ -593,7 +572,7 @@ START_TEST(name_cache_byte_budget_and_rss)
     const size_t budget = 1u << 20;
     struct ob_names *n;
     ck_assert_int_eq(ob_names_create(0, budget, &n), 0);
-    struct ob_xlator *x = ob_plugin_host_acquire(&plugins);
+    struct ob_xlator *x = ob_plugin_host_acquire(&fx.plugins);
     long rss_warm = 0;
     size_t most = 0;
     for (int req = 0; req < 1000; req++) {
