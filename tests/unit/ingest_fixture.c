@@ -4,7 +4,11 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "ob_buf.h"
+#include "ob_selfmetrics.h"
 
 void ingest_fixture_open(struct ingest_fixture *f, const char *tag, size_t max_series,
                          const char *const *overrides, size_t n)
@@ -39,4 +43,17 @@ void ingest_fixture_close(struct ingest_fixture *f)
     ob_store_close(f->store);
     ob_store_unlink(f->shm_name);
     ob_config_destroy(f->cfg);
+}
+
+bool selfmetrics_have(const char *line)
+{
+    struct ob_buf b;
+    ob_buf_init(&b);
+    ob_selfmetrics_render(NULL, &b);
+    ob_buf_putc(&b, '\0');
+    bool found = strstr(b.data, line) != NULL;
+    if (!found)
+        fprintf(stderr, "missing: %s\n%s", line, b.data);
+    ob_buf_fini(&b);
+    return found;
 }

@@ -3,6 +3,7 @@
 #ifndef INGEST_FIXTURE_H
 #define INGEST_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ob_config.h"
@@ -25,5 +26,8 @@ struct ingest_fixture {
 void ingest_fixture_open(struct ingest_fixture *f, const char *tag, size_t max_series,
                          const char *const *overrides, size_t n);
 void ingest_fixture_close(struct ingest_fixture *f);
+
+/* Whether the self-metrics text has this line (printed when not). */
+bool selfmetrics_have(const char *line);
 
 #endif

@@ -37,19 +37,6 @@ static void teardown(void)
     ingest_fixture_close(&fx);
 }
 
-static bool selfmetric(const char *line)
-{
-    struct ob_buf b;
-    ob_buf_init(&b);
-    ob_selfmetrics_render(NULL, &b);
-    ob_buf_putc(&b, '\0');
-    bool found = strstr(b.data, line) != NULL;
-    if (!found)
-        fprintf(stderr, "missing: %s\n", line);
-    ob_buf_fini(&b);
-    return found;
-}
-
 static void peer(const void *ctx, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s", (const char *)ctx);
@@ -88,8 +75,8 @@ START_TEST(accepted_plain_and_gzip)
     char line[128];
     snprintf(line, sizeof line, "otlp_broker_data_points_received_total{frontend=\"zmq\"} %llu\n",
              (unsigned long long)(2 * points));
-    ck_assert(selfmetric(line));
-    ck_assert(selfmetric("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"ok\"} 2\n"));
+    ck_assert(selfmetrics_have(line));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"ok\"} 2\n"));
     ob_buf_fini(&body);
     ob_buf_fini(&z);
 }
@@ -120,7 +107,7 @@ START_TEST(partial_in_both_formats)
     ck_assert_int_eq(v.outcome, OB_OUT_PARTIAL);
     ck_assert_uint_gt(v.response_len, 0);
     ck_assert_int_eq(((const char *)v.response)[0], '{');
-    ck_assert(selfmetric("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"partial\"} 2\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"partial\"} 2\n"));
     ob_buf_fini(&body);
 }
 END_TEST
@@ -174,10 +161,10 @@ START_TEST(refusals)
     ck_assert(!ob_request_over_limit(&path, &rq, 1000, &v));
     ck_assert(!ob_request_over_limit(&none, &rq, 0, &v));
 
-    ck_assert(selfmetric("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"too_large\"} 3\n"));
-    ck_assert(selfmetric("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"malformed\"} 2\n"));
-    ck_assert(selfmetric("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"overloaded\"} 1\n"));
-    ck_assert(selfmetric("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"unsupported\"} 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"too_large\"} 3\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"malformed\"} 2\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"overloaded\"} 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"unsupported\"} 1\n"));
     ob_buf_fini(&body);
 }
 END_TEST
