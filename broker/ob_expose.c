@@ -368,7 +368,10 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
     w->quote_name = false;
     ob_buf_init(&w->names);
     ob_buf_init(&w->labels);
+    ob_buf_init(&w->point_text);
+    ob_buf_init(&w->points);
     w->name_len = 0;
+    w->n_points = 0;
 }
 
 void ob_expose_writer_fini(struct ob_expose_writer *w)
@@ -377,6 +380,8 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
         return;
     ob_buf_fini(&w->names);
     ob_buf_fini(&w->labels);
+    ob_buf_fini(&w->point_text);
+    ob_buf_fini(&w->points);
 }
 
 static bool legacy_char(char c, bool first, bool colon)
@@ -472,6 +477,7 @@ static const char *type_name(enum ob_family_type t)
     case OB_FAMILY_SUMMARY:
         return "summary";
     case OB_FAMILY_UNKNOWN:
+    case OB_FAMILY__COUNT:
         break;
     }
     return "untyped";
@@ -609,6 +615,34 @@ static int put_line(struct ob_expose_writer *w, const char *name, size_t name_le
     return 0;
 }
 
+/* The le / quantile texts of sv's bounds, NUL-terminated back to back, in
+ * the fixed layout Prometheus' OTLP translation gives them; NULL without
+ * memory.  Formatted again only when the bounds differ from the last. */
+static const char *point_texts(struct ob_expose_writer *w, const struct ob_series_view *sv)
+{
+    size_t bytes = 8u * sv->n;
+    if (w->n_points == sv->n && w->points.len == bytes &&
+        (bytes == 0 || memcmp(w->points.data, sv->points, bytes) == 0))
+        return w->point_text.data ? w->point_text.data : "";
+    w->n_points = 0;
+    w->points.len = 0;
+    w->point_text.len = 0;
+    ob_buf_append(&w->points, sv->points, bytes);
+    for (uint32_t i = 0; i < sv->n; i++) {
+        if (!ob_buf_reserve(&w->point_text, OB_FIXED_LEN + 1))
+            break;
+        char *p = w->point_text.data + w->point_text.len;
+        w->point_text.len += ob_format_double_fixed(sv->points[i], p) + 1;
+    }
+    if (w->points.failed || w->point_text.failed) {
+        w->points.failed = w->point_text.failed = false;
+        w->points.len = 0;
+        return NULL;
+    }
+    w->n_points = sv->n;
+    return w->point_text.data ? w->point_text.data : "";
+}
+
 int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv)
 {
     struct ob_series_view quoted;
@@ -636,17 +670,19 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
     if (OB_LIKELY(sv->kind == OB_SHAPE_SCALAR))
         return put_line(w, name, n, sv, NULL, v[0]);
 
-    /* values: count, sum, then one per bound / quantile (see ob_store.h) */
+    /* The sample layout: ob_store_layout.h, "samples". */
     bool hist = sv->kind == OB_SHAPE_HISTOGRAM;
     struct extra_label x = hist ? (struct extra_label){"le=\"", 4, NULL, 0}
                                 : (struct extra_label){"quantile=\"", 10, NULL, 0};
-    const char *text = sv->point_text;
+    const char *text = point_texts(w, sv);
+    if (!text)
+        return -ENOMEM;
     for (uint32_t i = 0; i < sv->n; i++) {
         x.text = text;
         x.text_len = strlen(text);
         text += x.text_len + 1;
-        rc = hist ? put_line(w, bucket, n + 7, sv, &x, v[2 + i])
-                  : put_line(w, name, n, sv, &x, v[2 + i]);
+        double vi = v[OB_SAMPLE_POINT0 + i];
+        rc = hist ? put_line(w, bucket, n + 7, sv, &x, vi) : put_line(w, name, n, sv, &x, vi);
         if (rc)
             return rc;
     }
@@ -654,12 +690,12 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
         /* +Inf carries the count, so _bucket{le="+Inf"} and _count agree. */
         x.text = "+Inf";
         x.text_len = 4;
-        if ((rc = put_line(w, bucket, n + 7, sv, &x, v[0])))
+        if ((rc = put_line(w, bucket, n + 7, sv, &x, v[OB_SAMPLE_POINT0 + sv->n])))
             return rc;
     }
-    if ((!hist || sv->has_sum) && (rc = put_line(w, sum, n + 4, sv, NULL, v[1])))
+    if ((!hist || sv->has_sum) && (rc = put_line(w, sum, n + 4, sv, NULL, v[OB_SAMPLE_SUM])))
         return rc;
-    return put_line(w, count, n + 6, sv, NULL, v[0]);
+    return put_line(w, count, n + 6, sv, NULL, v[OB_SAMPLE_COUNT]);
 }
 
 static int on_family(void *ctx, const struct ob_family_view *f)

@@ -48,6 +48,12 @@ struct ob_expose_writer {
     struct ob_buf labels; /* a quoted-name block rewritten for a legacy scraper */
     struct ob_buf names; /* name, name_bucket, name_sum, name_count back to back */
     uint32_t name_len;
+    /* The le / quantile texts of the last shape written, NUL-terminated back
+     * to back, and the bounds they are for: series of a family nearly
+     * always share their bounds, so each set is formatted once a scrape. */
+    struct ob_buf point_text;
+    struct ob_buf points; /* the n doubles */
+    uint32_t n_points;
 };
 
 void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_opts *o,

@@ -970,7 +970,8 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
                    r->metric_name);
             continue;
         }
-        if (!grow((void **)&w->values, &w->values_cap, nb + 3, sizeof(double))) {
+        uint32_t width = ob_sample_width(OB_SHAPE_HISTOGRAM, (uint32_t)nb);
+        if (!grow((void **)&w->values, &w->values_cap, width, sizeof(double))) {
             reject(r, OB_REASON_LIMIT, 1, "metric %s: out of memory", r->metric_name);
             continue;
         }
@@ -980,16 +981,10 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
                                  .has_sum = p->has_sum};
         double *v = w->values;
         if (stale(p->flags)) {
-            fill_stale(v, nb + 3);
+            fill_stale(v, width);
         } else {
-            v[0] = (double)p->count;
-            v[1] = p->has_sum ? p->sum : 0;
-            uint64_t cum = 0;
-            for (size_t b = 0; b < nb; b++) {
-                cum += p->bucket_counts[b];
-                v[2 + b] = (double)cum;
-            }
-            v[2 + nb] = (double)p->count;
+            ob_sample_histogram(v, (uint32_t)nb, p->count, p->has_sum ? p->sum : 0,
+                                p->bucket_counts);
         }
         append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes,
                v);
@@ -1003,7 +998,8 @@ static void ingest_summary_points(struct request *r, summary_point **pts, size_t
         const summary_point *p = pts[i];
         struct pending *pd = ADVANCE(r, pts, i, n);
         size_t nq = p->n_quantile_values;
-        if (!grow((void **)&w->values, &w->values_cap, nq + 2, sizeof(double)) ||
+        uint32_t width = ob_sample_width(OB_SHAPE_SUMMARY, (uint32_t)nq);
+        if (!grow((void **)&w->values, &w->values_cap, width, sizeof(double)) ||
             !grow((void **)&w->points, &w->points_cap, nq + 1, sizeof(double))) {
             reject(r, OB_REASON_LIMIT, 1, "metric %s: out of memory", r->metric_name);
             continue;
@@ -1018,12 +1014,12 @@ static void ingest_summary_points(struct request *r, summary_point **pts, size_t
         struct ob_shape shape = {.kind = OB_SHAPE_SUMMARY, .n = (uint32_t)nq, .points = w->points};
         double *v = w->values;
         if (stale(p->flags)) {
-            fill_stale(v, nq + 2);
+            fill_stale(v, width);
         } else {
-            v[0] = (double)p->count;
-            v[1] = p->sum;
+            v[OB_SAMPLE_COUNT] = (double)p->count;
+            v[OB_SAMPLE_SUM] = p->sum;
             for (size_t q = 0; q < nq; q++)
-                v[2 + q] = p->quantile_values[q]->value;
+                v[OB_SAMPLE_POINT0 + q] = p->quantile_values[q]->value;
         }
         append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes,
                v);

@@ -27,7 +27,6 @@
 #include <xxhash.h>
 
 #include "ob_error.h"
-#include "ob_float.h"
 #include "ob_ooo.h"
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
@@ -150,6 +149,7 @@ static uint64_t layout_sig(void)
         OB_STORE_CACHE_LINE,            endian.c[0],
         OB_STORE_STRIPES,               OB_STORE_CLASSES,
         sizeof(double),                 OB_STORE_UNIT,
+        OB_FAMILY__COUNT,               OB_SHAPE__COUNT,
     };
     uint64_t sig = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < OB_ARRAY_LEN(v); i++)
@@ -336,20 +336,6 @@ static inline bool block_ok(const struct ob_store *s, uint64_t off, uint64_t nee
 
 /* ---- shapes and text ------------------------------------------------------ */
 
-static uint32_t shape_width_of(uint8_t kind, uint32_t n)
-{
-    return kind == OB_SHAPE_SCALAR ? 1 : kind == OB_SHAPE_HISTOGRAM ? n + 3 : n + 2;
-}
-
-static size_t text_bytes(const struct ob_shape *sh)
-{
-    char buf[400];
-    size_t t = 0;
-    for (uint32_t i = 0; i < sh->n; i++)
-        t += ob_format_double_fixed(sh->points[i], buf) + 1;
-    return round_up(t, 8);
-}
-
 static inline const struct ob_store_shape *shape_of(const struct ob_store *s, uint64_t data_off)
 {
     return payload(s, data_off);
@@ -360,24 +346,25 @@ static inline const double *points_of(const struct ob_store_shape *sh)
     return (const double *)(const void *)(sh + 1);
 }
 
-static inline const char *text_of(const struct ob_store_shape *sh)
-{
-    return (const char *)(points_of(sh) + sh->n);
-}
-
 static inline unsigned char *records_of(const struct ob_store_shape *sh)
 {
-    return (unsigned char *)(uintptr_t)(text_of(sh) + sh->text_len);
+    return (unsigned char *)(uintptr_t)(points_of(sh) + sh->n);
 }
 
-static size_t data_bytes(const struct ob_store *s, uint32_t n, size_t text_len, uint32_t width)
+static size_t data_bytes(const struct ob_store *s, uint32_t n, uint32_t width)
 {
-    return sizeof(struct ob_store_shape) + 8u * (size_t)n + text_len + ob_ooo_bytes(s->cap, width);
+    return sizeof(struct ob_store_shape) + 8u * (size_t)n + ob_ooo_bytes(s->cap, width);
+}
+
+/* Summaries always have a sum; a histogram says. */
+static bool shape_has_sum(const struct ob_shape *sh)
+{
+    return sh->kind == OB_SHAPE_HISTOGRAM ? sh->has_sum : sh->kind == OB_SHAPE_SUMMARY;
 }
 
 static bool shape_matches(const struct ob_store_shape *have, const struct ob_shape *want)
 {
-    bool has_sum = want->kind == OB_SHAPE_HISTOGRAM ? want->has_sum : want->kind == OB_SHAPE_SUMMARY;
+    bool has_sum = shape_has_sum(want);
     return have->kind == (uint8_t)want->kind && have->n == want->n && have->has_sum == has_sum &&
            (want->n == 0 || memcmp(points_of(have), want->points, 8u * want->n) == 0);
 }
@@ -388,28 +375,23 @@ static uint64_t data_create(struct ob_store *s, const struct ob_shape *want)
     uint32_t n = want->kind == OB_SHAPE_SCALAR ? 0 : want->n;
     struct ob_shape scalar = {OB_SHAPE_SCALAR, 0, NULL, false};
     const struct ob_shape *sh = n ? want : &scalar;
-    size_t tl = text_bytes(sh);
-    uint64_t off = heap_alloc(s, data_bytes(s, n, tl, ob_shape_width(sh)));
+    uint64_t off = heap_alloc(s, data_bytes(s, n, ob_shape_width(sh)));
     if (!off)
         return 0;
     struct ob_store_shape *d = payload(s, off);
     d->kind = (uint8_t)want->kind;
-    d->has_sum = want->kind == OB_SHAPE_HISTOGRAM ? want->has_sum : want->kind == OB_SHAPE_SUMMARY;
+    d->has_sum = shape_has_sum(want);
     d->n = (uint16_t)n;
-    d->text_len = (uint32_t)tl;
+    d->reserved0 = 0;
     if (n)
         memcpy((double *)(d + 1), want->points, 8u * n);
-    char *t = (char *)(uintptr_t)text_of(d);
-    memset(t, 0, tl);
-    for (uint32_t i = 0; i < n; i++)
-        t += ob_format_double_fixed(want->points[i], t) + 1;
     return off;
 }
 
 static inline struct ob_ring ring_of(const struct ob_store *s, struct ob_store_slot *sl, uint64_t data_off)
 {
     const struct ob_store_shape *d = shape_of(s, data_off);
-    struct ob_ring r = {records_of(d), &sl->ring, s->cap, shape_width_of(d->kind, d->n)};
+    struct ob_ring r = {records_of(d), &sl->ring, s->cap, ob_sample_width(d->kind, d->n)};
     return r;
 }
 
@@ -707,7 +689,7 @@ static void slot_ring_repair(struct ob_store *s, struct ob_store_slot *sl)
         return;
     if (atomic_load_explicit(&sl->state, memory_order_relaxed) == OB_SLOT_LIVE) {
         const struct ob_store_shape *d = shape_of(s, sl->data_off);
-        if (block_ok(s, sl->data_off, data_bytes(s, d->n, d->text_len, shape_width_of(d->kind, d->n)))) {
+        if (block_ok(s, sl->data_off, data_bytes(s, d->n, ob_sample_width(d->kind, d->n)))) {
             struct ob_ring r = ring_of(s, sl, sl->data_off);
             ob_ooo_repair(&r);
         } else {
@@ -1741,11 +1723,11 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
                    block_ok(s, labels_off, sizeof(struct ob_store_labels))) {
             const struct ob_store_shape *d = shape_of(s, data_off);
             const struct ob_store_labels *lb = payload(s, labels_off);
-            uint32_t n = d->n, width = shape_width_of(d->kind, n);
+            uint32_t n = d->n, width = ob_sample_width(d->kind, n);
             uint32_t ll = lb->labels_len & ~OB_LABELS_SHARED;
             uint64_t lneed = sizeof *lb + (uint64_t)lb->key_len + ((lb->labels_len & OB_LABELS_SHARED) ? 0 : ll);
-            if (d->kind <= OB_SHAPE_SUMMARY && n <= OB_STORE_MAX_POINTS &&
-                block_ok(s, data_off, data_bytes(s, n, d->text_len, width)) && block_ok(s, labels_off, lneed)) {
+            if (d->kind < OB_SHAPE__COUNT && n <= OB_STORE_MAX_POINTS &&
+                block_ok(s, data_off, data_bytes(s, n, width)) && block_ok(s, labels_off, lneed)) {
                 uint32_t rec = (OB_OOO_HEAD(w) + OB_OOO_N(w) - 1) % (s->cap + 1);
                 const unsigned char *p = records_of(d) + (size_t)rec * ob_ooo_stride(width);
                 sv->ts_ms = ob_ooo_rec_ts(p);
@@ -1754,7 +1736,6 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
                 sv->kind = (enum ob_shape_kind)d->kind;
                 sv->n = n;
                 sv->points = points_of(d);
-                sv->point_text = text_of(d);
                 sv->has_sum = d->has_sum;
                 sv->values = scratch;
                 uint64_t first;

@@ -5,12 +5,10 @@
  * writes (many threads); any number of processes may read lock-free.
  *
  * A series is one metric family + one label set.  Its samples have a fixed
- * width chosen by its shape:
- *   scalar     1 value  (gauge, counter)
- *   histogram  n_bounds + 3 values: count, sum, cumulative buckets for each
- *              bound, then +Inf (== count).  The bounds live with the series.
- *   summary    n_quantiles + 2 values: count, sum, one value per quantile.
- * A histogram or summary point is therefore stored and read as one unit.
+ * width chosen by its shape (scalar; histogram with n bounds; summary with n
+ * quantiles): the layout of a sample is in ob_store_layout.h ("samples"),
+ * with the values of the kinds and types the mapping stores.  A histogram
+ * or summary point is stored and read as one unit.
  *
  * Each series keeps its last samples_per_series samples ordered by timestamp.
  * Append rules (out-of-order, duplicates) are in ob_store_append().
@@ -23,6 +21,7 @@
 #include <stdint.h>
 
 #include "ob_common.h"
+#include "ob_store_layout.h"
 
 struct ob_store;
 
@@ -52,13 +51,7 @@ int ob_store_unlink(const char *path);
 
 /* ---- families ----------------------------------------------------------- */
 
-enum ob_family_type {
-    OB_FAMILY_UNKNOWN = 0,
-    OB_FAMILY_GAUGE = 1,
-    OB_FAMILY_COUNTER = 2,
-    OB_FAMILY_HISTOGRAM = 3,
-    OB_FAMILY_SUMMARY = 4,
-};
+/* enum ob_family_type: in ob_store_layout.h (its values are stored). */
 
 /* Gets or creates the family `name`.  Returns OB_E_TYPE_CONFLICT when it
  * exists with another type, OB_E_STORE_FULL when no slot is left.  The help
@@ -80,8 +73,7 @@ bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen);
 
 /* ---- series and samples -------------------------------------------------- */
 
-enum ob_shape_kind { OB_SHAPE_SCALAR = 0, OB_SHAPE_HISTOGRAM = 1, OB_SHAPE_SUMMARY = 2 };
-
+/* enum ob_shape_kind: in ob_store_layout.h (its values are stored). */
 struct ob_shape {
     enum ob_shape_kind kind;
     uint32_t n;             /* histogram: bounds; summary: quantiles; scalar: 0 */
@@ -96,15 +88,9 @@ struct ob_shape {
 /* Number of doubles in one sample of this shape. */
 static inline uint32_t ob_shape_width(const struct ob_shape *sh)
 {
-    return sh->kind == OB_SHAPE_SCALAR ? 1 : sh->kind == OB_SHAPE_HISTOGRAM ? sh->n + 3 : sh->n + 2;
+    return ob_sample_width(sh->kind, sh->n);
 }
 
-/* Identity and text of a series.  `key` identifies it (with the family and
- * `hash`, which the caller computes over family id and key).  `labels` is the
- * rendered label block without braces, e.g.  job="calc",operation="add"
- * (already escaped); NULL means labels == key.  A series whose key matches but
- * whose labels differ gets the new labels (target_info: one series per
- * job/instance, latest resource wins). */
 /* Where a series was found last time, kept by the caller across appends of
  * the same series (the ingest's series cache).  With a valid hint an append
  * goes straight to the slot: no index probe, no key compare.  The store
@@ -117,6 +103,12 @@ struct ob_series_hint {
     uint32_t slot_plus1; /* 0 = no hint */
 };
 
+/* Identity and text of a series.  `key` identifies it (with the family and
+ * `hash`, which the caller computes over family id and key).  `labels` is the
+ * label block (ob_labels.h) without braces, e.g.  job="calc",operation="add"
+ * (already escaped); NULL means labels == key.  A series whose key matches but
+ * whose labels differ gets the new labels (target_info: one series per
+ * job/instance, latest resource wins). */
 struct ob_series_ref {
     uint32_t family;
     uint32_t family_gen; /* the family's generation when its id was resolved */
@@ -189,11 +181,9 @@ struct ob_series_view {
     enum ob_shape_kind kind;
     uint32_t n;               /* bounds / quantiles */
     const double *points;     /* the bounds / quantiles */
-    const char *point_text;   /* their rendered forms, each NUL-terminated, back to back
-                               * (ob_format_double_fixed; rendered once per shape) */
     bool has_sum;
     int64_t ts_ms;            /* newest sample */
-    const double *values;     /* ob_shape_width() doubles */
+    const double *values;     /* ob_sample_width() doubles, laid out as ob_store_layout.h says */
 };
 
 /* Called once per family that has at least one live series, before its

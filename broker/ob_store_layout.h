@@ -29,9 +29,10 @@
  *   labels           struct ob_store_labels: key_len, labels_len (bit 31:
  *                    labels are the key bytes), key bytes, label bytes
  *   series data      struct ob_store_shape, n doubles (bounds or quantiles),
- *                    text_len bytes of rendered points (NUL-terminated each,
- *                    padded to 8), then (cap + 1) sample records of
- *                    int64 ts_ms + width doubles.  See ob_ooo.h for the ring.
+ *                    then (cap + 1) sample records of int64 ts_ms + width
+ *                    doubles (see "Samples" below; ob_ooo.h for the ring).
+ *                    Only numbers: how they are written out (le="0.5") is
+ *                    the exposition's business.
  *   free             uint64 next free block of the same class
  *   limbo            a record: uint64 next limbo record, int64 freed_ms,
  *                    uint64 the retired block (a USED block left untouched
@@ -62,7 +63,8 @@
 #include <stdint.h>
 
 #define OB_STORE_MAGIC "OBSTORE1"
-#define OB_STORE_LAYOUT_VERSION 2u     /* 2: families are reclaimed (state, gen, lists) */
+#define OB_STORE_LAYOUT_VERSION 3u     /* 2: families are reclaimed (state, gen, lists);
+                                          3: no rendered point texts in series data */
 #define OB_STORE_CACHE_LINE 64u
 #define OB_STORE_HDR_SIZE 256u
 #define OB_STORE_STRIPES 256u            /* power of two */
@@ -74,6 +76,73 @@
 #define OB_STORE_MIN_BLOCK 32u           /* room for a limbo link and time */
 #define OB_STORE_CLASSES 280u            /* heap size classes, see ob_store.c */
 #define OB_STORE_GRACE_MS 30000          /* limbo time before freed memory is reused */
+
+/* ---- values stored in the mapping ---------------------------------------
+ *
+ * These numbers are written into the mapping (family.type, shape.kind), so
+ * they are part of the format, not of the API: never renumber; a new value
+ * is added at the end, before the count, which layout_sig() folds, so that
+ * a build that knows more kinds refuses a store made by one that knew fewer
+ * (and the other way round) instead of misreading it. */
+enum ob_family_type {
+    OB_FAMILY_UNKNOWN = 0,
+    OB_FAMILY_GAUGE = 1,
+    OB_FAMILY_COUNTER = 2,
+    OB_FAMILY_HISTOGRAM = 3,
+    OB_FAMILY_SUMMARY = 4,
+    OB_FAMILY__COUNT
+};
+
+enum ob_shape_kind {
+    OB_SHAPE_SCALAR = 0,
+    OB_SHAPE_HISTOGRAM = 1,
+    OB_SHAPE_SUMMARY = 2,
+    OB_SHAPE__COUNT
+};
+
+/* ---- samples ---------------------------------------------------------------
+ *
+ * One sample of a series is `width` doubles, by the series' shape (kind and
+ * n, the number of bounds or quantiles):
+ *
+ *   kind        width   v[0]    v[1]   v[2 .. 2+n-1]                    v[2+n]
+ *   scalar      1       value
+ *   histogram   n + 3   count   sum    cumulative count <= bound i      count (+Inf)
+ *   summary     n + 2   count   sum    value at quantile i
+ *
+ * A histogram without a sum (OTLP leaves it out when it would be
+ * meaningless) is stored with has_sum 0 and v[1] = 0.  A sample whose v[0]
+ * has the bits OB_STALE_NAN_BITS (ob_store.h) marks the series as ended.
+ * Ingest writes samples only through ob_sample_histogram() and the
+ * indexes below, the exposition reads them the same way: this table is the
+ * one description of the layout. */
+#define OB_SAMPLE_VALUE 0  /* scalar */
+#define OB_SAMPLE_COUNT 0
+#define OB_SAMPLE_SUM 1
+#define OB_SAMPLE_POINT0 2 /* first bucket or quantile */
+
+static inline uint32_t ob_sample_width(uint32_t kind, uint32_t n)
+{
+    return kind == OB_SHAPE_SCALAR ? 1 : kind == OB_SHAPE_HISTOGRAM ? n + 3 : n + 2;
+}
+
+/* Fills a histogram sample from its count, sum and the counts of the
+ * buckets of its n bounds (counts[0 .. n-1], not cumulative; +Inf takes
+ * the total count, as Prometheus' OTLP translation does). */
+static inline void ob_sample_histogram(double *v, uint32_t n, uint64_t count, double sum,
+                                       const uint64_t *counts)
+{
+    v[OB_SAMPLE_COUNT] = (double)count;
+    v[OB_SAMPLE_SUM] = sum;
+    uint64_t cum = 0;
+    for (uint32_t b = 0; b < n; b++) {
+        cum += counts[b];
+        v[OB_SAMPLE_POINT0 + b] = (double)cum;
+    }
+    v[OB_SAMPLE_POINT0 + n] = (double)count;
+}
+
+/* ---- regions -------------------------------------------------------------- */
 
 /* Page 0: fixed header.  Fixed-width fields only; header_cksum is XXH3 over
  * the bytes before it.  The owner rewrites it (and the checksum) only at
@@ -134,7 +203,7 @@ struct ob_store_family {
     uint64_t name_off;               /* struct ob_store_text; immutable */
     _Atomic uint64_t help_off;       /* struct ob_store_text; replaced under the create lock */
     uint64_t name_hash;              /* XXH3 of the name */
-    uint32_t type;                   /* enum ob_family_type */
+    uint32_t type;                   /* enum ob_family_type (above) */
     _Atomic uint32_t head;           /* first series slot (creation order) or OB_STORE_NIL */
     uint32_t tail;                   /* last series slot (writers only) */
     _Atomic uint32_t live;           /* linked series */
@@ -187,10 +256,10 @@ struct ob_store_labels {
 };
 
 struct ob_store_shape {
-    uint8_t kind;                    /* enum ob_shape_kind */
+    uint8_t kind;                    /* enum ob_shape_kind (above) */
     uint8_t has_sum;
     uint16_t n;                      /* bounds / quantiles */
-    uint32_t text_len;               /* rendered points, padded to 8 */
+    uint32_t reserved0;              /* 0; keeps the points 8-aligned */
 };
 
 _Static_assert(sizeof(struct ob_store_hdr) == OB_STORE_HDR_SIZE, "header size");
@@ -249,7 +318,7 @@ _Static_assert(sizeof(struct ob_store_block) == 8, "block header");
 _Static_assert(sizeof(struct ob_store_text) == 4, "text header");
 _Static_assert(sizeof(struct ob_store_labels) == 8, "labels header");
 _Static_assert(sizeof(struct ob_store_shape) == 8, "shape header");
-_Static_assert(offsetof(struct ob_store_shape, text_len) == 4, "shape text_len");
+_Static_assert(offsetof(struct ob_store_shape, n) == 2, "shape n");
 
 /* Readers rely on these being plain loads and stores. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");

@@ -385,10 +385,9 @@ START_TEST(writer_histogram_timestamps)
     f.name_len = 1;
     ck_assert_int_eq(ob_expose_family(&w, &f), 0);
     static const double bounds[] = {0.25, 1e6};
-    static const char texts[] = "0.25\0001e+06";
     double vals[] = {5, 2.5, 1, 4, 5}; /* count, sum, le 0.25, le 1e6, +Inf */
     struct ob_series_view sv = {.labels = "", .kind = OB_SHAPE_HISTOGRAM, .n = 2,
-                                .points = bounds, .point_text = texts, .has_sum = false,
+                                .points = bounds, .has_sum = false,
                                 .ts_ms = -1500, .values = vals};
     ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
     sv.labels = "a=\"1\"";
@@ -398,14 +397,57 @@ START_TEST(writer_histogram_timestamps)
     ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
     check_buf(&out, "# TYPE d histogram\n"
                     "d_bucket{le=\"0.25\"} 1 -1500\n"
-                    "d_bucket{le=\"1e+06\"} 4 -1500\n"
+                    "d_bucket{le=\"1000000\"} 4 -1500\n"
                     "d_bucket{le=\"+Inf\"} 5 -1500\n"
                     "d_count 5 -1500\n"
                     "d_bucket{a=\"1\",le=\"0.25\"} 1 1700000000123\n"
-                    "d_bucket{a=\"1\",le=\"1e+06\"} 4 1700000000123\n"
+                    "d_bucket{a=\"1\",le=\"1000000\"} 4 1700000000123\n"
                     "d_bucket{a=\"1\",le=\"+Inf\"} 5 1700000000123\n"
                     "d_sum{a=\"1\"} 2.5 1700000000123\n"
                     "d_count{a=\"1\"} 5 1700000000123\n");
+    ob_expose_writer_fini(&w);
+    ob_buf_fini(&out);
+}
+END_TEST
+
+/* The le texts are formatted by the writer from the stored bounds, again
+ * whenever a series' bounds differ from the previous one's. */
+START_TEST(writer_bounds_change)
+{
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_writer w;
+    ob_expose_writer_init(&w, NULL, &out);
+    struct ob_family_view f = {.name = "h", .name_len = 1, .type = OB_FAMILY_HISTOGRAM};
+    ck_assert_int_eq(ob_expose_family(&w, &f), 0);
+    static const double b1[] = {0.5}, b2[] = {0.25, 2}, b3[] = {0.25, 3};
+    double v1[] = {2, 1, 1, 2}, v2[] = {3, 1, 1, 2, 3};
+    struct ob_series_view sv = {.labels = "k=\"a\"", .labels_len = 5, .kind = OB_SHAPE_HISTOGRAM,
+                                .n = 1, .points = b1, .has_sum = true, .values = v1};
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    sv.labels = "k=\"b\"";
+    sv.n = 2;
+    sv.points = b2;
+    sv.values = v2;
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    sv.labels = "k=\"c\"";
+    sv.points = b3;
+    ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
+    check_buf(&out, "# TYPE h histogram\n"
+                    "h_bucket{k=\"a\",le=\"0.5\"} 1\n"
+                    "h_bucket{k=\"a\",le=\"+Inf\"} 2\n"
+                    "h_sum{k=\"a\"} 1\n"
+                    "h_count{k=\"a\"} 2\n"
+                    "h_bucket{k=\"b\",le=\"0.25\"} 1\n"
+                    "h_bucket{k=\"b\",le=\"2\"} 2\n"
+                    "h_bucket{k=\"b\",le=\"+Inf\"} 3\n"
+                    "h_sum{k=\"b\"} 1\n"
+                    "h_count{k=\"b\"} 3\n"
+                    "h_bucket{k=\"c\",le=\"0.25\"} 1\n"
+                    "h_bucket{k=\"c\",le=\"3\"} 2\n"
+                    "h_bucket{k=\"c\",le=\"+Inf\"} 3\n"
+                    "h_sum{k=\"c\"} 1\n"
+                    "h_count{k=\"c\"} 3\n");
     ob_expose_writer_fini(&w);
     ob_buf_fini(&out);
 }
@@ -421,7 +463,7 @@ START_TEST(writer_summary_no_points)
     ck_assert_int_eq(ob_expose_family(&w, &f), 0);
     double vals[] = {3, 1.5};
     struct ob_series_view sv = {.labels = "k=\"v\"", .labels_len = 5, .kind = OB_SHAPE_SUMMARY,
-                                .n = 0, .point_text = "", .values = vals};
+                                .n = 0, .values = vals};
     ck_assert_int_eq(ob_expose_series(&w, &sv), 0);
     check_buf(&out, "# TYPE s summary\n"
                     "s_sum{k=\"v\"} 1.5\n"
@@ -736,6 +778,7 @@ Suite *expose_suite(void)
     tcase_add_test(tc, writer_utf8_names);
     tcase_add_test(tc, writer_histogram_timestamps);
     tcase_add_test(tc, writer_summary_no_points);
+    tcase_add_test(tc, writer_bounds_change);
     tcase_add_test(tc, writer_enomem);
     suite_add_tcase(s, tc);
 
