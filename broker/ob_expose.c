@@ -322,34 +322,18 @@ size_t ob_format_double(double v, char buf[32])
 
 /* ---- escaping ------------------------------------------------------------ */
 
-static void escape(struct ob_buf *out, const char *s, size_t len, bool quote)
+/* HELP text: \\ and \n (label values are escaped by ob_labels). */
+void ob_escape_help(struct ob_buf *out, const char *s, size_t len)
 {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
-        const char *rep;
-        if (s[i] == '\\')
-            rep = "\\\\";
-        else if (s[i] == '\n')
-            rep = "\\n";
-        else if (s[i] == '"' && quote)
-            rep = "\\\"";
-        else
+        if (s[i] != '\\' && s[i] != '\n')
             continue;
         ob_buf_append(out, s + start, i - start);
-        ob_buf_append(out, rep, 2);
+        ob_buf_append(out, s[i] == '\n' ? "\\n" : "\\\\", 2);
         start = i + 1;
     }
     ob_buf_append(out, s + start, len - start);
-}
-
-void ob_escape_label_value(struct ob_buf *out, const char *s, size_t len)
-{
-    escape(out, s, len, true);
-}
-
-void ob_escape_help(struct ob_buf *out, const char *s, size_t len)
-{
-    escape(out, s, len, false);
 }
 
 /* ---- the writer ---------------------------------------------------------- */
@@ -382,87 +366,6 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
     ob_buf_fini(&w->labels);
     ob_buf_fini(&w->point_text);
     ob_buf_fini(&w->points);
-}
-
-static bool legacy_char(char c, bool first, bool colon)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
-           (!first && c >= '0' && c <= '9');
-}
-
-static bool legacy_name(const char *s, size_t len, bool colon)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!legacy_char(s[i], i == 0, colon))
-            return false;
-    return true;
-}
-
-bool ob_legacy_metric_name(const char *s, size_t len)
-{
-    return legacy_name(s, len, true);
-}
-
-bool ob_legacy_label_name(const char *s, size_t len)
-{
-    return legacy_name(s, len, false);
-}
-
-/* Prometheus' "underscores" escaping: every code point that is not legal at
- * its place becomes '_'.  A backslash escape inside a quoted name counts as
- * one (illegal) character. */
-static void escape_underscores(struct ob_buf *b, const char *s, size_t len, bool colon,
-                               bool quoted)
-{
-    size_t out = 0;
-    for (size_t i = 0; i < len; out++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80 && legacy_char((char)c, out == 0, colon)) {
-            ob_buf_putc(b, (char)c);
-            i++;
-            continue;
-        }
-        ob_buf_putc(b, '_');
-        if (quoted && c == '\\')
-            i += 2;
-        else
-            for (i++; i < len && ((unsigned char)s[i] & 0xc0) == 0x80; i++)
-                ; /* the rest of a UTF-8 sequence */
-    }
-}
-
-/* Rewrites a quoted-name label block (after its marker) with escaped names
- * for a scraper that does not accept UTF-8.  Values are copied as they are. */
-static const char *unquote_block(struct ob_buf *b, const char *s, size_t len, size_t *out_len)
-{
-    b->len = 0;
-    for (size_t i = 0; i < len;) {
-        if (s[i] == '"') { /* quoted name: up to the unescaped closing quote */
-            size_t start = ++i;
-            while (i < len && s[i] != '"')
-                i += s[i] == '\\' ? 2 : 1;
-            escape_underscores(b, s + start, OB_MIN(i, len) - start, false, true);
-            i++;
-        } else {
-            size_t start = i;
-            while (i < len && s[i] != '=')
-                i++;
-            ob_buf_append(b, s + start, i - start);
-        }
-        /* ="value" and a following comma, verbatim */
-        size_t start = i;
-        i += 2; /* =" */
-        while (i < len && s[i] != '"')
-            i += s[i] == '\\' ? 2 : 1;
-        i++;
-        if (i < len && s[i] == ',')
-            i++;
-        ob_buf_append(b, s + start, OB_MIN(i, len) - start);
-    }
-    *out_len = b->len;
-    return b->data;
 }
 
 static const char *type_name(enum ob_family_type t)
@@ -513,7 +416,7 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
     bool legacy = ob_legacy_metric_name(f->name, n);
     w->quote_name = !legacy && w->utf8;
     if (!legacy && !w->utf8) {
-        escape_underscores(&w->names, f->name, n, true, false);
+        ob_escape_underscores(&w->names, f->name, n, true, false);
         n = w->names.len;
     } else {
         ob_buf_append(&w->names, f->name, n);
@@ -652,11 +555,11 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
             quoted.labels++;
             quoted.labels_len--;
         } else {
-            size_t len;
-            quoted.labels = unquote_block(&w->labels, sv->labels + 1, sv->labels_len - 1, &len);
+            ob_labels_legacy(&w->labels, sv->labels, sv->labels_len);
             if (w->labels.failed)
                 return -ENOMEM;
-            quoted.labels_len = (uint32_t)len;
+            quoted.labels = w->labels.data;
+            quoted.labels_len = (uint32_t)w->labels.len;
         }
         sv = &quoted;
     }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ob_buf.h"
+#include "ob_labels.h"
 #include "ob_store.h"
 
 struct ob_store;
@@ -20,17 +21,6 @@ struct ob_expose_opts {
     bool timestamps; /* append the sample timestamp (ms) to each line */
     bool utf8;       /* the scraper accepts UTF-8 names (escaping=allow-utf-8) */
 };
-
-/* First byte of a label block whose names are not all legacy
- * ([a-zA-Z_][a-zA-Z0-9_]*): those names are written quoted, "http.method"="GET".
- * Such blocks only come from the UTF-8 translation strategies.  A scraper
- * that accepts UTF-8 gets them as they are; any other gets the names escaped
- * with underscores, as Prometheus' "underscores" escaping does. */
-#define OB_LABELS_QUOTED '\x01'
-
-/* Legacy Prometheus names: metric [a-zA-Z_:][a-zA-Z0-9_:]*, label [a-zA-Z_][a-zA-Z0-9_]*. */
-bool ob_legacy_metric_name(const char *s, size_t len);
-bool ob_legacy_label_name(const char *s, size_t len);
 
 /* Appends the store's families to out.  Returns 0 or -ENOMEM. */
 int ob_expose_store(struct ob_store *s, const struct ob_expose_opts *o, int64_t now_ms,
@@ -71,8 +61,6 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
  * -0 is written "0" as expfmt does.  NUL-terminated; returns the length (< 32). */
 size_t ob_format_double(double v, char buf[32]);
 
-/* Appends s escaped for a label value (\\, \", \n). */
-void ob_escape_label_value(struct ob_buf *out, const char *s, size_t len);
 /* Appends s escaped for HELP text (\\, \n). */
 void ob_escape_help(struct ob_buf *out, const char *s, size_t len);
 

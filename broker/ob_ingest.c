@@ -26,7 +26,7 @@
 #include "ob_buf.h"
 #include "ob_config.h"
 #include "ob_error.h"
-#include "ob_expose.h"
+#include "ob_labels.h"
 #include "ob_float.h"
 #include "ob_log.h"
 #include "ob_names.h"
@@ -47,14 +47,6 @@ typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
 #define MAX_VALUE_DEPTH 16                   /* nesting of array/kvlist attribute values */
 #define TARGET_INFO "target_info"
 
-/* One label while a set is built.  prio decides who wins a name:
- * 0 job/instance, 1 data-point attribute, 2 promoted resource attribute. */
-struct label {
-    struct ob_str name;
-    struct ob_str value;
-    struct ob_str orig; /* the OTLP key, for collision order */
-    int prio;
-};
 
 /* The label block of a data point depends only on the translator, the
  * resource, the family and the point's raw attributes.  Each worker keeps
@@ -125,7 +117,7 @@ struct worker {
     struct ob_buf block;   /* rendered label block */
     struct ob_buf key;     /* target_info identity block */
     struct ob_buf json;    /* scratch for array/kvlist values */
-    struct label *labels;
+    struct ob_label *labels;
     size_t labels_cap;
     double *values;
     size_t values_cap;
@@ -141,7 +133,7 @@ static struct cached_series *cache_set(const struct worker *w, uint64_t origin)
 
 /* What a resource contributes to each of its series. */
 struct resource_ctx {
-    struct label *fixed; /* job, instance and promoted attributes (arena) */
+    struct ob_label *fixed; /* job, instance and promoted attributes (arena) */
     size_t n_fixed;
     struct ob_attr *attrs; /* rendered resource attributes (arena) */
     size_t n_attrs;
@@ -572,73 +564,6 @@ static bool value_string(struct worker *w, const any_value *v, struct ob_str *ou
 
 /* ---- label sets -------------------------------------------------------------- */
 
-static int label_order(const struct label *a, const struct label *b)
-{
-    size_t n = OB_MIN(a->name.len, b->name.len);
-    int c = memcmp(a->name.ptr, b->name.ptr, n);
-    if (c || a->name.len != b->name.len)
-        return c ? c : (a->name.len < b->name.len ? -1 : 1);
-    if (a->prio != b->prio)
-        return a->prio - b->prio;
-    n = OB_MIN(a->orig.len, b->orig.len);
-    c = memcmp(a->orig.ptr, b->orig.ptr, n);
-    return c ? c : (a->orig.len > b->orig.len) - (a->orig.len < b->orig.len);
-}
-
-/* Label sets are small: insertion sort beats qsort's call overhead. */
-static void sort_labels(struct label *l, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        struct label t = l[i];
-        size_t j = i;
-        for (; j > 0 && label_order(&t, &l[j - 1]) < 0; j--)
-            l[j] = l[j - 1];
-        l[j] = t;
-    }
-}
-
-/* Sorts, resolves name clashes and renders  name="value",...  into out.
- * A name keeps the values of its best-priority entries, joined with ';' in
- * original-key order (Prometheus' collision rule).  Returns the number of
- * labels written, or -1 on allocation failure. */
-static long render_labels(struct label *l, size_t n, struct ob_buf *out)
-{
-    sort_labels(l, n);
-    out->len = 0;
-    /* UTF-8 strategies may give names a legacy scraper cannot read: such a
-     * block is marked and its odd names quoted (see OB_LABELS_QUOTED). */
-    bool quoted = false;
-    for (size_t i = 0; i < n && !quoted; i++)
-        quoted = !ob_legacy_label_name(l[i].name.ptr, l[i].name.len);
-    if (quoted)
-        ob_buf_putc(out, OB_LABELS_QUOTED);
-    long count = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && l[j].name.len == l[i].name.len &&
-               memcmp(l[j].name.ptr, l[i].name.ptr, l[i].name.len) == 0)
-            j++;
-        if (count++)
-            ob_buf_putc(out, ',');
-        if (quoted && !ob_legacy_label_name(l[i].name.ptr, l[i].name.len)) {
-            ob_buf_putc(out, '"');
-            ob_escape_label_value(out, l[i].name.ptr, l[i].name.len);
-            ob_buf_putc(out, '"');
-        } else {
-            ob_buf_append(out, l[i].name.ptr, l[i].name.len);
-        }
-        ob_buf_append(out, "=\"", 2);
-        ob_escape_label_value(out, l[i].value.ptr, l[i].value.len);
-        for (size_t k = i + 1; k < j && l[k].prio == l[i].prio; k++) {
-            ob_buf_putc(out, ';');
-            ob_escape_label_value(out, l[k].value.ptr, l[k].value.len);
-        }
-        ob_buf_putc(out, '"');
-        i = j;
-    }
-    return out->failed ? -1 : count;
-}
-
 /* Appends data-point (or resource) attributes as labels.  False when an
  * attribute is not valid UTF-8 or cannot be rendered. */
 static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t *io_n)
@@ -657,7 +582,7 @@ static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t
             continue;
         if (!ob_names_metric_label(w->names, r->x, r->fam, r->mv, key, key_len, &name))
             continue;
-        w->labels[(*io_n)++] = (struct label){name, value, {key, key_len}, 1};
+        w->labels[(*io_n)++] = (struct ob_label){name, value, {key, key_len}, 1};
     }
     return true;
 }
@@ -825,7 +750,7 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
     if (r->rc->n_fixed) /* never memcpy to a NULL labels array */
         memcpy(w->labels + n, r->rc->fixed, r->rc->n_fixed * sizeof *w->labels);
     n += r->rc->n_fixed;
-    long count = render_labels(w->labels, n, &w->block);
+    long count = ob_labels_render(w->labels, n, &w->block);
     if (count < 0)
         return -ENOMEM;
     if ((uint64_t)count > r->in->max_labels)
@@ -1206,13 +1131,13 @@ static bool resource_prepare(struct request *r, const resource_metrics *rm, stru
         if (!(rc->roles[i] & OB_RES_PROMOTE) || rc->attrs[i].value.len == 0 ||
             !ob_names_label(w->names, r->x, rc->attrs[i].key.ptr, rc->attrs[i].key.len, &name))
             continue;
-        rc->fixed[rc->n_fixed++] = (struct label){name, rc->attrs[i].value, rc->attrs[i].key, 2};
+        rc->fixed[rc->n_fixed++] = (struct ob_label){name, rc->attrs[i].value, rc->attrs[i].key, 2};
     }
     if (o.has_job && o.job_len)
-        rc->fixed[rc->n_fixed++] = (struct label){{"job", 3}, {o.job, o.job_len}, {"", 0}, 0};
+        rc->fixed[rc->n_fixed++] = (struct ob_label){{"job", 3}, {o.job, o.job_len}, {"", 0}, 0};
     if (o.has_instance && o.instance_len)
         rc->fixed[rc->n_fixed++] =
-            (struct label){{"instance", 8}, {o.instance, o.instance_len}, {"", 0}, 0};
+            (struct ob_label){{"instance", 8}, {o.instance, o.instance_len}, {"", 0}, 0};
     return true;
 }
 
@@ -1229,16 +1154,16 @@ static void write_target_info(struct request *r, const struct resource_ctx *rc)
     for (size_t i = 0; i < rc->n_fixed; i++)
         if (rc->fixed[i].prio == 0)
             w->labels[n++] = rc->fixed[i];
-    if (render_labels(w->labels, n, &w->key) < 0)
+    if (ob_labels_render(w->labels, n, &w->key) < 0)
         return;
     for (size_t i = 0; i < rc->n_attrs; i++) {
         struct ob_str name;
         if (!(rc->roles[i] & OB_RES_TARGET_INFO) || rc->attrs[i].value.len == 0 ||
             !ob_names_label(w->names, r->x, rc->attrs[i].key.ptr, rc->attrs[i].key.len, &name))
             continue;
-        w->labels[n++] = (struct label){name, rc->attrs[i].value, rc->attrs[i].key, 1};
+        w->labels[n++] = (struct ob_label){name, rc->attrs[i].value, rc->attrs[i].key, 1};
     }
-    if (render_labels(w->labels, n, &w->block) < 0)
+    if (ob_labels_render(w->labels, n, &w->block) < 0)
         return;
 
     /* Named by the translator like any gauge, so a namespace applies

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ob_labels.h"
 #include "ob_store.h"
 
 #ifndef OB_VERSION
@@ -222,20 +223,6 @@ static void metric_u64(struct ob_buf *out, const char *name, const char *type, c
 }
 
 /* Label value escaping of text format 0.0.4: backslash, quote, newline. */
-static void label_value(struct ob_buf *out, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\\')
-            ob_buf_puts(out, "\\\\");
-        else if (*s == '"')
-            ob_buf_puts(out, "\\\"");
-        else if (*s == '\n')
-            ob_buf_puts(out, "\\n");
-        else
-            ob_buf_putc(out, *s);
-    }
-}
-
 static void store_families(const struct ob_store_stats *st, struct ob_buf *out)
 {
     metric_u64(out, "otlp_broker_series_live", "gauge", "Series in the store that are not expired.",
@@ -282,7 +269,7 @@ static void zmq_families(struct ob_buf *out)
             family(out, fam[f].name, "counter", fam[f].help);
             for (int i = 0; i < OB_SM_MAX_ENDPOINTS && zmq_endpoints[i].name; i++) {
                 ob_buf_printf(out, "%s{endpoint=\"", fam[f].name);
-                label_value(out, zmq_endpoints[i].name);
+                ob_escape_label_value(out, zmq_endpoints[i].name, strlen(zmq_endpoints[i].name));
                 ob_buf_printf(out, "\"} %" PRIu64 "\n",
                               get((_Atomic uint64_t *)((char *)&zmq_endpoints[i] + fam[f].off)));
             }
@@ -306,7 +293,7 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
 {
     family(out, "otlp_broker_build_info", "gauge", "Version of the running broker.");
     ob_buf_puts(out, "otlp_broker_build_info{version=\"");
-    label_value(out, OB_VERSION);
+    ob_escape_label_value(out, OB_VERSION, strlen(OB_VERSION));
     ob_buf_puts(out, "\"} 1\n");
 
     family(out, "otlp_broker_requests_total", "counter",
@@ -392,7 +379,7 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
         any = true;
         ob_buf_printf(out, "otlp_broker_translator_info{listener=\"%s\",plugin=\"",
                       ob_frontend_name((enum ob_frontend)fe));
-        label_value(out, plugin_name[fe]);
+        ob_escape_label_value(out, plugin_name[fe], strlen(plugin_name[fe]));
         ob_buf_puts(out, "\"} 1\n");
     }
     pthread_mutex_unlock(&plugin_lock);
