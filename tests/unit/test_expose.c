@@ -19,6 +19,7 @@
 
 #include "ob_buf.h"
 #include "ob_expose.h"
+#include "ob_float.h"
 #include "ob_store.h"
 
 /* ---- numbers ------------------------------------------------------------- */
