@@ -14,6 +14,9 @@ $(BENCH_OBJS) $(BENCH_COMMON): override CPPFLAGS += -Itests/unit
 $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_COMMON) $(PAYLOAD_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PBC_LIBS)
 
+# decode_bench also times the decoder itself.
+$(BUILD)/bench/decode_bench: $(BUILD)/broker/ob_otlp.o
+
 $(ZMQLOAD).o: override CPPFLAGS += -Itests/unit $(CLIENT_CPPFLAGS) $(ZMQ_CFLAGS)
 $(ZMQLOAD): $(ZMQLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS) $(CLIENT_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)

@@ -54,13 +54,6 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
 /* Writes every line of one series of the current family. */
 int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv);
 
-/* Shortest text that reads back as the same double, laid out as Prometheus'
- * expfmt writes it (Go strconv.FormatFloat(v, 'g', -1, 64)): %f layout for
- * decimal exponents -4..5 ("123456", "0.0001", "3.14"), otherwise %e with at
- * least two exponent digits ("1e+06", "1.5e-05", "1e+100"); NaN, +Inf, -Inf;
- * -0 is written "0" as expfmt does.  NUL-terminated; returns the length (< 32). */
-size_t ob_format_double(double v, char buf[32]);
-
 /* Appends s escaped for HELP text (\\, \n). */
 void ob_escape_help(struct ob_buf *out, const char *s, size_t len);
 

@@ -34,6 +34,7 @@
 #include "ob_otlp_json.h"
 #include "ob_plugin_host.h"
 #include "ob_store.h"
+#include "ob_utf8.h"
 
 typedef Opentelemetry__Proto__Common__V1__AnyValue any_value;
 typedef Opentelemetry__Proto__Common__V1__KeyValue key_value;
@@ -361,41 +362,6 @@ static enum ob_reason reason_of(int rc)
 
 /* ---- attribute values ------------------------------------------------------ */
 
-/* Rejects anything that is not well-formed UTF-8 (overlongs, surrogates and
- * code points past U+10FFFF included): the exposition must be UTF-8. */
-static bool utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp;
-        if ((*p & 0xe0) == 0xc0)
-            n = 2, cp = *p & 0x1f;
-        else if ((*p & 0xf0) == 0xe0)
-            n = 3, cp = *p & 0x0f;
-        else if ((*p & 0xf8) == 0xf0)
-            n = 4, cp = *p & 0x07;
-        else
-            return false;
-        if ((size_t)(end - p) < n)
-            return false;
-        for (size_t i = 1; i < n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i] & 0x3f);
-        }
-        static const uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        p += n;
-    }
-    return true;
-}
-
 static void json_string(struct ob_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -524,7 +490,7 @@ static bool value_string(struct worker *w, const any_value *v, struct ob_str *ou
     case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
         out->ptr = v->string_value;
         out->len = strlen(v->string_value);
-        return utf8_valid(out->ptr, out->len);
+        return ob_utf8_valid(out->ptr, out->len);
     case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
         text = v->bool_value ? "true" : "false";
         len = strlen(text);
@@ -545,7 +511,7 @@ static bool value_string(struct worker *w, const any_value *v, struct ob_str *ou
             base64(&w->json, v->bytes_value.data, v->bytes_value.len);
         else if (!value_json(&w->json, v, 0))
             return false;
-        if (w->json.failed || !utf8_valid(w->json.data, w->json.len))
+        if (w->json.failed || !ob_utf8_valid(w->json.data, w->json.len))
             return false;
         text = w->json.data;
         len = w->json.len;
@@ -575,7 +541,7 @@ static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t
         const char *key = kvs[i]->key ? kvs[i]->key : "";
         size_t key_len = strlen(key);
         struct ob_str value, name;
-        if (!utf8_valid(key, key_len) || !value_string(w, kvs[i]->value, &value))
+        if (!ob_utf8_valid(key, key_len) || !value_string(w, kvs[i]->value, &value))
             return false;
         /* Empty values are no labels in Prometheus; __name__ is never an attribute. */
         if (value.len == 0 || strcmp(key, "__name__") == 0)
@@ -990,8 +956,8 @@ static void ingest_metric(struct request *r, const metric *m)
         .description = {m->description ? m->description : "",
                         m->description ? strlen(m->description) : 0},
     };
-    if (!utf8_valid(mv.name.ptr, mv.name.len) || !utf8_valid(mv.unit.ptr, mv.unit.len) ||
-        !utf8_valid(mv.description.ptr, mv.description.len)) {
+    if (!ob_utf8_valid(mv.name.ptr, mv.name.len) || !ob_utf8_valid(mv.unit.ptr, mv.unit.len) ||
+        !ob_utf8_valid(mv.description.ptr, mv.description.len)) {
         reject(r, OB_REASON_MALFORMED, n, "a metric name, unit or description is not valid UTF-8");
         return;
     }
@@ -1114,7 +1080,7 @@ static bool resource_prepare(struct request *r, const resource_metrics *rm, stru
     for (size_t i = 0; i < n; i++) {
         const char *key = res->attributes[i]->key ? res->attributes[i]->key : "";
         struct ob_str value;
-        if (!utf8_valid(key, strlen(key)) || !value_string(w, res->attributes[i]->value, &value))
+        if (!ob_utf8_valid(key, strlen(key)) || !value_string(w, res->attributes[i]->value, &value))
             return false;
         rc->attrs[rc->n_attrs++] = (struct ob_attr){{key, strlen(key)}, value};
         h = XXH3_64bits_withSeed(key, strlen(key), h);

@@ -11,25 +11,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ob_arena.h"
 #include "ob_buf.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest ob_otlp_request;
-
-/* Bump allocator in chunks.  Reset keeps one chunk for reuse: when the last
- * cycle spilled over several, one chunk as big as it needed (capped at 8 MiB)
- * replaces them.  Not thread-safe: one arena per thread or request. */
-struct ob_arena {
-    struct ob_arena_chunk *head;
-    size_t chunk_size;  /* minimum chunk size */
-    size_t used_total;  /* bytes handed out since the last reset */
-    bool failed;        /* an allocation failed since the last reset/decode */
-};
-
-void ob_arena_init(struct ob_arena *a, size_t chunk_size);
-void ob_arena_reset(struct ob_arena *a);
-void ob_arena_fini(struct ob_arena *a);
-void *ob_arena_alloc(struct ob_arena *a, size_t n); /* 16-byte aligned; NULL on ENOMEM */
 
 /* Unpacks an ExportMetricsServiceRequest into the arena.  Returns 0,
  * OB_E_MALFORMED (protobuf-c gives no reason; nesting deeper than 64 levels

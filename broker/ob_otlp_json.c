@@ -36,6 +36,7 @@
 
 #include "ob_common.h"
 #include "ob_error.h"
+#include "ob_utf8.h"
 
 /* The fixed OTLP levels go about 15 deep (request ... exemplar, attribute,
  * value); each AnyValue level adds 3 (arrayValue) or 4 (kvlistValue).  The
@@ -922,28 +923,6 @@ int ob_otlp_json_decode(struct ob_arena *a, const void *data, size_t len, ob_otl
 
 /* ---- response ------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-    if (s[0] < 0xc2 || s[0] > 0xf4)
-        return 0;
-    len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-    if (len > n)
-        return 0;
-    cp = s[0] & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static void put_json_string(struct ob_buf *b, const char *str)
 {
     static const char hex[] = "0123456789abcdef";
@@ -959,7 +938,7 @@ static void put_json_string(struct ob_buf *b, const char *str)
             ob_buf_append(b, s + i, j - i);
             i = j;
         } else if (ch >= 0x80) {
-            size_t l = utf8_seq(s + i, n - i);
+            size_t l = ob_utf8_seq_len(s + i, n - i);
             if (l) {
                 ob_buf_append(b, s + i, l);
                 i += l;

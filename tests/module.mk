@@ -7,11 +7,12 @@ TEST_PLUGIN_SOS   := $(TEST_PLUGIN_NAMES:%=$(BUILD)/tests/plugins/%.so)
 ALL_OBJS    += $(UNIT_OBJS) $(TEST_PLUGIN_NAMES:%=$(BUILD)/tests/plugins/%.pic.o)
 
 # Test tools: tests/tools/<name>.c -> $(BUILD)/tests/tools/<name>, linked with
-# the payload builders (tests/unit/ob_payloads.c), the arena and the protos.
+# the payload builders (tests/unit/ob_payloads.c) and what they build on: the
+# arena, ob_buf and the protos.
 TEST_TOOL_NAMES := $(basename $(notdir $(wildcard tests/tools/*.c)))
 TEST_TOOLS      := $(TEST_TOOL_NAMES:%=$(BUILD)/tests/tools/%)
 TEST_TOOL_OBJS  := $(TEST_TOOLS:%=%.o)
-PAYLOAD_OBJS    := $(BUILD)/tests/unit/ob_payloads.o $(BUILD)/broker/ob_otlp.o $(BUILD)/broker/ob_buf.o \
+PAYLOAD_OBJS    := $(BUILD)/tests/unit/ob_payloads.o $(BUILD)/broker/ob_arena.o $(BUILD)/broker/ob_buf.o \
                    $(PROTO_OBJS)
 ALL_OBJS        += $(TEST_TOOL_OBJS)
 

@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ob_otlp.h"
+#include "ob_arena.h"
+#include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
 /* Short local names for the generated types. */
 typedef Opentelemetry__Proto__Common__V1__AnyValue pb_any;

@@ -1,4 +1,4 @@
-/* test_otlp.c: arena, OTLP decode (ob_otlp_decode) and response encoding,
+/* test_otlp.c: arena (ob_arena.c), OTLP decode (ob_otlp_decode) and response encoding,
  * checked against bodies packed by ob_payloads and against hand-written wire
  * bytes for what protobuf-c would never emit itself (unpacked repeated
  * fields, unknown fields, deep nesting, framing errors). */
@@ -172,6 +172,24 @@ START_TEST(arena_big_blocks)
     ck_assert(a.failed);
     ob_arena_reset(&a);
     ck_assert(!a.failed);
+    ob_arena_fini(&a);
+}
+END_TEST
+
+/* The protobuf-c hooks allocate from the arena; their free is a no-op. */
+START_TEST(arena_pbc_hooks)
+{
+    struct ob_arena a;
+    ob_arena_init(&a, 4096);
+    char *p = ob_arena_pbc_alloc(&a, 10);
+    char *q = ob_arena_pbc_alloc(&a, 10);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_uint_eq((uintptr_t)p % 16, 0);
+    ck_assert_ptr_eq(q, p + 16);
+    ck_assert_uint_eq(a.used_total, 32);
+    ob_arena_pbc_free(&a, p);
+    ck_assert_uint_eq(a.used_total, 32);
+    ck_assert_ptr_eq(ob_arena_pbc_alloc(&a, 1), q + 16);
     ob_arena_fini(&a);
 }
 END_TEST
@@ -1085,6 +1103,7 @@ Suite *otlp_suite(void)
     TCase *tc = tcase_create("arena");
     tcase_add_test(tc, arena_alignment_and_reset);
     tcase_add_test(tc, arena_big_blocks);
+    tcase_add_test(tc, arena_pbc_hooks);
     tcase_add_test(tc, arena_reuse);
     suite_add_tcase(s, tc);
 
