@@ -42,10 +42,6 @@ struct option {
 };
 
 #define F(field) offsetof(struct ob_config, field)
-#define KIB (1ull << 10)
-#define MIB (1ull << 20)
-#define GIB (1ull << 30)
-#define TIB (1ull << 40)
 
 /* Keep options of one section together: the table order is the order of the
  * sections and keys in etc/otlp-broker.ini and in --check-config. */
@@ -79,7 +75,7 @@ static const struct option options[] = {
      "Metric family slots (distinct metric names)."},
     {"store", "samples_per_series", T_U32, "8", F(store_samples_per_series), 1, 1024,
      "Newest samples kept per series, ordered by timestamp (room for out-of-order data)."},
-    {"store", "heap_size", T_SIZE, "0", F(store_heap_bytes), 0, 1 * TIB,
+    {"store", "heap_size", T_SIZE, "0", F(store_heap_bytes), 0, 1 * OB_TIB,
      "Memory for labels, histogram bounds and samples; 0 = derived from max_series\n"
      "and samples_per_series."},
     {"store", "out_of_order_window", T_DURATION, "10m", F(store_ooo_window_ms), 0, 86400000,
@@ -133,7 +129,7 @@ static const struct option options[] = {
      "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"
      "the scrape time."},
 
-    {"limits", "max_body_bytes", T_SIZE, "32MiB", F(max_body_bytes), 1 * KIB, 1 * GIB,
+    {"limits", "max_body_bytes", T_SIZE, "32MiB", F(max_body_bytes), 1 * OB_KIB, 1 * OB_GIB,
      "Largest OTLP request body, compressed and again after gunzip (413 above).\n"
      "One request holds at most this much memory while it is read."},
     {"limits", "max_labels_per_series", T_U32, "128", F(max_labels_per_series), 1, 65535,
@@ -144,7 +140,7 @@ static const struct option options[] = {
      "names cannot grow the broker without end.  (Each thread's series cache is\n"
      "bounded on its own: one entry per store.max_series, at most 262144 entries of\n"
      "72 bytes plus the series' raw attributes and label block.)"},
-    {"limits", "name_cache_bytes", T_SIZE, "16MiB", F(name_cache_bytes), 64 * KIB, 1 * GIB,
+    {"limits", "name_cache_bytes", T_SIZE, "16MiB", F(name_cache_bytes), 64 * OB_KIB, 1 * OB_GIB,
      "Bytes each ingest thread's name cache may hold (keys, names, table)."},
 };
 
@@ -194,46 +190,12 @@ static int err_unknown_section(const char *section, char err[OB_ERR_LEN])
     return OB_E_CONFIG;
 }
 
-/* Largest binary unit that divides v exactly, so that the text parses back. */
-static void fmt_size(uint64_t v, char *buf, size_t cap)
-{
-    static const struct {
-        const char *name;
-        uint64_t mult;
-    } units[] = {{"TiB", TIB}, {"GiB", GIB}, {"MiB", MIB}, {"KiB", KIB}};
-    for (size_t i = 0; v && i < OB_ARRAY_LEN(units); i++) {
-        if (v % units[i].mult == 0) {
-            snprintf(buf, cap, "%" PRIu64 "%s", v / units[i].mult, units[i].name);
-            return;
-        }
-    }
-    snprintf(buf, cap, "%" PRIu64, v);
-}
-
-static void fmt_duration(uint64_t ms, char *buf, size_t cap)
-{
-    static const struct {
-        const char *name;
-        uint64_t mult;
-    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
-    if (ms == 0) {
-        snprintf(buf, cap, "0");
-        return;
-    }
-    for (size_t i = 0; i < OB_ARRAY_LEN(units); i++) {
-        if (ms % units[i].mult == 0) {
-            snprintf(buf, cap, "%" PRIu64 "%s", ms / units[i].mult, units[i].name);
-            return;
-        }
-    }
-}
-
 static void fmt_number(enum opt_type t, uint64_t v, char *buf, size_t cap)
 {
     if (t == T_SIZE)
-        fmt_size(v, buf, cap);
+        ob_format_size(v, buf, cap);
     else if (t == T_DURATION)
-        fmt_duration(v, buf, cap);
+        ob_format_duration((int64_t)v, buf, cap);
     else
         snprintf(buf, cap, "%" PRIu64, v);
 }
