@@ -69,10 +69,9 @@ static const struct option options[] = {
 
     /* 100000 series: 8 scalar samples, labels and index cost ~0.3-1 KiB per
      * series, so the segment stays in the tens of MiB, and one scrape of all
-     * of them renders in ~40 ms (bench/run.sh) into ~10 MB of text, comfortably
-     * inside a Prometheus scrape timeout.  A million series on one host is a
-     * multi-GiB segment and a 100 MB scrape: something to ask for, not a
-     * default. */
+     * of them (~10 MB of text) renders well inside a Prometheus scrape
+     * timeout (README, "Performance").  A million series on one host is a
+     * much larger segment and scrape: something to ask for, not a default. */
     {"store", "path", T_STRING, RESTART, "/otlp-broker", F(store_path), 1, 0,
      "Where the series live: \"/name\" is POSIX shared memory (/dev/shm/name),\n"
      "any other path is a file (persists across reboots)."},
