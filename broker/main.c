@@ -56,7 +56,8 @@ static void usage(FILE *f)
             "POST /api/v1/otlp/v1/metrics, GET /metrics, GET /-/healthy, GET /-/ready;\n"
             "ZeroMQ PULL tcp://127.0.0.1:4319 and ROUTER tcp://127.0.0.1:4320.\n"
             "Signals: SIGTERM/SIGINT stop; SIGHUP (or POST /-/reload) re-reads the\n"
-            "configuration and loads the translator plugin it names.\n");
+            "configuration and loads the translator plugin it names; other changed keys\n"
+            "need a restart (the reload names them and keeps their running values).\n");
 }
 
 /* Returns -1 to continue, or an exit code. */
@@ -207,10 +208,43 @@ struct reloader {
     pthread_mutex_t lock;
     const struct args *args;
     struct translators *translators;
+    /* The configuration the broker started with: a key that needs a
+     * restart runs with its value here until the broker restarts. */
+    const struct ob_config *running;
 };
 
+/* A reload's answer is kept to what POST /-/reload sends back whole: the
+ * HTTP frontend's text answers hold 510 bytes (respond_text() in ob_http.c).
+ * The log has every key. */
+#define ANSWER_MAX 510
+
+/* The answer of a reload, and how many restart-only keys did not fit in it. */
+struct answer {
+    char *msg;
+    size_t cap, left_out;
+};
+
+/* A changed key that needs a restart: logged, and said in the answer while
+ * there is room (keeping enough for the count of the rest). */
+static void note_restart_key(void *ctx, const struct ob_config_change *c)
+{
+    struct answer *a = ctx;
+    if (c->reloadable)
+        return;
+    char note[3 * OB_CONFIG_VALUE_LEN + 128];
+    snprintf(note, sizeof note, "%s.%s changed (%s -> %s): needs a restart; kept %s", c->section,
+             c->key, c->was, c->now, c->was);
+    OB_LOG_WARN("reload", "%s", note);
+    size_t len = strlen(a->msg);
+    if (a->left_out == 0 && len + 2 + strlen(note) + 80 < a->cap)
+        snprintf(a->msg + len, a->cap - len, "; %s", note);
+    else
+        a->left_out++;
+}
+
 /* Re-reads the configuration and loads the translator it names.  On any
- * failure the running plugin stays.  Other changed keys need a restart. */
+ * failure the running plugin stays.  Every other changed key needs a
+ * restart: the answer and the log name each, and the running value stays. */
 static int reload(void *ctx, char *msg, size_t cap)
 {
     struct reloader *rl = ctx;
@@ -233,11 +267,17 @@ static int reload(void *ctx, char *msg, size_t cap)
     publish(rl->translators, x);
     snprintf(msg, cap, "reloaded: translator %s (http: %s, zmq: %s)", cfg->translator_plugin,
              x[OB_FE_HTTP]->desc.name, x[OB_FE_ZMQ]->desc.name);
+    OB_LOG_INFO("reload", "%s", msg);
+    struct answer ans = {.msg = msg, .cap = OB_MIN(cap, ANSWER_MAX + 1)};
+    ob_config_diff(rl->running, cfg, note_restart_key, &ans);
+    size_t len = strlen(msg);
+    if (ans.left_out && len < ans.cap) {
+        snprintf(msg + len, ans.cap - len, "; not listed here, see the log: %zu more changed "
+                 "keys that need a restart", ans.left_out);
+    }
 done:
     ob_sm_reload(rc == 0);
-    if (rc == 0)
-        OB_LOG_INFO("reload", "%s", msg);
-    else
+    if (rc != 0)
         OB_LOG_ERROR("reload", "%s", msg);
     pthread_mutex_unlock(&rl->lock);
     ob_config_destroy(cfg);
@@ -342,7 +382,7 @@ int main(int argc, char **argv)
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         ob_ingest_set_plugins(ingest, (enum ob_frontend)fe, &translators.fe[fe]);
     struct reloader rl = {.lock = PTHREAD_MUTEX_INITIALIZER, .args = &a,
-                         .translators = &translators};
+                         .translators = &translators, .running = cfg};
     struct ob_http_deps deps = {.ingest = ingest,
                                 .store = store,
                                 .cfg = cfg,

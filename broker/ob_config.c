@@ -1,13 +1,15 @@
 /* ob_config.c: the option table and everything it drives.
  *
  * One static table (Redis' config.c pattern) gives, for every key, its
- * section, type, default text, field in struct ob_config, range and help.
+ * section, type, whether a reload applies it, default text, field in struct
+ * ob_config, range and help.
  * Loading is: defaults from the table, then the INI file (iniparser), then
  * the -o overrides, each value parsed by the same function, so a default, a
  * file value and an override can never be read differently.  Every entry of
  * the file is checked against the table: iniparser itself answers a default
  * for any key it does not find, so without this walk a typo would be silently
- * ignored (Fluent Bit's properties_check).
+ * ignored (Fluent Bit's properties_check).  ob_config_diff() walks the same
+ * table to tell a reload which keys changed and which of them need a restart.
  */
 #include "ob_config.h"
 
@@ -31,10 +33,16 @@
 
 enum opt_type { T_STRING, T_BOOL, T_U32, T_SIZE, T_DURATION, T_LOGLEVEL };
 
+/* When a changed value takes effect.  RELOAD: reload() in main.c applies it
+ * (SIGHUP, POST /-/reload); today that is the translator sections only.
+ * RESTART: the running broker keeps the value it started with. */
+enum opt_when { RESTART, RELOAD };
+
 struct option {
     const char *section;
     const char *key;
     enum opt_type type;
+    enum opt_when when;
     const char *def;
     size_t off;
     uint64_t min, max; /* numbers: inclusive range (durations in ms); strings: min 1 = non-empty */
@@ -42,109 +50,108 @@ struct option {
 };
 
 #define F(field) offsetof(struct ob_config, field)
-#define KIB (1ull << 10)
-#define MIB (1ull << 20)
-#define GIB (1ull << 30)
-#define TIB (1ull << 40)
 
 /* Keep options of one section together: the table order is the order of the
  * sections and keys in etc/otlp-broker.ini and in --check-config. */
 static const struct option options[] = {
-    {"broker", "log_level", T_LOGLEVEL, "info", F(log_level), 0, 0,
+    {"broker", "log_level", T_LOGLEVEL, RESTART, "info", F(log_level), 0, 0,
      "Least severe level that is logged (to stderr)."},
-    {"broker", "housekeeping_interval", T_DURATION, "1s", F(housekeeping_ms), 10, 3600000,
+    {"broker", "housekeeping_interval", T_DURATION, RESTART, "1s", F(housekeeping_ms), 10, 3600000,
      "How often the main thread expires old series and refreshes self-metrics."},
 
-    {"http", "listen", T_STRING, "127.0.0.1:4318", F(http_listen), 1, 0,
+    {"http", "listen", T_STRING, RESTART, "127.0.0.1:4318", F(http_listen), 1, 0,
      "Address of the HTTP frontend (OTLP/HTTP and /metrics): host:port or [v6]:port.\n"
      "Port 0 picks a free port (the log says which)."},
-    {"http", "threads", T_U32, "0", F(http_threads), 0, 1024,
+    {"http", "threads", T_U32, RESTART, "0", F(http_threads), 0, 1024,
      "Threads serving HTTP; 0 = one per CPU."},
-    {"http", "timeout", T_DURATION, "30s", F(http_timeout_ms), 0, 86400000,
+    {"http", "timeout", T_DURATION, RESTART, "30s", F(http_timeout_ms), 0, 86400000,
      "An idle connection is closed after this long (whole seconds); 0 = never."},
 
     /* 100000 series: 8 scalar samples, labels and index cost ~0.3-1 KiB per
      * series, so the segment stays in the tens of MiB, and one scrape of all
-     * of them renders in ~40 ms (bench/run.sh) into ~10 MB of text, comfortably
-     * inside a Prometheus scrape timeout.  A million series on one host is a
-     * multi-GiB segment and a 100 MB scrape: something to ask for, not a
-     * default. */
-    {"store", "path", T_STRING, "/otlp-broker", F(store_path), 1, 0,
+     * of them (~10 MB of text) renders well inside a Prometheus scrape
+     * timeout (README, "Performance").  A million series on one host is a
+     * much larger segment and scrape: something to ask for, not a default. */
+    {"store", "path", T_STRING, RESTART, "/otlp-broker", F(store_path), 1, 0,
      "Where the series live: \"/name\" is POSIX shared memory (/dev/shm/name),\n"
      "any other path is a file (persists across reboots)."},
-    {"store", "max_series", T_U32, "100000", F(store_max_series), 1, 1u << 26,
+    {"store", "max_series", T_U32, RESTART, "100000", F(store_max_series), 1, 1u << 26,
      "Series slots (one metric name plus one label set each).  When all are\n"
      "taken, new series are rejected (reason \"limit\"); existing ones keep working."},
-    {"store", "max_families", T_U32, "10000", F(store_max_families), 1, 1u << 24,
+    {"store", "max_families", T_U32, RESTART, "10000", F(store_max_families), 1, 1u << 24,
      "Metric family slots (distinct metric names)."},
-    {"store", "samples_per_series", T_U32, "8", F(store_samples_per_series), 1, 1024,
+    {"store", "samples_per_series", T_U32, RESTART, "8", F(store_samples_per_series), 1, 1024,
      "Newest samples kept per series, ordered by timestamp (room for out-of-order data)."},
-    {"store", "heap_size", T_SIZE, "0", F(store_heap_bytes), 0, 1 * TIB,
+    {"store", "heap_size", T_SIZE, RESTART, "0", F(store_heap_bytes), 0, 1 * OB_TIB,
      "Memory for labels, histogram bounds and samples; 0 = derived from max_series\n"
      "and samples_per_series."},
-    {"store", "out_of_order_window", T_DURATION, "10m", F(store_ooo_window_ms), 0, 86400000,
+    {"store", "out_of_order_window", T_DURATION, RESTART, "10m", F(store_ooo_window_ms), 0,
+     86400000,
      "A sample older than the series' newest by more than this is rejected\n"
      "(reason \"out_of_bounds\"); 10m is what Prometheus recommends for OTLP."},
-    {"store", "series_ttl", T_DURATION, "5m", F(store_series_ttl_ms), 1000, 30 * 86400000ull,
+    {"store", "series_ttl", T_DURATION, RESTART, "5m", F(store_series_ttl_ms), 1000,
+     30 * 86400000ull,
      "A series not updated for this long leaves /metrics and its slot is reused."},
-    {"store", "recreate", T_BOOL, "false", F(store_recreate), 0, 0,
+    {"store", "recreate", T_BOOL, RESTART, "false", F(store_recreate), 0, 0,
      "Replace an existing store with another layout or size instead of refusing\n"
      "to start (its series are lost)."},
 
-    {"translator", "plugin", T_STRING, "underscore_escaping_with_suffixes", F(translator_plugin),
-     1, 0,
+    {"translator", "plugin", T_STRING, RELOAD, "underscore_escaping_with_suffixes",
+     F(translator_plugin), 1, 0,
      "How OTLP names become Prometheus names: a plugin name (loads\n"
      "<plugin_dir>/<name>.so) or a path to a .so.  Every other key in this section\n"
      "is handed to the plugin, which checks it."},
-    {"translator", "plugin_dir", T_STRING, OB_PLUGIN_DIR, F(translator_plugin_dir), 1, 0,
+    {"translator", "plugin_dir", T_STRING, RELOAD, OB_PLUGIN_DIR, F(translator_plugin_dir), 1, 0,
      "Directory of the plugins named by plugin."},
 
-    {"zmq", "pull", T_STRING, "tcp://127.0.0.1:4319", F(zmq_pull), 0, 0,
+    {"zmq", "pull", T_STRING, RESTART, "tcp://127.0.0.1:4319", F(zmq_pull), 0, 0,
      "ZeroMQ PULL endpoints (comma-separated; tcp:// or ipc://), fire-and-forget:\n"
      "one message = one OTLP ExportMetricsServiceRequest in protobuf, optionally\n"
      "after a frame \"gzip\".  Empty = no PULL socket."},
-    {"zmq", "reply", T_STRING, "tcp://127.0.0.1:4320", F(zmq_reply), 0, 0,
+    {"zmq", "reply", T_STRING, RESTART, "tcp://127.0.0.1:4320", F(zmq_reply), 0, 0,
      "ZeroMQ ROUTER endpoints (comma-separated) answering each request with an\n"
      "ExportMetricsServiceResponse, or frames \"error\" + message.  Empty = none."},
-    {"zmq", "threads", T_U32, "2", F(zmq_threads), 1, 64,
+    {"zmq", "threads", T_U32, RESTART, "2", F(zmq_threads), 1, 64,
      "Ingest threads per ZeroMQ socket kind."},
-    {"zmq", "rcv_hwm", T_U32, "1000", F(zmq_rcv_hwm), 0, 10000000,
+    {"zmq", "rcv_hwm", T_U32, RESTART, "1000", F(zmq_rcv_hwm), 0, 10000000,
      "Messages queued per ZeroMQ socket before senders block or drop; 0 = unlimited."},
-    {"zmq", "max_senders", T_U32, "4096", F(zmq_max_senders), 1, 1u << 20,
+    {"zmq", "max_senders", T_U32, RESTART, "4096", F(zmq_max_senders), 1, 1u << 20,
      "Senders whose sequence frames are followed to count lost, duplicate and\n"
      "reordered messages, per socket kind (about 100 bytes each); when full, the\n"
      "sender heard least recently is forgotten."},
-    {"zmq", "sender_ttl", T_DURATION, "5m", F(zmq_sender_ttl_ms), 1000, 86400000,
+    {"zmq", "sender_ttl", T_DURATION, RESTART, "5m", F(zmq_sender_ttl_ms), 1000, 86400000,
      "A sender not heard for this long is forgotten; numbers it skipped that never\n"
      "came are counted lost then."},
 
-    {"translator_http", "plugin", T_STRING, "", F(translator_http.plugin), 0, 0,
+    {"translator_http", "plugin", T_STRING, RELOAD, "", F(translator_http.plugin), 0, 0,
      "A translator for the HTTP frontend only (empty: the one of [translator]).\n"
      "Every other key of this section is handed to that plugin."},
-    {"translator_http", "plugin_dir", T_STRING, "", F(translator_http.plugin_dir), 0, 0,
+    {"translator_http", "plugin_dir", T_STRING, RELOAD, "", F(translator_http.plugin_dir), 0, 0,
      "Its plugin directory (empty: [translator] plugin_dir)."},
-    {"translator_zmq", "plugin", T_STRING, "", F(translator_zmq.plugin), 0, 0,
+    {"translator_zmq", "plugin", T_STRING, RELOAD, "", F(translator_zmq.plugin), 0, 0,
      "A translator for the ZeroMQ frontend only (empty: the one of [translator]).\n"
      "Every other key of this section is handed to that plugin."},
-    {"translator_zmq", "plugin_dir", T_STRING, "", F(translator_zmq.plugin_dir), 0, 0,
+    {"translator_zmq", "plugin_dir", T_STRING, RELOAD, "", F(translator_zmq.plugin_dir), 0, 0,
      "Its plugin directory (empty: [translator] plugin_dir)."},
 
-    {"exposition", "timestamps", T_BOOL, "false", F(expose_timestamps), 0, 0,
+    {"exposition", "timestamps", T_BOOL, RESTART, "false", F(expose_timestamps), 0, 0,
      "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"
      "the scrape time."},
 
-    {"limits", "max_body_bytes", T_SIZE, "32MiB", F(max_body_bytes), 1 * KIB, 1 * GIB,
+    {"limits", "max_body_bytes", T_SIZE, RESTART, "32MiB", F(max_body_bytes), 1 * OB_KIB,
+     1 * OB_GIB,
      "Largest OTLP request body, compressed and again after gunzip (413 above).\n"
      "One request holds at most this much memory while it is read."},
-    {"limits", "max_labels_per_series", T_U32, "128", F(max_labels_per_series), 1, 65535,
+    {"limits", "max_labels_per_series", T_U32, RESTART, "128", F(max_labels_per_series), 1, 65535,
      "Data points with more labels are rejected (reason \"limit\")."},
-    {"limits", "name_cache_entries", T_U32, "100000", F(name_cache_entries), 100, 1u << 26,
+    {"limits", "name_cache_entries", T_U32, RESTART, "100000", F(name_cache_entries), 100, 1u << 26,
      "Translated names (metrics, attribute keys) each ingest thread keeps; a cache\n"
      "over this or name_cache_bytes is emptied before the next request, so made-up\n"
      "names cannot grow the broker without end.  (Each thread's series cache is\n"
      "bounded on its own: one entry per store.max_series, at most 262144 entries of\n"
      "72 bytes plus the series' raw attributes and label block.)"},
-    {"limits", "name_cache_bytes", T_SIZE, "16MiB", F(name_cache_bytes), 64 * KIB, 1 * GIB,
+    {"limits", "name_cache_bytes", T_SIZE, RESTART, "16MiB", F(name_cache_bytes), 64 * OB_KIB,
+     1 * OB_GIB,
      "Bytes each ingest thread's name cache may hold (keys, names, table)."},
 };
 
@@ -194,46 +201,12 @@ static int err_unknown_section(const char *section, char err[OB_ERR_LEN])
     return OB_E_CONFIG;
 }
 
-/* Largest binary unit that divides v exactly, so that the text parses back. */
-static void fmt_size(uint64_t v, char *buf, size_t cap)
-{
-    static const struct {
-        const char *name;
-        uint64_t mult;
-    } units[] = {{"TiB", TIB}, {"GiB", GIB}, {"MiB", MIB}, {"KiB", KIB}};
-    for (size_t i = 0; v && i < OB_ARRAY_LEN(units); i++) {
-        if (v % units[i].mult == 0) {
-            snprintf(buf, cap, "%" PRIu64 "%s", v / units[i].mult, units[i].name);
-            return;
-        }
-    }
-    snprintf(buf, cap, "%" PRIu64, v);
-}
-
-static void fmt_duration(uint64_t ms, char *buf, size_t cap)
-{
-    static const struct {
-        const char *name;
-        uint64_t mult;
-    } units[] = {{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
-    if (ms == 0) {
-        snprintf(buf, cap, "0");
-        return;
-    }
-    for (size_t i = 0; i < OB_ARRAY_LEN(units); i++) {
-        if (ms % units[i].mult == 0) {
-            snprintf(buf, cap, "%" PRIu64 "%s", ms / units[i].mult, units[i].name);
-            return;
-        }
-    }
-}
-
 static void fmt_number(enum opt_type t, uint64_t v, char *buf, size_t cap)
 {
     if (t == T_SIZE)
-        fmt_size(v, buf, cap);
+        ob_format_size(v, buf, cap);
     else if (t == T_DURATION)
-        fmt_duration(v, buf, cap);
+        ob_format_duration((int64_t)v, buf, cap);
     else
         snprintf(buf, cap, "%" PRIu64, v);
 }
@@ -599,39 +572,110 @@ void ob_config_destroy(struct ob_config *cfg)
     free(cfg);
 }
 
-/* Writes a string value so that iniparser reads it back unchanged: quoted
- * when empty, padded, or holding a comment character. */
-static void put_string(FILE *f, const char *s)
+/* The quote a string value needs so that iniparser reads it back unchanged
+ * ('\0': none): quoted when empty, padded, or holding a comment character.
+ * iniparser has no escapes: a value with both quotes is lost. */
+static char string_quote(const char *s)
 {
     size_t n = strlen(s);
     bool quote = n == 0 || strpbrk(s, ";#\"'") || isspace((unsigned char)s[0]) ||
                  isspace((unsigned char)s[n - 1]);
-    if (!quote)
-        fputs(s, f);
-    else if (!strchr(s, '"'))
-        fprintf(f, "\"%s\"", s);
-    else
-        fprintf(f, "'%s'", s); /* iniparser has no escapes: a value with both quotes is lost */
+    return !quote ? '\0' : !strchr(s, '"') ? '"' : '\'';
 }
 
-static void put_value(FILE *f, const struct ob_config *cfg, const struct option *opt)
+static void put_string(FILE *f, const char *s)
+{
+    char q = string_quote(s);
+    if (q)
+        fprintf(f, "%c%s%c", q, s, q);
+    else
+        fputs(s, f);
+}
+
+/* opt's value in cfg as the INI file writes it, cut to cap ("..." at the
+ * end when cut). */
+static void value_text(const struct ob_config *cfg, const struct option *opt, char *buf,
+                       size_t cap)
 {
     const char *field = (const char *)cfg + opt->off;
-    char num[32];
+    int n = 0;
     switch (opt->type) {
-    case T_STRING: put_string(f, *(char *const *)field); return;
-    case T_BOOL: fputs(*(const bool *)field ? "true" : "false", f); return;
-    case T_LOGLEVEL: {
-        int l = *(const int *)field;
-        fputs(l >= 0 && (size_t)l < OB_ARRAY_LEN(level_names) ? level_names[l] : "info", f);
-        return;
-    }
-    case T_U32: fmt_number(T_U32, *(const uint32_t *)field, num, sizeof num); break;
-    case T_SIZE: fmt_number(T_SIZE, *(const uint64_t *)field, num, sizeof num); break;
-    case T_DURATION: fmt_number(T_DURATION, (uint64_t) * (const int64_t *)field, num, sizeof num);
+    case T_STRING: {
+        const char *s = *(char *const *)field;
+        char q = string_quote(s);
+        n = q ? snprintf(buf, cap, "%c%s%c", q, s, q) : snprintf(buf, cap, "%s", s);
         break;
     }
-    fputs(num, f);
+    case T_BOOL: snprintf(buf, cap, "%s", *(const bool *)field ? "true" : "false"); break;
+    case T_LOGLEVEL: {
+        int l = *(const int *)field;
+        snprintf(buf, cap, "%s",
+                 l >= 0 && (size_t)l < OB_ARRAY_LEN(level_names) ? level_names[l] : "info");
+        break;
+    }
+    case T_U32: fmt_number(T_U32, *(const uint32_t *)field, buf, cap); break;
+    case T_SIZE: fmt_number(T_SIZE, *(const uint64_t *)field, buf, cap); break;
+    case T_DURATION: fmt_number(T_DURATION, (uint64_t) * (const int64_t *)field, buf, cap);
+        break;
+    }
+    if (n > 0 && (size_t)n >= cap && cap > 3)
+        memcpy(buf + cap - 4, "...", 4);
+}
+
+/* Writes the whole value: strings can be longer than any buffer. */
+static void put_value(FILE *f, const struct ob_config *cfg, const struct option *opt)
+{
+    if (opt->type == T_STRING) {
+        put_string(f, *(char *const *)((const char *)cfg + opt->off));
+        return;
+    }
+    char text[32];
+    value_text(cfg, opt, text, sizeof text);
+    fputs(text, f);
+}
+
+static bool same_value(const struct ob_config *a, const struct ob_config *b,
+                       const struct option *opt)
+{
+    const char *fa = (const char *)a + opt->off, *fb = (const char *)b + opt->off;
+    switch (opt->type) {
+    case T_STRING: return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
+    case T_BOOL: return *(const bool *)fa == *(const bool *)fb;
+    case T_LOGLEVEL: return *(const int *)fa == *(const int *)fb;
+    case T_U32: return *(const uint32_t *)fa == *(const uint32_t *)fb;
+    case T_SIZE: return *(const uint64_t *)fa == *(const uint64_t *)fb;
+    case T_DURATION: return *(const int64_t *)fa == *(const int64_t *)fb;
+    }
+    return false;
+}
+
+size_t ob_config_diff(const struct ob_config *running, const struct ob_config *next,
+                      ob_config_change_fn *fn, void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < OB_ARRAY_LEN(options); i++) {
+        const struct option *opt = &options[i];
+        if (same_value(running, next, opt))
+            continue;
+        n++;
+        if (!fn)
+            continue;
+        struct ob_config_change c = {
+            .section = opt->section,
+            .key = opt->key,
+            .reloadable = opt->when == RELOAD,
+        };
+        value_text(running, opt, c.was, sizeof c.was);
+        value_text(next, opt, c.now, sizeof c.now);
+        fn(ctx, &c);
+    }
+    return n;
+}
+
+int ob_config_reloadable(const char *section, const char *key)
+{
+    const struct option *opt = find_option(section, key);
+    return opt ? opt->when == RELOAD : -ENOENT;
 }
 
 static bool starts_section(size_t i)
@@ -672,6 +716,10 @@ void ob_config_write_defaults(FILE *f)
           "# which wins over this file.  Unknown keys and bad values stop the broker.\n"
           "# Sizes take B, KiB, MiB, GiB, TiB; durations ms, s, m, h, d.\n"
           "#\n"
+          "# SIGHUP or POST /-/reload re-reads this file and applies the translator\n"
+          "# sections.  A key marked \"Needs a restart\" keeps its running value until\n"
+          "# the broker restarts; a reload that changes one says so and goes on.\n"
+          "#\n"
           "# This text is what ob_config_write_defaults() prints (a unit test keeps\n"
           "# the two equal): change the option table in broker/ob_config.c, not this.\n",
           f);
@@ -698,6 +746,8 @@ void ob_config_write_defaults(FILE *f)
             const char *t = type_text(opt->type);
             fprintf(f, "# %c%s.\n", toupper((unsigned char)t[0]), t + 1);
         }
+        if (opt->when == RESTART)
+            fputs("# Needs a restart.\n", f);
         fprintf(f, "#%s = %s\n", opt->key, opt->def);
     }
 }

@@ -2,7 +2,8 @@
  *
  * One static option table (section, key, type, default, field, range, help)
  * drives defaults, INI parsing (iniparser), `-o section.key=value` overrides,
- * range checks, --check-config output and the comments of etc/otlp-broker.ini.
+ * range checks, --check-config output and the comments of etc/otlp-broker.ini,
+ * and says of each key whether a reload applies it or it needs a restart.
  * Every key has a default, so an empty file runs.  Unknown keys and bad values
  * are errors naming the key.  Keys in [translator] other than the host's own
  * (plugin, plugin_dir) are handed to the plugin, which validates them.
@@ -84,5 +85,26 @@ void ob_config_destroy(struct ob_config *cfg);
 void ob_config_dump(const struct ob_config *cfg, FILE *f);
 /* Writes the documented default INI file (etc/otlp-broker.ini is this output). */
 void ob_config_write_defaults(FILE *f);
+
+/* Room for one value in a change: longer strings are cut, ending in "...". */
+#define OB_CONFIG_VALUE_LEN 96
+
+/* One key of the option table whose value differs between two configurations. */
+struct ob_config_change {
+    const char *section, *key; /* static: the option table's */
+    bool reloadable;           /* a reload applies it; false: it needs a restart */
+    char was[OB_CONFIG_VALUE_LEN], now[OB_CONFIG_VALUE_LEN]; /* as --check-config writes them */
+};
+typedef void ob_config_change_fn(void *ctx, const struct ob_config_change *change);
+
+/* Calls fn (NULL: none) for every key of the option table whose value
+ * differs from running to next, in table order, and returns how many differ.
+ * The plugins' own keys in the translator sections are not compared: a
+ * reload hands all of them to the plugin it loads. */
+size_t ob_config_diff(const struct ob_config *running, const struct ob_config *next,
+                      ob_config_change_fn *fn, void *ctx);
+/* 1 if a reload applies section.key, 0 if it needs a restart, -ENOENT for a
+ * key not in the table. */
+int ob_config_reloadable(const char *section, const char *key);
 
 #endif

@@ -735,8 +735,8 @@ int ob_http_start(const struct ob_http_deps *deps, struct ob_http **out, char er
             MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
             /* Twice MHD's default 32 KiB: a 70 KB OTLP body arrives in two
              * or three recv()s.  More costs more than it saves: MHD zeroes
-             * the whole pool after every request (callgrind, 500-point
-             * bodies: 8461 instructions per point at 256 KiB, 7879 at 64). */
+             * the whole pool after every request (bench/README.md has the
+             * measurement). */
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY_BYTES,
             MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_END);
         if (!d) {

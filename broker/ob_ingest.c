@@ -56,11 +56,11 @@ typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
  * name lookups, sorting and escaping, and its store hint skips the store's
  * index.  It starts at 4096 entries (288 KiB) and doubles, between
  * requests, whenever it is half full, up to one entry per store.max_series
- * series but no more than 262144 (18 MiB, plus ~150 bytes of labels per
- * entry in use): 4 ways at that load miss almost never (a 2-way cache of
- * 32768 entries missed 12 % of points at 10,000 series: sets of three
+ * series but no more than 262144 (18 MiB, plus the labels of each entry in
+ * use): 4 ways at that load miss almost never (with 2 ways, sets of three
  * thrash), and beyond it a thread that sees more series pays the label
- * work of a miss (~2 us) rather than memory in proportion to every series.
+ * work of a miss rather than memory in proportion to every series
+ * (bench/README.md has the measurements behind these choices).
  * Emptied when the translator changes. */
 #define CACHE_WAYS 4
 #define CACHE_START_SETS 1024u

@@ -3,8 +3,9 @@
  * Why an arena: protobuf-c allocates every submessage, string and repeated
  * array separately; with malloc that is ~40 calls per data point and the
  * matching free_unpacked walk.  A bump allocator handed to protobuf-c as its
- * ProtobufCAllocator makes decoding ~2.4x faster (measured with bench/decode_bench) and "freeing" the
- * whole tree is one ob_arena_reset().
+ * ProtobufCAllocator makes decoding about twice as fast (bench/decode_bench;
+ * figures in bench/README.md) and "freeing" the whole tree is one
+ * ob_arena_reset().
  *
  * Why a pre-scan: protobuf-c (1.4.1) recurses once per nested submessage and
  * has no depth limit.  AnyValue -> ArrayValue/KeyValueList -> AnyValue is a

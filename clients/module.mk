@@ -1,4 +1,4 @@
-# Client library and CLI (issue 4).
+# Client library and CLI.
 #
 # libotlpbroker-client: clients/c/client.c plus the protobuf-c code generated
 # from proto/, compiled -fPIC -fvisibility=hidden so that only the obc_*

@@ -1,5 +1,6 @@
-/* test_config.c: the option table, INI loading, overrides, errors, dump and
- * the committed etc/otlp-broker.ini. */
+/* test_config.c: the option table, INI loading, overrides, errors, dump,
+ * the committed etc/otlp-broker.ini, and the comparison a reload makes
+ * (which keys changed, which of them a reload applies). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -71,6 +72,18 @@ static char *dump_text(const struct ob_config *cfg)
     FILE *f = open_memstream(&text, &len);
     ck_assert_ptr_nonnull(f);
     ob_config_dump(cfg, f);
+    fclose(f);
+    return text;
+}
+
+/* What --print-defaults prints (etc/otlp-broker.ini). */
+static char *defaults_text(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_ptr_nonnull(f);
+    ob_config_write_defaults(f);
     fclose(f);
     return text;
 }
@@ -358,12 +371,7 @@ END_TEST
 /* The defaults file loads, and gives exactly the built-in defaults. */
 START_TEST(defaults_text_loads)
 {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(f);
-    ob_config_write_defaults(f);
-    fclose(f);
+    char *text = defaults_text();
     struct ob_config *c = load_ok(ini(text), NULL, 0);
     check_defaults(c);
     ob_config_destroy(c);
@@ -406,12 +414,8 @@ START_TEST(committed_ini_matches)
     char *committed = slurp(f);
     fclose(f);
 
-    char *text = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    ck_assert_ptr_nonnull(m);
-    ob_config_write_defaults(m);
-    fclose(m);
+    char *text = defaults_text();
+    size_t len = strlen(text);
 
     struct ob_config *c = load_ok(NULL, NULL, 0);
     char built[512], canonical[512];
@@ -436,6 +440,151 @@ START_TEST(committed_ini_matches)
 }
 END_TEST
 
+/* What ob_config_diff reports, collected. */
+struct changes {
+    size_t n;
+    struct ob_config_change c[16];
+};
+
+static void collect(void *ctx, const struct ob_config_change *c)
+{
+    struct changes *ch = ctx;
+    ck_assert_uint_lt(ch->n, OB_ARRAY_LEN(ch->c));
+    ch->c[ch->n++] = *c;
+}
+
+static void check_change(const struct ob_config_change *c, const char *name, bool reloadable,
+                         const char *was, const char *now)
+{
+    char got[128];
+    snprintf(got, sizeof got, "%s.%s", c->section, c->key);
+    ck_assert_str_eq(got, name);
+    ck_assert_msg(c->reloadable == reloadable, "%s: reloadable %d", name, c->reloadable);
+    ck_assert_str_eq(c->was, was);
+    ck_assert_str_eq(c->now, now);
+}
+
+START_TEST(diff_same)
+{
+    struct ob_config *a = load_ok(NULL, NULL, 0);
+    /* Another spelling of the same values, and plugin keys, are no change. */
+    const char *ov[] = {"store.max_series=100000", "limits.max_body_bytes=32768KiB",
+                        "broker.housekeeping_interval=1000ms", "translator.prefix=app_"};
+    struct ob_config *b = load_ok(NULL, ov, OB_ARRAY_LEN(ov));
+    struct changes ch = {0};
+    ck_assert_uint_eq(ob_config_diff(a, b, collect, &ch), 0);
+    ck_assert_uint_eq(ch.n, 0);
+    ck_assert_uint_eq(ob_config_diff(a, a, NULL, NULL), 0);
+    ob_config_destroy(a);
+    ob_config_destroy(b);
+}
+END_TEST
+
+START_TEST(diff_lists_changed_keys)
+{
+    struct ob_config *running = load_ok(NULL, NULL, 0);
+    const char *ov[] = {"limits.max_body_bytes=64MiB", "store.max_series=200000",
+                        "translator.plugin=rules",     "zmq.pull=",
+                        "http.listen=127.0.0.1:0",     "broker.log_level=debug",
+                        "translator_zmq.plugin=no_translation",
+                        "exposition.timestamps=true",  "store.series_ttl=90s"};
+    struct ob_config *next = load_ok(NULL, ov, OB_ARRAY_LEN(ov));
+    struct changes ch = {0};
+    ck_assert_uint_eq(ob_config_diff(running, next, collect, &ch), 9);
+    ck_assert_uint_eq(ch.n, 9);
+    /* In table order, values written as --check-config writes them. */
+    check_change(&ch.c[0], "broker.log_level", false, "info", "debug");
+    check_change(&ch.c[1], "http.listen", false, "127.0.0.1:4318", "127.0.0.1:0");
+    check_change(&ch.c[2], "store.max_series", false, "100000", "200000");
+    check_change(&ch.c[3], "store.series_ttl", false, "5m", "90s");
+    check_change(&ch.c[4], "translator.plugin", true, "underscore_escaping_with_suffixes",
+                 "rules");
+    check_change(&ch.c[5], "zmq.pull", false, "tcp://127.0.0.1:4319", "\"\"");
+    check_change(&ch.c[6], "translator_zmq.plugin", true, "\"\"", "no_translation");
+    check_change(&ch.c[7], "exposition.timestamps", false, "false", "true");
+    check_change(&ch.c[8], "limits.max_body_bytes", false, "32MiB", "64MiB");
+    /* Without a callback it only counts; the other way round swaps the values. */
+    ck_assert_uint_eq(ob_config_diff(running, next, NULL, NULL), 9);
+    ch.n = 0;
+    ob_config_diff(next, running, collect, &ch);
+    check_change(&ch.c[2], "store.max_series", false, "200000", "100000");
+    ob_config_destroy(running);
+    ob_config_destroy(next);
+}
+END_TEST
+
+/* A value longer than a change holds is cut and says so. */
+START_TEST(diff_long_value)
+{
+    char ov[300];
+    snprintf(ov, sizeof ov, "store.path=/%0250d", 7);
+    const char *o = ov;
+    struct ob_config *running = load_ok(NULL, NULL, 0);
+    struct ob_config *next = load_ok(NULL, &o, 1);
+    struct changes ch = {0};
+    ck_assert_uint_eq(ob_config_diff(running, next, collect, &ch), 1);
+    ck_assert_str_eq(ch.c[0].was, "/otlp-broker");
+    ck_assert_uint_eq(strlen(ch.c[0].now), OB_CONFIG_VALUE_LEN - 1);
+    ck_assert(strncmp(ch.c[0].now, "/000", 4) == 0);
+    ck_assert_str_eq(ch.c[0].now + OB_CONFIG_VALUE_LEN - 4, "...");
+    ob_config_destroy(running);
+    ob_config_destroy(next);
+}
+END_TEST
+
+/* A reload applies exactly the translator sections' keys (main.c's
+ * reload() loads the translators and nothing else). */
+START_TEST(reloadable_keys)
+{
+    static const char *const reloadable[][2] = {
+        {"translator", "plugin"},      {"translator", "plugin_dir"},
+        {"translator_http", "plugin"}, {"translator_http", "plugin_dir"},
+        {"translator_zmq", "plugin"},  {"translator_zmq", "plugin_dir"},
+    };
+    for (size_t i = 0; i < OB_ARRAY_LEN(reloadable); i++)
+        ck_assert_int_eq(ob_config_reloadable(reloadable[i][0], reloadable[i][1]), 1);
+    static const char *const restart[][2] = {
+        {"broker", "log_level"}, {"broker", "housekeeping_interval"}, {"http", "listen"},
+        {"store", "max_series"}, {"store", "path"},                   {"zmq", "threads"},
+        {"limits", "max_body_bytes"}, {"exposition", "timestamps"},
+    };
+    for (size_t i = 0; i < OB_ARRAY_LEN(restart); i++)
+        ck_assert_int_eq(ob_config_reloadable(restart[i][0], restart[i][1]), 0);
+    ck_assert_int_eq(ob_config_reloadable("store", "nope"), -ENOENT);
+    ck_assert_int_eq(ob_config_reloadable("translator", "prefix"), -ENOENT); /* a plugin key */
+}
+END_TEST
+
+/* In the defaults file every key that needs a restart, and only those, has
+ * "# Needs a restart." just above its "#key = default" line. */
+START_TEST(defaults_mark_restart_keys)
+{
+    char *text = defaults_text();
+    char section[64] = "";
+    const char *prev = "", *marker = "# Needs a restart.";
+    size_t keys = 0, marked = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char key[64];
+        if (sscanf(line, "[%63[^]]]", section) == 1) {
+            /* a section header */
+        } else if (line[0] == '#' && line[1] != ' ' && sscanf(line + 1, "%63s =", key) == 1) {
+            int r = ob_config_reloadable(section, key);
+            ck_assert_msg(r >= 0, "%s.%s not in the table", section, key);
+            bool has = strcmp(prev, marker) == 0;
+            ck_assert_msg(has == (r == 0), "%s.%s: marker %d, reloadable %d", section, key, has,
+                          r);
+            keys++;
+            marked += has;
+        }
+        prev = line;
+    }
+    ck_assert_uint_ge(keys, 30);
+    ck_assert_uint_eq(keys - marked, 6);
+    free(text);
+}
+END_TEST
+
 Suite *config_suite(void);
 Suite *config_suite(void)
 {
@@ -457,5 +606,12 @@ Suite *config_suite(void)
     tcase_add_test(tc, defaults_text_loads);
     tcase_add_test(tc, committed_ini_matches);
     suite_add_tcase(s, tc);
+    TCase *diff = tcase_create("reload");
+    tcase_add_test(diff, diff_same);
+    tcase_add_test(diff, diff_lists_changed_keys);
+    tcase_add_test(diff, diff_long_value);
+    tcase_add_test(diff, reloadable_keys);
+    tcase_add_test(diff, defaults_mark_restart_keys);
+    suite_add_tcase(s, diff);
     return s;
 }
