@@ -23,6 +23,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "ob_attrs.h"
 #include "ob_buf.h"
 #include "ob_config.h"
 #include "ob_error.h"
@@ -33,11 +34,10 @@
 #include "ob_otlp.h"
 #include "ob_otlp_json.h"
 #include "ob_plugin_host.h"
+#include "ob_series_cache.h"
 #include "ob_store.h"
 #include "ob_utf8.h"
 
-typedef Opentelemetry__Proto__Common__V1__AnyValue any_value;
-typedef Opentelemetry__Proto__Common__V1__KeyValue key_value;
 typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics resource_metrics;
 typedef Opentelemetry__Proto__Metrics__V1__ScopeMetrics scope_metrics;
 typedef Opentelemetry__Proto__Metrics__V1__Metric metric;
@@ -45,79 +45,18 @@ typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_point;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint histogram_point;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
 
-#define MAX_VALUE_DEPTH 16                   /* nesting of array/kvlist attribute values */
 #define TARGET_INFO "target_info"
 
-
-/* The label block of a data point depends only on the translator, the
- * resource, the family and the point's raw attributes.  Each worker keeps
- * the blocks last built for raw attribute sets in a 4-way set-associative
- * cache, so a series seen before costs one hash and one memcmp instead of
- * name lookups, sorting and escaping, and its store hint skips the store's
- * index.  It starts at 4096 entries (288 KiB) and doubles, between
- * requests, whenever it is half full, up to one entry per store.max_series
- * series but no more than 262144 (18 MiB, plus the labels of each entry in
- * use): 4 ways at that load miss almost never (with 2 ways, sets of three
- * thrash), and beyond it a thread that sees more series pays the label
- * work of a miss rather than memory in proportion to every series
- * (bench/README.md has the measurements behind these choices).
- * Emptied when the translator changes. */
-#define CACHE_WAYS 4
-#define CACHE_START_SETS 1024u
-#define CACHE_MIN_SETS 64u
-#define CACHE_MAX_SETS 65536u
-
-struct cached_series {
-    uint64_t origin; /* hash of resource, metric and raw attributes; 0 = empty */
-    uint64_t hash;   /* the store's series hash */
-    char *data;      /* raw attributes, then the label block (malloc) */
-    uint32_t family;
-    uint32_t family_gen; /* a reclaimed and reused family id never matches */
-    uint32_t raw_len;
-    uint32_t block_len;
-    uint64_t used;   /* the worker's request count when last hit or filled */
-    struct ob_series_hint hint; /* where the store found the series */
-};
-
-static bool cache_hit(const struct cached_series *c, uint64_t origin, uint32_t family,
-                      uint32_t family_gen, const struct ob_buf *raw)
-{
-    return c->origin == origin && c->family == family && c->family_gen == family_gen &&
-           c->raw_len == raw->len &&
-           (c->raw_len == 0 || memcmp(c->data, raw->data, c->raw_len) == 0);
-}
-
-/* A data point on its way through the three stages of the ingest loop,
- * which works on three points at once so that each stage's memory misses
- * are in flight while the other points are worked on:
- *   1. prepare (point i+2): raw attributes serialised and hashed; prefetch
- *      of the series-cache set;
- *   2. locate  (point i+1): the way whose tags match; prefetch of its raw
- *      attributes and of the store slot and sample ring its hint names;
- *   3. append  (point i):   raw attributes compared, sample stored. */
-struct pending {
-    struct ob_buf raw; /* raw attributes, see raw_attrs() */
-    uint64_t origin;   /* hash of resource, metric and raw attributes */
-    struct cached_series *way; /* stage 2's candidate; verified in stage 3 */
-    bool ok;           /* false: an attribute value could not be rendered */
-};
-#define PIPELINE 3
 
 struct worker {
     struct ob_arena arena;
     struct ob_names *names;
-    struct cached_series *cache; /* (cache_mask + 1) * CACHE_WAYS entries */
-    uint64_t cache_mask;         /* sets - 1 */
-    uint64_t cache_max_sets;     /* growth stops here */
-    uint64_t cache_used;         /* entries in use */
+    struct ob_series_cache cache;
     uint64_t cache_generation;   /* translator the cache was filled with */
-    uint32_t cache_victim;       /* rotates the way a miss replaces */
-    uint64_t requests;           /* requests this worker ingested */
-    uint64_t swept;              /* requests count at the last sweep */
-    struct pending pend[PIPELINE]; /* point i in pend[i % PIPELINE] */
+    struct ob_series_pipeline pipe; /* the current metric's points */
     struct ob_buf block;   /* rendered label block */
     struct ob_buf key;     /* target_info identity block */
-    struct ob_buf json;    /* scratch for array/kvlist values */
+    struct ob_attr_render render; /* attribute values to text (its arena: ours) */
     struct ob_label *labels;
     size_t labels_cap;
     double *values;
@@ -125,12 +64,6 @@ struct worker {
     double *points; /* histogram bounds / summary quantiles */
     size_t points_cap;
 };
-
-/* The ways of the set origin falls in. */
-static struct cached_series *cache_set(const struct worker *w, uint64_t origin)
-{
-    return &w->cache[(origin & w->cache_mask) * CACHE_WAYS];
-}
 
 /* What a resource contributes to each of its series. */
 struct resource_ctx {
@@ -172,64 +105,6 @@ struct ob_ingest {
 
 /* ---- per-thread workers -------------------------------------------------- */
 
-static size_t cache_entries(const struct worker *w)
-{
-    return (w->cache_mask + 1) * CACHE_WAYS;
-}
-
-static void cache_clear(struct worker *w)
-{
-    for (size_t i = 0; w->cache && i < cache_entries(w); i++) {
-        free(w->cache[i].data);
-        w->cache[i] = (struct cached_series){0};
-    }
-    w->cache_used = 0;
-}
-
-/* Doubles the cache (between requests: the pipeline holds pointers into it
- * during one).  Each old set splits into two new ones, so nothing is lost.
- * Without memory it stays as it is. */
-/* Series churn (new series every minute, old ones expired) would fill the
- * cache with series nobody sends any more and keep it growing up to its cap.
- * When it is half full it is swept first, at most every SWEEP_EVERY
- * requests: entries not hit since the previous sweep go.  It grows only if
- * it is still half full with what is in use. */
-#define SWEEP_EVERY 1024u
-
-static void cache_sweep(struct worker *w)
-{
-    for (size_t i = 0; i < cache_entries(w); i++) {
-        struct cached_series *c = &w->cache[i];
-        if (c->origin && c->used < w->swept) {
-            free(c->data);
-            *c = (struct cached_series){0};
-            w->cache_used--;
-        }
-    }
-    w->swept = w->requests;
-}
-
-static void cache_grow(struct worker *w)
-{
-    size_t n_old = cache_entries(w);
-    struct cached_series *old = w->cache;
-    struct cached_series *fresh = calloc(2 * n_old, sizeof *fresh);
-    if (!fresh)
-        return;
-    w->cache = fresh;
-    w->cache_mask = 2 * (w->cache_mask + 1) - 1;
-    for (size_t i = 0; i < n_old; i++) {
-        if (!old[i].origin)
-            continue;
-        struct cached_series *set = cache_set(w, old[i].origin);
-        int way = 0;
-        while (set[way].origin) /* at most four old entries go to one new set */
-            way++;
-        set[way] = old[i];
-    }
-    free(old);
-}
-
 static void worker_destroy(void *p)
 {
     struct worker *w = p;
@@ -237,13 +112,11 @@ static void worker_destroy(void *p)
         return;
     ob_arena_fini(&w->arena);
     ob_names_destroy(w->names);
-    cache_clear(w);
-    free(w->cache);
-    for (int i = 0; i < PIPELINE; i++)
-        ob_buf_fini(&w->pend[i].raw);
+    ob_series_cache_fini(&w->cache);
+    ob_series_pipeline_fini(&w->pipe);
     ob_buf_fini(&w->block);
     ob_buf_fini(&w->key);
-    ob_buf_fini(&w->json);
+    ob_buf_fini(&w->render.json);
     free(w->labels);
     free(w->values);
     free(w->points);
@@ -259,13 +132,10 @@ static struct worker *worker_get(struct ob_ingest *in)
     if (!w)
         return NULL;
     ob_arena_init(&w->arena, 512 * 1024);
-    w->cache_max_sets = CACHE_MIN_SETS;
-    while (w->cache_max_sets * CACHE_WAYS < in->max_series && w->cache_max_sets < CACHE_MAX_SETS)
-        w->cache_max_sets *= 2;
-    uint64_t sets = OB_MIN(CACHE_START_SETS, w->cache_max_sets);
-    w->cache_mask = sets - 1;
-    w->cache = calloc(sets * CACHE_WAYS, sizeof *w->cache);
-    if (!w->cache ||
+    w->render.arena = &w->arena;
+    w->pipe = (struct ob_series_pipeline){.cache = &w->cache, .store = in->store,
+                                          .render = &w->render};
+    if (ob_series_cache_init(&w->cache, in->max_series) != 0 ||
         ob_names_create(in->name_cache_entries, in->name_cache_bytes, &w->names) != 0 ||
         pthread_setspecific(in->worker_key, w) != 0) {
         worker_destroy(w);
@@ -360,174 +230,6 @@ static enum ob_reason reason_of(int rc)
     }
 }
 
-/* ---- attribute values ------------------------------------------------------ */
-
-static void json_string(struct ob_buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    ob_buf_putc(b, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            ob_buf_putc(b, '\\');
-            ob_buf_putc(b, (char)c);
-        } else if (c == '\n') {
-            ob_buf_puts(b, "\\n");
-        } else if (c == '\r') {
-            ob_buf_puts(b, "\\r");
-        } else if (c == '\t') {
-            ob_buf_puts(b, "\\t");
-        } else if (c < 0x20) {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            ob_buf_append(b, u, sizeof u);
-        } else {
-            ob_buf_putc(b, (char)c);
-        }
-    }
-    ob_buf_putc(b, '"');
-}
-
-static void base64(struct ob_buf *b, const uint8_t *p, size_t len)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        char q[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < len ? tab[v >> 6 & 63] : '=',
-                     i + 2 < len ? tab[v & 63] : '='};
-        ob_buf_append(b, q, 4);
-    }
-}
-
-static int kv_cmp(const void *a, const void *b)
-{
-    const key_value *x = *(key_value *const *)a, *y = *(key_value *const *)b;
-    return strcmp(x->key ? x->key : "", y->key ? y->key : "");
-}
-
-/* Appends v as JSON the way Go's encoding/json writes pdata's AsRaw():
- * maps with sorted keys, bytes as base64 strings, empty values as null. */
-static bool value_json(struct ob_buf *b, const any_value *v, int depth)
-{
-    if (depth > MAX_VALUE_DEPTH)
-        return false;
-    if (!v) {
-        ob_buf_puts(b, "null");
-        return true;
-    }
-    char num[64];
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        json_string(b, v->string_value, strlen(v->string_value));
-        return true;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        ob_buf_puts(b, v->bool_value ? "true" : "false");
-        return true;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        ob_buf_printf(b, "%lld", (long long)v->int_value);
-        return true;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        if (!isfinite(v->double_value))
-            return false; /* encoding/json refuses these */
-        ob_buf_append(b, num, ob_format_double_json(v->double_value, num));
-        return true;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
-        ob_buf_putc(b, '"');
-        base64(b, v->bytes_value.data, v->bytes_value.len);
-        ob_buf_putc(b, '"');
-        return true;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE: {
-        ob_buf_putc(b, '[');
-        const Opentelemetry__Proto__Common__V1__ArrayValue *a = v->array_value;
-        for (size_t i = 0; a && i < a->n_values; i++) {
-            if (i)
-                ob_buf_putc(b, ',');
-            if (!value_json(b, a->values[i], depth + 1))
-                return false;
-        }
-        ob_buf_putc(b, ']');
-        return true;
-    }
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE: {
-        const Opentelemetry__Proto__Common__V1__KeyValueList *kl = v->kvlist_value;
-        size_t n = kl ? kl->n_values : 0;
-        if (n > 1)
-            qsort(kl->values, n, sizeof *kl->values, kv_cmp); /* the arena's copy: ours */
-        ob_buf_putc(b, '{');
-        for (size_t i = 0; i < n; i++) {
-            const char *k = kl->values[i]->key ? kl->values[i]->key : "";
-            if (i)
-                ob_buf_putc(b, ',');
-            json_string(b, k, strlen(k));
-            ob_buf_putc(b, ':');
-            if (!value_json(b, kl->values[i]->value, depth + 1))
-                return false;
-        }
-        ob_buf_putc(b, '}');
-        return true;
-    }
-    default:
-        ob_buf_puts(b, "null");
-        return true;
-    }
-}
-
-/* Renders an attribute value as pdata's AsString() does.  Strings are not
- * copied; everything else is rendered into the arena.  False: invalid
- * UTF-8, or a value too deep or not representable. */
-static bool value_string(struct worker *w, const any_value *v, struct ob_str *out)
-{
-    *out = (struct ob_str){"", 0};
-    if (!v)
-        return true;
-    char num[64];
-    const char *text = NULL;
-    size_t len = 0;
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        out->ptr = v->string_value;
-        out->len = strlen(v->string_value);
-        return ob_utf8_valid(out->ptr, out->len);
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        text = v->bool_value ? "true" : "false";
-        len = strlen(text);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        len = (size_t)snprintf(num, sizeof num, "%lld", (long long)v->int_value);
-        text = num;
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        len = ob_format_double_json(v->double_value, num);
-        text = num;
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
-        w->json.len = 0;
-        if (v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE)
-            base64(&w->json, v->bytes_value.data, v->bytes_value.len);
-        else if (!value_json(&w->json, v, 0))
-            return false;
-        if (w->json.failed || !ob_utf8_valid(w->json.data, w->json.len))
-            return false;
-        text = w->json.data;
-        len = w->json.len;
-        break;
-    default:
-        return true; /* empty AnyValue: "" */
-    }
-    char *copy = ob_arena_alloc(&w->arena, len + 1);
-    if (!copy)
-        return false;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    *out = (struct ob_str){copy, len};
-    return true;
-}
-
 /* ---- label sets -------------------------------------------------------------- */
 
 /* Appends data-point (or resource) attributes as labels.  False when an
@@ -541,7 +243,7 @@ static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t
         const char *key = kvs[i]->key ? kvs[i]->key : "";
         size_t key_len = strlen(key);
         struct ob_str value, name;
-        if (!ob_utf8_valid(key, key_len) || !value_string(w, kvs[i]->value, &value))
+        if (!ob_utf8_valid(key, key_len) || !ob_attr_string(&w->render, kvs[i]->value, &value))
             return false;
         /* Empty values are no labels in Prometheus; __name__ is never an attribute. */
         if (value.len == 0 || strcmp(key, "__name__") == 0)
@@ -553,202 +255,55 @@ static bool add_attr_labels(struct request *r, key_value **kvs, size_t n, size_t
     return true;
 }
 
-/* Serialises a point's raw attributes into b: the identity of its
- * OTLP stream within the resource and metric.  Scalars go in as their wire
- * bytes; arrays and maps (rare) as their rendering.  False if a value cannot
- * be rendered. */
-static bool raw_attrs(struct worker *w, key_value **kvs, size_t n, struct ob_buf *b)
-{
-    b->len = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *key = kvs[i]->key ? kvs[i]->key : "";
-        const any_value *v = kvs[i]->value;
-        uint32_t kind = v ? (uint32_t)v->value_case : 0;
-        const void *val = NULL;
-        size_t val_len = 0;
-        struct ob_str rendered;
-        switch (kind) {
-        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-            val = v->string_value;
-            val_len = strlen(v->string_value);
-            break;
-        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-            val = kind == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE
-                      ? (const void *)&v->bool_value
-                  : kind == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE
-                      ? (const void *)&v->int_value
-                      : (const void *)&v->double_value;
-            val_len = kind == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE
-                          ? sizeof v->bool_value
-                          : 8;
-            break;
-        case 0:
-            break;
-        default:
-            if (!value_string(w, v, &rendered))
-                return false;
-            val = rendered.ptr;
-            val_len = rendered.len;
-            break;
-        }
-        uint32_t lens[3] = {(uint32_t)strlen(key), kind, (uint32_t)val_len};
-        if (!ob_buf_reserve(b, sizeof lens + lens[0] + val_len))
-            return false;
-        char *p = b->data + b->len;
-        memcpy(p, lens, sizeof lens);
-        memcpy(p + sizeof lens, key, lens[0]);
-        if (val_len)
-            memcpy(p + sizeof lens + lens[0], val, val_len);
-        b->len += sizeof lens + lens[0] + val_len;
-    }
-    return true;
-}
-
-/* Stage one of a data point: its stream identity, and a prefetch of the
- * series-cache set that stage two will read. */
-static void prepare_point(struct request *r, key_value **kvs, size_t n, struct pending *pd)
-{
-    struct worker *w = r->w;
-    pd->way = NULL;
-    pd->ok = raw_attrs(w, kvs, n, &pd->raw);
-    if (!pd->ok)
-        return;
-    uint64_t origin = XXH3_64bits_withSeed(pd->raw.data, pd->raw.len, r->rc->hash ^ r->metric_hash);
-    pd->origin = origin ? origin : 1; /* 0 means "no origin" to the store */
-    const char *set = (const char *)cache_set(w, pd->origin);
-    for (size_t off = 0; off < CACHE_WAYS * sizeof(struct cached_series); off += 64)
-        __builtin_prefetch(set + off);
-}
-
-/* Stage two: the way that probably holds the point's series (tags only;
- * stage three compares the raw attributes), and prefetches of what stage
- * three will read there and in the store. */
-static void locate_point(struct request *r, struct pending *pd)
-{
-    if (!pd->ok)
-        return;
-    struct cached_series *set = cache_set(r->w, pd->origin);
-    for (int way = 0; way < CACHE_WAYS; way++) {
-        struct cached_series *c = &set[way];
-        if (c->origin == pd->origin && c->family == r->fam->family) {
-            pd->way = c;
-            __builtin_prefetch(c->data);
-            if (c->raw_len > 64)
-                __builtin_prefetch(c->data + 64);
-            ob_store_prefetch(r->in->store, &c->hint);
-            return;
-        }
-    }
-}
-
-/* The raw attributes of one data point, for advance(). */
-struct point_attrs {
-    key_value **kvs;
-    size_t n;
-};
-
-/* Moves the pipeline on to point i of n: stage one for point i+2, stage two
- * for point i+1 (at i == 0 the first two points get their stages first);
- * returns point i, ready for stage three.  a[k] are point i+k's attributes. */
-static struct pending *advance(struct request *r, size_t i, size_t n, const struct point_attrs a[3])
-{
-    struct pending *pend = r->w->pend;
-    if (i == 0) {
-        prepare_point(r, a[0].kvs, a[0].n, &pend[0]);
-        if (n > 1)
-            prepare_point(r, a[1].kvs, a[1].n, &pend[1]);
-        locate_point(r, &pend[0]);
-    }
-    if (i + 2 < n)
-        prepare_point(r, a[2].kvs, a[2].n, &pend[(i + 2) % PIPELINE]);
-    if (i + 1 < n)
-        locate_point(r, &pend[(i + 1) % PIPELINE]);
-    return &pend[i % PIPELINE];
-}
-
 /* point i+k's attributes, any OTLP point type (all have attributes). */
 #define POINT_ATTRS(pts, j, n)                                                                     \
-    ((j) < (n) ? (struct point_attrs){(pts)[j]->attributes, (pts)[j]->n_attributes}                \
-               : (struct point_attrs){NULL, 0})
+    ((j) < (n) ? (struct ob_kvs){(pts)[j]->attributes, (pts)[j]->n_attributes}                     \
+               : (struct ob_kvs){NULL, 0})
 
-/* advance() for point i of pts. */
+/* The series pipeline moved on to point i of pts (ob_series_cache.h). */
 #define ADVANCE(r, pts, i, n)                                                                      \
-    advance((r), (i), (n),                                                                         \
-            (const struct point_attrs[3]){POINT_ATTRS(pts, i, n), POINT_ATTRS(pts, (i) + 1, n),    \
-                                          POINT_ATTRS(pts, (i) + 2, n)})
+    ob_series_pipeline_advance(&(r)->w->pipe, (i), (n),                                            \
+                               (const struct ob_kvs[3]){POINT_ATTRS(pts, i, n),                    \
+                                                        POINT_ATTRS(pts, (i) + 1, n),              \
+                                                        POINT_ATTRS(pts, (i) + 2, n)})
 
 /* Builds the series identity of one data point into ref: from the worker's
  * series cache when the same raw attributes were seen for this family and
  * resource before, else by naming, sorting and rendering the labels.
  * 0, or the reason to reject the point. */
 static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
-                        const struct pending *pd, struct ob_series_ref *ref)
+                        const struct ob_series_probe *pd, struct ob_series_ref *ref)
 {
     struct worker *w = r->w;
     if (!pd->ok)
         return OB_E_MALFORMED;
-    const struct ob_buf *raw = &pd->raw;
-    uint64_t origin = pd->origin;
     uint32_t family = r->fam->family, gen = r->fam->gen;
-    struct cached_series *set = cache_set(w, origin), *c = pd->way;
-    if (c && cache_hit(c, origin, family, gen, raw)) /* stage two's guess, usually right */
-        goto found;
-    for (int way = 0; way < CACHE_WAYS; way++) {
-        c = &set[way];
-        if (cache_hit(c, origin, family, gen, raw))
-            goto found;
+    struct ob_cached_series *c = ob_series_cache_find(&w->cache, pd, family, gen);
+    if (!c) {
+        size_t n = 0;
+        if (!add_attr_labels(r, kvs, n_kvs, &n))
+            return OB_E_MALFORMED;
+        if (r->rc->n_fixed) /* never memcpy to a NULL labels array */
+            memcpy(w->labels + n, r->rc->fixed, r->rc->n_fixed * sizeof *w->labels);
+        n += r->rc->n_fixed;
+        long count = ob_labels_render(w->labels, n, &w->block);
+        if (count < 0)
+            return -ENOMEM;
+        if ((uint64_t)count > r->in->max_labels)
+            return OB_E_TOO_MANY_LABELS;
+        if (pd->raw.len + w->block.len > INT32_MAX) /* lengths are 32-bit */
+            return OB_E_TOO_MANY_LABELS;
+        c = ob_series_cache_put(&w->cache, pd, family, gen, w->block.data, w->block.len);
+        if (!c)
+            return -ENOMEM;
     }
-    /* A miss takes an empty way, else the next in rotation: under cyclic
-     * access to more series than ways, LRU would evict every one in turn. */
-    c = NULL;
-    for (int way = 0; way < CACHE_WAYS && !c; way++)
-        if (set[way].origin == 0)
-            c = &set[way];
-    if (!c)
-        c = &set[w->cache_victim++ % CACHE_WAYS];
-    bool was_empty = c->origin == 0;
-
-    size_t n = 0;
-    if (!add_attr_labels(r, kvs, n_kvs, &n))
-        return OB_E_MALFORMED;
-    if (r->rc->n_fixed) /* never memcpy to a NULL labels array */
-        memcpy(w->labels + n, r->rc->fixed, r->rc->n_fixed * sizeof *w->labels);
-    n += r->rc->n_fixed;
-    long count = ob_labels_render(w->labels, n, &w->block);
-    if (count < 0)
-        return -ENOMEM;
-    if ((uint64_t)count > r->in->max_labels)
-        return OB_E_TOO_MANY_LABELS;
-    size_t need = raw->len + w->block.len;
-    if (need > INT32_MAX) /* lengths are 32-bit */
-        return OB_E_TOO_MANY_LABELS;
-    char *p = realloc(c->data, need ? need : 1);
-    if (!p)
-        return -ENOMEM;
-    c->data = p;
-    if (raw->len) /* an empty buffer may have no memory at all */
-        memcpy(c->data, raw->data, raw->len);
-    if (w->block.len)
-        memcpy(c->data + raw->len, w->block.data, w->block.len);
-    w->cache_used += was_empty;
-    c->origin = origin;
-    c->family = family;
-    c->family_gen = gen;
-    c->raw_len = (uint32_t)raw->len;
-    c->block_len = (uint32_t)w->block.len;
-    c->hash = XXH3_64bits_withSeed(w->block.data, w->block.len, family);
-    c->hint = (struct ob_series_hint){0};
-found:
-    c->used = w->requests;
     *ref = (struct ob_series_ref){
         .family = family,
         .family_gen = gen,
         .hash = c->hash,
         .key = c->data + c->raw_len,
         .key_len = c->block_len,
-        .origin = origin,
+        .origin = c->origin,
         .hint = &c->hint,
     };
     return 0;
@@ -763,7 +318,7 @@ static int64_t point_ts_ms(const struct request *r, uint64_t time_unix_nano)
 }
 
 /* Stores one sample of the current family; counts what happened. */
-static void append(struct request *r, const struct pending *pd, const struct ob_shape *shape,
+static void append(struct request *r, const struct ob_series_probe *pd, const struct ob_shape *shape,
                    int64_t ts_ms, key_value **kvs, size_t n_kvs, const double *values)
 {
     struct ob_series_ref ref;
@@ -789,6 +344,8 @@ static void append(struct request *r, const struct pending *pd, const struct ob_
              * entry is updated in place) and build the series anew. */
             const struct ob_family_entry *fam =
                 ob_names_family(r->w->names, r->x, r->in->store, r->mv);
+            if (fam)
+                r->w->pipe.family = fam->family; /* the next points' guesses */
             if (fam && fam->status == OB_FAMILY_OK &&
                 point_series(r, kvs, n_kvs, pd, &ref) == 0)
                 rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
@@ -822,7 +379,7 @@ static void ingest_number_points(struct request *r, number_point **pts, size_t n
     static const struct ob_shape scalar = {.kind = OB_SHAPE_SCALAR};
     for (size_t i = 0; i < n; i++) {
         const number_point *p = pts[i];
-        struct pending *pd = ADVANCE(r, pts, i, n);
+        struct ob_series_probe *pd = ADVANCE(r, pts, i, n);
         double v;
         if (stale(p->flags))
             fill_stale(&v, 1);
@@ -853,7 +410,7 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
     struct worker *w = r->w;
     for (size_t i = 0; i < n; i++) {
         const histogram_point *p = pts[i];
-        struct pending *pd = ADVANCE(r, pts, i, n);
+        struct ob_series_probe *pd = ADVANCE(r, pts, i, n);
         /* Prometheus walks min(bounds, counts); +Inf is the count field. */
         size_t nb = OB_MIN(p->n_explicit_bounds, p->n_bucket_counts);
         if (!ascending(p->explicit_bounds, p->n_explicit_bounds)) {
@@ -887,7 +444,7 @@ static void ingest_summary_points(struct request *r, summary_point **pts, size_t
     struct worker *w = r->w;
     for (size_t i = 0; i < n; i++) {
         const summary_point *p = pts[i];
-        struct pending *pd = ADVANCE(r, pts, i, n);
+        struct ob_series_probe *pd = ADVANCE(r, pts, i, n);
         size_t nq = p->n_quantile_values;
         uint32_t width = ob_sample_width(OB_SHAPE_SUMMARY, (uint32_t)nq);
         if (!grow((void **)&w->values, &w->values_cap, width, sizeof(double)) ||
@@ -1009,6 +566,8 @@ static void ingest_metric(struct request *r, const metric *m)
         return;
     }
     r->metric_hash = XXH3_64bits(mv.name.ptr, mv.name.len);
+    r->w->pipe.seed = r->rc->hash ^ r->metric_hash;
+    r->w->pipe.family = r->fam->family;
 
     switch (m->data_case) {
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
@@ -1080,7 +639,7 @@ static bool resource_prepare(struct request *r, const resource_metrics *rm, stru
     for (size_t i = 0; i < n; i++) {
         const char *key = res->attributes[i]->key ? res->attributes[i]->key : "";
         struct ob_str value;
-        if (!ob_utf8_valid(key, strlen(key)) || !value_string(w, res->attributes[i]->value, &value))
+        if (!ob_utf8_valid(key, strlen(key)) || !ob_attr_string(&w->render, res->attributes[i]->value, &value))
             return false;
         rc->attrs[rc->n_attrs++] = (struct ob_attr){{key, strlen(key)}, value};
         h = XXH3_64bits_withSeed(key, strlen(key), h);
@@ -1215,7 +774,7 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
     }
     ob_names_bind(w->names, x);
     if (w->cache_generation != x->generation) {
-        cache_clear(w);
+        ob_series_cache_clear(&w->cache);
         w->cache_generation = x->generation;
     }
     ob_arena_reset(&w->arena);
@@ -1236,11 +795,7 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
     for (size_t i = 0; i < req->n_resource_metrics; i++)
         ingest_resource(&r, req->resource_metrics[i]);
     summarise(out);
-    w->requests++;
-    if (w->cache_used * 2 > cache_entries(w) && w->requests - w->swept >= SWEEP_EVERY)
-        cache_sweep(w);
-    if (w->cache_used * 2 > cache_entries(w) && w->cache_mask + 1 < w->cache_max_sets)
-        cache_grow(w);
+    ob_series_cache_request_done(&w->cache);
 
     ob_names_publish(w->names);
 done:
