@@ -374,13 +374,14 @@ int main(int argc, char **argv)
     OB_LOG_INFO("store", "%s: %u series live of %u, %llu MiB mapped", cfg->store_path,
                 st.series_live, st.series_max, (unsigned long long)(st.map_bytes >> 20));
 
-    rc = ob_ingest_create(store, &translators.fe[OB_FE_HTTP], cfg, &ingest);
+    struct ob_plugin_host *slots[OB_FE__COUNT];
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        slots[fe] = &translators.fe[fe];
+    rc = ob_ingest_create(store, cfg, slots, &ingest);
     if (rc != 0) {
         OB_LOG_ERROR("ingest", "%s", ob_strerror(rc));
         goto out;
     }
-    for (int fe = 0; fe < OB_FE__COUNT; fe++)
-        ob_ingest_set_plugins(ingest, (enum ob_frontend)fe, &translators.fe[fe]);
     struct reloader rl = {.lock = PTHREAD_MUTEX_INITIALIZER, .args = &a,
                          .translators = &translators, .running = cfg};
     struct ob_http_deps deps = {.ingest = ingest,

@@ -93,8 +93,7 @@ struct request {
 
 struct ob_ingest {
     struct ob_store *store;
-    struct ob_plugin_host *plugins;                /* the default translator */
-    struct ob_plugin_host *fe_plugins[OB_FE__COUNT]; /* a frontend's own, or NULL */
+    struct ob_plugin_host *translators[OB_FE__COUNT]; /* each frontend's (may be shared) */
     uint32_t max_labels;
     uint32_t max_series; /* sizes the series caches */
     uint32_t name_cache_entries; /* budget of each thread's name cache */
@@ -159,14 +158,15 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
     return true;
 }
 
-int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
-                     const struct ob_config *cfg, struct ob_ingest **out)
+int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
+                     struct ob_plugin_host *const translators[OB_FE__COUNT], struct ob_ingest **out)
 {
     struct ob_ingest *in = calloc(1, sizeof *in);
     if (!in)
         return -ENOMEM;
     in->store = store;
-    in->plugins = plugins;
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        in->translators[fe] = translators[fe];
     in->max_labels = cfg->max_labels_per_series;
     in->max_series = cfg->store_max_series;
     in->window_ms = cfg->store_ooo_window_ms;
@@ -179,11 +179,6 @@ int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
     }
     *out = in;
     return 0;
-}
-
-void ob_ingest_set_plugins(struct ob_ingest *in, enum ob_frontend fe, struct ob_plugin_host *h)
-{
-    in->fe_plugins[fe] = h;
 }
 
 void ob_ingest_destroy(struct ob_ingest *in)
@@ -765,8 +760,8 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
 {
     *out = (struct ob_ingest_result){0};
     struct worker *w = worker_get(in);
-    struct ob_plugin_host *host = in->fe_plugins[fe] ? in->fe_plugins[fe] : in->plugins;
-    struct ob_xlator *x = ob_plugin_host_acquire(host);
+    struct ob_plugin_host *slot = (unsigned)fe < OB_FE__COUNT ? in->translators[fe] : NULL;
+    struct ob_xlator *x = slot ? ob_plugin_host_acquire(slot) : NULL;
     if (!w || !x) {
         ob_xlator_unref(x);
         snprintf(out->message, sizeof out->message, "broker not ready");

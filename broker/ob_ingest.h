@@ -29,13 +29,14 @@ struct ob_ingest_result {
     char message[256];                       /* partial_success.error_message or decode error */
 };
 
-int ob_ingest_create(struct ob_store *store, struct ob_plugin_host *plugins,
-                     const struct ob_config *cfg, struct ob_ingest **out);
+/* An ingest on store, with limits from cfg, naming each frontend's points
+ * with the translator in its slot (frontends may share one; a NULL slot:
+ * that frontend's requests are answered "not ready").  The slots are read
+ * per request, so a reload that swaps a translator in a slot applies at
+ * once. */
+int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
+                     struct ob_plugin_host *const translators[OB_FE__COUNT], struct ob_ingest **out);
 void ob_ingest_destroy(struct ob_ingest *in);
-
-/* Gives frontend fe its own translator (per-listener naming); NULL goes back
- * to the default.  Set before the frontend starts. */
-void ob_ingest_set_plugins(struct ob_ingest *in, enum ob_frontend fe, struct ob_plugin_host *h);
 
 /* Ingests one ExportMetricsServiceRequest.  Returns 0 when the body decoded
  * (some points may still be rejected: see out), OB_E_MALFORMED (out->message

@@ -33,7 +33,10 @@ void ingest_fixture_open(struct ingest_fixture *f, const char *tag, size_t max_s
                                  f->cfg->translator_n_kv, &x, err) == 0,
                   "%s", err);
     ob_plugin_host_swap(&f->plugins, x);
-    ck_assert_int_eq(ob_ingest_create(f->store, &f->plugins, f->cfg, &f->ingest), 0);
+    struct ob_plugin_host *slots[OB_FE__COUNT];
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        slots[fe] = &f->plugins; /* every frontend names with the same plugin */
+    ck_assert_int_eq(ob_ingest_create(f->store, f->cfg, slots, &f->ingest), 0);
 }
 
 void ingest_fixture_close(struct ingest_fixture *f)

@@ -49,7 +49,10 @@ void zmq_stack_start(struct zmq_stack *s, unsigned threads, uint64_t max_body)
     s->cfg.max_labels_per_series = 128;
     s->cfg.store_ooo_window_ms = 600000;
     s->cfg.max_body_bytes = max_body ? max_body : 4u << 20;
-    ck_assert_int_eq(ob_ingest_create(s->store, &s->host, &s->cfg, &s->ingest), 0);
+    struct ob_plugin_host *slots[OB_FE__COUNT];
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        slots[fe] = &s->host;
+    ck_assert_int_eq(ob_ingest_create(s->store, &s->cfg, slots, &s->ingest), 0);
 
     char pull[128], reply[128];
     snprintf(pull, sizeof pull, "ipc://%s/pull", s->dir);
