@@ -117,10 +117,6 @@ struct translators {
 static int load_translators(const struct ob_config *cfg, struct ob_xlator *out[OB_FE__COUNT],
                             char *err, size_t cap)
 {
-    const struct ob_listener_translator *own[OB_FE__COUNT] = {
-        [OB_FE_HTTP] = &cfg->translator_http,
-        [OB_FE_ZMQ] = &cfg->translator_zmq,
-    };
     char why[OB_ERR_LEN];
     struct ob_xlator *def = NULL;
     int rc = ob_xlator_load(cfg->translator_plugin, cfg->translator_plugin_dir, cfg->translator_kv,
@@ -130,7 +126,7 @@ static int load_translators(const struct ob_config *cfg, struct ob_xlator *out[O
         return rc;
     }
     for (int fe = 0; fe < OB_FE__COUNT; fe++) {
-        const struct ob_listener_translator *t = own[fe];
+        const struct ob_listener_translator *t = &cfg->translator_fe[fe];
         if (!t->plugin[0]) {
             out[fe] = ob_xlator_ref(def);
             continue;
@@ -146,6 +142,18 @@ static int load_translators(const struct ob_config *cfg, struct ob_xlator *out[O
     }
     ob_xlator_unref(def);
     return rc;
+}
+
+/* "http: <plugin>, zmq: <plugin>": which translator each frontend uses. */
+static void name_translators(struct ob_xlator *const x[OB_FE__COUNT], char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int fe = 0; fe < OB_FE__COUNT && len < cap; fe++) {
+        int n = snprintf(buf + len, cap - len, "%s%s: %s", fe ? ", " : "",
+                         ob_frontend_name((enum ob_frontend)fe), x[fe]->desc.name);
+        len += n > 0 ? (size_t)n : 0;
+    }
 }
 
 /* Publishes the loaded translators; requests in flight finish on the old
@@ -265,8 +273,9 @@ static int reload(void *ctx, char *msg, size_t cap)
         goto done;
     }
     publish(rl->translators, x);
-    snprintf(msg, cap, "reloaded: translator %s (http: %s, zmq: %s)", cfg->translator_plugin,
-             x[OB_FE_HTTP]->desc.name, x[OB_FE_ZMQ]->desc.name);
+    char names[256];
+    name_translators(x, names, sizeof names);
+    snprintf(msg, cap, "reloaded: translator %s (%s)", cfg->translator_plugin, names);
     OB_LOG_INFO("reload", "%s", msg);
     struct answer ans = {.msg = msg, .cap = OB_MIN(cap, ANSWER_MAX + 1)};
     ob_config_diff(rl->running, cfg, note_restart_key, &ans);
@@ -398,8 +407,9 @@ int main(int argc, char **argv)
     if (start_zmq(cfg, ingest, &zmq) != 0)
         goto out;
     atomic_store(&ready, true);
-    OB_LOG_INFO("broker", "otlp-broker %s ready (translator http: %s, zmq: %s)", OB_VERSION,
-                x[OB_FE_HTTP]->desc.name, x[OB_FE_ZMQ]->desc.name);
+    char names[256];
+    name_translators(x, names, sizeof names);
+    OB_LOG_INFO("broker", "otlp-broker %s ready (translator %s)", OB_VERSION, names);
 
     serve(&rl, cfg, store, &set);
     exit_code = 0;

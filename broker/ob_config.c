@@ -123,16 +123,15 @@ static const struct option options[] = {
      "A sender not heard for this long is forgotten; numbers it skipped that never\n"
      "came are counted lost then."},
 
-    {"translator_http", "plugin", T_STRING, RELOAD, "", F(translator_http.plugin), 0, 0,
-     "A translator for the HTTP frontend only (empty: the one of [translator]).\n"
-     "Every other key of this section is handed to that plugin."},
-    {"translator_http", "plugin_dir", T_STRING, RELOAD, "", F(translator_http.plugin_dir), 0, 0,
-     "Its plugin directory (empty: [translator] plugin_dir)."},
-    {"translator_zmq", "plugin", T_STRING, RELOAD, "", F(translator_zmq.plugin), 0, 0,
-     "A translator for the ZeroMQ frontend only (empty: the one of [translator]).\n"
-     "Every other key of this section is handed to that plugin."},
-    {"translator_zmq", "plugin_dir", T_STRING, RELOAD, "", F(translator_zmq.plugin_dir), 0, 0,
-     "Its plugin directory (empty: [translator] plugin_dir)."},
+/* [translator_<frontend>]: one pair of rows per frontend (ob_frontend.h). */
+#define FRONTEND_TRANSLATOR(fe, section, title)                                                   \
+    {section, "plugin", T_STRING, RELOAD, "", F(translator_fe[fe].plugin), 0, 0,                   \
+     "A translator for the " title " frontend only (empty: the one of [translator]).\n"          \
+     "Every other key of this section is handed to that plugin."},                                \
+    {section, "plugin_dir", T_STRING, RELOAD, "", F(translator_fe[fe].plugin_dir), 0, 0,           \
+     "Its plugin directory (empty: [translator] plugin_dir)."}
+    FRONTEND_TRANSLATOR(OB_FE_HTTP, "translator_http", "HTTP"),
+    FRONTEND_TRANSLATOR(OB_FE_ZMQ, "translator_zmq", "ZeroMQ"),
 
     {"exposition", "timestamps", T_BOOL, RESTART, "false", F(expose_timestamps), 0, 0,
      "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"
@@ -378,16 +377,17 @@ static bool plugin_section(struct ob_config *cfg, const char *section, struct ob
     if (strcmp(section, "translator") == 0) {
         *out_kv = &cfg->translator_kv;
         *out_n = &cfg->translator_n_kv;
-    } else if (strcmp(section, "translator_http") == 0) {
-        *out_kv = &cfg->translator_http.kv;
-        *out_n = &cfg->translator_http.n_kv;
-    } else if (strcmp(section, "translator_zmq") == 0) {
-        *out_kv = &cfg->translator_zmq.kv;
-        *out_n = &cfg->translator_zmq.n_kv;
-    } else {
-        return false;
+        return true;
     }
-    return true;
+    for (int fe = 0; fe < OB_FE__COUNT; fe++) {
+        if (strncmp(section, "translator_", 11) == 0 &&
+            strcmp(section + 11, ob_frontend_name((enum ob_frontend)fe)) == 0) {
+            *out_kv = &cfg->translator_fe[fe].kv;
+            *out_n = &cfg->translator_fe[fe].n_kv;
+            return true;
+        }
+    }
+    return false;
 }
 
 static int apply(struct ob_config *cfg, const char *section, const char *key, const char *value,
@@ -567,8 +567,8 @@ void ob_config_destroy(struct ob_config *cfg)
         if (options[i].type == T_STRING)
             free(*(char **)((char *)cfg + options[i].off));
     kv_free(cfg->translator_kv, cfg->translator_n_kv);
-    kv_free(cfg->translator_http.kv, cfg->translator_http.n_kv);
-    kv_free(cfg->translator_zmq.kv, cfg->translator_zmq.n_kv);
+    for (int fe = 0; fe < OB_FE__COUNT; fe++)
+        kv_free(cfg->translator_fe[fe].kv, cfg->translator_fe[fe].n_kv);
     free(cfg);
 }
 

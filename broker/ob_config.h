@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "ob_common.h"
+#include "ob_frontend.h"
 #include "translator.h"
 
 /* [translator_http] / [translator_zmq]: a frontend's own translator.  An
@@ -62,9 +63,8 @@ struct ob_config {
     uint32_t zmq_max_senders;      /* senders whose sequence numbers are followed */
     int64_t zmq_sender_ttl_ms;     /* a sender not heard for this long is forgotten */
 
-    /* [translator_http], [translator_zmq] */
-    struct ob_listener_translator translator_http;
-    struct ob_listener_translator translator_zmq;
+    /* [translator_<frontend>]: [translator_http], [translator_zmq] */
+    struct ob_listener_translator translator_fe[OB_FE__COUNT];
 
     /* [exposition] */
     bool expose_timestamps;        /* exposition.timestamps */
