@@ -1,4 +1,5 @@
-/* no_translation.c: NoTranslation (spec 3.4): names exactly as sent.
+/* no_translation.c: NoTranslation, names exactly as sent
+ * (docs/otlp-to-prometheus.md §3.4).
  * The algorithms live in xl/xl.c; this file only names the strategy. */
 #include "xl/xl.h"
 

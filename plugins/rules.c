@@ -422,7 +422,8 @@ static int check_template(const char *key, const char *tmpl, size_t n_groups, ch
 }
 
 /* A prefix becomes part of the namespace, which the with-suffixes strategy
- * joins unescaped (spec 3.5): insist on characters every strategy keeps. */
+ * joins unescaped (docs/otlp-to-prometheus.md §3.5): insist on characters
+ * every strategy keeps. */
 static int check_prefix(const char *key, const char *prefix, unsigned strategy, char *err,
                         size_t err_cap)
 {
