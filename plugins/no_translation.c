@@ -1,5 +1,6 @@
-/* no_translation.c: NoTranslation (spec 3.4): names exactly as sent.
- * The algorithms live in xl_common.h; this file only names the strategy. */
-#include "xl_common.h"
+/* no_translation.c: NoTranslation, names exactly as sent
+ * (docs/otlp-to-prometheus.md §3.4).
+ * The algorithms live in xl/xl.c; this file only names the strategy. */
+#include "xl/xl.h"
 
 XL_STRATEGY_PLUGIN("no_translation", 0)

@@ -24,8 +24,11 @@
  * may run on any number of threads.
  */
 #include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "xl_common.h"
+#include "xl/xl.h"
 
 #define MAX_GROUPS 10 /* $0 (whole name) .. $9 */
 #define MAX_RULE_NUMBER 999999999ul
@@ -258,13 +261,13 @@ static int parse_label_ops(const char *drop_key, const char *drop, const char *r
     struct ob_str *drops = NULL, *renames = NULL;
     size_t n_drops = 0, n_renames = 0;
     int rc = -1;
-    if (parse_list(drop_key, drop, &drops, &n_drops, err, err_cap) != 0 ||
-        parse_list(rename_key, rename, &renames, &n_renames, err, err_cap) != 0)
+    if (xl_parse_list(drop_key, drop, &drops, &n_drops, err, err_cap) != 0 ||
+        xl_parse_list(rename_key, rename, &renames, &n_renames, err, err_cap) != 0)
         goto fail;
     size_t n = n_drops + n_renames, bytes = 1;
     out->ops = calloc(n + 1, sizeof *out->ops);
     if (!out->ops) {
-        set_err(err, err_cap, "%s: out of memory", drop_key);
+        xl_set_err(err, err_cap, "%s: out of memory", drop_key);
         goto fail;
     }
     for (size_t i = 0; i < n_drops; i++) {
@@ -275,19 +278,20 @@ static int parse_label_ops(const char *drop_key, const char *drop, const char *r
         struct ob_str e = renames[i];
         const char *colon = memchr(e.ptr, ':', e.len);
         if (!colon) {
-            set_err(err, err_cap, "%s: '%.*s' is not old:new", rename_key, (int)e.len, e.ptr);
+            xl_set_err(err, err_cap, "%s: '%.*s' is not old:new", rename_key, (int)e.len, e.ptr);
             goto fail;
         }
-        struct ob_str from = trim_space((struct ob_str){e.ptr, (size_t)(colon - e.ptr)});
-        struct ob_str to = trim_space((struct ob_str){colon + 1, e.len - (size_t)(colon + 1 - e.ptr)});
+        struct ob_str from = xl_trim_space((struct ob_str){e.ptr, (size_t)(colon - e.ptr)});
+        struct ob_str to =
+            xl_trim_space((struct ob_str){colon + 1, e.len - (size_t)(colon + 1 - e.ptr)});
         if (from.len == 0 || to.len == 0) {
-            set_err(err, err_cap, "%s: '%.*s' needs a key on both sides of ':'", rename_key,
-                    (int)e.len, e.ptr);
+            xl_set_err(err, err_cap, "%s: '%.*s' needs a key on both sides of ':'", rename_key,
+                       (int)e.len, e.ptr);
             goto fail;
         }
         if (find_op(out, from.ptr, from.len)) {
-            set_err(err, err_cap, "%s: '%.*s' is already dropped or renamed", rename_key,
-                    (int)from.len, from.ptr);
+            xl_set_err(err, err_cap, "%s: '%.*s' is already dropped or renamed", rename_key,
+                       (int)from.len, from.ptr);
             goto fail;
         }
         out->ops[out->n++] = (struct label_op){from, to};
@@ -296,7 +300,7 @@ static int parse_label_ops(const char *drop_key, const char *drop, const char *r
     /* Own the strings: copy every key into one block. */
     out->bytes = malloc(bytes);
     if (!out->bytes) {
-        set_err(err, err_cap, "%s: out of memory", drop_key);
+        xl_set_err(err, err_cap, "%s: out of memory", drop_key);
         goto fail;
     }
     char *p = out->bytes;
@@ -327,7 +331,7 @@ static int parse_rule_key(const char *key, unsigned long *out_number, enum field
     unsigned long n = 0;
     if (*p < '1' || *p > '9')
         goto bad;
-    while (is_digit((unsigned char)*p)) {
+    while (xl_is_digit((unsigned char)*p)) {
         n = n * 10 + (unsigned long)(*p++ - '0');
         if (n > MAX_RULE_NUMBER)
             goto bad;
@@ -341,15 +345,15 @@ static int parse_rule_key(const char *key, unsigned long *out_number, enum field
             return 0;
         }
     }
-    set_err(err, err_cap,
-            "%s: unknown rule field '%s' (valid: match, match_type, action, rename, prefix, "
-            "drop_labels, rename_labels)",
-            key, p);
+    xl_set_err(err, err_cap,
+               "%s: unknown rule field '%s' (valid: match, match_type, action, rename, prefix, "
+               "drop_labels, rename_labels)",
+               key, p);
     return -1;
 bad:
-    set_err(err, err_cap,
-            "%s: expected rule.<N>.<field> with N from 1 to %lu, no leading zeros", key,
-            MAX_RULE_NUMBER);
+    xl_set_err(err, err_cap,
+               "%s: expected rule.<N>.<field> with N from 1 to %lu, no leading zeros", key,
+               MAX_RULE_NUMBER);
     return -1;
 }
 
@@ -361,7 +365,7 @@ static char *glob_to_ere(const char *key, const char *glob, char *err, size_t er
     size_t n = strlen(glob);
     char *re = malloc(7 * n + 3), *o = re;
     if (!re) {
-        set_err(err, err_cap, "%s: out of memory", key);
+        xl_set_err(err, err_cap, "%s: out of memory", key);
         return NULL;
     }
     *o++ = '^';
@@ -371,9 +375,9 @@ static char *glob_to_ere(const char *key, const char *glob, char *err, size_t er
             while (glob[i + run] == '*')
                 run++;
             if (run > 2) {
-                set_err(err, err_cap,
-                        "%s: '%s' has '***' (use * for one dot-separated part, ** for any run)",
-                        key, glob);
+                xl_set_err(err, err_cap,
+                           "%s: '%s' has '***' (use * for one dot-separated part, ** for any run)",
+                           key, glob);
                 free(re);
                 return NULL;
             }
@@ -403,14 +407,14 @@ static int check_template(const char *key, const char *tmpl, size_t n_groups, ch
         p++;
         if (*p == '$')
             continue;
-        if (!is_digit((unsigned char)*p)) {
-            set_err(err, err_cap, "%s: '$' must be followed by a digit 0-9 or '$' in '%s'", key,
-                    tmpl);
+        if (!xl_is_digit((unsigned char)*p)) {
+            xl_set_err(err, err_cap, "%s: '$' must be followed by a digit 0-9 or '$' in '%s'", key,
+                       tmpl);
             return -1;
         }
         if ((size_t)(*p - '0') > n_groups) {
-            set_err(err, err_cap, "%s: $%c in '%s', but the pattern has %zu capture group%s", key,
-                    *p, tmpl, n_groups, n_groups == 1 ? "" : "s");
+            xl_set_err(err, err_cap, "%s: $%c in '%s', but the pattern has %zu capture group%s",
+                       key, *p, tmpl, n_groups, n_groups == 1 ? "" : "s");
             return -1;
         }
     }
@@ -418,25 +422,26 @@ static int check_template(const char *key, const char *tmpl, size_t n_groups, ch
 }
 
 /* A prefix becomes part of the namespace, which the with-suffixes strategy
- * joins unescaped (spec 3.5): insist on characters every strategy keeps. */
+ * joins unescaped (docs/otlp-to-prometheus.md §3.5): insist on characters
+ * every strategy keeps. */
 static int check_prefix(const char *key, const char *prefix, unsigned strategy, char *err,
                         size_t err_cap)
 {
     size_t n = strlen(prefix);
     if (n == 0) {
-        set_err(err, err_cap, "%s: empty prefix", key);
+        xl_set_err(err, err_cap, "%s: empty prefix", key);
         return -1;
     }
     if (!(strategy & XL_ESCAPE)) {
-        if (utf8_valid(prefix, n))
+        if (xl_utf8_valid(prefix, n))
             return 0;
-        set_err(err, err_cap, "%s: not valid UTF-8", key);
+        xl_set_err(err, err_cap, "%s: not valid UTF-8", key);
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!is_metric_char_or_us((unsigned char)prefix[i])) {
-            set_err(err, err_cap, "%s: '%s' has '%c'; a prefix is made of [A-Za-z0-9_:]", key,
-                    prefix, prefix[i]);
+        if (!xl_is_metric_char_or_us((unsigned char)prefix[i])) {
+            xl_set_err(err, err_cap, "%s: '%s' has '%c'; a prefix is made of [A-Za-z0-9_:]", key,
+                       prefix, prefix[i]);
             return -1;
         }
     }
@@ -461,28 +466,29 @@ static int compile_rule(const struct rules_state *st, const struct rule_spec *sp
     r->number = sp->number;
 
     if (!v[F_MATCH] || !*v[F_MATCH]) {
-        set_err(err, err_cap, "%s: %s (every rule needs a pattern)", key[F_MATCH],
-                v[F_MATCH] ? "empty" : "missing");
+        xl_set_err(err, err_cap, "%s: %s (every rule needs a pattern)", key[F_MATCH],
+                   v[F_MATCH] ? "empty" : "missing");
         return -1;
     }
     bool regex = false;
     if (v[F_MATCH_TYPE] && strcmp(v[F_MATCH_TYPE], "regex") == 0)
         regex = true;
     else if (v[F_MATCH_TYPE] && strcmp(v[F_MATCH_TYPE], "glob") != 0) {
-        set_err(err, err_cap, "%s: unknown '%s' (valid: glob, regex)", key[F_MATCH_TYPE],
-                v[F_MATCH_TYPE]);
+        xl_set_err(err, err_cap, "%s: unknown '%s' (valid: glob, regex)", key[F_MATCH_TYPE],
+                   v[F_MATCH_TYPE]);
         return -1;
     }
     if (v[F_ACTION] && strcmp(v[F_ACTION], "drop") == 0)
         r->drop = true;
     else if (v[F_ACTION] && strcmp(v[F_ACTION], "keep") != 0) {
-        set_err(err, err_cap, "%s: unknown '%s' (valid: keep, drop)", key[F_ACTION], v[F_ACTION]);
+        xl_set_err(err, err_cap, "%s: unknown '%s' (valid: keep, drop)", key[F_ACTION],
+                   v[F_ACTION]);
         return -1;
     }
     for (int f = F_RENAME; r->drop && f < N_FIELDS; f++) {
         if (v[f]) {
-            set_err(err, err_cap, "%s: rule %lu drops the metric, so it cannot also set %s",
-                    key[f], sp->number, field_names[f]);
+            xl_set_err(err, err_cap, "%s: rule %lu drops the metric, so it cannot also set %s",
+                       key[f], sp->number, field_names[f]);
             return -1;
         }
     }
@@ -495,15 +501,15 @@ static int compile_rule(const struct rules_state *st, const struct rule_spec *sp
     if (rc != 0) {
         char why[256];
         regerror(rc, &r->re, why, sizeof why);
-        set_err(err, err_cap, "%s: bad %s '%s': %s", key[F_MATCH], regex ? "regex" : "glob",
-                v[F_MATCH], why);
+        xl_set_err(err, err_cap, "%s: bad %s '%s': %s", key[F_MATCH], regex ? "regex" : "glob",
+                   v[F_MATCH], why);
         return -1;
     }
     r->compiled = true;
 
     if (v[F_RENAME]) {
         if (!*v[F_RENAME]) {
-            set_err(err, err_cap, "%s: empty name", key[F_RENAME]);
+            xl_set_err(err, err_cap, "%s: empty name", key[F_RENAME]);
             return -1;
         }
         if (check_template(key[F_RENAME], v[F_RENAME], r->re.re_nsub, err, err_cap) != 0)
@@ -531,10 +537,10 @@ static int compile_rule(const struct rules_state *st, const struct rule_spec *sp
     if (v[F_DROP_LABELS] || v[F_RENAME_LABELS]) {
         int f = v[F_DROP_LABELS] ? F_DROP_LABELS : F_RENAME_LABELS;
         if (host_minor < 1) {
-            set_err(err, err_cap,
-                    "%s: per-rule label rules need a broker with plugin ABI 1.1 "
-                    "(metric_label_name); this one has 1.%u: use the global %s instead",
-                    key[f], (unsigned)host_minor, field_names[f]);
+            xl_set_err(err, err_cap,
+                       "%s: per-rule label rules need a broker with plugin ABI 1.1 "
+                       "(metric_label_name); this one has 1.%u: use the global %s instead",
+                       key[f], (unsigned)host_minor, field_names[f]);
             return -1;
         }
         if (parse_label_ops(key[F_DROP_LABELS], v[F_DROP_LABELS] ? v[F_DROP_LABELS] : "",
@@ -544,7 +550,7 @@ static int compile_rule(const struct rules_state *st, const struct rule_spec *sp
     }
     return 0;
 oom:
-    set_err(err, err_cap, "rule.%lu: out of memory", sp->number);
+    xl_set_err(err, err_cap, "rule.%lu: out of memory", sp->number);
     return -1;
 }
 
@@ -557,19 +563,19 @@ static int init(const struct ob_host *host, void **out_state, char *err, size_t 
     size_t n_specs = 0, n_base_kv = 0;
     const char *base = "underscore_escaping_with_suffixes", *drop = "", *rename = "";
     if (!st || !specs || !base_kv) {
-        set_err(err, err_cap, "out of memory");
+        xl_set_err(err, err_cap, "out of memory");
         goto fail;
     }
 
     for (size_t i = 0; i < n_config; i++) {
         const char *k = host->config[i].key, *v = host->config[i].value;
         if (!k || !v) {
-            set_err(err, err_cap, "config entry %zu has no key or value", i);
+            xl_set_err(err, err_cap, "config entry %zu has no key or value", i);
             goto fail;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(host->config[j].key, k) == 0) {
-                set_err(err, err_cap, "%s: given twice", k);
+                xl_set_err(err, err_cap, "%s: given twice", k);
                 goto fail;
             }
         }
@@ -596,20 +602,20 @@ static int init(const struct ob_host *host, void **out_state, char *err, size_t 
             char valid[600];
             size_t off = (size_t)snprintf(valid, sizeof valid,
                                           "base, drop_labels, rename_labels, rule.<N>.<field>");
-            for (size_t j = 0; j < sizeof xl_keys / sizeof xl_keys[0] && off < sizeof valid; j++)
-                off += (size_t)snprintf(valid + off, sizeof valid - off, ", %s", xl_keys[j]);
-            set_err(err, err_cap, "unknown key '%s' (valid: %s)", k, valid);
+            for (size_t j = 0; xl_key(j) && off < sizeof valid; j++)
+                off += (size_t)snprintf(valid + off, sizeof valid - off, ", %s", xl_key(j));
+            xl_set_err(err, err_cap, "unknown key '%s' (valid: %s)", k, valid);
             goto fail;
         }
     }
 
     unsigned strategy;
     if (!xl_strategy_by_name(base, &strategy)) {
-        set_err(err, err_cap,
-                "base: unknown strategy '%s' (valid: underscore_escaping_with_suffixes, "
-                "underscore_escaping_without_suffixes, no_utf8_escaping_with_suffixes, "
-                "no_translation)",
-                base);
+        xl_set_err(err, err_cap,
+                   "base: unknown strategy '%s' (valid: underscore_escaping_with_suffixes, "
+                   "underscore_escaping_without_suffixes, no_utf8_escaping_with_suffixes, "
+                   "no_translation)",
+                   base);
         goto fail;
     }
     /* The base strategy reads its own keys from a host table of its own. */
@@ -629,7 +635,7 @@ static int init(const struct ob_host *host, void **out_state, char *err, size_t 
     qsort(specs, n_specs, sizeof *specs, cmp_spec);
     st->rules = calloc(n_specs + 1, sizeof *st->rules);
     if (!st->rules) {
-        set_err(err, err_cap, "out of memory");
+        xl_set_err(err, err_cap, "out of memory");
         goto fail;
     }
     uint32_t host_minor = host ? host->abi_minor : 0;

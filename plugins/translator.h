@@ -74,7 +74,7 @@ struct ob_attr {
     struct ob_str value;
 };
 
-/* Namer type, from the OTLP data type (spec section 1). */
+/* Namer type, from the OTLP data type (docs/otlp-to-prometheus.md §1). */
 enum ob_metric_type {
     OB_METRIC_GAUGE = 0,
     OB_METRIC_COUNTER = 1,       /* Sum, is_monotonic = true */
@@ -185,7 +185,7 @@ struct ob_translator {
      * not fit (the larger of job_len and instance_len; the host grows the
      * buffers to job_len / instance_len and calls again). */
     long (*resource)(void *state, const struct ob_resource_view *r, struct ob_resource_out *out);
-    /* Optional.  UNIT metadata string (spec section 4.5); 0 = no unit. */
+    /* Optional.  UNIT metadata string (docs/otlp-to-prometheus.md §4.5); 0 = no unit. */
     long (*unit_name)(void *state, const struct ob_metric_view *m, char *buf, size_t cap);
 
     /* ---- ABI 1.1 ---- */

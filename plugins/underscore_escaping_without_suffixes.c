@@ -1,5 +1,6 @@
-/* underscore_escaping_without_suffixes.c: UnderscoreEscapingWithoutSuffixes (spec 3.2): escaped names, no unit or type suffixes.
- * The algorithms live in xl_common.h; this file only names the strategy. */
-#include "xl_common.h"
+/* underscore_escaping_without_suffixes.c: UnderscoreEscapingWithoutSuffixes,
+ * escaped names, no unit or type suffixes (docs/otlp-to-prometheus.md §3.2).
+ * The algorithms live in xl/xl.c; this file only names the strategy. */
+#include "xl/xl.h"
 
 XL_STRATEGY_PLUGIN("underscore_escaping_without_suffixes", XL_ESCAPE)

@@ -1,6 +1,6 @@
 /* test_names.c: the naming rules of every strategy plugin (suite naming),
  * through the real build/plugins/<name>.so loaded with ob_xlator_load().
- * Expected values follow docs/otlp-to-prometheus.md and the
+ * Expected values follow docs/otlp-to-prometheus.md ("spec" below) and the
  * reference implementation's own test cases. */
 #include <check.h>
 #include <stdio.h>

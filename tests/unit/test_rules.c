@@ -270,7 +270,8 @@ START_TEST(prefix_like_namespace)
     };
     struct ob_xlator *x = load("rules", cfg);
     FAM_EQ(x, "calc.operation", "1", OB_METRIC_COUNTER, "myapp_calc_operation_total");
-    FAM_EQ(x, "web.hits", "", OB_METRIC_GAUGE, "_1st_hits"); /* spec 3.5: digit rule after */
+    /* docs/otlp-to-prometheus.md §3.5: the digit rule applies after the prefix. */
+    FAM_EQ(x, "web.hits", "", OB_METRIC_GAUGE, "_1st_hits");
     FAM_EQ(x, "other", "", OB_METRIC_GAUGE, "other");
     ob_xlator_unref(x);
 

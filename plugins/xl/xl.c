@@ -1,9 +1,10 @@
-/* xl_common.h: the naming rules shared by the strategy plugins
+/* xl.c: the naming rules shared by the strategy plugins and rules.c
  * (docs/otlp-to-prometheus.md, "the spec" below).
  *
- * Every function is static: each plugin .so compiles its own copy and links
- * to nothing else.  A plugin picks its strategy with two bits (XL_ESCAPE,
- * XL_SUFFIXES) passed to xl_init(); the callbacks read them from the state.
+ * Built once into $(BUILD)/plugins/libxl.a (-fPIC, hidden visibility) and
+ * linked into each plugin that calls it, so every .so still carries its own
+ * copy, exports only ob_translator_v1 and needs nothing at run time.  xl.h
+ * declares what the plugins call; everything else here is static.
  *
  * Output follows the contract in translator.h: a callback writes what fits
  * into buf[0..cap), returns the full length (no NUL), or -1 to drop.  To stay
@@ -15,46 +16,16 @@
  * State is built by xl_init() and read-only afterwards, so every callback is
  * safe to call from any number of threads at once.
  */
-#ifndef XL_COMMON_H
-#define XL_COMMON_H
+#include "xl.h"
 
 #include <stdarg.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "translator.h"
-
-#ifndef OB_VERSION
-#define OB_VERSION "0"
-#endif
-
-enum {
-    XL_ESCAPE = 1u << 0,   /* map characters outside the classic alphabet to '_' */
-    XL_SUFFIXES = 1u << 1, /* append unit and type suffixes */
-};
-
-struct xl_state {
-    unsigned strategy; /* XL_ESCAPE | XL_SUFFIXES */
-    char *ns;          /* namespace, "" if none */
-    size_t ns_len;
-    bool underscore_sanitization;       /* '_foo' -> 'key_foo' (escaping only) */
-    bool preserve_multiple_underscores; /* keep '__' runs (escaping only) */
-    bool keep_identifying;              /* service.* also on target_info */
-    bool target_info;                   /* emit target_info at all */
-    bool promote_all;
-    struct ob_str *promote; /* promote_resource_attributes entries */
-    size_t n_promote;
-    struct ob_str *ignore; /* ignore_resource_attributes entries */
-    size_t n_ignore;
-    char *lists; /* owns the bytes the two lists point into */
-};
-
 /* ---- small helpers ------------------------------------------------------ */
 
-static bool is_digit(unsigned c)
+bool xl_is_digit(unsigned c)
 {
     return c >= '0' && c <= '9';
 }
@@ -62,7 +33,7 @@ static bool is_digit(unsigned c)
 /* Label alphabet [A-Za-z0-9] (code point or byte). */
 static bool is_label_char(uint32_t c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || xl_is_digit(c);
 }
 
 /* Metric alphabet [A-Za-z0-9:]; '_' is handled by each algorithm. */
@@ -71,7 +42,7 @@ static bool is_metric_char(unsigned char c)
     return is_label_char(c) || c == ':';
 }
 
-static bool is_metric_char_or_us(unsigned char c)
+bool xl_is_metric_char_or_us(unsigned char c)
 {
     return is_metric_char(c) || c == '_';
 }
@@ -138,7 +109,7 @@ static size_t utf8_decode(const char *str, size_t n, uint32_t *out_cp)
     return len;
 }
 
-static bool utf8_valid(const char *s, size_t n)
+bool xl_utf8_valid(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
         uint32_t cp;
@@ -164,7 +135,7 @@ static bool is_go_space(uint32_t cp)
 }
 
 /* strings.TrimSpace: whole code points from both ends. */
-static struct ob_str trim_space(struct ob_str s)
+struct ob_str xl_trim_space(struct ob_str s)
 {
     uint32_t cp;
     size_t w;
@@ -309,12 +280,12 @@ static struct xl_unit_words parse_unit(struct ob_str unit)
     struct xl_unit_words u = {{"", 0}, {"", 0}, false};
     const char *slash = unit.len ? memchr(unit.ptr, '/', unit.len) : NULL;
     struct ob_str left = {unit.ptr, slash ? (size_t)(slash - unit.ptr) : unit.len};
-    left = trim_space(left);
+    left = xl_trim_space(left);
     if (left.len > 0 && !has_brace(left))
         u.main = unit_lookup(xl_main_units, sizeof xl_main_units / sizeof xl_main_units[0], left);
     if (slash) {
         struct ob_str right = {slash + 1, unit.len - (size_t)(slash + 1 - unit.ptr)};
-        right = trim_space(right);
+        right = xl_trim_space(right);
         if (right.len > 0 && !has_brace(right)) {
             u.per = unit_lookup(xl_per_units, sizeof xl_per_units / sizeof xl_per_units[0], right);
             u.has_per = u.per.len > 0;
@@ -485,7 +456,7 @@ static long name_escaped_suffixed(const struct xl_state *st, const struct ob_met
     struct xl_out o;
     out_init(&o, NULL, 0, m->name.ptr, m->name.len);
     emit_suffixed(st, m, u, false, &o);
-    bool digit = o.len > 0 && is_digit((unsigned char)o.head[0]);
+    bool digit = o.len > 0 && xl_is_digit((unsigned char)o.head[0]);
     out_init(&o, buf, cap, m->name.ptr, m->name.len);
     emit_suffixed(st, m, u, digit, &o);
     free(sc.heap);
@@ -498,7 +469,7 @@ static void emit_fields(const char *s, size_t n, struct xl_out *o)
     size_t pos = 0;
     bool first = true;
     struct ob_str f;
-    while (next_field(s, n, &pos, is_metric_char_or_us, &f))
+    while (next_field(s, n, &pos, xl_is_metric_char_or_us, &f))
         out_join(o, &first, f.ptr, f.len);
 }
 
@@ -517,7 +488,7 @@ static long name_escaped_plain(const struct xl_state *st, const struct ob_metric
     }
     out_init(&o, NULL, 0, m->name.ptr, m->name.len);
     emit_fields(m->name.ptr, m->name.len, &o);
-    bool digit = o.len > 0 && is_digit((unsigned char)o.head[0]);
+    bool digit = o.len > 0 && xl_is_digit((unsigned char)o.head[0]);
     out_init(&o, buf, cap, m->name.ptr, m->name.len);
     if (digit)
         out_char(&o, '_');
@@ -593,7 +564,7 @@ static void vname_emit(const struct xl_vname *v, size_t len, struct xl_out *o)
 static bool vname_valid_utf8(const struct xl_vname *v)
 {
     for (size_t p = 0; p < v->n_parts; p++)
-        if (!utf8_valid(v->part[p].ptr, v->part[p].len))
+        if (!xl_utf8_valid(v->part[p].ptr, v->part[p].len))
             return false;
     return true;
 }
@@ -642,7 +613,7 @@ static long name_utf8(const struct xl_state *st, const struct ob_metric_view *m,
     return o.len > 0 ? (long)o.len : -1;
 }
 
-static long xl_family_name(void *state, const struct ob_metric_view *m, char *buf, size_t cap)
+long xl_family_name(void *state, const struct ob_metric_view *m, char *buf, size_t cap)
 {
     const struct xl_state *st = state;
     switch (st->strategy & (XL_ESCAPE | XL_SUFFIXES)) {
@@ -657,7 +628,7 @@ static long xl_family_name(void *state, const struct ob_metric_view *m, char *bu
 
 /* Spec 4.5: the UNIT metadata string.  Prometheus always uses the escaping
  * unit namer here, whatever the strategy, so every plugin shares this. */
-static long xl_unit_name(void *state, const struct ob_metric_view *m, char *buf, size_t cap)
+long xl_unit_name(void *state, const struct ob_metric_view *m, char *buf, size_t cap)
 {
     (void)state;
     struct xl_scratch sc;
@@ -724,7 +695,7 @@ static void emit_label(const struct xl_state *st, const char *key, size_t n, con
         out_put(o, "__", 2);
 }
 
-static long xl_label_name(void *state, const char *key, size_t key_len, char *buf, size_t cap)
+long xl_label_name(void *state, const char *key, size_t key_len, char *buf, size_t cap)
 {
     const struct xl_state *st = state;
     if (key_len == 0)
@@ -733,7 +704,7 @@ static long xl_label_name(void *state, const char *key, size_t key_len, char *bu
     if (!(st->strategy & XL_ESCAPE)) {
         /* Spec 6.2: untouched, but never empty or only '_'; invalid UTF-8
          * could not be exposed, so it is dropped too. */
-        if (all_underscores(key, key_len) || !utf8_valid(key, key_len))
+        if (all_underscores(key, key_len) || !xl_utf8_valid(key, key_len))
             return -1;
         out_init(&o, buf, cap, NULL, 0);
         out_put(&o, key, key_len);
@@ -742,7 +713,7 @@ static long xl_label_name(void *state, const char *key, size_t key_len, char *bu
     out_init(&o, NULL, 0, NULL, 0);
     emit_label(st, key, key_len, NULL, &o);
     const char *prefix = NULL;
-    if (is_digit((unsigned char)o.head[0]))
+    if (xl_is_digit((unsigned char)o.head[0]))
         prefix = "key_";
     else if (st->underscore_sanitization && o.head[0] == '_' && !(o.len > 1 && o.head[1] == '_'))
         prefix = "key";
@@ -783,7 +754,7 @@ static void put_capped(char *dst, size_t cap, size_t at, const char *src, size_t
             dst[at + i] = src[i];
 }
 
-static long xl_resource(void *state, const struct ob_resource_view *r, struct ob_resource_out *out)
+long xl_resource(void *state, const struct ob_resource_view *r, struct ob_resource_out *out)
 {
     const struct xl_state *st = state;
     const struct ob_attr *name = find_attr(r, "service.name");
@@ -843,7 +814,7 @@ static const char *const xl_keys[] = {
     "label_name_preserve_multiple_underscores",
 };
 
-static void xl_fini(void *state)
+void xl_fini(void *state)
 {
     struct xl_state *st = state;
     if (!st)
@@ -855,8 +826,7 @@ static void xl_fini(void *state)
     free(st);
 }
 
-static void set_err(char *err, size_t err_cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t err_cap, const char *fmt, ...)
+void xl_set_err(char *err, size_t err_cap, const char *fmt, ...)
 {
     if (!err || err_cap == 0)
         return;
@@ -876,27 +846,27 @@ static int parse_bool(const char *key, const char *value, bool *out_b, char *err
         *out_b = false;
         return 0;
     }
-    set_err(err, err_cap, "%s: bad boolean '%s' (use true or false)", key, value);
+    xl_set_err(err, err_cap, "%s: bad boolean '%s' (use true or false)", key, value);
     return -1;
 }
 
 /* A comma-separated list, entries trimmed; an empty or repeated entry is an
  * error (as Prometheus validates its otlp: lists).  "" is the empty list.
  * The entries point into value; own_lists() copies them afterwards. */
-static int parse_list(const char *key, const char *value, struct ob_str **out_list,
-                      size_t *out_n, char *err, size_t err_cap)
+int xl_parse_list(const char *key, const char *value, struct ob_str **out_list, size_t *out_n,
+                  char *err, size_t err_cap)
 {
     *out_list = NULL;
     *out_n = 0;
     size_t vlen = strlen(value);
-    if (trim_space((struct ob_str){value, vlen}).len == 0)
+    if (xl_trim_space((struct ob_str){value, vlen}).len == 0)
         return 0;
     size_t n = 1;
     for (size_t i = 0; i < vlen; i++)
         n += value[i] == ',';
     struct ob_str *list = calloc(n, sizeof *list);
     if (!list) {
-        set_err(err, err_cap, "%s: out of memory", key);
+        xl_set_err(err, err_cap, "%s: out of memory", key);
         return -1;
     }
     size_t got = 0;
@@ -904,13 +874,13 @@ static int parse_list(const char *key, const char *value, struct ob_str **out_li
     while (got < n) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *stop = comma ? comma : end;
-        struct ob_str e = trim_space((struct ob_str){p, (size_t)(stop - p)});
+        struct ob_str e = xl_trim_space((struct ob_str){p, (size_t)(stop - p)});
         if (e.len == 0) {
-            set_err(err, err_cap, "%s: empty entry in '%s'", key, value);
+            xl_set_err(err, err_cap, "%s: empty entry in '%s'", key, value);
             goto fail;
         }
         if (list_has(list, got, e)) {
-            set_err(err, err_cap, "%s: duplicate entry '%.*s'", key, (int)e.len, e.ptr);
+            xl_set_err(err, err_cap, "%s: duplicate entry '%.*s'", key, (int)e.len, e.ptr);
             goto fail;
         }
         list[got++] = e;
@@ -953,8 +923,8 @@ static int own_lists(struct xl_state *st)
 /* ---- helpers for plugins built on top of a strategy (rules.c) ------------ */
 
 /* The strategy bits of a shipped strategy plugin's name; false if name is
- * none of the four.  (static inline: unused in most plugins.) */
-static inline bool xl_strategy_by_name(const char *name, unsigned *out_strategy)
+ * none of the four. */
+bool xl_strategy_by_name(const char *name, unsigned *out_strategy)
 {
     static const struct {
         const char *name;
@@ -975,7 +945,7 @@ static inline bool xl_strategy_by_name(const char *name, unsigned *out_strategy)
 }
 
 /* Is key one of the keys xl_init() understands? */
-static inline bool xl_is_key(const char *key)
+bool xl_is_key(const char *key)
 {
     for (size_t i = 0; i < sizeof xl_keys / sizeof xl_keys[0]; i++)
         if (strcmp(key, xl_keys[i]) == 0)
@@ -983,16 +953,22 @@ static inline bool xl_is_key(const char *key)
     return false;
 }
 
+/* The i-th of those keys, NULL past the last: for "valid: ..." messages. */
+const char *xl_key(size_t i)
+{
+    return i < sizeof xl_keys / sizeof xl_keys[0] ? xl_keys[i] : NULL;
+}
+
 /* Parses host->config into a fresh state for the given strategy.  Every
  * plugin accepts the same keys; the label flags have no effect under the
  * UTF-8 strategies (names are not escaped there). */
-static int xl_init(const struct ob_host *host, unsigned strategy, void **out_state, char *err,
-                   size_t err_cap)
+int xl_init(const struct ob_host *host, unsigned strategy, void **out_state, char *err,
+            size_t err_cap)
 {
     struct xl_state *st = calloc(1, sizeof *st);
     const char *ns = "", *promote = "", *ignore = "";
     if (!st) {
-        set_err(err, err_cap, "out of memory");
+        xl_set_err(err, err_cap, "out of memory");
         return -1;
     }
     st->strategy = strategy;
@@ -1003,7 +979,7 @@ static int xl_init(const struct ob_host *host, unsigned strategy, void **out_sta
     for (size_t i = 0; host && i < host->n_config; i++) {
         const char *k = host->config[i].key, *v = host->config[i].value;
         if (!k || !v) {
-            set_err(err, err_cap, "config entry %zu has no key or value", i);
+            xl_set_err(err, err_cap, "config entry %zu has no key or value", i);
             goto fail;
         }
         int rc = 0;
@@ -1029,34 +1005,34 @@ static int xl_init(const struct ob_host *host, unsigned strategy, void **out_sta
             for (size_t j = 0; j < sizeof xl_keys / sizeof xl_keys[0]; j++)
                 off += (size_t)snprintf(valid + off, sizeof valid - off, "%s%s", j ? ", " : "",
                                         xl_keys[j]);
-            set_err(err, err_cap, "unknown key '%s' (valid: %s)", k, valid);
+            xl_set_err(err, err_cap, "unknown key '%s' (valid: %s)", k, valid);
             goto fail;
         }
         if (rc != 0)
             goto fail;
     }
 
-    if (parse_list("promote_resource_attributes", promote, &st->promote, &st->n_promote, err,
-                   err_cap) != 0 ||
-        parse_list("ignore_resource_attributes", ignore, &st->ignore, &st->n_ignore, err,
-                   err_cap) != 0)
+    if (xl_parse_list("promote_resource_attributes", promote, &st->promote, &st->n_promote, err,
+                      err_cap) != 0 ||
+        xl_parse_list("ignore_resource_attributes", ignore, &st->ignore, &st->n_ignore, err,
+                      err_cap) != 0)
         goto fail;
     if (st->promote_all && st->n_promote > 0) {
-        set_err(err, err_cap,
-                "promote_all_resource_attributes and promote_resource_attributes are mutually "
-                "exclusive");
+        xl_set_err(err, err_cap,
+                   "promote_all_resource_attributes and promote_resource_attributes are mutually "
+                   "exclusive");
         goto fail;
     }
     if (!st->promote_all && st->n_ignore > 0) {
-        set_err(err, err_cap,
-                "ignore_resource_attributes is only allowed with "
-                "promote_all_resource_attributes = true");
+        xl_set_err(err, err_cap,
+                   "ignore_resource_attributes is only allowed with "
+                   "promote_all_resource_attributes = true");
         goto fail;
     }
     st->ns_len = strlen(ns);
     st->ns = malloc(st->ns_len + 1);
     if (!st->ns || own_lists(st) != 0) {
-        set_err(err, err_cap, "out of memory");
+        xl_set_err(err, err_cap, "out of memory");
         goto fail;
     }
     memcpy(st->ns, ns, st->ns_len + 1);
@@ -1066,34 +1042,3 @@ fail:
     xl_fini(st);
     return -1;
 }
-
-/* The whole of a strategy plugin: an init that picks the strategy flags, the
- * descriptor and the one exported entry.  Each strategy's .c file is this
- * macro with its name and flags, so the four cannot drift apart. */
-#define XL_STRATEGY_PLUGIN(plugin_name, strategy_flags)                                            \
-    static int init(const struct ob_host *host, void **out_state, char *err, size_t err_cap)      \
-    {                                                                                              \
-        return xl_init(host, (strategy_flags), out_state, err, err_cap);                           \
-    }                                                                                              \
-                                                                                                   \
-    static const struct ob_translator descriptor = {                                               \
-        .hdr = OB_TRANSLATOR_HEADER,                                                               \
-        .name = (plugin_name),                                                                     \
-        .version = OB_VERSION,                                                                     \
-        .init = init,                                                                              \
-        .fini = xl_fini,                                                                           \
-        .family_name = xl_family_name,                                                             \
-        .label_name = xl_label_name,                                                               \
-        .resource = xl_resource,                                                                   \
-        .unit_name = xl_unit_name,                                                                 \
-    };                                                                                             \
-                                                                                                   \
-    /* any minor of our major can use a v1.0 descriptor */                                         \
-    OB_TRANSLATOR_EXPORT const struct ob_translator *ob_translator_v1(uint32_t host_abi_major,     \
-                                                                      uint32_t host_abi_minor)     \
-    {                                                                                              \
-        (void)host_abi_minor;                                                                      \
-        return host_abi_major == OB_ABI_MAJOR ? &descriptor : NULL;                                \
-    }
-
-#endif
