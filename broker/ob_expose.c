@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ob_float.h"
+#include "ob_prom_series.h"
 
 /* ---- escaping ------------------------------------------------------------ */
 
@@ -259,40 +260,38 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
     }
     const char *names = w->names.data;
     size_t n = w->name_len;
-    const char *name = names, *bucket = names + n, *sum = names + 2 * n + 7,
-               *count = names + 3 * n + 11;
-    const double *v = sv->values;
-    int rc;
-
     if (OB_LIKELY(sv->kind == OB_SHAPE_SCALAR))
-        return put_line(w, name, n, sv, NULL, v[0]);
+        return put_line(w, names, n, sv, NULL, sv->values[OB_SAMPLE_VALUE]);
 
-    /* The sample layout: ob_store_layout.h, "samples". */
-    bool hist = sv->kind == OB_SHAPE_HISTOGRAM;
-    struct extra_label x = hist ? (struct extra_label){"le=\"", 4, NULL, 0}
-                                : (struct extra_label){"quantile=\"", 10, NULL, 0};
-    const char *text = point_texts(w, sv);
+    /* name, name_bucket, name_sum, name_count (see ob_expose_family) */
+    const char *const variant[] = {names, names + n, names + 2 * n + 7, names + 3 * n + 11};
+    const size_t variant_len[] = {n, n + 7, n + 4, n + 6};
+    const char *text = point_texts(w, sv), *next_text = text;
     if (!text)
         return -ENOMEM;
-    for (uint32_t i = 0; i < sv->n; i++) {
-        x.text = text;
-        x.text_len = strlen(text);
-        text += x.text_len + 1;
-        double vi = v[OB_SAMPLE_POINT0 + i];
-        rc = hist ? put_line(w, bucket, n + 7, sv, &x, vi) : put_line(w, name, n, sv, &x, vi);
+    struct ob_prom_iter it;
+    struct ob_prom_sample ps;
+    ob_prom_iter_init(&it, sv);
+    while (ob_prom_next(&it, &ps)) {
+        struct extra_label x, *xp = NULL;
+        if (ps.extra != OB_PROM_NO_EXTRA) {
+            x = ps.extra == OB_PROM_LE ? (struct extra_label){"le=\"", 4, NULL, 0}
+                                       : (struct extra_label){"quantile=\"", 10, NULL, 0};
+            if (ps.point < sv->n) { /* points come in order: walk the texts */
+                x.text = next_text;
+                x.text_len = strlen(next_text);
+                next_text += x.text_len + 1;
+            } else {
+                x.text = "+Inf";
+                x.text_len = 4;
+            }
+            xp = &x;
+        }
+        int rc = put_line(w, variant[ps.suffix], variant_len[ps.suffix], sv, xp, ps.value);
         if (rc)
             return rc;
     }
-    if (hist) {
-        /* +Inf carries the count, so _bucket{le="+Inf"} and _count agree. */
-        x.text = "+Inf";
-        x.text_len = 4;
-        if ((rc = put_line(w, bucket, n + 7, sv, &x, v[OB_SAMPLE_POINT0 + sv->n])))
-            return rc;
-    }
-    if ((!hist || sv->has_sum) && (rc = put_line(w, sum, n + 4, sv, NULL, v[OB_SAMPLE_SUM])))
-        return rc;
-    return put_line(w, count, n + 6, sv, NULL, v[OB_SAMPLE_COUNT]);
+    return 0;
 }
 
 static int on_family(void *ctx, const struct ob_family_view *f)

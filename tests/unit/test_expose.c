@@ -17,6 +17,7 @@
 
 #include "ob_buf.h"
 #include "ob_expose.h"
+#include "ob_prom_series.h"
 #include "ob_store.h"
 
 /* ---- escaping ------------------------------------------------------------ */
@@ -217,6 +218,57 @@ START_TEST(writer_bounds_change)
                     "h_count{k=\"c\"} 3\n");
     ob_expose_writer_fini(&w);
     ob_buf_fini(&out);
+}
+END_TEST
+
+/* The Prometheus samples of stored series, in order, for every writer. */
+START_TEST(prom_samples)
+{
+    static const double bounds[] = {1, 2};
+    double hv[] = {5, 9, 1, 3, 5}; /* count, sum, le 1, le 2, +Inf */
+    struct ob_series_view h = {.kind = OB_SHAPE_HISTOGRAM, .n = 2, .points = bounds,
+                               .has_sum = false, .values = hv};
+    struct ob_prom_iter it;
+    struct ob_prom_sample ps;
+    static const struct ob_prom_sample want_h[] = {
+        {OB_PROM_BUCKET, OB_PROM_LE, 0, 1},
+        {OB_PROM_BUCKET, OB_PROM_LE, 1, 3},
+        {OB_PROM_BUCKET, OB_PROM_LE, 2, 5}, /* +Inf */
+        {OB_PROM_COUNT, OB_PROM_NO_EXTRA, 0, 5},
+    };
+    ob_prom_iter_init(&it, &h);
+    for (size_t i = 0; i < OB_ARRAY_LEN(want_h); i++) {
+        ck_assert(ob_prom_next(&it, &ps));
+        ck_assert_int_eq(ps.suffix, want_h[i].suffix);
+        ck_assert_int_eq(ps.extra, want_h[i].extra);
+        ck_assert_uint_eq(ps.point, want_h[i].point);
+        ck_assert(ps.value == want_h[i].value);
+    }
+    ck_assert(!ob_prom_next(&it, &ps));
+    h.has_sum = true;
+    int n = 0, sums = 0;
+    for (ob_prom_iter_init(&it, &h); ob_prom_next(&it, &ps); n++)
+        sums += ps.suffix == OB_PROM_SUM && ps.value == 9;
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(sums, 1);
+
+    double sv[] = {10, 20, 0.5};
+    struct ob_series_view s = {.kind = OB_SHAPE_SUMMARY, .n = 1, .points = bounds, .values = sv};
+    ob_prom_iter_init(&it, &s);
+    ck_assert(ob_prom_next(&it, &ps));
+    ck_assert(ps.suffix == OB_PROM_PLAIN && ps.extra == OB_PROM_QUANTILE && ps.value == 0.5);
+    ck_assert(ob_prom_next(&it, &ps));
+    ck_assert(ps.suffix == OB_PROM_SUM && ps.value == 20);
+    ck_assert(ob_prom_next(&it, &ps));
+    ck_assert(ps.suffix == OB_PROM_COUNT && ps.value == 10);
+    ck_assert(!ob_prom_next(&it, &ps));
+    ck_assert_str_eq(ob_prom_suffix_text(OB_PROM_BUCKET), "_bucket");
+
+    double g = 7;
+    struct ob_series_view sc = {.kind = OB_SHAPE_SCALAR, .values = &g};
+    ob_prom_iter_init(&it, &sc);
+    ck_assert(ob_prom_next(&it, &ps) && ps.suffix == OB_PROM_PLAIN && ps.value == 7);
+    ck_assert(!ob_prom_next(&it, &ps));
 }
 END_TEST
 
@@ -542,6 +594,7 @@ Suite *expose_suite(void)
     tcase_add_test(tc, writer_histogram_timestamps);
     tcase_add_test(tc, writer_summary_no_points);
     tcase_add_test(tc, writer_bounds_change);
+    tcase_add_test(tc, prom_samples);
     tcase_add_test(tc, writer_enomem);
     suite_add_tcase(s, tc);
 
