@@ -1,7 +1,9 @@
 /* main.c: otlp-broker's entry point.
  *
- * Start order: config -> log level -> store -> translator -> ingest -> HTTP
- * -> ready.  Stop order is the reverse.  Every signal is blocked in every
+ * Start order: config -> log level -> translators -> store -> ingest ->
+ * HTTP -> ZeroMQ -> ready.  Stop order is the reverse.  A reload (SIGHUP or
+ * POST /-/reload) swaps the translators; keys that need a restart are named
+ * in its answer and kept as they were.  Every signal is blocked in every
  * thread; the main thread takes them with sigtimedwait(), and between
  * signals does the housekeeping (series expiry).
  *

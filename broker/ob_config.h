@@ -36,7 +36,7 @@ struct ob_config {
 
     /* [http] */
     char *http_listen;             /* host:port, [v6]:port; port 0 = any free port */
-    uint32_t http_threads;         /* MHD thread pool size; 0 = number of CPUs */
+    uint32_t http_threads;         /* HTTP worker daemons; 0 = number of CPUs */
     int64_t http_timeout_ms;       /* idle connection timeout */
 
     /* [store] */

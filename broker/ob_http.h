@@ -1,7 +1,10 @@
-/* ob_http.h: the HTTP frontend (libmicrohttpd, internal epoll thread pool).
+/* ob_http.h: the HTTP frontend (libmicrohttpd: one acceptor thread deals
+ * connections to one single-threaded epoll daemon per worker).
  *
- *   POST /v1/metrics, POST /api/v1/otlp/v1/metrics   OTLP/HTTP (protobuf; gzip)
- *   GET  /metrics                                     Prometheus text 0.0.4 (gzip if asked)
+ *   POST /v1/metrics, POST /api/v1/otlp/v1/metrics   OTLP/HTTP (protobuf or JSON; gzip)
+ *   GET  /metrics                                     Prometheus text 0.0.4, or 1.0.0 with
+ *                                                     UTF-8 names when the scraper asks
+ *                                                     (gzip if asked)
  *   GET  /-/healthy, GET /-/ready, POST /-/reload
  */
 #ifndef OB_HTTP_H

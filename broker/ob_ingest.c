@@ -6,8 +6,10 @@
  *   ingest_resource  attributes rendered once; translator decides job,
  *                    instance, target_info and promoted attributes
  *   ingest_metric    type + temporality checks; family from the name cache
- *   ingest_point     label set (sanitised, collisions joined with ';',
- *                    sorted), values, ob_store_append(); rejections counted
+ *   ingest_*_points  per point kind: values laid out as the store's sample
+ *                    layout says; the series from the series cache
+ *                    (ob_series_cache.h) or a new label set (ob_labels.h);
+ *                    ob_store_append(); rejections counted
  *
  * All scratch memory is per thread (struct worker) and reused across
  * requests; the protobuf tree and rendered strings live in the request arena.
@@ -702,7 +704,7 @@ static void write_target_info(struct request *r, const struct resource_ctx *rc)
     struct ob_series_ref ref = {
         .family = family,
         .family_gen = fam->gen,
-        .hash = XXH3_64bits_withSeed(w->key.data, w->key.len, family),
+        .hash = ob_store_hash(family, w->key.data, w->key.len),
         .key = w->key.data,
         .key_len = (uint32_t)w->key.len,
         .labels = w->block.data,

@@ -30,6 +30,7 @@
 #include "ob_ooo.h"
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
+#include "ob_store_test.h"
 
 struct ob_store {
     unsigned char *base;
@@ -579,7 +580,7 @@ static void index_rebuild(struct ob_store *s)
             index_insert(s, s->slots[i].hash, i);
 }
 
-/* ---- families ------------------------------------------------------------------ */
+/* ---- family index and retirement --------------------------------------------- */
 
 static inline const struct ob_store_text *text_at(const struct ob_store *s, uint64_t off)
 {
@@ -1292,7 +1293,7 @@ int ob_store_unlink(const char *path)
     return rc ? -errno : 0;
 }
 
-/* ---- families ------------------------------------------------------------- */
+/* ---- families: the API ------------------------------------------------------ */
 
 int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum ob_family_type type,
                     const char *help, size_t help_len, uint32_t *out_family, uint32_t *out_gen)
@@ -1389,7 +1390,7 @@ bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen)
            atomic_load_explicit(&f->state, memory_order_acquire) == OB_FAM_LIVE;
 }
 
-static int crash_in_retire; /* test hook, see ob_store_lock.h */
+static int crash_in_retire; /* test hook, see ob_store_test.h */
 
 void ob_store_test_crash_in_retire(int step)
 {

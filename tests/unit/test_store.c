@@ -20,6 +20,7 @@
 #include "ob_store.h"
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
+#include "ob_store_test.h"
 
 static char shm_name[64];
 static char errbuf[OB_ERR_LEN];
