@@ -340,7 +340,7 @@ static void append(struct request *r, const struct ob_series_probe *pd, const st
              * (it had no series for series_ttl): look it up again (the
              * entry is updated in place) and build the series anew. */
             const struct ob_family_entry *fam =
-                ob_names_family(r->w->names, r->x, r->in->store, r->mv);
+                ob_names_resolve_family(r->w->names, r->x, r->in->store, r->mv);
             if (fam)
                 r->w->pipe.family = fam->family; /* the next points' guesses */
             if (fam && fam->status == OB_FAMILY_OK &&
@@ -547,7 +547,7 @@ static void ingest_metric(struct request *r, const metric *m)
     }
 
     r->mv = &mv;
-    r->fam = ob_names_family(r->w->names, r->x, r->in->store, &mv);
+    r->fam = ob_names_resolve_family(r->w->names, r->x, r->in->store, &mv);
     if (!r->fam || r->fam->status != OB_FAMILY_OK) {
         enum ob_family_status st = r->fam ? r->fam->status : OB_FAMILY_FULL;
         if (st == OB_FAMILY_DROPPED)
@@ -695,7 +695,7 @@ static void write_target_info(struct request *r, const struct resource_ctx *rc)
         .description = {"Target metadata", sizeof "Target metadata" - 1},
         .type = OB_METRIC_GAUGE,
     };
-    const struct ob_family_entry *fam = ob_names_family(w->names, r->x, r->in->store, &target);
+    const struct ob_family_entry *fam = ob_names_resolve_family(w->names, r->x, r->in->store, &target);
     if (!fam || fam->status != OB_FAMILY_OK)
         return;
     uint32_t family = fam->family;

@@ -291,7 +291,7 @@ static uint32_t family_key(const struct ob_metric_view *m, char *buf, size_t cap
     return (uint32_t)need;
 }
 
-const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct ob_xlator *x,
+const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n, const struct ob_xlator *x,
                                               struct ob_store *s, const struct ob_metric_view *m)
 {
     char stack[1024];

@@ -56,10 +56,11 @@ void ob_names_publish(struct ob_names *n);
 size_t ob_names_entries(const struct ob_names *n);
 size_t ob_names_bytes(const struct ob_names *n);
 
-/* The family for metric m, created in the store on first sight (and again
- * when the store reclaimed the one cached).  NULL only on allocation
+/* The family for metric m: named by the translator and resolved in the
+ * store (ob_store_family: created there on first sight, and again when the
+ * store reclaimed the one cached), then cached.  NULL only on allocation
  * failure. */
-const struct ob_family_entry *ob_names_family(struct ob_names *n, const struct ob_xlator *x,
+const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n, const struct ob_xlator *x,
                                               struct ob_store *s, const struct ob_metric_view *m);
 
 /* The label name for an attribute key; false when the translator drops it
@@ -68,7 +69,7 @@ bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *k
                     struct ob_str *out_name);
 
 /* The label name for a data-point attribute key of a series of metric m
- * (fam = ob_names_family(..., m)): the plugin's metric_label_name (ABI 1.1)
+ * (fam = ob_names_resolve_family(..., m)): the plugin's metric_label_name (ABI 1.1)
  * cached per (metric, key) when it has one, else ob_names_label(). */
 bool ob_names_metric_label(struct ob_names *n, const struct ob_xlator *x,
                            const struct ob_family_entry *fam, const struct ob_metric_view *m,
