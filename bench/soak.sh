@@ -14,6 +14,10 @@
 # warm-up (a quarter of the run, at least 5 minutes) and at the end.
 # Target: flat within 5 % after the warm-up, zero errors.  Exit 1 when an
 # error happened or something grew by more than that.
+#
+# To find what grows: OB_SOAK_WRAP runs the broker under a tool (e.g.
+# "valgrind --tool=massif --massif-out-file=/tmp/massif.out"), and
+# OB_SOAK_RATE sets the ingest rate (points/s) instead of half the maximum.
 set -u
 B=${OB_BUILD:-build}
 SECS=${OB_SOAK_SECS:-1800}
@@ -32,12 +36,12 @@ trap 'exit 1' INT TERM
 
 if [ -z "${MAKELEVEL:-}" ]; then make -s BUILD="$B" all "$LOADGEN" || exit 1; fi
 : >"$TMP/empty.ini"
-"$B/otlp-broker" -c "$TMP/empty.ini" -o http.listen=127.0.0.1:0 -o "store.path=$SHM" \
+${OB_SOAK_WRAP:-} "$B/otlp-broker" -c "$TMP/empty.ini" -o http.listen=127.0.0.1:0 -o "store.path=$SHM" \
     -o store.max_series=200000 -o store.series_ttl=2m -o "translator.plugin_dir=$B/plugins" \
     -o zmq.pull= -o zmq.reply= 2>"$TMP/broker.log" &
 PID=$!
 PORT=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do
     PORT=$(sed -n 's|.*listening on http://127\.0\.0\.1:\([0-9][0-9]*\).*|\1|p' "$TMP/broker.log" | head -n1)
     [ -n "$PORT" ] && break
     sleep 0.1
@@ -55,7 +59,7 @@ sample() { # RSS_KB FDS BYTES FAMILIES SERIES
 TS0=$(( $(date +%s) * 1000 - 60000 ))
 R=$("$LOADGEN" --port "$PORT" --conns 2 --duration 5 --ts0-ms "$TS0" --step-ms 1 | grep '^RESULT')
 MAX=$(kv points_per_s "$R")
-RATE=$(( ${MAX%.*} / 2 ))
+RATE=${OB_SOAK_RATE:-$(( ${MAX%.*} / 2 ))}
 say "soak: broker pid $PID port $PORT; alone loadgen reaches $MAX points/s, soak at $RATE for $SECS s"
 
 "$LOADGEN" --port "$PORT" --conns 2 --duration "$SECS" --rate "$RATE" --step-ms 1 \
