@@ -22,6 +22,7 @@
 #include <iniparser.h>
 
 #include "ob_error.h"
+#include "ob_log.h"
 #include "ob_units.h"
 
 /* The install path of the plugins; the Makefile passes $(PREFIX)/lib/... */
@@ -147,8 +148,6 @@ static const struct option options[] = {
     {"limits", "name_cache_bytes", T_SIZE, "16MiB", F(name_cache_bytes), 64 * KIB, 1 * GIB,
      "Bytes each ingest thread's name cache may hold (keys, names, table)."},
 };
-
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 static const struct option *find_option(const char *section, const char *key)
 {
@@ -284,17 +283,6 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-static int parse_level(const char *s, int *out)
-{
-    for (size_t i = 0; i < OB_ARRAY_LEN(level_names); i++) {
-        if (strcasecmp(s, level_names[i]) == 0) {
-            *out = (int)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
 /* Parses text for opt into cfg.  Errors name the key, the value and what is
  * expected. */
 static int set_value(struct ob_config *cfg, const struct option *opt, const char *text,
@@ -320,9 +308,13 @@ static int set_value(struct ob_config *cfg, const struct option *opt, const char
     case T_BOOL:
         rc = parse_bool(text, (bool *)field);
         break;
-    case T_LOGLEVEL:
-        rc = parse_level(text, (int *)field);
+    case T_LOGLEVEL: {
+        int level = ob_log_level_parse(text);
+        if (level >= 0)
+            *(int *)field = level;
+        rc = level < 0 ? level : 0;
         break;
+    }
     case T_U32:
         rc = parse_u64(text, &v);
         break;
@@ -622,8 +614,8 @@ static void put_value(FILE *f, const struct ob_config *cfg, const struct option 
     case T_STRING: put_string(f, *(char *const *)field); return;
     case T_BOOL: fputs(*(const bool *)field ? "true" : "false", f); return;
     case T_LOGLEVEL: {
-        int l = *(const int *)field;
-        fputs(l >= 0 && (size_t)l < OB_ARRAY_LEN(level_names) ? level_names[l] : "info", f);
+        const char *name = ob_log_level_name(*(const int *)field);
+        fputs(name ? name : "info", f);
         return;
     }
     case T_U32: fmt_number(T_U32, *(const uint32_t *)field, num, sizeof num); break;
