@@ -49,6 +49,7 @@
 #include "ob_otlp.h"
 #include "ob_otlp_json.h"
 #include "ob_selfmetrics.h"
+#include "ob_time.h"
 
 #define COMPONENT "http"
 #define CT_TEXT "text/plain; charset=utf-8"

@@ -34,6 +34,7 @@
 #include "ob_otlp_json.h"
 #include "ob_plugin_host.h"
 #include "ob_store.h"
+#include "ob_time.h"
 #include "ob_utf8.h"
 
 typedef Opentelemetry__Proto__Common__V1__AnyValue any_value;

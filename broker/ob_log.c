@@ -7,6 +7,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ob_time.h"
+
 enum ob_log_level ob_log_level_current = OB_LOG_INFO;
 
 /* Indexed by enum ob_log_level: as configured, and as a log line shows it. */
@@ -29,20 +31,6 @@ int ob_log_level_parse(const char *name)
 const char *ob_log_level_name(int level)
 {
     return level >= 0 && (size_t)level < OB_ARRAY_LEN(level_names) ? level_names[level] : NULL;
-}
-
-int64_t ob_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t ob_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Advances off by what (v)snprintf reported, clamped to the buffer. */

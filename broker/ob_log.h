@@ -47,8 +47,4 @@ struct ob_complaint {
 void ob_complain(struct ob_complaint *c, const char *component, const char *fmt, ...)
     OB_PRINTF(3, 4);
 
-/* CLOCK_REALTIME / CLOCK_MONOTONIC in nanoseconds. */
-int64_t ob_now_ns(void);
-int64_t ob_mono_ns(void);
-
 #endif
