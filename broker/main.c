@@ -27,6 +27,7 @@
 #include "ob_plugin_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
+#include "ob_time.h"
 #include "ob_zmq.h"
 
 #define MAX_OVERRIDES 256

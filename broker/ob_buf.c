@@ -2,6 +2,7 @@
 #include "ob_buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,6 +19,24 @@ void ob_buf_fini(struct ob_buf *b)
     *b = (struct ob_buf){0};
 }
 
+/* Grows b to at least want (<= max) bytes: doubling from 256, clipped to max. */
+static bool grow(struct ob_buf *b, size_t want, size_t max)
+{
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < want)
+        cap = cap * 2 > cap ? cap * 2 : want;
+    if (cap > max)
+        cap = max;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->failed = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
 bool ob_buf_reserve(struct ob_buf *b, size_t extra)
 {
     if (b->failed)
@@ -29,17 +48,18 @@ bool ob_buf_reserve(struct ob_buf *b, size_t extra)
         b->failed = true;
         return false;
     }
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < want)
-        cap = cap * 2 > cap ? cap * 2 : want;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->failed = true;
+    return grow(b, want, SIZE_MAX);
+}
+
+bool ob_buf_reserve_max(struct ob_buf *b, size_t extra, size_t max)
+{
+    if (b->failed)
         return false;
-    }
-    b->data = p;
-    b->cap = cap;
-    return true;
+    if (b->cap - b->len >= extra)
+        return true;
+    if (b->len > max || extra > max - b->len)
+        return false; /* over the ceiling: not an allocation failure */
+    return grow(b, b->len + extra, max);
 }
 
 bool ob_buf_append(struct ob_buf *b, const void *p, size_t n)

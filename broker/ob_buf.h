@@ -19,6 +19,11 @@ void ob_buf_init(struct ob_buf *b);
 void ob_buf_fini(struct ob_buf *b);
 /* Ensures room for `extra` more bytes; false (and b->failed) on ENOMEM. */
 bool ob_buf_reserve(struct ob_buf *b, size_t extra);
+/* ob_buf_reserve() with a ceiling: the buffer never grows past max bytes in
+ * all, for data a limit bounds (a request body, an inflated one).  False when
+ * len + extra would pass max (b unchanged, b->failed not set) or on ENOMEM
+ * (b->failed). */
+bool ob_buf_reserve_max(struct ob_buf *b, size_t extra, size_t max);
 bool ob_buf_append(struct ob_buf *b, const void *p, size_t n);
 bool ob_buf_printf(struct ob_buf *b, const char *fmt, ...) OB_PRINTF(2, 3);
 

@@ -24,6 +24,7 @@
 #include <iniparser.h>
 
 #include "ob_error.h"
+#include "ob_log.h"
 #include "ob_units.h"
 
 /* The install path of the plugins; the Makefile passes $(PREFIX)/lib/... */
@@ -154,8 +155,6 @@ static const struct option options[] = {
      "Bytes each ingest thread's name cache may hold (keys, names, table)."},
 };
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
 static const struct option *find_option(const char *section, const char *key)
 {
     for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
@@ -256,17 +255,6 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-static int parse_level(const char *s, int *out)
-{
-    for (size_t i = 0; i < OB_ARRAY_LEN(level_names); i++) {
-        if (strcasecmp(s, level_names[i]) == 0) {
-            *out = (int)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
-
 /* Parses text for opt into cfg.  Errors name the key, the value and what is
  * expected. */
 static int set_value(struct ob_config *cfg, const struct option *opt, const char *text,
@@ -292,9 +280,13 @@ static int set_value(struct ob_config *cfg, const struct option *opt, const char
     case T_BOOL:
         rc = parse_bool(text, (bool *)field);
         break;
-    case T_LOGLEVEL:
-        rc = parse_level(text, (int *)field);
+    case T_LOGLEVEL: {
+        int level = ob_log_level_parse(text);
+        if (level >= 0)
+            *(int *)field = level;
+        rc = level < 0 ? level : 0;
         break;
+    }
     case T_U32:
         rc = parse_u64(text, &v);
         break;
@@ -608,9 +600,8 @@ static void value_text(const struct ob_config *cfg, const struct option *opt, ch
     }
     case T_BOOL: snprintf(buf, cap, "%s", *(const bool *)field ? "true" : "false"); break;
     case T_LOGLEVEL: {
-        int l = *(const int *)field;
-        snprintf(buf, cap, "%s",
-                 l >= 0 && (size_t)l < OB_ARRAY_LEN(level_names) ? level_names[l] : "info");
+        const char *name = ob_log_level_name(*(const int *)field);
+        snprintf(buf, cap, "%s", name ? name : "info");
         break;
     }
     case T_U32: fmt_number(T_U32, *(const uint32_t *)field, buf, cap); break;

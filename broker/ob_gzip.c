@@ -17,26 +17,12 @@
 #include "ob_error.h"
 
 /* Grows out so that it has room for more output, never beyond `limit` bytes
- * of room past `start` (the cap + 1).  Doubles, starting from a guess. */
+ * past `start` (the cap + 1).  Doubles, starting from a guess. */
 static int grow(struct ob_buf *out, size_t start, size_t limit, size_t guess)
 {
-    size_t produced = out->len - start;
-    size_t room_max = limit - produced; /* > 0: the caller stops at the limit */
-    size_t want = out->cap - out->len;
-    want = want ? want * 2 : guess;
-    if (want > room_max)
-        want = room_max;
-    if (want < 4096 && room_max >= 4096)
-        want = 4096;
-    /* ob_buf_reserve rounds up to a power of two; do it exactly here so the
-     * buffer stays within the cap. */
-    size_t cap = out->len + want;
-    char *p = realloc(out->data, cap);
-    if (!p)
-        return -ENOMEM;
-    out->data = p;
-    out->cap = cap;
-    return 0;
+    size_t room_max = limit - (out->len - start); /* > 0: the caller stops at the limit */
+    size_t max = limit > SIZE_MAX - start ? SIZE_MAX : start + limit;
+    return ob_buf_reserve_max(out, OB_MIN(OB_MAX(guess, 4096), room_max), max) ? 0 : -ENOMEM;
 }
 
 int ob_gunzip(const void *in, size_t in_len, size_t max_out, struct ob_buf *out)
@@ -109,8 +95,10 @@ int ob_gunzip(const void *in, size_t in_len, size_t max_out, struct ob_buf *out)
     if (out->len - start > max_out)
         rc = OB_E_TOO_LARGE;
     inflateEnd(&zs);
-    if (rc)
+    if (rc) {
         out->len = start;
+        out->failed = false; /* as on entry: only this call failed */
+    }
     return rc;
 }
 

@@ -47,6 +47,7 @@
 #include "ob_log.h"
 #include "ob_request.h"
 #include "ob_selfmetrics.h"
+#include "ob_time.h"
 
 #define COMPONENT "http"
 #define CT_TEXT "text/plain; charset=utf-8"
@@ -274,18 +275,10 @@ static void body_append(struct req *r, const char *data, size_t n, uint64_t max)
         ob_buf_fini(&r->body); /* release it now, the rest is dropped */
         return;
     }
-    if (r->body.cap - r->body.len < n) {
-        size_t want = OB_MAX(r->body.cap * 2, r->body.len + n);
-        want = OB_MAX(want, 16384);
-        want = OB_MIN(want, (size_t)max);
-        char *p = realloc(r->body.data, want);
-        if (!p) {
-            r->no_memory = true;
-            ob_buf_fini(&r->body);
-            return;
-        }
-        r->body.data = p;
-        r->body.cap = want;
+    if (!ob_buf_reserve_max(&r->body, n, (size_t)max)) {
+        r->no_memory = true;
+        ob_buf_fini(&r->body);
+        return;
     }
     memcpy(r->body.data + r->body.len, data, n);
     r->body.len += n;

@@ -38,6 +38,7 @@
 #include "ob_plugin_host.h"
 #include "ob_series_cache.h"
 #include "ob_store.h"
+#include "ob_time.h"
 #include "ob_utf8.h"
 
 typedef Opentelemetry__Proto__Metrics__V1__ResourceMetrics resource_metrics;

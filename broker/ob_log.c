@@ -1,14 +1,19 @@
 /* ob_log.c: leveled one-line logger and the complaint rate limiter. */
 #include "ob_log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include "ob_time.h"
 
 enum ob_log_level ob_log_level_current = OB_LOG_INFO;
 
-static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG"};
+/* Indexed by enum ob_log_level: as configured, and as a log line shows it. */
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const level_tags[] = {"ERROR", "WARN", "INFO", "DEBUG"};
 
 void ob_log_set_level(enum ob_log_level level)
 {
@@ -17,25 +22,15 @@ void ob_log_set_level(enum ob_log_level level)
 
 int ob_log_level_parse(const char *name)
 {
-    static const char *const lower[] = {"error", "warn", "info", "debug"};
-    for (size_t i = 0; i < OB_ARRAY_LEN(lower); i++)
-        if (strcmp(name, lower[i]) == 0)
+    for (size_t i = 0; i < OB_ARRAY_LEN(level_names); i++)
+        if (strcasecmp(name, level_names[i]) == 0)
             return (int)i;
-    return -1;
+    return -EINVAL;
 }
 
-int64_t ob_now_ns(void)
+const char *ob_log_level_name(int level)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-int64_t ob_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return level >= 0 && (size_t)level < OB_ARRAY_LEN(level_names) ? level_names[level] : NULL;
 }
 
 /* Advances off by what (v)snprintf reported, clamped to the buffer. */
@@ -56,7 +51,7 @@ static void vlog(enum ob_log_level level, const char *component, const char *suf
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], component);
+                     tm.tm_sec, ts.tv_nsec / 1000000, level_tags[level], component);
     if (n < 0)
         return;
     size_t off = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;

@@ -19,8 +19,11 @@ enum ob_log_level { OB_LOG_ERROR = 0, OB_LOG_WARN = 1, OB_LOG_INFO = 2, OB_LOG_D
 extern enum ob_log_level ob_log_level_current;
 
 void ob_log_set_level(enum ob_log_level level);
-/* Parses "error", "warn", "info", "debug"; returns -1 if unknown. */
+/* Parses "error", "warn", "info", "debug" (any case): the level, or -EINVAL.
+ * What broker.log_level takes. */
 int ob_log_level_parse(const char *name);
+/* "error" .. "debug", the names ob_log_level_parse() reads; NULL out of range. */
+const char *ob_log_level_name(int level);
 void ob_log(enum ob_log_level level, const char *component, const char *fmt, ...) OB_PRINTF(3, 4);
 
 #define OB_LOG(level, comp, ...)                                                                   \
@@ -43,9 +46,5 @@ struct ob_complaint {
 /* Logs at WARN unless the site is backing off; notes how many were swallowed. */
 void ob_complain(struct ob_complaint *c, const char *component, const char *fmt, ...)
     OB_PRINTF(3, 4);
-
-/* CLOCK_REALTIME / CLOCK_MONOTONIC in nanoseconds. */
-int64_t ob_now_ns(void);
-int64_t ob_mono_ns(void);
 
 #endif

@@ -19,6 +19,9 @@
  * members' C types, and repeated message fields through a generic void **
  * array, the way protobuf-c's own unpacker fills them: every object pointer
  * has the same representation on the platforms we build for.
+ *
+ * The response (partialSuccess) is a json-c object too, printed plain; only
+ * the UTF-8 repair of the message (U+FFFD per bad byte) is ours.
  */
 #include "ob_otlp_json.h"
 
@@ -923,59 +926,82 @@ int ob_otlp_json_decode(struct ob_arena *a, const void *data, size_t len, ob_otl
 
 /* ---- response ------------------------------------------------------------- */
 
-static void put_json_string(struct ob_buf *b, const char *str)
+/* Appends s[0..n) with each byte that starts no well-formed UTF-8 sequence
+ * replaced by U+FFFD: json-c copies bytes >= 0x80 as they are, and the
+ * response must be UTF-8. */
+static void put_replacing_bad_utf8(struct ob_buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    ob_buf_putc(b, '"');
+    const unsigned char *u = (const unsigned char *)s;
+    size_t start = 0;
     for (size_t i = 0; i < n;) {
-        unsigned char ch = s[i];
-        if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') {
-            size_t j = i + 1;
-            while (j < n && s[j] >= 0x20 && s[j] < 0x80 && s[j] != '"' && s[j] != '\\')
-                j++;
-            ob_buf_append(b, s + i, j - i);
-            i = j;
-        } else if (ch >= 0x80) {
-            size_t l = ob_utf8_seq_len(s + i, n - i);
-            if (l) {
-                ob_buf_append(b, s + i, l);
-                i += l;
-            } else {
-                ob_buf_puts(b, "\xef\xbf\xbd"); /* U+FFFD for each bad byte */
-                i++;
-            }
-        } else {
-            const char *esc = ch == '"' ? "\\\"" : ch == '\\' ? "\\\\" : ch == '\n' ? "\\n"
-                            : ch == '\r' ? "\\r" : ch == '\t' ? "\\t" : NULL;
-            if (esc) {
-                ob_buf_puts(b, esc);
-            } else {
-                char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-                ob_buf_append(b, u, sizeof u);
-            }
-            i++;
+        size_t l = ob_utf8_seq_len(u + i, n - i);
+        if (l) {
+            i += l;
+            continue;
         }
+        ob_buf_append(b, s + start, i - start);
+        ob_buf_puts(b, "\xef\xbf\xbd");
+        start = ++i;
     }
-    ob_buf_putc(b, '"');
+    ob_buf_append(b, s + start, n - start);
+}
+
+/* Adds val to obj under key, taking val in every case.  0 or -ENOMEM. */
+static int add_member(struct json_object *obj, const char *key, struct json_object *val)
+{
+    if (!val)
+        return -ENOMEM;
+    if (json_object_object_add(obj, key, val) != 0) {
+        json_object_put(val);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int add_string(struct json_object *obj, const char *key, const char *s, size_t n)
+{
+    if (n > INT_MAX) /* json-c takes an int length */
+        return -ENOMEM;
+    return add_member(obj, key, json_object_new_string_len(s, (int)n));
 }
 
 int ob_otlp_json_encode_response(int64_t rejected, const char *msg, struct ob_buf *out)
 {
+    struct json_object *root = json_object_new_object();
+    if (!root)
+        return -ENOMEM;
+    struct ob_buf clean;
+    ob_buf_init(&clean);
     bool has_msg = msg && msg[0];
-    if (rejected == 0 && !has_msg) {
-        ob_buf_puts(out, "{}");
-    } else {
-        ob_buf_puts(out, "{\"partialSuccess\":{");
-        if (rejected != 0)
-            ob_buf_printf(out, "\"rejectedDataPoints\":\"%lld\"%s", (long long)rejected,
-                          has_msg ? "," : "");
-        if (has_msg) {
-            ob_buf_puts(out, "\"errorMessage\":");
-            put_json_string(out, msg);
+    int rc = 0;
+    if (rejected != 0 || has_msg) {
+        struct json_object *ps = json_object_new_object();
+        rc = add_member(root, "partialSuccess", ps);
+        if (rc == 0 && rejected != 0) {
+            char num[24]; /* an int64 is a JSON string in OTLP/JSON */
+            int n = snprintf(num, sizeof num, "%lld", (long long)rejected);
+            rc = add_string(ps, "rejectedDataPoints", num, (size_t)n);
         }
-        ob_buf_puts(out, "}}");
+        if (rc == 0 && has_msg) {
+            size_t n = strlen(msg);
+            if (!ob_utf8_valid(msg, n)) {
+                put_replacing_bad_utf8(&clean, msg, n);
+                msg = clean.data;
+                n = clean.len;
+                if (clean.failed)
+                    rc = -ENOMEM;
+            }
+            if (rc == 0)
+                rc = add_string(ps, "errorMessage", msg, n);
+        }
     }
-    return out->failed ? -ENOMEM : 0;
+    if (rc == 0) {
+        const char *text = json_object_to_json_string_ext(
+            root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text || !ob_buf_puts(out, text))
+            rc = -ENOMEM;
+    }
+    json_object_put(root);
+    ob_buf_fini(&clean);
+    return rc;
 }

@@ -41,7 +41,8 @@ int ob_otlp_json_decode(struct ob_arena *a, const void *data, size_t len, ob_otl
 /* Appends an ExportMetricsServiceResponse in JSON: "{}" when rejected == 0 and
  * msg is NULL or empty, else {"partialSuccess":{"rejectedDataPoints":"N",
  * "errorMessage":"..."}} with zero/empty members omitted (proto3 JSON), the
- * int64 as a string and msg JSON-escaped (invalid UTF-8 becomes U+FFFD).
+ * int64 as a string and msg JSON-escaped by json-c (\" \\ \b \f \n \r \t, other
+ * control characters as \u00XX, '/' as it is; invalid UTF-8 becomes U+FFFD).
  * Returns 0 or -ENOMEM. */
 int ob_otlp_json_encode_response(int64_t rejected, const char *msg, struct ob_buf *out);
 

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -31,6 +30,7 @@
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
 #include "ob_store_test.h"
+#include "ob_time.h"
 
 struct ob_store {
     unsigned char *base;
@@ -72,17 +72,6 @@ struct layout {
 };
 
 /* ---- small helpers -------------------------------------------------------- */
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-#ifdef CLOCK_REALTIME_COARSE
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* vDSO, no syscall, ~4 ms resolution */
-#else
-    clock_gettime(CLOCK_REALTIME, &ts);
-#endif
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t round_up(uint64_t v, uint64_t to)
 {
@@ -746,7 +735,7 @@ static inline bool get_bit(const uint64_t *bits, uint64_t i)
 static int create_repair(struct ob_store *s)
 {
     struct ob_store_state *st = s->st;
-    int64_t now = wall_ms();
+    int64_t now = ob_wall_ms_coarse();
     uint64_t nunits = (s->heap_end - s->heap_start) / OB_STORE_UNIT;
     uint64_t *starts = calloc(nunits / 64 + 1, 8);
     uint64_t *visited = calloc(s->max_series / 64 + 1, 8);
@@ -1156,9 +1145,7 @@ int ob_store_open(const struct ob_store_opts *opts, struct ob_store **out, char 
                                want.page_size);
     want.ooo_window_ms = opts->ooo_window_ms;
     want.series_ttl_ms = opts->series_ttl_ms;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    want.created_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    want.created_ns = ob_now_ns();
     struct layout L;
     compute_layout(want.page_size, want.max_series, want.max_families, want.heap_bytes, &L);
     want.map_size = L.map_size;
@@ -1351,7 +1338,7 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
         atomic_store_explicit(&f->head, OB_STORE_NIL, memory_order_relaxed);
         f->tail = OB_STORE_NIL;
         atomic_store_explicit(&f->live, 0, memory_order_relaxed);
-        f->empty_ms = wall_ms(); /* reclaimed if no series ever comes */
+        f->empty_ms = ob_wall_ms_coarse(); /* reclaimed if no series ever comes */
         f->link = OB_STORE_NIL;
         /* Filled, then live, then findable (and, new, scannable). */
         atomic_store_explicit(&f->state, OB_FAM_LIVE, memory_order_release);
@@ -1370,7 +1357,7 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
             goto out;
         uint64_t old = atomic_exchange(&s->fams[id].help_off, help_off);
         if (old)
-            heap_retire(s, old, wall_ms());
+            heap_retire(s, old, ob_wall_ms_coarse());
     }
     *out_family = id;
     if (out_gen)
@@ -1688,7 +1675,7 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
 int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
                     int64_t ts_ms, const double *values, unsigned *out_flags)
 {
-    return ob_store_append_at(s, ref, shape, ts_ms, values, wall_ms(), out_flags);
+    return ob_store_append_at(s, ref, shape, ts_ms, values, ob_wall_ms_coarse(), out_flags);
 }
 
 /* ---- scan -------------------------------------------------------------------- */

@@ -41,6 +41,7 @@
 #include "ob_log.h"
 #include "ob_request.h"
 #include "ob_selfmetrics.h"
+#include "ob_time.h"
 #include "ob_zmq_seq.h"
 
 /* Envelope (endpoint index, identity, delimiter) + sequence + encoding +

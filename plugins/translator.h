@@ -185,7 +185,9 @@ struct ob_translator {
      * not fit (the larger of job_len and instance_len; the host grows the
      * buffers to job_len / instance_len and calls again). */
     long (*resource)(void *state, const struct ob_resource_view *r, struct ob_resource_out *out);
-    /* Optional.  UNIT metadata string (docs/otlp-to-prometheus.md §4.5); 0 = no unit. */
+    /* Optional.  UNIT metadata string (docs/otlp-to-prometheus.md §4.5); 0 = no unit.
+     * Reserved: this host does not call it yet (OpenMetrics # UNIT lines
+     * will). */
     long (*unit_name)(void *state, const struct ob_metric_view *m, char *buf, size_t cap);
 
     /* ---- ABI 1.1 ---- */

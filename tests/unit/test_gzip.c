@@ -9,7 +9,7 @@
 
 #include "ob_error.h"
 #include "ob_gzip.h"
-#include "ob_log.h"
+#include "ob_time.h"
 
 /* Deterministic, mildly compressible bytes: OTLP-like, not all zeros. */
 static unsigned char *make_data(size_t n)

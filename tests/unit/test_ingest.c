@@ -11,13 +11,13 @@
 #include "ingest_fixture.h"
 #include "ob_expose.h"
 #include "ob_ingest.h"
-#include "ob_log.h"
 #include "ob_names.h"
 #include "ob_payloads.h"
 #include "ob_plugin_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
 #include "ob_store_layout.h"
+#include "ob_time.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
 static struct ingest_fixture fx;

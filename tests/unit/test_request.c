@@ -13,6 +13,7 @@
 #include "ob_error.h"
 #include "ob_gzip.h"
 #include "ob_log.h"
+#include "ob_time.h"
 #include "ob_payloads.h"
 #include "ob_plugin_host.h"
 #include "ob_request.h"

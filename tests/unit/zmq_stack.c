@@ -12,10 +12,10 @@
 #include "ob_buf.h"
 #include "ob_expose.h"
 #include "ob_ingest.h"
-#include "ob_log.h"
 #include "ob_otlp.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
+#include "ob_time.h"
 #include "ob_zmq.h"
 
 void zmq_stack_start(struct zmq_stack *s, unsigned threads, uint64_t max_body)
