@@ -15,14 +15,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Length (1..4) of the well-formed sequence that starts s[0..n), or 0 when
- * none does (n == 0, or s[0] starts no sequence that is complete and valid). */
-static inline size_t ob_utf8_seq_len(const unsigned char *s, size_t n)
+/* Decodes the well-formed sequence that starts s[0..n): its length (1..4)
+ * and code point, or 0 when none does (n == 0, or s[0] starts no sequence
+ * that is complete and valid; *cp is then left alone). */
+static inline size_t ob_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     if (n == 0)
         return 0;
-    if (s[0] < 0x80)
+    if (s[0] < 0x80) {
+        *cp = s[0];
         return 1;
+    }
     /* 0x80..0xbf continue a sequence, 0xc0 and 0xc1 start only overlong
      * ones, 0xf5.. only code points past U+10FFFF. */
     if (s[0] < 0xc2 || s[0] > 0xf4)
@@ -30,16 +33,24 @@ static inline size_t ob_utf8_seq_len(const unsigned char *s, size_t n)
     size_t len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
     if (len > n)
         return 0;
-    uint32_t cp = s[0] & (0x7f >> len);
+    uint32_t c = s[0] & (0x7f >> len);
     for (size_t i = 1; i < len; i++) {
         if ((s[i] & 0xc0) != 0x80)
             return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
+        c = c << 6 | (s[i] & 0x3f);
     }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
+    if ((len == 3 && c < 0x800) || (len == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+        (c >= 0xd800 && c <= 0xdfff))
         return 0;
+    *cp = c;
     return len;
+}
+
+/* Length (1..4) of the well-formed sequence that starts s[0..n), or 0. */
+static inline size_t ob_utf8_seq_len(const unsigned char *s, size_t n)
+{
+    uint32_t cp;
+    return ob_utf8_decode(s, n, &cp);
 }
 
 /* Whether s[0..len) is well-formed UTF-8 throughout. */

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ob_utf8.h"
 #include "xl/xl.h"
 
 #define MAX_GROUPS 10 /* $0 (whole name) .. $9 */
@@ -433,7 +434,7 @@ static int check_prefix(const char *key, const char *prefix, unsigned strategy, 
         return -1;
     }
     if (!(strategy & XL_ESCAPE)) {
-        if (xl_utf8_valid(prefix, n))
+        if (ob_utf8_valid(prefix, n))
             return 0;
         xl_set_err(err, err_cap, "%s: not valid UTF-8", key);
         return -1;

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ob_utf8.h"
+
 /* ---- small helpers ------------------------------------------------------ */
 
 bool xl_is_digit(unsigned c)
@@ -62,63 +64,13 @@ static bool all_underscores(const char *p, size_t n)
 }
 
 /* Length of the well-formed UTF-8 sequence at s[0..n) and its code point in
- * *out_cp, or 0 if the byte at s[0] does not start one.  The caller then
- * counts that single byte as one invalid character, exactly as Go's
+ * *out_cp, or 0 if the byte at s[0] does not start one (ob_utf8.h, the
+ * broker's own definition, header-only).  The caller then counts that
+ * single byte as one invalid character, exactly as Go's
  * `for _, r := range s` yields one RuneError per bad byte. */
-static size_t utf8_decode(const char *str, size_t n, uint32_t *out_cp)
+static size_t utf8_decode(const char *s, size_t n, uint32_t *out_cp)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    if (n == 0)
-        return 0;
-    unsigned char c = s[0];
-    if (c < 0x80) {
-        *out_cp = c;
-        return 1;
-    }
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-        if (c == 0xe0)
-            lo = 0xa0; /* no overlongs */
-        else if (c == 0xed)
-            hi = 0x9f; /* no surrogates */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f; /* <= U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    *out_cp = cp;
-    return len;
-}
-
-bool xl_utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        size_t w = utf8_decode(s + i, n - i, &cp);
-        if (w == 0)
-            return false;
-        i += w;
-    }
-    return true;
+    return ob_utf8_decode((const unsigned char *)s, n, out_cp);
 }
 
 /* Go's unicode.IsSpace, which strings.TrimSpace uses on unit parts. */
@@ -137,7 +89,7 @@ static bool is_go_space(uint32_t cp)
 /* strings.TrimSpace: whole code points from both ends. */
 struct ob_str xl_trim_space(struct ob_str s)
 {
-    uint32_t cp;
+    uint32_t cp = 0;
     size_t w;
     while (s.len > 0 && (w = utf8_decode(s.ptr, s.len, &cp)) > 0 && is_go_space(cp)) {
         s.ptr += w;
@@ -564,7 +516,7 @@ static void vname_emit(const struct xl_vname *v, size_t len, struct xl_out *o)
 static bool vname_valid_utf8(const struct xl_vname *v)
 {
     for (size_t p = 0; p < v->n_parts; p++)
-        if (!xl_utf8_valid(v->part[p].ptr, v->part[p].len))
+        if (!ob_utf8_valid(v->part[p].ptr, v->part[p].len))
             return false;
     return true;
 }
@@ -704,7 +656,7 @@ long xl_label_name(void *state, const char *key, size_t key_len, char *buf, size
     if (!(st->strategy & XL_ESCAPE)) {
         /* Spec 6.2: untouched, but never empty or only '_'; invalid UTF-8
          * could not be exposed, so it is dropped too. */
-        if (all_underscores(key, key_len) || !xl_utf8_valid(key, key_len))
+        if (all_underscores(key, key_len) || !ob_utf8_valid(key, key_len))
             return -1;
         out_init(&o, buf, cap, NULL, 0);
         out_put(&o, key, key_len);

@@ -75,8 +75,6 @@ void xl_set_err(char *err, size_t err_cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* s without leading and trailing white space (Go's strings.TrimSpace). */
 struct ob_str xl_trim_space(struct ob_str s);
-/* Is s[0..n) well-formed UTF-8? */
-bool xl_utf8_valid(const char *s, size_t n);
 /* ASCII '0'..'9'. */
 bool xl_is_digit(unsigned c);
 /* Metric name alphabet with '_': [A-Za-z0-9_:]. */
