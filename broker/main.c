@@ -24,7 +24,7 @@
 #include "ob_http.h"
 #include "ob_ingest.h"
 #include "ob_log.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
 #include "ob_time.h"
@@ -110,20 +110,20 @@ static int parse_args(int argc, char **argv, struct args *a)
 #define TRANSLATOR_ERR_LEN (OB_ERR_LEN + 32)
 
 /* The translators in use: one host per frontend.  A frontend without its
- * own [translator_<frontend>] plugin shares the default xlator. */
+ * own [translator_<frontend>] plugin shares the default instance. */
 struct translators {
-    struct ob_plugin_host fe[OB_FE__COUNT];
+    struct ob_translator_slot fe[OB_FE__COUNT];
 };
 
 /* Loads (and initialises) every translator cfg names: all of them or none.
  * out[fe] each hold one reference.  err says which section failed. */
-static int load_translators(const struct ob_config *cfg, struct ob_xlator *out[OB_FE__COUNT],
-                            char *err, size_t cap)
+static int load_translators(const struct ob_config *cfg,
+                            struct ob_translator_inst *out[OB_FE__COUNT], char *err, size_t cap)
 {
     char why[OB_ERR_LEN];
-    struct ob_xlator *def = NULL;
-    int rc = ob_xlator_load(cfg->translator_plugin, cfg->translator_plugin_dir, cfg->translator_kv,
-                            cfg->translator_n_kv, &def, why);
+    struct ob_translator_inst *def = NULL;
+    int rc = ob_translator_load(cfg->translator_plugin, cfg->translator_plugin_dir,
+                                cfg->translator_kv, cfg->translator_n_kv, &def, why);
     if (rc != 0) {
         snprintf(err, cap, "[translator] %s", why);
         return rc;
@@ -131,24 +131,25 @@ static int load_translators(const struct ob_config *cfg, struct ob_xlator *out[O
     for (int fe = 0; fe < OB_FE__COUNT; fe++) {
         const struct ob_listener_translator *t = &cfg->translator_fe[fe];
         if (!t->plugin[0]) {
-            out[fe] = ob_xlator_ref(def);
+            out[fe] = ob_translator_ref(def);
             continue;
         }
         const char *dir = t->plugin_dir[0] ? t->plugin_dir : cfg->translator_plugin_dir;
-        rc = ob_xlator_load(t->plugin, dir, t->kv, t->n_kv, &out[fe], why);
+        rc = ob_translator_load(t->plugin, dir, t->kv, t->n_kv, &out[fe], why);
         if (rc != 0) {
             snprintf(err, cap, "[translator_%s] %s", ob_frontend_name((enum ob_frontend)fe), why);
             while (fe-- > 0)
-                ob_xlator_unref(out[fe]);
+                ob_translator_unref(out[fe]);
             break;
         }
     }
-    ob_xlator_unref(def);
+    ob_translator_unref(def);
     return rc;
 }
 
 /* "http: <plugin>, zmq: <plugin>": which translator each frontend uses. */
-static void name_translators(struct ob_xlator *const x[OB_FE__COUNT], char *buf, size_t cap)
+static void name_translators(struct ob_translator_inst *const x[OB_FE__COUNT], char *buf,
+                             size_t cap)
 {
     size_t len = 0;
     buf[0] = '\0';
@@ -161,11 +162,11 @@ static void name_translators(struct ob_xlator *const x[OB_FE__COUNT], char *buf,
 
 /* Publishes the loaded translators; requests in flight finish on the old
  * ones, the last of which unloads them. */
-static void publish(struct translators *t, struct ob_xlator *x[OB_FE__COUNT])
+static void publish(struct translators *t, struct ob_translator_inst *x[OB_FE__COUNT])
 {
     for (int fe = 0; fe < OB_FE__COUNT; fe++) {
         ob_sm_set_plugin((enum ob_frontend)fe, x[fe]->desc.name);
-        ob_plugin_host_swap(&t->fe[fe], x[fe]);
+        ob_translator_slot_swap(&t->fe[fe], x[fe]);
     }
 }
 
@@ -269,7 +270,7 @@ static int reload(void *ctx, char *msg, size_t cap)
         snprintf(msg, cap, "configuration rejected, keeping the running one: %s", err);
         goto done;
     }
-    struct ob_xlator *x[OB_FE__COUNT];
+    struct ob_translator_inst *x[OB_FE__COUNT];
     rc = load_translators(cfg, x, err, sizeof err);
     if (rc != 0) {
         snprintf(msg, cap, "translator not loaded, keeping the running one: %s", err);
@@ -341,7 +342,7 @@ int main(int argc, char **argv)
     struct ob_zmq *zmq = NULL;
     _Atomic bool ready = false;
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
-        ob_plugin_host_init(&translators.fe[fe]);
+        ob_translator_slot_init(&translators.fe[fe]);
 
     /* Block signals before any thread exists, so only main takes them. */
     sigset_t set;
@@ -352,7 +353,7 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    struct ob_xlator *x[OB_FE__COUNT];
+    struct ob_translator_inst *x[OB_FE__COUNT];
     rc = load_translators(cfg, x, err, sizeof err);
     if (rc != 0) {
         OB_LOG_ERROR("translator", "%s", err);
@@ -386,7 +387,7 @@ int main(int argc, char **argv)
     OB_LOG_INFO("store", "%s: %u series live of %u, %llu MiB mapped", cfg->store_path,
                 st.series_live, st.series_max, (unsigned long long)(st.map_bytes >> 20));
 
-    struct ob_plugin_host *slots[OB_FE__COUNT];
+    struct ob_translator_slot *slots[OB_FE__COUNT];
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         slots[fe] = &translators.fe[fe];
     rc = ob_ingest_create(store, cfg, slots, &ingest);
@@ -423,7 +424,7 @@ out:
     ob_zmq_stop(zmq);
     ob_ingest_destroy(ingest);
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
-        ob_plugin_host_fini(&translators.fe[fe]);
+        ob_translator_slot_fini(&translators.fe[fe]);
     ob_store_close(store);
     ob_config_destroy(cfg);
     return exit_code;

@@ -35,7 +35,7 @@
 #include "ob_names.h"
 #include "ob_otlp.h"
 #include "ob_otlp_json.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 #include "ob_series_cache.h"
 #include "ob_store.h"
 #include "ob_time.h"
@@ -84,7 +84,7 @@ struct resource_ctx {
 struct request {
     struct ob_ingest *in;
     struct worker *w;
-    const struct ob_xlator *x;
+    const struct ob_translator_inst *x;
     struct ob_ingest_result *res;
     int64_t now_ms;
     struct resource_ctx *rc;
@@ -96,7 +96,7 @@ struct request {
 
 struct ob_ingest {
     struct ob_store *store;
-    struct ob_plugin_host *translators[OB_FE__COUNT]; /* each frontend's (may be shared) */
+    struct ob_translator_slot *translators[OB_FE__COUNT]; /* each frontend's (may be shared) */
     uint32_t max_labels;
     uint32_t max_series; /* sizes the series caches */
     uint32_t name_cache_entries; /* budget of each thread's name cache */
@@ -162,7 +162,8 @@ static bool grow(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
-                     struct ob_plugin_host *const translators[OB_FE__COUNT], struct ob_ingest **out)
+                     struct ob_translator_slot *const translators[OB_FE__COUNT],
+                     struct ob_ingest **out)
 {
     struct ob_ingest *in = calloc(1, sizeof *in);
     if (!in)
@@ -316,8 +317,9 @@ static int64_t point_ts_ms(const struct request *r, uint64_t time_unix_nano)
 }
 
 /* Stores one sample of the current family; counts what happened. */
-static void append(struct request *r, const struct ob_series_probe *pd, const struct ob_shape *shape,
-                   int64_t ts_ms, key_value **kvs, size_t n_kvs, const double *values)
+static void append(struct request *r, const struct ob_series_probe *pd,
+                   const struct ob_shape *shape, int64_t ts_ms, key_value **kvs, size_t n_kvs,
+                   const double *values)
 {
     struct ob_series_ref ref;
     int rc = point_series(r, kvs, n_kvs, pd, &ref);
@@ -696,7 +698,8 @@ static void write_target_info(struct request *r, const struct resource_ctx *rc)
         .description = {"Target metadata", sizeof "Target metadata" - 1},
         .type = OB_METRIC_GAUGE,
     };
-    const struct ob_family_entry *fam = ob_names_resolve_family(w->names, r->x, r->in->store, &target);
+    const struct ob_family_entry *fam = ob_names_resolve_family(w->names, r->x, r->in->store,
+                                                                &target);
     if (!fam || fam->status != OB_FAMILY_OK)
         return;
     uint32_t family = fam->family;
@@ -763,10 +766,10 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
 {
     *out = (struct ob_ingest_result){0};
     struct worker *w = worker_get(in);
-    struct ob_plugin_host *slot = (unsigned)fe < OB_FE__COUNT ? in->translators[fe] : NULL;
-    struct ob_xlator *x = slot ? ob_plugin_host_acquire(slot) : NULL;
+    struct ob_translator_slot *slot = (unsigned)fe < OB_FE__COUNT ? in->translators[fe] : NULL;
+    struct ob_translator_inst *x = slot ? ob_translator_slot_acquire(slot) : NULL;
     if (!w || !x) {
-        ob_xlator_unref(x);
+        ob_translator_unref(x);
         snprintf(out->message, sizeof out->message, "broker not ready");
         return -EAGAIN;
     }
@@ -797,6 +800,6 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
 
     ob_names_publish(w->names);
 done:
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
     return rc;
 }

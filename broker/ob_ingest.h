@@ -17,7 +17,7 @@
 struct ob_ingest;
 struct ob_store;
 struct ob_config;
-struct ob_plugin_host;
+struct ob_translator_slot;
 
 enum ob_payload_format { OB_PAYLOAD_PROTOBUF = 0, OB_PAYLOAD_JSON = 1 };
 
@@ -35,7 +35,8 @@ struct ob_ingest_result {
  * per request, so a reload that swaps a translator in a slot applies at
  * once. */
 int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
-                     struct ob_plugin_host *const translators[OB_FE__COUNT], struct ob_ingest **out);
+                     struct ob_translator_slot *const translators[OB_FE__COUNT],
+                     struct ob_ingest **out);
 void ob_ingest_destroy(struct ob_ingest *in);
 
 /* Ingests one ExportMetricsServiceRequest.  Returns 0 when the body decoded

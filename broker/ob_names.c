@@ -15,7 +15,7 @@
 
 #include "ob_error.h"
 #include "ob_log.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 #include "ob_selfmetrics.h"
 
 struct entry {
@@ -190,7 +190,7 @@ static void reset(struct ob_names *n, bool count)
     n->next_scope = 0; /* scopes key metric_labels, emptied with it */
 }
 
-void ob_names_bind(struct ob_names *n, const struct ob_xlator *x)
+void ob_names_bind(struct ob_names *n, const struct ob_translator_inst *x)
 {
     if (n->generation != x->generation) {
         reset(n, false);
@@ -234,14 +234,14 @@ static long call_namer(struct ob_names *n, long (*fn)(void *, const void *, char
 
 /* Adapters from the typed callbacks to call_namer's shape. */
 struct label_arg {
-    const struct ob_xlator *x;
+    const struct ob_translator_inst *x;
     const char *key;
     size_t len;
 };
 
 static long family_thunk(void *state, const void *arg, char *buf, size_t cap)
 {
-    const struct ob_xlator *x = state;
+    const struct ob_translator_inst *x = state;
     return x->desc.family_name(x->state, arg, buf, cap);
 }
 
@@ -291,8 +291,10 @@ static uint32_t family_key(const struct ob_metric_view *m, char *buf, size_t cap
     return (uint32_t)need;
 }
 
-const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n, const struct ob_xlator *x,
-                                              struct ob_store *s, const struct ob_metric_view *m)
+const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n,
+                                                      const struct ob_translator_inst *x,
+                                                      struct ob_store *s,
+                                                      const struct ob_metric_view *m)
 {
     char stack[1024];
     char *key = stack;
@@ -371,8 +373,8 @@ static bool label_cached(struct ob_names *n, struct map *m, const char *k, uint3
     return true;
 }
 
-bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *key, size_t key_len,
-                    struct ob_str *out_name)
+bool ob_names_label(struct ob_names *n, const struct ob_translator_inst *x, const char *key,
+                    size_t key_len, struct ob_str *out_name)
 {
     if (key_len > UINT32_MAX)
         return false;
@@ -381,7 +383,7 @@ bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *k
 }
 
 struct metric_label_arg {
-    const struct ob_xlator *x;
+    const struct ob_translator_inst *x;
     const struct ob_metric_view *m;
     const char *key;
     size_t len;
@@ -394,7 +396,7 @@ static long metric_label_thunk(void *state, const void *arg, char *buf, size_t c
     return a->x->desc.metric_label_name(a->x->state, a->m, a->key, a->len, buf, cap);
 }
 
-bool ob_names_metric_label(struct ob_names *n, const struct ob_xlator *x,
+bool ob_names_metric_label(struct ob_names *n, const struct ob_translator_inst *x,
                            const struct ob_family_entry *fam, const struct ob_metric_view *m,
                            const char *key, size_t key_len, struct ob_str *out_name)
 {

@@ -2,7 +2,7 @@
  *
  * A name is computed once per distinct OTLP metric (name, unit, description,
  * type, temporality) and once per distinct attribute key, per loaded
- * translator (keyed by xlator generation), never per data point.  One cache
+ * translator (keyed by the instance's generation), never per data point.  One cache
  * per ingest thread: no locks on the hot path.  A generation change (plugin
  * reload) empties the cache.
  *
@@ -24,7 +24,7 @@
 #include "translator.h"
 
 struct ob_names;
-struct ob_xlator;
+struct ob_translator_inst;
 
 enum ob_family_status {
     OB_FAMILY_OK = 0,
@@ -49,7 +49,7 @@ void ob_names_destroy(struct ob_names *n);
 
 /* Empties the cache when x is not the translator it was filled with, or
  * when it is over its budget. */
-void ob_names_bind(struct ob_names *n, const struct ob_xlator *x);
+void ob_names_bind(struct ob_names *n, const struct ob_translator_inst *x);
 /* Adds the lookups counted since the last call to the self-metrics. */
 void ob_names_publish(struct ob_names *n);
 /* Entries and bytes held now (tests, the memory bound). */
@@ -60,18 +60,20 @@ size_t ob_names_bytes(const struct ob_names *n);
  * store (ob_store_family: created there on first sight, and again when the
  * store reclaimed the one cached), then cached.  NULL only on allocation
  * failure. */
-const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n, const struct ob_xlator *x,
-                                              struct ob_store *s, const struct ob_metric_view *m);
+const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n,
+                                                      const struct ob_translator_inst *x,
+                                                      struct ob_store *s,
+                                                      const struct ob_metric_view *m);
 
 /* The label name for an attribute key; false when the translator drops it
  * (or on allocation failure). */
-bool ob_names_label(struct ob_names *n, const struct ob_xlator *x, const char *key, size_t key_len,
-                    struct ob_str *out_name);
+bool ob_names_label(struct ob_names *n, const struct ob_translator_inst *x, const char *key,
+                    size_t key_len, struct ob_str *out_name);
 
 /* The label name for a data-point attribute key of a series of metric m
  * (fam = ob_names_resolve_family(..., m)): the plugin's metric_label_name (ABI 1.1)
  * cached per (metric, key) when it has one, else ob_names_label(). */
-bool ob_names_metric_label(struct ob_names *n, const struct ob_xlator *x,
+bool ob_names_metric_label(struct ob_names *n, const struct ob_translator_inst *x,
                            const struct ob_family_entry *fam, const struct ob_metric_view *m,
                            const char *key, size_t key_len, struct ob_str *out_name);
 

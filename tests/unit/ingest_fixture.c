@@ -27,13 +27,13 @@ void ingest_fixture_open(struct ingest_fixture *f, const char *tag, size_t max_s
     const char *build = getenv("OB_BUILD") ? getenv("OB_BUILD") : "build";
     char dir[256];
     snprintf(dir, sizeof dir, "%s/plugins", build);
-    struct ob_xlator *x;
-    ob_plugin_host_init(&f->plugins);
-    ck_assert_msg(ob_xlator_load("underscore_escaping_with_suffixes", dir, f->cfg->translator_kv,
-                                 f->cfg->translator_n_kv, &x, err) == 0,
+    struct ob_translator_inst *x;
+    ob_translator_slot_init(&f->plugins);
+    ck_assert_msg(ob_translator_load("underscore_escaping_with_suffixes", dir, f->cfg->translator_kv,
+                                     f->cfg->translator_n_kv, &x, err) == 0,
                   "%s", err);
-    ob_plugin_host_swap(&f->plugins, x);
-    struct ob_plugin_host *slots[OB_FE__COUNT];
+    ob_translator_slot_swap(&f->plugins, x);
+    struct ob_translator_slot *slots[OB_FE__COUNT];
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         slots[fe] = &f->plugins; /* every frontend names with the same plugin */
     ck_assert_int_eq(ob_ingest_create(f->store, f->cfg, slots, &f->ingest), 0);
@@ -42,7 +42,7 @@ void ingest_fixture_open(struct ingest_fixture *f, const char *tag, size_t max_s
 void ingest_fixture_close(struct ingest_fixture *f)
 {
     ob_ingest_destroy(f->ingest);
-    ob_plugin_host_fini(&f->plugins);
+    ob_translator_slot_fini(&f->plugins);
     ob_store_close(f->store);
     ob_store_unlink(f->shm_name);
     ob_config_destroy(f->cfg);

@@ -8,12 +8,12 @@
 
 #include "ob_config.h"
 #include "ob_ingest.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 #include "ob_store.h"
 
 struct ingest_fixture {
     struct ob_store *store;
-    struct ob_plugin_host plugins;
+    struct ob_translator_slot plugins;
     struct ob_config *cfg;
     struct ob_ingest *ingest;
     char shm_name[64];

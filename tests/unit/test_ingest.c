@@ -13,7 +13,7 @@
 #include "ob_ingest.h"
 #include "ob_names.h"
 #include "ob_payloads.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
 #include "ob_store_layout.h"
@@ -506,7 +506,7 @@ START_TEST(name_cache_entry_budget)
     ob_sm_reset();
     struct ob_names *n;
     ck_assert_int_eq(ob_names_create(100, 0, &n), 0);
-    struct ob_xlator *x = ob_plugin_host_acquire(&fx.plugins);
+    struct ob_translator_inst *x = ob_translator_slot_acquire(&fx.plugins);
     ob_names_bind(n, x);
     for (int round = 0; round < 10; round++) {
         struct ob_str first;
@@ -534,7 +534,7 @@ START_TEST(name_cache_entry_budget)
         "otlp_broker_name_cache_lookups_total{cache=\"labels\",result=\"miss\"} 1501\n"));
     ck_assert(selfmetrics_have(
         "otlp_broker_name_cache_lookups_total{cache=\"labels\",result=\"hit\"} 1\n"));
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
     ob_names_destroy(n);
 }
 END_TEST
@@ -559,7 +559,7 @@ START_TEST(name_cache_byte_budget_and_rss)
     const size_t budget = 1u << 20;
     struct ob_names *n;
     ck_assert_int_eq(ob_names_create(0, budget, &n), 0);
-    struct ob_xlator *x = ob_plugin_host_acquire(&fx.plugins);
+    struct ob_translator_inst *x = ob_translator_slot_acquire(&fx.plugins);
     long rss_warm = 0;
     size_t most = 0;
     for (int req = 0; req < 1000; req++) {
@@ -593,7 +593,7 @@ START_TEST(name_cache_byte_budget_and_rss)
     ck_assert_ptr_nonnull(p);
     ck_assert_int_gt(atol(p + strlen("\notlp_broker_name_cache_resets_total ")), 10);
     ob_buf_fini(&b);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
     ob_names_destroy(n);
 }
 END_TEST

@@ -1,5 +1,5 @@
 /* test_names.c: the naming rules of every strategy plugin (suite naming),
- * through the real build/plugins/<name>.so loaded with ob_xlator_load().
+ * through the real build/plugins/<name>.so loaded with ob_translator_load().
  * Expected values follow docs/otlp-to-prometheus.md ("spec" below) and the
  * reference implementation's own test cases. */
 #include <check.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "ob_error.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 
 #define UES "underscore_escaping_with_suffixes"
 #define UEW "underscore_escaping_without_suffixes"
@@ -30,20 +30,20 @@ static const char *plugin_dir(void)
 }
 
 /* Loads plugin with config pairs "k", "v", ..., NULL. */
-static struct ob_xlator *load_kv(const char *plugin, const char *const *pairs)
+static struct ob_translator_inst *load_kv(const char *plugin, const char *const *pairs)
 {
     struct ob_kv kv[16];
     size_t n = 0;
     for (; pairs && pairs[2 * n]; n++)
         kv[n] = (struct ob_kv){pairs[2 * n], pairs[2 * n + 1]};
     char err[OB_ERR_LEN];
-    struct ob_xlator *x = NULL;
-    int rc = ob_xlator_load(plugin, plugin_dir(), kv, n, &x, err);
+    struct ob_translator_inst *x = NULL;
+    int rc = ob_translator_load(plugin, plugin_dir(), kv, n, &x, err);
     ck_assert_msg(rc == 0, "load %s: %s (%s)", plugin, err, ob_strerror(rc));
     return x;
 }
 
-static struct ob_xlator *load(const char *plugin)
+static struct ob_translator_inst *load(const char *plugin)
 {
     return load_kv(plugin, NULL);
 }
@@ -51,9 +51,9 @@ static struct ob_xlator *load(const char *plugin)
 /* Runs a naming callback the way the host does: first into a buffer that is
  * too small (checking nothing is written past cap), then into one of the
  * size asked for.  Returns a malloc'd string, or NULL when dropped. */
-typedef long (*call_fn)(struct ob_xlator *x, const void *arg, char *buf, size_t cap);
+typedef long (*call_fn)(struct ob_translator_inst *x, const void *arg, char *buf, size_t cap);
 
-static char *run(struct ob_xlator *x, call_fn fn, const void *arg)
+static char *run(struct ob_translator_inst *x, call_fn fn, const void *arg)
 {
     char small[4] = {'#', '#', '#', '#'};
     long n = fn(x, arg, small, 2);
@@ -74,7 +74,7 @@ struct mcase {
     const char *want; /* NULL: dropped */
 };
 
-static long call_family(struct ob_xlator *x, const void *arg, char *buf, size_t cap)
+static long call_family(struct ob_translator_inst *x, const void *arg, char *buf, size_t cap)
 {
     const struct mcase *c = arg;
     struct ob_metric_view m = {{c->name, strlen(c->name)}, {c->unit, strlen(c->unit)}, {"", 0},
@@ -82,20 +82,20 @@ static long call_family(struct ob_xlator *x, const void *arg, char *buf, size_t 
     return x->desc.family_name(x->state, &m, buf, cap);
 }
 
-static long call_unit(struct ob_xlator *x, const void *arg, char *buf, size_t cap)
+static long call_unit(struct ob_translator_inst *x, const void *arg, char *buf, size_t cap)
 {
     const char *unit = arg;
     struct ob_metric_view m = {{"m", 1}, {unit, strlen(unit)}, {"", 0}, OB_METRIC_GAUGE, 0};
     return x->desc.unit_name(x->state, &m, buf, cap);
 }
 
-static long call_label(struct ob_xlator *x, const void *arg, char *buf, size_t cap)
+static long call_label(struct ob_translator_inst *x, const void *arg, char *buf, size_t cap)
 {
     const char *key = arg;
     return x->desc.label_name(x->state, key, strlen(key), buf, cap);
 }
 
-static void check_cases(struct ob_xlator *x, const struct mcase *cases, size_t n)
+static void check_cases(struct ob_translator_inst *x, const struct mcase *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct mcase *c = &cases[i];
@@ -293,7 +293,7 @@ static const struct mcase unit_cases[] = {
 };
 
 /* Units too long for the stack scratch take the heap path. */
-static void check_long_unit(struct ob_xlator *x, const char *prefix)
+static void check_long_unit(struct ob_translator_inst *x, const char *prefix)
 {
     char unit[700], want[800];
     memset(unit, 'u', 300);
@@ -310,14 +310,14 @@ static void check_long_unit(struct ob_xlator *x, const char *prefix)
 
 START_TEST(escaping_with_suffixes)
 {
-    struct ob_xlator *x = load(UES);
+    struct ob_translator_inst *x = load(UES);
     CHECK(x, ues_cases);
     CHECK(x, unit_cases);
     check_long_unit(x, "m_");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
     x = load(NUS);
     check_long_unit(x, "m_");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -358,9 +358,9 @@ static const struct mcase uew_cases[] = {
 
 START_TEST(escaping_without_suffixes)
 {
-    struct ob_xlator *x = load(UEW);
+    struct ob_translator_inst *x = load(UEW);
     CHECK(x, uew_cases);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -418,9 +418,9 @@ static const struct mcase nus_cases[] = {
 
 START_TEST(utf8_with_suffixes)
 {
-    struct ob_xlator *x = load(NUS);
+    struct ob_translator_inst *x = load(NUS);
     CHECK(x, nus_cases);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -452,9 +452,9 @@ static const struct mcase nt_cases[] = {
 
 START_TEST(no_translation)
 {
-    struct ob_xlator *x = load(NT);
+    struct ob_translator_inst *x = load(NT);
     CHECK(x, nt_cases);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -500,9 +500,9 @@ START_TEST(namespaces)
 {
     const struct nscase *c = &ns_cases[_i];
     const char *const kv[] = {"namespace", c->ns, NULL};
-    struct ob_xlator *x = load_kv(c->plugin, kv);
+    struct ob_translator_inst *x = load_kv(c->plugin, kv);
     check_cases(x, &c->c, 1);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -597,14 +597,14 @@ static const char *const unit_meta[][2] = {
 START_TEST(unit_metadata)
 {
     for (size_t p = 0; p < OB_ARRAY_LEN(all_plugins); p++) {
-        struct ob_xlator *x = load(all_plugins[p]);
+        struct ob_translator_inst *x = load(all_plugins[p]);
         for (size_t i = 0; i < OB_ARRAY_LEN(unit_meta); i++) {
             char *got = run(x, call_unit, unit_meta[i][0]);
             ck_assert_msg(got && strcmp(got, unit_meta[i][1]) == 0, "%s: unit '%s' -> '%s', want '%s'",
                           all_plugins[p], unit_meta[i][0], got ? got : "(drop)", unit_meta[i][1]);
             free(got);
         }
-        ob_xlator_unref(x);
+        ob_translator_unref(x);
     }
 }
 END_TEST
@@ -667,7 +667,7 @@ static const char *const flag_values[4][2] = {
     {"false", "false"}, {"false", "true"}, {"true", "false"}, {"true", "true"},
 };
 
-static void check_labels(struct ob_xlator *x, int col, bool utf8)
+static void check_labels(struct ob_translator_inst *x, int col, bool utf8)
 {
     for (size_t i = 0; i < OB_ARRAY_LEN(label_cases); i++) {
         const struct lcase *c = &label_cases[i];
@@ -697,14 +697,14 @@ START_TEST(label_names)
             const char *const kv[] = {"label_name_underscore_sanitization", flag_values[col][0],
                                       "label_name_preserve_multiple_underscores",
                                       flag_values[col][1], NULL};
-            struct ob_xlator *x = load_kv(all_plugins[p], kv);
+            struct ob_translator_inst *x = load_kv(all_plugins[p], kv);
             check_labels(x, col, utf8);
-            ob_xlator_unref(x);
+            ob_translator_unref(x);
         }
         /* No config: both flags default to true, like a Prometheus server. */
-        struct ob_xlator *x = load(all_plugins[p]);
+        struct ob_translator_inst *x = load(all_plugins[p]);
         check_labels(x, 3, utf8);
-        ob_xlator_unref(x);
+        ob_translator_unref(x);
     }
 }
 END_TEST
@@ -721,7 +721,7 @@ struct rres {
     uint8_t roles[16];
 };
 
-static void run_resource(struct ob_xlator *x, const struct ob_attr *attrs, size_t n,
+static void run_resource(struct ob_translator_inst *x, const struct ob_attr *attrs, size_t n,
                          struct rres *r)
 {
     memset(r, 0, sizeof *r);
@@ -751,7 +751,7 @@ static void check_roles(const struct rres *r, const uint8_t *want, size_t n)
 
 START_TEST(resource_job_instance_target_info)
 {
-    struct ob_xlator *x = load(all_plugins[_i]);
+    struct ob_translator_inst *x = load(all_plugins[_i]);
     struct rres r;
     const struct ob_attr full[] = {A("service.name", "svc"), A("service.namespace", "shop"),
                                    A("service.instance.id", "i-1"), A("host.name", "h1"),
@@ -793,7 +793,7 @@ START_TEST(resource_job_instance_target_info)
     /* Empty resource. */
     run_resource(x, NULL, 0, &r);
     ck_assert(!r.out.has_job && !r.out.has_instance && !r.out.target_info);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -805,28 +805,28 @@ START_TEST(resource_config)
     struct rres r;
 
     const char *const keep[] = {"keep_identifying_resource_attributes", "true", NULL};
-    struct ob_xlator *x = load_kv(UES, keep);
+    struct ob_translator_inst *x = load_kv(UES, keep);
     run_resource(x, attrs, 5, &r);
     ck_assert(r.out.target_info);
     check_roles(&r, (const uint8_t[]){TI, TI, TI, TI, TI}, 5);
     run_resource(x, attrs, 3, &r); /* still needs a non-identifying attribute */
     ck_assert(!r.out.target_info);
     check_roles(&r, (const uint8_t[]){0, 0, 0}, 3);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     const char *const off[] = {"target_info", "false", NULL};
     x = load_kv(NUS, off);
     run_resource(x, attrs, 5, &r);
     ck_assert(!r.out.target_info && r.out.has_job && r.out.has_instance);
     check_roles(&r, (const uint8_t[]){0, 0, 0, 0, 0}, 5);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     const char *const promote[] = {"promote_resource_attributes", " k8s.pod.name ,service.name,x",
                                    NULL};
     x = load_kv(UEW, promote);
     run_resource(x, attrs, 5, &r);
     check_roles(&r, (const uint8_t[]){PR, 0, 0, TI, TI | PR}, 5);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     const char *const all[] = {"promote_all_resource_attributes", "true",
                                "ignore_resource_attributes", "service.instance.id, host.name",
@@ -834,21 +834,21 @@ START_TEST(resource_config)
     x = load_kv(NT, all);
     run_resource(x, attrs, 5, &r);
     check_roles(&r, (const uint8_t[]){PR, PR, 0, TI, TI | PR}, 5);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     const char *const all_plain[] = {"promote_all_resource_attributes", "true",
                                      "promote_resource_attributes", "", NULL};
     x = load_kv(UES, all_plain);
     run_resource(x, attrs, 5, &r);
     check_roles(&r, (const uint8_t[]){PR, PR, PR, TI | PR, TI | PR}, 5);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
 /* job and instance that do not fit: the plugin says how much it needs. */
 START_TEST(resource_grow)
 {
-    struct ob_xlator *x = load(UES);
+    struct ob_translator_inst *x = load(UES);
     const struct ob_attr attrs[] = {A("service.name", "a-long-service-name"),
                                     A("service.namespace", "ns"),
                                     A("service.instance.id", "instance-0123456789")};
@@ -866,7 +866,7 @@ START_TEST(resource_grow)
     ck_assert_int_eq(x->desc.resource(x->state, &v, &out), 0);
     ck_assert_int_eq(memcmp(bjob, "ns/a-long-service-name", 22), 0);
     ck_assert_int_eq(memcmp(binst, "instance-0123456789", 19), 0);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -880,8 +880,8 @@ static void expect_init_error(const char *plugin, const char *const *pairs, cons
     for (; pairs[2 * n]; n++)
         kv[n] = (struct ob_kv){pairs[2 * n], pairs[2 * n + 1]};
     char err[OB_ERR_LEN];
-    struct ob_xlator *x = NULL;
-    int rc = ob_xlator_load(plugin, plugin_dir(), kv, n, &x, err);
+    struct ob_translator_inst *x = NULL;
+    int rc = ob_translator_load(plugin, plugin_dir(), kv, n, &x, err);
     ck_assert_msg(rc == OB_E_PLUGIN_INIT, "%s: rc %d (%s)", plugin, rc, err);
     ck_assert_ptr_null(x);
     ck_assert_msg(strstr(err, n1), "%s: '%s' not in '%s'", plugin, n1, err);
@@ -928,7 +928,7 @@ START_TEST(config_errors)
                               "ignore_resource_attributes", "", "target_info", "false",
                               "keep_identifying_resource_attributes", "true",
                               "promote_all_resource_attributes", "false", NULL};
-    ob_xlator_unref(load_kv(plugin, ok));
+    ob_translator_unref(load_kv(plugin, ok));
 }
 END_TEST
 
@@ -938,10 +938,10 @@ START_TEST(target_info_name)
 {
     const char *const kv[] = {"namespace", "ns", NULL};
     for (size_t p = 0; p < OB_ARRAY_LEN(all_plugins); p++) {
-        struct ob_xlator *x = load_kv(all_plugins[p], kv);
+        struct ob_translator_inst *x = load_kv(all_plugins[p], kv);
         struct mcase c = {"target_info", "", G, "ns_target_info"};
         check_cases(x, &c, 1);
-        ob_xlator_unref(x);
+        ob_translator_unref(x);
     }
 }
 END_TEST

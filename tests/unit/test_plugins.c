@@ -15,7 +15,7 @@
 
 #include "ob_error.h"
 #include "ob_log.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 
 static const char *const strategy_plugins[] = {
     "underscore_escaping_with_suffixes",
@@ -82,11 +82,11 @@ START_TEST(refuses_broken_plugins)
     const struct refusal *r = &refusals[_i];
     const char *path = path_of("tests/plugins", r->plugin);
     char err[OB_ERR_LEN];
-    struct ob_xlator *x = (struct ob_xlator *)0x1;
-    int rc = ob_xlator_load(path, NULL, NULL, 0, &x, err);
+    struct ob_translator_inst *x = (struct ob_translator_inst *)0x1;
+    int rc = ob_translator_load(path, NULL, NULL, 0, &x, err);
     ck_assert_msg(rc == r->code, "%s: rc %d (%s), want %d", r->plugin, rc, ob_strerror(rc),
                   r->code);
-    ck_assert_ptr_eq(x, (struct ob_xlator *)0x1); /* out untouched on failure */
+    ck_assert_ptr_eq(x, (struct ob_translator_inst *)0x1); /* out untouched on failure */
     ck_assert_msg(strstr(err, path) != NULL, "%s: path not in '%s'", r->plugin, err);
     for (int i = 0; i < 3 && r->needles[i]; i++)
         ck_assert_msg(strstr(err, r->needles[i]) != NULL, "%s: '%s' not in '%s'", r->plugin,
@@ -97,15 +97,15 @@ END_TEST
 START_TEST(refuses_missing_file)
 {
     char err[OB_ERR_LEN];
-    struct ob_xlator *x = NULL;
-    ck_assert_int_eq(ob_xlator_load("does_not_exist", "/nonexistent/dir", NULL, 0, &x, err),
+    struct ob_translator_inst *x = NULL;
+    ck_assert_int_eq(ob_translator_load("does_not_exist", "/nonexistent/dir", NULL, 0, &x, err),
                      OB_E_PLUGIN_OPEN);
     ck_assert_ptr_null(x);
     ck_assert_msg(strstr(err, "/nonexistent/dir/does_not_exist.so"), "%s", err);
     /* A bare name needs a plugin_dir. */
-    ck_assert_int_eq(ob_xlator_load("no_translation", NULL, NULL, 0, &x, err), OB_E_PLUGIN_OPEN);
+    ck_assert_int_eq(ob_translator_load("no_translation", NULL, NULL, 0, &x, err), OB_E_PLUGIN_OPEN);
     ck_assert_msg(strstr(err, "no_translation"), "%s", err);
-    ck_assert_int_eq(ob_xlator_load("", plugin_dir(), NULL, 0, &x, err), OB_E_PLUGIN_OPEN);
+    ck_assert_int_eq(ob_translator_load("", plugin_dir(), NULL, 0, &x, err), OB_E_PLUGIN_OPEN);
     /* Not a shared object at all. */
     char dir[] = "/tmp/ob_plugins_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -115,32 +115,32 @@ START_TEST(refuses_missing_file)
     ck_assert_ptr_nonnull(f);
     fputs("not an ELF file\n", f);
     fclose(f);
-    ck_assert_int_eq(ob_xlator_load(junk, NULL, NULL, 0, &x, err), OB_E_PLUGIN_OPEN);
+    ck_assert_int_eq(ob_translator_load(junk, NULL, NULL, 0, &x, err), OB_E_PLUGIN_OPEN);
     ck_assert_msg(strstr(err, junk), "%s", err);
     unlink(junk);
     rmdir(dir);
 }
 END_TEST
 
-/* A failed load leaves the published xlator alone. */
+/* A failed load leaves the published instance alone. */
 START_TEST(failed_load_keeps_current)
 {
-    struct ob_plugin_host host;
-    ob_plugin_host_init(&host);
+    struct ob_translator_slot host;
+    ob_translator_slot_init(&host);
     char err[OB_ERR_LEN];
-    struct ob_xlator *good = NULL;
-    ck_assert_int_eq(ob_xlator_load("underscore_escaping_with_suffixes", plugin_dir(), NULL, 0,
-                                    &good, err),
+    struct ob_translator_inst *good = NULL;
+    ck_assert_int_eq(ob_translator_load("underscore_escaping_with_suffixes", plugin_dir(), NULL, 0,
+                                        &good, err),
                      0);
     uint64_t gen = good->generation;
-    ob_plugin_host_swap(&host, good);
+    ob_translator_slot_swap(&host, good);
     for (size_t i = 0; i < OB_ARRAY_LEN(refusals); i++) {
-        struct ob_xlator *bad = NULL;
-        ck_assert_int_ne(ob_xlator_load(path_of("tests/plugins", refusals[i].plugin), NULL, NULL,
-                                        0, &bad, err),
+        struct ob_translator_inst *bad = NULL;
+        ck_assert_int_ne(ob_translator_load(path_of("tests/plugins", refusals[i].plugin), NULL, NULL,
+                                            0, &bad, err),
                          0);
         ck_assert_ptr_null(bad);
-        struct ob_xlator *cur = ob_plugin_host_acquire(&host);
+        struct ob_translator_inst *cur = ob_translator_slot_acquire(&host);
         ck_assert_ptr_eq(cur, good);
         ck_assert_uint_eq(cur->generation, gen);
         /* still usable */
@@ -148,22 +148,22 @@ START_TEST(failed_load_keeps_current)
         struct ob_metric_view m = {{"a.b", 3}, {"s", 1}, {"", 0}, OB_METRIC_GAUGE, 0};
         ck_assert_int_eq(cur->desc.family_name(cur->state, &m, buf, sizeof buf), 11);
         ck_assert_int_eq(memcmp(buf, "a_b_seconds", 11), 0);
-        ob_xlator_unref(cur);
+        ob_translator_unref(cur);
     }
-    ob_plugin_host_fini(&host);
+    ob_translator_slot_fini(&host);
 }
 END_TEST
 
 START_TEST(name_and_path_resolution)
 {
     char err[OB_ERR_LEN];
-    struct ob_xlator *a = NULL, *b = NULL;
-    ck_assert_int_eq(ob_xlator_load("no_translation", plugin_dir(), NULL, 0, &a, err), 0);
+    struct ob_translator_inst *a = NULL, *b = NULL;
+    ck_assert_int_eq(ob_translator_load("no_translation", plugin_dir(), NULL, 0, &a, err), 0);
     ck_assert_str_eq(a->desc.name, "no_translation");
     ck_assert_msg(strstr(a->path, "/no_translation.so"), "%s", a->path);
     /* With a '/', plugin_dir is not used. */
-    ck_assert_int_eq(ob_xlator_load(path_of("plugins", "no_translation"), "/nonexistent", NULL, 0,
-                                    &b, err),
+    ck_assert_int_eq(ob_translator_load(path_of("plugins", "no_translation"), "/nonexistent", NULL, 0,
+                                        &b, err),
                      0);
     ck_assert_str_eq(b->path, path_of("plugins", "no_translation"));
     /* Unique, increasing generations even for the same .so. */
@@ -174,9 +174,9 @@ START_TEST(name_and_path_resolution)
     ck_assert_uint_eq(a->host.size, sizeof(struct ob_host));
     ck_assert_ptr_nonnull(a->desc.unit_name);
     ck_assert_ptr_nonnull(a->desc.fini);
-    ob_xlator_unref(a);
-    ob_xlator_unref(b);
-    ob_xlator_unref(NULL);
+    ob_translator_unref(a);
+    ob_translator_unref(b);
+    ob_translator_unref(NULL);
 }
 END_TEST
 
@@ -236,7 +236,7 @@ END_TEST
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
-static struct ob_xlator *load_lifecycle(const char *marker, const char *tag)
+static struct ob_translator_inst *load_lifecycle(const char *marker, const char *tag)
 {
     /* The kv array and its strings are freed right after load: the host must
      * have copied them (lifecycle.c reads them again in fini). */
@@ -245,8 +245,8 @@ static struct ob_xlator *load_lifecycle(const char *marker, const char *tag)
     kv[0] = (struct ob_kv){k0, v0};
     kv[1] = (struct ob_kv){k1, v1};
     char err[OB_ERR_LEN];
-    struct ob_xlator *x = NULL;
-    int rc = ob_xlator_load(path_of("tests/plugins", "lifecycle"), NULL, kv, 2, &x, err);
+    struct ob_translator_inst *x = NULL;
+    int rc = ob_translator_load(path_of("tests/plugins", "lifecycle"), NULL, kv, 2, &x, err);
     memset(v0, 'X', strlen(v0));
     free(k0), free(v0), free(k1), free(v1), free(kv);
     ck_assert_msg(rc == 0, "%s", err);
@@ -268,7 +268,7 @@ START_TEST(last_release_runs_fini)
     dup2(fd, 2);
     close(fd);
     ob_log_set_level(OB_LOG_INFO);
-    struct ob_xlator *a = load_lifecycle(marker, "A");
+    struct ob_translator_inst *a = load_lifecycle(marker, "A");
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
@@ -276,23 +276,23 @@ START_TEST(last_release_runs_fini)
     ck_assert_msg(strstr(logged, "WARN") && strstr(logged, "plugin lifecycle: hello from init, tag A"),
                   "log was '%s'", logged);
 
-    struct ob_plugin_host host;
-    ob_plugin_host_init(&host);
-    ck_assert_ptr_null(ob_plugin_host_acquire(&host));
-    ob_plugin_host_swap(&host, a);
-    struct ob_xlator *req = ob_plugin_host_acquire(&host); /* a request in flight */
+    struct ob_translator_slot host;
+    ob_translator_slot_init(&host);
+    ck_assert_ptr_null(ob_translator_slot_acquire(&host));
+    ob_translator_slot_swap(&host, a);
+    struct ob_translator_inst *req = ob_translator_slot_acquire(&host); /* a request in flight */
     ck_assert_ptr_eq(req, a);
 
-    struct ob_xlator *b = load_lifecycle(marker, "B");
-    ob_plugin_host_swap(&host, b);
+    struct ob_translator_inst *b = load_lifecycle(marker, "B");
+    ob_translator_slot_swap(&host, b);
     ck_assert_str_eq(read_file(marker), ""); /* a still in use */
-    struct ob_xlator *req2 = ob_plugin_host_acquire(&host);
+    struct ob_translator_inst *req2 = ob_translator_slot_acquire(&host);
     ck_assert_ptr_eq(req2, b);
-    ob_xlator_unref(req);
+    ob_translator_unref(req);
     ck_assert_str_eq(read_file(marker), "fini A\n");
-    ob_xlator_unref(req2);
+    ob_translator_unref(req2);
     ck_assert_str_eq(read_file(marker), "fini A\n");
-    ob_plugin_host_fini(&host);
+    ob_translator_slot_fini(&host);
     ck_assert_str_eq(read_file(marker), "fini A\nfini B\n");
     unlink(marker);
     unlink(logf);
@@ -302,7 +302,7 @@ END_TEST
 
 /* Requests acquire and release while the main thread keeps swapping. */
 struct churn {
-    struct ob_plugin_host *host;
+    struct ob_translator_slot *host;
     _Atomic int stop;
     _Atomic long calls;
 };
@@ -313,12 +313,12 @@ static void *churn_thread(void *arg)
     char buf[64];
     struct ob_metric_view m = {{"http.requests", 13}, {"1", 1}, {"", 0}, OB_METRIC_COUNTER, 2};
     while (!atomic_load(&c->stop)) {
-        struct ob_xlator *x = ob_plugin_host_acquire(c->host);
+        struct ob_translator_inst *x = ob_translator_slot_acquire(c->host);
         ck_assert_ptr_nonnull(x);
         long n = x->desc.family_name(x->state, &m, buf, sizeof buf);
         ck_assert_int_eq(n, 19);
         ck_assert_int_eq(memcmp(buf, "http_requests_total", 19), 0);
-        ob_xlator_unref(x);
+        ob_translator_unref(x);
         atomic_fetch_add(&c->calls, 1);
     }
     return NULL;
@@ -326,30 +326,30 @@ static void *churn_thread(void *arg)
 
 START_TEST(swap_under_load)
 {
-    struct ob_plugin_host host;
-    ob_plugin_host_init(&host);
+    struct ob_translator_slot host;
+    ob_translator_slot_init(&host);
     char err[OB_ERR_LEN];
-    struct ob_xlator *x = NULL;
-    ck_assert_int_eq(ob_xlator_load("underscore_escaping_with_suffixes", plugin_dir(), NULL, 0,
-                                    &x, err),
+    struct ob_translator_inst *x = NULL;
+    ck_assert_int_eq(ob_translator_load("underscore_escaping_with_suffixes", plugin_dir(), NULL, 0,
+                                        &x, err),
                      0);
-    ob_plugin_host_swap(&host, x);
+    ob_translator_slot_swap(&host, x);
     struct churn c = {&host, 0, 0};
     pthread_t t[3];
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(pthread_create(&t[i], NULL, churn_thread, &c), 0);
     /* At least 50 swaps, and go on until the readers have done real work. */
     for (int i = 0; i < 50 || atomic_load(&c.calls) < 2000; i++) {
-        ck_assert_int_eq(ob_xlator_load("underscore_escaping_with_suffixes", plugin_dir(), NULL,
-                                        0, &x, err),
+        ck_assert_int_eq(ob_translator_load("underscore_escaping_with_suffixes", plugin_dir(), NULL,
+                                            0, &x, err),
                          0);
-        ob_plugin_host_swap(&host, x);
+        ob_translator_slot_swap(&host, x);
     }
     atomic_store(&c.stop, 1);
     for (int i = 0; i < 3; i++)
         pthread_join(t[i], NULL);
     ck_assert_int_gt(atomic_load(&c.calls), 0);
-    ob_plugin_host_fini(&host);
+    ob_translator_slot_fini(&host);
 }
 END_TEST
 

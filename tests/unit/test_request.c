@@ -15,7 +15,7 @@
 #include "ob_log.h"
 #include "ob_time.h"
 #include "ob_payloads.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 #include "ob_request.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"

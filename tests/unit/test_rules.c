@@ -1,7 +1,7 @@
 /* test_rules.c: the rules plugin (suite rules) and the plugin author's guide
  * example, plugins/minimal_example.c (suite example_plugin).
  *
- * Both load the real build/plugins/<name>.so through ob_xlator_load, as the
+ * Both load the real build/plugins/<name>.so through ob_translator_load, as the
  * broker does; OB_BUILD names the build directory (default "build").  The
  * INI fixtures tests/data/rules*.ini go through ob_config_load first, so
  * iniparser's handling (lower-cased keys, quotes, comments) is covered. */
@@ -16,7 +16,7 @@
 
 #include "ob_config.h"
 #include "ob_error.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -38,7 +38,7 @@ static const char *plugin_path(const char *name)
 
 /* Loads plugin with config lines "key=value" (split at the first '=');
  * returns the load's return code, *out set on success. */
-static int try_load(const char *plugin, const char *const *lines, struct ob_xlator **out,
+static int try_load(const char *plugin, const char *const *lines, struct ob_translator_inst **out,
                     char err[OB_ERR_LEN])
 {
     struct ob_kv kv[32];
@@ -53,13 +53,13 @@ static int try_load(const char *plugin, const char *const *lines, struct ob_xlat
         kv[n] = (struct ob_kv){store[n], eq + 1};
     }
     *out = NULL;
-    return ob_xlator_load(plugin_path(plugin), NULL, kv, n, out, err);
+    return ob_translator_load(plugin_path(plugin), NULL, kv, n, out, err);
 }
 
-static struct ob_xlator *load(const char *plugin, const char *const *lines)
+static struct ob_translator_inst *load(const char *plugin, const char *const *lines)
 {
     char err[OB_ERR_LEN];
-    struct ob_xlator *x;
+    struct ob_translator_inst *x;
     int rc = try_load(plugin, lines, &x, err);
     ck_assert_msg(rc == 0, "load %s: %s", plugin, err);
     return x;
@@ -103,7 +103,7 @@ static long call_checked(long (*fn)(void *, const void *, char *, size_t), void 
 
 static long fam_thunk(void *x, const void *m, char *buf, size_t cap)
 {
-    const struct ob_xlator *xl = x;
+    const struct ob_translator_inst *xl = x;
     return xl->desc.family_name(xl->state, m, buf, cap);
 }
 
@@ -114,7 +114,7 @@ struct label_arg {
 
 static long label_thunk(void *x, const void *arg, char *buf, size_t cap)
 {
-    const struct ob_xlator *xl = x;
+    const struct ob_translator_inst *xl = x;
     const struct label_arg *a = arg;
     if (a->m)
         return xl->desc.metric_label_name(xl->state, a->m, a->key, strlen(a->key), buf, cap);
@@ -122,7 +122,7 @@ static long label_thunk(void *x, const void *arg, char *buf, size_t cap)
 }
 
 /* Family name of (name, unit, type) as a string, or "<drop>". */
-static const char *fam(const struct ob_xlator *x, const char *name, const char *unit,
+static const char *fam(const struct ob_translator_inst *x, const char *name, const char *unit,
                        enum ob_metric_type type)
 {
     static char out[4][2048];
@@ -134,7 +134,7 @@ static const char *fam(const struct ob_xlator *x, const char *name, const char *
     return o;
 }
 
-static const char *lab(const struct ob_xlator *x, const char *key)
+static const char *lab(const struct ob_translator_inst *x, const char *key)
 {
     static char out[4][512];
     static int next;
@@ -146,7 +146,7 @@ static const char *lab(const struct ob_xlator *x, const char *key)
 }
 
 /* Label name of key on a series of metric name (unit-less gauge). */
-static const char *mlab(const struct ob_xlator *x, const char *name, const char *key)
+static const char *mlab(const struct ob_translator_inst *x, const char *name, const char *key)
 {
     static char out[4][512];
     static int next;
@@ -176,7 +176,7 @@ START_TEST(glob_parts_and_any)
         "rule.4.rename=literal",
         NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     /* '*' is one dot-separated part, possibly empty. */
     FAM_EQ(x, "http.server.duration", "ms", OB_METRIC_HISTOGRAM, "web_duration_milliseconds");
     FAM_EQ(x, "http.server.", "", OB_METRIC_GAUGE, "web");
@@ -193,7 +193,7 @@ START_TEST(glob_parts_and_any)
     /* Regex metacharacters in a glob are literal. */
     FAM_EQ(x, "a+b(c)[d]{1}|^$\\?", "", OB_METRIC_GAUGE, "literal");
     FAM_EQ(x, "aab(c)[d]{1}|^$\\?", "", OB_METRIC_GAUGE, "aab_c_d_1");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -214,7 +214,7 @@ START_TEST(regex_captures_and_anchoring)
         "rule.4.rename=never",
         NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     FAM_EQ(x, "db.redis.calls", "1", OB_METRIC_COUNTER, "calls_of_redis_total");
     FAM_EQ(x, "db.Redis.calls", "", OB_METRIC_COUNTER, "db_Redis_calls_total"); /* case matters */
     /* The whole name must match: POSIX leftmost-longest, so a|ab takes "ab". */
@@ -226,7 +226,7 @@ START_TEST(regex_captures_and_anchoring)
     /* An unmatched optional group expands to nothing. */
     FAM_EQ(x, "y.z", "", OB_METRIC_GAUGE, "opt_z");
     FAM_EQ(x, "xy.z", "", OB_METRIC_GAUGE, "optx_z");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -239,7 +239,7 @@ START_TEST(rename_then_base)
         "rule.4.match=money",                "rule.4.rename=cost$$",
         NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     /* Units, _total and escaping follow the base on the new name. */
     FAM_EQ(x, "http.server.duration", "ms", OB_METRIC_HISTOGRAM, "web_latency_milliseconds");
     FAM_EQ(x, "jobs.done", "1", OB_METRIC_COUNTER, "jobs_finished_total");
@@ -251,14 +251,14 @@ START_TEST(rename_then_base)
     char buf[64];
     ck_assert_int_eq(x->desc.unit_name(x->state, &m, buf, sizeof buf), 12);
     ck_assert_int_eq(memcmp(buf, "milliseconds", 12), 0);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     static const char *const raw[] = {
         "base=no_translation", "rule.1.match=money", "rule.1.rename=cost$$ in €", NULL,
     };
     x = load("rules", raw);
     FAM_EQ(x, "money", "", OB_METRIC_GAUGE, "cost$ in €");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -268,12 +268,12 @@ START_TEST(prefix_like_namespace)
         "rule.1.match=calc.*", "rule.1.prefix=myapp", "rule.2.match=web.*",
         "rule.2.prefix=1st",   "rule.2.rename=$1",    NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     FAM_EQ(x, "calc.operation", "1", OB_METRIC_COUNTER, "myapp_calc_operation_total");
     /* docs/otlp-to-prometheus.md §3.5: the digit rule applies after the prefix. */
     FAM_EQ(x, "web.hits", "", OB_METRIC_GAUGE, "_1st_hits");
     FAM_EQ(x, "other", "", OB_METRIC_GAUGE, "other");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     /* With a namespace: <namespace>_<prefix>_<name>; the others get the namespace. */
     static const char *const ns[] = {
@@ -282,7 +282,7 @@ START_TEST(prefix_like_namespace)
     x = load("rules", ns);
     FAM_EQ(x, "calc.operation", "1", OB_METRIC_COUNTER, "corp_myapp_calc_operation_total");
     FAM_EQ(x, "other", "s", OB_METRIC_GAUGE, "corp_other_seconds");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     /* Under the other bases the prefix behaves as their namespace does. */
     static const char *const plain[] = {
@@ -290,13 +290,13 @@ START_TEST(prefix_like_namespace)
     };
     x = load("rules", plain);
     FAM_EQ(x, "a.b", "s", OB_METRIC_COUNTER, "p:x__a_b");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
     static const char *const utf8[] = {
         "base=no_utf8_escaping_with_suffixes", "rule.1.match=**", "rule.1.prefix=mön", NULL,
     };
     x = load("rules", utf8);
     FAM_EQ(x, "a.b", "s", OB_METRIC_COUNTER, "mön_a.b_seconds_total");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -314,12 +314,12 @@ START_TEST(drop_keep_and_first_match)
         "rule.3.action=keep",
         NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     FAM_EQ(x, "app.keep", "", OB_METRIC_GAUGE, "app_keep"); /* an exception before drop-all */
     FAM_EQ(x, "app.x.count", "", OB_METRIC_GAUGE, "first_x_count");
     FAM_EQ(x, "other", "", OB_METRIC_GAUGE, "<drop>");
     FAM_EQ(x, "", "", OB_METRIC_GAUGE, "<drop>");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -327,7 +327,7 @@ END_TEST
 START_TEST(long_names)
 {
     static const char *const cfg[] = {"rule.1.match=long.*", "rule.1.rename=$1.$1", NULL};
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     char name[700], want[1400];
     memcpy(name, "long.", 5);
     memset(name + 5, 'z', 600);
@@ -337,7 +337,7 @@ START_TEST(long_names)
     memset(want + 601, 'z', 600);
     strcpy(want + 1201, "_seconds");
     FAM_EQ(x, name, "s", OB_METRIC_GAUGE, want);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -399,7 +399,7 @@ START_TEST(unmatched_equals_base)
         NULL,
     };
     const char *const base_cfg[] = {cfg[1], cfg[2], cfg[3], NULL};
-    struct ob_xlator *r = load("rules", cfg), *b = load(base, base_cfg);
+    struct ob_translator_inst *r = load("rules", cfg), *b = load(base, base_cfg);
     for (size_t i = 0; i < sizeof name_table / sizeof name_table[0]; i++) {
         const struct name_case *c = &name_table[i];
         for (int t = 0; t <= OB_METRIC_SUMMARY; t++) {
@@ -423,7 +423,7 @@ START_TEST(unmatched_equals_base)
     struct ob_resource_view view = {attrs, 4};
     char job[2][64], inst[2][64];
     uint8_t roles[2][4] = {{0}};
-    struct ob_xlator *xs[2] = {r, b};
+    struct ob_translator_inst *xs[2] = {r, b};
     struct ob_resource_out out[2];
     for (int k = 0; k < 2; k++) {
         out[k] = (struct ob_resource_out){.job = job[k], .job_cap = 64, .instance = inst[k],
@@ -438,8 +438,8 @@ START_TEST(unmatched_equals_base)
     ck_assert_int_eq(out[0].target_info, out[1].target_info);
     ck_assert_int_eq(memcmp(roles[0], roles[1], 4), 0);
     ck_assert_uint_eq(roles[0][2], OB_RES_PROMOTE | OB_RES_TARGET_INFO);
-    ob_xlator_unref(r);
-    ob_xlator_unref(b);
+    ob_translator_unref(r);
+    ob_translator_unref(b);
 }
 END_TEST
 
@@ -452,7 +452,7 @@ START_TEST(global_label_rules)
         "rename_labels=http.status_code : status, net.peer.name:peer.name, x:__",
         NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     ck_assert_str_eq(lab(x, "telemetry.sdk.version"), "<drop>");
     ck_assert_str_eq(lab(x, "k8s.pod.uid"), "<drop>");
     ck_assert_str_eq(lab(x, "http.status_code"), "status");
@@ -463,7 +463,7 @@ START_TEST(global_label_rules)
     /* The same on every metric's series. */
     ck_assert_str_eq(mlab(x, "calc.operation", "k8s.pod.uid"), "<drop>");
     ck_assert_str_eq(mlab(x, "calc.operation", "http.status_code"), "status");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -481,7 +481,7 @@ START_TEST(rule_label_rules)
         "rule.3.rename_labels=http.method:op",
         NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     /* A key the rule names is decided by the rule, even against the globals. */
     ck_assert_str_eq(mlab(x, "http.server.duration", "http.scheme"), "<drop>");
     ck_assert_str_eq(mlab(x, "http.server.duration", "http.route"), "route");
@@ -498,7 +498,7 @@ START_TEST(rule_label_rules)
     ck_assert_str_eq(lab(x, "http.scheme"), "http_scheme");
     ck_assert_str_eq(lab(x, "http.route"), "<drop>");
     ck_assert_str_eq(lab(x, "http.method"), "verb");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -592,7 +592,7 @@ START_TEST(config_errors)
 {
     const struct cfg_error *c = &cfg_errors[_i];
     char err[OB_ERR_LEN];
-    struct ob_xlator *x;
+    struct ob_translator_inst *x;
     int rc = try_load("rules", c->lines, &x, err);
     ck_assert_msg(rc == OB_E_PLUGIN_INIT, "%s: rc %d (%s)", c->lines[0], rc, err);
     ck_assert_ptr_null(x);
@@ -612,13 +612,13 @@ START_TEST(bad_regex_message)
     int rc = regcomp(&re, pats[_i], REG_EXTENDED);
     if (rc == 0) { /* this libc accepts it: then so must the plugin */
         regfree(&re);
-        ob_xlator_unref(load("rules", cfg));
+        ob_translator_unref(load("rules", cfg));
         return;
     }
     char why[256], want[400], err[OB_ERR_LEN];
     regerror(rc, &re, why, sizeof why);
     snprintf(want, sizeof want, "rule.4.match: bad regex '%s': %s", pats[_i], why);
-    struct ob_xlator *x;
+    struct ob_translator_inst *x;
     ck_assert_int_eq(try_load("rules", cfg, &x, err), OB_E_PLUGIN_INIT);
     ck_assert_msg(strstr(err, want) != NULL, "'%s' not in '%s'", want, err);
 }
@@ -626,7 +626,7 @@ END_TEST
 
 /* ---- rules: INI fixtures through the broker's config loader --------------------- */
 
-static struct ob_xlator *load_ini(const char *file, char err[OB_ERR_LEN], int *out_rc)
+static struct ob_translator_inst *load_ini(const char *file, char err[OB_ERR_LEN], int *out_rc)
 {
     char path[256], dir[512];
     snprintf(path, sizeof path, "tests/data/%s", file);
@@ -634,9 +634,9 @@ static struct ob_xlator *load_ini(const char *file, char err[OB_ERR_LEN], int *o
     struct ob_config *cfg = NULL;
     ck_assert_msg(ob_config_load(path, NULL, 0, &cfg, err) == 0, "%s", err);
     ck_assert_str_eq(cfg->translator_plugin, "rules");
-    struct ob_xlator *x = NULL;
-    *out_rc = ob_xlator_load(cfg->translator_plugin, dir, cfg->translator_kv,
-                             cfg->translator_n_kv, &x, err);
+    struct ob_translator_inst *x = NULL;
+    *out_rc = ob_translator_load(cfg->translator_plugin, dir, cfg->translator_kv,
+                                 cfg->translator_n_kv, &x, err);
     ob_config_destroy(cfg);
     return x;
 }
@@ -645,7 +645,7 @@ START_TEST(ini_fixture)
 {
     char err[OB_ERR_LEN];
     int rc;
-    struct ob_xlator *x = load_ini("rules.ini", err, &rc);
+    struct ob_translator_inst *x = load_ini("rules.ini", err, &rc);
     ck_assert_msg(rc == 0, "%s", err);
     FAM_EQ(x, "http.server.duration", "ms", OB_METRIC_HISTOGRAM, "web_latency_milliseconds");
     FAM_EQ(x, "calc_operation", "1", OB_METRIC_COUNTER, "myapp_calc_operation_total");
@@ -656,7 +656,7 @@ START_TEST(ini_fixture)
     ck_assert_str_eq(lab(x, "http.status_code"), "status");
     ck_assert_str_eq(mlab(x, "http.server.duration", "http.route"), "route");
     ck_assert_str_eq(mlab(x, "calc_operation", "http.route"), "http_route");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 
     x = load_ini("rules-bad.ini", err, &rc);
     ck_assert_ptr_null(x);
@@ -670,7 +670,7 @@ START_TEST(readme_example)
 {
     char err[OB_ERR_LEN];
     int rc;
-    struct ob_xlator *x = load_ini("rules-readme.ini", err, &rc);
+    struct ob_translator_inst *x = load_ini("rules-readme.ini", err, &rc);
     ck_assert_msg(rc == 0, "%s", err);
     FAM_EQ(x, "http.server.duration", "ms", OB_METRIC_HISTOGRAM,
            "corp_web_latency_milliseconds");
@@ -683,7 +683,7 @@ START_TEST(readme_example)
     ck_assert_str_eq(lab(x, "http.status_code"), "status");
     ck_assert_str_eq(mlab(x, "http.server.duration", "http.route"), "route");
     ck_assert_str_eq(mlab(x, "http.client.duration", "http.route"), "http_route");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -713,27 +713,27 @@ static void assert_exports_only_entry(const char *plugin)
 
 START_TEST(descriptor_and_exports)
 {
-    struct ob_xlator *x = load("rules", NULL);
+    struct ob_translator_inst *x = load("rules", NULL);
     ck_assert_str_eq(x->desc.name, "rules");
     ck_assert_ptr_nonnull(x->desc.metric_label_name);
     ck_assert_ptr_nonnull(x->desc.unit_name);
     /* No config: the default base, no rules. */
     FAM_EQ(x, "http.server.duration", "ms", OB_METRIC_HISTOGRAM,
            "http_server_duration_milliseconds");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
     assert_exports_only_entry("rules");
 }
 END_TEST
 
 struct hammer {
-    const struct ob_xlator *x;
+    const struct ob_translator_inst *x;
     int bad;
 };
 
 static void *hammer_thread(void *arg)
 {
     struct hammer *h = arg;
-    const struct ob_xlator *x = h->x;
+    const struct ob_translator_inst *x = h->x;
     char buf[128];
     for (int i = 0; i < 3000; i++) {
         struct ob_metric_view m = metric(i % 2 ? "http.server.duration" : "db.redis.calls",
@@ -761,7 +761,7 @@ START_TEST(concurrent_calls)
         "rule.2.rename=$2.of.$1",
         NULL,
     };
-    struct ob_xlator *x = load("rules", cfg);
+    struct ob_translator_inst *x = load("rules", cfg);
     pthread_t t[4];
     struct hammer h[4];
     for (int i = 0; i < 4; i++) {
@@ -772,7 +772,7 @@ START_TEST(concurrent_calls)
         pthread_join(t[i], NULL);
         ck_assert_int_eq(h[i].bad, 0);
     }
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -780,7 +780,7 @@ END_TEST
 
 START_TEST(example_names)
 {
-    struct ob_xlator *x = load("minimal_example", NULL);
+    struct ob_translator_inst *x = load("minimal_example", NULL);
     ck_assert_str_eq(x->desc.name, "minimal_example");
     ck_assert_ptr_null(x->desc.unit_name);
     ck_assert_ptr_null(x->desc.metric_label_name);
@@ -795,13 +795,13 @@ START_TEST(example_names)
     ck_assert_str_eq(lab(x, "9lives"), "_9lives");
     ck_assert_str_eq(lab(x, "__reserved"), "<drop>");
     ck_assert_str_eq(lab(x, ""), "<drop>");
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
 START_TEST(example_resource)
 {
-    struct ob_xlator *x = load("minimal_example", NULL);
+    struct ob_translator_inst *x = load("minimal_example", NULL);
     struct ob_attr attrs[] = {
         {{"host.name", 9}, {"h", 1}},
         {{"service.name", 12}, {"calculator-service", 18}},
@@ -831,7 +831,7 @@ START_TEST(example_resource)
                                  .attr_roles = roles};
     ck_assert_int_eq(x->desc.resource(x->state, &view, &o), 0);
     ck_assert(!o.has_job && !o.has_instance);
-    ob_xlator_unref(x);
+    ob_translator_unref(x);
 }
 END_TEST
 
@@ -839,7 +839,7 @@ START_TEST(example_refuses_config_and_exports_one_symbol)
 {
     static const char *const cfg[] = {"namespace=x", NULL};
     char err[OB_ERR_LEN];
-    struct ob_xlator *x;
+    struct ob_translator_inst *x;
     ck_assert_int_eq(try_load("minimal_example", cfg, &x, err), OB_E_PLUGIN_INIT);
     ck_assert_msg(strstr(err, "unknown key 'namespace'"), "%s", err);
     assert_exports_only_entry("minimal_example");

@@ -40,16 +40,16 @@ void zmq_stack_start(struct zmq_stack *s, unsigned threads, uint64_t max_body)
     const char *build = getenv("OB_BUILD") ? getenv("OB_BUILD") : "build";
     char dir[256];
     snprintf(dir, sizeof dir, "%s/plugins", build);
-    struct ob_xlator *x;
-    rc = ob_xlator_load("underscore_escaping_with_suffixes", dir, NULL, 0, &x, err);
+    struct ob_translator_inst *x;
+    rc = ob_translator_load("underscore_escaping_with_suffixes", dir, NULL, 0, &x, err);
     ck_assert_msg(rc == 0, "plugin: %s", err);
-    ob_plugin_host_init(&s->host);
-    ob_plugin_host_swap(&s->host, x);
+    ob_translator_slot_init(&s->host);
+    ob_translator_slot_swap(&s->host, x);
 
     s->cfg.max_labels_per_series = 128;
     s->cfg.store_ooo_window_ms = 600000;
     s->cfg.max_body_bytes = max_body ? max_body : 4u << 20;
-    struct ob_plugin_host *slots[OB_FE__COUNT];
+    struct ob_translator_slot *slots[OB_FE__COUNT];
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         slots[fe] = &s->host;
     ck_assert_int_eq(ob_ingest_create(s->store, &s->cfg, slots, &s->ingest), 0);
@@ -76,7 +76,7 @@ void zmq_stack_stop(struct zmq_stack *s)
 {
     ob_zmq_stop(s->zmq);
     ob_ingest_destroy(s->ingest);
-    ob_plugin_host_fini(&s->host);
+    ob_translator_slot_fini(&s->host);
     ob_store_close(s->store);
     ob_store_unlink(s->shm);
     rmdir(s->dir); /* the ipc files went with their sockets */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "ob_config.h"
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 
 struct zmq_stack {
     char dir[64];
@@ -21,7 +21,7 @@ struct zmq_stack {
     char pull[128];  /* endpoints as bound */
     char reply[128];
     struct ob_store *store;
-    struct ob_plugin_host host;
+    struct ob_translator_slot host;
     struct ob_config cfg;
     struct ob_ingest *ingest;
     struct ob_zmq *zmq;

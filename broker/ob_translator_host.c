@@ -1,11 +1,11 @@
-/* ob_plugin_host.c: loading translator plugins and swapping them at run time.
+/* ob_translator_host.c: loading translator plugins and swapping them at run time.
  *
  * Loading: dlopen (RTLD_NOW|RTLD_LOCAL),
  * one dlsym, magic / major / size checks, a zeroed host-owned copy of the
  * descriptor, required callbacks, then init() with a host table of our own.
  * Each failure has its own OB_E_PLUGIN_* code and a message naming the path.
  */
-#include "ob_plugin_host.h"
+#include "ob_translator_host.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -30,7 +30,7 @@ static void host_log(const struct ob_host *host, enum ob_plugin_log_level level,
     enum ob_log_level lvl = level <= OB_PLOG_DEBUG ? (enum ob_log_level)level : OB_LOG_DEBUG;
     if (lvl > ob_log_level_current || !host || !fmt)
         return;
-    const struct ob_xlator *x = host->host_private;
+    const struct ob_translator_inst *x = host->host_private;
     char comp[128], msg[768];
     snprintf(comp, sizeof comp, "plugin %s", x && x->desc.name ? x->desc.name : "?");
     va_list ap;
@@ -84,7 +84,7 @@ static struct ob_kv *copy_kv(const struct ob_kv *kv, size_t n)
 }
 
 /* Frees what load made; init() has not run or has failed (no fini). */
-static void xlator_free(struct ob_xlator *x)
+static void instance_free(struct ob_translator_inst *x)
 {
     if (!x)
         return;
@@ -108,11 +108,11 @@ static const char *missing_callback(const struct ob_translator *d)
     return NULL;
 }
 
-int ob_xlator_load(const char *name_or_path, const char *plugin_dir, const struct ob_kv *kv,
-                   size_t n_kv, struct ob_xlator **out, char err[OB_ERR_LEN])
+int ob_translator_load(const char *name_or_path, const char *plugin_dir, const struct ob_kv *kv,
+                       size_t n_kv, struct ob_translator_inst **out, char err[OB_ERR_LEN])
 {
     int rc;
-    struct ob_xlator *x = NULL;
+    struct ob_translator_inst *x = NULL;
     err[0] = '\0';
     if (!name_or_path || !*name_or_path) {
         snprintf(err, OB_ERR_LEN, "no translator plugin given");
@@ -222,18 +222,18 @@ int ob_xlator_load(const char *name_or_path, const char *plugin_dir, const struc
     *out = x;
     return 0;
 fail:
-    xlator_free(x);
+    instance_free(x);
     return rc;
 }
 
-struct ob_xlator *ob_xlator_ref(struct ob_xlator *x)
+struct ob_translator_inst *ob_translator_ref(struct ob_translator_inst *x)
 {
     if (x)
         atomic_fetch_add_explicit(&x->refs, 1, memory_order_relaxed);
     return x;
 }
 
-void ob_xlator_unref(struct ob_xlator *x)
+void ob_translator_unref(struct ob_translator_inst *x)
 {
     if (!x)
         return;
@@ -242,37 +242,37 @@ void ob_xlator_unref(struct ob_xlator *x)
         return;
     if (x->desc.fini)
         x->desc.fini(x->state);
-    xlator_free(x);
+    instance_free(x);
 }
 
-void ob_plugin_host_init(struct ob_plugin_host *h)
+void ob_translator_slot_init(struct ob_translator_slot *h)
 {
     pthread_mutex_init(&h->lock, NULL);
     h->current = NULL;
 }
 
-void ob_plugin_host_swap(struct ob_plugin_host *h, struct ob_xlator *x)
+void ob_translator_slot_swap(struct ob_translator_slot *h, struct ob_translator_inst *x)
 {
     pthread_mutex_lock(&h->lock);
-    struct ob_xlator *old = h->current;
+    struct ob_translator_inst *old = h->current;
     h->current = x;
     pthread_mutex_unlock(&h->lock);
     /* Outside the lock: the last release runs fini() and dlclose(). */
-    ob_xlator_unref(old);
+    ob_translator_unref(old);
 }
 
-struct ob_xlator *ob_plugin_host_acquire(struct ob_plugin_host *h)
+struct ob_translator_inst *ob_translator_slot_acquire(struct ob_translator_slot *h)
 {
     pthread_mutex_lock(&h->lock);
-    struct ob_xlator *x = ob_xlator_ref(h->current);
+    struct ob_translator_inst *x = ob_translator_ref(h->current);
     pthread_mutex_unlock(&h->lock);
     return x;
 }
 
-void ob_plugin_host_fini(struct ob_plugin_host *h)
+void ob_translator_slot_fini(struct ob_translator_slot *h)
 {
     if (!h)
         return;
-    ob_plugin_host_swap(h, NULL);
+    ob_translator_slot_swap(h, NULL);
     pthread_mutex_destroy(&h->lock);
 }

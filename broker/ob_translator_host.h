@@ -1,14 +1,20 @@
-/* ob_plugin_host.h: loading translator plugins and swapping them at run time.
+/* ob_translator_host.h: the broker's side of the translator ABI: loading
+ * plugins and swapping them at run time.
  *
- * A loaded plugin is an ob_xlator: the dlopen handle, a zeroed host-owned copy
+ * Three words: the plugin describes itself with a struct ob_translator
+ * (translator.h) and is handed a struct ob_host; a loaded plugin is a struct
+ * ob_translator_inst; each frontend names its points with the instance in its
+ * struct ob_translator_slot, which a reload swaps.
+ *
+ * An instance is the dlopen handle, a zeroed host-owned copy
  * of its descriptor, its state from init(), a generation number and a
  * reference count.  The host publishes the current one under a short mutex;
  * each request acquires a reference to the one it started with and releases
- * it at the end.  The last release of a replaced xlator calls fini() and then
+ * it at the end.  The last release of a replaced instance calls fini() and then
  * dlclose() (the nginx "new cycle" idea).
  */
-#ifndef OB_PLUGIN_HOST_H
-#define OB_PLUGIN_HOST_H
+#ifndef OB_TRANSLATOR_HOST_H
+#define OB_TRANSLATOR_HOST_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,7 +23,7 @@
 #include "ob_common.h"
 #include "translator.h"
 
-struct ob_xlator {
+struct ob_translator_inst {
     struct ob_translator desc; /* host copy; fields past the plugin's size are NULL */
     void *state;               /* from init() */
     uint64_t generation;       /* unique per load, never reused in a process */
@@ -41,26 +47,26 @@ struct ob_xlator {
  *   OB_E_PLUGIN_INIT    init() failed; its reason follows "init failed: "
  * kv (and its strings) is copied: the caller may free it on return; the
  * plugin sees the copy as host->config until fini(). */
-int ob_xlator_load(const char *name_or_path, const char *plugin_dir, const struct ob_kv *kv,
-                   size_t n_kv, struct ob_xlator **out, char err[OB_ERR_LEN]);
-struct ob_xlator *ob_xlator_ref(struct ob_xlator *x);
+int ob_translator_load(const char *name_or_path, const char *plugin_dir, const struct ob_kv *kv,
+                       size_t n_kv, struct ob_translator_inst **out, char err[OB_ERR_LEN]);
+struct ob_translator_inst *ob_translator_ref(struct ob_translator_inst *x);
 /* Drops a reference; the last one calls fini() and dlclose().  NULL ok. */
-void ob_xlator_unref(struct ob_xlator *x);
+void ob_translator_unref(struct ob_translator_inst *x);
 
 /* acquire() takes the current pointer and its reference under a mutex held
  * for a few instructions: once per request, never per point. */
-struct ob_plugin_host {
+struct ob_translator_slot {
     pthread_mutex_t lock;
-    struct ob_xlator *current;
+    struct ob_translator_inst *current;
 };
 
-void ob_plugin_host_init(struct ob_plugin_host *h);
+void ob_translator_slot_init(struct ob_translator_slot *h);
 /* Publishes x (the host takes over the caller's reference); the previous one
  * is released once every request using it has finished. */
-void ob_plugin_host_swap(struct ob_plugin_host *h, struct ob_xlator *x);
-/* The current xlator with one more reference (NULL if none): pair with
- * ob_xlator_unref(). */
-struct ob_xlator *ob_plugin_host_acquire(struct ob_plugin_host *h);
-void ob_plugin_host_fini(struct ob_plugin_host *h);
+void ob_translator_slot_swap(struct ob_translator_slot *h, struct ob_translator_inst *x);
+/* The current instance with one more reference (NULL if none): pair with
+ * ob_translator_unref(). */
+struct ob_translator_inst *ob_translator_slot_acquire(struct ob_translator_slot *h);
+void ob_translator_slot_fini(struct ob_translator_slot *h);
 
 #endif
