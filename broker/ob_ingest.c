@@ -102,6 +102,7 @@ struct ob_ingest {
     uint32_t name_cache_entries; /* budget of each thread's name cache */
     uint64_t name_cache_bytes;
     int64_t window_ms;
+    int64_t series_ttl_ms; /* series caches forget what the store expired */
     pthread_key_t worker_key;
 };
 
@@ -137,7 +138,7 @@ static struct worker *worker_get(struct ob_ingest *in)
     w->render.arena = &w->arena;
     w->pipe = (struct ob_series_pipeline){.cache = &w->cache, .store = in->store,
                                           .render = &w->render};
-    if (ob_series_cache_init(&w->cache, in->max_series) != 0 ||
+    if (ob_series_cache_init(&w->cache, in->max_series, in->series_ttl_ms) != 0 ||
         ob_names_create(in->name_cache_entries, in->name_cache_bytes, &w->names) != 0 ||
         pthread_setspecific(in->worker_key, w) != 0) {
         worker_destroy(w);
@@ -174,6 +175,7 @@ int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
     in->max_labels = cfg->max_labels_per_series;
     in->max_series = cfg->store_max_series;
     in->window_ms = cfg->store_ooo_window_ms;
+    in->series_ttl_ms = cfg->store_series_ttl_ms;
     in->name_cache_entries = cfg->name_cache_entries; /* 0 (a zeroed config): unbounded */
     in->name_cache_bytes = cfg->name_cache_bytes;
     int rc = pthread_key_create(&in->worker_key, worker_destroy);
@@ -793,6 +795,7 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
     if (rc != 0)
         goto done;
     struct request r = {.in = in, .w = w, .x = x, .res = out, .now_ms = ob_now_ns() / 1000000};
+    ob_series_cache_begin(&w->cache, r.now_ms);
     for (size_t i = 0; i < req->n_resource_metrics; i++)
         ingest_resource(&r, req->resource_metrics[i]);
     summarise(out);

@@ -14,8 +14,8 @@
 #define MIN_SETS 64u
 #define MAX_SETS 65536u
 
-/* A sweep at most every this many requests (it walks the whole cache). */
-#define SWEEP_EVERY 1024u
+/* A sweep at most this often (it walks the whole cache). */
+#define SWEEP_EVERY_MS 1000
 
 /* The ways of the set origin falls in. */
 static struct ob_cached_series *set_of(const struct ob_series_cache *c, uint64_t origin)
@@ -23,9 +23,9 @@ static struct ob_cached_series *set_of(const struct ob_series_cache *c, uint64_t
     return &c->e[(origin & c->mask) * WAYS];
 }
 
-int ob_series_cache_init(struct ob_series_cache *c, uint64_t max_series)
+int ob_series_cache_init(struct ob_series_cache *c, uint64_t max_series, int64_t max_age_ms)
 {
-    *c = (struct ob_series_cache){0};
+    *c = (struct ob_series_cache){.max_age_ms = max_age_ms > 0 ? max_age_ms : INT64_MAX / 4};
     c->max_sets = MIN_SETS;
     while (c->max_sets * WAYS < max_series && c->max_sets < MAX_SETS)
         c->max_sets *= 2;
@@ -51,18 +51,19 @@ void ob_series_cache_fini(struct ob_series_cache *c)
     c->e = NULL;
 }
 
-/* Entries not hit since the previous sweep go. */
+/* Entries not hit for max_age go. */
 static void sweep(struct ob_series_cache *c)
 {
+    int64_t before = c->now_ms - c->max_age_ms;
     for (size_t i = 0; i < ob_series_cache_capacity(c); i++) {
         struct ob_cached_series *e = &c->e[i];
-        if (e->origin && e->used < c->swept) {
+        if (e->origin && e->used_ms < before) {
             free(e->data);
             *e = (struct ob_cached_series){0};
             c->used--;
         }
     }
-    c->swept = c->requests;
+    c->swept_ms = c->now_ms;
 }
 
 /* Doubles the cache.  Each old set splits into two new ones, so nothing is
@@ -90,8 +91,7 @@ static void grow(struct ob_series_cache *c)
 
 void ob_series_cache_request_done(struct ob_series_cache *c)
 {
-    c->requests++;
-    if (c->used * 2 > ob_series_cache_capacity(c) && c->requests - c->swept >= SWEEP_EVERY)
+    if (c->used * 2 > ob_series_cache_capacity(c) && c->now_ms - c->swept_ms >= SWEEP_EVERY_MS)
         sweep(c);
     if (c->used * 2 > ob_series_cache_capacity(c) && c->mask + 1 < c->max_sets)
         grow(c);
@@ -118,7 +118,7 @@ struct ob_cached_series *ob_series_cache_find(struct ob_series_cache *c,
                 e = &set[way];
     }
     if (e)
-        e->used = c->requests;
+        e->used_ms = c->now_ms;
     return e;
 }
 
@@ -152,7 +152,7 @@ struct ob_cached_series *ob_series_cache_put(struct ob_series_cache *c,
         .family_gen = family_gen,
         .raw_len = (uint32_t)raw_len,
         .block_len = (uint32_t)block_len,
-        .used = c->requests,
+        .used_ms = c->now_ms,
     };
     return e;
 }

@@ -15,8 +15,10 @@
  * (with 2 ways, sets of three thrash), and beyond it a thread that sees
  * more series pays the label work of a miss rather than memory in
  * proportion to every series (bench/README.md has the measurements).
- * Before it grows it is swept: entries not hit since the previous sweep
- * go, so series churn does not grow it to its cap with series nobody sends.
+ * Before it grows it is swept: entries not hit for max_age (the store's
+ * series_ttl: after it the store has expired their series anyway) go, so
+ * series churn does not grow it to its cap with series nobody sends; it
+ * holds about the series the store holds, no more.
  * The owner empties it when the translator changes.  Not thread-safe: one
  * per thread.
  */
@@ -39,7 +41,7 @@ struct ob_cached_series {
     uint32_t family_gen; /* a reclaimed and reused family id never matches */
     uint32_t raw_len;
     uint32_t block_len;
-    uint64_t used;       /* the cache's request count when last hit or filled */
+    int64_t used_ms;     /* the request time (wall ms) when last hit or filled */
     struct ob_series_hint hint; /* where the store found the series */
 };
 
@@ -48,21 +50,29 @@ struct ob_series_cache {
     uint64_t mask;              /* sets - 1 */
     uint64_t max_sets;          /* growth stops here */
     uint64_t used;              /* entries in use */
-    uint64_t requests;          /* requests done (ob_series_cache_request_done) */
-    uint64_t swept;             /* requests at the last sweep */
+    int64_t now_ms;             /* the current request's time (ob_series_cache_begin) */
+    int64_t max_age_ms;         /* entries not hit for this long are swept */
+    int64_t swept_ms;           /* time of the last sweep */
     uint32_t victim;            /* rotates the way a miss replaces */
 };
 
 #define OB_SERIES_CACHE_WAYS 4
 
-/* Sized for a store of max_series series.  0 or -ENOMEM. */
-int ob_series_cache_init(struct ob_series_cache *c, uint64_t max_series);
+/* Sized for a store of max_series series whose series expire after
+ * max_age_ms without a sample.  0 or -ENOMEM. */
+int ob_series_cache_init(struct ob_series_cache *c, uint64_t max_series, int64_t max_age_ms);
 void ob_series_cache_fini(struct ob_series_cache *c);
 /* Forgets every entry (a new translator names everything anew). */
 void ob_series_cache_clear(struct ob_series_cache *c);
 static inline size_t ob_series_cache_capacity(const struct ob_series_cache *c)
 {
     return (c->mask + 1) * OB_SERIES_CACHE_WAYS;
+}
+/* A request starts, at now_ms (wall clock): the time its hits are stamped
+ * with. */
+static inline void ob_series_cache_begin(struct ob_series_cache *c, int64_t now_ms)
+{
+    c->now_ms = now_ms;
 }
 /* Between requests (entries handed out stay valid until then): sweeps and
  * grows as the policy above says. */

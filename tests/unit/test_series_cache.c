@@ -18,7 +18,7 @@ static struct ob_series_probe probe_of(const char *raw, uint64_t origin)
 START_TEST(hit_by_identity_and_generation)
 {
     struct ob_series_cache c;
-    ck_assert_int_eq(ob_series_cache_init(&c, 100000), 0);
+    ck_assert_int_eq(ob_series_cache_init(&c, 100000, 60000), 0);
     ck_assert_uint_eq(ob_series_cache_capacity(&c), 4096);
     struct ob_series_probe p = probe_of("k=v", 42);
     ck_assert_ptr_null(ob_series_cache_find(&c, &p, 7, 1));
@@ -51,7 +51,7 @@ END_TEST
 START_TEST(miss_replaces_in_rotation)
 {
     struct ob_series_cache c;
-    ck_assert_int_eq(ob_series_cache_init(&c, 1000), 0);
+    ck_assert_int_eq(ob_series_cache_init(&c, 1000, 60000), 0);
     uint64_t sets = c.mask + 1;
     struct ob_series_probe p[5];
     for (int i = 0; i < 5; i++) {
@@ -94,7 +94,7 @@ enum { N = 3000 };
 START_TEST(grows_when_half_full)
 {
     struct ob_series_cache c;
-    ck_assert_int_eq(ob_series_cache_init(&c, 1u << 20), 0);
+    ck_assert_int_eq(ob_series_cache_init(&c, 1u << 20, 60000), 0);
     size_t cap = ob_series_cache_capacity(&c);
     static struct ob_series_probe p[N];
     fill(&c, p, N, 0x9e3779b97f4a7c15ull);
@@ -116,24 +116,29 @@ START_TEST(grows_when_half_full)
 }
 END_TEST
 
-/* At its cap and half full it is swept: entries not hit since the
- * previous sweep (1024 requests earlier) go, the ones in use stay. */
+/* At its cap and half full it is swept: entries not hit for max_age (the
+ * store's series_ttl) go, the ones in use stay; at most once a second. */
 START_TEST(swept_at_its_cap)
 {
     struct ob_series_cache c;
-    ck_assert_int_eq(ob_series_cache_init(&c, 4096), 0); /* cap: 4096 entries */
+    ck_assert_int_eq(ob_series_cache_init(&c, 4096, 1000), 0); /* cap: 4096 entries */
     size_t cap = ob_series_cache_capacity(&c);
     static struct ob_series_probe p[N];
+    ob_series_cache_begin(&c, 100000);
     fill(&c, p, N, 0x9e3779b97f4a7c15ull);
-    ck_assert_uint_gt(c.used * 2, cap);
+    size_t filled = c.used;
+    ck_assert_uint_gt(filled * 2, cap);
+    /* 0.9 s later the first 100 are hit: nothing is old enough yet. */
+    ob_series_cache_begin(&c, 100900);
     int live = 0;
     for (int i = 0; i < 100; i++)
         live += ob_series_cache_find(&c, &p[i], 1, 0) != NULL;
-    for (int r = 0; r < 2048; r++) {
-        for (int i = 0; i < 100; i++)
-            ob_series_cache_find(&c, &p[i], 1, 0);
-        ob_series_cache_request_done(&c);
-    }
+    ob_series_cache_request_done(&c);
+    ck_assert_uint_eq(c.used, filled);
+    /* A second later (sweeps come at most once a second) the rest is
+     * older than max_age: swept. */
+    ob_series_cache_begin(&c, 101900);
+    ob_series_cache_request_done(&c);
     ck_assert_uint_eq(ob_series_cache_capacity(&c), cap);
     ck_assert_uint_eq(c.used, (size_t)live);
     int kept = 0;
@@ -145,12 +150,39 @@ START_TEST(swept_at_its_cap)
 }
 END_TEST
 
+/* Series churn (new series all the time, old ones gone) keeps it at the
+ * size of what is live within max_age instead of doubling it to its cap. */
+START_TEST(churn_does_not_grow_it)
+{
+    struct ob_series_cache c;
+    ck_assert_int_eq(ob_series_cache_init(&c, 1u << 20, 2000), 0);
+    static struct ob_series_probe p[200];
+    size_t cap_seen = 0;
+    for (int round = 0; round < 100; round++) { /* 100 s, 200 new series a second */
+        ob_series_cache_begin(&c, 1000000 + round * 1000);
+        for (int i = 0; i < 200; i++) {
+            char raw[24];
+            snprintf(raw, sizeof raw, "c%d.%d", round, i);
+            p[i] = probe_of(raw, 0x9e3779b97f4a7c15ull * (uint64_t)(round * 200 + i + 1));
+            ck_assert_ptr_nonnull(ob_series_cache_put(&c, &p[i], 1, 0, "b", 1));
+        }
+        drop(p, 200);
+        ob_series_cache_request_done(&c);
+        if (ob_series_cache_capacity(&c) > cap_seen)
+            cap_seen = ob_series_cache_capacity(&c);
+    }
+    ck_assert_uint_eq(cap_seen, 4096); /* about 600 live at a time: never grew */
+    ck_assert_uint_le(c.used, 800);
+    ob_series_cache_fini(&c);
+}
+END_TEST
+
 /* The pipeline hashes each point's raw attributes with the seed and hands
  * out point i's probe at step i; the same attributes give the same origin. */
 START_TEST(pipeline_stages)
 {
     struct ob_series_cache c;
-    ck_assert_int_eq(ob_series_cache_init(&c, 1000), 0);
+    ck_assert_int_eq(ob_series_cache_init(&c, 1000, 60000), 0);
     struct ob_arena arena;
     ob_arena_init(&arena, 4096);
     struct ob_attr_render render = {.arena = &arena};
@@ -202,6 +234,7 @@ Suite *series_cache_suite(void)
     tcase_add_test(tc, miss_replaces_in_rotation);
     tcase_add_test(tc, grows_when_half_full);
     tcase_add_test(tc, swept_at_its_cap);
+    tcase_add_test(tc, churn_does_not_grow_it);
     tcase_add_test(tc, pipeline_stages);
     suite_add_tcase(s, tc);
     return s;
