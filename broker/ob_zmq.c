@@ -98,8 +98,6 @@ struct batch {
     size_t n_env, n, groups;
     size_t set_at;  /* index of the open set frame, or SIZE_MAX */
     uint64_t set_sender, set_base;
-    bool hold;        /* every answer in it is for a windowed request */
-    int64_t since_ns; /* when its first answer came */
     zmq_msg_t f[BATCH_FRAMES];
 };
 
@@ -150,7 +148,6 @@ static void batch_init(struct batch *b)
     b->sock = NULL;
     b->n = b->n_env = b->groups = 0;
     b->set_at = SIZE_MAX;
-    b->hold = false;
 }
 
 /* Adds number seq of sender to the batch's open set, if it has one that
@@ -227,30 +224,6 @@ static void batch_copy(struct batch *b, const void *data, size_t len)
     if (len)
         memcpy(zmq_msg_data(m), data, len);
     b->n++;
-}
-
-/* How long answers to windowed requests may wait for more to go out with.
- * A windowed sender (OB_ZSEQ_FLAG_WINDOW) keeps up to its window in flight
- * and does not wait for each answer, so a short hold costs it nothing,
- * while every answer message saved is a wake-up of the proxy, of libzmq's
- * I/O thread and of the client less.  Answers to other requests (a REQ
- * socket, the library's OBC_REPLY) never wait. */
-#define HOLD_MS 2
-
-/* Sends the batch, unless it may still wait (every answer in it windowed,
- * room for more, younger than HOLD_MS): then returns how many ms it may
- * (>= 1), for the caller's next poll.  Returns 0 when nothing waits (sent,
- * or empty), -ETERM when the context is gone. */
-static long settle(struct batch *b)
-{
-    if (!b->sock)
-        return 0;
-    if (b->hold && b->groups < MAX_GROUPS) {
-        int64_t left = b->since_ns + (int64_t)HOLD_MS * 1000000 - ob_mono_ns();
-        if (left > 0)
-            return (long)((left + 999999) / 1000000);
-    }
-    return batch_flush(b) == -ETERM ? -ETERM : 0;
 }
 
 /* ---- one message ------------------------------------------------------- */
@@ -348,23 +321,11 @@ static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow, int
     ob_request_handle(&path, &rq, &w->bufs, v);
 }
 
-/* Notes that the batch got an answer (for a windowed request or not). */
-static void batch_note(struct batch *b, bool windowed)
-{
-    if (b->groups == 0) {
-        b->hold = windowed;
-        b->since_ns = ob_mono_ns();
-    } else if (!windowed) {
-        b->hold = false;
-    }
-}
-
 /* Answers a request: the envelope back (the received frames are moved, not
  * copied), the request's sequence frame if it had one, then the response or
  * the two error frames.  Answers to numbered requests join the worker's
  * batch (sent when the worker runs out of requests at hand, when another
- * client's answer comes, or when full; for windowed requests, up to HOLD_MS
- * later: see settle()); others go at once, after it. */
+ * client's answer comes, or when full); others go at once, after it. */
 static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layout *l,
                    const struct ob_verdict *v)
 {
@@ -377,17 +338,13 @@ static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layo
      * set frame is enough. */
     bool settable = ok && v->response_len == 0 && l->seq_valid == 1 &&
                     !(l->frame.flags & OB_ZSEQ_FLAG_END);
-    bool windowed = l->seq_valid == 1 && (l->frame.flags & OB_ZSEQ_FLAG_WINDOW);
     if (settable && b->sock && batch_fits(b, sock, f, l->env, 0) &&
-        batch_set_add(b, l->frame.sender, l->frame.seq)) {
-        batch_note(b, windowed);
+        batch_set_add(b, l->frame.sender, l->frame.seq))
         return;
-    }
     if (l->seq_valid != 1 && batch_flush(b) == -ETERM)
         return;
     if (batch_open(b, sock, f, l->env, ok ? 2 : 3) == -ETERM)
         return;
-    batch_note(b, windowed);
     if (settable) {
         uint8_t set[OB_ZSEQ_SET_LEN];
         ob_zseq_encode_set(set, l->frame.sender, l->frame.seq, 1);
@@ -524,19 +481,14 @@ static void direct_loop(struct worker *w)
     for (size_t i = 0; i < k->n_endpoints; i++)
         it[i] = (zmq_pollitem_t){.socket = k->bound[i], .events = ZMQ_POLLIN};
     zmq_msg_t f[MAX_FRAMES];
-    long held = 0; /* ms the answers in w->out may still wait */
     for (;;) {
-        long timeout = rx_timeout(&k->rx);
-        int r = zmq_poll(it, (int)k->n_endpoints, held > 0 && held < timeout ? held : timeout);
+        int r = zmq_poll(it, (int)k->n_endpoints, rx_timeout(&k->rx));
         if (r < 0) {
             if (zmq_errno() == ETERM)
                 return;
             continue; /* EINTR; signals are blocked here, but be safe */
         }
         if (r == 0) {
-            if (held > 0 && batch_flush(&w->out) == -ETERM)
-                return;
-            held = 0;
             rx_tick(&k->rx, true);
             continue;
         }
@@ -555,7 +507,7 @@ static void direct_loop(struct worker *w)
                 handle(w, k->bound[i], f, (size_t)n, overflow, &l);
                 close_frames(f, n);
             }
-            if ((held = settle(&w->out)) < 0)
+            if (batch_flush(&w->out) == -ETERM)
                 return;
         }
         rx_tick(&k->rx, false);
@@ -567,16 +519,7 @@ static void direct_loop(struct worker *w)
 static void pooled_loop(struct worker *w)
 {
     zmq_msg_t f[MAX_FRAMES];
-    long held = 0; /* ms the answers in w->out may still wait */
     for (;;) {
-        if (held > 0) {
-            zmq_pollitem_t it = {.socket = w->sock, .events = ZMQ_POLLIN};
-            int r = zmq_poll(&it, 1, held);
-            if (r < 0 && zmq_errno() == ETERM)
-                return;
-            if (r == 0 && batch_flush(&w->out) == -ETERM) /* nothing came: send them */
-                return;
-        }
         for (int b = 0; b < BURST; b++) {
             bool overflow;
             int n = receive(w->sock, f, &overflow, b == 0 ? 0 : ZMQ_DONTWAIT);
@@ -589,7 +532,7 @@ static void pooled_loop(struct worker *w)
             handle(w, w->sock, f, (size_t)n, overflow, &l);
             close_frames(f, n);
         }
-        if ((held = settle(&w->out)) < 0)
+        if (batch_flush(&w->out) == -ETERM)
             return;
     }
 }

@@ -66,10 +66,7 @@
  * it has at hand for one client, up to 64 groups: every ZeroMQ message and
  * frame costs both ends, and a wake-up of another thread costs more than
  * the ingest of a small request.  Answers to requests without a sequence
- * frame are never batched (REQ sockets expect exactly one reply).  Answers
- * to requests whose sequence frame has the WINDOW flag (a sender with many
- * in flight: the clients' stream mode) may wait up to 2 ms for more to go
- * out with; all others go as soon as the worker has no request at hand.
+ * frame are never batched (REQ sockets expect exactly one reply).
  *
  * Every request goes through the request path (ob_request.h), which
  * inflates, decodes, ingests, counts it (frontend "zmq") and logs refusals at

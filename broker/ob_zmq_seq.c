@@ -41,7 +41,7 @@ int ob_zseq_parse(const void *p, size_t n, struct ob_zseq_frame *out)
     const uint8_t *b = p;
     if (n < sizeof magic || memcmp(b, magic, sizeof magic) != 0)
         return 0;
-    if (n != OB_ZSEQ_FRAME_LEN || b[4] != OB_ZSEQ_VERSION || (b[5] & ~(OB_ZSEQ_FLAG_END | OB_ZSEQ_FLAG_WINDOW)) != 0 ||
+    if (n != OB_ZSEQ_FRAME_LEN || b[4] != OB_ZSEQ_VERSION || (b[5] & ~OB_ZSEQ_FLAG_END) != 0 ||
         b[6] != 0 || b[7] != 0)
         return -1;
     out->flags = b[5];

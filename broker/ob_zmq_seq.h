@@ -14,7 +14,7 @@
  *                zero byte (field number 0 does not exist), so the frame
  *                cannot be mistaken for a body or an encoding name.
  *      4     1   version, 1
- *      5     1   flags: bit 0 END, bit 2 WINDOW (see below); others 0
+ *      5     1   flags: bit 0 END (see below); other bits 0
  *      6     2   0
  *      8     8   sender id: random, drawn when the sender opens; not 0
  *     16     8   sequence number: 0 for the sender's first message, then +1
@@ -23,12 +23,6 @@
  * END: the sender is closing and has sent `seq` messages (0 .. seq-1).  The
  * frame is then the whole message.  Senders send it over a fresh connection,
  * because the tail of the old one is exactly what may be lost.
- *
- * WINDOW (reply socket): the sender keeps several requests in flight and
- * matches answers by number (the clients' stream mode), so its answer may
- * wait a little (ob_zmq.c, HOLD_MS: 2 ms) to go out in one message with the
- * next ones.  Without it an answer goes out as soon as the worker has no
- * other request at hand.
  *
  * The set frame, 32 bytes, only in answers (ob_zmq.h, batches): the same
  * header with flags bit 1 SET, the sender id, then a base number (8 bytes)
@@ -69,7 +63,6 @@
 #define OB_ZSEQ_VERSION 1
 #define OB_ZSEQ_FLAG_END 0x01
 #define OB_ZSEQ_FLAG_SET 0x02
-#define OB_ZSEQ_FLAG_WINDOW 0x04 /* the sender keeps requests in flight: answers may wait */
 #define OB_ZSEQ_SET_LEN 32
 #define OB_ZSEQ_WINDOW 512                    /* numbers below the highest, in bits */
 #define OB_ZSEQ_END_GRACE_NS 500000000LL      /* see above */

@@ -63,7 +63,6 @@ typedef Opentelemetry__Proto__Resource__V1__Resource pb_resource;
 #define SEQ_LEN 24
 #define SEQ_FLAG_END 0x01
 #define SEQ_FLAG_SET 0x02
-#define SEQ_FLAG_WINDOW 0x04 /* OBC_STREAM: answers may be held to go out together */
 #define SET_LEN 32
 #define OB_ARRAY(a) (sizeof(a) / sizeof((a)[0]))
 #define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -892,7 +891,7 @@ static bool seq_decode(const zmq_msg_t *m, uint64_t sender, uint64_t *seq, uint8
 static int send_head(struct obc_client *c, uint64_t seq, const char *encoding, int flags)
 {
     uint8_t f[SEQ_LEN];
-    seq_encode(f, c->sender, seq, c->mode == OBC_STREAM ? SEQ_FLAG_WINDOW : 0);
+    seq_encode(f, c->sender, seq, 0);
     if (zmq_send(c->sock, f, sizeof f, ZMQ_SNDMORE | flags) < 0)
         return -zmq_errno();
     if (encoding && zmq_send(c->sock, encoding, strlen(encoding), ZMQ_SNDMORE) < 0)

@@ -152,9 +152,6 @@ def seq_frame(sender, seq, flags=0):
     return SEQ.pack(b"\x00OBQ", 1, flags, 0, sender, seq)
 
 
-SEQ_END, SEQ_WINDOW = 0x01, 0x04   # sequence frame flags (broker/ob_zmq_seq.h)
-
-
 def parse_seq(frame):
     """(sender, number, flags) of a sequence frame; fails the caller's
     assertion with a clear message otherwise (AssertionError)."""
@@ -455,10 +452,9 @@ class FakeBroker(unittest.TestCase):
             self.assertEqual((r0.seq, r0.answered, r1.seq, r1.answered), (0, False, 1, False))
             m0, m1 = recv(router), recv(router)
             ident = m0[0]
-            # stream mode flags its frames WINDOW: answers may be held a moment
-            self.assertEqual(parse_seq(m0[1]), (c.sender_id, 0, SEQ_WINDOW))
+            self.assertEqual(parse_seq(m0[1]), (c.sender_id, 0, 0))
             self.assertEqual(m0[2:], [b"zero"])
-            self.assertEqual(parse_seq(m1[1]), (c.sender_id, 1, SEQ_WINDOW))
+            self.assertEqual(parse_seq(m1[1]), (c.sender_id, 1, 0))
             router.send_multipart([ident, m1[1], b""])   # 1 answered, all accepted
             self.assertFalse(c.wait(0.6))   # 0 stays in flight: resent meanwhile
             self.assertEqual([r.seq for r, _ in acks], [1])
@@ -509,7 +505,7 @@ class FakeBroker(unittest.TestCase):
                 if router.poll(50, zmq.POLLIN):
                     m = router.recv_multipart()
                     sender, seq, flags = parse_seq(m[1])
-                    if not flags & SEQ_END:
+                    if not flags:   # not the END
                         seen.append(seq)
                     router.send_multipart([m[0], m[1], b""])
 

@@ -76,12 +76,6 @@ START_TEST(frame_round_trip_and_refusals)
     ck_assert_int_eq(ob_zseq_parse(x, sizeof b, &g), -1);
     memcpy(x, b, sizeof b), x[5] = 2;
     ck_assert_int_eq(ob_zseq_parse(x, sizeof b, &g), -1);
-    memcpy(x, b, sizeof b), x[5] = 8;
-    ck_assert_int_eq(ob_zseq_parse(x, sizeof b, &g), -1);
-    /* WINDOW (a stream sender) is a flag like END. */
-    memcpy(x, b, sizeof b), x[5] = OB_ZSEQ_FLAG_WINDOW;
-    ck_assert_int_eq(ob_zseq_parse(x, sizeof b, &g), 1);
-    ck_assert_uint_eq(g.flags, OB_ZSEQ_FLAG_WINDOW);
     memcpy(x, b, sizeof b), x[7] = 1;
     ck_assert_int_eq(ob_zseq_parse(x, sizeof b, &g), -1);
     memcpy(x, b, sizeof b), memset(x + 8, 0, 8);

@@ -155,7 +155,6 @@ _SEQ_MAGIC = b"\x00OBQ"
 _SEQ_VERSION = 1
 _SEQ_END = 0x01
 _SEQ_SET = 0x02
-_SEQ_WINDOW = 0x04  # stream mode: the broker may hold answers a moment to send them together
 _SET = struct.Struct("<4sBBHQQQ")  # magic, version, SET, 0, sender id, base, mask
 
 
@@ -168,8 +167,7 @@ def _parse_seq(frame):
     if len(frame) != _SEQ.size:
         return None
     magic, version, flags, zero, sender, seq = _SEQ.unpack(frame)
-    if (magic != _SEQ_MAGIC or version != _SEQ_VERSION or zero
-            or flags & ~(_SEQ_END | _SEQ_WINDOW) or not sender):
+    if magic != _SEQ_MAGIC or version != _SEQ_VERSION or zero or flags & ~_SEQ_END or not sender:
         return None
     return sender, seq, flags
 
@@ -687,7 +685,7 @@ class Client:
         """Sends as soon as the window has room, reading answers meanwhile."""
         deadline = time.monotonic() + self.timeout
         seq = self._next_seq
-        frames = [_seq_frame(self._sender, seq, _SEQ_WINDOW)] + body
+        frames = [_seq_frame(self._sender, seq)] + body
         while True:
             self._pump()
             room = len(self._in_flight) < self.window
