@@ -44,6 +44,7 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
     w->out = out;
     w->timestamps = o && o->timestamps;
     w->utf8 = o && o->utf8;
+    w->openmetrics = o && o->openmetrics;
     w->quote_name = false;
     ob_buf_init(&w->names);
     ob_buf_init(&w->labels);
@@ -104,7 +105,7 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
      * only promised for the callback, and rendered once for all series. */
     w->names.len = 0;
     w->name_len = 0;
-    if (!ob_buf_reserve(&w->names, 4 * n + 17))
+    if (!ob_buf_reserve(&w->names, 5 * n + 23))
         return -ENOMEM;
     /* A name that is not legacy is quoted for a UTF-8 scraper (and then
      * written inside the braces), escaped with underscores for any other. */
@@ -118,7 +119,7 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
     }
     /* Copies from its own buffer: safe, the reserve above already holds
      * all four names (escaping never makes a name longer). */
-    static const char *const suffix[] = {"_bucket", "_sum", "_count"};
+    static const char *const suffix[] = {"_bucket", "_sum", "_count", "_total"};
     for (size_t i = 0; i < OB_ARRAY_LEN(suffix); i++) {
         ob_buf_append(&w->names, w->names.data, n);
         ob_buf_puts(&w->names, suffix[i]);
@@ -126,15 +127,30 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
     if (w->names.failed)
         return -ENOMEM;
     w->name_len = (uint32_t)n;
+    w->meta_len = (uint32_t)n;
+    w->plain_off = 0;
+    w->plain_len = (uint32_t)n;
     const char *name = w->names.data;
+    /* OpenMetrics: a counter family is `x`, its sample `x_total`. */
+    if (w->openmetrics && f->type == OB_FAMILY_COUNTER) {
+        if (n > 6 && memcmp(name + n - 6, "_total", 6) == 0) {
+            w->meta_len = (uint32_t)(n - 6);
+        } else {
+            w->plain_off = (uint32_t)(4 * n + 17); /* name_total */
+            w->plain_len = (uint32_t)(n + 6);
+        }
+    }
 
     if (f->help_len) {
-        put_meta_name(w, "# HELP ", name, n);
-        ob_escape_help(out, f->help, f->help_len);
+        put_meta_name(w, "# HELP ", name, w->meta_len);
+        if (w->openmetrics)
+            ob_escape_label_value(out, f->help, f->help_len); /* \\ \n and \" */
+        else
+            ob_escape_help(out, f->help, f->help_len);
         ob_buf_putc(out, '\n');
     }
-    put_meta_name(w, "# TYPE ", name, n);
-    ob_buf_puts(out, type_name(f->type));
+    put_meta_name(w, "# TYPE ", name, w->meta_len);
+    ob_buf_puts(out, f->type == OB_FAMILY_UNKNOWN && w->openmetrics ? "unknown" : type_name(f->type));
     ob_buf_putc(out, '\n');
     return out->failed ? -ENOMEM : 0;
 }
@@ -146,6 +162,24 @@ struct extra_label {
     const char *text;
     size_t text_len;
 };
+
+/* A sample timestamp: ms (text) or seconds with 3 decimals (OpenMetrics). */
+static char *put_ts(const struct ob_expose_writer *w, char *p, int64_t ms)
+{
+    if (!w->openmetrics)
+        return ob_put_i64(p, ms);
+    if (ms < 0) {
+        *p++ = '-';
+        ms = -ms;
+    }
+    p = ob_put_i64(p, ms / 1000);
+    int frac = (int)(ms % 1000);
+    *p++ = '.';
+    *p++ = (char)('0' + frac / 100);
+    *p++ = (char)('0' + frac / 10 % 10);
+    *p++ = (char)('0' + frac % 10);
+    return p;
+}
 
 /* {"name",labels,extra} value[ ts]\n: a UTF-8 name for a scraper that takes it. */
 static int put_quoted_line(struct ob_expose_writer *w, const char *name, size_t name_len,
@@ -168,8 +202,10 @@ static int put_quoted_line(struct ob_expose_writer *w, const char *name, size_t 
     }
     ob_buf_append(out, "} ", 2);
     ob_buf_append(out, num, ob_format_double(v, num));
-    if (w->timestamps)
-        ob_buf_printf(out, " %lld", (long long)sv->ts_ms);
+    if (w->timestamps) {
+        char ts[32] = {' '};
+        ob_buf_append(out, ts, (size_t)(put_ts(w, ts + 1, sv->ts_ms) - ts));
+    }
     ob_buf_putc(out, '\n');
     return out->failed ? -ENOMEM : 0;
 }
@@ -206,7 +242,7 @@ static int put_line(struct ob_expose_writer *w, const char *name, size_t name_le
     p += ob_format_double(v, p);
     if (w->timestamps) {
         *p++ = ' ';
-        p = ob_put_i64(p, sv->ts_ms);
+        p = put_ts(w, p, sv->ts_ms);
     }
     *p++ = '\n';
     out->len = (size_t)(p - out->data);
@@ -261,11 +297,13 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
     const char *names = w->names.data;
     size_t n = w->name_len;
     if (OB_LIKELY(sv->kind == OB_SHAPE_SCALAR))
-        return put_line(w, names, n, sv, NULL, sv->values[OB_SAMPLE_VALUE]);
+        return put_line(w, names + w->plain_off, w->plain_len, sv, NULL,
+                        sv->values[OB_SAMPLE_VALUE]);
 
     /* name, name_bucket, name_sum, name_count (see ob_expose_family) */
-    const char *const variant[] = {names, names + n, names + 2 * n + 7, names + 3 * n + 11};
-    const size_t variant_len[] = {n, n + 7, n + 4, n + 6};
+    const char *const variant[] = {names + w->plain_off, names + n, names + 2 * n + 7,
+                                   names + 3 * n + 11};
+    const size_t variant_len[] = {w->plain_len, n + 7, n + 4, n + 6};
     const char *text = point_texts(w, sv), *next_text = text;
     if (!text)
         return -ENOMEM;
@@ -273,6 +311,11 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
     struct ob_prom_sample ps;
     ob_prom_iter_init(&it, sv);
     while (ob_prom_next(&it, &ps)) {
+        /* OpenMetrics: a histogram's _count only with its _sum (the +Inf
+         * bucket still says the count). */
+        if (w->openmetrics && ps.suffix == OB_PROM_COUNT && sv->kind == OB_SHAPE_HISTOGRAM &&
+            !sv->has_sum)
+            continue;
         struct extra_label x, *xp = NULL;
         if (ps.extra != OB_PROM_NO_EXTRA) {
             x = ps.extra == OB_PROM_LE ? (struct extra_label){"le=\"", 4, NULL, 0}

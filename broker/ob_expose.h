@@ -18,8 +18,13 @@
 struct ob_store;
 
 struct ob_expose_opts {
-    bool timestamps; /* append the sample timestamp (ms) to each line */
-    bool utf8;       /* the scraper accepts UTF-8 names (escaping=allow-utf-8) */
+    bool timestamps;  /* append the sample timestamp to each line (text: ms;
+                         OpenMetrics: seconds with 3 decimals) */
+    bool utf8;        /* the scraper accepts UTF-8 names (escaping=allow-utf-8) */
+    bool openmetrics; /* OpenMetrics 1.0 text instead of Prometheus text 0.0.4:
+                         counter families named without _total and their
+                         samples with it, type unknown for untyped, HELP
+                         escaping quotes too; the caller ends it with # EOF */
 };
 
 /* Appends the store's families to out.  Returns 0 or -ENOMEM. */
@@ -34,10 +39,13 @@ struct ob_expose_writer {
     struct ob_buf *out;
     bool timestamps;
     bool utf8;            /* opts.utf8 */
+    bool openmetrics;     /* opts.openmetrics */
     bool quote_name;      /* current family's name is written quoted, inside the braces */
     struct ob_buf labels; /* a quoted-name block rewritten for a legacy scraper */
-    struct ob_buf names; /* name, name_bucket, name_sum, name_count back to back */
+    struct ob_buf names; /* name, name_bucket, name_sum, name_count, name_total back to back */
     uint32_t name_len;
+    uint32_t meta_len;   /* of the name in HELP/TYPE lines (OpenMetrics counters: no _total) */
+    uint32_t plain_off, plain_len; /* the name of a plain sample in names */
     /* The le / quantile texts of the last shape written, NUL-terminated back
      * to back, and the bounds they are for: series of a family nearly
      * always share their bounds, so each set is formatted once a scrape. */

@@ -39,6 +39,7 @@
 
 #include <microhttpd.h>
 
+#include "ob_accept.h"
 #include "ob_buf.h"
 #include "ob_config.h"
 #include "ob_error.h"
@@ -51,8 +52,6 @@
 
 #define COMPONENT "http"
 #define CT_TEXT "text/plain; charset=utf-8"
-#define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
-#define CT_PROMETHEUS_UTF8 "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
 #define CT_PROTOBUF "application/x-protobuf"
 #define CT_JSON "application/json"
 #define CONN_MEMORY_BYTES (64 * 1024)
@@ -239,30 +238,6 @@ static bool accepts_gzip(const char *value)
     return false;
 }
 
-/* True when the scraper's Accept header offers a text/plain entry with
- * escaping=allow-utf-8 (Prometheus 3's PrometheusText1.0.0): it reads
- * quoted UTF-8 metric and label names. */
-static bool accepts_utf8_text(const char *value)
-{
-    for (const char *p = value; p && *p;) {
-        size_t n = strcspn(p, ","); /* one media range with its parameters */
-        const char *q = p + strspn(p, " \t");
-        if (strncasecmp(q, "text/plain", 10) == 0) {
-            /* walk its ;-separated parameters */
-            for (q += strcspn(q, ";,"); q < p + n && *q == ';';) {
-                q++;
-                q += strspn(q, " \t");
-                size_t len = strcspn(q, ";, \t");
-                if (len == 20 && strncasecmp(q, "escaping=allow-utf-8", 20) == 0)
-                    return true;
-                q += strcspn(q, ";,");
-            }
-        }
-        p += n + (p[n] == ',');
-    }
-    return false;
-}
-
 /* ---- OTLP POST -------------------------------------------------------- */
 
 /* Appends within the limit; the buffer never grows past it. */
@@ -395,15 +370,20 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
         return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     buf_reset(&s->text);
     int rc = 0;
-    bool utf8 = accepts_utf8_text(
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+    struct ob_expo_choice fmt = ob_accept_negotiate(
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT), false);
+    bool om = fmt.format == OB_EXPO_OPENMETRICS_1 || fmt.format == OB_EXPO_OPENMETRICS_0;
     if (h->deps.store) {
         struct ob_expose_opts opts = {.timestamps = h->deps.cfg->expose_timestamps,
-                                      .utf8 = utf8};
+                                      .utf8 = fmt.escaping == OB_ESC_ALLOW_UTF8,
+                                      .openmetrics = om};
         rc = ob_expose_store(h->deps.store, &opts, ob_now_ns() / 1000000, &s->text);
     }
-    if (rc == 0)
-        ob_selfmetrics_write(h->deps.store, &s->text);
+    if (rc == 0) {
+        ob_selfmetrics_write_as(h->deps.store, om, &s->text);
+        if (om)
+            ob_buf_puts(&s->text, "# EOF\n");
+    }
     if (rc || s->text.failed) {
         ob_complain(&complain_internal, COMPONENT, "/metrics: %s",
                     ob_strerror(rc ? rc : -ENOMEM));
@@ -429,7 +409,7 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
         }
     }
     ob_sm_scrape_done(ob_mono_ns() - t0, s->text.len);
-    return respond(c, MHD_HTTP_OK, utf8 ? CT_PROMETHEUS_UTF8 : CT_PROMETHEUS, body, len, hdrs);
+    return respond(c, MHD_HTTP_OK, ob_expo_content_type(fmt), body, len, hdrs);
 }
 
 static enum MHD_Result serve_get(struct ob_http *h, struct MHD_Connection *c,

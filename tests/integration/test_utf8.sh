@@ -22,5 +22,14 @@ check "UTF-8: series quoted" 1 "$(grep -c '^{"http.server.duration_milliseconds_
 check "UTF-8: legacy names stay bare" 1 "$(grep -c '^calc_operation_total{job="calculator",operation="add"} 3$' "$TMP/utf8.txt")"
 check "UTF-8: target_info labels quoted" 1 "$(grep -c '^target_info{job="calculator","telemetry.sdk.language"="nodejs"' "$TMP/utf8.txt")"
 
+# Prometheus 3's default Accept: OpenMetrics with UTF-8 names, quoted.
+PROM3='application/openmetrics-text;version=1.0.0;escaping=allow-utf-8,application/openmetrics-text;version=0.0.1;q=0.9,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.8,text/plain;version=0.0.4;q=0.7,*/*;q=0.6'
+curl -fsS -D "$TMP/h3" -H "Accept: $PROM3" "$(url /metrics)" >"$TMP/om.txt"
+grep -qi '^content-type: application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8' "$TMP/h3" &&
+    ok "OpenMetrics UTF-8 content type" || bad "$(grep -i content-type "$TMP/h3")"
+check "OpenMetrics UTF-8: TYPE line quoted" 1 "$(grep -c '^# TYPE "http.server.duration_milliseconds" histogram$' "$TMP/om.txt")"
+check "OpenMetrics UTF-8: counter family without _total" 1 "$(grep -c '^# TYPE calc_operation counter$' "$TMP/om.txt")"
+check "OpenMetrics UTF-8: ends with # EOF" "# EOF" "$(tail -n1 "$TMP/om.txt")"
+
 stop_broker && ok "clean stop" || bad "clean stop"
 finish

@@ -408,6 +408,28 @@ static void check_exposition(const struct ob_expose_opts *o, const char *file)
     free(want);
 }
 
+/* The same store in OpenMetrics (tests/data/expose_*.om; the broker adds
+ * # EOF after the self-metrics).  OB_WRITE_GOLDEN=1 writes the files anew
+ * (then read them: they are the expectation). */
+static void check_openmetrics(const struct ob_expose_opts *o, const char *file)
+{
+    struct ob_expose_opts om = o ? *o : (struct ob_expose_opts){0};
+    om.openmetrics = true;
+    if (getenv("OB_WRITE_GOLDEN")) {
+        struct ob_buf out;
+        ob_buf_init(&out);
+        ck_assert_int_eq(ob_expose_store(store, &om, now_ms(), &out), 0);
+        char path[128];
+        snprintf(path, sizeof path, "tests/data/%s", file);
+        FILE *f = fopen(path, "wb");
+        ck_assert_ptr_nonnull(f);
+        fwrite(out.data, 1, out.len, f);
+        fclose(f);
+        ob_buf_fini(&out);
+    }
+    check_exposition(&om, file);
+}
+
 START_TEST(store_empty)
 {
     struct ob_buf out;
@@ -435,6 +457,7 @@ START_TEST(store_gauges_counters)
     append1(u, "job=\"api\",instance=\"127.0.0.1:9100\"", ts, 1);
     append1(l, "a=\"b\"", ts, 0.25);
     check_exposition(NULL, "expose_gauges_counters.prom");
+    check_openmetrics(NULL, "expose_gauges_counters.om");
 }
 END_TEST
 
@@ -444,6 +467,7 @@ START_TEST(store_help_escaping)
                         "Line one\nLine two with \\ backslash and \"quotes\" kept; UTF-8 °C ✓");
     append1(h, "", 1700000000000, 1);
     check_exposition(NULL, "expose_help_escaping.prom");
+    check_openmetrics(NULL, "expose_help_escaping.om");
 }
 END_TEST
 
@@ -471,6 +495,7 @@ START_TEST(store_label_escaping)
     free(a);
     free(b);
     check_exposition(NULL, "expose_label_escaping.prom");
+    check_openmetrics(NULL, "expose_label_escaping.om");
 }
 END_TEST
 
@@ -493,6 +518,7 @@ START_TEST(store_histogram)
     static const double qv[] = {2, 0.3, 1, 2, 2};
     append(q, "", &qs, ts, qv);
     check_exposition(NULL, "expose_histogram.prom");
+    check_openmetrics(NULL, "expose_histogram.om");
 }
 END_TEST
 
@@ -510,6 +536,7 @@ START_TEST(store_summary)
     static const double gv[] = {7, 0.05, 0.001, 0.02};
     append(g, "", &sg, ts, gv);
     check_exposition(NULL, "expose_summary.prom");
+    check_openmetrics(NULL, "expose_summary.om");
 }
 END_TEST
 
@@ -528,6 +555,7 @@ START_TEST(store_timestamps)
     append(l, "", &sh, 1700000002000, v);
     struct ob_expose_opts o = {.timestamps = true};
     check_exposition(&o, "expose_timestamps.prom");
+    check_openmetrics(&o, "expose_timestamps.om");
 }
 END_TEST
 
@@ -548,6 +576,7 @@ START_TEST(store_special_values)
     append1(s, "v=\"sum\"", ts, 0.1 + 0.2);
     append1(s, "v=\"neg\"", ts, -2.5e-7);
     check_exposition(NULL, "expose_special_values.prom");
+    check_openmetrics(NULL, "expose_special_values.om");
 }
 END_TEST
 
@@ -565,6 +594,7 @@ START_TEST(store_family_order)
     append1(m, "", ts, 4);
     append1(z, "i=\"2\"", ts, 5);
     check_exposition(NULL, "expose_family_order.prom");
+    check_openmetrics(NULL, "expose_family_order.om");
 }
 END_TEST
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# /metrics formats: the Accept header decides (ob_accept.h), the Content-Type
+# says what was chosen, and third-party parsers (Debian's
+# python3-prometheus-client: its strict OpenMetrics parser and its text
+# parser) read every format with the same samples.
+source "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3 # Debian's, with python3-prometheus-client
+start_broker
+"$MKPAYLOAD" calculator --ts-ms $(( $(date +%s) * 1000 - 10000 )) --round 1 >"$TMP/r1.bin"
+check "ingest calculator" 200 "$(post /v1/metrics "$TMP/r1.bin")"
+"$OB_BUILD/bench/loadgen" --port "$PORT" --requests 20 >/dev/null 2>&1 && ok "ingest mixed dataset" ||
+    bad "loadgen"
+
+ctype() { grep -i '^content-type:' "$1" | tr -d '\r' | cut -d' ' -f2-; }
+get() { # FILE ACCEPT [curl args]
+    local f=$1 a=$2; shift 2
+    curl -fsS -D "$f.h" ${a:+-H "Accept: $a"} "$@" "$(url /metrics)" >"$f"
+}
+
+PROM242='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+get "$TMP/om1" "$PROM242"
+check "Prometheus 2.42's Accept: OpenMetrics 1.0.0" \
+    "application/openmetrics-text; version=1.0.0; charset=utf-8" "$(ctype "$TMP/om1.h")"
+check "OpenMetrics ends with # EOF" "# EOF" "$(tail -n1 "$TMP/om1")"
+check "OpenMetrics: counter family without _total" 1 \
+    "$(grep -c '^# TYPE calc_operation counter$' "$TMP/om1")"
+check "OpenMetrics: its samples with _total" 1 \
+    "$(grep -c '^calc_operation_total{job="calculator",operation="add"} 3$' "$TMP/om1")"
+check "OpenMetrics: self-metric counters too" 1 \
+    "$(grep -c '^# TYPE otlp_broker_requests counter$' "$TMP/om1")"
+
+get "$TMP/text" ""
+check "no Accept: text 0.0.4" "text/plain; version=0.0.4; charset=utf-8" "$(ctype "$TMP/text.h")"
+get "$TMP/curl" "*/*"
+check "curl's */*: text 0.0.4" "text/plain; version=0.0.4; charset=utf-8" "$(ctype "$TMP/curl.h")"
+get "$TMP/om0" "application/openmetrics-text"
+check "OpenMetrics without version: 0.0.1" \
+    "application/openmetrics-text; version=0.0.1; charset=utf-8" "$(ctype "$TMP/om0.h")"
+get "$TMP/omesc" "application/openmetrics-text;version=1.0.0;escaping=underscores"
+check "escaping asked: named in the answer" \
+    "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores" \
+    "$(ctype "$TMP/omesc.h")"
+get "$TMP/om1.gz" "$PROM242" -H 'Accept-Encoding: gzip'
+check "OpenMetrics gzip" "gzip" "$(grep -i '^content-encoding:' "$TMP/om1.gz.h" | tr -d '\r' | cut -d' ' -f2)"
+check "OpenMetrics gzip inflates to # EOF" "# EOF" "$(gzip -dc <"$TMP/om1.gz" | tail -n1)"
+
+# The same samples through both parsers (scraped once more, after the
+# broker's own counters moved on: compare the store's families only).
+get "$TMP/om_b" "$PROM242"
+get "$TMP/text_b" ""
+grep -v '^otlp_broker_\|^# [A-Z]* otlp_broker_' "$TMP/text_b" >"$TMP/text_s"
+{ grep -v '^otlp_broker_\|^# [A-Z]* otlp_broker_' "$TMP/om_b"; } >"$TMP/om_s"
+while IFS= read -r line; do
+    case $line in ok*) ok "${line#ok   }" ;; *) bad "${line#FAIL }" ;; esac
+done < <("$PY" "$(dirname "$0")/formats_check.py" "$TMP/om_s" "$TMP/text_s" 2>&1)
+# and the whole OpenMetrics answer, self-metrics included
+"$PY" -c "
+import sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as p
+list(p(open(sys.argv[1]).read()))" "$TMP/om_b" 2>"$TMP/py.err" &&
+    ok "the whole OpenMetrics answer parses (self-metrics included)" || bad "$(tail -1 "$TMP/py.err")"
+
+stop_broker && ok "clean stop" || bad "clean stop"
+finish
