@@ -10,6 +10,7 @@
 #include "ob_expose.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ob_float.h"
@@ -335,6 +336,114 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
             return rc;
     }
     return 0;
+}
+
+/* ---- the broker's own text, again ---------------------------------------- */
+
+/* HELP text as written (\\ and \n escapes) back to plain, into b. */
+static void unescape_help(struct ob_buf *b, const char *s, size_t len)
+{
+    b->len = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\\' && i + 1 < len) {
+            i++;
+            ob_buf_putc(b, s[i] == 'n' ? '\n' : s[i]);
+        } else {
+            ob_buf_putc(b, s[i]);
+        }
+    }
+}
+
+static enum ob_family_type type_of(const char *s, size_t n)
+{
+    static const struct {
+        const char *name;
+        enum ob_family_type type;
+    } t[] = {{"gauge", OB_FAMILY_GAUGE},
+             {"counter", OB_FAMILY_COUNTER},
+             {"histogram", OB_FAMILY_HISTOGRAM},
+             {"summary", OB_FAMILY_SUMMARY}};
+    for (size_t i = 0; i < OB_ARRAY_LEN(t); i++)
+        if (n == strlen(t[i].name) && memcmp(s, t[i].name, n) == 0)
+            return t[i].type;
+    return OB_FAMILY_UNKNOWN;
+}
+
+int ob_expose_text(struct ob_expose_writer *w, const char *text, size_t len)
+{
+    struct ob_buf help;
+    ob_buf_init(&help);
+    int rc = 0;
+    size_t help_name_len = 0;
+    const char *help_name = NULL;
+    for (const char *p = text, *end = text + len; p < end && rc == 0;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        size_t n = (size_t)(eol - p);
+        if (n > 7 && memcmp(p, "# HELP ", 7) == 0) {
+            const char *name = p + 7, *sp = memchr(name, ' ', (size_t)(eol - name));
+            if (!sp) {
+                rc = -EINVAL;
+                break;
+            }
+            help_name = name;
+            help_name_len = (size_t)(sp - name);
+            unescape_help(&help, sp + 1, (size_t)(eol - sp - 1));
+        } else if (n > 7 && memcmp(p, "# TYPE ", 7) == 0) {
+            const char *name = p + 7, *sp = memchr(name, ' ', (size_t)(eol - name));
+            if (!sp) {
+                rc = -EINVAL;
+                break;
+            }
+            size_t name_len = (size_t)(sp - name);
+            bool helped = help_name && help_name_len == name_len &&
+                          memcmp(help_name, name, name_len) == 0;
+            struct ob_family_view f = {.name = name,
+                                       .name_len = (uint32_t)name_len,
+                                       .help = helped ? help.data : "",
+                                       .help_len = helped ? (uint32_t)help.len : 0,
+                                       .type = type_of(sp + 1, (size_t)(eol - sp - 1))};
+            rc = ob_expose_family(w, &f);
+            help_name = NULL;
+        } else if (n > 0 && *p != '#') {
+            /* name{labels} value: the labels are a label block as they are */
+            const char *brace = memchr(p, '{', n), *sp;
+            struct ob_series_view sv = {.kind = OB_SHAPE_SCALAR, .labels = "", .labels_len = 0};
+            if (brace) {
+                const char *close = memchr(brace, '}', (size_t)(eol - brace));
+                if (!close) {
+                    rc = -EINVAL;
+                    break;
+                }
+                sv.labels = brace + 1;
+                sv.labels_len = (uint32_t)(close - brace - 1);
+                sp = close + 1;
+            } else {
+                sp = memchr(p, ' ', n);
+            }
+            if (!sp || sp >= eol || *sp != ' ') {
+                rc = -EINVAL;
+                break;
+            }
+            char num[64];
+            size_t vl = OB_MIN((size_t)(eol - sp - 1), sizeof num - 1);
+            memcpy(num, sp + 1, vl);
+            num[vl] = '\0';
+            char *rest;
+            double v = strtod(num, &rest);
+            if (rest == num || *rest != '\0') {
+                rc = -EINVAL;
+                break;
+            }
+            sv.values = &v;
+            rc = ob_expose_series(w, &sv);
+        }
+        p = eol + 1;
+    }
+    ob_buf_fini(&help);
+    if (rc == 0 && w->out->failed)
+        rc = -ENOMEM;
+    return rc;
 }
 
 static int on_family(void *ctx, const struct ob_family_view *f)

@@ -62,6 +62,13 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
 /* Writes every line of one series of the current family. */
 int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv);
 
+/* Feeds text in the broker's own subset of format 0.0.4 (what
+ * ob_selfmetrics_write produces: # HELP and # TYPE lines, then scalar
+ * samples named as their family, legacy names, no timestamps) through the
+ * writer, so that the self-metrics reach every format from one rendering.
+ * Returns 0, -ENOMEM, or -EINVAL at a line outside that subset. */
+int ob_expose_text(struct ob_expose_writer *w, const char *text, size_t len);
+
 /* Appends s escaped for HELP text (\\, \n). */
 void ob_escape_help(struct ob_buf *out, const char *s, size_t len);
 

@@ -204,15 +204,9 @@ void ob_sm_reset(void)
         ob_sm_set_plugin((enum ob_frontend)fe, NULL);
 }
 
-/* HELP and TYPE of a family.  OpenMetrics names a counter's family
- * without the _total its samples carry. */
-static void family(struct ob_buf *out, bool om, const char *name, const char *type,
-                   const char *help)
+static void family(struct ob_buf *out, const char *name, const char *type, const char *help)
 {
-    int n = (int)strlen(name);
-    if (om && strcmp(type, "counter") == 0 && n > 6 && strcmp(name + n - 6, "_total") == 0)
-        n -= 6;
-    ob_buf_printf(out, "# HELP %.*s %s\n# TYPE %.*s %s\n", n, name, help, n, name, type);
+    ob_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static void sample_u64(struct ob_buf *out, const char *name, uint64_t v)
@@ -221,32 +215,31 @@ static void sample_u64(struct ob_buf *out, const char *name, uint64_t v)
 }
 
 /* A family of one unlabelled sample. */
-static void metric_u64(struct ob_buf *out, bool om, const char *name, const char *type,
-                       const char *help,
+static void metric_u64(struct ob_buf *out, const char *name, const char *type, const char *help,
                        uint64_t v)
 {
-    family(out, om, name, type, help);
+    family(out, name, type, help);
     sample_u64(out, name, v);
 }
 
 /* Label value escaping of text format 0.0.4: backslash, quote, newline. */
-static void store_families(const struct ob_store_stats *st, struct ob_buf *out, bool om)
+static void store_families(const struct ob_store_stats *st, struct ob_buf *out)
 {
-    metric_u64(out, om, "otlp_broker_series_live", "gauge", "Series in the store that are not expired.",
+    metric_u64(out, "otlp_broker_series_live", "gauge", "Series in the store that are not expired.",
                st->series_live);
-    metric_u64(out, om, "otlp_broker_series_max", "gauge",
+    metric_u64(out, "otlp_broker_series_max", "gauge",
                "Series slots of the store (store.max_series).", st->series_max);
-    metric_u64(out, om, "otlp_broker_families_live", "gauge", "Metric families in the store.",
+    metric_u64(out, "otlp_broker_families_live", "gauge", "Metric families in the store.",
                st->families);
-    metric_u64(out, om, "otlp_broker_families_max", "gauge",
+    metric_u64(out, "otlp_broker_families_max", "gauge",
                "Metric family slots of the store (store.max_families).", st->families_max);
-    metric_u64(out, om, "otlp_broker_store_bytes_used", "gauge",
+    metric_u64(out, "otlp_broker_store_bytes_used", "gauge",
                "Bytes of the store heap (labels, shapes, samples) in use.", st->heap_used);
-    metric_u64(out, om, "otlp_broker_store_bytes_capacity", "gauge", "Bytes of the store heap.",
+    metric_u64(out, "otlp_broker_store_bytes_capacity", "gauge", "Bytes of the store heap.",
                st->heap_bytes);
-    metric_u64(out, om, "otlp_broker_store_mapping_bytes", "gauge",
+    metric_u64(out, "otlp_broker_store_mapping_bytes", "gauge",
                "Size of the store's shared memory mapping.", st->map_bytes);
-    metric_u64(out, om, "otlp_broker_store_repairs_total", "counter",
+    metric_u64(out, "otlp_broker_store_repairs_total", "counter",
                "Lock stripes repaired after a writer died holding them, since the store was attached.",
                st->repairs);
 }
@@ -254,7 +247,7 @@ static void store_families(const struct ob_store_stats *st, struct ob_buf *out, 
 /* One family per sequence counter, a sample per registered endpoint; the
  * sender gauges per socket kind.  Written only once an endpoint exists (a
  * broker without ZeroMQ shows none of them). */
-static void zmq_families(struct ob_buf *out, bool om)
+static void zmq_families(struct ob_buf *out)
 {
     static const struct {
         const char *name, *help;
@@ -273,7 +266,7 @@ static void zmq_families(struct ob_buf *out, bool om)
     pthread_mutex_lock(&plugin_lock);
     if (zmq_endpoints[0].name) {
         for (size_t f = 0; f < OB_ARRAY_LEN(fam); f++) {
-            family(out, om, fam[f].name, "counter", fam[f].help);
+            family(out, fam[f].name, "counter", fam[f].help);
             for (int i = 0; i < OB_SM_MAX_ENDPOINTS && zmq_endpoints[i].name; i++) {
                 ob_buf_printf(out, "%s{endpoint=\"", fam[f].name);
                 ob_escape_label_value(out, zmq_endpoints[i].name, strlen(zmq_endpoints[i].name));
@@ -281,12 +274,12 @@ static void zmq_families(struct ob_buf *out, bool om)
                               get((_Atomic uint64_t *)((char *)&zmq_endpoints[i] + fam[f].off)));
             }
         }
-        family(out, om, "otlp_broker_zmq_senders", "gauge",
+        family(out, "otlp_broker_zmq_senders", "gauge",
                "ZeroMQ senders whose sequence frames are followed, by socket kind.");
         for (int k = 0; k < 2; k++)
             ob_buf_printf(out, "otlp_broker_zmq_senders{socket=\"%s\"} %" PRIu64 "\n",
                           zmq_kind_names[k], get(&zmq_senders[k]));
-        family(out, om, "otlp_broker_zmq_senders_evicted_total", "counter",
+        family(out, "otlp_broker_zmq_senders_evicted_total", "counter",
                "ZeroMQ senders forgotten to make room (zmq.max_senders), by socket kind.");
         for (int k = 0; k < 2; k++)
             ob_buf_printf(out,
@@ -296,14 +289,14 @@ static void zmq_families(struct ob_buf *out, bool om)
     pthread_mutex_unlock(&plugin_lock);
 }
 
-static void render(const struct ob_store_stats *st, struct ob_buf *out, bool om)
+void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
 {
-    family(out, om, "otlp_broker_build_info", "gauge", "Version of the running broker.");
+    family(out, "otlp_broker_build_info", "gauge", "Version of the running broker.");
     ob_buf_puts(out, "otlp_broker_build_info{version=\"");
     ob_escape_label_value(out, OB_VERSION, strlen(OB_VERSION));
     ob_buf_puts(out, "\"} 1\n");
 
-    family(out, om, "otlp_broker_requests_total", "counter",
+    family(out, "otlp_broker_requests_total", "counter",
            "OTLP export requests received, by frontend and outcome.");
     for (size_t f = 0; f < OB_FE__COUNT; f++)
         for (size_t o = 0; o < OB_OUT__COUNT; o++)
@@ -313,26 +306,26 @@ static void render(const struct ob_store_stats *st, struct ob_buf *out, bool om)
                           ob_frontend_name((enum ob_frontend)f),
                           ob_outcome_name((enum ob_outcome)o), get(&requests[f][o]));
 
-    family(out, om, "otlp_broker_data_points_received_total", "counter",
+    family(out, "otlp_broker_data_points_received_total", "counter",
            "OTLP data points received, by frontend.");
     for (size_t f = 0; f < OB_FE__COUNT; f++)
         ob_buf_printf(out, "otlp_broker_data_points_received_total{frontend=\"%s\"} %" PRIu64 "\n",
                       ob_frontend_name((enum ob_frontend)f), get(&points_received[f]));
 
-    family(out, om, "otlp_broker_data_points_rejected_total", "counter",
+    family(out, "otlp_broker_data_points_rejected_total", "counter",
            "OTLP data points rejected, by reason.");
     for (size_t r = 0; r < OB_REASON__COUNT; r++)
         ob_buf_printf(out, "otlp_broker_data_points_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
                       ob_reason_name((enum ob_reason)r), get(&points_rejected[r]));
 
-    metric_u64(out, om, "otlp_broker_series_collisions_total", "counter",
+    metric_u64(out, "otlp_broker_series_collisions_total", "counter",
                "Samples written to a series last written from another OTLP identity.",
                get(&collisions));
 
     if (st)
-        store_families(st, out, om);
+        store_families(st, out);
 
-    family(out, om, "otlp_broker_name_cache_lookups_total", "counter",
+    family(out, "otlp_broker_name_cache_lookups_total", "counter",
            "Lookups in the ingest threads' translated-name caches, by cache and result.");
     for (int c = 0; c < OB_NAME_CACHE__COUNT; c++) {
         ob_buf_printf(out,
@@ -344,36 +337,36 @@ static void render(const struct ob_store_stats *st, struct ob_buf *out, bool om)
                       "\n",
                       name_cache_names[c], get(&name_misses[c]));
     }
-    family(out, om, "otlp_broker_name_cache_evictions_total", "counter",
+    family(out, "otlp_broker_name_cache_evictions_total", "counter",
            "Entries dropped from the name caches for being over their budget "
            "(limits.name_cache_entries, limits.name_cache_bytes), by cache.");
     for (int c = 0; c < OB_NAME_CACHE__COUNT; c++)
         ob_buf_printf(out, "otlp_broker_name_cache_evictions_total{cache=\"%s\"} %" PRIu64 "\n",
                       name_cache_names[c], get(&name_evicted[c]));
-    metric_u64(out, om, "otlp_broker_name_cache_resets_total", "counter",
+    metric_u64(out, "otlp_broker_name_cache_resets_total", "counter",
                "Times an ingest thread emptied its name caches for being over budget.",
                get(&name_resets));
 
     /* The scrape being answered is not finished yet: these describe the
      * previous one. */
     int64_t ns = atomic_load_explicit(&last_scrape_ns, memory_order_relaxed);
-    family(out, om, "otlp_broker_scrape_duration_seconds", "gauge",
+    family(out, "otlp_broker_scrape_duration_seconds", "gauge",
            "Time taken to render the previous /metrics response.");
     ob_buf_printf(out, "otlp_broker_scrape_duration_seconds %.9g\n", (double)ns / 1e9);
-    metric_u64(out, om, "otlp_broker_scrape_size_bytes", "gauge",
+    metric_u64(out, "otlp_broker_scrape_size_bytes", "gauge",
                "Size of the previous /metrics response before compression.",
                get(&last_scrape_bytes));
-    metric_u64(out, om, "otlp_broker_scrapes_total", "counter", "/metrics responses rendered.",
+    metric_u64(out, "otlp_broker_scrapes_total", "counter", "/metrics responses rendered.",
                get(&scrapes));
 
-    family(out, om, "otlp_broker_reloads_total", "counter",
+    family(out, "otlp_broker_reloads_total", "counter",
            "Configuration reloads (SIGHUP, POST /-/reload), by result.");
     ob_buf_printf(out, "otlp_broker_reloads_total{result=\"success\"} %" PRIu64 "\n",
                   get(&reloads[1]));
     ob_buf_printf(out, "otlp_broker_reloads_total{result=\"failure\"} %" PRIu64 "\n",
                   get(&reloads[0]));
 
-    zmq_families(out, om);
+    zmq_families(out);
 
     pthread_mutex_lock(&plugin_lock);
     bool any = false;
@@ -381,7 +374,7 @@ static void render(const struct ob_store_stats *st, struct ob_buf *out, bool om)
         if (!plugin_name[fe])
             continue;
         if (!any)
-            family(out, om, "otlp_broker_translator_info", "gauge",
+            family(out, "otlp_broker_translator_info", "gauge",
                    "Translator plugin in use, per listener.");
         any = true;
         ob_buf_printf(out, "otlp_broker_translator_info{listener=\"%s\",plugin=\"",
@@ -392,23 +385,13 @@ static void render(const struct ob_store_stats *st, struct ob_buf *out, bool om)
     pthread_mutex_unlock(&plugin_lock);
 }
 
-void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
-{
-    render(st, out, false);
-}
-
-void ob_selfmetrics_write_as(struct ob_store *s, bool openmetrics, struct ob_buf *out)
+void ob_selfmetrics_write(struct ob_store *s, struct ob_buf *out)
 {
     if (!s) {
-        render(NULL, out, openmetrics);
+        ob_selfmetrics_render(NULL, out);
         return;
     }
     struct ob_store_stats st;
     ob_store_stats(s, &st);
-    render(&st, out, openmetrics);
-}
-
-void ob_selfmetrics_write(struct ob_store *s, struct ob_buf *out)
-{
-    ob_selfmetrics_write_as(s, false, out);
+    ob_selfmetrics_render(&st, out);
 }

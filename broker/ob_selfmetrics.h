@@ -46,9 +46,6 @@ void ob_sm_zmq_senders(int kind, uint64_t followed, uint64_t evicted);
 /* Appends the self-metric families in Prometheus text 0.0.4 (s may be NULL:
  * no store families then).  An allocation failure shows as out->failed. */
 void ob_selfmetrics_write(struct ob_store *s, struct ob_buf *out);
-/* The same in OpenMetrics (counter families named without _total; the
- * caller ends the exposition with # EOF) when openmetrics. */
-void ob_selfmetrics_write_as(struct ob_store *s, bool openmetrics, struct ob_buf *out);
 /* The same from given store statistics (NULL = none): what _write does after
  * ob_store_stats(), separate so the text can be tested without a store. */
 void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out);

@@ -17,6 +17,7 @@
 
 #include "ob_buf.h"
 #include "ob_expose.h"
+#include "ob_selfmetrics.h"
 #include "ob_prom_series.h"
 #include "ob_store.h"
 
@@ -269,6 +270,38 @@ START_TEST(prom_samples)
     ob_prom_iter_init(&it, &sc);
     ck_assert(ob_prom_next(&it, &ps) && ps.suffix == OB_PROM_PLAIN && ps.value == 7);
     ck_assert(!ob_prom_next(&it, &ps));
+}
+END_TEST
+
+/* The broker's own text (the self-metrics) goes through the writer of any
+ * format: in text it comes out as it went in. */
+START_TEST(own_text_through_the_writer)
+{
+    ob_sm_reset();
+    struct ob_buf text, out;
+    ob_buf_init(&text);
+    ob_buf_init(&out);
+    ob_selfmetrics_render(NULL, &text);
+    struct ob_expose_writer w;
+    ob_expose_writer_init(&w, NULL, &out);
+    ck_assert_int_eq(ob_expose_text(&w, text.data, text.len), 0);
+    ob_expose_writer_fini(&w);
+    ck_assert_msg(out.len == text.len && memcmp(out.data, text.data, text.len) == 0,
+                  "got:\n%.*s", (int)out.len, out.data);
+    out.len = 0;
+    struct ob_expose_opts om = {.openmetrics = true};
+    ob_expose_writer_init(&w, &om, &out);
+    ck_assert_int_eq(ob_expose_text(&w, text.data, text.len), 0);
+    ob_expose_writer_fini(&w);
+    ob_buf_putc(&out, '\0');
+    ck_assert_ptr_nonnull(strstr(out.data, "\n# TYPE otlp_broker_requests counter\n"
+                                           "otlp_broker_requests_total{frontend=\"http\",outcome=\"ok\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(out.data, "# HELP otlp_broker_build_info Version of the running broker.\n"));
+    ob_expose_writer_init(&w, &om, &out);
+    ck_assert_int_eq(ob_expose_text(&w, "bogus line without value\n", 25), -EINVAL);
+    ob_expose_writer_fini(&w);
+    ob_buf_fini(&text);
+    ob_buf_fini(&out);
 }
 END_TEST
 
@@ -625,6 +658,7 @@ Suite *expose_suite(void)
     tcase_add_test(tc, writer_summary_no_points);
     tcase_add_test(tc, writer_bounds_change);
     tcase_add_test(tc, prom_samples);
+    tcase_add_test(tc, own_text_through_the_writer);
     tcase_add_test(tc, writer_enomem);
     suite_add_tcase(s, tc);
 
