@@ -46,6 +46,14 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
     w->timestamps = o && o->timestamps;
     w->utf8 = o && o->utf8;
     w->openmetrics = o && o->openmetrics;
+    w->protobuf = o && o->protobuf;
+    w->pb_open = false;
+    w->pb_type = 0;
+    ob_buf_init(&w->pb_family);
+    ob_buf_init(&w->pb_metric);
+    ob_buf_init(&w->pb_value);
+    ob_buf_init(&w->pb_pair);
+    ob_buf_init(&w->pb_text);
     w->quote_name = false;
     ob_buf_init(&w->names);
     ob_buf_init(&w->labels);
@@ -63,6 +71,16 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
     ob_buf_fini(&w->labels);
     ob_buf_fini(&w->point_text);
     ob_buf_fini(&w->points);
+    ob_buf_fini(&w->pb_family);
+    ob_buf_fini(&w->pb_metric);
+    ob_buf_fini(&w->pb_value);
+    ob_buf_fini(&w->pb_pair);
+    ob_buf_fini(&w->pb_text);
+}
+
+int ob_expose_flush(struct ob_expose_writer *w)
+{
+    return w->protobuf ? ob_expose_pb_flush(w) : 0;
 }
 
 static const char *type_name(enum ob_family_type t)
@@ -128,6 +146,8 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
     if (w->names.failed)
         return -ENOMEM;
     w->name_len = (uint32_t)n;
+    if (w->protobuf)
+        return ob_expose_pb_family(w, f, w->names.data, n);
     w->meta_len = (uint32_t)n;
     w->plain_off = 0;
     w->plain_len = (uint32_t)n;
@@ -295,6 +315,8 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
         }
         sv = &quoted;
     }
+    if (w->protobuf)
+        return ob_expose_pb_series(w, sv, sv->labels, sv->labels_len);
     const char *names = w->names.data;
     size_t n = w->name_len;
     if (OB_LIKELY(sv->kind == OB_SHAPE_SCALAR))
@@ -441,6 +463,8 @@ int ob_expose_text(struct ob_expose_writer *w, const char *text, size_t len)
         p = eol + 1;
     }
     ob_buf_fini(&help);
+    if (rc == 0)
+        rc = ob_expose_flush(w);
     if (rc == 0 && w->out->failed)
         rc = -ENOMEM;
     return rc;
@@ -462,6 +486,8 @@ int ob_expose_store(struct ob_store *s, const struct ob_expose_opts *o, int64_t 
     struct ob_expose_writer w;
     ob_expose_writer_init(&w, o, out);
     int rc = ob_store_scan(s, now_ms, on_family, on_series, &w);
+    if (rc == 0)
+        rc = ob_expose_flush(&w);
     ob_expose_writer_fini(&w);
     if (rc == 0 && out->failed)
         rc = -ENOMEM;

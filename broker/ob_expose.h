@@ -25,6 +25,8 @@ struct ob_expose_opts {
                          counter families named without _total and their
                          samples with it, type unknown for untyped, HELP
                          escaping quotes too; the caller ends it with # EOF */
+    bool protobuf;    /* delimited io.prometheus.client.MetricFamily messages
+                         (ob_expose_pb.c) instead of text */
 };
 
 /* Appends the store's families to out.  Returns 0 or -ENOMEM. */
@@ -52,6 +54,11 @@ struct ob_expose_writer {
     struct ob_buf point_text;
     struct ob_buf points; /* the n doubles */
     uint32_t n_points;
+    /* protobuf: the current family's message (sent when it ends) and
+     * scratch for the messages inside it */
+    bool protobuf, pb_open;
+    unsigned pb_type;
+    struct ob_buf pb_family, pb_metric, pb_value, pb_pair, pb_text;
 };
 
 void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_opts *o,
@@ -61,6 +68,16 @@ void ob_expose_writer_fini(struct ob_expose_writer *w);
 int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f);
 /* Writes every line of one series of the current family. */
 int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv);
+/* Sends what the format keeps back (protobuf: the current family, whose
+ * length goes first).  ob_expose_store() and ob_expose_text() call it. */
+int ob_expose_flush(struct ob_expose_writer *w);
+
+/* The protobuf encoder behind the writer (ob_expose_pb.c). */
+int ob_expose_pb_family(struct ob_expose_writer *w, const struct ob_family_view *f,
+                        const char *name, size_t name_len);
+int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view *sv,
+                        const char *block, size_t block_len);
+int ob_expose_pb_flush(struct ob_expose_writer *w);
 
 /* Feeds text in the broker's own subset of format 0.0.4 (what
  * ob_selfmetrics_write produces: # HELP and # TYPE lines, then scalar

@@ -371,14 +371,15 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
     buf_reset(&s->text);
     int rc = 0;
     struct ob_expo_choice fmt = ob_accept_negotiate(
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT), false);
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT), true);
     bool om = fmt.format == OB_EXPO_OPENMETRICS_1 || fmt.format == OB_EXPO_OPENMETRICS_0;
     struct ob_expose_opts opts = {.timestamps = h->deps.cfg->expose_timestamps,
                                   .utf8 = fmt.escaping == OB_ESC_ALLOW_UTF8,
-                                  .openmetrics = om};
+                                  .openmetrics = om,
+                                  .protobuf = fmt.format == OB_EXPO_PROTOBUF};
     if (h->deps.store)
         rc = ob_expose_store(h->deps.store, &opts, ob_now_ns() / 1000000, &s->text);
-    if (rc == 0 && !om) {
+    if (rc == 0 && fmt.format == OB_EXPO_TEXT) {
         ob_selfmetrics_write(h->deps.store, &s->text);
     } else if (rc == 0) {
         /* The self-metrics are rendered once, as text, and go through the
@@ -389,7 +390,8 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
         ob_expose_writer_init(&w, &opts, &s->text);
         rc = s->gz.failed ? -ENOMEM : ob_expose_text(&w, s->gz.data, s->gz.len);
         ob_expose_writer_fini(&w);
-        ob_buf_puts(&s->text, "# EOF\n");
+        if (om)
+            ob_buf_puts(&s->text, "# EOF\n");
     }
     if (rc || s->text.failed) {
         ob_complain(&complain_internal, COMPONENT, "/metrics: %s",

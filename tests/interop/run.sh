@@ -62,12 +62,11 @@ check "histogram buckets exposed (15 bounds + Inf, 2 routes)" 32 "$s"
 check "counter came as a double, point not rejected" 0 \
     "$(grep '^otlp_broker_data_points_rejected_total' "$TMP/scrape.txt" | awk '{s+=$2} END {print s}')"
 
-# Prometheus scrapes the broker.
+# Prometheus scrapes the broker: by default (it asks for OpenMetrics first),
+# and with --enable-feature=native-histograms (protobuf first).  The same
+# PromQL answers either way.
 PROM_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed "s/127.0.0.1:4318/127.0.0.1:$PORT/" "$HERE/prometheus.yml" >"$TMP/prometheus.yml"
-prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$TMP/prom.log" 2>&1 &
-PROM_PID=$!
 
 query() { # query PROMQL -> prints "value" of the first result, or nothing
     curl -fsG "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
@@ -77,24 +76,39 @@ print(d[0]["value"][1] if d else "")' 2>/dev/null || true
 }
 count() { query "count($1)"; }
 
-got=
-for _ in $(seq 1 60); do
-    got=$(query 'calc_operation_total{job="calculator",operation="add"}')
-    [ -n "$got" ] && break
-    sleep 0.5
-done
-check "PromQL calc_operation_total{job=\"calculator\",operation=\"add\"}" 3 "$got"
-check "PromQL le series up to +Inf" 1 "$(count 'http_server_duration_milliseconds_bucket{job="calculator",le="+Inf"} > 0' | sed 's/^[1-9][0-9]*$/1/')"
-check "PromQL 16 le values per route" 16 "$(query 'count(count by (le) (http_server_duration_milliseconds_bucket{job="calculator",http_route="/add"}))')"
-check "PromQL _count" 3 "$(query 'http_server_duration_milliseconds_count{job="calculator",http_route="/add"}')"
-check "PromQL _sum" 312 "$(query 'http_server_duration_milliseconds_sum{job="calculator",http_route="/add"}')"
-check "PromQL up-down counter" 0 "$(query 'http_server_active_requests{job="calculator",http_method="GET"}')"
-check "PromQL target_info" 1 "$(query 'target_info{job="calculator",telemetry_sdk_language="nodejs"}')"
-check "PromQL up" 1 "$(query 'up{job="otlp-broker"}')"
-health=$(curl -fs "http://127.0.0.1:$PROM_PORT/api/v1/targets" | /usr/bin/python3 -c 'import json,sys
+# prom_round WHAT [prometheus flags...]: a fresh Prometheus, the checks, stop.
+prom_round() {
+    local what=$1; shift
+    rm -rf "$TMP/prom-data"
+    prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \
+        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn "$@" >"$TMP/prom.log" 2>&1 &
+    PROM_PID=$!
+    local got=
+    for _ in $(seq 1 60); do
+        got=$(query 'calc_operation_total{job="calculator",operation="add"}')
+        [ -n "$got" ] && break
+        sleep 0.5
+    done
+    check "$what: PromQL calc_operation_total{job=\"calculator\",operation=\"add\"}" 3 "$got"
+    check "$what: PromQL le series up to +Inf" 1 "$(count 'http_server_duration_milliseconds_bucket{job="calculator",le="+Inf"} > 0' | sed 's/^[1-9][0-9]*$/1/')"
+    check "$what: PromQL 16 le values per route" 16 "$(query 'count(count by (le) (http_server_duration_milliseconds_bucket{job="calculator",http_route="/add"}))')"
+    check "$what: PromQL _count" 3 "$(query 'http_server_duration_milliseconds_count{job="calculator",http_route="/add"}')"
+    check "$what: PromQL _sum" 312 "$(query 'http_server_duration_milliseconds_sum{job="calculator",http_route="/add"}')"
+    check "$what: PromQL up-down counter" 0 "$(query 'http_server_active_requests{job="calculator",http_method="GET"}')"
+    check "$what: PromQL target_info" 1 "$(query 'target_info{job="calculator",telemetry_sdk_language="nodejs"}')"
+    check "$what: PromQL up" 1 "$(query 'up{job="otlp-broker"}')"
+    check "$what: PromQL a self-metric counter" 1 "$(count 'otlp_broker_requests_total{frontend="http",outcome="ok"} > 0')"
+    local health
+    health=$(curl -fs "http://127.0.0.1:$PROM_PORT/api/v1/targets" | /usr/bin/python3 -c 'import json,sys
 t=json.load(sys.stdin)["data"]["activeTargets"]
 print(" ".join(x["health"]+":"+x["lastError"] for x in t))')
-check "Prometheus target health" "up:" "$health"
+    check "$what: Prometheus target health" "up:" "$health"
+    kill "$PROM_PID" 2>/dev/null || true
+    wait "$PROM_PID" 2>/dev/null || true
+    PROM_PID=
+}
+prom_round "OpenMetrics"
+prom_round "protobuf" --enable-feature=native-histograms
 
 stop_broker && ok "clean stop" || bad "clean stop"
 finish

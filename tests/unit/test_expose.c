@@ -20,6 +20,7 @@
 #include "ob_selfmetrics.h"
 #include "ob_prom_series.h"
 #include "ob_store.h"
+#include "io/prometheus/client/metrics.pb-c.h"
 
 /* ---- escaping ------------------------------------------------------------ */
 
@@ -613,6 +614,91 @@ START_TEST(store_special_values)
 }
 END_TEST
 
+/* The protobuf format, decoded with the code protoc-c generates from
+ * proto/io/prometheus/client/metrics.proto. */
+static Io__Prometheus__Client__MetricFamily *next_family(const struct ob_buf *b, size_t *at)
+{
+    uint64_t n = 0;
+    int shift = 0;
+    while (*at < b->len) {
+        uint8_t c = (uint8_t)b->data[(*at)++];
+        n |= (uint64_t)(c & 0x7f) << shift;
+        shift += 7;
+        if (c < 0x80)
+            break;
+    }
+    ck_assert_uint_le(*at + n, b->len);
+    Io__Prometheus__Client__MetricFamily *mf = io__prometheus__client__metric_family__unpack(
+        NULL, (size_t)n, (const uint8_t *)b->data + *at);
+    ck_assert_ptr_nonnull(mf);
+    *at += n;
+    return mf;
+}
+
+START_TEST(store_protobuf)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t r = family("requests_total", OB_FAMILY_COUNTER, "Requests \"served\".");
+    uint32_t h = family("latency_seconds", OB_FAMILY_HISTOGRAM, "");
+    uint32_t q = family("rpc_seconds", OB_FAMILY_SUMMARY, "");
+    uint32_t u = family("odd", OB_FAMILY_UNKNOWN, "");
+    append1(r, "path=\"C:\\\\dir\",say=\"\\\"hi\\\"\\n\"", ts, 1027);
+    static const double bounds[] = {0.5, 1};
+    struct ob_shape hs = {.kind = OB_SHAPE_HISTOGRAM, .n = 2, .points = bounds, .has_sum = false};
+    static const double hv[] = {7, 0, 3, 5, 7};
+    append(h, "", &hs, ts, hv);
+    static const double qs[] = {0.9};
+    struct ob_shape ss = {.kind = OB_SHAPE_SUMMARY, .n = 1, .points = qs};
+    static const double sv[] = {4, 2.5, 0.75};
+    append(q, "", &ss, ts, sv);
+    append1(u, "", ts, NAN);
+
+    struct ob_expose_opts o = {.protobuf = true, .timestamps = true};
+    struct ob_buf out;
+    ob_buf_init(&out);
+    ck_assert_int_eq(ob_expose_store(store, &o, now_ms(), &out), 0);
+    size_t at = 0;
+    Io__Prometheus__Client__MetricFamily *mf = next_family(&out, &at);
+    ck_assert_str_eq(mf->name, "requests_total"); /* the whole name, as client_golang */
+    ck_assert_str_eq(mf->help, "Requests \"served\".");
+    ck_assert_int_eq(mf->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__COUNTER);
+    ck_assert_uint_eq(mf->n_metric, 1);
+    Io__Prometheus__Client__Metric *m = mf->metric[0];
+    ck_assert_uint_eq(m->n_label, 2);
+    ck_assert_str_eq(m->label[0]->name, "path");
+    ck_assert_str_eq(m->label[0]->value, "C:\\dir"); /* text escapes undone */
+    ck_assert_str_eq(m->label[1]->value, "\"hi\"\n");
+    ck_assert(m->counter && m->counter->value == 1027);
+    ck_assert(m->has_timestamp_ms && m->timestamp_ms == ts);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+
+    mf = next_family(&out, &at);
+    ck_assert_str_eq(mf->name, "latency_seconds");
+    ck_assert(!mf->help || !mf->help[0]);
+    Io__Prometheus__Client__Histogram *hg = mf->metric[0]->histogram;
+    ck_assert_ptr_nonnull(hg);
+    ck_assert_uint_eq(hg->sample_count, 7);
+    ck_assert(!hg->has_sample_sum);     /* the point had none */
+    ck_assert_uint_eq(hg->n_bucket, 2); /* no +Inf bucket: the count says it */
+    ck_assert(hg->bucket[0]->upper_bound == 0.5 && hg->bucket[0]->cumulative_count == 3);
+    ck_assert(hg->bucket[1]->upper_bound == 1 && hg->bucket[1]->cumulative_count == 5);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+
+    mf = next_family(&out, &at);
+    Io__Prometheus__Client__Summary *sm = mf->metric[0]->summary;
+    ck_assert(sm && sm->sample_count == 4 && sm->sample_sum == 2.5 && sm->n_quantile == 1);
+    ck_assert(sm->quantile[0]->quantile == 0.9 && sm->quantile[0]->value == 0.75);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+
+    mf = next_family(&out, &at);
+    ck_assert_int_eq(mf->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__UNTYPED);
+    ck_assert(mf->metric[0]->untyped && isnan(mf->metric[0]->untyped->value));
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+    ck_assert_uint_eq(at, out.len);
+    ob_buf_fini(&out);
+}
+END_TEST
+
 START_TEST(store_family_order)
 {
     const int64_t ts = 1700000000000;
@@ -673,6 +759,7 @@ Suite *expose_suite(void)
     tcase_add_test(tc, store_timestamps);
     tcase_add_test(tc, store_special_values);
     tcase_add_test(tc, store_family_order);
+    tcase_add_test(tc, store_protobuf);
     tcase_add_test(tc, store_enomem);
     suite_add_tcase(s, tc);
     return s;

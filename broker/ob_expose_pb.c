@@ -1,0 +1,185 @@
+/* ob_expose_pb.c: the Prometheus protobuf exposition format.
+ *
+ * application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily;
+ * encoding=delimited: one MetricFamily message per family, each prefixed by
+ * its length as a varint (proto/io/prometheus/client/metrics.proto has the
+ * messages and their field numbers).  Encoded by hand, straight from the
+ * store's views, as the text writer writes text: a family's messages are
+ * built in the writer's buffers and go out when the family ends (the
+ * length comes first).  Values as the client libraries write them: a
+ * counter's, gauge's or untyped value as a double, counts as integers (as
+ * doubles in the *_float fields when they are not whole), histogram buckets
+ * cumulative without the +Inf one (the count says it), the sum only when
+ * the point had one.
+ */
+#include "ob_expose.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "ob_prom_series.h"
+
+/* Wire types. */
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
+
+/* Field numbers (metrics.proto). */
+enum {
+    MF_NAME = 1, MF_HELP = 2, MF_TYPE = 3, MF_METRIC = 4,
+    M_LABEL = 1, M_GAUGE = 2, M_COUNTER = 3, M_SUMMARY = 4, M_UNTYPED = 5, M_TIMESTAMP_MS = 6,
+    M_HISTOGRAM = 7,
+    LP_NAME = 1, LP_VALUE = 2,
+    VALUE = 1, /* Gauge, Counter, Untyped */
+    S_COUNT = 1, S_SUM = 2, S_QUANTILE = 3, Q_QUANTILE = 1, Q_VALUE = 2,
+    H_COUNT = 1, H_SUM = 2, H_BUCKET = 3, H_COUNT_FLOAT = 4,
+    B_COUNT = 1, B_BOUND = 2, B_COUNT_FLOAT = 4,
+};
+
+/* MetricType values. */
+enum { T_COUNTER = 0, T_GAUGE = 1, T_SUMMARY = 2, T_UNTYPED = 3, T_HISTOGRAM = 4 };
+
+static void varint(struct ob_buf *b, uint64_t v)
+{
+    char t[10];
+    size_t n = 0;
+    do {
+        t[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    ob_buf_append(b, t, n);
+}
+
+static void tag(struct ob_buf *b, unsigned field, unsigned wt)
+{
+    varint(b, (uint64_t)field << 3 | wt);
+}
+
+static void field_double(struct ob_buf *b, unsigned field, double v)
+{
+    tag(b, field, WT_I64);
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    char t[8];
+    for (int i = 0; i < 8; i++)
+        t[i] = (char)(bits >> (8 * i));
+    ob_buf_append(b, t, 8);
+}
+
+static void field_varint(struct ob_buf *b, unsigned field, uint64_t v)
+{
+    tag(b, field, WT_VARINT);
+    varint(b, v);
+}
+
+static void field_bytes(struct ob_buf *b, unsigned field, const void *p, size_t n)
+{
+    tag(b, field, WT_LEN);
+    varint(b, n);
+    ob_buf_append(b, p, n);
+}
+
+/* A count: an integer field when it is a whole number in range, else the
+ * float field next to it. */
+static void field_count(struct ob_buf *b, unsigned int_field, unsigned float_field, double v)
+{
+    if (v >= 0 && v < 18446744073709551616.0 && v == floor(v))
+        field_varint(b, int_field, (uint64_t)v);
+    else
+        field_double(b, float_field, v);
+}
+
+int ob_expose_pb_flush(struct ob_expose_writer *w)
+{
+    if (!w->pb_open)
+        return 0;
+    w->pb_open = false;
+    varint(w->out, w->pb_family.len);
+    ob_buf_append(w->out, w->pb_family.data, w->pb_family.len);
+    return w->out->failed || w->pb_family.failed ? -ENOMEM : 0;
+}
+
+int ob_expose_pb_family(struct ob_expose_writer *w, const struct ob_family_view *f,
+                        const char *name, size_t name_len)
+{
+    int rc = ob_expose_pb_flush(w);
+    if (rc)
+        return rc;
+    static const unsigned types[] = {
+        [OB_FAMILY_UNKNOWN] = T_UNTYPED,    [OB_FAMILY_GAUGE] = T_GAUGE,
+        [OB_FAMILY_COUNTER] = T_COUNTER,    [OB_FAMILY_HISTOGRAM] = T_HISTOGRAM,
+        [OB_FAMILY_SUMMARY] = T_SUMMARY,
+    };
+    struct ob_buf *b = &w->pb_family;
+    b->len = 0;
+    field_bytes(b, MF_NAME, name, name_len);
+    if (f->help_len)
+        field_bytes(b, MF_HELP, f->help, f->help_len);
+    w->pb_type = (unsigned)f->type < OB_ARRAY_LEN(types) ? types[f->type] : T_UNTYPED;
+    field_varint(b, MF_TYPE, w->pb_type);
+    w->pb_open = true;
+    return b->failed ? -ENOMEM : 0;
+}
+
+/* The labels of a block as LabelPair fields, text escapes undone. */
+static void labels(struct ob_expose_writer *w, struct ob_buf *m, const char *block, size_t len)
+{
+    struct ob_labels_iter it;
+    struct ob_label_pair p;
+    struct ob_buf *t = &w->pb_text;
+    ob_labels_iter_init(&it, block, len);
+    while (ob_labels_next(&it, &p)) {
+        t->len = 0;
+        ob_labels_unescape(t, p.name, p.name_len);
+        size_t name_len = t->len;
+        ob_labels_unescape(t, p.value, p.value_len);
+        struct ob_buf *pair = &w->pb_pair;
+        pair->len = 0;
+        field_bytes(pair, LP_NAME, t->data, name_len);
+        field_bytes(pair, LP_VALUE, t->data + name_len, t->len - name_len);
+        field_bytes(m, M_LABEL, pair->data, pair->len);
+    }
+}
+
+int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view *sv,
+                        const char *block, size_t block_len)
+{
+    struct ob_buf *m = &w->pb_metric, *v = &w->pb_value, *x = &w->pb_pair;
+    m->len = 0;
+    v->len = 0;
+    labels(w, m, block, block_len);
+    const double *d = sv->values;
+    if (sv->kind == OB_SHAPE_SCALAR) {
+        field_double(v, VALUE, d[OB_SAMPLE_VALUE]);
+        unsigned f = w->pb_type == T_COUNTER ? M_COUNTER
+                     : w->pb_type == T_GAUGE ? M_GAUGE
+                                             : M_UNTYPED;
+        field_bytes(m, f, v->data, v->len);
+    } else if (sv->kind == OB_SHAPE_HISTOGRAM) {
+        field_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
+        if (sv->has_sum)
+            field_double(v, H_SUM, d[OB_SAMPLE_SUM]);
+        for (uint32_t i = 0; i < sv->n; i++) {
+            x->len = 0;
+            field_count(x, B_COUNT, B_COUNT_FLOAT, d[OB_SAMPLE_POINT0 + i]);
+            field_double(x, B_BOUND, sv->points[i]);
+            field_bytes(v, H_BUCKET, x->data, x->len);
+        }
+        field_bytes(m, M_HISTOGRAM, v->data, v->len);
+    } else {
+        double count = d[OB_SAMPLE_COUNT]; /* no float field here */
+        field_varint(v, S_COUNT, count > 0 && count < 18446744073709551616.0 ? (uint64_t)count : 0);
+        field_double(v, S_SUM, d[OB_SAMPLE_SUM]);
+        for (uint32_t i = 0; i < sv->n; i++) {
+            x->len = 0;
+            field_double(x, Q_QUANTILE, sv->points[i]);
+            field_double(x, Q_VALUE, d[OB_SAMPLE_POINT0 + i]);
+            field_bytes(v, S_QUANTILE, x->data, x->len);
+        }
+        field_bytes(m, M_SUMMARY, v->data, v->len);
+    }
+    if (w->timestamps)
+        field_varint(m, M_TIMESTAMP_MS, (uint64_t)sv->ts_ms);
+    field_bytes(&w->pb_family, MF_METRIC, m->data, m->len);
+    return m->failed || v->failed || x->failed || w->pb_family.failed || w->pb_text.failed ? -ENOMEM
+                                                                                            : 0;
+}
