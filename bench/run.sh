@@ -7,7 +7,8 @@
 #     every request) with 1 and 2 connections, in order and shuffled; broker
 #     CPU (utime+stime from /proc/PID/stat over each run) and RSS;
 #  3. /metrics scrape time, plain and gzip, at 100k and 1M series (filled with
-#     loadgen --fill), and store bytes per series from the self-metrics.
+#     loadgen --fill), in text 0.0.4, OpenMetrics and protobuf side by side,
+#     and store bytes per series from the self-metrics.
 # Prints one table.  Timing never fails the run: the exit status is 1 only
 # when something is broken (broker does not start or dies, nothing sent).
 #
@@ -151,11 +152,12 @@ for conns in 1 2; do
 done
 
 # ---- 3. scrapes at 100k and 1M series -------------------------------------
-# scrape N plain|gzip: "ms MB" of the median of N scrapes of /metrics.
+# scrape N plain|gzip [ACCEPT]: "ms MB" of the median of N scrapes of /metrics.
 scrape() {
-    local n=$1 enc=$2 i out
+    local n=$1 enc=$2 accept=${3:-} i out
     local hdr=()
     [ "$enc" = gzip ] && hdr=(-H 'Accept-Encoding: gzip')
+    [ -n "$accept" ] && hdr+=(-H "Accept: $accept")
     for i in $(seq 1 "$n"); do
         out=$(curl -s -o /dev/null "${hdr[@]}" --max-time 60 \
               -w '%{http_code} %{time_total} %{size_download}' "http://127.0.0.1:$PORT/metrics")
@@ -171,7 +173,11 @@ metric() {
 }
 
 SROWS=()
+FROWS=()
 STORE_ROWS=()
+OM_ACCEPT='application/openmetrics-text;version=1.0.0'
+PB_ACCEPT='application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited'
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b > 0) printf "%.2fx", a / b; else print "n/a"}'; }
 filled=0
 for target in 100000 1000000; do
     alive || break
@@ -193,6 +199,16 @@ for target in 100000 1000000; do
     [ "$target" -ge 1000000 ] && reps=3
     read -r pt pm <<<"$(scrape $reps plain)"
     read -r gt gm <<<"$(scrape $reps gzip)"
+    read -r ot om <<<"$(scrape $reps plain "$OM_ACCEPT")"
+    read -r ogt ogm <<<"$(scrape $reps gzip "$OM_ACCEPT")"
+    read -r bt bm <<<"$(scrape $reps plain "$PB_ACCEPT")"
+    read -r bgt bgm <<<"$(scrape $reps gzip "$PB_ACCEPT")"
+    FROWS+=("$(printf '| %9s | %-11s | %8s | %8s | %8s | %7s | %9s |' "$target" "text 0.0.4" \
+        "${pt:-n/a}" "${pm:-n/a}" "${gt:-n/a}" "1.00x" "1.00x")")
+    FROWS+=("$(printf '| %9s | %-11s | %8s | %8s | %8s | %7s | %9s |' "$target" "OpenMetrics" \
+        "${ot:-n/a}" "${om:-n/a}" "${ogt:-n/a}" "$(ratio "$ot" "$pt")" "$(ratio "$ogt" "$gt")")")
+    FROWS+=("$(printf '| %9s | %-11s | %8s | %8s | %8s | %7s | %9s |' "$target" "protobuf" \
+        "${bt:-n/a}" "${bm:-n/a}" "${bgt:-n/a}" "$(ratio "$bt" "$pt")" "$(ratio "$bgt" "$gt")")")
     curl -s --max-time 60 "http://127.0.0.1:$PORT/metrics" -o "$TMP/scrape.txt"
     lines=$(grep -vc '^#' "$TMP/scrape.txt")
     live=$(metric otlp_broker_series_live)
@@ -240,6 +256,13 @@ times are the median of 5 (100k) or 3 (1M) scrapes, curl time_total):
 |-----------|----------|------------|----------|----------|----------|-----------|
 EOF
 for r in "${SROWS[@]+"${SROWS[@]}"}"; do printf '%s\n' "$r"; done
+cat <<EOF
+
+GET /metrics per format, the same store in the same run (median ms; ratio to text 0.0.4):
+|    series | format      | plain ms | plain MB |  gzip ms |  x text | gzip x tx |
+|-----------|-------------|----------|----------|----------|---------|-----------|
+EOF
+for r in "${FROWS[@]+"${FROWS[@]}"}"; do printf '%s\n' "$r"; done
 cat <<EOF
 
 store (self-metrics otlp_broker_series_live, _store_bytes_used, _store_mapping_bytes):
