@@ -50,7 +50,7 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
     w->pb_open = false;
     w->pb_type = 0;
     ob_buf_init(&w->pb_family);
-    ob_buf_init(&w->pb_metric);
+    ob_buf_init(&w->pb_pairs);
     ob_buf_init(&w->pb_value);
     ob_buf_init(&w->pb_pair);
     ob_buf_init(&w->pb_text);
@@ -72,7 +72,7 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
     ob_buf_fini(&w->point_text);
     ob_buf_fini(&w->points);
     ob_buf_fini(&w->pb_family);
-    ob_buf_fini(&w->pb_metric);
+    ob_buf_fini(&w->pb_pairs);
     ob_buf_fini(&w->pb_value);
     ob_buf_fini(&w->pb_pair);
     ob_buf_fini(&w->pb_text);

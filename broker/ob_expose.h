@@ -58,7 +58,7 @@ struct ob_expose_writer {
      * scratch for the messages inside it */
     bool protobuf, pb_open;
     unsigned pb_type;
-    struct ob_buf pb_family, pb_metric, pb_value, pb_pair, pb_text;
+    struct ob_buf pb_family, pb_value, pb_pair, pb_text, pb_pairs;
 };
 
 void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_opts *o,

@@ -120,41 +120,101 @@ int ob_expose_pb_family(struct ob_expose_writer *w, const struct ob_family_view 
     return b->failed ? -ENOMEM : 0;
 }
 
-/* The labels of a block as LabelPair fields, text escapes undone. */
-static void labels(struct ob_expose_writer *w, struct ob_buf *m, const char *block, size_t len)
+/* ---- a series: sizes first, then the bytes in one go ---------------------- */
+
+static size_t varint_len(uint64_t v)
 {
-    struct ob_labels_iter it;
-    struct ob_label_pair p;
-    struct ob_buf *t = &w->pb_text;
-    ob_labels_iter_init(&it, block, len);
-    while (ob_labels_next(&it, &p)) {
-        t->len = 0;
-        ob_labels_unescape(t, p.name, p.name_len);
-        size_t name_len = t->len;
-        ob_labels_unescape(t, p.value, p.value_len);
-        struct ob_buf *pair = &w->pb_pair;
-        pair->len = 0;
-        field_bytes(pair, LP_NAME, t->data, name_len);
-        field_bytes(pair, LP_VALUE, t->data + name_len, t->len - name_len);
-        field_bytes(m, M_LABEL, pair->data, pair->len);
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
     }
+    return n;
+}
+
+static char *put_varint(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+static char *put_bytes(char *p, unsigned field, const char *s, size_t n)
+{
+    *p++ = (char)(field << 3 | WT_LEN);
+    p = put_varint(p, n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+/* A label's name and value as protobuf strings: the block's text when it
+ * has no escapes (nearly always), else unescaped into the writer's text. */
+struct pair {
+    const char *name, *value;
+    size_t name_len, value_len;
+};
+
+static size_t pair_len(const struct pair *p)
+{
+    return 1 + varint_len(p->name_len) + p->name_len + 1 + varint_len(p->value_len) + p->value_len;
+}
+
+/* The pairs of a block into w->pb_pairs; returns how many, or -1 without
+ * memory.  Escaped texts are unescaped into w->pb_text, whose data must
+ * not move while the pairs point into it: it is sized for the whole block
+ * first (unescaping never makes text longer). */
+static long gather(struct ob_expose_writer *w, const char *block, size_t len)
+{
+    struct ob_buf *t = &w->pb_text, *pairs = &w->pb_pairs;
+    t->len = 0;
+    pairs->len = 0;
+    if (!ob_buf_reserve(t, len))
+        return -1;
+    struct ob_labels_iter it;
+    struct ob_label_pair lp;
+    long n = 0;
+    ob_labels_iter_init(&it, block, len);
+    while (ob_labels_next(&it, &lp)) {
+        struct pair p = {lp.name, lp.value, lp.name_len, lp.value_len};
+        if (memchr(lp.name, '\\', lp.name_len)) {
+            size_t at = t->len;
+            ob_labels_unescape(t, lp.name, lp.name_len);
+            p.name = t->data + at;
+            p.name_len = t->len - at;
+        }
+        if (memchr(lp.value, '\\', lp.value_len)) {
+            size_t at = t->len;
+            ob_labels_unescape(t, lp.value, lp.value_len);
+            p.value = t->data + at;
+            p.value_len = t->len - at;
+        }
+        ob_buf_append(pairs, &p, sizeof p);
+        n++;
+    }
+    return pairs->failed || t->failed ? -1 : n;
 }
 
 int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view *sv,
                         const char *block, size_t block_len)
 {
-    struct ob_buf *m = &w->pb_metric, *v = &w->pb_value, *x = &w->pb_pair;
-    m->len = 0;
-    v->len = 0;
-    labels(w, m, block, block_len);
+    long n_pairs = gather(w, block, block_len);
+    if (n_pairs < 0)
+        return -ENOMEM;
+    const struct pair *pairs = (const struct pair *)(const void *)w->pb_pairs.data;
+    /* The value message: a scalar's is 9 bytes (tag, double); histograms and
+     * summaries are built in pb_value. */
+    struct ob_buf *v = &w->pb_value, *x = &w->pb_pair;
     const double *d = sv->values;
+    unsigned vfield;
+    v->len = 0;
     if (sv->kind == OB_SHAPE_SCALAR) {
+        vfield = w->pb_type == T_COUNTER ? M_COUNTER : w->pb_type == T_GAUGE ? M_GAUGE : M_UNTYPED;
         field_double(v, VALUE, d[OB_SAMPLE_VALUE]);
-        unsigned f = w->pb_type == T_COUNTER ? M_COUNTER
-                     : w->pb_type == T_GAUGE ? M_GAUGE
-                                             : M_UNTYPED;
-        field_bytes(m, f, v->data, v->len);
     } else if (sv->kind == OB_SHAPE_HISTOGRAM) {
+        vfield = M_HISTOGRAM;
         field_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
         if (sv->has_sum)
             field_double(v, H_SUM, d[OB_SAMPLE_SUM]);
@@ -164,8 +224,8 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
             field_double(x, B_BOUND, sv->points[i]);
             field_bytes(v, H_BUCKET, x->data, x->len);
         }
-        field_bytes(m, M_HISTOGRAM, v->data, v->len);
     } else {
+        vfield = M_SUMMARY;
         double count = d[OB_SAMPLE_COUNT]; /* no float field here */
         field_varint(v, S_COUNT, count > 0 && count < 18446744073709551616.0 ? (uint64_t)count : 0);
         field_double(v, S_SUM, d[OB_SAMPLE_SUM]);
@@ -175,11 +235,34 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
             field_double(x, Q_VALUE, d[OB_SAMPLE_POINT0 + i]);
             field_bytes(v, S_QUANTILE, x->data, x->len);
         }
-        field_bytes(m, M_SUMMARY, v->data, v->len);
+    }
+    if (v->failed || x->failed)
+        return -ENOMEM;
+
+    size_t mlen = 1 + varint_len(v->len) + v->len;
+    for (long i = 0; i < n_pairs; i++) {
+        size_t pl = pair_len(&pairs[i]);
+        mlen += 1 + varint_len(pl) + pl;
     }
     if (w->timestamps)
-        field_varint(m, M_TIMESTAMP_MS, (uint64_t)sv->ts_ms);
-    field_bytes(&w->pb_family, MF_METRIC, m->data, m->len);
-    return m->failed || v->failed || x->failed || w->pb_family.failed || w->pb_text.failed ? -ENOMEM
-                                                                                            : 0;
+        mlen += 1 + varint_len((uint64_t)sv->ts_ms);
+    struct ob_buf *f = &w->pb_family;
+    if (!ob_buf_reserve(f, 1 + varint_len(mlen) + mlen))
+        return -ENOMEM;
+    char *p = f->data + f->len;
+    *p++ = (char)(MF_METRIC << 3 | WT_LEN);
+    p = put_varint(p, mlen);
+    for (long i = 0; i < n_pairs; i++) {
+        *p++ = (char)(M_LABEL << 3 | WT_LEN);
+        p = put_varint(p, pair_len(&pairs[i]));
+        p = put_bytes(p, LP_NAME, pairs[i].name, pairs[i].name_len);
+        p = put_bytes(p, LP_VALUE, pairs[i].value, pairs[i].value_len);
+    }
+    p = put_bytes(p, vfield, v->data, v->len);
+    if (w->timestamps) {
+        *p++ = (char)(M_TIMESTAMP_MS << 3 | WT_VARINT);
+        p = put_varint(p, (uint64_t)sv->ts_ms);
+    }
+    f->len = (size_t)(p - f->data);
+    return 0;
 }
