@@ -124,8 +124,9 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
      * only promised for the callback, and rendered once for all series. */
     w->names.len = 0;
     w->name_len = 0;
-    if (!ob_buf_reserve(&w->names, 5 * n + 23))
+    if (!ob_buf_reserve(&w->names, 6 * n + 31))
         return -ENOMEM;
+    w->type = f->type;
     /* A name that is not legacy is quoted for a UTF-8 scraper (and then
      * written inside the braces), escaped with underscores for any other. */
     bool legacy = ob_legacy_metric_name(f->name, n);
@@ -161,6 +162,13 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
             w->plain_len = (uint32_t)(n + 6);
         }
     }
+    /* and x_created, from the family's name without _total (the reserve
+     * above holds it too) */
+    w->created_off = (uint32_t)w->names.len;
+    w->created_len = w->meta_len + 8;
+    ob_buf_append(&w->names, w->names.data, w->meta_len);
+    ob_buf_puts(&w->names, "_created");
+    name = w->names.data;
 
     if (f->help_len) {
         put_meta_name(w, "# HELP ", name, w->meta_len);
@@ -270,6 +278,18 @@ static int put_line(struct ob_expose_writer *w, const char *name, size_t name_le
     return 0;
 }
 
+/* OpenMetrics: name_created{labels} <start time in seconds> for counters,
+ * histograms and summaries whose start time is known. */
+static int created_line(struct ob_expose_writer *w, const struct ob_series_view *sv)
+{
+    if (!w->openmetrics || sv->created_ms <= 0 ||
+        (w->type != OB_FAMILY_COUNTER && w->type != OB_FAMILY_HISTOGRAM &&
+         w->type != OB_FAMILY_SUMMARY))
+        return 0;
+    return put_line(w, w->names.data + w->created_off, w->created_len, sv, NULL,
+                    (double)sv->created_ms / 1000.0);
+}
+
 /* The le / quantile texts of sv's bounds, NUL-terminated back to back, in
  * the fixed layout Prometheus' OTLP translation gives them; NULL without
  * memory.  Formatted again only when the bounds differ from the last. */
@@ -319,9 +339,11 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
         return ob_expose_pb_series(w, sv, sv->labels, sv->labels_len);
     const char *names = w->names.data;
     size_t n = w->name_len;
-    if (OB_LIKELY(sv->kind == OB_SHAPE_SCALAR))
-        return put_line(w, names + w->plain_off, w->plain_len, sv, NULL,
-                        sv->values[OB_SAMPLE_VALUE]);
+    if (OB_LIKELY(sv->kind == OB_SHAPE_SCALAR)) {
+        int rc = put_line(w, names + w->plain_off, w->plain_len, sv, NULL,
+                          sv->values[OB_SAMPLE_VALUE]);
+        return rc ? rc : created_line(w, sv);
+    }
 
     /* name, name_bucket, name_sum, name_count (see ob_expose_family) */
     const char *const variant[] = {names + w->plain_off, names + n, names + 2 * n + 7,
@@ -357,7 +379,7 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
         if (rc)
             return rc;
     }
-    return 0;
+    return created_line(w, sv);
 }
 
 /* ---- the broker's own text, again ---------------------------------------- */

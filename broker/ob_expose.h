@@ -48,6 +48,8 @@ struct ob_expose_writer {
     uint32_t name_len;
     uint32_t meta_len;   /* of the name in HELP/TYPE lines (OpenMetrics counters: no _total) */
     uint32_t plain_off, plain_len; /* the name of a plain sample in names */
+    uint32_t created_off, created_len; /* OpenMetrics: name_created (meta name + _created) */
+    enum ob_family_type type;      /* of the current family */
     /* The le / quantile texts of the last shape written, NUL-terminated back
      * to back, and the bounds they are for: series of a family nearly
      * always share their bounds, so each set is formatted once a scrape. */

@@ -31,7 +31,8 @@ enum {
     LP_NAME = 1, LP_VALUE = 2,
     VALUE = 1, /* Gauge, Counter, Untyped */
     S_COUNT = 1, S_SUM = 2, S_QUANTILE = 3, Q_QUANTILE = 1, Q_VALUE = 2,
-    H_COUNT = 1, H_SUM = 2, H_BUCKET = 3, H_COUNT_FLOAT = 4,
+    H_COUNT = 1, H_SUM = 2, H_BUCKET = 3, H_COUNT_FLOAT = 4, H_CREATED = 15,
+    C_CREATED = 3, S_CREATED = 4, TS_SECONDS = 1, TS_NANOS = 2,
     B_COUNT = 1, B_BOUND = 2, B_COUNT_FLOAT = 4,
 };
 
@@ -86,6 +87,21 @@ static void field_count(struct ob_buf *b, unsigned int_field, unsigned float_fie
         field_varint(b, int_field, (uint64_t)v);
     else
         field_double(b, float_field, v);
+}
+
+/* A google.protobuf.Timestamp field of ms since the epoch. */
+static void field_timestamp(struct ob_buf *b, struct ob_buf *scratch, unsigned field, int64_t ms)
+{
+    int64_t sec = ms / 1000, rem = ms % 1000;
+    if (rem < 0) {
+        sec--;
+        rem += 1000;
+    }
+    scratch->len = 0;
+    field_varint(scratch, TS_SECONDS, (uint64_t)sec);
+    if (rem)
+        field_varint(scratch, TS_NANOS, (uint64_t)(rem * 1000000));
+    field_bytes(b, field, scratch->data, scratch->len);
 }
 
 int ob_expose_pb_flush(struct ob_expose_writer *w)
@@ -213,6 +229,8 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
     if (sv->kind == OB_SHAPE_SCALAR) {
         vfield = w->pb_type == T_COUNTER ? M_COUNTER : w->pb_type == T_GAUGE ? M_GAUGE : M_UNTYPED;
         field_double(v, VALUE, d[OB_SAMPLE_VALUE]);
+        if (vfield == M_COUNTER && sv->created_ms > 0)
+            field_timestamp(v, x, C_CREATED, sv->created_ms);
     } else if (sv->kind == OB_SHAPE_HISTOGRAM) {
         vfield = M_HISTOGRAM;
         field_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
@@ -224,6 +242,8 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
             field_double(x, B_BOUND, sv->points[i]);
             field_bytes(v, H_BUCKET, x->data, x->len);
         }
+        if (sv->created_ms > 0)
+            field_timestamp(v, x, H_CREATED, sv->created_ms);
     } else {
         vfield = M_SUMMARY;
         double count = d[OB_SAMPLE_COUNT]; /* no float field here */
@@ -235,6 +255,8 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
             field_double(x, Q_VALUE, d[OB_SAMPLE_POINT0 + i]);
             field_bytes(v, S_QUANTILE, x->data, x->len);
         }
+        if (sv->created_ms > 0)
+            field_timestamp(v, x, S_CREATED, sv->created_ms);
     }
     if (v->failed || x->failed)
         return -ENOMEM;

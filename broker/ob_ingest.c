@@ -318,13 +318,23 @@ static int64_t point_ts_ms(const struct request *r, uint64_t time_unix_nano)
     return time_unix_nano ? (int64_t)(time_unix_nano / 1000000u) : r->now_ms;
 }
 
+/* The created timestamp of a point (ms): its start time, unless OTLP says
+ * it is unknown (0, or equal to the point's time). */
+static int64_t created_ms(uint64_t start_unix_nano, uint64_t time_unix_nano)
+{
+    if (!start_unix_nano || start_unix_nano == time_unix_nano)
+        return 0;
+    return (int64_t)(start_unix_nano / 1000000u);
+}
+
 /* Stores one sample of the current family; counts what happened. */
 static void append(struct request *r, const struct ob_series_probe *pd,
-                   const struct ob_shape *shape, int64_t ts_ms, key_value **kvs, size_t n_kvs,
-                   const double *values)
+                   const struct ob_shape *shape, int64_t ts_ms, int64_t created,
+                   key_value **kvs, size_t n_kvs, const double *values)
 {
     struct ob_series_ref ref;
     int rc = point_series(r, kvs, n_kvs, pd, &ref);
+    ref.created_ms = created;
     if (rc == OB_E_MALFORMED) {
         reject(r, OB_REASON_MALFORMED, 1, "metric %s: attribute is not valid UTF-8",
                r->metric_name);
@@ -349,8 +359,10 @@ static void append(struct request *r, const struct ob_series_probe *pd,
             if (fam)
                 r->w->pipe.family = fam->family; /* the next points' guesses */
             if (fam && fam->status == OB_FAMILY_OK &&
-                point_series(r, kvs, n_kvs, pd, &ref) == 0)
+                point_series(r, kvs, n_kvs, pd, &ref) == 0) {
+                ref.created_ms = created;
                 rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
+            }
         }
         if (rc == 0) {
             if (flags & OB_APPEND_COLLISION)
@@ -394,7 +406,8 @@ static void ingest_number_points(struct request *r, number_point **pts, size_t n
                    r->metric_name);
             continue;
         }
-        append(r, pd, &scalar, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes,
+        append(r, pd, &scalar, point_ts_ms(r, p->time_unix_nano),
+               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes, p->n_attributes,
                &v);
     }
 }
@@ -436,7 +449,8 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
             ob_sample_histogram(v, (uint32_t)nb, p->count, p->has_sum ? p->sum : 0,
                                 p->bucket_counts);
         }
-        append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes,
+        append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano),
+               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes, p->n_attributes,
                v);
     }
 }
@@ -471,7 +485,8 @@ static void ingest_summary_points(struct request *r, summary_point **pts, size_t
             for (size_t q = 0; q < nq; q++)
                 v[OB_SAMPLE_POINT0 + q] = p->quantile_values[q]->value;
         }
-        append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano), p->attributes, p->n_attributes,
+        append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano),
+               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes, p->n_attributes,
                v);
     }
 }

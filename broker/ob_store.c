@@ -373,9 +373,16 @@ static uint64_t data_create(struct ob_store *s, const struct ob_shape *want)
     d->has_sum = shape_has_sum(want);
     d->n = (uint16_t)n;
     d->reserved0 = 0;
+    d->created_ms = 0;
     if (n)
         memcpy((double *)(d + 1), want->points, 8u * n);
     return off;
+}
+
+static inline void set_created(struct ob_store *s, uint64_t data_off, int64_t created_ms)
+{
+    struct ob_store_shape *d = payload(s, data_off);
+    d->created_ms = created_ms;
 }
 
 static inline struct ob_ring ring_of(const struct ob_store *s, struct ob_store_slot *sl, uint64_t data_off)
@@ -1477,6 +1484,8 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
     struct ob_ring r = ring_of(s, sl, sl->data_off);
     uint64_t q = seq_begin(sl);
     int rc = ob_ooo_insert(&r, ts_ms, values, s->hdr->ooo_window_ms);
+    if (rc == OB_OOO_STORED && ob_ooo_rec_ts(ob_ooo_record(&r, ob_ooo_count(&r) - 1)) == ts_ms)
+        set_created(s, sl->data_off, ref->created_ms); /* the newest sample's start */
     if (rc >= 0) {
         if (rc == OB_OOO_RESEND)
             *flags |= OB_APPEND_RESEND;
@@ -1528,6 +1537,7 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     atomic_store_explicit(&sl->ring, 0, memory_order_relaxed);
     struct ob_ring r = ring_of(s, sl, data_off);
     ob_ooo_insert(&r, ts_ms, values, 0);
+    set_created(s, data_off, ref->created_ms);
     seq_end(sl, q);
     /* Live, then findable, then scannable. */
     atomic_store_explicit(&sl->state, OB_SLOT_LIVE, memory_order_release);
@@ -1579,6 +1589,7 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
             sl->data_off = data_off;
             struct ob_ring r = ring_of(s, sl, data_off);
             ob_ooo_insert(&r, ts_ms, values, 0);
+            set_created(s, data_off, ref->created_ms);
             sl->last_ms = now_ms;
             if (ref->origin)
                 sl->origin = ref->origin;
@@ -1725,6 +1736,7 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
                 sv->n = n;
                 sv->points = points_of(d);
                 sv->has_sum = d->has_sum;
+                sv->created_ms = d->created_ms;
                 sv->values = scratch;
                 uint64_t first;
                 memcpy(&first, scratch, sizeof first);

@@ -118,6 +118,8 @@ struct ob_series_ref {
     const char *labels;
     uint32_t labels_len;
     uint64_t origin; /* hash of the OTLP identity that produced this point; 0 = none */
+    int64_t created_ms; /* the point's start time (ms; 0 = unknown): the series
+                           keeps its newest sample's */
     struct ob_series_hint *hint; /* in/out, NULL = none; used only when labels == NULL */
 };
 
@@ -183,6 +185,7 @@ struct ob_series_view {
     const double *points;     /* the bounds / quantiles */
     bool has_sum;
     int64_t ts_ms;            /* newest sample */
+    int64_t created_ms;       /* its start time (0 = unknown): OpenMetrics _created */
     const double *values;     /* ob_sample_width() doubles, laid out as ob_store_layout.h says */
 };
 

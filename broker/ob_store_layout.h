@@ -28,7 +28,8 @@
  *   name/help text   struct ob_store_text: len, bytes
  *   labels           struct ob_store_labels: key_len, labels_len (bit 31:
  *                    labels are the key bytes), key bytes, label bytes
- *   series data      struct ob_store_shape, n doubles (bounds or quantiles),
+ *   series data      struct ob_store_shape (kind, n, created time), n doubles
+ *                    (bounds or quantiles),
  *                    then (cap + 1) sample records of int64 ts_ms + width
  *                    doubles (see "Samples" below; ob_ooo.h for the ring).
  *                    Only numbers: how they are written out (le="0.5") is
@@ -63,8 +64,9 @@
 #include <stdint.h>
 
 #define OB_STORE_MAGIC "OBSTORE1"
-#define OB_STORE_LAYOUT_VERSION 3u     /* 2: families are reclaimed (state, gen, lists);
-                                          3: no rendered point texts in series data */
+#define OB_STORE_LAYOUT_VERSION 4u     /* 2: families are reclaimed (state, gen, lists);
+                                          3: no rendered point texts in series data;
+                                          4: the series' created timestamp */
 #define OB_STORE_CACHE_LINE 64u
 #define OB_STORE_HDR_SIZE 256u
 #define OB_STORE_STRIPES 256u            /* power of two */
@@ -260,6 +262,9 @@ struct ob_store_shape {
     uint8_t has_sum;
     uint16_t n;                      /* bounds / quantiles */
     uint32_t reserved0;              /* 0; keeps the points 8-aligned */
+    int64_t created_ms;              /* start time of the newest sample's counting
+                                        (OTLP start_time_unix_nano); 0 = unknown.
+                                        Written under the slot's seqlock */
 };
 
 _Static_assert(sizeof(struct ob_store_hdr) == OB_STORE_HDR_SIZE, "header size");
@@ -317,7 +322,8 @@ _Static_assert(offsetof(struct ob_store_slot, state) == 60, "slot state");
 _Static_assert(sizeof(struct ob_store_block) == 8, "block header");
 _Static_assert(sizeof(struct ob_store_text) == 4, "text header");
 _Static_assert(sizeof(struct ob_store_labels) == 8, "labels header");
-_Static_assert(sizeof(struct ob_store_shape) == 8, "shape header");
+_Static_assert(sizeof(struct ob_store_shape) == 16, "shape header");
+_Static_assert(offsetof(struct ob_store_shape, created_ms) == 8, "shape created_ms");
 _Static_assert(offsetof(struct ob_store_shape, n) == 2, "shape n");
 
 /* Readers rely on these being plain loads and stores. */

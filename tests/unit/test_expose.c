@@ -699,6 +699,64 @@ START_TEST(store_protobuf)
 }
 END_TEST
 
+/* Created timestamps: _created in OpenMetrics (counters, histograms,
+ * summaries), created_timestamp in protobuf, nothing in text 0.0.4. */
+START_TEST(store_created)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t c = family("jobs_total", OB_FAMILY_COUNTER, "");
+    uint32_t g = family("temp", OB_FAMILY_GAUGE, "");
+    uint32_t h = family("lat", OB_FAMILY_HISTOGRAM, "");
+    struct ob_series_ref r = {.family = c, .hash = ob_store_hash(c, "", 0), .key = "",
+                              .key_len = 0, .created_ms = 1699999000500};
+    const double one = 1;
+    ck_assert_int_eq(ob_store_append(store, &r, &scalar, ts, &one, NULL), 0);
+    r = (struct ob_series_ref){.family = g, .hash = ob_store_hash(g, "", 0), .key = "",
+                               .created_ms = 1699999000500};
+    ck_assert_int_eq(ob_store_append(store, &r, &scalar, ts, &one, NULL), 0);
+    static const double b[] = {1};
+    struct ob_shape sh = {.kind = OB_SHAPE_HISTOGRAM, .n = 1, .points = b, .has_sum = true};
+    static const double v[] = {2, 1.5, 1, 2};
+    r = (struct ob_series_ref){.family = h, .hash = ob_store_hash(h, "", 0), .key = "",
+                               .created_ms = 1699999999000};
+    ck_assert_int_eq(ob_store_append(store, &r, &sh, ts, v, NULL), 0);
+    /* an older sample (out of order) does not change the series' start */
+    r.created_ms = 1600000000000;
+    static const double v0[] = {1, 1, 1, 1};
+    ck_assert_int_eq(ob_store_append(store, &r, &sh, ts - 1000, v0, NULL), 0);
+
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_opts om = {.openmetrics = true};
+    ck_assert_int_eq(ob_expose_store(store, &om, now_ms(), &out), 0);
+    ob_buf_putc(&out, '\0');
+    ck_assert_msg(strstr(out.data, "jobs_total 1\njobs_created 1.6999990005e+09\n"), "%s", out.data);
+    ck_assert_msg(!strstr(out.data, "temp_created"), "%s", out.data);
+    ck_assert_msg(strstr(out.data, "lat_count 2\nlat_created 1.699999999e+09\n"), "%s", out.data);
+    out.len = 0;
+    ck_assert_int_eq(ob_expose_store(store, NULL, now_ms(), &out), 0);
+    ob_buf_putc(&out, '\0');
+    ck_assert_msg(!strstr(out.data, "_created"), "%s", out.data);
+
+    out.len = 0;
+    struct ob_expose_opts pb = {.protobuf = true};
+    ck_assert_int_eq(ob_expose_store(store, &pb, now_ms(), &out), 0);
+    size_t at = 0;
+    Io__Prometheus__Client__MetricFamily *mf = next_family(&out, &at);
+    Google__Protobuf__Timestamp *t = mf->metric[0]->counter->created_timestamp;
+    ck_assert(t && t->seconds == 1699999000 && t->nanos == 500000000);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+    mf = next_family(&out, &at); /* the gauge: no created field */
+    ck_assert_ptr_nonnull(mf->metric[0]->gauge);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+    mf = next_family(&out, &at);
+    t = mf->metric[0]->histogram->created_timestamp;
+    ck_assert(t && t->seconds == 1699999999 && t->nanos == 0);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+    ob_buf_fini(&out);
+}
+END_TEST
+
 START_TEST(store_family_order)
 {
     const int64_t ts = 1700000000000;
@@ -760,6 +818,7 @@ Suite *expose_suite(void)
     tcase_add_test(tc, store_special_values);
     tcase_add_test(tc, store_family_order);
     tcase_add_test(tc, store_protobuf);
+    tcase_add_test(tc, store_created);
     tcase_add_test(tc, store_enomem);
     suite_add_tcase(s, tc);
     return s;
