@@ -181,6 +181,14 @@ int ob_expose_family(struct ob_expose_writer *w, const struct ob_family_view *f)
     put_meta_name(w, "# TYPE ", name, w->meta_len);
     ob_buf_puts(out, f->type == OB_FAMILY_UNKNOWN && w->openmetrics ? "unknown" : type_name(f->type));
     ob_buf_putc(out, '\n');
+    /* OpenMetrics: UNIT only where the name ends with it, as it must. */
+    size_t u = f->unit_len, m = w->meta_len;
+    if (w->openmetrics && u && m > u + 1 && name[m - u - 1] == '_' &&
+        memcmp(name + m - u, f->unit, u) == 0) {
+        put_meta_name(w, "# UNIT ", name, m);
+        ob_buf_append(out, f->unit, u);
+        ob_buf_putc(out, '\n');
+    }
     return out->failed ? -ENOMEM : 0;
 }
 

@@ -25,7 +25,7 @@ enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 
 /* Field numbers (metrics.proto). */
 enum {
-    MF_NAME = 1, MF_HELP = 2, MF_TYPE = 3, MF_METRIC = 4,
+    MF_NAME = 1, MF_HELP = 2, MF_TYPE = 3, MF_METRIC = 4, MF_UNIT = 5,
     M_LABEL = 1, M_GAUGE = 2, M_COUNTER = 3, M_SUMMARY = 4, M_UNTYPED = 5, M_TIMESTAMP_MS = 6,
     M_HISTOGRAM = 7,
     LP_NAME = 1, LP_VALUE = 2,
@@ -132,6 +132,8 @@ int ob_expose_pb_family(struct ob_expose_writer *w, const struct ob_family_view 
         field_bytes(b, MF_HELP, f->help, f->help_len);
     w->pb_type = (unsigned)f->type < OB_ARRAY_LEN(types) ? types[f->type] : T_UNTYPED;
     field_varint(b, MF_TYPE, w->pb_type);
+    if (f->unit_len)
+        field_bytes(b, MF_UNIT, f->unit, f->unit_len);
     w->pb_open = true;
     return b->failed ? -ENOMEM : 0;
 }

@@ -245,6 +245,12 @@ static long family_thunk(void *state, const void *arg, char *buf, size_t cap)
     return x->desc.family_name(x->state, arg, buf, cap);
 }
 
+static long unit_thunk(void *state, const void *arg, char *buf, size_t cap)
+{
+    const struct ob_translator_inst *x = state;
+    return x->desc.unit_name(x->state, arg, buf, cap);
+}
+
 static long label_thunk(void *state, const void *arg, char *buf, size_t cap)
 {
     OB_UNUSED(state);
@@ -326,6 +332,24 @@ const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n,
         val.status = rc == 0                    ? OB_FAMILY_OK
                      : rc == OB_E_TYPE_CONFLICT ? OB_FAMILY_CONFLICT
                                                 : OB_FAMILY_FULL;
+        /* The UNIT metadata, when the translator names one (the scratch
+         * buffer is reused: the name is copied into the entry below, and
+         * here only the store keeps the unit). */
+        if (rc == 0 && x->desc.unit_name) {
+            char name_copy[256];
+            bool small = (size_t)len < sizeof name_copy;
+            if (small)
+                memcpy(name_copy, n->scratch, (size_t)len);
+            long ulen = call_namer(n, unit_thunk, (void *)x, m);
+            ob_store_family_unit(s, val.family, val.gen, ulen > 0 ? n->scratch : "",
+                                 ulen > 0 ? (size_t)ulen : 0);
+            if (small) {
+                memcpy(n->scratch, name_copy, (size_t)len);
+            } else { /* a long name: name it again */
+                len = call_namer(n, family_thunk, (void *)x, m);
+                val.name = n->scratch;
+            }
+        }
     }
     if (e) { /* a FULL or reclaimed entry being retried: update in place */
         if (val.status != OB_FAMILY_FULL || e->val.status == OB_FAMILY_OK) {

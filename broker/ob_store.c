@@ -644,14 +644,21 @@ static uint64_t text_create(struct ob_store *s, const char *bytes, size_t len)
     return off;
 }
 
-static bool help_matches(const struct ob_store *s, const struct ob_store_family *f, const char *help,
+/* Whether the text at *off_p (0: none) is bytes[0, len). */
+static bool text_matches(const struct ob_store *s, const _Atomic uint64_t *off_p, const char *bytes,
                          size_t len)
 {
-    uint64_t off = atomic_load_explicit(&f->help_off, memory_order_acquire);
+    uint64_t off = atomic_load_explicit(off_p, memory_order_acquire);
     if (!off)
         return len == 0;
     const struct ob_store_text *t = text_at(s, off);
-    return t->len == len && memcmp(t->bytes, help, len) == 0;
+    return t->len == len && memcmp(t->bytes, bytes, len) == 0;
+}
+
+static bool help_matches(const struct ob_store *s, const struct ob_store_family *f, const char *help,
+                         size_t len)
+{
+    return text_matches(s, &f->help_off, help, len);
 }
 
 /* ---- locks and repair ---------------------------------------------------------- */
@@ -785,6 +792,7 @@ static int create_repair(struct ob_store *s)
         if (state != OB_FAM_LIVE) {
             fam->link = OB_STORE_NIL;
             atomic_store(&fam->help_off, 0);
+            atomic_store(&fam->unit_off, 0);
             atomic_store(&fam->head, OB_STORE_NIL);
             fam->tail = OB_STORE_NIL;
             if (state == OB_FAM_LIMBO) {
@@ -810,6 +818,11 @@ static int create_repair(struct ob_store *s)
             blk(s, h)->tag |= OB_BLOCK_MARK;
         else if (h)
             atomic_store(&fam->help_off, 0);
+        uint64_t u = atomic_load(&fam->unit_off);
+        if (u && IS_BLOCK(u))
+            blk(s, u)->tag |= OB_BLOCK_MARK;
+        else if (u)
+            atomic_store(&fam->unit_off, 0);
         fam_index_insert(s, fam->name_hash, f);
         fams_live++;
     }
@@ -1375,6 +1388,39 @@ out:
     return rc;
 }
 
+int ob_store_family_unit(struct ob_store *s, uint32_t id, uint32_t gen, const char *unit,
+                         size_t len)
+{
+    if (!s->owner)
+        return -EROFS;
+    if (len > UINT16_MAX)
+        return -EINVAL;
+    if (!ob_store_family_valid(s, id, gen))
+        return OB_E_STALE_FAMILY;
+    if (text_matches(s, &s->fams[id].unit_off, unit, len))
+        return 0; /* the common case: no lock */
+    int rc = lock_create(s);
+    if (rc)
+        return rc;
+    struct ob_store_family *f = &s->fams[id];
+    if (atomic_load_explicit(&f->gen, memory_order_relaxed) != gen ||
+        atomic_load_explicit(&f->state, memory_order_relaxed) != OB_FAM_LIVE) {
+        rc = OB_E_STALE_FAMILY;
+    } else if (!text_matches(s, &f->unit_off, unit, len)) {
+        /* Latest unit wins; the old text waits in limbo for readers. */
+        uint64_t off = len ? text_create(s, unit, len) : 0;
+        if (len && !off) {
+            rc = OB_E_STORE_FULL;
+        } else {
+            uint64_t old = atomic_exchange(&f->unit_off, off);
+            if (old)
+                heap_retire(s, old, ob_wall_ms_coarse());
+        }
+    }
+    ob_lock_release(s->create_lock);
+    return rc;
+}
+
 bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen)
 {
     if (id >= atomic_load_explicit(&s->st->n_families, memory_order_acquire))
@@ -1414,6 +1460,9 @@ static void fam_retire(struct ob_store *s, uint32_t f, int64_t now_ms)
     uint64_t help = atomic_exchange_explicit(&fam->help_off, 0, memory_order_relaxed);
     if (help)
         heap_retire(s, help, now_ms);
+    uint64_t unit = atomic_exchange_explicit(&fam->unit_off, 0, memory_order_relaxed);
+    if (unit)
+        heap_retire(s, unit, now_ms);
     retire_step(3);
     fam->empty_ms = now_ms; /* limbo since */
     fam->link = OB_STORE_NIL;
@@ -1780,12 +1829,16 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_fami
                     const struct ob_store_text *name = text_at(s, fam->name_off);
                     uint64_t help_off = atomic_load_explicit(&fam->help_off, memory_order_acquire);
                     const struct ob_store_text *help = help_off ? text_at(s, help_off) : NULL;
+                    uint64_t unit_off = atomic_load_explicit(&fam->unit_off, memory_order_acquire);
+                    const struct ob_store_text *unit = unit_off ? text_at(s, unit_off) : NULL;
                     struct ob_family_view fv = {
                         .id = f,
                         .name = name->bytes,
                         .name_len = name->len,
                         .help = help ? help->bytes : "",
                         .help_len = help ? help->len : 0,
+                        .unit = unit ? unit->bytes : "",
+                        .unit_len = unit ? unit->len : 0,
                         .type = (enum ob_family_type)fam->type,
                     };
                     announced = true;

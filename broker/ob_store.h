@@ -68,6 +68,11 @@ int ob_store_unlink(const char *path);
 int ob_store_family(struct ob_store *s, const char *name, size_t name_len,
                     enum ob_family_type type, const char *help, size_t help_len,
                     uint32_t *out_family, uint32_t *out_gen);
+/* Sets the UNIT metadata of family id (generation gen; empty: none).  The
+ * latest wins, as for help.  0, OB_E_STALE_FAMILY, OB_E_STORE_FULL. */
+int ob_store_family_unit(struct ob_store *s, uint32_t id, uint32_t gen, const char *unit,
+                         size_t len);
+
 /* Whether family id still has generation gen (not retired since). */
 bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen);
 
@@ -174,6 +179,8 @@ struct ob_family_view {
     const char *help;
     uint32_t help_len;
     enum ob_family_type type;
+    const char *unit; /* UNIT metadata; may be empty */
+    uint32_t unit_len;
 };
 
 /* One consistent copy of a series' newest sample.  Valid during the callback. */

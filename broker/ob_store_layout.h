@@ -12,7 +12,7 @@
  *                                                 limbo; changed under the create lock)
  *   page                64                        create lock (struct ob_store_lock)
  *   page + 64           64 * n_stripes            stripe locks, one per cache line
- *   locks_end (page)    64 * max_families         struct ob_store_family[max_families]
+ *   locks_end (page)    128 * max_families        struct ob_store_family[max_families]
  *   fam_index (page)    4 * fam_index_cap         family index: family id + 1, 0 = empty
  *   slots (page)        64 * max_series           struct ob_store_slot[max_series]
  *   index (page)        8 * index_cap             series index: (hash >> 32) << 32 | slot + 1
@@ -66,7 +66,8 @@
 #define OB_STORE_MAGIC "OBSTORE1"
 #define OB_STORE_LAYOUT_VERSION 4u     /* 2: families are reclaimed (state, gen, lists);
                                           3: no rendered point texts in series data;
-                                          4: the series' created timestamp */
+                                          4: the series' created timestamp, the
+                                             family's unit (families of 128 bytes) */
 #define OB_STORE_CACHE_LINE 64u
 #define OB_STORE_HDR_SIZE 256u
 #define OB_STORE_STRIPES 256u            /* power of two */
@@ -215,6 +216,9 @@ struct ob_store_family {
                                         LIMBO: retired at */
     uint32_t link;                   /* LIMBO/FREE list link, or OB_STORE_NIL */
     uint32_t reserved0;
+    _Atomic uint64_t unit_off;       /* struct ob_store_text, the UNIT metadata (OpenMetrics,
+                                        protobuf); replaced under the create lock; 0 = none */
+    uint64_t reserved[7];            /* 0; pads to two cache lines */
 };
 
 enum ob_store_family_state { OB_FAM_LIVE = 0, OB_FAM_LIMBO = 1, OB_FAM_FREE = 2 };
@@ -296,7 +300,8 @@ _Static_assert(OB_STORE_HDR_SIZE + sizeof(struct ob_store_state) <= 4096, "page 
 
 _Static_assert(sizeof(struct ob_store_lock) == OB_STORE_CACHE_LINE, "lock padding");
 
-_Static_assert(sizeof(struct ob_store_family) == 64, "family size");
+_Static_assert(sizeof(struct ob_store_family) == 128, "family size");
+_Static_assert(offsetof(struct ob_store_family, unit_off) == 64, "family unit_off");
 _Static_assert(offsetof(struct ob_store_family, help_off) == 8, "family help_off");
 _Static_assert(offsetof(struct ob_store_family, name_hash) == 16, "family name_hash");
 _Static_assert(offsetof(struct ob_store_family, type) == 24, "family type");

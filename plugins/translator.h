@@ -186,8 +186,9 @@ struct ob_translator {
      * buffers to job_len / instance_len and calls again). */
     long (*resource)(void *state, const struct ob_resource_view *r, struct ob_resource_out *out);
     /* Optional.  UNIT metadata string (docs/otlp-to-prometheus.md §4.5); 0 = no unit.
-     * Reserved: this host does not call it yet (OpenMetrics # UNIT lines
-     * will). */
+     * The host asks once per distinct metric, with family_name(), and writes
+     * it as OpenMetrics # UNIT (where the family name ends with it) and as
+     * the protobuf format's unit. */
     long (*unit_name)(void *state, const struct ob_metric_view *m, char *buf, size_t cap);
 
     /* ---- ABI 1.1 ---- */

@@ -26,6 +26,12 @@ check "OpenMetrics: counter family without _total" 1 \
     "$(grep -c '^# TYPE calc_operation counter$' "$TMP/om1")"
 check "OpenMetrics: its samples with _total" 1 \
     "$(grep -c '^calc_operation_total{job="calculator",operation="add"} 3$' "$TMP/om1")"
+check "OpenMetrics: # UNIT from the translator" 1 \
+    "$(grep -c '^# UNIT http_server_duration_milliseconds milliseconds$' "$TMP/om1")"
+check "OpenMetrics: _created from the start time" 1 \
+    "$(grep -c '^calc_operation_created{job="calculator",operation="add"} ' "$TMP/om1")"
+check "text 0.0.4: neither UNIT nor _created" 0 \
+    "$(curl -fsS "$(url /metrics)" | grep -c '^# UNIT\|_created{')"
 check "OpenMetrics: self-metric counters too" 1 \
     "$(grep -c '^# TYPE otlp_broker_requests counter$' "$TMP/om1")"
 

@@ -481,6 +481,49 @@ static int h_series(void *ctx, const struct ob_series_view *sv)
     return 0;
 }
 
+/* A family's UNIT: set, kept, replaced (latest wins), gone with the family
+ * id's generation; scans hand it out. */
+static int u_family(void *ctx, const struct ob_family_view *f)
+{
+    snprintf(ctx, 64, "%.*s", (int)f->unit_len, f->unit);
+    return 0;
+}
+
+static int u_series(void *ctx, const struct ob_series_view *sv)
+{
+    (void)ctx;
+    (void)sv;
+    return 0;
+}
+
+START_TEST(family_unit)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t id, gen;
+    ck_assert_int_eq(ob_store_family(s, "lat_seconds", 11, OB_FAMILY_GAUGE, "", 0, &id, &gen), 0);
+    ck_assert_int_eq(ob_store_family_unit(s, id, gen, "seconds", 7), 0);
+    ck_assert_int_eq(ob_store_family_unit(s, id, gen, "seconds", 7), 0); /* unchanged */
+    const double one = 1;
+    struct ob_series_ref r = ref_of(id, "");
+    r.family_gen = gen;
+    ck_assert_int_eq(ob_store_append_at(s, &r, &(struct ob_shape){OB_SHAPE_SCALAR, 0, NULL, false},
+                                        1000, &one, 1, NULL),
+                     0);
+    char unit[64] = "";
+    ck_assert_int_eq(ob_store_scan(s, 1, u_family, u_series, unit), 0);
+    ck_assert_str_eq(unit, "seconds");
+    ck_assert_int_eq(ob_store_family_unit(s, id, gen, "ms", 2), 0); /* latest wins */
+    ck_assert_int_eq(ob_store_scan(s, 1, u_family, u_series, unit), 0);
+    ck_assert_str_eq(unit, "ms");
+    ck_assert_int_eq(ob_store_family_unit(s, id, gen, "", 0), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, u_family, u_series, unit), 0);
+    ck_assert_str_eq(unit, "");
+    ck_assert_int_eq(ob_store_family_unit(s, id, gen + 1, "x", 1), OB_E_STALE_FAMILY);
+    ob_store_close(s);
+}
+END_TEST
+
 START_TEST(histogram_summary_reshape)
 {
     struct ob_store_opts o = default_opts();
@@ -1524,6 +1567,7 @@ Suite *store_suite(void)
     tcase_add_test(tc, sample_rules);
     tcase_add_test(tc, format_points);
     tcase_add_test(tc, histogram_summary_reshape);
+    tcase_add_test(tc, family_unit);
     tcase_add_test(tc, family_rules);
     tcase_add_test(tc, labels_update_and_collision);
     tcase_add_test(tc, hash_collision_keys);
