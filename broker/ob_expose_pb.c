@@ -39,15 +39,20 @@ enum {
 /* MetricType values. */
 enum { T_COUNTER = 0, T_GAUGE = 1, T_SUMMARY = 2, T_UNTYPED = 3, T_HISTOGRAM = 4 };
 
+static char *put_varint(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
 static void varint(struct ob_buf *b, uint64_t v)
 {
     char t[10];
-    size_t n = 0;
-    do {
-        t[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    ob_buf_append(b, t, n);
+    ob_buf_append(b, t, (size_t)(put_varint(t, v) - t));
 }
 
 static void tag(struct ob_buf *b, unsigned field, unsigned wt)
@@ -150,15 +155,6 @@ static size_t varint_len(uint64_t v)
     return n;
 }
 
-static char *put_varint(char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (char)v;
-    return p;
-}
 
 static char *put_bytes(char *p, unsigned field, const char *s, size_t n)
 {
