@@ -18,20 +18,6 @@
 
 /* ---- escaping ------------------------------------------------------------ */
 
-/* HELP text: \\ and \n (label values are escaped by ob_labels). */
-void ob_escape_help(struct ob_buf *out, const char *s, size_t len)
-{
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '\\' && s[i] != '\n')
-            continue;
-        ob_buf_append(out, s + start, i - start);
-        ob_buf_append(out, s[i] == '\n' ? "\\n" : "\\\\", 2);
-        start = i + 1;
-    }
-    ob_buf_append(out, s + start, len - start);
-}
-
 /* ---- the writer ---------------------------------------------------------- */
 
 /* Bytes a line needs besides its name, label block and extra label text:
@@ -83,22 +69,16 @@ int ob_expose_flush(struct ob_expose_writer *w)
     return w->protobuf ? ob_expose_pb_flush(w) : 0;
 }
 
+/* TYPE words of text 0.0.4 (OpenMetrics says "unknown" for untyped). */
+static const char *const type_names[OB_FAMILY__COUNT] = {
+    [OB_FAMILY_UNKNOWN] = "untyped", [OB_FAMILY_GAUGE] = "gauge",
+    [OB_FAMILY_COUNTER] = "counter", [OB_FAMILY_HISTOGRAM] = "histogram",
+    [OB_FAMILY_SUMMARY] = "summary",
+};
+
 static const char *type_name(enum ob_family_type t)
 {
-    switch (t) {
-    case OB_FAMILY_GAUGE:
-        return "gauge";
-    case OB_FAMILY_COUNTER:
-        return "counter";
-    case OB_FAMILY_HISTOGRAM:
-        return "histogram";
-    case OB_FAMILY_SUMMARY:
-        return "summary";
-    case OB_FAMILY_UNKNOWN:
-    case OB_FAMILY__COUNT:
-        break;
-    }
-    return "untyped";
+    return (unsigned)t < OB_FAMILY__COUNT ? type_names[t] : "untyped";
 }
 
 /* "# HELP name " or "# TYPE name ", the name quoted when it must be. */
@@ -392,32 +372,11 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
 
 /* ---- the broker's own text, again ---------------------------------------- */
 
-/* HELP text as written (\\ and \n escapes) back to plain, into b. */
-static void unescape_help(struct ob_buf *b, const char *s, size_t len)
-{
-    b->len = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '\\' && i + 1 < len) {
-            i++;
-            ob_buf_putc(b, s[i] == 'n' ? '\n' : s[i]);
-        } else {
-            ob_buf_putc(b, s[i]);
-        }
-    }
-}
-
 static enum ob_family_type type_of(const char *s, size_t n)
 {
-    static const struct {
-        const char *name;
-        enum ob_family_type type;
-    } t[] = {{"gauge", OB_FAMILY_GAUGE},
-             {"counter", OB_FAMILY_COUNTER},
-             {"histogram", OB_FAMILY_HISTOGRAM},
-             {"summary", OB_FAMILY_SUMMARY}};
-    for (size_t i = 0; i < OB_ARRAY_LEN(t); i++)
-        if (n == strlen(t[i].name) && memcmp(s, t[i].name, n) == 0)
-            return t[i].type;
+    for (int t = 0; t < OB_FAMILY__COUNT; t++)
+        if (n == strlen(type_names[t]) && memcmp(s, type_names[t], n) == 0)
+            return (enum ob_family_type)t;
     return OB_FAMILY_UNKNOWN;
 }
 
@@ -440,7 +399,8 @@ int ob_expose_text(struct ob_expose_writer *w, const char *text, size_t len)
             }
             help_name = name;
             help_name_len = (size_t)(sp - name);
-            unescape_help(&help, sp + 1, (size_t)(eol - sp - 1));
+            help.len = 0;
+            ob_labels_unescape(&help, sp + 1, (size_t)(eol - sp - 1));
         } else if (n > 7 && memcmp(p, "# TYPE ", 7) == 0) {
             const char *name = p + 7, *sp = memchr(name, ' ', (size_t)(eol - name));
             if (!sp) {

@@ -88,7 +88,5 @@ int ob_expose_pb_flush(struct ob_expose_writer *w);
  * Returns 0, -ENOMEM, or -EINVAL at a line outside that subset. */
 int ob_expose_text(struct ob_expose_writer *w, const char *text, size_t len);
 
-/* Appends s escaped for HELP text (\\, \n). */
-void ob_escape_help(struct ob_buf *out, const char *s, size_t len);
 
 #endif

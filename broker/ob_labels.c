@@ -31,6 +31,11 @@ void ob_escape_label_value(struct ob_buf *out, const char *s, size_t len)
     escape(out, s, len, true);
 }
 
+void ob_escape_help(struct ob_buf *out, const char *s, size_t len)
+{
+    escape(out, s, len, false);
+}
+
 static bool legacy_char(char c, bool first, bool colon)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||

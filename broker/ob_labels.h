@@ -44,6 +44,10 @@ bool ob_legacy_label_name(const char *s, size_t len);
 
 /* Appends s escaped for a label value (\\, \", \n). */
 void ob_escape_label_value(struct ob_buf *out, const char *s, size_t len);
+/* Appends s escaped for text 0.0.4 HELP (\\, \n; quotes stay).  The same
+ * loop: the exposition's text escapes live here, undone by
+ * ob_labels_unescape. */
+void ob_escape_help(struct ob_buf *out, const char *s, size_t len);
 
 /* Appends name with every code point that is not legal at its place in a
  * legacy name (metric: colons allowed) replaced by '_', as Prometheus'
