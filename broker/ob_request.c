@@ -205,8 +205,9 @@ void ob_request_handle(const struct ob_request_path *path, const struct ob_reque
         conclude(rq, rc, bufs, v);
         const struct ob_ingest_result *res = &v->result;
         ob_sm_points_received(rq->fe, res->points);
-        for (int i = 0; i < OB_REASON__COUNT; i++)
-            ob_sm_points_rejected((enum ob_reason)i, res->rejected_by[i]);
+        for (int i = 0; i < OB_REASON__COUNT && res->rejected; i++)
+            if (res->rejected_by[i]) /* no locked add of 0 on a line all threads share */
+                ob_sm_points_rejected((enum ob_reason)i, res->rejected_by[i]);
         if (res->collisions)
             ob_sm_collisions(res->collisions);
     }

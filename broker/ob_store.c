@@ -1533,8 +1533,11 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
     struct ob_ring r = ring_of(s, sl, sl->data_off);
     uint64_t q = seq_begin(sl);
     int rc = ob_ooo_insert(&r, ts_ms, values, s->hdr->ooo_window_ms);
-    if (rc == OB_OOO_STORED && ob_ooo_rec_ts(ob_ooo_record(&r, ob_ooo_count(&r) - 1)) == ts_ms)
-        set_created(s, sl->data_off, ref->created_ms); /* the newest sample's start */
+    /* The newest sample's start time; a counter's stays the same from one
+     * sample to the next, so the ring is read only when it changed. */
+    if (rc == OB_OOO_STORED && shape_of(s, sl->data_off)->created_ms != ref->created_ms &&
+        ob_ooo_rec_ts(ob_ooo_record(&r, ob_ooo_count(&r) - 1)) == ts_ms)
+        set_created(s, sl->data_off, ref->created_ms);
     if (rc >= 0) {
         if (rc == OB_OOO_RESEND)
             *flags |= OB_APPEND_RESEND;
