@@ -297,6 +297,19 @@ static uint32_t family_key(const struct ob_metric_view *m, char *buf, size_t cap
     return (uint32_t)need;
 }
 
+/* The UNIT metadata of a family just resolved in the store, when the
+ * translator names one; asked once per cache miss, after the name left the
+ * scratch buffer (the entry keeps its own copy). */
+static void set_unit(struct ob_names *n, const struct ob_translator_inst *x, struct ob_store *s,
+                     const struct ob_metric_view *m, const struct ob_family_entry *fam)
+{
+    if (!fam || fam->status != OB_FAMILY_OK || !x->desc.unit_name)
+        return;
+    long len = call_namer(n, unit_thunk, (void *)x, m);
+    ob_store_family_unit(s, fam->family, fam->gen, len > 0 ? n->scratch : "",
+                         len > 0 ? (size_t)len : 0);
+}
+
 const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n,
                                                       const struct ob_translator_inst *x,
                                                       struct ob_store *s,
@@ -332,24 +345,6 @@ const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n,
         val.status = rc == 0                    ? OB_FAMILY_OK
                      : rc == OB_E_TYPE_CONFLICT ? OB_FAMILY_CONFLICT
                                                 : OB_FAMILY_FULL;
-        /* The UNIT metadata, when the translator names one (the scratch
-         * buffer is reused: the name is copied into the entry below, and
-         * here only the store keeps the unit). */
-        if (rc == 0 && x->desc.unit_name) {
-            char name_copy[256];
-            bool small = (size_t)len < sizeof name_copy;
-            if (small)
-                memcpy(name_copy, n->scratch, (size_t)len);
-            long ulen = call_namer(n, unit_thunk, (void *)x, m);
-            ob_store_family_unit(s, val.family, val.gen, ulen > 0 ? n->scratch : "",
-                                 ulen > 0 ? (size_t)ulen : 0);
-            if (small) {
-                memcpy(n->scratch, name_copy, (size_t)len);
-            } else { /* a long name: name it again */
-                len = call_namer(n, family_thunk, (void *)x, m);
-                val.name = n->scratch;
-            }
-        }
     }
     if (e) { /* a FULL or reclaimed entry being retried: update in place */
         if (val.status != OB_FAMILY_FULL || e->val.status == OB_FAMILY_OK) {
@@ -357,10 +352,12 @@ const struct ob_family_entry *ob_names_resolve_family(struct ob_names *n,
             e->val.family = val.family;
             e->val.gen = val.gen;
         }
+        set_unit(n, x, s, m, &e->val);
         goto done;
     }
     val.label_scope = ++n->next_scope;
     e = map_insert(&n->families, hash, key, key_len, &val);
+    set_unit(n, x, s, m, e ? &e->val : NULL);
 done:
     if (key != stack)
         free(key);
