@@ -77,6 +77,7 @@ struct ob_http {
 struct scratch {
     struct ob_buf text;    /* /metrics exposition */
     struct ob_buf gz;      /* its gzip form */
+    struct ob_buf own;     /* the self-metrics as text, for the other formats' writers */
     struct ob_request_bufs req; /* an OTLP request's inflated body and response */
 };
 
@@ -115,6 +116,7 @@ static void scratch_free(void *p)
         return;
     ob_buf_fini(&s->text);
     ob_buf_fini(&s->gz);
+    ob_buf_fini(&s->own);
     ob_request_bufs_fini(&s->req);
     free(s);
 }
@@ -384,11 +386,11 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
     } else if (rc == 0) {
         /* The self-metrics are rendered once, as text, and go through the
          * writer of the format asked for. */
-        buf_reset(&s->gz);
-        ob_selfmetrics_write(h->deps.store, &s->gz);
+        buf_reset(&s->own);
+        ob_selfmetrics_write(h->deps.store, &s->own);
         struct ob_expose_writer w;
         ob_expose_writer_init(&w, &opts, &s->text);
-        rc = s->gz.failed ? -ENOMEM : ob_expose_text(&w, s->gz.data, s->gz.len);
+        rc = s->own.failed ? -ENOMEM : ob_expose_text(&w, s->own.data, s->own.len);
         ob_expose_writer_fini(&w);
         if (om)
             ob_buf_puts(&s->text, "# EOF\n");
