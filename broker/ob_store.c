@@ -655,11 +655,6 @@ static bool text_matches(const struct ob_store *s, const _Atomic uint64_t *off_p
     return t->len == len && memcmp(t->bytes, bytes, len) == 0;
 }
 
-static bool help_matches(const struct ob_store *s, const struct ob_store_family *f, const char *help,
-                         size_t len)
-{
-    return text_matches(s, &f->help_off, help, len);
-}
 
 /* ---- locks and repair ---------------------------------------------------------- */
 
@@ -1320,7 +1315,7 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
         bool live = atomic_load_explicit(&s->fams[id].state, memory_order_acquire) == OB_FAM_LIVE;
         if (live && s->fams[id].type != (uint32_t)type)
             return OB_E_TYPE_CONFLICT;
-        if (live && help_matches(s, &s->fams[id], help, help_len)) {
+        if (live && text_matches(s, &s->fams[id].help_off, help, help_len)) {
             *out_family = id;
             if (out_gen)
                 *out_gen = gen;
@@ -1369,7 +1364,7 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len, enum 
     } else if (s->fams[id].type != (uint32_t)type) {
         rc = OB_E_TYPE_CONFLICT;
         goto out;
-    } else if (!help_matches(s, &s->fams[id], help, help_len)) {
+    } else if (!text_matches(s, &s->fams[id].help_off, help, help_len)) {
         /* Latest help wins; the old text waits in limbo for readers. */
         uint64_t help_off = help_len ? text_create(s, help, help_len) : 0;
         rc = OB_E_STORE_FULL;
