@@ -375,6 +375,7 @@ int main(int argc, char **argv)
         .heap_bytes = cfg->store_heap_bytes,
         .ooo_window_ms = cfg->store_ooo_window_ms,
         .series_ttl_ms = cfg->store_series_ttl_ms,
+        .exemplar_bytes = cfg->store_exemplar_bytes,
         .recreate = cfg->store_recreate,
     };
     rc = ob_store_open(&so, &store, err);

@@ -93,6 +93,11 @@ static const struct option options[] = {
     {"store", "series_ttl", T_DURATION, RESTART, "5m", F(store_series_ttl_ms), 1000,
      30 * 86400000ull,
      "A series not updated for this long leaves /metrics and its slot is reused."},
+    {"store", "exemplar_memory", T_SIZE, RESTART, "0", F(store_exemplar_bytes), 0, 1 * OB_TIB,
+     "Heap memory for exemplars (the latest per counter and per histogram bucket);\n"
+     "0 = 128 bytes per series (one trace and span id each).  A derived heap_size\n"
+     "grows by it.  When it is used up, a series that had none gets no exemplars\n"
+     "(counted as dropped, reason \"memory\"); its points are stored as always."},
     {"store", "recreate", T_BOOL, RESTART, "false", F(store_recreate), 0, 0,
      "Replace an existing store with another layout or size instead of refusing\n"
      "to start (its series are lost)."},
@@ -144,6 +149,11 @@ static const struct option options[] = {
      "One request holds at most this much memory while it is read."},
     {"limits", "max_labels_per_series", T_U32, RESTART, "128", F(max_labels_per_series), 1, 65535,
      "Data points with more labels are rejected (reason \"limit\")."},
+    {"limits", "max_exemplar_label_bytes", T_U32, RESTART, "512", F(max_exemplar_label_bytes), 128,
+     4096,
+     "Largest label set of an exemplar as written in /metrics (trace_id, span_id\n"
+     "and its filtered attributes); over it, or over the 128 characters OpenMetrics\n"
+     "allows, an exemplar keeps only its trace_id and span_id."},
     {"limits", "name_cache_entries", T_U32, RESTART, "100000", F(name_cache_entries), 100, 1u << 26,
      "Translated names (metrics, attribute keys) each ingest thread keeps; a cache\n"
      "over this or name_cache_bytes is emptied before the next request, so made-up\n"

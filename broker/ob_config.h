@@ -47,6 +47,7 @@ struct ob_config {
     uint64_t store_heap_bytes;     /* 0 = derived from max_series */
     int64_t store_ooo_window_ms;   /* store.out_of_order_window */
     int64_t store_series_ttl_ms;   /* store.series_ttl */
+    uint64_t store_exemplar_bytes; /* store.exemplar_memory; 0 = 128 B per series */
     bool store_recreate;           /* replace an incompatible segment */
 
     /* [translator] */
@@ -72,6 +73,7 @@ struct ob_config {
     /* [limits] */
     uint64_t max_body_bytes;       /* limits.max_body_bytes (compressed and inflated) */
     uint32_t max_labels_per_series;/* limits.max_labels_per_series */
+    uint32_t max_exemplar_label_bytes; /* limits.max_exemplar_label_bytes */
     uint32_t name_cache_entries;   /* limits.name_cache_entries, per ingest thread */
     uint64_t name_cache_bytes;     /* limits.name_cache_bytes, per ingest thread */
 };

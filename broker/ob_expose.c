@@ -40,6 +40,10 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
     ob_buf_init(&w->pb_value);
     ob_buf_init(&w->pb_pair);
     ob_buf_init(&w->pb_text);
+    ob_buf_init(&w->pb_ex);
+    ob_buf_init(&w->pb_ex_pair);
+    ob_buf_init(&w->pb_ex_text);
+    ob_buf_init(&w->ex_labels);
     w->quote_name = false;
     ob_buf_init(&w->names);
     ob_buf_init(&w->labels);
@@ -62,11 +66,37 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
     ob_buf_fini(&w->pb_value);
     ob_buf_fini(&w->pb_pair);
     ob_buf_fini(&w->pb_text);
+    ob_buf_fini(&w->pb_ex);
+    ob_buf_fini(&w->pb_ex_pair);
+    ob_buf_fini(&w->pb_ex_text);
+    ob_buf_fini(&w->ex_labels);
 }
 
 int ob_expose_flush(struct ob_expose_writer *w)
 {
     return w->protobuf ? ob_expose_pb_flush(w) : 0;
+}
+
+bool ob_expose_exemplar(struct ob_expose_writer *w, const struct ob_series_view *sv, uint32_t i,
+                        struct ob_exemplar_view *out)
+{
+    if (!ob_series_exemplar(sv, i, out))
+        return false;
+    if (out->labels_len && out->labels[0] == OB_LABELS_QUOTED) {
+        if (w->utf8) {
+            out->labels++;
+            out->labels_len--;
+        } else {
+            ob_labels_legacy(&w->ex_labels, out->labels, out->labels_len);
+            if (w->ex_labels.failed) {
+                w->ex_labels.failed = false;
+                return false;
+            }
+            out->labels = w->ex_labels.data;
+            out->labels_len = (uint32_t)w->ex_labels.len;
+        }
+    }
+    return true;
 }
 
 /* TYPE words of text 0.0.4 (OpenMetrics says "unknown" for untyped). */
@@ -198,9 +228,24 @@ static char *put_ts(const struct ob_expose_writer *w, char *p, int64_t ms)
     return p;
 }
 
-/* {"name",labels,extra} value[ ts]\n: a UTF-8 name for a scraper that takes it. */
+/* OpenMetrics: ` # {labels} value ts` after a sample's value. */
+static void put_exemplar(struct ob_expose_writer *w, const struct ob_exemplar_view *ex)
+{
+    struct ob_buf *out = w->out;
+    char num[48];
+    ob_buf_append(out, " # {", 4);
+    ob_buf_append(out, ex->labels, ex->labels_len);
+    ob_buf_append(out, "} ", 2);
+    ob_buf_append(out, num, ob_format_double(ex->value, num));
+    num[0] = ' ';
+    ob_buf_append(out, num, (size_t)(put_ts(w, num + 1, ex->ts_ms) - num));
+}
+
+/* {"name",labels,extra} value[ ts][ exemplar]\n: a UTF-8 name for a
+ * scraper that takes it. */
 static int put_quoted_line(struct ob_expose_writer *w, const char *name, size_t name_len,
-                           const struct ob_series_view *sv, const struct extra_label *x, double v)
+                           const struct ob_series_view *sv, const struct extra_label *x, double v,
+                           const struct ob_exemplar_view *ex)
 {
     struct ob_buf *out = w->out;
     char num[32];
@@ -223,16 +268,20 @@ static int put_quoted_line(struct ob_expose_writer *w, const char *name, size_t 
         char ts[32] = {' '};
         ob_buf_append(out, ts, (size_t)(put_ts(w, ts + 1, sv->ts_ms) - ts));
     }
+    if (ex)
+        put_exemplar(w, ex);
     ob_buf_putc(out, '\n');
     return out->failed ? -ENOMEM : 0;
 }
 
-/* Appends name{labels,extra} value[ ts]\n with one reserve. */
+/* Appends name{labels,extra} value[ ts][ exemplar]\n, the sample with one
+ * reserve. */
 static int put_line(struct ob_expose_writer *w, const char *name, size_t name_len,
-                    const struct ob_series_view *sv, const struct extra_label *x, double v)
+                    const struct ob_series_view *sv, const struct extra_label *x, double v,
+                    const struct ob_exemplar_view *ex)
 {
     if (OB_UNLIKELY(w->quote_name))
-        return put_quoted_line(w, name, name_len, sv, x, v);
+        return put_quoted_line(w, name, name_len, sv, x, v, ex);
     struct ob_buf *out = w->out;
     size_t need = name_len + sv->labels_len + LINE_SLACK + (x ? x->text_len : 0);
     if (OB_UNLIKELY(!ob_buf_reserve(out, need)))
@@ -261,6 +310,12 @@ static int put_line(struct ob_expose_writer *w, const char *name, size_t name_le
         *p++ = ' ';
         p = put_ts(w, p, sv->ts_ms);
     }
+    if (OB_UNLIKELY(ex)) {
+        out->len = (size_t)(p - out->data);
+        put_exemplar(w, ex);
+        ob_buf_putc(out, '\n');
+        return out->failed ? -ENOMEM : 0;
+    }
     *p++ = '\n';
     out->len = (size_t)(p - out->data);
     return 0;
@@ -275,7 +330,7 @@ static int created_line(struct ob_expose_writer *w, const struct ob_series_view 
          w->type != OB_FAMILY_SUMMARY))
         return 0;
     return put_line(w, w->names.data + w->created_off, w->created_len, sv, NULL,
-                    (double)sv->created_ms / 1000.0);
+                    (double)sv->created_ms / 1000.0, NULL);
 }
 
 /* The le / quantile texts of sv's bounds, NUL-terminated back to back, in
@@ -327,9 +382,14 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
         return ob_expose_pb_series(w, sv, sv->labels, sv->labels_len);
     const char *names = w->names.data;
     size_t n = w->name_len;
+    /* OpenMetrics: exemplars on a counter's _total and a histogram's buckets. */
+    bool exemplars = w->openmetrics && sv->n_exemplars &&
+                     (w->type == OB_FAMILY_COUNTER || w->type == OB_FAMILY_HISTOGRAM);
+    struct ob_exemplar_view ex;
     if (OB_LIKELY(sv->kind == OB_SHAPE_SCALAR)) {
+        bool has_ex = exemplars && w->type == OB_FAMILY_COUNTER && ob_expose_exemplar(w, sv, 0, &ex);
         int rc = put_line(w, names + w->plain_off, w->plain_len, sv, NULL,
-                          sv->values[OB_SAMPLE_VALUE]);
+                          sv->values[OB_SAMPLE_VALUE], has_ex ? &ex : NULL);
         return rc ? rc : created_line(w, sv);
     }
 
@@ -363,7 +423,10 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
             }
             xp = &x;
         }
-        int rc = put_line(w, variant[ps.suffix], variant_len[ps.suffix], sv, xp, ps.value);
+        bool has_ex = exemplars && ps.suffix == OB_PROM_BUCKET &&
+                      ob_expose_exemplar(w, sv, ps.point, &ex);
+        int rc = put_line(w, variant[ps.suffix], variant_len[ps.suffix], sv, xp, ps.value,
+                          has_ex ? &ex : NULL);
         if (rc)
             return rc;
     }
@@ -475,7 +538,9 @@ int ob_expose_store(struct ob_store *s, const struct ob_expose_opts *o, int64_t 
 {
     struct ob_expose_writer w;
     ob_expose_writer_init(&w, o, out);
-    int rc = ob_store_scan(s, now_ms, on_family, on_series, &w);
+    /* Text 0.0.4 has no exemplars: they are not even copied for it. */
+    unsigned flags = o && (o->openmetrics || o->protobuf) ? OB_SCAN_EXEMPLARS : 0;
+    int rc = ob_store_scan(s, now_ms, flags, on_family, on_series, &w);
     if (rc == 0)
         rc = ob_expose_flush(&w);
     ob_expose_writer_fini(&w);

@@ -61,6 +61,8 @@ struct ob_expose_writer {
     bool protobuf, pb_open;
     unsigned pb_type;
     struct ob_buf pb_family, pb_value, pb_pair, pb_text, pb_pairs;
+    struct ob_buf pb_ex, pb_ex_pair, pb_ex_text; /* an Exemplar message */
+    struct ob_buf ex_labels; /* an exemplar's quoted-name block rewritten */
 };
 
 void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_opts *o,
@@ -73,6 +75,11 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
 /* Sends what the format keeps back (protobuf: the current family, whose
  * length goes first).  ob_expose_store() and ob_expose_text() call it. */
 int ob_expose_flush(struct ob_expose_writer *w);
+
+/* Exemplar entry i of sv (ob_series_exemplar) with its label block as this
+ * writer's scraper reads names (see ob_labels.h); valid until the next call. */
+bool ob_expose_exemplar(struct ob_expose_writer *w, const struct ob_series_view *sv, uint32_t i,
+                        struct ob_exemplar_view *out);
 
 /* The protobuf encoder behind the writer (ob_expose_pb.c). */
 int ob_expose_pb_family(struct ob_expose_writer *w, const struct ob_family_view *f,

@@ -9,8 +9,9 @@
  * length comes first).  Values as the client libraries write them: a
  * counter's, gauge's or untyped value as a double, counts as integers (as
  * doubles in the *_float fields when they are not whole), histogram buckets
- * cumulative without the +Inf one (the count says it), the sum only when
- * the point had one.
+ * cumulative without the +Inf one (the count says it) unless an exemplar
+ * sits there, the sum only when the point had one.  Exemplars (when the
+ * store has them) on counters and buckets, as OpenMetrics has them.
  */
 #include "ob_expose.h"
 
@@ -32,8 +33,9 @@ enum {
     VALUE = 1, /* Gauge, Counter, Untyped */
     S_COUNT = 1, S_SUM = 2, S_QUANTILE = 3, Q_QUANTILE = 1, Q_VALUE = 2,
     H_COUNT = 1, H_SUM = 2, H_BUCKET = 3, H_COUNT_FLOAT = 4, H_CREATED = 15,
-    C_CREATED = 3, S_CREATED = 4, TS_SECONDS = 1, TS_NANOS = 2,
-    B_COUNT = 1, B_BOUND = 2, B_COUNT_FLOAT = 4,
+    C_EXEMPLAR = 2, C_CREATED = 3, S_CREATED = 4, TS_SECONDS = 1, TS_NANOS = 2,
+    B_COUNT = 1, B_BOUND = 2, B_EXEMPLAR = 3, B_COUNT_FLOAT = 4,
+    E_LABEL = 1, E_VALUE = 2, E_TIMESTAMP = 3,
 };
 
 /* MetricType values. */
@@ -107,6 +109,45 @@ static void field_timestamp(struct ob_buf *b, struct ob_buf *scratch, unsigned f
     if (rem)
         field_varint(scratch, TS_NANOS, (uint64_t)(rem * 1000000));
     field_bytes(b, field, scratch->data, scratch->len);
+}
+
+/* Appends text from a label block to b as a protobuf string field: as it
+ * is, or unescaped through scratch when it has escapes. */
+static void field_label_text(struct ob_buf *b, struct ob_buf *scratch, unsigned field, const char *s,
+                             size_t n)
+{
+    if (memchr(s, '\\', n)) {
+        scratch->len = 0;
+        ob_labels_unescape(scratch, s, n);
+        s = scratch->data;
+        n = scratch->len;
+    }
+    field_bytes(b, field, s, n);
+}
+
+/* Appends entry i of sv's exemplars, when it has one, as an Exemplar
+ * message in field `field` of b.  False without memory. */
+static bool field_exemplar(struct ob_expose_writer *w, struct ob_buf *b, unsigned field,
+                           const struct ob_series_view *sv, uint32_t i)
+{
+    struct ob_exemplar_view ex;
+    if (!ob_expose_exemplar(w, sv, i, &ex))
+        return true;
+    struct ob_buf *e = &w->pb_ex, *pair = &w->pb_ex_pair, *text = &w->pb_ex_text;
+    e->len = 0;
+    struct ob_labels_iter it;
+    struct ob_label_pair lp;
+    ob_labels_iter_init(&it, ex.labels, ex.labels_len);
+    while (ob_labels_next(&it, &lp)) {
+        pair->len = 0;
+        field_label_text(pair, text, LP_NAME, lp.name, lp.name_len);
+        field_label_text(pair, text, LP_VALUE, lp.value, lp.value_len);
+        field_bytes(e, E_LABEL, pair->data, pair->len);
+    }
+    field_double(e, E_VALUE, ex.value);
+    field_timestamp(e, pair, E_TIMESTAMP, ex.ts_ms);
+    field_bytes(b, field, e->data, e->len);
+    return !(e->failed || pair->failed || text->failed);
 }
 
 int ob_expose_pb_flush(struct ob_expose_writer *w)
@@ -227,6 +268,8 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
     if (sv->kind == OB_SHAPE_SCALAR) {
         vfield = w->pb_type == T_COUNTER ? M_COUNTER : w->pb_type == T_GAUGE ? M_GAUGE : M_UNTYPED;
         field_double(v, VALUE, d[OB_SAMPLE_VALUE]);
+        if (vfield == M_COUNTER && sv->n_exemplars && !field_exemplar(w, v, C_EXEMPLAR, sv, 0))
+            return -ENOMEM;
         if (vfield == M_COUNTER && sv->created_ms > 0)
             field_timestamp(v, x, C_CREATED, sv->created_ms);
     } else if (sv->kind == OB_SHAPE_HISTOGRAM) {
@@ -238,6 +281,19 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
             x->len = 0;
             field_count(x, B_COUNT, B_COUNT_FLOAT, d[OB_SAMPLE_POINT0 + i]);
             field_double(x, B_BOUND, sv->points[i]);
+            if (sv->n_exemplars && !field_exemplar(w, x, B_EXEMPLAR, sv, i))
+                return -ENOMEM;
+            field_bytes(v, H_BUCKET, x->data, x->len);
+        }
+        /* The +Inf bucket is left out (the count says it) unless it has an
+         * exemplar to carry, as client_golang does. */
+        struct ob_exemplar_view inf;
+        if (sv->n_exemplars > sv->n && ob_series_exemplar(sv, sv->n, &inf)) {
+            x->len = 0;
+            field_count(x, B_COUNT, B_COUNT_FLOAT, d[OB_SAMPLE_POINT0 + sv->n]);
+            field_double(x, B_BOUND, INFINITY);
+            if (!field_exemplar(w, x, B_EXEMPLAR, sv, sv->n))
+                return -ENOMEM;
             field_bytes(v, H_BUCKET, x->data, x->len);
         }
         if (sv->created_ms > 0)

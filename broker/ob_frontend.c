@@ -10,6 +10,8 @@ static const char *const reason_names[OB_REASON__COUNT] = {
     "type_conflict", "unsupported",
 };
 
+static const char *const exemplar_drop_names[OB_EXDROP__COUNT] = {"invalid", "type", "memory"};
+
 const char *ob_frontend_name(enum ob_frontend fe)
 {
     return (unsigned)fe < OB_FE__COUNT ? frontend_names[fe] : "unknown";
@@ -23,4 +25,9 @@ const char *ob_outcome_name(enum ob_outcome o)
 const char *ob_reason_name(enum ob_reason r)
 {
     return (unsigned)r < OB_REASON__COUNT ? reason_names[r] : "unknown";
+}
+
+const char *ob_exemplar_drop_name(enum ob_exemplar_drop d)
+{
+    return (unsigned)d < OB_EXDROP__COUNT ? exemplar_drop_names[d] : "unknown";
 }

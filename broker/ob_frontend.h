@@ -35,9 +35,18 @@ enum ob_reason {
     OB_REASON__COUNT
 };
 
+/* Why an exemplar was not kept (label "reason"); its point is not affected. */
+enum ob_exemplar_drop {
+    OB_EXDROP_INVALID = 0, /* trace or span id of the wrong length, no value, bad UTF-8 */
+    OB_EXDROP_TYPE,        /* on a gauge, up-down counter or summary: nothing carries it */
+    OB_EXDROP_MEMORY,      /* store.exemplar_memory used up */
+    OB_EXDROP__COUNT
+};
+
 /* "http", "ok", "out_of_bounds"...; "unknown" out of range.  Never NULL. */
 const char *ob_frontend_name(enum ob_frontend fe);
 const char *ob_outcome_name(enum ob_outcome o);
 const char *ob_reason_name(enum ob_reason r);
+const char *ob_exemplar_drop_name(enum ob_exemplar_drop d);
 
 #endif

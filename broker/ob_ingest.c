@@ -9,7 +9,8 @@
  *   ingest_*_points  per point kind: values laid out as the store's sample
  *                    layout says; the series from the series cache
  *                    (ob_series_cache.h) or a new label set (ob_labels.h);
- *                    ob_store_append(); rejections counted
+ *                    exemplars of counters and histograms; ob_store_append();
+ *                    rejections counted
  *
  * All scratch memory is per thread (struct worker) and reused across
  * requests; the protobuf tree and rendered strings live in the request arena.
@@ -47,6 +48,7 @@ typedef Opentelemetry__Proto__Metrics__V1__Metric metric;
 typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_point;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint histogram_point;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
+typedef Opentelemetry__Proto__Metrics__V1__Exemplar exemplar_msg;
 
 #define TARGET_INFO "target_info"
 
@@ -66,6 +68,10 @@ struct worker {
     size_t values_cap;
     double *points; /* histogram bounds / summary quantiles */
     size_t points_cap;
+    struct ob_exemplar *ex; /* the current point's exemplars */
+    size_t ex_cap;
+    struct ob_buf ex_text;  /* their label blocks, back to back */
+    struct ob_buf ex_block; /* one label block while it is rendered */
 };
 
 /* What a resource contributes to each of its series. */
@@ -92,12 +98,14 @@ struct request {
     const struct ob_metric_view *mv; /* the metric being ingested */
     const char *metric_name; /* original OTLP name, for messages */
     uint64_t metric_hash;
+    bool exemplars;          /* the metric's type keeps exemplars */
 };
 
 struct ob_ingest {
     struct ob_store *store;
     struct ob_translator_slot *translators[OB_FE__COUNT]; /* each frontend's (may be shared) */
     uint32_t max_labels;
+    uint32_t max_exemplar_bytes; /* an exemplar's label block */
     uint32_t max_series; /* sizes the series caches */
     uint32_t name_cache_entries; /* budget of each thread's name cache */
     uint64_t name_cache_bytes;
@@ -123,6 +131,9 @@ static void worker_destroy(void *p)
     free(w->labels);
     free(w->values);
     free(w->points);
+    free(w->ex);
+    ob_buf_fini(&w->ex_text);
+    ob_buf_fini(&w->ex_block);
     free(w);
 }
 
@@ -173,6 +184,7 @@ int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         in->translators[fe] = translators[fe];
     in->max_labels = cfg->max_labels_per_series;
+    in->max_exemplar_bytes = cfg->max_exemplar_label_bytes ? cfg->max_exemplar_label_bytes : 512;
     in->max_series = cfg->store_max_series;
     in->window_ms = cfg->store_ooo_window_ms;
     in->series_ttl_ms = cfg->store_series_ttl_ms;
@@ -327,14 +339,182 @@ static int64_t created_ms(uint64_t start_unix_nano, uint64_t time_unix_nano)
     return (int64_t)(start_unix_nano / 1000000u);
 }
 
-/* Stores one sample of the current family; counts what happened. */
+/* ---- exemplars (docs/otlp-to-prometheus.md, section 11) ----------------------- */
+
+/* OpenMetrics: an exemplar's label names and values together are at most
+ * 128 code points. */
+#define EXEMPLAR_MAX_RUNES 128
+
+static size_t runes(const char *s, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return k;
+}
+
+static bool id_zero(const ProtobufCBinaryData *id)
+{
+    for (size_t i = 0; i < id->len; i++)
+        if (id->data[i])
+            return false;
+    return true;
+}
+
+/* An id in lowercase hex into out (2 * len bytes). */
+static void hex(const ProtobufCBinaryData *id, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < id->len; i++) {
+        out[2 * i] = digits[id->data[i] >> 4];
+        out[2 * i + 1] = digits[id->data[i] & 15];
+    }
+}
+
+/* The label block of the ids alone (span_id sorts first), appended to b. */
+static void put_id_labels(struct ob_buf *b, const char *span, const char *trace)
+{
+    if (span) {
+        ob_buf_append(b, "span_id=\"", 9);
+        ob_buf_append(b, span, 16);
+        ob_buf_putc(b, '"');
+    }
+    if (trace) {
+        if (span)
+            ob_buf_putc(b, ',');
+        ob_buf_append(b, "trace_id=\"", 10);
+        ob_buf_append(b, trace, 32);
+        ob_buf_putc(b, '"');
+    }
+}
+
+/* Appends exemplar e's label block to w->ex_text: trace_id and span_id in
+ * lowercase hex (when not zero), with its filtered attributes only when the
+ * whole stays within EXEMPLAR_MAX_RUNES and limits.max_exemplar_label_bytes.
+ * False for a bad exemplar: an id of the wrong length, an attribute that is
+ * not UTF-8. */
+static bool exemplar_labels(struct request *r, const exemplar_msg *e)
+{
+    struct worker *w = r->w;
+    const ProtobufCBinaryData *tid = &e->trace_id, *sid = &e->span_id;
+    if ((tid->len && tid->len != 16) || (sid->len && sid->len != 8))
+        return false;
+    char trace[32], span[16];
+    bool has_trace = tid->len && !id_zero(tid), has_span = sid->len && !id_zero(sid);
+    if (has_trace)
+        hex(tid, trace);
+    if (has_span)
+        hex(sid, span);
+    size_t n_attrs = e->n_filtered_attributes;
+    if (n_attrs) {
+        if (!grow((void **)&w->labels, &w->labels_cap, n_attrs + 2, sizeof *w->labels))
+            return false;
+        size_t n = 0, count = 0;
+        if (has_span)
+            w->labels[n++] = (struct ob_label){{"span_id", 7}, {span, 16}, {"", 0}, 0};
+        if (has_trace)
+            w->labels[n++] = (struct ob_label){{"trace_id", 8}, {trace, 32}, {"", 0}, 0};
+        count = (has_span ? 7 + 16 : 0) + (has_trace ? 8 + 32 : 0);
+        for (size_t i = 0; i < n_attrs; i++) {
+            const key_value *kv = e->filtered_attributes[i];
+            const char *key = kv->key ? kv->key : "";
+            size_t key_len = strlen(key);
+            struct ob_str value, name;
+            if (!ob_utf8_valid(key, key_len) || !ob_attr_string(&w->render, kv->value, &value))
+                return false;
+            if (value.len == 0 || !ob_names_label(w->names, r->x, key, key_len, &name))
+                continue;
+            count += runes(name.ptr, name.len) + runes(value.ptr, value.len);
+            w->labels[n++] = (struct ob_label){name, value, {key, key_len}, 1};
+        }
+        if (count <= EXEMPLAR_MAX_RUNES && ob_labels_render(w->labels, n, &w->ex_block) >= 0 &&
+            w->ex_block.len <= r->in->max_exemplar_bytes) {
+            ob_buf_append(&w->ex_text, w->ex_block.data, w->ex_block.len);
+            return true;
+        }
+    }
+    put_id_labels(&w->ex_text, has_span ? span : NULL, has_trace ? trace : NULL);
+    return true;
+}
+
+/* The point's exemplars as the store takes them, into w->ex; returns how
+ * many.  A counter's go to its one entry; a histogram's each to the first
+ * bucket whose bound is >= its value, +Inf above the last bound
+ * (Prometheus' rule; a NaN value fits no bucket).  An exemplar without a
+ * time takes the point's.  Bad ones, and those of types that carry none,
+ * are counted and left out. */
+static uint32_t point_exemplars(struct request *r, exemplar_msg **xs, size_t n, int64_t ts_ms,
+                                const double *bounds, size_t nb, bool histogram)
+{
+    struct worker *w = r->w;
+    if (OB_LIKELY(n == 0))
+        return 0;
+    if (!r->exemplars) {
+        r->res->exemplars_dropped[OB_EXDROP_TYPE] += n;
+        return 0;
+    }
+    if (!grow((void **)&w->ex, &w->ex_cap, n, sizeof *w->ex)) {
+        r->res->exemplars_dropped[OB_EXDROP_MEMORY] += n;
+        return 0;
+    }
+    w->ex_text.len = 0;
+    uint32_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const exemplar_msg *e = xs[i];
+        double v;
+        if (e->value_case == OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_DOUBLE)
+            v = e->as_double;
+        else if (e->value_case == OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_INT)
+            v = (double)e->as_int;
+        else
+            v = NAN;
+        uint32_t index = 0;
+        if (histogram) {
+            size_t lo = 0, hi = nb; /* the first bound >= v */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (bounds[mid] < v)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            index = (uint32_t)lo;
+        }
+        size_t at = w->ex_text.len;
+        if (isnan(v) || !exemplar_labels(r, e)) {
+            w->ex_text.len = at;
+            r->res->exemplars_dropped[OB_EXDROP_INVALID]++;
+            continue;
+        }
+        w->ex[k++] = (struct ob_exemplar){
+            .index = index,
+            .labels_len = (uint32_t)(w->ex_text.len - at),
+            .labels = (const char *)(uintptr_t)at, /* an offset until the text stops moving */
+            .ts_ms = e->time_unix_nano ? (int64_t)(e->time_unix_nano / 1000000u) : ts_ms,
+            .value = v,
+        };
+    }
+    if (w->ex_text.failed) {
+        w->ex_text.failed = false;
+        r->res->exemplars_dropped[OB_EXDROP_MEMORY] += k;
+        return 0;
+    }
+    for (uint32_t i = 0; i < k; i++)
+        w->ex[i].labels = w->ex_text.data + (uintptr_t)w->ex[i].labels;
+    return k;
+}
+
+/* Stores one sample of the current family, with its exemplars (n_ex of
+ * w->ex); counts what happened. */
 static void append(struct request *r, const struct ob_series_probe *pd,
                    const struct ob_shape *shape, int64_t ts_ms, int64_t created,
-                   key_value **kvs, size_t n_kvs, const double *values)
+                   key_value **kvs, size_t n_kvs, const double *values, uint32_t n_ex)
 {
     struct ob_series_ref ref;
     int rc = point_series(r, kvs, n_kvs, pd, &ref);
     ref.created_ms = created;
+    ref.exemplars = r->w->ex;
+    ref.n_exemplars = n_ex;
     if (rc == OB_E_MALFORMED) {
         reject(r, OB_REASON_MALFORMED, 1, "metric %s: attribute is not valid UTF-8",
                r->metric_name);
@@ -361,12 +541,20 @@ static void append(struct request *r, const struct ob_series_probe *pd,
             if (fam && fam->status == OB_FAMILY_OK &&
                 point_series(r, kvs, n_kvs, pd, &ref) == 0) {
                 ref.created_ms = created;
+                ref.exemplars = r->w->ex;
+                ref.n_exemplars = n_ex;
                 rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
             }
         }
         if (rc == 0) {
             if (flags & OB_APPEND_COLLISION)
                 r->res->collisions++;
+            if (OB_UNLIKELY(n_ex)) {
+                if (flags & OB_APPEND_EXEMPLARS_FULL)
+                    r->res->exemplars_dropped[OB_EXDROP_MEMORY] += n_ex;
+                else
+                    r->res->exemplars += n_ex;
+            }
             if (ts_ms > r->rc->newest_ms)
                 r->rc->newest_ms = ts_ms;
             return;
@@ -406,9 +594,10 @@ static void ingest_number_points(struct request *r, number_point **pts, size_t n
                    r->metric_name);
             continue;
         }
-        append(r, pd, &scalar, point_ts_ms(r, p->time_unix_nano),
-               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes, p->n_attributes,
-               &v);
+        int64_t ts = point_ts_ms(r, p->time_unix_nano);
+        uint32_t n_ex = point_exemplars(r, p->exemplars, p->n_exemplars, ts, NULL, 0, false);
+        append(r, pd, &scalar, ts, created_ms(p->start_time_unix_nano, p->time_unix_nano),
+               p->attributes, p->n_attributes, &v, n_ex);
     }
 }
 
@@ -449,9 +638,11 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
             ob_sample_histogram(v, (uint32_t)nb, p->count, p->has_sum ? p->sum : 0,
                                 p->bucket_counts);
         }
-        append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano),
-               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes, p->n_attributes,
-               v);
+        int64_t ts = point_ts_ms(r, p->time_unix_nano);
+        uint32_t n_ex = point_exemplars(r, p->exemplars, p->n_exemplars, ts, p->explicit_bounds,
+                                        nb, true);
+        append(r, pd, &shape, ts, created_ms(p->start_time_unix_nano, p->time_unix_nano),
+               p->attributes, p->n_attributes, v, n_ex);
     }
 }
 
@@ -487,7 +678,7 @@ static void ingest_summary_points(struct request *r, summary_point **pts, size_t
         }
         append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano),
                created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes, p->n_attributes,
-               v);
+               v, 0);
     }
 }
 
@@ -567,6 +758,8 @@ static void ingest_metric(struct request *r, const metric *m)
     }
 
     r->mv = &mv;
+    /* Only counters and histograms carry exemplars in any exposition. */
+    r->exemplars = mv.type == OB_METRIC_COUNTER || mv.type == OB_METRIC_HISTOGRAM;
     r->fam = ob_names_resolve_family(r->w->names, r->x, r->in->store, &mv);
     if (!r->fam || r->fam->status != OB_FAMILY_OK) {
         enum ob_family_status st = r->fam ? r->fam->status : OB_FAMILY_FULL;

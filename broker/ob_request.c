@@ -210,6 +210,7 @@ void ob_request_handle(const struct ob_request_path *path, const struct ob_reque
                 ob_sm_points_rejected((enum ob_reason)i, res->rejected_by[i]);
         if (res->collisions)
             ob_sm_collisions(res->collisions);
+        ob_sm_exemplars(res->exemplars, res->exemplars_dropped);
     }
     if (bufs->inflated.cap > KEEP_INFLATE_BYTES)
         ob_buf_fini(&bufs->inflated);

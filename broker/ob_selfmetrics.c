@@ -27,6 +27,8 @@ static _Atomic uint64_t requests[OB_FE__COUNT][OB_OUT__COUNT];
 static _Atomic uint64_t points_received[OB_FE__COUNT];
 static _Atomic uint64_t points_rejected[OB_REASON__COUNT];
 static _Atomic uint64_t collisions;
+static _Atomic uint64_t exemplars_kept;
+static _Atomic uint64_t exemplars_dropped[OB_EXDROP__COUNT];
 static _Atomic uint64_t reloads[2]; /* [0] failed, [1] succeeded */
 static _Atomic uint64_t scrapes;
 static _Atomic int64_t last_scrape_ns;
@@ -78,6 +80,15 @@ void ob_sm_points_rejected(enum ob_reason r, uint64_t n)
 {
     if ((unsigned)r < OB_REASON__COUNT)
         add(&points_rejected[r], n);
+}
+
+void ob_sm_exemplars(uint64_t kept, const uint64_t dropped[OB_EXDROP__COUNT])
+{
+    if (kept)
+        add(&exemplars_kept, kept);
+    for (int d = 0; d < OB_EXDROP__COUNT; d++)
+        if (dropped[d])
+            add(&exemplars_dropped[d], dropped[d]);
 }
 
 void ob_sm_collisions(uint64_t n)
@@ -195,6 +206,9 @@ void ob_sm_reset(void)
     for (size_t r = 0; r < OB_REASON__COUNT; r++)
         atomic_store(&points_rejected[r], 0);
     atomic_store(&collisions, 0);
+    atomic_store(&exemplars_kept, 0);
+    for (size_t d = 0; d < OB_EXDROP__COUNT; d++)
+        atomic_store(&exemplars_dropped[d], 0);
     atomic_store(&reloads[0], 0);
     atomic_store(&reloads[1], 0);
     atomic_store(&scrapes, 0);
@@ -239,6 +253,11 @@ static void store_families(const struct ob_store_stats *st, struct ob_buf *out)
                st->heap_bytes);
     metric_u64(out, "otlp_broker_store_mapping_bytes", "gauge",
                "Size of the store's shared memory mapping.", st->map_bytes);
+    metric_u64(out, "otlp_broker_store_exemplar_bytes", "gauge",
+               "Bytes of the store heap holding exemplars.", st->exemplar_bytes);
+    metric_u64(out, "otlp_broker_store_exemplar_bytes_capacity", "gauge",
+               "Bytes of the store heap exemplars may take (store.exemplar_memory).",
+               st->exemplar_budget);
     metric_u64(out, "otlp_broker_store_repairs_total", "counter",
                "Lock stripes repaired after a writer died holding them, since the store was attached.",
                st->repairs);
@@ -321,6 +340,14 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
     metric_u64(out, "otlp_broker_series_collisions_total", "counter",
                "Samples written to a series last written from another OTLP identity.",
                get(&collisions));
+
+    metric_u64(out, "otlp_broker_exemplars_stored_total", "counter",
+               "Exemplars of accepted data points written to the store.", get(&exemplars_kept));
+    family(out, "otlp_broker_exemplars_dropped_total", "counter",
+           "Exemplars not kept (their data points are), by reason.");
+    for (size_t d = 0; d < OB_EXDROP__COUNT; d++)
+        ob_buf_printf(out, "otlp_broker_exemplars_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+                      ob_exemplar_drop_name((enum ob_exemplar_drop)d), get(&exemplars_dropped[d]));
 
     if (st)
         store_families(st, out);

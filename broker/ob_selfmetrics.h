@@ -19,6 +19,7 @@ void ob_sm_request(enum ob_frontend fe, enum ob_outcome o);
 void ob_sm_points_received(enum ob_frontend fe, uint64_t n);
 void ob_sm_points_rejected(enum ob_reason r, uint64_t n);
 void ob_sm_collisions(uint64_t n);
+void ob_sm_exemplars(uint64_t kept, const uint64_t dropped[OB_EXDROP__COUNT]);
 void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
 /* Info metric: the translator frontend fe uses (NULL: none); copies. */
 void ob_sm_set_plugin(enum ob_frontend fe, const char *name);

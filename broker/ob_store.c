@@ -99,6 +99,10 @@ static uint64_t derived_heap(uint32_t max_series, uint32_t max_families, uint32_
     return (uint64_t)max_series * (192u + 48u * ((uint64_t)cap + 1)) + (uint64_t)max_families * 256u;
 }
 
+/* Exemplars take 128 bytes per series unless told: one counter exemplar
+ * with a trace and a span id. */
+#define EXEMPLAR_BYTES_PER_SERIES 128u
+
 static void compute_layout(uint64_t page, uint32_t max_series, uint32_t max_families,
                            uint64_t heap_bytes, struct layout *L)
 {
@@ -135,6 +139,7 @@ static uint64_t layout_sig(void)
         sizeof(struct ob_store_slot),   alignof(struct ob_store_slot),
         sizeof(struct ob_store_block),  sizeof(struct ob_store_labels),
         sizeof(struct ob_store_shape),  sizeof(struct ob_store_text),
+        sizeof(struct ob_store_exemplars), sizeof(struct ob_store_exemplar),
         sizeof(pthread_mutex_t),        alignof(pthread_mutex_t),
         OB_STORE_CACHE_LINE,            endian.c[0],
         OB_STORE_STRIPES,               OB_STORE_CLASSES,
@@ -374,6 +379,7 @@ static uint64_t data_create(struct ob_store *s, const struct ob_shape *want)
     d->n = (uint16_t)n;
     d->reserved0 = 0;
     d->created_ms = 0;
+    d->exemplars_off = 0;
     if (n)
         memcpy((double *)(d + 1), want->points, 8u * n);
     return off;
@@ -459,6 +465,148 @@ static inline uint64_t seq_begin(struct ob_store_slot *sl)
 static inline void seq_end(struct ob_store_slot *sl, uint64_t odd)
 {
     atomic_store_explicit(&sl->seq, odd + 1, memory_order_release);
+}
+
+/* ---- exemplars ------------------------------------------------------------- */
+
+#define EX_HDR sizeof(struct ob_store_exemplar)
+#define EX_ROOM_STEP 32u /* label room grows in steps, so that it seldom grows */
+
+/* Entries of a series' exemplar block: a counter's one, a histogram's
+ * buckets and +Inf; a summary keeps none. */
+static inline uint32_t ex_entries(const struct ob_store_shape *d)
+{
+    return d->kind == OB_SHAPE_SCALAR ? 1u : d->kind == OB_SHAPE_HISTOGRAM ? d->n + 1u : 0u;
+}
+
+static inline struct ob_store_exemplar *ex_entry(const struct ob_store_exemplars *e, uint32_t i)
+{
+    return (struct ob_store_exemplar *)(uintptr_t)((const unsigned char *)(e + 1) + (size_t)i * e->stride);
+}
+
+/* Whether the block at off (a block of the heap, possibly torn or stale)
+ * holds an exemplar block that fits a series of shape d. */
+static bool ex_valid(const struct ob_store *s, const struct ob_store_shape *d, uint64_t off)
+{
+    if (!block_ok(s, off, sizeof(struct ob_store_exemplars)))
+        return false;
+    const struct ob_store_exemplars *e = payload(s, off);
+    uint32_t n = e->n, stride = e->stride;
+    return n == ex_entries(d) && stride > EX_HDR && stride % 8 == 0 &&
+           block_ok(s, off, sizeof *e + (uint64_t)n * stride);
+}
+
+/* Whether the series' exemplar block has room for every exemplar of ref. */
+static bool ex_fits(const struct ob_store *s, const struct ob_store_shape *d, const struct ob_series_ref *ref)
+{
+    if (!d->exemplars_off)
+        return false;
+    const struct ob_store_exemplars *e = payload(s, d->exemplars_off);
+    for (uint32_t i = 0; i < ref->n_exemplars; i++)
+        if (ref->exemplars[i].labels_len > e->stride - EX_HDR)
+            return false;
+    return true;
+}
+
+/* A new exemplar block for a series of shape d, with room for ref's
+ * exemplars and the entries of old (NULL: empty entries); 0 when the
+ * exemplar budget or the heap is used up.  Create lock held. */
+static uint64_t ex_create(struct ob_store *s, const struct ob_store_shape *d,
+                          const struct ob_store_exemplars *old, const struct ob_series_ref *ref)
+{
+    uint32_t n = ex_entries(d);
+    if (n == 0)
+        return 0;
+    uint32_t room = old ? old->stride - (uint32_t)EX_HDR : 0;
+    for (uint32_t i = 0; i < ref->n_exemplars; i++)
+        room = OB_MAX(room, ref->exemplars[i].labels_len);
+    room = (uint32_t)round_up(OB_MAX(room, 1u), EX_ROOM_STEP);
+    uint32_t stride = (uint32_t)EX_HDR + room;
+    size_t bytes = sizeof(struct ob_store_exemplars) + (size_t)n * stride;
+    uint64_t used = atomic_load_explicit(&s->st->exemplar_used, memory_order_relaxed);
+    if (used + bytes > s->hdr->exemplar_budget)
+        return 0;
+    uint64_t off = heap_alloc(s, bytes);
+    if (!off)
+        return 0;
+    atomic_fetch_add_explicit(&s->st->exemplar_used, (uint64_t)blk(s, off)->units * OB_STORE_UNIT,
+                              memory_order_relaxed);
+    struct ob_store_exemplars *e = payload(s, off);
+    e->n = n;
+    e->stride = stride;
+    for (uint32_t i = 0; i < n; i++) {
+        struct ob_store_exemplar *to = ex_entry(e, i);
+        const struct ob_store_exemplar *from = old ? ex_entry(old, i) : NULL;
+        if (from && from->labels_len != OB_EXEMPLAR_EMPTY) {
+            memcpy(to, from, EX_HDR + from->labels_len);
+        } else {
+            *to = (struct ob_store_exemplar){.labels_len = OB_EXEMPLAR_EMPTY};
+        }
+    }
+    return off;
+}
+
+/* Retires an exemplar block (0: none) and gives its bytes back to the
+ * budget.  Create lock held. */
+static void ex_retire(struct ob_store *s, uint64_t off, int64_t now_ms)
+{
+    if (!off)
+        return;
+    atomic_fetch_sub_explicit(&s->st->exemplar_used, (uint64_t)blk(s, off)->units * OB_STORE_UNIT,
+                              memory_order_relaxed);
+    heap_retire(s, off, now_ms);
+}
+
+/* Gives the series at sl an exemplar block with room for ref's exemplars
+ * (a wider copy of the one it has), published under the seqlock; false
+ * when there is no memory for it.  Create and stripe lock held. */
+static bool ex_grow(struct ob_store *s, struct ob_store_slot *sl, const struct ob_series_ref *ref,
+                    int64_t now_ms)
+{
+    struct ob_store_shape *d = payload(s, sl->data_off);
+    uint64_t old = d->exemplars_off;
+    uint64_t off = ex_create(s, d, old ? payload(s, old) : NULL, ref);
+    if (!off)
+        return false;
+    uint64_t q = seq_begin(sl);
+    d->exemplars_off = off;
+    seq_end(sl, q);
+    ex_retire(s, old, now_ms);
+    return true;
+}
+
+/* Writes ref's exemplars into their entries where they are at least as new
+ * as the kept one and fit.  Stripe lock held, inside the slot's seqlock. */
+static void ex_write(struct ob_store *s, const struct ob_store_shape *d, const struct ob_series_ref *ref)
+{
+    if (!d->exemplars_off)
+        return;
+    const struct ob_store_exemplars *e = payload(s, d->exemplars_off);
+    for (uint32_t i = 0; i < ref->n_exemplars; i++) {
+        const struct ob_exemplar *x = &ref->exemplars[i];
+        if (x->index >= e->n || x->labels_len > e->stride - EX_HDR)
+            continue;
+        struct ob_store_exemplar *to = ex_entry(e, x->index);
+        if (to->labels_len != OB_EXEMPLAR_EMPTY && to->ts_ms > x->ts_ms)
+            continue;
+        to->ts_ms = x->ts_ms;
+        to->value = x->value;
+        memcpy(to->labels, x->labels, x->labels_len);
+        to->labels_len = x->labels_len;
+    }
+}
+
+bool ob_series_exemplar(const struct ob_series_view *sv, uint32_t i, struct ob_exemplar_view *out)
+{
+    if (i >= sv->n_exemplars)
+        return false;
+    struct ob_store_exemplar e;
+    const unsigned char *p = sv->exemplars + (size_t)i * sv->exemplar_stride;
+    memcpy(&e, p, EX_HDR);
+    if (e.labels_len == OB_EXEMPLAR_EMPTY || e.labels_len > sv->exemplar_stride - EX_HDR)
+        return false;
+    *out = (struct ob_exemplar_view){(const char *)p + EX_HDR, e.labels_len, e.ts_ms, e.value};
+    return true;
 }
 
 /* ---- series index ------------------------------------------------------------ */
@@ -824,6 +972,7 @@ static int create_repair(struct ob_store *s)
     atomic_store(&st->families_live, fams_live);
 
     /* Slots: validate live ones and mark their blocks; rebuild the lists. */
+    uint64_t ex_used = 0;
     atomic_fetch_add_explicit(&s->recycles, 1, memory_order_relaxed);
     st->slot_free = st->slot_limbo_head = st->slot_limbo_tail = OB_STORE_NIL;
     for (uint32_t i = 0; i < st->slots_used; i++) {
@@ -837,6 +986,17 @@ static int create_repair(struct ob_store *s)
             if (ok) {
                 blk(s, sl->labels_off)->tag |= OB_BLOCK_MARK;
                 blk(s, sl->data_off)->tag |= OB_BLOCK_MARK;
+                /* An exemplar block that is not one (a crash between its
+                 * allocation and its first use cannot leave that, but a
+                 * torn store can) is dropped: only exemplars are lost. */
+                struct ob_store_shape *d = payload(s, sl->data_off);
+                uint64_t e = d->exemplars_off;
+                if (e && IS_BLOCK(e) && ex_valid(s, d, e)) {
+                    blk(s, e)->tag |= OB_BLOCK_MARK;
+                    ex_used += (uint64_t)blk(s, e)->units * OB_STORE_UNIT;
+                } else {
+                    d->exemplars_off = 0;
+                }
                 continue;
             }
             atomic_store(&sl->state, OB_SLOT_FREE);
@@ -884,6 +1044,7 @@ static int create_repair(struct ob_store *s)
         }
     }
     atomic_store(&st->heap_used, used);
+    atomic_store(&st->exemplar_used, ex_used);
 
     /* Family lists: keep the linked order, drop what is not live there,
      * append live slots that never got linked. */
@@ -1154,9 +1315,12 @@ int ob_store_open(const struct ob_store_opts *opts, struct ob_store **out, char 
     want.max_families = opts->max_families;
     want.samples_per_series = opts->samples_per_series;
     want.n_stripes = OB_STORE_STRIPES;
+    uint64_t exemplar_budget = opts->exemplar_bytes ? opts->exemplar_bytes
+                                                    : (uint64_t)opts->max_series * EXEMPLAR_BYTES_PER_SERIES;
     want.heap_bytes = round_up(opts->heap_bytes ? opts->heap_bytes
                                                 : derived_heap(opts->max_series, opts->max_families,
-                                                               opts->samples_per_series),
+                                                               opts->samples_per_series) +
+                                                      exemplar_budget,
                                want.page_size);
     want.ooo_window_ms = opts->ooo_window_ms;
     want.series_ttl_ms = opts->series_ttl_ms;
@@ -1231,6 +1395,7 @@ int ob_store_open(const struct ob_store_opts *opts, struct ob_store **out, char 
     struct ob_store_hdr *h = s->hdr;
     h->ooo_window_ms = opts->ooo_window_ms;
     h->series_ttl_ms = opts->series_ttl_ms;
+    h->exemplar_budget = exemplar_budget;
     h->generation++;
     h->clean_shutdown = 0;
     h->header_cksum = hdr_cksum(h);
@@ -1537,6 +1702,8 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
         if (rc == OB_OOO_RESEND)
             *flags |= OB_APPEND_RESEND;
         rc = 0;
+        if (ref->n_exemplars)
+            ex_write(s, shape_of(s, sl->data_off), ref);
         sl->last_ms = now_ms;
         if (ref->origin && ref->origin != sl->origin) {
             if (sl->origin)
@@ -1550,7 +1717,8 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
 
 /* New series in a free slot; create lock held. */
 static int create_series(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                         int64_t ts_ms, const double *values, int64_t now_ms, uint32_t *out_slot)
+                         int64_t ts_ms, const double *values, int64_t now_ms, uint32_t *out_slot,
+                         unsigned *flags)
 {
     struct ob_store_state *st = s->st;
     struct ob_store_family *fam = &s->fams[ref->family];
@@ -1571,6 +1739,9 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
         st->slot_free = (uint32_t)s->slots[i].origin;
     else
         i = st->slots_used++;
+    struct ob_store_shape *d = payload(s, data_off);
+    if (ref->n_exemplars && !(d->exemplars_off = ex_create(s, d, NULL, ref)))
+        *flags |= OB_APPEND_EXEMPLARS_FULL;
 
     struct ob_store_slot *sl = &s->slots[i];
     uint64_t q = seq_begin(sl);
@@ -1585,6 +1756,8 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     struct ob_ring r = ring_of(s, sl, data_off);
     ob_ooo_insert(&r, ts_ms, values, 0);
     set_created(s, data_off, ref->created_ms);
+    if (ref->n_exemplars)
+        ex_write(s, d, ref);
     seq_end(sl, q);
     /* Live, then findable, then scannable. */
     atomic_store_explicit(&sl->state, OB_SLOT_LIVE, memory_order_release);
@@ -1611,7 +1784,7 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
         return rc;
     uint32_t i = index_find(s, ref);
     if (i == OB_STORE_NIL) {
-        rc = create_series(s, ref, shape, ts_ms, values, now_ms, &i);
+        rc = create_series(s, ref, shape, ts_ms, values, now_ms, &i, flags);
         if (rc == 0) {
             *flags |= OB_APPEND_NEW_SERIES;
             hint_fill(s, ref, i);
@@ -1631,16 +1804,22 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
         rc = OB_E_STORE_FULL;
         if (data_off) {
             uint64_t old = sl->data_off;
+            struct ob_store_shape *d = payload(s, data_off);
+            if (ref->n_exemplars && !(d->exemplars_off = ex_create(s, d, NULL, ref)))
+                *flags |= OB_APPEND_EXEMPLARS_FULL;
             uint64_t q = seq_begin(sl);
             atomic_store_explicit(&sl->ring, 0, memory_order_relaxed);
             sl->data_off = data_off;
             struct ob_ring r = ring_of(s, sl, data_off);
             ob_ooo_insert(&r, ts_ms, values, 0);
             set_created(s, data_off, ref->created_ms);
+            if (ref->n_exemplars)
+                ex_write(s, d, ref);
             sl->last_ms = now_ms;
             if (ref->origin)
                 sl->origin = ref->origin;
             seq_end(sl, q);
+            ex_retire(s, shape_of(s, old)->exemplars_off, now_ms);
             heap_retire(s, old, now_ms);
             *flags |= OB_APPEND_RESHAPED;
             rc = 0;
@@ -1660,8 +1839,11 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
             rc = OB_E_STORE_FULL;
         }
     }
-    if (rc == 0 && !(*flags & OB_APPEND_RESHAPED))
+    if (rc == 0 && !(*flags & OB_APPEND_RESHAPED)) {
+        if (ref->n_exemplars && !ex_fits(s, shape_of(s, sl->data_off), ref) && !ex_grow(s, sl, ref, now_ms))
+            *flags |= OB_APPEND_EXEMPLARS_FULL;
         rc = write_sample(s, sl, ref, ts_ms, values, now_ms, flags);
+    }
     if (rc == 0)
         hint_fill(s, ref, i);
     ob_lock_release(&s->stripes[stripe]);
@@ -1695,7 +1877,8 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
         uint32_t i = hint_slot(s, ref);
         if (OB_LIKELY(i != OB_STORE_NIL)) {
             struct ob_store_slot *sl = &s->slots[i];
-            if (OB_LIKELY(shape_matches(shape_of(s, sl->data_off), shape))) {
+            const struct ob_store_shape *d = shape_of(s, sl->data_off);
+            if (OB_LIKELY(shape_matches(d, shape) && (!ref->n_exemplars || ex_fits(s, d, ref)))) {
                 rc = write_sample(s, sl, ref, ts_ms, values, now_ms, &flags);
                 ob_lock_release(&s->stripes[stripe]);
                 if (out_flags)
@@ -1714,7 +1897,8 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
         struct ob_store_slot *sl = &s->slots[i];
         /* Re-verify: the slot cannot change identity while we hold its stripe. */
         if (OB_LIKELY(slot_is(s, i, ref) && shape_matches(shape_of(s, sl->data_off), shape) &&
-                      labels_match(s, sl->labels_off, ref))) {
+                      labels_match(s, sl->labels_off, ref) &&
+                      (!ref->n_exemplars || ex_fits(s, shape_of(s, sl->data_off), ref)))) {
             rc = write_sample(s, sl, ref, ts_ms, values, now_ms, &flags);
             hint_fill(s, ref, i);
             ob_lock_release(&s->stripes[stripe]);
@@ -1738,12 +1922,47 @@ int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref, const s
 
 /* ---- scan -------------------------------------------------------------------- */
 
-/* One consistent copy of a live series' newest sample into sv (values into
- * scratch).  Returns 1 when there is something to show, 0 to skip it, -1
- * when the slot no longer belongs to family f (reused: stop this family). */
-static int read_series(const struct ob_store *s, const struct ob_store_slot *sl, uint32_t f, int64_t now_ms,
-                       int64_t ttl, double *scratch, struct ob_series_view *sv)
+/* A scan's copies: the newest sample's values, and the exemplar entries
+ * (grown to the largest block met). */
+struct scan_buf {
+    double *values;
+    unsigned char *ex;
+    size_t ex_cap;
+};
+
+/* Copies the exemplar block at off of a series of shape d into the scan's
+ * buffer and points sv at it; none when it is not a valid block (a torn
+ * read: the seqlock check throws the copy away) or there is no memory. */
+static void read_exemplars(const struct ob_store *s, const struct ob_store_shape *d, uint64_t off,
+                           struct scan_buf *b, struct ob_series_view *sv)
 {
+    sv->n_exemplars = 0;
+    if (!off || !ex_valid(s, d, off))
+        return;
+    const struct ob_store_exemplars *e = payload(s, off);
+    uint32_t n = e->n, stride = e->stride;
+    size_t bytes = (size_t)n * stride;
+    if (bytes > b->ex_cap) {
+        unsigned char *p = realloc(b->ex, bytes);
+        if (!p)
+            return;
+        b->ex = p;
+        b->ex_cap = bytes;
+    }
+    memcpy(b->ex, e + 1, bytes);
+    sv->exemplars = b->ex;
+    sv->n_exemplars = n;
+    sv->exemplar_stride = stride;
+}
+
+/* One consistent copy of a live series' newest sample into sv (values, and
+ * with OB_SCAN_EXEMPLARS its exemplars, into b).  Returns 1 when there is
+ * something to show, 0 to skip it, -1 when the slot no longer belongs to
+ * family f (reused: stop this family). */
+static int read_series(const struct ob_store *s, const struct ob_store_slot *sl, uint32_t f, int64_t now_ms,
+                       int64_t ttl, unsigned flags, struct scan_buf *b, struct ob_series_view *sv)
+{
+    double *scratch = b->values;
     for (int tries = 0; tries < 10000; tries++) {
         uint64_t q1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
         if (q1 & 1) {
@@ -1785,6 +2004,9 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
                 sv->has_sum = d->has_sum;
                 sv->created_ms = d->created_ms;
                 sv->values = scratch;
+                sv->n_exemplars = 0;
+                if (flags & OB_SCAN_EXEMPLARS)
+                    read_exemplars(s, d, d->exemplars_off, b, sv);
                 uint64_t first;
                 memcpy(&first, scratch, sizeof first);
                 res = sv->ts_ms != OB_OOO_TS_WRITING && first != OB_STALE_NAN_BITS;
@@ -1797,11 +2019,11 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
     return 0; /* a writer died mid-change; the next writer repairs it */
 }
 
-int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_family, ob_store_series_fn on_series,
-                  void *ctx)
+int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_family_fn on_family,
+                  ob_store_series_fn on_series, void *ctx)
 {
-    double *scratch = malloc(8u * (OB_STORE_MAX_POINTS + 3));
-    if (!scratch)
+    struct scan_buf b = {.values = malloc(8u * (OB_STORE_MAX_POINTS + 3))};
+    if (!b.values)
         return -ENOMEM;
     int rc = 0;
     int64_t ttl = s->hdr->series_ttl_ms;
@@ -1818,7 +2040,7 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_fami
             if (ahead < s->max_series)
                 PREFETCH(&s->slots[ahead]);
             struct ob_series_view sv;
-            int res = read_series(s, sl, f, now_ms, ttl, scratch, &sv);
+            int res = read_series(s, sl, f, now_ms, ttl, flags, &b, &sv);
             if (res < 0)
                 break;
             if (res > 0) {
@@ -1849,7 +2071,8 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_fami
             cur = atomic_load_explicit(&sl->next, memory_order_acquire);
         }
     }
-    free(scratch);
+    free(b.values);
+    free(b.ex);
     return rc;
 }
 
@@ -1904,6 +2127,7 @@ uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms)
              * size handed out again, so the next series in this slot
              * usually gets them: the hard case for series hints, which the
              * store's tests build on purpose. */
+            ex_retire(s, shape_of(s, sl->data_off)->exemplars_off, now_ms);
             heap_retire(s, sl->data_off, now_ms);
             heap_retire(s, sl->labels_off, now_ms);
             slot_retire(s, cur);
@@ -1940,6 +2164,8 @@ void ob_store_stats(struct ob_store *s, struct ob_store_stats *out)
     out->families = atomic_load_explicit(&s->st->families_live, memory_order_relaxed);
     out->families_max = s->max_families;
     out->repairs = atomic_load_explicit(&s->repairs, memory_order_relaxed);
+    out->exemplar_bytes = atomic_load_explicit(&s->st->exemplar_used, memory_order_relaxed);
+    out->exemplar_budget = s->hdr->exemplar_budget;
 }
 
 /* ---- test hooks ----------------------------------------------------------------- */

@@ -33,6 +33,8 @@ struct ob_store_opts {
     uint64_t heap_bytes;         /* label, shape and sample memory; 0 = derived */
     int64_t ooo_window_ms;       /* out-of-order window */
     int64_t series_ttl_ms;       /* series not updated for this long expire */
+    uint64_t exemplar_bytes;     /* heap bytes exemplars may take (part of heap_bytes;
+                                    a derived heap adds them); 0 = 128 per series */
     bool recreate;               /* replace an incompatible segment instead of refusing */
 };
 
@@ -108,6 +110,17 @@ struct ob_series_hint {
     uint32_t slot_plus1; /* 0 = no hint */
 };
 
+/* An exemplar of a point, for the entry `index` of its series: 0 for a
+ * counter; a histogram's bucket (bound index, n = +Inf).  labels is a label
+ * block (ob_labels.h) without braces. */
+struct ob_exemplar {
+    uint32_t index;
+    uint32_t labels_len;
+    const char *labels;
+    int64_t ts_ms;
+    double value;
+};
+
 /* Identity and text of a series.  `key` identifies it (with the family and
  * `hash`, which the caller computes over family id and key).  `labels` is the
  * label block (ob_labels.h) without braces, e.g.  job="calc",operation="add"
@@ -125,6 +138,8 @@ struct ob_series_ref {
     uint64_t origin; /* hash of the OTLP identity that produced this point; 0 = none */
     int64_t created_ms; /* the point's start time (ms; 0 = unknown): the series
                            keeps its newest sample's */
+    const struct ob_exemplar *exemplars; /* the point's, for counters and histograms */
+    uint32_t n_exemplars;
     struct ob_series_hint *hint; /* in/out, NULL = none; used only when labels == NULL */
 };
 
@@ -133,6 +148,7 @@ enum ob_append_flags {
     OB_APPEND_COLLISION = 1u << 1,  /* origin differs from the series' last origin */
     OB_APPEND_RESEND = 1u << 2,     /* identical sample already stored: no-op */
     OB_APPEND_RESHAPED = 1u << 3,   /* bounds/quantiles changed: history dropped */
+    OB_APPEND_EXEMPLARS_FULL = 1u << 4, /* exemplars not kept: budget or heap used up */
 };
 
 /* Appends one sample of width ob_shape_width(shape) at ts_ms.
@@ -147,6 +163,12 @@ enum ob_append_flags {
  *   - A different shape (bounds, quantiles, has_sum) replaces the series'
  *     shape and drops its older samples (OB_APPEND_RESHAPED).
  *   - Updates the series' last-update time (for series_ttl) to now.
+ *   - Exemplars (ref->exemplars, entries a counter or histogram has) of a
+ *     sample that was accepted replace the kept exemplar of their entry
+ *     when they are at least as new.  The first exemplar of a series, and
+ *     one whose labels are longer than any before, need heap from the
+ *     exemplar budget; without it they are not kept
+ *     (OB_APPEND_EXEMPLARS_FULL) and the sample is stored anyway.
  * *out_flags (may be NULL) gets OB_APPEND_* bits.  Thread-safe. */
 int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref,
                     const struct ob_shape *shape, int64_t ts_ms, const double *values,
@@ -194,7 +216,22 @@ struct ob_series_view {
     int64_t ts_ms;            /* newest sample */
     int64_t created_ms;       /* its start time (0 = unknown): OpenMetrics _created */
     const double *values;     /* ob_sample_width() doubles, laid out as ob_store_layout.h says */
+    /* With OB_SCAN_EXEMPLARS: a copy of the series' exemplar entries
+     * (ob_series_exemplar reads them); n_exemplars 0 = none. */
+    const unsigned char *exemplars;
+    uint32_t n_exemplars, exemplar_stride;
 };
+
+struct ob_exemplar_view {
+    const char *labels; /* label block without braces */
+    uint32_t labels_len;
+    int64_t ts_ms;
+    double value;
+};
+
+/* Exemplar entry i of sv (0: a counter's; a histogram's bucket i, n = +Inf)
+ * into out; false when it has none. */
+bool ob_series_exemplar(const struct ob_series_view *sv, uint32_t i, struct ob_exemplar_view *out);
 
 /* Called once per family that has at least one live series, before its
  * series; return nonzero to stop the scan. */
@@ -202,12 +239,16 @@ typedef int (*ob_store_family_fn)(void *ctx, const struct ob_family_view *f);
 /* Called for each live series of the current family, in creation order. */
 typedef int (*ob_store_series_fn)(void *ctx, const struct ob_series_view *sv);
 
+enum ob_scan_flags {
+    OB_SCAN_EXEMPLARS = 1u << 0, /* copy each series' exemplars into its view */
+};
+
 /* Walks families in creation order and their live series (not expired at
  * now_ms, not stale).  Never blocks writers; retries a series whose sequence
  * counter moved.  The pointers in the views stay valid for at least the
  * store's grace period (30 s) after the scan saw them.  Returns 0, -ENOMEM
  * or the callback's nonzero value. */
-int ob_store_scan(struct ob_store *s, int64_t now_ms, ob_store_family_fn on_family,
+int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_family_fn on_family,
                   ob_store_series_fn on_series, void *ctx);
 
 /* ---- housekeeping and statistics --------------------------------------- */
@@ -228,6 +269,8 @@ struct ob_store_stats {
     uint32_t families;
     uint32_t families_max;
     uint64_t repairs;        /* repairs after a dead writer or an unclean shutdown, since attach */
+    uint64_t exemplar_bytes; /* heap bytes in exemplar blocks */
+    uint64_t exemplar_budget;
 };
 
 void ob_store_stats(struct ob_store *s, struct ob_store_stats *out);

@@ -28,12 +28,20 @@
  *   name/help text   struct ob_store_text: len, bytes
  *   labels           struct ob_store_labels: key_len, labels_len (bit 31:
  *                    labels are the key bytes), key bytes, label bytes
- *   series data      struct ob_store_shape (kind, n, created time), n doubles
- *                    (bounds or quantiles),
+ *   series data      struct ob_store_shape (kind, n, created time, exemplar
+ *                    block), n doubles (bounds or quantiles),
  *                    then (cap + 1) sample records of int64 ts_ms + width
  *                    doubles (see "Samples" below; ob_ooo.h for the ring).
  *                    Only numbers: how they are written out (le="0.5") is
  *                    the exposition's business.
+ *   exemplars        struct ob_store_exemplars (entries, stride), then n
+ *                    entries of `stride` bytes: struct ob_store_exemplar
+ *                    (time, value, label block length) and the label
+ *                    block.  A counter has one entry, a histogram one per
+ *                    bucket (bounds, then +Inf); gauges and summaries none.
+ *                    Made on a series' first exemplar and replaced by a
+ *                    wider one when a label block does not fit; changed
+ *                    under the slot's seqlock like the samples.
  *   free             uint64 next free block of the same class
  *   limbo            a record: uint64 next limbo record, int64 freed_ms,
  *                    uint64 the retired block (a USED block left untouched
@@ -64,10 +72,11 @@
 #include <stdint.h>
 
 #define OB_STORE_MAGIC "OBSTORE1"
-#define OB_STORE_LAYOUT_VERSION 4u     /* 2: families are reclaimed (state, gen, lists);
+#define OB_STORE_LAYOUT_VERSION 5u     /* 2: families are reclaimed (state, gen, lists);
                                           3: no rendered point texts in series data;
                                           4: the series' created timestamp, the
-                                             family's unit (families of 128 bytes) */
+                                             family's unit (families of 128 bytes);
+                                          5: exemplars (shapes of 24 bytes) */
 #define OB_STORE_CACHE_LINE 64u
 #define OB_STORE_HDR_SIZE 256u
 #define OB_STORE_STRIPES 256u            /* power of two */
@@ -168,7 +177,8 @@ struct ob_store_hdr {
     uint64_t generation;        /* writable attaches so far */
     uint32_t clean_shutdown;    /* 1 after ob_store_close, 0 while open */
     uint32_t reserved0;
-    uint64_t reserved[18];
+    uint64_t exemplar_budget;   /* runtime setting: heap bytes exemplar blocks may take */
+    uint64_t reserved[17];
     uint64_t header_cksum;
 };
 
@@ -192,7 +202,8 @@ struct ob_store_state {
     uint32_t fam_limbo_head;         /* FIFO of retired families (time: family.empty_ms) */
     uint32_t fam_limbo_tail;
     _Atomic uint32_t families_live;  /* LIVE families */
-    uint64_t reserved[6];
+    _Atomic uint64_t exemplar_used;  /* bytes of USED exemplar blocks (the budget's use) */
+    uint64_t reserved[5];
     uint64_t free_list[OB_STORE_CLASSES]; /* per size class, map offsets, 0 = none */
 };
 
@@ -269,6 +280,22 @@ struct ob_store_shape {
     int64_t created_ms;              /* start time of the newest sample's counting
                                         (OTLP start_time_unix_nano); 0 = unknown.
                                         Written under the slot's seqlock */
+    uint64_t exemplars_off;          /* struct ob_store_exemplars, 0 = none yet.
+                                        Written under the slot's seqlock */
+};
+
+struct ob_store_exemplars {
+    uint32_t n;                      /* entries: 1 (counter), bounds + 1 (histogram) */
+    uint32_t stride;                 /* bytes per entry, a multiple of 8 */
+};
+
+#define OB_EXEMPLAR_EMPTY UINT32_MAX /* labels_len of an entry that has none yet */
+struct ob_store_exemplar {
+    int64_t ts_ms;                   /* the exemplar's time */
+    double value;
+    uint32_t labels_len;             /* of the label block (ob_labels.h); OB_EXEMPLAR_EMPTY */
+    uint32_t reserved0;
+    char labels[];                   /* stride - 24 bytes of room */
 };
 
 _Static_assert(sizeof(struct ob_store_hdr) == OB_STORE_HDR_SIZE, "header size");
@@ -287,13 +314,15 @@ _Static_assert(offsetof(struct ob_store_hdr, series_ttl_ms) == 72, "hdr series_t
 _Static_assert(offsetof(struct ob_store_hdr, created_ns) == 80, "hdr created_ns");
 _Static_assert(offsetof(struct ob_store_hdr, generation) == 88, "hdr generation");
 _Static_assert(offsetof(struct ob_store_hdr, clean_shutdown) == 96, "hdr clean_shutdown");
-_Static_assert(offsetof(struct ob_store_hdr, reserved) == 104, "hdr reserved");
+_Static_assert(offsetof(struct ob_store_hdr, exemplar_budget) == 104, "hdr exemplar_budget");
+_Static_assert(offsetof(struct ob_store_hdr, reserved) == 112, "hdr reserved");
 _Static_assert(offsetof(struct ob_store_hdr, header_cksum) == 248, "hdr cksum");
 
 _Static_assert(offsetof(struct ob_store_state, heap_bump) == 32, "state heap_bump");
 _Static_assert(offsetof(struct ob_store_state, repairs) == 64, "state repairs");
 _Static_assert(offsetof(struct ob_store_state, fam_free) == 72, "state fam_free");
 _Static_assert(offsetof(struct ob_store_state, families_live) == 84, "state families_live");
+_Static_assert(offsetof(struct ob_store_state, exemplar_used) == 88, "state exemplar_used");
 _Static_assert(offsetof(struct ob_store_state, free_list) == 136, "state free_list");
 _Static_assert(sizeof(struct ob_store_state) == 136 + 8 * OB_STORE_CLASSES, "state size");
 _Static_assert(OB_STORE_HDR_SIZE + sizeof(struct ob_store_state) <= 4096, "page 0 overflow");
@@ -327,7 +356,10 @@ _Static_assert(offsetof(struct ob_store_slot, state) == 60, "slot state");
 _Static_assert(sizeof(struct ob_store_block) == 8, "block header");
 _Static_assert(sizeof(struct ob_store_text) == 4, "text header");
 _Static_assert(sizeof(struct ob_store_labels) == 8, "labels header");
-_Static_assert(sizeof(struct ob_store_shape) == 16, "shape header");
+_Static_assert(sizeof(struct ob_store_shape) == 24, "shape header");
+_Static_assert(offsetof(struct ob_store_shape, exemplars_off) == 16, "shape exemplars_off");
+_Static_assert(sizeof(struct ob_store_exemplars) == 8, "exemplars header");
+_Static_assert(sizeof(struct ob_store_exemplar) == 24, "exemplar entry header");
 _Static_assert(offsetof(struct ob_store_shape, created_ms) == 8, "shape created_ms");
 _Static_assert(offsetof(struct ob_store_shape, n) == 2, "shape n");
 

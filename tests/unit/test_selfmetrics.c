@@ -47,7 +47,17 @@ static const char *const head =
     "# HELP otlp_broker_series_collisions_total Samples written to a series last written from "
     "another OTLP identity.\n"
     "# TYPE otlp_broker_series_collisions_total counter\n"
-    "otlp_broker_series_collisions_total 4\n";
+    "otlp_broker_series_collisions_total 4\n"
+    "# HELP otlp_broker_exemplars_stored_total Exemplars of accepted data points written to the "
+    "store.\n"
+    "# TYPE otlp_broker_exemplars_stored_total counter\n"
+    "otlp_broker_exemplars_stored_total 6\n"
+    "# HELP otlp_broker_exemplars_dropped_total Exemplars not kept (their data points are), by "
+    "reason.\n"
+    "# TYPE otlp_broker_exemplars_dropped_total counter\n"
+    "otlp_broker_exemplars_dropped_total{reason=\"invalid\"} 1\n"
+    "otlp_broker_exemplars_dropped_total{reason=\"type\"} 0\n"
+    "otlp_broker_exemplars_dropped_total{reason=\"memory\"} 2\n";
 
 static const char *const store_part =
     "# HELP otlp_broker_series_live Series in the store that are not expired.\n"
@@ -72,6 +82,13 @@ static const char *const store_part =
     "# HELP otlp_broker_store_mapping_bytes Size of the store's shared memory mapping.\n"
     "# TYPE otlp_broker_store_mapping_bytes gauge\n"
     "otlp_broker_store_mapping_bytes 80000000\n"
+    "# HELP otlp_broker_store_exemplar_bytes Bytes of the store heap holding exemplars.\n"
+    "# TYPE otlp_broker_store_exemplar_bytes gauge\n"
+    "otlp_broker_store_exemplar_bytes 4096\n"
+    "# HELP otlp_broker_store_exemplar_bytes_capacity Bytes of the store heap exemplars may take "
+    "(store.exemplar_memory).\n"
+    "# TYPE otlp_broker_store_exemplar_bytes_capacity gauge\n"
+    "otlp_broker_store_exemplar_bytes_capacity 12800000\n"
     "# HELP otlp_broker_store_repairs_total Lock stripes repaired after a writer died holding "
     "them, since the store was attached.\n"
     "# TYPE otlp_broker_store_repairs_total counter\n"
@@ -129,6 +146,8 @@ static void bump(void)
     ob_sm_points_rejected(OB_REASON_OUT_OF_BOUNDS, 7);
     ob_sm_points_rejected(OB_REASON_TYPE_CONFLICT, 2);
     ob_sm_collisions(4);
+    ob_sm_exemplars(5, (const uint64_t[OB_EXDROP__COUNT]){1, 0, 0});
+    ob_sm_exemplars(1, (const uint64_t[OB_EXDROP__COUNT]){0, 0, 2});
     ob_sm_reload(true);
     ob_sm_reload(false);
     ob_sm_reload(false);
@@ -174,7 +193,8 @@ START_TEST(render_with_store_and_plugin)
     ob_sm_set_plugin(OB_FE_ZMQ, "second");
     struct ob_store_stats st = {.map_bytes = 80000000, .heap_bytes = 64u << 20,
                                 .heap_used = 123456, .series_live = 42, .series_max = 100000,
-                                .families = 5, .families_max = 10000, .repairs = 1};
+                                .families = 5, .families_max = 10000, .repairs = 1,
+                                .exemplar_bytes = 4096, .exemplar_budget = 12800000};
     char *got = render(&st);
     char want[16384];
     snprintf(want, sizeof want,
@@ -245,7 +265,7 @@ START_TEST(lint_rules)
                       "sample %s outside its family %s", line, current);
         ck_assert(strncmp(line, "otlp_broker_", 12) == 0);
     }
-    ck_assert_uint_eq(n_seen, 21);
+    ck_assert_uint_eq(n_seen, 25);
     free(text);
 }
 END_TEST

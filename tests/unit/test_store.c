@@ -139,7 +139,7 @@ static int on_series(void *ctx, const struct ob_series_view *sv)
 static void scan(struct ob_store *s, int64_t now, struct seen *w)
 {
     memset(w, 0, sizeof *w);
-    ck_assert_int_eq(ob_store_scan(s, now, on_family, on_series, w), 0);
+    ck_assert_int_eq(ob_store_scan(s, now, 0, on_family, on_series, w), 0);
 }
 
 /* ---- open, attach, validation ---- */
@@ -511,13 +511,13 @@ START_TEST(family_unit)
                                         1000, &one, 1, NULL),
                      0);
     char unit[64] = "";
-    ck_assert_int_eq(ob_store_scan(s, 1, u_family, u_series, unit), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, u_family, u_series, unit), 0);
     ck_assert_str_eq(unit, "seconds");
     ck_assert_int_eq(ob_store_family_unit(s, id, gen, "ms", 2), 0); /* latest wins */
-    ck_assert_int_eq(ob_store_scan(s, 1, u_family, u_series, unit), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, u_family, u_series, unit), 0);
     ck_assert_str_eq(unit, "ms");
     ck_assert_int_eq(ob_store_family_unit(s, id, gen, "", 0), 0);
-    ck_assert_int_eq(ob_store_scan(s, 1, u_family, u_series, unit), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, u_family, u_series, unit), 0);
     ck_assert_str_eq(unit, "");
     ck_assert_int_eq(ob_store_family_unit(s, id, gen + 1, "x", 1), OB_E_STALE_FAMILY);
     ob_store_close(s);
@@ -542,7 +542,7 @@ START_TEST(histogram_summary_reshape)
     ck_assert_uint_eq(fl, 0);
 
     struct hseen w = {0};
-    ck_assert_int_eq(ob_store_scan(s, 1, h_family, h_series, &w), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, h_family, h_series, &w), 0);
     ck_assert_int_eq(w.series, 1);
     ck_assert_int_eq(w.last.kind, OB_SHAPE_HISTOGRAM);
     ck_assert_uint_eq(w.last.n, 3);
@@ -562,7 +562,7 @@ START_TEST(histogram_summary_reshape)
     ck_assert_int_eq(ob_store_append_at(s, &r, &hs2, 1200, v3, 1, &fl), 0);
     ck_assert_uint_eq(fl, OB_APPEND_RESHAPED);
     memset(&w, 0, sizeof w);
-    ck_assert_int_eq(ob_store_scan(s, 1, h_family, h_series, &w), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, h_family, h_series, &w), 0);
     ck_assert_uint_eq(w.last.n, 2);
     ck_assert_int_eq(w.last.ts_ms, 1200);
     ck_assert_mem_eq(w.values, v3, sizeof v3);
@@ -582,7 +582,7 @@ START_TEST(histogram_summary_reshape)
     struct ob_series_ref rq = ref_of(q, "");
     ck_assert_int_eq(ob_store_append_at(s, &rq, &ss, 5, sv, 1, &fl), 0);
     memset(&w, 0, sizeof w);
-    ck_assert_int_eq(ob_store_scan(s, 1, h_family, h_series, &w), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, h_family, h_series, &w), 0);
     ck_assert_int_eq(w.series, 2);
     ck_assert_int_eq(w.last.kind, OB_SHAPE_SUMMARY);
     ck_assert(w.last.has_sum);
@@ -1148,7 +1148,7 @@ START_TEST(concurrent_writers_and_scanner)
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
         int64_t now_ms = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
-        ck_assert_int_eq(ob_store_scan(s, now_ms, cw_family, cw_series, &reader), 0);
+        ck_assert_int_eq(ob_store_scan(s, now_ms, 0, cw_family, cw_series, &reader), 0);
         scans++;
         clock_gettime(CLOCK_MONOTONIC, &t1);
     } while ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 700);
@@ -1227,7 +1227,7 @@ START_TEST(figures)
         }
     double t2 = now_s();
     long seen = 0;
-    ck_assert_int_eq(ob_store_scan(s, 1, count_family, count_series, &seen), 0);
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, count_family, count_series, &seen), 0);
     double t3 = now_s();
     ck_assert_int_eq(seen, (long)n);
     struct ob_store_stats st;
@@ -1429,7 +1429,7 @@ static void *reclaim_scanner(void *arg)
     while (!r->stop) {
         pthread_mutex_lock(&r->scanning);
         cur[0] = '\0';
-        ck_assert_int_eq(ob_store_scan(r->s, r->now, rs_family, rs_series, cur), 0);
+        ck_assert_int_eq(ob_store_scan(r->s, r->now, 0, rs_family, rs_series, cur), 0);
         pthread_mutex_unlock(&r->scanning);
         r->scans++;
     }
