@@ -523,14 +523,16 @@ static uint64_t ex_create(struct ob_store *s, const struct ob_store_shape *d,
     room = (uint32_t)round_up(OB_MAX(room, 1u), EX_ROOM_STEP);
     uint32_t stride = (uint32_t)EX_HDR + room;
     size_t bytes = sizeof(struct ob_store_exemplars) + (size_t)n * stride;
-    uint64_t used = atomic_load_explicit(&s->st->exemplar_used, memory_order_relaxed);
-    if (used + bytes > s->hdr->exemplar_budget)
-        return 0;
     uint64_t off = heap_alloc(s, bytes);
     if (!off)
         return 0;
-    atomic_fetch_add_explicit(&s->st->exemplar_used, (uint64_t)blk(s, off)->units * OB_STORE_UNIT,
-                              memory_order_relaxed);
+    uint64_t size = (uint64_t)blk(s, off)->units * OB_STORE_UNIT;
+    uint64_t used = atomic_load_explicit(&s->st->exemplar_used, memory_order_relaxed);
+    if (used + size > s->hdr->exemplar_budget) {
+        heap_free_now(s, off);
+        return 0;
+    }
+    atomic_fetch_add_explicit(&s->st->exemplar_used, size, memory_order_relaxed);
     struct ob_store_exemplars *e = payload(s, off);
     e->n = n;
     e->stride = stride;

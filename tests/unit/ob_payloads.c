@@ -36,6 +36,7 @@ typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint pb_edp;
 typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets pb_ebuckets;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint pb_sdp;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint__ValueAtQuantile pb_quantile;
+typedef Opentelemetry__Proto__Metrics__V1__Exemplar pb_exemplar;
 
 #define CUMULATIVE OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
 #define DELTA OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
@@ -215,6 +216,38 @@ static pb_hdp *hdp_new(struct builder *b, int64_t start_ns, int64_t ts_ns)
     p->has_time_unix_nano = true;
     p->time_unix_nano = (uint64_t)ts_ns;
     return p;
+}
+
+/* An exemplar with the ids given as hex ("" = none; any length, so that
+ * wrong ones can be sent too), a double value, and time ts_ns (0 = none). */
+static pb_exemplar *exemplar_new(struct builder *b, const char *trace_hex, const char *span_hex,
+                                 double v, int64_t ts_ns)
+{
+    pb_exemplar *e = B_NEW(b, pb_exemplar);
+    opentelemetry__proto__metrics__v1__exemplar__init(e);
+    const char *hex[2] = {trace_hex, span_hex};
+    ProtobufCBinaryData *id[2] = {&e->trace_id, &e->span_id};
+    protobuf_c_boolean *has[2] = {&e->has_trace_id, &e->has_span_id};
+    for (int k = 0; k < 2; k++) {
+        size_t n = strlen(hex[k]) / 2;
+        if (!n)
+            continue;
+        id[k]->data = B_ARRAY(b, uint8_t, n);
+        id[k]->len = n;
+        for (size_t i = 0; i < n; i++) {
+            unsigned byte;
+            sscanf(hex[k] + 2 * i, "%2x", &byte);
+            id[k]->data[i] = (uint8_t)byte;
+        }
+        *has[k] = true;
+    }
+    e->value_case = OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_DOUBLE;
+    e->as_double = v;
+    if (ts_ns) {
+        e->has_time_unix_nano = true;
+        e->time_unix_nano = (uint64_t)ts_ns;
+    }
+    return e;
 }
 
 /* One resource with string attributes (key, value pairs, NULL-terminated)
@@ -430,6 +463,7 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
     int64_t ts_ns = d.ts0_ns + (int64_t)round * d.step_ns;
     int64_t start_ns = d.ts0_ns - 3600 * 1000 * OB_NS_PER_MS;
     uint32_t nf = OB_MIN(n, (uint32_t)OB_MIXED_FAMILIES);
+    char trace[33], span[17];
 
     struct builder b;
     builder_init(&b, 256 * 1024);
@@ -489,11 +523,26 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
             hp->count = count;
             hp->has_sum = true;
             hp->sum = sum;
+            if (d.exemplars) {
+                snprintf(trace, sizeof trace, "%016llx%016llx", (unsigned long long)round + 1,
+                         (unsigned long long)s);
+                snprintf(span, sizeof span, "%016llx", (unsigned long long)s * 31 + round);
+                hp->exemplars = B_ARRAY(&b, pb_exemplar *, 1);
+                hp->exemplars[hp->n_exemplars++] =
+                    exemplar_new(&b, trace, span, mixed_bounds[s % OB_MIXED_HIST_BOUNDS] * 0.9, ts_ns);
+            }
             fam[f]->histogram->data_points[fam[f]->histogram->n_data_points++] = hp;
         } else {
             pb_ndp *p = ndp_new(&b, kind == 1 ? start_ns : 0, ts_ns);
             p->attributes = attrs;
             p->n_attributes = na;
+            if (d.exemplars) {
+                snprintf(trace, sizeof trace, "%016llx%016llx", (unsigned long long)round + 1,
+                         (unsigned long long)s);
+                snprintf(span, sizeof span, "%016llx", (unsigned long long)s * 31 + round);
+                p->exemplars = B_ARRAY(&b, pb_exemplar *, 1);
+                p->exemplars[p->n_exemplars++] = exemplar_new(&b, trace, span, 1, ts_ns);
+            }
             if (kind == 0) {
                 ndp_double(p, (double)((s * 7919u + round * 104729u) % 100000u) / 100.0);
                 fam[f]->gauge->data_points[fam[f]->gauge->n_data_points++] = p;
@@ -784,9 +833,86 @@ int ob_payload_many_labels(struct ob_buf *out, int64_t ts_ns, unsigned n_labels)
     return finish(&b, &req.base, out);
 }
 
+int ob_payload_exemplars(struct ob_buf *out, int64_t ts_ns)
+{
+    static const char T1[] = "5b8efff798038103d269b633813fc60c", S1[] = "eee19b7ec3c1b174";
+    static const char T2[] = "0af7651916cd43dd8448eb211c80319c", S2[] = "b7ad6b7169203331";
+    const int64_t s = 1000 * OB_NS_PER_MS;
+    struct builder b;
+    builder_init(&b, 16 * 1024);
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req;
+    pb_sm *sm = request_new(&b, &req, special_res, "special", NULL, 3);
+
+    pb_metric *m = metric_new(&b, "checkout.requests", "Checkouts", NULL);
+    pb_sum *sum = metric_sum(&b, m, 2, CUMULATIVE, true);
+    pb_ndp *p = ndp_new(&b, ts_ns - 60 * s, ts_ns);
+    ndp_int(p, 7);
+    p->attributes = B_ARRAY(&b, pb_kv *, 1);
+    p->attributes[p->n_attributes++] = kv_str(&b, "route", "/a");
+    p->exemplars = B_ARRAY(&b, pb_exemplar *, 2);
+    pb_exemplar *e = exemplar_new(&b, T1, S1, 1, ts_ns - 2 * s);
+    e->filtered_attributes = B_ARRAY(&b, pb_kv *, 1);
+    e->filtered_attributes[e->n_filtered_attributes++] = kv_str(&b, "user.id", "u-1");
+    p->exemplars[p->n_exemplars++] = e;
+    e = exemplar_new(&b, T2, S2, 2, ts_ns - 1 * s);
+    e->filtered_attributes = B_ARRAY(&b, pb_kv *, 1);
+    e->filtered_attributes[e->n_filtered_attributes++] = kv_str(&b, "user.id", "u-\"2\"");
+    p->exemplars[p->n_exemplars++] = e;
+    sum->data_points[sum->n_data_points++] = p;
+    p = ndp_new(&b, ts_ns - 60 * s, ts_ns);
+    ndp_int(p, 3);
+    p->attributes = B_ARRAY(&b, pb_kv *, 1);
+    p->attributes[p->n_attributes++] = kv_str(&b, "route", "/b");
+    p->exemplars = B_ARRAY(&b, pb_exemplar *, 1);
+    e = exemplar_new(&b, T1, S1, 3, 0);
+    e->filtered_attributes = B_ARRAY(&b, pb_kv *, 1);
+    char long_value[101];
+    memset(long_value, 'v', 100);
+    long_value[100] = '\0';
+    e->filtered_attributes[e->n_filtered_attributes++] = kv_str(&b, "note", long_value);
+    p->exemplars[p->n_exemplars++] = e;
+    sum->data_points[sum->n_data_points++] = p;
+    sm->metrics[sm->n_metrics++] = m;
+
+    m = metric_new(&b, "checkout.duration", "Checkout time", "s");
+    pb_hist *h = metric_hist(&b, m, 1);
+    pb_hdp *hp = hdp_new(&b, ts_ns - 60 * s, ts_ns);
+    static const double bounds[] = {0.1, 1};
+    static const uint64_t counts[] = {1, 2, 1};
+    hp->n_explicit_bounds = 2;
+    hp->explicit_bounds = B_ARRAY(&b, double, 2);
+    memcpy(hp->explicit_bounds, bounds, sizeof bounds);
+    hp->n_bucket_counts = 3;
+    hp->bucket_counts = B_ARRAY(&b, uint64_t, 3);
+    memcpy(hp->bucket_counts, counts, sizeof counts);
+    hp->has_count = true;
+    hp->count = 4;
+    hp->has_sum = true;
+    hp->sum = 3.6;
+    hp->exemplars = B_ARRAY(&b, pb_exemplar *, 6);
+    hp->exemplars[hp->n_exemplars++] = exemplar_new(&b, T1, S1, 0.05, ts_ns - 5 * s);
+    hp->exemplars[hp->n_exemplars++] = exemplar_new(&b, T1, S2, 0.5, ts_ns - 4 * s);
+    hp->exemplars[hp->n_exemplars++] = exemplar_new(&b, T2, S2, 1, ts_ns - 3 * s);
+    hp->exemplars[hp->n_exemplars++] = exemplar_new(&b, T2, S1, 3, ts_ns - 2 * s);
+    hp->exemplars[hp->n_exemplars++] = exemplar_new(&b, T1, "01", 0.7, ts_ns - 1 * s);
+    hp->exemplars[hp->n_exemplars++] = exemplar_new(&b, T1 + 2, S1, 0.7, ts_ns - 1 * s);
+    h->data_points[h->n_data_points++] = hp;
+    sm->metrics[sm->n_metrics++] = m;
+
+    m = metric_new(&b, "checkout.inflight", "In flight", NULL);
+    pb_gauge *g = metric_gauge(&b, m, 1);
+    p = ndp_new(&b, 0, ts_ns);
+    ndp_int(p, 2);
+    p->exemplars = B_ARRAY(&b, pb_exemplar *, 1);
+    p->exemplars[p->n_exemplars++] = exemplar_new(&b, T1, S1, 2, ts_ns);
+    g->data_points[g->n_data_points++] = p;
+    sm->metrics[sm->n_metrics++] = m;
+    return finish(&b, &req.base, out);
+}
+
 const char *const ob_payload_special_names[] = {
     "delta", "summary", "exphist", "norecorded", "empty", "anyvalues", "badutf8", "manylabels",
-    NULL,
+    "exemplars", NULL,
 };
 
 int ob_payload_special(const char *name, struct ob_buf *out, int64_t ts_ns)
@@ -807,5 +933,7 @@ int ob_payload_special(const char *name, struct ob_buf *out, int64_t ts_ns)
         return ob_payload_bad_utf8(out, ts_ns);
     if (!strcmp(name, "manylabels"))
         return ob_payload_many_labels(out, ts_ns, 200);
+    if (!strcmp(name, "exemplars"))
+        return ob_payload_exemplars(out, ts_ns);
     return -EINVAL;
 }

@@ -84,6 +84,8 @@ struct ob_mixed_opts {
     int64_t ts0_ns;           /* time of round 0 */
     int64_t step_ns;          /* 0 = 1 s */
     uint32_t shuffle_window;  /* 0 or 1 = rounds in order */
+    bool exemplars;           /* every point with one exemplar (trace and span id
+                                 from series and round, time of the point) */
 };
 
 uint32_t ob_mixed_batches_per_round(const struct ob_mixed_opts *o);
@@ -128,8 +130,25 @@ int ob_payload_bad_utf8(struct ob_buf *out, int64_t ts_ns);
 /* "many.labels" Gauge, as_int 1, n_labels attributes label_000="v000", ... */
 int ob_payload_many_labels(struct ob_buf *out, int64_t ts_ns, unsigned n_labels);
 
+/* Exemplars (trace ids T1 5b8efff798038103d269b633813fc60c, T2
+ * 0af7651916cd43dd8448eb211c80319c; span ids S1 eee19b7ec3c1b174, S2
+ * b7ad6b7169203331; times relative to ts_ns in seconds):
+ *  - "checkout.requests" counter (cumulative, start ts - 60 s):
+ *    {route="/a"} 7 with exemplars (T1, S1, 1 at -2 s, user.id="u-1") and
+ *    (T2, S2, 2 at -1 s, user.id="u-\"2\"");
+ *    {route="/b"} 3 with (T1, S1, 3, no time, note = 100 x "v": over the 128
+ *    characters with the ids, so only the ids are kept).
+ *  - "checkout.duration" histogram (unit "s", bounds 0.1, 1, counts 1, 2, 1,
+ *    count 4, sum 3.6) with exemplars (T1, S1, 0.05 at -5 s), (T1, S2, 0.5 at
+ *    -4 s), (T2, S2, 1 at -3 s: bound 1 takes it, newer than 0.5), (T2, S1, 3
+ *    at -2 s: +Inf), a span id of one byte and a trace id of 15 bytes (both
+ *    invalid).
+ *  - "checkout.inflight" gauge 2 with an exemplar (dropped: a gauge). */
+int ob_payload_exemplars(struct ob_buf *out, int64_t ts_ns);
+
 /* The special cases by name ("delta", "summary", "exphist", "norecorded",
- * "empty", "anyvalues", "badutf8", "manylabels" (with 200 labels)), for
+ * "empty", "anyvalues", "badutf8", "manylabels" (with 200 labels),
+ * "exemplars"), for
  * tools; -EINVAL for an unknown name.  ob_payload_special_names lists them,
  * NULL-terminated. */
 extern const char *const ob_payload_special_names[];

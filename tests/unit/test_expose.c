@@ -757,6 +757,77 @@ START_TEST(store_created)
 }
 END_TEST
 
+/* Exemplars: OpenMetrics after a counter's _total and a histogram's buckets
+ * (golden file), protobuf in Counter.exemplar and Bucket.exemplar with an
+ * explicit +Inf bucket when that one has an exemplar; a quoted UTF-8 label
+ * name as the scraper reads names; never in text 0.0.4. */
+START_TEST(store_exemplars)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t c = family("orders_total", OB_FAMILY_COUNTER, "");
+    uint32_t h = family("wait_seconds", OB_FAMILY_HISTOGRAM, "");
+    static const char cl[] = "span_id=\"00f067aa0ba902b7\",user_id=\"a\\\"b\"";
+    const struct ob_exemplar cex = {0, sizeof cl - 1, cl, ts - 500, 2};
+    struct ob_series_ref r = {.family = c, .hash = ob_store_hash(c, "", 0), .key = "",
+                              .exemplars = &cex, .n_exemplars = 1};
+    const double one = 5;
+    ck_assert_int_eq(ob_store_append(store, &r, &scalar, ts, &one, NULL), 0);
+    static const char quoted[] = "\x01" "\"user.id\"=\"7\"";
+    const struct ob_exemplar hex[] = {
+        {0, sizeof "trace_id=\"0af7\"" - 1, "trace_id=\"0af7\"", ts - 1500, 0.25},
+        {2, sizeof quoted - 1, quoted, ts - 250, 12.5},
+    };
+    static const double b[] = {0.5, 10};
+    struct ob_shape sh = {.kind = OB_SHAPE_HISTOGRAM, .n = 2, .points = b, .has_sum = true};
+    static const double v[] = {3, 13, 1, 2, 3};
+    r = (struct ob_series_ref){.family = h, .hash = ob_store_hash(h, "", 0), .key = "",
+                               .exemplars = hex, .n_exemplars = 2};
+    ck_assert_int_eq(ob_store_append(store, &r, &sh, ts, v, NULL), 0);
+
+    check_openmetrics(NULL, "expose_exemplars.om");
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_opts utf8 = {.openmetrics = true, .utf8 = true};
+    ck_assert_int_eq(ob_expose_store(store, &utf8, now_ms(), &out), 0);
+    ob_buf_putc(&out, '\0');
+    ck_assert_msg(strstr(out.data, "wait_seconds_bucket{le=\"+Inf\"} 3 # {\"user.id\"=\"7\"} 12.5 "
+                                   "1699999999.750\n"),
+                  "%s", out.data);
+    out.len = 0;
+    ck_assert_int_eq(ob_expose_store(store, NULL, now_ms(), &out), 0);
+    ob_buf_putc(&out, '\0');
+    ck_assert_msg(!strstr(out.data, " # {") && !strstr(out.data, "trace_id"), "%s", out.data);
+
+    out.len = 0;
+    struct ob_expose_opts pb = {.protobuf = true};
+    ck_assert_int_eq(ob_expose_store(store, &pb, now_ms(), &out), 0);
+    size_t at = 0;
+    Io__Prometheus__Client__MetricFamily *mf = next_family(&out, &at);
+    Io__Prometheus__Client__Exemplar *e = mf->metric[0]->counter->exemplar;
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->n_label, 2);
+    ck_assert_str_eq(e->label[0]->name, "span_id");
+    ck_assert_str_eq(e->label[0]->value, "00f067aa0ba902b7");
+    ck_assert_str_eq(e->label[1]->name, "user_id");
+    ck_assert_str_eq(e->label[1]->value, "a\"b"); /* unescaped */
+    ck_assert(e->value == 2);
+    ck_assert(e->timestamp && e->timestamp->seconds == 1699999999 && e->timestamp->nanos == 500000000);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+    mf = next_family(&out, &at);
+    Io__Prometheus__Client__Histogram *hg = mf->metric[0]->histogram;
+    ck_assert_uint_eq(hg->n_bucket, 3); /* 0.5, 10, and +Inf for its exemplar */
+    ck_assert_ptr_nonnull(hg->bucket[0]->exemplar);
+    ck_assert_str_eq(hg->bucket[0]->exemplar->label[0]->value, "0af7");
+    ck_assert(hg->bucket[0]->exemplar->value == 0.25);
+    ck_assert_ptr_null(hg->bucket[1]->exemplar);
+    ck_assert(isinf(hg->bucket[2]->upper_bound) && hg->bucket[2]->cumulative_count == 3);
+    ck_assert_str_eq(hg->bucket[2]->exemplar->label[0]->name, "user_id"); /* legacy scraper */
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+    ck_assert_uint_eq(at, out.len);
+    ob_buf_fini(&out);
+}
+END_TEST
+
 START_TEST(store_family_order)
 {
     const int64_t ts = 1700000000000;
@@ -819,6 +890,7 @@ Suite *expose_suite(void)
     tcase_add_test(tc, store_family_order);
     tcase_add_test(tc, store_protobuf);
     tcase_add_test(tc, store_created);
+    tcase_add_test(tc, store_exemplars);
     tcase_add_test(tc, store_enomem);
     suite_add_tcase(s, tc);
     return s;

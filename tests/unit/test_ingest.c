@@ -363,6 +363,67 @@ START_TEST(summary_exposed)
 }
 END_TEST
 
+/* OpenMetrics text of the store, for exemplars. */
+static char *scrape_om(void)
+{
+    static struct ob_buf out;
+    out.len = 0;
+    struct ob_expose_opts o = {.openmetrics = true};
+    ck_assert_int_eq(ob_expose_store(store, &o, now_ns / 1000000, &out), 0);
+    ob_buf_putc(&out, '\0');
+    return out.data;
+}
+
+/* Exemplars per docs/otlp-to-prometheus.md section 11 (the payload is
+ * described in ob_payloads.h): the newest per counter, each histogram
+ * exemplar in the first bucket whose bound is >= its value, ids in hex,
+ * attributes only within 128 characters, bad ones and a gauge's counted;
+ * their points are stored either way. */
+START_TEST(exemplars_kept_and_placed)
+{
+    struct ob_buf b = {0};
+    ck_assert_int_eq(ob_payload_exemplars(&b, now_ns), 0);
+    struct ob_ingest_result res = send(&b);
+    ck_assert_uint_eq(res.points, 4);
+    ck_assert_uint_eq(res.rejected, 0);
+    ck_assert_uint_eq(res.exemplars, 3 + 4);
+    ck_assert_uint_eq(res.exemplars_dropped[OB_EXDROP_INVALID], 2);
+    ck_assert_uint_eq(res.exemplars_dropped[OB_EXDROP_TYPE], 1);
+    ck_assert_uint_eq(res.exemplars_dropped[OB_EXDROP_MEMORY], 0);
+
+    int64_t ms = now_ns / 1000000 - 1000; /* the newest exemplar's time, in OpenMetrics seconds */
+    char want[1024];
+    const char *om = scrape_om();
+    snprintf(want, sizeof want,
+             "checkout_requests_total{job=\"special\",route=\"/a\"} 7 # "
+             "{span_id=\"b7ad6b7169203331\",trace_id=\"0af7651916cd43dd8448eb211c80319c\","
+             "user_id=\"u-\\\"2\\\"\"} 2 %lld.%03lld\n",
+             (long long)(ms / 1000), (long long)(ms % 1000));
+    ck_assert_msg(strstr(om, want), "want %s in:\n%s", want, om);
+    /* over 128 characters with its attribute: the ids alone, at the point's time */
+    snprintf(want, sizeof want,
+             "checkout_requests_total{job=\"special\",route=\"/b\"} 3 # "
+             "{span_id=\"eee19b7ec3c1b174\",trace_id=\"5b8efff798038103d269b633813fc60c\"} 3 "
+             "%lld.%03lld\n",
+             (long long)(now_ns / 1000000000), (long long)(now_ns / 1000000 % 1000));
+    ck_assert_msg(strstr(om, want), "want %s in:\n%s", want, om);
+    ck_assert_msg(strstr(om, "checkout_duration_seconds_bucket{job=\"special\",le=\"0.1\"} 1 # "
+                             "{span_id=\"eee19b7ec3c1b174\",trace_id=\"5b8efff798038103d269b633813fc60c\"} 0.05 "),
+                  "%s", om);
+    ck_assert_msg(strstr(om, "checkout_duration_seconds_bucket{job=\"special\",le=\"1\"} 3 # "
+                             "{span_id=\"b7ad6b7169203331\",trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 1 "),
+                  "%s", om);
+    ck_assert_msg(strstr(om, "checkout_duration_seconds_bucket{job=\"special\",le=\"+Inf\"} 4 # "
+                             "{span_id=\"eee19b7ec3c1b174\",trace_id=\"0af7651916cd43dd8448eb211c80319c\"} 3 "),
+                  "%s", om);
+    ck_assert_msg(strstr(om, "checkout_duration_seconds_sum{job=\"special\"} 3.6\n"), "%s", om);
+    ck_assert_msg(strstr(om, "checkout_inflight{job=\"special\"} 2\n"), "%s", om);
+    /* text 0.0.4 has no exemplars */
+    ck_assert_ptr_null(strstr(scrape(), " # {"));
+    ob_buf_fini(&b);
+}
+END_TEST
+
 START_TEST(malformed_body)
 {
     struct ob_ingest_result res;
@@ -614,6 +675,7 @@ Suite *ingest_suite(void)
     tcase_add_test(tc, out_of_order_rules);
     tcase_add_test(tc, stale_and_empty);
     tcase_add_test(tc, summary_exposed);
+    tcase_add_test(tc, exemplars_kept_and_placed);
     tcase_add_test(tc, malformed_body);
     tcase_add_test(tc, batching_does_not_matter);
     tcase_add_test(tc, batching_while_the_cache_grows);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1553,6 +1554,247 @@ START_TEST(kill9_during_family_reclaim)
 }
 END_TEST
 
+/* ---- exemplars ---- */
+
+/* What a scan with OB_SCAN_EXEMPLARS saw of the first series: its entries
+ * as "labels value ts" texts, "-" for an empty entry. */
+struct ex_seen {
+    int series;
+    uint32_t n;
+    char entry[8][160];
+};
+
+static int ex_family(void *ctx, const struct ob_family_view *f)
+{
+    OB_UNUSED(ctx);
+    OB_UNUSED(f);
+    return 0;
+}
+
+static int ex_series(void *ctx, const struct ob_series_view *sv)
+{
+    struct ex_seen *w = ctx;
+    if (w->series++ == 0) {
+        w->n = sv->n_exemplars;
+        for (uint32_t i = 0; i < sv->n_exemplars && i < 8; i++) {
+            struct ob_exemplar_view e;
+            if (ob_series_exemplar(sv, i, &e))
+                snprintf(w->entry[i], sizeof w->entry[i], "%.*s %g %lld", (int)e.labels_len, e.labels,
+                         e.value, (long long)e.ts_ms);
+            else
+                snprintf(w->entry[i], sizeof w->entry[i], "-");
+        }
+    }
+    return 0;
+}
+
+static struct ex_seen ex_scan(struct ob_store *s, unsigned flags)
+{
+    struct ex_seen w;
+    memset(&w, 0, sizeof w);
+    ck_assert_int_eq(ob_store_scan(s, 1, flags, ex_family, ex_series, &w), 0);
+    return w;
+}
+
+#define EXEMPLAR(index, labels, ts, v) {(index), sizeof(labels) - 1, (labels), (ts), (v)}
+
+static int app_ex(struct ob_store *s, uint32_t family, const struct ob_shape *sh, int64_t ts,
+                  const double *v, const struct ob_exemplar *ex, uint32_t n_ex, unsigned *flags)
+{
+    struct ob_series_ref r = ref_of(family, "");
+    r.exemplars = ex;
+    r.n_exemplars = n_ex;
+    return ob_store_append_at(s, &r, sh, ts, v, 1, flags);
+}
+
+/* A counter keeps its newest exemplar; an older one, or one of a rejected
+ * sample, changes nothing; a longer label block moves the entry to a wider
+ * block; text scans do not copy them. */
+START_TEST(exemplars_newest_wins)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t c = fam(s, "c_total", OB_FAMILY_COUNTER);
+    double v = 1;
+    unsigned fl;
+    struct ob_exemplar a = EXEMPLAR(0, "trace_id=\"a\"", 900, 0.5);
+    ck_assert_int_eq(app_ex(s, c, &scalar, 1000, &v, &a, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    struct ex_seen w = ex_scan(s, OB_SCAN_EXEMPLARS);
+    ck_assert_uint_eq(w.n, 1);
+    ck_assert_str_eq(w.entry[0], "trace_id=\"a\" 0.5 900");
+    ck_assert_uint_eq(ex_scan(s, 0).n, 0);
+
+    struct ob_exemplar older = EXEMPLAR(0, "trace_id=\"o\"", 800, 9);
+    v = 2;
+    ck_assert_int_eq(app_ex(s, c, &scalar, 2000, &v, &older, 1, &fl), 0);
+    ck_assert_str_eq(ex_scan(s, OB_SCAN_EXEMPLARS).entry[0], "trace_id=\"a\" 0.5 900");
+    struct ob_exemplar dup = EXEMPLAR(0, "trace_id=\"d\"", 5000, 9);
+    v = 3; /* same ts, other value: a duplicate, refused with its exemplar */
+    ck_assert_int_eq(app_ex(s, c, &scalar, 2000, &v, &dup, 1, &fl), OB_E_DUPLICATE);
+    ck_assert_str_eq(ex_scan(s, OB_SCAN_EXEMPLARS).entry[0], "trace_id=\"a\" 0.5 900");
+
+    static char long_labels[100];
+    memset(long_labels, 'x', sizeof long_labels);
+    struct ob_exemplar wide = {0, sizeof long_labels, long_labels, 2000, 7};
+    struct ob_store_stats st0, st1;
+    ob_store_stats(s, &st0);
+    v = 4;
+    ck_assert_int_eq(app_ex(s, c, &scalar, 3000, &v, &wide, 1, &fl), 0);
+    ck_assert_uint_eq(fl, 0);
+    ob_store_stats(s, &st1);
+    ck_assert_uint_gt(st1.exemplar_bytes, st0.exemplar_bytes); /* the wider block replaced it */
+    w = ex_scan(s, OB_SCAN_EXEMPLARS);
+    ck_assert_int_eq((int)strlen(w.entry[0]), 100 + 7);
+    ck_assert_str_eq(w.entry[0] + 100, " 7 2000");
+    /* an identical resend writes its exemplar again */
+    struct ob_exemplar again = EXEMPLAR(0, "trace_id=\"r\"", 2500, 1);
+    ck_assert_int_eq(app_ex(s, c, &scalar, 3000, &v, &again, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    ck_assert_str_eq(ex_scan(s, OB_SCAN_EXEMPLARS).entry[0], "trace_id=\"r\" 1 2500");
+    ob_store_close(s);
+}
+END_TEST
+
+/* A histogram has an entry per bucket and +Inf; a new shape starts without
+ * them; an index out of range is ignored. */
+START_TEST(exemplars_histogram_buckets)
+{
+    struct ob_store_opts o = default_opts();
+    struct ob_store *s = open_ok(&o);
+    uint32_t h = fam(s, "h", OB_FAMILY_HISTOGRAM);
+    static const double b2[] = {1, 5};
+    struct ob_shape sh = {.kind = OB_SHAPE_HISTOGRAM, .n = 2, .points = b2, .has_sum = true};
+    const double v[] = {3, 6, 1, 2, 3};
+    const struct ob_exemplar ex[] = {
+        EXEMPLAR(0, "a=\"\"", 10, 0.5), EXEMPLAR(2, "b=\"\"", 11, 9), EXEMPLAR(3, "c=\"\"", 12, 99),
+    };
+    unsigned fl;
+    ck_assert_int_eq(app_ex(s, h, &sh, 1000, v, ex, 3, &fl), 0);
+    struct ex_seen w = ex_scan(s, OB_SCAN_EXEMPLARS);
+    ck_assert_uint_eq(w.n, 3);
+    ck_assert_str_eq(w.entry[0], "a=\"\" 0.5 10");
+    ck_assert_str_eq(w.entry[1], "-");
+    ck_assert_str_eq(w.entry[2], "b=\"\" 9 11");
+    static const double b3[] = {1, 5, 10};
+    struct ob_shape sh3 = {.kind = OB_SHAPE_HISTOGRAM, .n = 3, .points = b3, .has_sum = true};
+    const double v3[] = {3, 6, 1, 2, 3, 3};
+    ck_assert_int_eq(app_ex(s, h, &sh3, 2000, v3, NULL, 0, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESHAPED);
+    ck_assert_uint_eq(ex_scan(s, OB_SCAN_EXEMPLARS).n, 0);
+    ck_assert_int_eq(app_ex(s, h, &sh3, 3000, v3, &ex[1], 1, &fl), 0);
+    w = ex_scan(s, OB_SCAN_EXEMPLARS);
+    ck_assert_uint_eq(w.n, 4);
+    ck_assert_str_eq(w.entry[2], "b=\"\" 9 11");
+    ck_assert_str_eq(w.entry[3], "-");
+    ob_store_close(s);
+}
+END_TEST
+
+/* The budget: a series that would need more gets none (flagged), its
+ * sample is stored; an expired series gives its bytes back. */
+START_TEST(exemplars_budget)
+{
+    struct ob_store_opts o = default_opts();
+    o.exemplar_bytes = 250; /* a counter's block: 8 + 24 + 32 bytes, 80 with the heap's header */
+    struct ob_store *s = open_ok(&o);
+    uint32_t c = fam(s, "c_total", OB_FAMILY_COUNTER);
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.exemplar_budget, 250);
+    double v = 1;
+    unsigned fl;
+    char key[16];
+    struct ob_exemplar e = EXEMPLAR(0, "k=\"abc\"", 1, 1);
+    int kept = 0;
+    for (int i = 0; i < 8; i++) {
+        snprintf(key, sizeof key, "i=\"%d\"", i);
+        struct ob_series_ref r = ref_of(c, key);
+        r.exemplars = &e;
+        r.n_exemplars = 1;
+        ck_assert_int_eq(ob_store_append_at(s, &r, &scalar, 1000, &v, 1, &fl), 0);
+        kept += !(fl & OB_APPEND_EXEMPLARS_FULL);
+    }
+    ob_store_stats(s, &st);
+    ck_assert_int_eq(kept, 3);
+    ck_assert_uint_eq(st.exemplar_bytes, 3 * 80);
+    ck_assert_uint_eq(st.series_live, 8);
+    ck_assert_uint_eq(ob_store_expire(s, 1 + o.series_ttl_ms + 1), 8);
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.exemplar_bytes, 0);
+    ob_store_close(s);
+}
+END_TEST
+
+/* Exemplars live in the store: a clean reopen and a repair after a kill -9
+ * keep them, and a repair drops an exemplar block that is not one. */
+START_TEST(exemplars_survive_restart)
+{
+    struct ob_store_opts o = default_opts();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct ob_store *s = NULL;
+        char e[OB_ERR_LEN];
+        uint32_t c, g;
+        if (ob_store_open(&o, &s, e) ||
+            ob_store_family(s, "c_total", 7, OB_FAMILY_COUNTER, NULL, 0, &c, &g))
+            _exit(1);
+        struct ob_exemplar ex = EXEMPLAR(0, "span_id=\"0a0b\"", 900, 0.25);
+        struct ob_series_ref r = {.family = c, .family_gen = g, .hash = ob_store_hash(c, "", 0),
+                                  .key = "", .exemplars = &ex, .n_exemplars = 1};
+        double v = 1;
+        if (ob_store_append_at(s, &r, &scalar, 1000, &v, 1, NULL))
+            _exit(2);
+        r.key = "x";
+        r.key_len = 1;
+        r.hash = ob_store_hash(c, "x", 1);
+        if (ob_store_append_at(s, &r, &scalar, 1000, &v, 1, NULL))
+            _exit(3);
+        _exit(0); /* killed, as far as the store knows */
+    }
+    wait_child(pid, 0);
+    /* Spoil the second series' exemplar block offset, as a torn store could. */
+    struct ob_store *ro = NULL;
+    ck_assert_int_eq(ob_store_open_readonly(shm_name, &ro, errbuf), 0);
+    ob_store_close(ro);
+    int fd = shm_open(shm_name, O_RDWR, 0);
+    ck_assert_int_ge(fd, 0);
+    struct stat sb;
+    ck_assert_int_eq(fstat(fd, &sb), 0);
+    unsigned char *m = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ck_assert(m != MAP_FAILED);
+    const struct ob_store_hdr *hdr = (const void *)m;
+    uint64_t page = hdr->page_size;
+    uint64_t slots_off = page + ((64u * (1 + OB_STORE_STRIPES) + page - 1) / page) * page;
+    slots_off += ((128ull * hdr->max_families + page - 1) / page) * page;
+    uint64_t fic = 1;
+    while (fic < 2ull * hdr->max_families)
+        fic <<= 1;
+    slots_off += ((4 * fic + page - 1) / page) * page;
+    struct ob_store_slot *slots = (void *)(m + slots_off);
+    struct ob_store_shape *d1 = (void *)(m + slots[1].data_off + sizeof(struct ob_store_block));
+    ck_assert_uint_ne(d1->exemplars_off, 0);
+    d1->exemplars_off += 16; /* inside a block, not at one */
+    munmap(m, (size_t)sb.st_size);
+    close(fd);
+
+    struct ob_store *s = open_ok(&o);
+    struct ex_seen w = ex_scan(s, OB_SCAN_EXEMPLARS);
+    ck_assert_int_eq(w.series, 2);
+    ck_assert_uint_eq(w.n, 1);
+    ck_assert_str_eq(w.entry[0], "span_id=\"0a0b\" 0.25 900");
+    struct ob_store_stats st;
+    ob_store_stats(s, &st);
+    ck_assert_uint_eq(st.repairs, 1);
+    ck_assert_uint_eq(st.exemplar_bytes, 80); /* the spoiled one is not counted */
+    ob_store_close(s);
+    s = open_ok(&o);
+    ck_assert_str_eq(ex_scan(s, OB_SCAN_EXEMPLARS).entry[0], "span_id=\"0a0b\" 0.25 900");
+    ob_store_close(s);
+}
+END_TEST
+
 Suite *store_suite(void);
 Suite *store_suite(void)
 {
@@ -1584,6 +1826,10 @@ Suite *store_suite(void)
     tcase_add_test(tc, stale_family_id_never_writes);
     tcase_add_test(tc, family_reclaim_during_scans);
     tcase_add_test(tc, kill9_during_family_reclaim);
+    tcase_add_test(tc, exemplars_newest_wins);
+    tcase_add_test(tc, exemplars_histogram_buckets);
+    tcase_add_test(tc, exemplars_budget);
+    tcase_add_test(tc, exemplars_survive_restart);
     suite_add_tcase(s, tc);
     return s;
 }
