@@ -10,6 +10,8 @@ start_broker
 check "ingest calculator" 200 "$(post /v1/metrics "$TMP/r1.bin")"
 "$OB_BUILD/bench/loadgen" --port "$PORT" --requests 20 >/dev/null 2>&1 && ok "ingest mixed dataset" ||
     bad "loadgen"
+"$MKPAYLOAD" exemplars >"$TMP/ex.bin"
+check "ingest exemplars" 200 "$(post /v1/metrics "$TMP/ex.bin")"
 
 ctype() { grep -i '^content-type:' "$1" | tr -d '\r' | cut -d' ' -f2-; }
 get() { # FILE ACCEPT [curl args]
@@ -108,6 +110,20 @@ while IFS= read -r line; do
     case $line in ok*) ok "${line#ok   }" ;; *) bad "${line#FAIL }" ;; esac
 done < <("$PY" "$(dirname "$0")/pb_check.py" "$TMP/py/io/prometheus/client/metrics_pb2.py" \
              "$TMP/pb_s" "$TMP/text_cs" 2>&1)
+
+# Exemplars: the same in OpenMetrics (strict parser) and protobuf; none in
+# text 0.0.4 (3 counter series and buckets 0.1, 1 and +Inf of mkpayload's).
+get "$TMP/om_x" "$PROM242"
+get "$TMP/pb_x" "$PB"
+while IFS= read -r line; do
+    case $line in ok*) ok "${line#ok   }" ;; *) bad "${line#FAIL }" ;; esac
+done < <("$PY" "$(dirname "$0")/exemplar_check.py" "$TMP/py/io/prometheus/client/metrics_pb2.py" \
+             "$TMP/pb_x" "$TMP/om_x" 5 2>&1)
+check "OpenMetrics: the newest counter exemplar, ids in hex" 1 \
+    "$(grep -c '^checkout_requests_total{job="special",route="/a"} 7 # {span_id="b7ad6b7169203331",trace_id="0af7651916cd43dd8448eb211c80319c",user_id="u-\\"2\\""} 2 ' "$TMP/om_x")"
+check "text 0.0.4: no exemplars" 0 "$(curl -fsS "$(url /metrics)" | grep -c ' # {')"
+check "exemplars counted" 1 \
+    "$(curl -fsS "$(url /metrics)" | grep -c '^otlp_broker_exemplars_dropped_total{reason="invalid"} 2$')"
 
 stop_broker && ok "clean stop" || bad "clean stop"
 finish
