@@ -62,9 +62,17 @@ check "histogram buckets exposed (15 bounds + Inf, 2 routes)" 32 "$s"
 check "counter came as a double, point not rejected" 0 \
     "$(grep '^otlp_broker_data_points_rejected_total' "$TMP/scrape.txt" | awk '{s+=$2} END {print s}')"
 
+# Exemplars: the JS SDK 2.x exports none, so a built payload brings them
+# (tests/unit/ob_payloads.h, "exemplars").
+"$MKPAYLOAD" exemplars >"$TMP/ex.bin"
+check "exemplar payload accepted" 200 "$(post /v1/metrics "$TMP/ex.bin")"
+
 # Prometheus scrapes the broker: by default (it asks for OpenMetrics first),
-# and with --enable-feature=native-histograms (protobuf first).  The same
-# PromQL answers either way.
+# with --enable-feature=exemplar-storage, and with
+# --enable-feature=native-histograms,exemplar-storage (protobuf first).  The
+# same PromQL answers every time; with exemplar-storage the exemplars are read
+# back through /api/v1/query_exemplars (le="1.0" from protobuf: Prometheus
+# writes the bounds it reads there that way).
 PROM_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 sed "s/127.0.0.1:4318/127.0.0.1:$PORT/" "$HERE/prometheus.yml" >"$TMP/prometheus.yml"
 
@@ -75,6 +83,44 @@ d=json.load(sys.stdin)["data"]["result"]
 print(d[0]["value"][1] if d else "")' 2>/dev/null || true
 }
 count() { query "count($1)"; }
+
+# The exemplars Prometheus stored for a series selector, one line each:
+# "series-labels | exemplar-labels | value", sorted.
+exemplars() {
+    local now
+    now=$(date +%s)
+    curl -fsG "http://127.0.0.1:$PROM_PORT/api/v1/query_exemplars" --data-urlencode "query=$1" \
+        --data-urlencode "start=$((now - 600))" --data-urlencode "end=$((now + 60))" 2>/dev/null |
+        /usr/bin/python3 -c 'import json,sys
+lab = lambda d: ",".join("%s=%s" % kv for kv in sorted(d.items()) if kv[0] not in ("instance",))
+for s in json.load(sys.stdin)["data"]:
+    for e in s["exemplars"]:
+        print("%s | %s | %s" % (lab(s["seriesLabels"]), lab(e["labels"]), e["value"]))' 2>/dev/null |
+        sort -u || true
+}
+
+# prom_exemplars WHAT LE USER: LE is how Prometheus writes the bound 1 it
+# read, USER the exemplar label value u-"2" as it keeps it (its OpenMetrics
+# parser, 2.42, leaves the escapes of exemplar label values in; protobuf and
+# the strict Python parser give the value itself).
+prom_exemplars() {
+    local what=$1 le1=$2 user=$3 got=
+    for _ in $(seq 1 20); do
+        got=$(exemplars 'checkout_requests_total{route="/a"}')
+        [ -n "$got" ] && break
+        sleep 0.5
+    done
+    check "$what: query_exemplars on the counter" \
+        "__name__=checkout_requests_total,job=special,route=/a | span_id=b7ad6b7169203331,trace_id=0af7651916cd43dd8448eb211c80319c,user_id=$user | 2" \
+        "$got"
+    check "$what: query_exemplars on the buckets" \
+        "$(printf '%s\n' \
+            '__name__=checkout_duration_seconds_bucket,job=special,le=+Inf | span_id=eee19b7ec3c1b174,trace_id=0af7651916cd43dd8448eb211c80319c | 3' \
+            '__name__=checkout_duration_seconds_bucket,job=special,le=0.1 | span_id=eee19b7ec3c1b174,trace_id=5b8efff798038103d269b633813fc60c | 0.05' \
+            "__name__=checkout_duration_seconds_bucket,job=special,le=$le1 | span_id=b7ad6b7169203331,trace_id=0af7651916cd43dd8448eb211c80319c | 1")" \
+        "$(exemplars 'checkout_duration_seconds_bucket')"
+    check "$what: no exemplars on the gauge" "" "$(exemplars 'checkout_inflight')"
+}
 
 # prom_round WHAT [prometheus flags...]: a fresh Prometheus, the checks, stop.
 prom_round() {
@@ -103,12 +149,17 @@ prom_round() {
 t=json.load(sys.stdin)["data"]["activeTargets"]
 print(" ".join(x["health"]+":"+x["lastError"] for x in t))')
     check "$what: Prometheus target health" "up:" "$health"
+    case "$*" in
+    *native-histograms*exemplar-storage*) prom_exemplars "$what" 1.0 'u-"2"' ;;
+    *exemplar-storage*) prom_exemplars "$what" 1 'u-\"2\"' ;;
+    esac
     kill "$PROM_PID" 2>/dev/null || true
     wait "$PROM_PID" 2>/dev/null || true
     PROM_PID=
 }
 prom_round "OpenMetrics"
-prom_round "protobuf" --enable-feature=native-histograms
+prom_round "OpenMetrics with exemplars" --enable-feature=exemplar-storage
+prom_round "protobuf" --enable-feature=native-histograms,exemplar-storage
 
 stop_broker && ok "clean stop" || bad "clean stop"
 finish
