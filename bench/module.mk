@@ -7,7 +7,8 @@ BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/decode_bench
 BENCH_OBJS := $(BENCH_BINS:%=%.o)
 BENCH_COMMON := $(BUILD)/bench/bench_common.o
 ZMQLOAD    := $(BUILD)/bench/zmqload
-ALL_OBJS   += $(BENCH_OBJS) $(ZMQLOAD).o $(BENCH_COMMON)
+INGEST_BENCH := $(BUILD)/bench/ingest_bench
+ALL_OBJS   += $(BENCH_OBJS) $(ZMQLOAD).o $(BENCH_COMMON) $(INGEST_BENCH).o
 
 $(BENCH_OBJS) $(BENCH_COMMON): override CPPFLAGS += -Itests/unit
 
@@ -16,6 +17,11 @@ $(BENCH_BINS): $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_COMMON) $(PAYLOAD_OB
 
 # decode_bench also times the decoder itself.
 $(BUILD)/bench/decode_bench: $(BUILD)/broker/ob_otlp.o
+
+# ingest_bench runs the broker's ingest in process (the broker's objects).
+$(INGEST_BENCH).o: override CPPFLAGS += -Itests/unit
+$(INGEST_BENCH): $(INGEST_BENCH).o $(BENCH_COMMON) $(sort $(BROKER_LIB_OBJS) $(PAYLOAD_OBJS))
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 $(ZMQLOAD).o: override CPPFLAGS += -Itests/unit $(CLIENT_CPPFLAGS) $(ZMQ_CFLAGS)
 $(ZMQLOAD): $(ZMQLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS) $(CLIENT_A)
@@ -26,6 +32,6 @@ $(ZMQLOAD): $(ZMQLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS) $(CLIENT_A)
 soak: all $(BUILD)/bench/loadgen
 	@OB_BUILD=$(BUILD) bash bench/soak.sh
 
-bench: all $(BENCH_BINS) $(ZMQLOAD)
+bench: all $(BENCH_BINS) $(ZMQLOAD) $(INGEST_BENCH)
 	@OB_BUILD=$(BUILD) bash bench/run.sh
 	@OB_BUILD=$(BUILD) bash bench/zmq.sh

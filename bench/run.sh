@@ -8,7 +8,10 @@
 #     CPU (utime+stime from /proc/PID/stat over each run) and RSS;
 #  3. /metrics scrape time, plain and gzip, at 100k and 1M series (filled with
 #     loadgen --fill), in text 0.0.4, OpenMetrics and protobuf side by side,
-#     and store bytes per series from the self-metrics.
+#     and store bytes per series from the self-metrics;
+#  4. the cost of exemplars: ingest in process (ingest_bench) of the same
+#     dataset without and with one exemplar per point, alternating rounds,
+#     beside protobuf-c decoding alone of the same bodies.
 # Prints one table.  Timing never fails the run: the exit status is 1 only
 # when something is broken (broker does not start or dies, nothing sent).
 #
@@ -21,6 +24,7 @@ B=${OB_BUILD:-build}
 BROKER=${OB_BENCH_BROKER:-$B/otlp-broker}
 LOADGEN=$B/bench/loadgen
 DECODE=$B/bench/decode_bench
+INGEST=$B/bench/ingest_bench
 SECS=${OB_BENCH_SECS:-8}
 MAX_SERIES=1200000
 SHM=/otlp-bench-$$
@@ -56,10 +60,10 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 if [ -z "${MAKELEVEL:-}" ]; then
-    make -s BUILD="$B" all "$LOADGEN" "$DECODE" || exit 1
+    make -s BUILD="$B" all "$LOADGEN" "$DECODE" "$INGEST" || exit 1
 fi
-for f in "$BROKER" "$LOADGEN" "$DECODE"; do
-    [ -x "$f" ] || { say "bench: $f is missing (make BUILD=$B all $LOADGEN $DECODE)"; exit 1; }
+for f in "$BROKER" "$LOADGEN" "$DECODE" "$INGEST"; do
+    [ -x "$f" ] || { say "bench: $f is missing (make BUILD=$B all $LOADGEN $DECODE $INGEST)"; exit 1; }
 done
 command -v curl >/dev/null || { say "bench: curl is missing (make deps)"; exit 1; }
 
@@ -270,6 +274,23 @@ store (self-metrics otlp_broker_series_live, _store_bytes_used, _store_mapping_b
 |-----------|-------------|--------------|----------------|--------------|------------|------------|
 EOF
 for r in "${STORE_ROWS[@]+"${STORE_ROWS[@]}"}"; do printf '%s\n' "$r"; done
+
+# ---- 4. exemplars ------------------------------------------------------------
+say "bench: ingest with and without exemplars (one core, in process)"
+ING_OUT=$(OB_BUILD=$B "$INGEST" 30) || broken=1
+ing() { printf '%s\n' "$ING_OUT" | grep "variant=\"$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+cat <<EOF
+
+Exemplars: ingest in process, 30 alternating rounds of the dataset (one thread, CPU time;
+decode = protobuf-c alone on the same bodies, the floor no broker code can lower):
+| points                     | bytes/point | ingest ns/point | decode ns/point | points/s   |
+|----------------------------|-------------|-----------------|-----------------|------------|
+EOF
+for v in "without" "with one"; do # variant names of ingest_bench
+    printf '| %-26s | %11s | %15s | %15s | %10s |\n' "$v exemplar(s)" "$(ing "$v" bytes_per_point)" \
+        "$(ing "$v" ingest_ns_per_point)" "$(ing "$v" decode_ns_per_point)" "$(ing "$v" points_per_s)"
+done
+printf '%s\n' "$ING_OUT" | grep '^RATIO'
 echo
 if [ "$broken" != 0 ]; then
     say "bench: something was broken (see above)"

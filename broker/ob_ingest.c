@@ -353,39 +353,42 @@ static size_t runes(const char *s, size_t n)
     return k;
 }
 
-static bool id_zero(const ProtobufCBinaryData *id)
-{
-    for (size_t i = 0; i < id->len; i++)
-        if (id->data[i])
-            return false;
-    return true;
-}
-
-/* An id in lowercase hex into out (2 * len bytes). */
-static void hex(const ProtobufCBinaryData *id, char *out)
+/* An id in lowercase hex into out (2 * len bytes); false when it is all
+ * zeros (no id, for OTLP). */
+static bool hex(const ProtobufCBinaryData *id, char *out)
 {
     static const char digits[] = "0123456789abcdef";
+    unsigned any = 0;
     for (size_t i = 0; i < id->len; i++) {
-        out[2 * i] = digits[id->data[i] >> 4];
-        out[2 * i + 1] = digits[id->data[i] & 15];
+        uint8_t b = id->data[i];
+        out[2 * i] = digits[b >> 4];
+        out[2 * i + 1] = digits[b & 15];
+        any |= b;
     }
+    return any != 0;
 }
 
 /* The label block of the ids alone (span_id sorts first), appended to b. */
 static void put_id_labels(struct ob_buf *b, const char *span, const char *trace)
 {
+    if (!ob_buf_reserve(b, 72))
+        return;
+    char *p = b->data + b->len;
     if (span) {
-        ob_buf_append(b, "span_id=\"", 9);
-        ob_buf_append(b, span, 16);
-        ob_buf_putc(b, '"');
+        memcpy(p, "span_id=\"", 9);
+        memcpy(p + 9, span, 16);
+        p[25] = '"';
+        p += 26;
     }
     if (trace) {
         if (span)
-            ob_buf_putc(b, ',');
-        ob_buf_append(b, "trace_id=\"", 10);
-        ob_buf_append(b, trace, 32);
-        ob_buf_putc(b, '"');
+            *p++ = ',';
+        memcpy(p, "trace_id=\"", 10);
+        memcpy(p + 10, trace, 32);
+        p[42] = '"';
+        p += 43;
     }
+    b->len = (size_t)(p - b->data);
 }
 
 /* Appends exemplar e's label block to w->ex_text: trace_id and span_id in
@@ -400,11 +403,7 @@ static bool exemplar_labels(struct request *r, const exemplar_msg *e)
     if ((tid->len && tid->len != 16) || (sid->len && sid->len != 8))
         return false;
     char trace[32], span[16];
-    bool has_trace = tid->len && !id_zero(tid), has_span = sid->len && !id_zero(sid);
-    if (has_trace)
-        hex(tid, trace);
-    if (has_span)
-        hex(sid, span);
+    bool has_trace = hex(tid, trace), has_span = hex(sid, span);
     size_t n_attrs = e->n_filtered_attributes;
     if (n_attrs) {
         if (!grow((void **)&w->labels, &w->labels_cap, n_attrs + 2, sizeof *w->labels))
