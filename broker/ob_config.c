@@ -159,7 +159,7 @@ static const struct option options[] = {
      "over this or name_cache_bytes is emptied before the next request, so made-up\n"
      "names cannot grow the broker without end.  (Each thread's series cache is\n"
      "bounded on its own: one entry per store.max_series, at most 262144 entries of\n"
-     "72 bytes plus the series' raw attributes and label block.)"},
+     "80 bytes plus the series' raw attributes and label block.)"},
     {"limits", "name_cache_bytes", T_SIZE, RESTART, "16MiB", F(name_cache_bytes), 64 * OB_KIB,
      1 * OB_GIB,
      "Bytes each ingest thread's name cache may hold (keys, names, table)."},

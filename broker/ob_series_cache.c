@@ -9,6 +9,9 @@
 
 #include "ob_common.h"
 
+/* The README's memory formula and limits.name_cache_entries' help give this size. */
+_Static_assert(sizeof(struct ob_cached_series) == 80, "series cache entry size");
+
 #define WAYS OB_SERIES_CACHE_WAYS
 #define START_SETS 1024u
 #define MIN_SETS 64u

@@ -1657,6 +1657,7 @@ static inline void hint_fill(struct ob_store *s, const struct ob_series_ref *ref
             .labels_off = s->slots[i].labels_off,
             .data_off = s->slots[i].data_off,
             .slot_plus1 = i + 1,
+            .exemplars_unit = (uint32_t)(shape_of(s, s->slots[i].data_off)->exemplars_off / OB_STORE_UNIT),
         };
 }
 
@@ -1686,6 +1687,9 @@ void ob_store_prefetch(const struct ob_store *s, const struct ob_series_hint *h)
     PREFETCH(&s->slots[i]);
     if (h->data_off >= s->heap_start && h->data_off < s->heap_end)
         PREFETCH(s->base + h->data_off);
+    uint64_t ex = (uint64_t)h->exemplars_unit * OB_STORE_UNIT;
+    if (ex >= s->heap_start && ex < s->heap_end)
+        PREFETCH(s->base + ex); /* a counter's whole block; a histogram's first entries */
 }
 
 /* Inserts the sample into a live series; stripe lock held. */

@@ -108,6 +108,7 @@ struct ob_series_hint {
     uint64_t labels_off; /* the series' label block then */
     uint64_t data_off;   /* its samples then: only prefetched, never trusted */
     uint32_t slot_plus1; /* 0 = no hint */
+    uint32_t exemplars_unit; /* its exemplar block's offset / 16 (0 = none): only prefetched */
 };
 
 /* An exemplar of a point, for the entry `index` of its series: 0 for a
