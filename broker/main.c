@@ -376,6 +376,7 @@ int main(int argc, char **argv)
         .ooo_window_ms = cfg->store_ooo_window_ms,
         .series_ttl_ms = cfg->store_series_ttl_ms,
         .exemplar_bytes = cfg->store_exemplar_bytes,
+        .delta_reset_ms = cfg->store_delta_reset_ms,
         .recreate = cfg->store_recreate,
     };
     rc = ob_store_open(&so, &store, err);

@@ -93,6 +93,11 @@ static const struct option options[] = {
     {"store", "series_ttl", T_DURATION, RESTART, "5m", F(store_series_ttl_ms), 1000,
      30 * 86400000ull,
      "A series not updated for this long leaves /metrics and its slot is reused."},
+    {"store", "delta_reset_after", T_DURATION, RESTART, "0", F(store_delta_reset_ms), 0,
+     30 * 86400000ull,
+     "Delta points (sums, histograms) are added up into cumulative series in the\n"
+     "store; a gap between two points longer than this starts the total over, with\n"
+     "a new created timestamp.  0 = series_ttl."},
     {"store", "exemplar_memory", T_SIZE, RESTART, "0", F(store_exemplar_bytes), 0, 1 * OB_TIB,
      "Heap memory for exemplars (the latest per counter and per histogram bucket);\n"
      "0 = 128 bytes per series (one trace and span id each).  A derived heap_size\n"

@@ -48,6 +48,7 @@ struct ob_config {
     int64_t store_ooo_window_ms;   /* store.out_of_order_window */
     int64_t store_series_ttl_ms;   /* store.series_ttl */
     uint64_t store_exemplar_bytes; /* store.exemplar_memory; 0 = 128 B per series */
+    int64_t store_delta_reset_ms;  /* store.delta_reset_after; 0 = series_ttl */
     bool store_recreate;           /* replace an incompatible segment */
 
     /* [translator] */

@@ -25,6 +25,10 @@ static const char *const project_msgs[] = {
     [-(OB_E_TOO_MANY_LABELS - OB_E_FIRST)] = "too many labels",
     [-(OB_E_STORE_CORRUPT - OB_E_FIRST)] = "store corrupt",
     [-(OB_E_STALE_FAMILY - OB_E_FIRST)] = "metric family was reclaimed",
+    [-(OB_E_OUT_OF_ORDER - OB_E_FIRST)] =
+        "delta point out of order: it starts before the last one added to the series ended",
+    [-(OB_E_TEMPORALITY - OB_E_FIRST)] =
+        "the series gets delta and cumulative points: one temporality per series",
 };
 
 const char *ob_strerror(int rc)

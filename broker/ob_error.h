@@ -29,7 +29,9 @@ enum {
     OB_E_TOO_MANY_LABELS = -1018, /* over limits.max_labels_per_series */
     OB_E_STORE_CORRUPT = -1019,   /* unrecoverable store state */
     OB_E_STALE_FAMILY = -1020,    /* the family id was reclaimed: resolve the name again */
-    OB_E_LAST = -1020,
+    OB_E_OUT_OF_ORDER = -1021,    /* a delta point that starts before the last one added ended */
+    OB_E_TEMPORALITY = -1022,     /* delta into a cumulative series, or the other way round */
+    OB_E_LAST = -1022,
 };
 
 /* Text for rc: either -errno or OB_E_*.  Never NULL. */

@@ -7,7 +7,7 @@ static const char *const outcome_names[OB_OUT__COUNT] = {
 };
 static const char *const reason_names[OB_REASON__COUNT] = {
     "out_of_bounds", "duplicate", "limit", "malformed", "translation", "temporality",
-    "type_conflict", "unsupported",
+    "type_conflict", "unsupported", "out_of_order",
 };
 
 static const char *const exemplar_drop_names[OB_EXDROP__COUNT] = {"invalid", "type", "memory"};

@@ -32,6 +32,7 @@ enum ob_reason {
     OB_REASON_TEMPORALITY,       /* delta / unspecified temporality */
     OB_REASON_TYPE_CONFLICT,     /* family exists with another type */
     OB_REASON_UNSUPPORTED,       /* cannot be exposed (exponential histogram) */
+    OB_REASON_OUT_OF_ORDER,      /* a delta point overlapping what was added before */
     OB_REASON__COUNT
 };
 

@@ -99,6 +99,7 @@ struct request {
     const char *metric_name; /* original OTLP name, for messages */
     uint64_t metric_hash;
     bool exemplars;          /* the metric's type keeps exemplars */
+    bool delta;              /* delta temporality: points are added up in the store */
 };
 
 struct ob_ingest {
@@ -237,7 +238,10 @@ static enum ob_reason reason_of(int rc)
     case OB_E_DUPLICATE:
         return OB_REASON_DUPLICATE;
     case OB_E_TYPE_CONFLICT:
+    case OB_E_TEMPORALITY:
         return OB_REASON_TYPE_CONFLICT;
+    case OB_E_OUT_OF_ORDER:
+        return OB_REASON_OUT_OF_ORDER;
     default:
         return OB_REASON_LIMIT;
     }
@@ -503,11 +507,28 @@ static uint32_t point_exemplars(struct request *r, exemplar_msg **xs, size_t n, 
     return k;
 }
 
+/* A point's start time in ms, 0 when it has none. */
+static int64_t start_ms(uint64_t start_unix_nano)
+{
+    return (int64_t)(start_unix_nano / 1000000u);
+}
+
+/* Writes one sample into the store: appended, or for a delta metric added
+ * to the series' running total (values is the delta, and is overwritten). */
+static int store_point(struct request *r, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                       int64_t start, int64_t ts_ms, double *values, unsigned *flags)
+{
+    if (OB_UNLIKELY(r->delta))
+        return ob_store_accumulate(r->in->store, ref, shape, start, ts_ms, values, flags);
+    return ob_store_append(r->in->store, ref, shape, ts_ms, values, flags);
+}
+
 /* Stores one sample of the current family, with its exemplars (n_ex of
- * w->ex); counts what happened. */
+ * w->ex); counts what happened.  start: the point's start time (ms, 0 =
+ * none); created: its created timestamp. */
 static void append(struct request *r, const struct ob_series_probe *pd,
-                   const struct ob_shape *shape, int64_t ts_ms, int64_t created,
-                   key_value **kvs, size_t n_kvs, const double *values, uint32_t n_ex)
+                   const struct ob_shape *shape, int64_t start, int64_t ts_ms, int64_t created,
+                   key_value **kvs, size_t n_kvs, double *values, uint32_t n_ex)
 {
     struct ob_series_ref ref;
     int rc = point_series(r, kvs, n_kvs, pd, &ref);
@@ -528,7 +549,7 @@ static void append(struct request *r, const struct ob_series_probe *pd,
         rc = OB_E_OUT_OF_BOUNDS; /* a clock far ahead would block the series */
     if (rc == 0) {
         unsigned flags = 0;
-        rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
+        rc = store_point(r, &ref, shape, start, ts_ms, values, &flags);
         if (rc == OB_E_STALE_FAMILY) {
             /* The store reclaimed the family since the name was looked up
              * (it had no series for series_ttl): look it up again (the
@@ -542,7 +563,7 @@ static void append(struct request *r, const struct ob_series_probe *pd,
                 ref.created_ms = created;
                 ref.exemplars = r->w->ex;
                 ref.n_exemplars = n_ex;
-                rc = ob_store_append(r->in->store, &ref, shape, ts_ms, values, &flags);
+                rc = store_point(r, &ref, shape, start, ts_ms, values, &flags);
             }
         }
         if (rc == 0) {
@@ -595,8 +616,9 @@ static void ingest_number_points(struct request *r, number_point **pts, size_t n
         }
         int64_t ts = point_ts_ms(r, p->time_unix_nano);
         uint32_t n_ex = point_exemplars(r, p->exemplars, p->n_exemplars, ts, NULL, 0, false);
-        append(r, pd, &scalar, ts, created_ms(p->start_time_unix_nano, p->time_unix_nano),
-               p->attributes, p->n_attributes, &v, n_ex);
+        append(r, pd, &scalar, start_ms(p->start_time_unix_nano), ts,
+               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes,
+               p->n_attributes, &v, n_ex);
     }
 }
 
@@ -640,8 +662,9 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
         int64_t ts = point_ts_ms(r, p->time_unix_nano);
         uint32_t n_ex = point_exemplars(r, p->exemplars, p->n_exemplars, ts, p->explicit_bounds,
                                         nb, true);
-        append(r, pd, &shape, ts, created_ms(p->start_time_unix_nano, p->time_unix_nano),
-               p->attributes, p->n_attributes, v, n_ex);
+        append(r, pd, &shape, start_ms(p->start_time_unix_nano), ts,
+               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes,
+               p->n_attributes, v, n_ex);
     }
 }
 
@@ -675,7 +698,7 @@ static void ingest_summary_points(struct request *r, summary_point **pts, size_t
             for (size_t q = 0; q < nq; q++)
                 v[OB_SAMPLE_POINT0 + q] = p->quantile_values[q]->value;
         }
-        append(r, pd, &shape, point_ts_ms(r, p->time_unix_nano),
+        append(r, pd, &shape, start_ms(p->start_time_unix_nano), point_ts_ms(r, p->time_unix_nano),
                created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes, p->n_attributes,
                v, 0);
     }
@@ -701,10 +724,6 @@ static size_t point_count(const metric *m)
     }
 }
 
-static const char *temporality_text(int t)
-{
-    return t == OB_TEMPORALITY_DELTA ? "delta" : "unspecified";
-}
 
 static void ingest_metric(struct request *r, const metric *m)
 {
@@ -748,13 +767,14 @@ static void ingest_metric(struct request *r, const metric *m)
     default:
         return;
     }
+    /* Delta sums and histograms become cumulative series in the store. */
     if (mv.type != OB_METRIC_GAUGE && mv.type != OB_METRIC_SUMMARY &&
-        mv.temporality != OB_TEMPORALITY_CUMULATIVE) {
+        mv.temporality != OB_TEMPORALITY_CUMULATIVE && mv.temporality != OB_TEMPORALITY_DELTA) {
         reject(r, OB_REASON_TEMPORALITY, n,
-               "metric %s: %s temporality is not supported, export cumulative", r->metric_name,
-               temporality_text(mv.temporality));
+               "metric %s: temporality unspecified, export cumulative or delta", r->metric_name);
         return;
     }
+    r->delta = mv.temporality == OB_TEMPORALITY_DELTA;
 
     r->mv = &mv;
     /* Only counters and histograms carry exemplars in any exposition. */

@@ -364,8 +364,9 @@ static bool shape_matches(const struct ob_store_shape *have, const struct ob_sha
            (want->n == 0 || memcmp(points_of(have), want->points, 8u * want->n) == 0);
 }
 
-/* New data block with the shape and an empty ring; 0 when the heap is full. */
-static uint64_t data_create(struct ob_store *s, const struct ob_shape *want)
+/* New data block with the shape and an empty ring; 0 when the heap is full.
+ * delta: its samples will be running totals (ob_store_accumulate). */
+static uint64_t data_create(struct ob_store *s, const struct ob_shape *want, bool delta)
 {
     uint32_t n = want->kind == OB_SHAPE_SCALAR ? 0 : want->n;
     struct ob_shape scalar = {OB_SHAPE_SCALAR, 0, NULL, false};
@@ -377,9 +378,11 @@ static uint64_t data_create(struct ob_store *s, const struct ob_shape *want)
     d->kind = (uint8_t)want->kind;
     d->has_sum = shape_has_sum(want);
     d->n = (uint16_t)n;
-    d->reserved0 = 0;
+    d->delta = delta;
+    memset(d->reserved0, 0, sizeof d->reserved0);
     d->created_ms = 0;
     d->exemplars_off = 0;
+    d->delta_start_ms = 0;
     if (n)
         memcpy((double *)(d + 1), want->points, 8u * n);
     return off;
@@ -1398,6 +1401,7 @@ int ob_store_open(const struct ob_store_opts *opts, struct ob_store **out, char 
     h->ooo_window_ms = opts->ooo_window_ms;
     h->series_ttl_ms = opts->series_ttl_ms;
     h->exemplar_budget = exemplar_budget;
+    h->delta_reset_ms = opts->delta_reset_ms > 0 ? opts->delta_reset_ms : opts->series_ttl_ms;
     h->generation++;
     h->clean_shutdown = 0;
     h->header_cksum = hdr_cksum(h);
@@ -1692,18 +1696,83 @@ void ob_store_prefetch(const struct ob_store *s, const struct ob_series_hint *h)
         PREFETCH(s->base + ex); /* a counter's whole block; a histogram's first entries */
 }
 
-/* Inserts the sample into a live series; stripe lock held. */
-static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const struct ob_series_ref *ref,
-                        int64_t ts_ms, const double *values, int64_t now_ms, unsigned *flags)
+/* A delta point on its way into a series (ob_store_accumulate). */
+struct delta {
+    int64_t start_ms; /* the point's start; 0 = unknown: right after the last one */
+    double *values;   /* in: the delta; out: the running total to store */
+};
+
+static inline bool is_stale(double v)
 {
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return bits == OB_STALE_NAN_BITS;
+}
+
+/* Turns dl->values, a delta ending at ts, into the series' running total.
+ * Returns 0 to store it, OB_OOO_RESEND for the last point added once more
+ * (same start and end), OB_E_OUT_OF_ORDER for one that ends no later or
+ * starts before the last one ended (adding it would count twice).  The
+ * total starts over (*reset) after a gap over store.delta_reset_after and
+ * at or after a stale marker.  *start: the start to remember.  Stripe lock
+ * held (nothing else writes the ring). */
+static int delta_add(const struct ob_store *s, const struct ob_store_shape *d, const struct ob_ring *r,
+                     const struct delta *dl, int64_t ts, bool *reset, int64_t *start)
+{
+    uint32_t n = ob_ooo_count(r);
+    if (n == 0) {
+        *reset = true;
+        *start = dl->start_ms;
+        return 0;
+    }
+    const unsigned char *rec = ob_ooo_record(r, n - 1);
+    int64_t end = ob_ooo_rec_ts(rec);
+    *start = dl->start_ms ? dl->start_ms : end;
+    if (ts == end && *start == d->delta_start_ms)
+        return OB_OOO_RESEND;
+    if (ts <= end || *start < end)
+        return OB_E_OUT_OF_ORDER;
+    const double *total = ob_ooo_rec_values(rec);
+    *reset = *start - end > s->hdr->delta_reset_ms || is_stale(total[0]) || is_stale(dl->values[0]);
+    if (!*reset)
+        for (uint32_t i = 0; i < r->width; i++)
+            dl->values[i] += total[i];
+    return 0;
+}
+
+/* Inserts the sample (dl: a delta to add up) into a live series; stripe
+ * lock held. */
+static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const struct ob_series_ref *ref,
+                        int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                        unsigned *flags)
+{
+    struct ob_store_shape *d = payload(s, sl->data_off);
+    if (OB_UNLIKELY(d->delta != (dl != NULL)))
+        return OB_E_TEMPORALITY;
     struct ob_ring r = ring_of(s, sl, sl->data_off);
+    int add = 0;
+    bool reset = false;
+    int64_t start = 0;
+    if (OB_UNLIKELY(dl)) {
+        add = delta_add(s, d, &r, dl, ts_ms, &reset, &start);
+        if (add < 0)
+            return add;
+        values = dl->values;
+    }
     uint64_t q = seq_begin(sl);
-    int rc = ob_ooo_insert(&r, ts_ms, values, s->hdr->ooo_window_ms);
-    /* The newest sample's start time; a counter's stays the same from one
-     * sample to the next, so the ring is read only when it changed. */
-    if (rc == OB_OOO_STORED && shape_of(s, sl->data_off)->created_ms != ref->created_ms &&
-        ob_ooo_rec_ts(ob_ooo_record(&r, ob_ooo_count(&r) - 1)) == ts_ms)
-        set_created(s, sl->data_off, ref->created_ms);
+    int rc = add == OB_OOO_RESEND ? OB_OOO_RESEND : ob_ooo_insert(&r, ts_ms, values, s->hdr->ooo_window_ms);
+    if (OB_UNLIKELY(dl)) {
+        if (rc == OB_OOO_STORED) {
+            d->delta_start_ms = start;
+            if (reset)
+                d->created_ms = ref->created_ms; /* a new running total */
+        }
+    } else if (rc == OB_OOO_STORED && d->created_ms != ref->created_ms &&
+               ob_ooo_rec_ts(ob_ooo_record(&r, ob_ooo_count(&r) - 1)) == ts_ms) {
+        /* The newest sample's start time; a counter's stays the same from
+         * one sample to the next, so the ring is read only when it changed. */
+        d->created_ms = ref->created_ms;
+    }
     if (rc >= 0) {
         if (rc == OB_OOO_RESEND)
             *flags |= OB_APPEND_RESEND;
@@ -1723,8 +1792,8 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
 
 /* New series in a free slot; create lock held. */
 static int create_series(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                         int64_t ts_ms, const double *values, int64_t now_ms, uint32_t *out_slot,
-                         unsigned *flags)
+                         int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                         uint32_t *out_slot, unsigned *flags)
 {
     struct ob_store_state *st = s->st;
     struct ob_store_family *fam = &s->fams[ref->family];
@@ -1735,7 +1804,7 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     if (i == OB_STORE_NIL && st->slots_used >= s->max_series)
         return OB_E_STORE_FULL;
     uint64_t labels_off = labels_create(s, ref);
-    uint64_t data_off = labels_off ? data_create(s, shape) : 0;
+    uint64_t data_off = labels_off ? data_create(s, shape, dl != NULL) : 0;
     if (!data_off) {
         if (labels_off)
             heap_free_now(s, labels_off);
@@ -1748,6 +1817,8 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     struct ob_store_shape *d = payload(s, data_off);
     if (ref->n_exemplars && !(d->exemplars_off = ex_create(s, d, NULL, ref)))
         *flags |= OB_APPEND_EXEMPLARS_FULL;
+    if (dl)
+        d->delta_start_ms = dl->start_ms; /* the first delta is the total */
 
     struct ob_store_slot *sl = &s->slots[i];
     uint64_t q = seq_begin(sl);
@@ -1783,14 +1854,15 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
 
 /* Create, reshape or relabel: create lock, then the stripe lock. */
 static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                       int64_t ts_ms, const double *values, int64_t now_ms, unsigned *flags)
+                       int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                       unsigned *flags)
 {
     int rc = lock_create(s);
     if (rc)
         return rc;
     uint32_t i = index_find(s, ref);
     if (i == OB_STORE_NIL) {
-        rc = create_series(s, ref, shape, ts_ms, values, now_ms, &i, flags);
+        rc = create_series(s, ref, shape, ts_ms, values, dl, now_ms, &i, flags);
         if (rc == 0) {
             *flags |= OB_APPEND_NEW_SERIES;
             hint_fill(s, ref, i);
@@ -1805,14 +1877,19 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
         return rc;
     }
     struct ob_store_slot *sl = &s->slots[i];
-    if (!shape_matches(shape_of(s, sl->data_off), shape)) {
-        uint64_t data_off = data_create(s, shape);
+    if (shape_of(s, sl->data_off)->delta != (dl != NULL)) {
+        rc = OB_E_TEMPORALITY;
+    } else if (!shape_matches(shape_of(s, sl->data_off), shape)) {
+        /* New bounds: the history goes; a delta series starts a new total. */
+        uint64_t data_off = data_create(s, shape, dl != NULL);
         rc = OB_E_STORE_FULL;
         if (data_off) {
             uint64_t old = sl->data_off;
             struct ob_store_shape *d = payload(s, data_off);
             if (ref->n_exemplars && !(d->exemplars_off = ex_create(s, d, NULL, ref)))
                 *flags |= OB_APPEND_EXEMPLARS_FULL;
+            if (dl)
+                d->delta_start_ms = dl->start_ms;
             uint64_t q = seq_begin(sl);
             atomic_store_explicit(&sl->ring, 0, memory_order_relaxed);
             sl->data_off = data_off;
@@ -1848,7 +1925,7 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
     if (rc == 0 && !(*flags & OB_APPEND_RESHAPED)) {
         if (ref->n_exemplars && !ex_fits(s, shape_of(s, sl->data_off), ref) && !ex_grow(s, sl, ref, now_ms))
             *flags |= OB_APPEND_EXEMPLARS_FULL;
-        rc = write_sample(s, sl, ref, ts_ms, values, now_ms, flags);
+        rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, flags);
     }
     if (rc == 0)
         hint_fill(s, ref, i);
@@ -1857,8 +1934,10 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
     return rc;
 }
 
-int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                       int64_t ts_ms, const double *values, int64_t now_ms, unsigned *out_flags)
+/* An append, or with dl an accumulation. */
+static int append_at(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                     int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                     unsigned *out_flags)
 {
     unsigned flags = 0;
     int rc;
@@ -1885,7 +1964,7 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
             struct ob_store_slot *sl = &s->slots[i];
             const struct ob_store_shape *d = shape_of(s, sl->data_off);
             if (OB_LIKELY(shape_matches(d, shape) && (!ref->n_exemplars || ex_fits(s, d, ref)))) {
-                rc = write_sample(s, sl, ref, ts_ms, values, now_ms, &flags);
+                rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, &flags);
                 ob_lock_release(&s->stripes[stripe]);
                 if (out_flags)
                     *out_flags = flags;
@@ -1905,7 +1984,7 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
         if (OB_LIKELY(slot_is(s, i, ref) && shape_matches(shape_of(s, sl->data_off), shape) &&
                       labels_match(s, sl->labels_off, ref) &&
                       (!ref->n_exemplars || ex_fits(s, shape_of(s, sl->data_off), ref)))) {
-            rc = write_sample(s, sl, ref, ts_ms, values, now_ms, &flags);
+            rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, &flags);
             hint_fill(s, ref, i);
             ob_lock_release(&s->stripes[stripe]);
             if (out_flags)
@@ -1914,10 +1993,31 @@ int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, cons
         }
         ob_lock_release(&s->stripes[stripe]);
     }
-    rc = append_slow(s, ref, shape, ts_ms, values, now_ms, &flags);
+    rc = append_slow(s, ref, shape, ts_ms, values, dl, now_ms, &flags);
     if (out_flags)
         *out_flags = flags;
     return rc;
+}
+
+int ob_store_append_at(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                       int64_t ts_ms, const double *values, int64_t now_ms, unsigned *out_flags)
+{
+    return append_at(s, ref, shape, ts_ms, values, NULL, now_ms, out_flags);
+}
+
+int ob_store_accumulate_at(struct ob_store *s, const struct ob_series_ref *ref,
+                           const struct ob_shape *shape, int64_t start_ms, int64_t ts_ms,
+                           double *values, int64_t now_ms, unsigned *out_flags)
+{
+    const struct delta dl = {start_ms, values};
+    return append_at(s, ref, shape, ts_ms, values, &dl, now_ms, out_flags);
+}
+
+int ob_store_accumulate(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                        int64_t start_ms, int64_t ts_ms, double *values, unsigned *out_flags)
+{
+    return ob_store_accumulate_at(s, ref, shape, start_ms, ts_ms, values, ob_wall_ms_coarse(),
+                                  out_flags);
 }
 
 int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,

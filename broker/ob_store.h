@@ -35,6 +35,8 @@ struct ob_store_opts {
     int64_t series_ttl_ms;       /* series not updated for this long expire */
     uint64_t exemplar_bytes;     /* heap bytes exemplars may take (part of heap_bytes;
                                     a derived heap adds them); 0 = 128 per series */
+    int64_t delta_reset_ms;      /* a gap this long between delta points restarts the
+                                    running total; 0 = series_ttl_ms */
     bool recreate;               /* replace an incompatible segment instead of refusing */
 };
 
@@ -174,6 +176,27 @@ enum ob_append_flags {
 int ob_store_append(struct ob_store *s, const struct ob_series_ref *ref,
                     const struct ob_shape *shape, int64_t ts_ms, const double *values,
                     unsigned *out_flags);
+
+/* Adds a delta point (start_ms .. ts_ms; start 0 = unknown, taken to follow
+ * the last point) to the series' running total, stored as a sample at
+ * ts_ms, as the OpenTelemetry collector's deltatocumulative processor does:
+ *   - the first point of a series is its total (created time: ref->created_ms);
+ *   - a point that starts at or after the last one's end is added: values
+ *     (the delta) is overwritten with the total that was stored;
+ *   - the last point again (same start and end): 0 with OB_APPEND_RESEND;
+ *   - a point ending no later, or starting before the last one ended:
+ *     OB_E_OUT_OF_ORDER (never counted twice);
+ *   - after a gap longer than delta_reset_ms, or a stale marker, the total
+ *     starts over from this point with ref->created_ms as its created time;
+ *   - a series made by ob_store_append (or the other way round):
+ *     OB_E_TEMPORALITY.
+ * The totals live in the store: they survive restarts like samples do.
+ * Otherwise as ob_store_append (shapes, exemplars, flags). */
+int ob_store_accumulate(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
+                        int64_t start_ms, int64_t ts_ms, double *values, unsigned *out_flags);
+int ob_store_accumulate_at(struct ob_store *s, const struct ob_series_ref *ref,
+                           const struct ob_shape *shape, int64_t start_ms, int64_t ts_ms,
+                           double *values, int64_t now_ms, unsigned *out_flags);
 
 /* Starts loading the slot and samples a hint names, for an append soon
  * after (the ingest pipeline calls it a point ahead).  Never faults. */

@@ -72,11 +72,12 @@
 #include <stdint.h>
 
 #define OB_STORE_MAGIC "OBSTORE1"
-#define OB_STORE_LAYOUT_VERSION 5u     /* 2: families are reclaimed (state, gen, lists);
+#define OB_STORE_LAYOUT_VERSION 6u     /* 2: families are reclaimed (state, gen, lists);
                                           3: no rendered point texts in series data;
                                           4: the series' created timestamp, the
                                              family's unit (families of 128 bytes);
-                                          5: exemplars (shapes of 24 bytes) */
+                                          5: exemplars (shapes of 24 bytes);
+                                          6: delta series (shapes of 32 bytes) */
 #define OB_STORE_CACHE_LINE 64u
 #define OB_STORE_HDR_SIZE 256u
 #define OB_STORE_STRIPES 256u            /* power of two */
@@ -178,7 +179,8 @@ struct ob_store_hdr {
     uint32_t clean_shutdown;    /* 1 after ob_store_close, 0 while open */
     uint32_t reserved0;
     uint64_t exemplar_budget;   /* runtime setting: heap bytes exemplar blocks may take */
-    uint64_t reserved[17];
+    int64_t delta_reset_ms;     /* runtime setting: a delta gap this long restarts the total */
+    uint64_t reserved[16];
     uint64_t header_cksum;
 };
 
@@ -276,12 +278,15 @@ struct ob_store_shape {
     uint8_t kind;                    /* enum ob_shape_kind (above) */
     uint8_t has_sum;
     uint16_t n;                      /* bounds / quantiles */
-    uint32_t reserved0;              /* 0; keeps the points 8-aligned */
+    uint8_t delta;                   /* 1: samples are running totals of delta points */
+    uint8_t reserved0[3];            /* 0; keeps the points 8-aligned */
     int64_t created_ms;              /* start time of the newest sample's counting
                                         (OTLP start_time_unix_nano); 0 = unknown.
                                         Written under the slot's seqlock */
     uint64_t exemplars_off;          /* struct ob_store_exemplars, 0 = none yet.
                                         Written under the slot's seqlock */
+    int64_t delta_start_ms;          /* delta: start time of the last point added
+                                        (its end is the newest sample's time) */
 };
 
 struct ob_store_exemplars {
@@ -315,7 +320,8 @@ _Static_assert(offsetof(struct ob_store_hdr, created_ns) == 80, "hdr created_ns"
 _Static_assert(offsetof(struct ob_store_hdr, generation) == 88, "hdr generation");
 _Static_assert(offsetof(struct ob_store_hdr, clean_shutdown) == 96, "hdr clean_shutdown");
 _Static_assert(offsetof(struct ob_store_hdr, exemplar_budget) == 104, "hdr exemplar_budget");
-_Static_assert(offsetof(struct ob_store_hdr, reserved) == 112, "hdr reserved");
+_Static_assert(offsetof(struct ob_store_hdr, delta_reset_ms) == 112, "hdr delta_reset_ms");
+_Static_assert(offsetof(struct ob_store_hdr, reserved) == 120, "hdr reserved");
 _Static_assert(offsetof(struct ob_store_hdr, header_cksum) == 248, "hdr cksum");
 
 _Static_assert(offsetof(struct ob_store_state, heap_bump) == 32, "state heap_bump");
@@ -356,7 +362,9 @@ _Static_assert(offsetof(struct ob_store_slot, state) == 60, "slot state");
 _Static_assert(sizeof(struct ob_store_block) == 8, "block header");
 _Static_assert(sizeof(struct ob_store_text) == 4, "text header");
 _Static_assert(sizeof(struct ob_store_labels) == 8, "labels header");
-_Static_assert(sizeof(struct ob_store_shape) == 24, "shape header");
+_Static_assert(sizeof(struct ob_store_shape) == 32, "shape header");
+_Static_assert(offsetof(struct ob_store_shape, delta) == 4, "shape delta");
+_Static_assert(offsetof(struct ob_store_shape, delta_start_ms) == 24, "shape delta_start_ms");
 _Static_assert(offsetof(struct ob_store_shape, exemplars_off) == 16, "shape exemplars_off");
 _Static_assert(sizeof(struct ob_store_exemplars) == 8, "exemplars header");
 _Static_assert(sizeof(struct ob_store_exemplar) == 24, "exemplar entry header");

@@ -30,9 +30,9 @@ check "GET /v1/metrics -> 405" 405 "$(curl -s -o /dev/null -w '%{http_code}' "$(
 check "unknown path -> 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$(url /nope)")"
 check "healthy" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$(url /-/healthy)")"
 
-"$MKPAYLOAD" delta --ts-ms "$T0" >"$TMP/delta.bin"
-check "delta sum answered 200 with partial_success" 200 "$(post /v1/metrics "$TMP/delta.bin")"
-[ -s "$TMP/resp" ] && ok "partial_success present" || bad "no partial_success for delta"
+"$MKPAYLOAD" unspecified --ts-ms "$T0" >"$TMP/unspec.bin"
+check "sum without temporality answered 200 with partial_success" 200 "$(post /v1/metrics "$TMP/unspec.bin")"
+[ -s "$TMP/resp" ] && ok "partial_success present" || bad "no partial_success for no temporality"
 grep -q 'temporality' "$TMP/resp" && ok "partial_success names temporality" || bad "message: $(cat "$TMP/resp")"
 
 scrape >"$TMP/after.txt"

@@ -24,8 +24,8 @@ printf '{"resourceMetrics":[' >"$TMP/trunc.json"
 check "truncated JSON -> 400" 400 "$(CT=application/json post /v1/metrics "$TMP/trunc.json")"
 
 now=$(date +%s)000000000
-echo '{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"d"}}]},"scopeMetrics":[{"metrics":[{"name":"reqs","sum":{"aggregationTemporality":1,"isMonotonic":true,"dataPoints":[{"timeUnixNano":"'"$now"'","asInt":"5"}]}}]}]}]}' >"$TMP/delta.json"
-check "delta in JSON -> 200" 200 "$(CT=application/json post /v1/metrics "$TMP/delta.json")"
+echo '{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"d"}}]},"scopeMetrics":[{"metrics":[{"name":"reqs","sum":{"isMonotonic":true,"dataPoints":[{"timeUnixNano":"'"$now"'","asInt":"5"}]}}]}]}]}' >"$TMP/unspec.json"
+check "no temporality in JSON -> 200" 200 "$(CT=application/json post /v1/metrics "$TMP/unspec.json")"
 grep -q '"partialSuccess":{"rejectedDataPoints":"1"' "$TMP/resp" && ok "JSON partialSuccess" || bad "response: $(cat "$TMP/resp")"
 
 stop_broker && ok "clean stop" || bad "clean stop"

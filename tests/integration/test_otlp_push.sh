@@ -40,16 +40,16 @@ check "wait: stored sum" 'http_server_duration_milliseconds_sum{http_route="/add
 check "wait: HELP from --description" '# HELP http_server_duration_milliseconds Duration of HTTP requests' \
     "$(grep '^# HELP http_server_duration' "$TMP/s.txt")"
 
-"$MKPAYLOAD" delta >"$TMP/delta.bin"
-run_push --endpoint "ipc://$TMP/reply" --wait --file "$TMP/delta.bin"
-check "delta over zmq: exit 1" 1 "$RC"
+"$MKPAYLOAD" unspecified >"$TMP/unspec.bin"
+run_push --endpoint "ipc://$TMP/reply" --wait --file "$TMP/unspec.bin"
+check "no temporality over zmq: exit 1" 1 "$RC"
 case $OUT in
-"partial_success: rejected_data_points=1 error_message=\""*"delta temporality"*) ok "delta over zmq: partial_success printed" ;;
-*) bad "delta over zmq: printed '$OUT'" ;;
+"partial_success: rejected_data_points=1 error_message=\""*"temporality unspecified"*) ok "no temporality over zmq: partial_success printed" ;;
+*) bad "no temporality over zmq: printed '$OUT'" ;;
 esac
-gzip -c "$TMP/delta.bin" >"$TMP/delta.bin.gz"
-run_push --endpoint "ipc://$TMP/reply" --wait --file "$TMP/delta.bin.gz" --gzip
-check "delta gzip over zmq: exit 1" 1 "$RC"
+gzip -c "$TMP/unspec.bin" >"$TMP/unspec.bin.gz"
+run_push --endpoint "ipc://$TMP/reply" --wait --file "$TMP/unspec.bin.gz" --gzip
+check "no temporality gzip over zmq: exit 1" 1 "$RC"
 
 run_push --endpoint "http://127.0.0.1:$PORT" gauge room.temperature 21.5 room=lab
 check "http /v1/metrics: exit 0" 0 "$RC"
@@ -57,9 +57,9 @@ check "http /v1/metrics: answer" accepted "$OUT"
 run_push --endpoint "http://localhost:$PORT/api/v1/otlp/v1/metrics" --service calculator \
     updown http.server.active_requests -2
 check "http /api/v1/otlp/v1/metrics (localhost): exit 0" 0 "$RC"
-run_push --endpoint "http://127.0.0.1:$PORT" --file "$TMP/delta.bin.gz" --gzip
-check "http delta gzip: exit 1" 1 "$RC"
-case $OUT in partial_success:*) ok "http delta: partial_success" ;; *) bad "http delta: '$OUT'" ;; esac
+run_push --endpoint "http://127.0.0.1:$PORT" --file "$TMP/unspec.bin.gz" --gzip
+check "http no temporality gzip: exit 1" 1 "$RC"
+case $OUT in partial_success:*) ok "http no temporality: partial_success" ;; *) bad "http no temporality: '$OUT'" ;; esac
 printf 'not protobuf' >"$TMP/garbage.bin"
 run_push --endpoint "http://127.0.0.1:$PORT" --file "$TMP/garbage.bin"
 check "http garbage: exit 1 (refused)" 1 "$RC"

@@ -660,19 +660,18 @@ class Broker(unittest.TestCase):
             r = client.flush()
             self.assertTrue(r.answered)
             self.assertEqual((r.rejected, r.points), (0, 1))
-            # A delta sum is refused per point: partial_success comes back.
+            # A sum without temporality is refused per point: partial_success comes back.
             req = svc.ExportMetricsServiceRequest()
             rm = req.resource_metrics.add()
             m = rm.scope_metrics.add().metrics.add()
-            m.name = "py.delta"
-            m.sum.aggregation_temporality = 1
+            m.name = "py.unspecified"
             m.sum.is_monotonic = True
             dp = m.sum.data_points.add()
             dp.time_unix_nano = time.time_ns()
             dp.as_double = 1
             r = client.send(req.SerializeToString())
             self.assertEqual(r.rejected, 1)
-            self.assertIn("delta", r.message)
+            self.assertIn("temporality unspecified", r.message)
             with self.assertRaises(otlpbroker.RefusedError) as cm:
                 client.send(b"\xff\xff not protobuf")
             self.assertTrue(str(cm.exception).startswith("malformed:"), str(cm.exception))

@@ -33,7 +33,7 @@ static void usage(FILE *f)
         "  fill [--first F] [--count C] [--ts-ms N]\n"
         "      C (default 500) gauge series bench_fill_NNN{id=...} from F.\n"
         "  delta | summary | exphist | norecorded | empty | anyvalues |\n"
-        "  badutf8 | manylabels | exemplars [--ts-ms N]\n"
+        "  badutf8 | manylabels | exemplars | unspecified [--ts-ms N]\n"
         "      special cases (see tests/unit/ob_payloads.h).\n"
         "\n"
         "  -h, --help       this text\n",

@@ -602,6 +602,24 @@ int ob_payload_delta_sum(struct ob_buf *out, int64_t ts_ns)
     return finish(&b, &req.base, out);
 }
 
+int ob_payload_unspecified_sum(struct ob_buf *out, int64_t ts_ns)
+{
+    struct builder b;
+    builder_init(&b, 16 * 1024);
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req;
+    pb_sm *sm = request_new(&b, &req, special_res, "special", NULL, 1);
+    pb_metric *m = metric_new(&b, "requests.unspecified", "Requests (no temporality)", "1");
+    pb_sum *s = metric_sum(&b, m, 1,
+                           OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_UNSPECIFIED,
+                           true);
+    s->has_aggregation_temporality = false; /* proto3: the zero value is absent */
+    pb_ndp *p = ndp_new(&b, ts_ns - 60000 * OB_NS_PER_MS, ts_ns);
+    ndp_int(p, 5);
+    s->data_points[s->n_data_points++] = p;
+    sm->metrics[sm->n_metrics++] = m;
+    return finish(&b, &req.base, out);
+}
+
 int ob_payload_summary(struct ob_buf *out, int64_t ts_ns)
 {
     static const double q[][2] = {{0, 0.01}, {0.5, 0.2}, {0.9, 0.5}, {1, 0.9}};
@@ -912,7 +930,7 @@ int ob_payload_exemplars(struct ob_buf *out, int64_t ts_ns)
 
 const char *const ob_payload_special_names[] = {
     "delta", "summary", "exphist", "norecorded", "empty", "anyvalues", "badutf8", "manylabels",
-    "exemplars", NULL,
+    "exemplars", "unspecified", NULL,
 };
 
 int ob_payload_special(const char *name, struct ob_buf *out, int64_t ts_ns)
@@ -935,5 +953,7 @@ int ob_payload_special(const char *name, struct ob_buf *out, int64_t ts_ns)
         return ob_payload_many_labels(out, ts_ns, 200);
     if (!strcmp(name, "exemplars"))
         return ob_payload_exemplars(out, ts_ns);
+    if (!strcmp(name, "unspecified"))
+        return ob_payload_unspecified_sum(out, ts_ns);
     return -EINVAL;
 }

@@ -105,6 +105,9 @@ int ob_payload_fill(struct ob_buf *out, uint32_t first, uint32_t n, int64_t ts_n
 
 /* "requests.delta": Sum, monotonic, DELTA temporality, as_int 5. */
 int ob_payload_delta_sum(struct ob_buf *out, int64_t ts_ns);
+/* "requests.unspecified": Sum, monotonic, temporality UNSPECIFIED (which the
+ * broker refuses), as_int 5. */
+int ob_payload_unspecified_sum(struct ob_buf *out, int64_t ts_ns);
 /* "rpc.duration": Summary (unit "s"), count 10, sum 2.5, quantiles
  * 0 -> 0.01, 0.5 -> 0.2, 0.9 -> 0.5, 1 -> 0.9; attribute rpc.method="Get". */
 int ob_payload_summary(struct ob_buf *out, int64_t ts_ns);
@@ -148,7 +151,7 @@ int ob_payload_exemplars(struct ob_buf *out, int64_t ts_ns);
 
 /* The special cases by name ("delta", "summary", "exphist", "norecorded",
  * "empty", "anyvalues", "badutf8", "manylabels" (with 200 labels),
- * "exemplars"), for
+ * "exemplars", "unspecified"), for
  * tools; -EINVAL for an unknown name.  ob_payload_special_names lists them,
  * NULL-terminated. */
 extern const char *const ob_payload_special_names[];

@@ -84,6 +84,9 @@ struct gauge_spec {
     size_t n_attrs;
     double value;
     int64_t ts_ns;
+    bool delta;       /* the sum is delta (start_ns .. ts_ns) */
+    int64_t start_ns;
+    bool updown;      /* a non-monotonic sum */
 };
 
 static kv_t **make_kvs(const struct attr *a, size_t n, kv_t *kv, any_t *av)
@@ -115,6 +118,10 @@ static void build(struct ob_buf *out, const struct gauge_spec *g)
     pt.as_double = g->value;
     pt.has_time_unix_nano = true;
     pt.time_unix_nano = (uint64_t)g->ts_ns;
+    if (g->start_ns) {
+        pt.has_start_time_unix_nano = true;
+        pt.start_time_unix_nano = (uint64_t)g->start_ns;
+    }
     pt.n_attributes = g->n_attrs;
     pt.attributes = make_kvs(g->attrs, g->n_attrs, pkv, pav);
     Opentelemetry__Proto__Metrics__V1__NumberDataPoint *pts[] = {&pt};
@@ -127,10 +134,11 @@ static void build(struct ob_buf *out, const struct gauge_spec *g)
     if (g->counter) {
         sum.n_data_points = 1;
         sum.data_points = pts;
-        sum.has_is_monotonic = sum.is_monotonic = true;
+        sum.has_is_monotonic = sum.is_monotonic = !g->updown;
         sum.has_aggregation_temporality = true;
         sum.aggregation_temporality =
-            OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE;
+            g->delta ? OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
+                     : OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE;
         m.data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
         m.sum = &sum;
     } else {
@@ -206,7 +214,7 @@ START_TEST(label_collisions_joined)
 {
     struct ob_buf b = {0};
     const struct attr a[] = {{"a_b", "3"}, {"a-b", "1"}, {"a.b", "2"}, {"job", "mine"}};
-    struct gauge_spec g = {svc, 2, "g", NULL, false, a, 4, 7, now_ns};
+    struct gauge_spec g = {svc, 2, "g", NULL, false, a, 4, 7, now_ns, false, 0, false};
     build(&b, &g);
     ck_assert_uint_eq(send(&b).rejected, 0);
     /* Values join in original-key order; job from the resource wins. */
@@ -219,7 +227,8 @@ START_TEST(series_collision_counted_newest_wins)
 {
     struct ob_buf b = {0};
     const struct attr a[] = {{"k", "v"}};
-    struct gauge_spec g = {svc, 2, "disk.used", NULL, false, a, 1, 1, now_ns - 2000 * OB_NS_PER_MS};
+    struct gauge_spec g = {svc,  2, "disk.used", NULL, false, a, 1, 1, now_ns - 2000 * OB_NS_PER_MS,
+                           false, 0, false};
     build(&b, &g);
     ck_assert_uint_eq(send(&b).collisions, 0);
     g.name = "disk_used"; /* another OTLP stream, same Prometheus series */
@@ -241,7 +250,8 @@ START_TEST(target_info_latest_resource)
     struct ob_buf b = {0};
     const struct attr r1[] = {{"service.name", "app"}, {"host.name", "a"}};
     const struct attr r2[] = {{"service.name", "app"}, {"host.name", "b"}, {"os.type", "linux"}};
-    struct gauge_spec g = {r1, 2, "up.ish", NULL, false, NULL, 0, 1, now_ns - 5000 * OB_NS_PER_MS};
+    struct gauge_spec g = {r1,    2, "up.ish", NULL, false, NULL, 0, 1, now_ns - 5000 * OB_NS_PER_MS,
+                           false, 0, false};
     build(&b, &g);
     send(&b);
     g.resource = r2;
@@ -261,10 +271,10 @@ START_TEST(rejections_by_reason)
     struct ob_buf b = {0};
     struct ob_ingest_result res;
 
-    ck_assert_int_eq(ob_payload_delta_sum(&b, now_ns), 0);
+    ck_assert_int_eq(ob_payload_unspecified_sum(&b, now_ns), 0);
     res = send(&b);
     ck_assert_uint_eq(res.rejected_by[OB_REASON_TEMPORALITY], 1);
-    ck_assert_ptr_nonnull(strstr(res.message, "delta temporality"));
+    ck_assert_ptr_nonnull(strstr(res.message, "temporality unspecified"));
 
     b.len = 0;
     ck_assert_int_eq(ob_payload_exp_histogram(&b, now_ns), 0);
@@ -284,7 +294,7 @@ START_TEST(rejections_by_reason)
     ck_assert_uint_eq(send(&b).rejected, 0);
 
     /* A gauge that translates onto an existing counter's name. */
-    struct gauge_spec g = {svc, 2, "reqs", NULL, true, NULL, 0, 1, now_ns};
+    struct gauge_spec g = {svc, 2, "reqs", NULL, true, NULL, 0, 1, now_ns, false, 0, false};
     build(&b, &g);
     ck_assert_uint_eq(send(&b).rejected, 0);
     g.name = "reqs_total";
@@ -298,7 +308,7 @@ END_TEST
 START_TEST(out_of_order_rules)
 {
     struct ob_buf b = {0};
-    struct gauge_spec g = {svc, 2, "temp", "Cel", false, NULL, 0, 20, now_ns};
+    struct gauge_spec g = {svc, 2, "temp", "Cel", false, NULL, 0, 20, now_ns, false, 0, false};
     build(&b, &g);
     ck_assert_uint_eq(send(&b).rejected, 0);
     /* Older, inside the window: stored, but the newest stays exposed. */
@@ -424,6 +434,48 @@ START_TEST(exemplars_kept_and_placed)
 }
 END_TEST
 
+/* Delta sums become running totals (docs: the collector's
+ * deltatocumulative rules); the store keeps them, so they are checked
+ * through the exposition. */
+START_TEST(delta_sums_accumulated)
+{
+    struct ob_buf b = {0};
+    const int64_t s = 1000 * OB_NS_PER_MS;
+    const int64_t t0 = now_ns - 100 * s;
+    struct gauge_spec g = {svc, 2, "jobs", NULL, true, NULL, 0, 3, t0 + s, true, t0, false};
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    g.start_ns = t0 + s, g.ts_ns = t0 + 2 * s, g.value = 4;
+    build(&b, &g);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ck_assert_uint_eq(send(&b).rejected, 0); /* a resend: nothing added */
+    ck_assert_msg(strstr(scrape(), "\njobs_total{instance=\"i-1\",job=\"app\"} 7\n"), "%s", scrape());
+    /* one that starts before the last ended: refused, not added */
+    g.start_ns = t0 + s + s / 2, g.ts_ns = t0 + 3 * s, g.value = 100;
+    build(&b, &g);
+    struct ob_ingest_result res = send(&b);
+    ck_assert_uint_eq(res.rejected_by[OB_REASON_OUT_OF_ORDER], 1);
+    ck_assert_ptr_nonnull(strstr(res.message, "out of order"));
+    ck_assert_msg(strstr(scrape(), "\njobs_total{instance=\"i-1\",job=\"app\"} 7\n"), "%s", scrape());
+    /* the same series sent cumulative: a conflict with its reason */
+    g.delta = false, g.start_ns = t0, g.ts_ns = t0 + 4 * s;
+    build(&b, &g);
+    res = send(&b);
+    ck_assert_uint_eq(res.rejected_by[OB_REASON_TYPE_CONFLICT], 1);
+    ck_assert_ptr_nonnull(strstr(res.message, "one temporality per series"));
+    /* an up-down counter's deltas add up too, into a gauge */
+    struct gauge_spec u = {svc, 2, "queue", NULL, true, NULL, 0, 5, t0 + s, true, t0, true};
+    build(&b, &u);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    u.start_ns = t0 + s, u.ts_ns = t0 + 2 * s, u.value = -2;
+    build(&b, &u);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ck_assert_msg(strstr(scrape(), "# TYPE queue gauge\nqueue{instance=\"i-1\",job=\"app\"} 3\n"), "%s",
+                  scrape());
+    ob_buf_fini(&b);
+}
+END_TEST
+
 START_TEST(malformed_body)
 {
     struct ob_ingest_result res;
@@ -529,7 +581,7 @@ START_TEST(reclaimed_family_comes_back)
 {
     struct ob_buf b = {0};
     const struct attr a[] = {{"k", "v"}};
-    struct gauge_spec g = {svc, 2, "first.metric", NULL, false, a, 1, 1, now_ns};
+    struct gauge_spec g = {svc, 2, "first.metric", NULL, false, a, 1, 1, now_ns, false, 0, false};
     build(&b, &g);
     ck_assert_uint_eq(send(&b).rejected, 0);
     int64_t t = now_ns / 1000000, ttl = cfg->store_series_ttl_ms;
@@ -676,6 +728,7 @@ Suite *ingest_suite(void)
     tcase_add_test(tc, stale_and_empty);
     tcase_add_test(tc, summary_exposed);
     tcase_add_test(tc, exemplars_kept_and_placed);
+    tcase_add_test(tc, delta_sums_accumulated);
     tcase_add_test(tc, malformed_body);
     tcase_add_test(tc, batching_does_not_matter);
     tcase_add_test(tc, batching_while_the_cache_grows);

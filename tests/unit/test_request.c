@@ -90,7 +90,7 @@ START_TEST(partial_in_both_formats)
     struct ob_request_path path = {.ingest = ingest, .max_body = 1u << 20};
     struct ob_buf body;
     ob_buf_init(&body);
-    ck_assert_int_eq(ob_payload_delta_sum(&body, ob_now_ns()), 0);
+    ck_assert_int_eq(ob_payload_unspecified_sum(&body, ob_now_ns()), 0);
     struct ob_request rq = request(OB_PAYLOAD_PROTOBUF, OB_ENC_IDENTITY, &body);
     struct ob_verdict v;
     ob_request_handle(&path, &rq, &bufs, &v);
@@ -101,7 +101,7 @@ START_TEST(partial_in_both_formats)
 
     static const char json[] =
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"d\",\"sum\":{"
-        "\"aggregationTemporality\":1,\"dataPoints\":[{\"timeUnixNano\":\"1\",\"asInt\":\"1\"}]}}]}]}]}";
+        "\"dataPoints\":[{\"timeUnixNano\":\"1\",\"asInt\":\"1\"}]}}]}]}]}";
     struct ob_buf jb = {.data = (char *)json, .len = sizeof json - 1};
     rq = request(OB_PAYLOAD_JSON, OB_ENC_IDENTITY, &jb);
     ob_request_handle(&path, &rq, &bufs, &v);

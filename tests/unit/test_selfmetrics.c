@@ -44,6 +44,7 @@ static const char *const head =
     "otlp_broker_data_points_rejected_total{reason=\"temporality\"} 0\n"
     "otlp_broker_data_points_rejected_total{reason=\"type_conflict\"} 2\n"
     "otlp_broker_data_points_rejected_total{reason=\"unsupported\"} 0\n"
+    "otlp_broker_data_points_rejected_total{reason=\"out_of_order\"} 0\n"
     "# HELP otlp_broker_series_collisions_total Samples written to a series last written from "
     "another OTLP identity.\n"
     "# TYPE otlp_broker_series_collisions_total counter\n"

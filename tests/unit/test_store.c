@@ -1795,6 +1795,137 @@ START_TEST(exemplars_survive_restart)
 }
 END_TEST
 
+/* ---- delta points into running totals ---- */
+
+static int acc(struct ob_store *s, uint32_t family, int64_t start, int64_t ts, double v, unsigned *flags)
+{
+    struct ob_series_ref r = ref_of(family, "");
+    r.created_ms = start;
+    return ob_store_accumulate_at(s, &r, &scalar, start, ts, &v, 1, flags);
+}
+
+/* The newest sample of the only series and its created time. */
+struct total {
+    int n;
+    int64_t ts, created;
+    double v;
+};
+
+static int total_family(void *ctx, const struct ob_family_view *f)
+{
+    OB_UNUSED(ctx);
+    OB_UNUSED(f);
+    return 0;
+}
+
+static int total_series(void *ctx, const struct ob_series_view *sv)
+{
+    struct total *t = ctx;
+    t->n++;
+    t->ts = sv->ts_ms;
+    t->created = sv->created_ms;
+    t->v = sv->values[0];
+    return 0;
+}
+
+static struct total total_of(struct ob_store *s)
+{
+    struct total t = {0};
+    ck_assert_int_eq(ob_store_scan(s, 1, 0, total_family, total_series, &t), 0);
+    return t;
+}
+
+/* In order, resent, out of order, after a gap, and into the wrong kind of
+ * series: the collector's deltatocumulative rules. */
+START_TEST(delta_running_totals)
+{
+    struct ob_store_opts o = default_opts();
+    o.delta_reset_ms = 60000;
+    struct ob_store *s = open_ok(&o);
+    uint32_t c = fam(s, "c_total", OB_FAMILY_COUNTER);
+    unsigned fl;
+    ck_assert_int_eq(acc(s, c, 1000, 2000, 5, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_NEW_SERIES);
+    ck_assert_int_eq(acc(s, c, 2000, 3000, 2, &fl), 0);
+    ck_assert_int_eq(acc(s, c, 3000, 4000, 0, &fl), 0);
+    ck_assert_int_eq(acc(s, c, 4500, 5000, 1, &fl), 0); /* a small gap: still one total */
+    struct total t = total_of(s);
+    ck_assert(t.n == 1 && t.ts == 5000 && t.v == 8 && t.created == 1000);
+    /* the last point again: nothing changes */
+    ck_assert_int_eq(acc(s, c, 4500, 5000, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESEND);
+    /* older ones, overlapping ones: refused, never added */
+    ck_assert_int_eq(acc(s, c, 3000, 4000, 2, &fl), OB_E_OUT_OF_ORDER);
+    ck_assert_int_eq(acc(s, c, 4800, 6000, 2, &fl), OB_E_OUT_OF_ORDER);
+    ck_assert_int_eq(acc(s, c, 4500, 5000, 7, &fl), 0); /* same window: a resend */
+    t = total_of(s);
+    ck_assert(t.ts == 5000 && t.v == 8);
+    /* unknown start: right after the last one */
+    ck_assert_int_eq(acc(s, c, 0, 6000, 1, &fl), 0);
+    ck_assert(total_of(s).v == 9);
+    /* a gap over delta_reset_ms: a new total with a new created time */
+    ck_assert_int_eq(acc(s, c, 6000 + 60001, 6000 + 61000, 3, &fl), 0);
+    t = total_of(s);
+    ck_assert(t.v == 3 && t.created == 66001 && t.ts == 67000);
+    /* cumulative points into the delta series, and the other way round */
+    ck_assert_int_eq(app(s, c, "", 70000, 1, 1, &fl), OB_E_TEMPORALITY);
+    ck_assert_int_eq(app(s, c, "x", 70000, 1, 1, &fl), 0);
+    struct ob_series_ref rx = ref_of(c, "x");
+    double v = 1;
+    ck_assert_int_eq(ob_store_accumulate_at(s, &rx, &scalar, 70000, 71000, &v, 1, &fl), OB_E_TEMPORALITY);
+    ob_store_close(s);
+}
+END_TEST
+
+/* Histogram deltas add up bucket by bucket; new bounds start a new total;
+ * the totals survive a kill -9. */
+START_TEST(delta_histograms_survive_restart)
+{
+    struct ob_store_opts o = default_opts();
+    static const double b2[] = {1, 5};
+    const struct ob_shape sh = {.kind = OB_SHAPE_HISTOGRAM, .n = 2, .points = b2, .has_sum = true};
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct ob_store *s = NULL;
+        char e[OB_ERR_LEN];
+        uint32_t h, g;
+        if (ob_store_open(&o, &s, e) || ob_store_family(s, "h", 1, OB_FAMILY_HISTOGRAM, NULL, 0, &h, &g))
+            _exit(1);
+        struct ob_series_ref r = {.family = h, .family_gen = g, .hash = ob_store_hash(h, "", 0), .key = "",
+                                  .created_ms = 1000};
+        double v1[] = {3, 6, 1, 2, 3}; /* count, sum, cumulative buckets, +Inf */
+        double v2[] = {2, 10, 0, 1, 2};
+        if (ob_store_accumulate_at(s, &r, &sh, 1000, 2000, v1, 1, NULL) ||
+            ob_store_accumulate_at(s, &r, &sh, 2000, 3000, v2, 1, NULL) || v2[0] != 5 || v2[1] != 16)
+            _exit(2);
+        _exit(0); /* killed */
+    }
+    wait_child(pid, 0);
+    struct ob_store *s = open_ok(&o);
+    uint32_t h = fam(s, "h", OB_FAMILY_HISTOGRAM);
+    struct ob_series_ref r = ref_of(h, "");
+    r.created_ms = 3000;
+    double v3[] = {1, 1, 1, 1, 1};
+    unsigned fl;
+    ck_assert_int_eq(ob_store_accumulate_at(s, &r, &sh, 3000, 4000, v3, 1, &fl), 0);
+    const double want[] = {6, 17, 2, 4, 6};
+    for (int i = 0; i < 5; i++)
+        ck_assert(v3[i] == want[i]);
+    struct total t = total_of(s);
+    ck_assert(t.v == 6 && t.created == 1000);
+    static const double b3[] = {1, 5, 10};
+    const struct ob_shape sh3 = {.kind = OB_SHAPE_HISTOGRAM, .n = 3, .points = b3, .has_sum = true};
+    double v4[] = {1, 7, 0, 0, 1, 1};
+    r.created_ms = 4000;
+    ck_assert_int_eq(ob_store_accumulate_at(s, &r, &sh3, 4000, 5000, v4, 1, &fl), 0);
+    ck_assert_uint_eq(fl, OB_APPEND_RESHAPED);
+    t = total_of(s);
+    ck_assert(t.v == 1 && t.created == 4000);
+    ob_store_close(s);
+}
+END_TEST
+
 Suite *store_suite(void);
 Suite *store_suite(void)
 {
@@ -1830,6 +1961,8 @@ Suite *store_suite(void)
     tcase_add_test(tc, exemplars_histogram_buckets);
     tcase_add_test(tc, exemplars_budget);
     tcase_add_test(tc, exemplars_survive_restart);
+    tcase_add_test(tc, delta_running_totals);
+    tcase_add_test(tc, delta_histograms_survive_restart);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -149,8 +149,8 @@ START_TEST(reply_dealer_req_partial)
     ck_assert_int_eq(rejected, 0);
     free(body);
 
-    /* Delta temporality is refused point by point: partial success. */
-    body = zmq_stack_counter_payload("calculator", "calc_delta", "operation", "add", 1, t, false,
+    /* No temporality is refused point by point: partial success. */
+    body = zmq_stack_counter_payload("calculator", "calc_unspecified", "operation", "add", 1, t, false,
                                      &len);
     send_frames(dealer, "identity", body, len);
     ck_assert_int_eq(answer(dealer, &rejected, msg, sizeof msg), 1);

@@ -163,7 +163,7 @@ void *zmq_stack_counter_payload(const char *service, const char *name, const cha
     sum.has_aggregation_temporality = sum.has_is_monotonic = 1;
     sum.aggregation_temporality =
         cumulative ? OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE
-                   : OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA;
+                   : OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_UNSPECIFIED;
     sum.is_monotonic = 1;
     Opentelemetry__Proto__Metrics__V1__Metric m = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT;
     m.name = (char *)name;

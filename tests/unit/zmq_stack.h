@@ -43,7 +43,7 @@ uint64_t zmq_stack_selfmetric(struct zmq_stack *s, const char *series);
 /* A packed ExportMetricsServiceRequest (malloc'd) with one resource
  * (service.name = service) and one Sum metric `name` holding one point:
  * attribute key=value, value, time ts_ns; cumulative when `cumulative`,
- * else delta. */
+ * else without a temporality (which the broker refuses point by point). */
 void *zmq_stack_counter_payload(const char *service, const char *name, const char *key,
                                 const char *value, double v, uint64_t ts_ns, bool cumulative,
                                 size_t *out_len);
