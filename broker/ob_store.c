@@ -343,12 +343,14 @@ static inline const double *points_of(const struct ob_store_shape *sh)
 
 static inline unsigned char *records_of(const struct ob_store_shape *sh)
 {
-    return (unsigned char *)(uintptr_t)(points_of(sh) + sh->n);
+    return (unsigned char *)(uintptr_t)(points_of(sh) + ob_shape_points(sh->kind, sh->n));
 }
 
-static size_t data_bytes(const struct ob_store *s, uint32_t n, uint32_t width)
+/* Bytes of a data block with `points` bounds or quantiles and samples of
+ * `width` doubles. */
+static size_t data_bytes(const struct ob_store *s, uint32_t points, uint32_t width)
 {
-    return sizeof(struct ob_store_shape) + 8u * (size_t)n + ob_ooo_bytes(s->cap, width);
+    return sizeof(struct ob_store_shape) + 8u * (size_t)points + ob_ooo_bytes(s->cap, width);
 }
 
 /* Summaries always have a sum; a histogram says. */
@@ -360,8 +362,9 @@ static bool shape_has_sum(const struct ob_shape *sh)
 static bool shape_matches(const struct ob_store_shape *have, const struct ob_shape *want)
 {
     bool has_sum = shape_has_sum(want);
+    uint32_t np = ob_shape_points(want->kind, want->n);
     return have->kind == (uint8_t)want->kind && have->n == want->n && have->has_sum == has_sum &&
-           (want->n == 0 || memcmp(points_of(have), want->points, 8u * want->n) == 0);
+           (np == 0 || memcmp(points_of(have), want->points, 8u * np) == 0);
 }
 
 /* New data block with the shape and an empty ring; 0 when the heap is full.
@@ -369,9 +372,8 @@ static bool shape_matches(const struct ob_store_shape *have, const struct ob_sha
 static uint64_t data_create(struct ob_store *s, const struct ob_shape *want, bool delta)
 {
     uint32_t n = want->kind == OB_SHAPE_SCALAR ? 0 : want->n;
-    struct ob_shape scalar = {OB_SHAPE_SCALAR, 0, NULL, false};
-    const struct ob_shape *sh = n ? want : &scalar;
-    uint64_t off = heap_alloc(s, data_bytes(s, n, ob_shape_width(sh)));
+    uint32_t np = ob_shape_points(want->kind, n);
+    uint64_t off = heap_alloc(s, data_bytes(s, np, ob_sample_width(want->kind, n)));
     if (!off)
         return 0;
     struct ob_store_shape *d = payload(s, off);
@@ -383,8 +385,8 @@ static uint64_t data_create(struct ob_store *s, const struct ob_shape *want, boo
     d->created_ms = 0;
     d->exemplars_off = 0;
     d->delta_start_ms = 0;
-    if (n)
-        memcpy((double *)(d + 1), want->points, 8u * n);
+    if (np)
+        memcpy((double *)(d + 1), want->points, 8u * np);
     return off;
 }
 
@@ -841,7 +843,8 @@ static void slot_ring_repair(struct ob_store *s, struct ob_store_slot *sl)
         return;
     if (atomic_load_explicit(&sl->state, memory_order_relaxed) == OB_SLOT_LIVE) {
         const struct ob_store_shape *d = shape_of(s, sl->data_off);
-        if (block_ok(s, sl->data_off, data_bytes(s, d->n, ob_sample_width(d->kind, d->n)))) {
+        if (block_ok(s, sl->data_off,
+                     data_bytes(s, ob_shape_points(d->kind, d->n), ob_sample_width(d->kind, d->n)))) {
             struct ob_ring r = ring_of(s, sl, sl->data_off);
             ob_ooo_repair(&r);
         } else {
@@ -1645,6 +1648,8 @@ static bool shape_valid(const struct ob_shape *sh)
 {
     if (sh->kind == OB_SHAPE_SCALAR)
         return true;
+    if (sh->kind == OB_SHAPE_EXPHIST)
+        return sh->n <= OB_STORE_MAX_POINTS; /* room for counts, no bounds */
     if ((sh->kind != OB_SHAPE_HISTOGRAM && sh->kind != OB_SHAPE_SUMMARY) || sh->n > OB_STORE_MAX_POINTS)
         return false;
     return sh->n == 0 || sh->points != NULL;
@@ -1852,6 +1857,51 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     return 0;
 }
 
+/* Moves an exponential histogram series into a data block with room for
+ * shape->n bucket counts, keeping its samples (those with more buckets than
+ * that are dropped: they are older than the point that needs less), its
+ * created time, delta state and exemplars.  Create and stripe lock held. */
+static int exp_resize(struct ob_store *s, struct ob_store_slot *sl, const struct ob_shape *shape,
+                      int64_t now_ms)
+{
+    uint64_t old_off = sl->data_off;
+    const struct ob_store_shape *old = shape_of(s, old_off);
+    uint64_t off = data_create(s, shape, old->delta);
+    uint32_t width = ob_sample_width(OB_SHAPE_EXPHIST, shape->n);
+    double *v = off ? malloc(8u * (size_t)width) : NULL;
+    if (!v) {
+        if (off)
+            heap_free_now(s, off);
+        return OB_E_STORE_FULL;
+    }
+    struct ob_store_shape *d = payload(s, off);
+    d->created_ms = old->created_ms;
+    d->delta_start_ms = old->delta_start_ms;
+    d->exemplars_off = old->exemplars_off; /* one entry either way */
+    _Atomic uint32_t word = 0;
+    struct ob_ring from = ring_of(s, sl, old_off);
+    struct ob_ring to = {records_of(d), &word, s->cap, width};
+    uint32_t room = shape->n, have_width = from.width;
+    for (uint32_t i = 0; i < ob_ooo_count(&from); i++) {
+        const unsigned char *rec = ob_ooo_record(&from, i);
+        const double *x = ob_ooo_rec_values(rec);
+        if (x[OB_SAMPLE_EXP_POS_N] + x[OB_SAMPLE_EXP_NEG_N] > room)
+            continue;
+        uint32_t keep = OB_MIN(width, have_width);
+        memcpy(v, x, 8u * keep);
+        memset(v + keep, 0, 8u * (width - keep));
+        ob_ooo_insert(&to, ob_ooo_rec_ts(rec), v, INT64_MAX);
+    }
+    free(v);
+    uint64_t q = seq_begin(sl);
+    atomic_store_explicit(&sl->ring, atomic_load_explicit(&word, memory_order_relaxed),
+                          memory_order_relaxed);
+    sl->data_off = off;
+    seq_end(sl, q);
+    heap_retire(s, old_off, now_ms);
+    return 0;
+}
+
 /* Create, reshape or relabel: create lock, then the stripe lock. */
 static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
                        int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
@@ -1877,9 +1927,15 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
         return rc;
     }
     struct ob_store_slot *sl = &s->slots[i];
-    if (shape_of(s, sl->data_off)->delta != (dl != NULL)) {
+    const struct ob_store_shape *have = shape_of(s, sl->data_off);
+    if (have->delta != (dl != NULL)) {
         rc = OB_E_TEMPORALITY;
-    } else if (!shape_matches(shape_of(s, sl->data_off), shape)) {
+    } else if (have->kind == OB_SHAPE_EXPHIST && shape->kind == OB_SHAPE_EXPHIST &&
+               have->has_sum == shape_has_sum(shape) && have->n != shape->n) {
+        /* An exponential histogram that needs another room for its
+         * buckets keeps its history; the sample goes in below. */
+        rc = exp_resize(s, sl, shape, now_ms);
+    } else if (!shape_matches(have, shape)) {
         /* New bounds: the history goes; a delta series starts a new total. */
         uint64_t data_off = data_create(s, shape, dl != NULL);
         rc = OB_E_STORE_FULL;
@@ -2098,7 +2154,8 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
             uint32_t ll = lb->labels_len & ~OB_LABELS_SHARED;
             uint64_t lneed = sizeof *lb + (uint64_t)lb->key_len + ((lb->labels_len & OB_LABELS_SHARED) ? 0 : ll);
             if (d->kind < OB_SHAPE__COUNT && n <= OB_STORE_MAX_POINTS &&
-                block_ok(s, data_off, data_bytes(s, n, width)) && block_ok(s, labels_off, lneed)) {
+                block_ok(s, data_off, data_bytes(s, ob_shape_points(d->kind, n), width)) &&
+                block_ok(s, labels_off, lneed)) {
                 uint32_t rec = (OB_OOO_HEAD(w) + OB_OOO_N(w) - 1) % (s->cap + 1);
                 const unsigned char *p = records_of(d) + (size_t)rec * ob_ooo_stride(width);
                 sv->ts_ms = ob_ooo_rec_ts(p);
@@ -2128,7 +2185,7 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
 int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_family_fn on_family,
                   ob_store_series_fn on_series, void *ctx)
 {
-    struct scan_buf b = {.values = malloc(8u * (OB_STORE_MAX_POINTS + 3))};
+    struct scan_buf b = {.values = malloc(8u * (OB_STORE_MAX_POINTS + OB_SAMPLE_EXP_BUCKET0))};
     if (!b.values)
         return -ENOMEM;
     int rc = 0;

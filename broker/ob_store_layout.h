@@ -110,18 +110,27 @@ enum ob_shape_kind {
     OB_SHAPE_SCALAR = 0,
     OB_SHAPE_HISTOGRAM = 1,
     OB_SHAPE_SUMMARY = 2,
+    OB_SHAPE_EXPHIST = 3, /* OTLP exponential histogram (a native histogram) */
     OB_SHAPE__COUNT
 };
 
 /* ---- samples ---------------------------------------------------------------
  *
  * One sample of a series is `width` doubles, by the series' shape (kind and
- * n, the number of bounds or quantiles):
+ * n, the number of bounds or quantiles; for an exponential histogram the
+ * room for bucket counts, and no bounds are stored):
  *
  *   kind        width   v[0]    v[1]   v[2 .. 2+n-1]                    v[2+n]
  *   scalar      1       value
  *   histogram   n + 3   count   sum    cumulative count <= bound i      count (+Inf)
  *   summary     n + 2   count   sum    value at quantile i
+ *   exphist     n + 9   count   sum    v[2] zero count, v[3] zero threshold,
+ *                                      v[4] scale (-4 .. 8), v[5] positive offset,
+ *                                      v[6] positive buckets p, v[7] negative offset,
+ *                                      v[8] negative buckets q, v[9 .. 9+p) positive
+ *                                      counts, then q negative counts, then zeros
+ *                                      (OTLP indexes: bucket offset + i covers
+ *                                      (base^(offset+i), base^(offset+i+1)])
  *
  * A histogram without a sum (OTLP leaves it out when it would be
  * meaningless) is stored with has_sum 0 and v[1] = 0.  A sample whose v[0]
@@ -133,10 +142,33 @@ enum ob_shape_kind {
 #define OB_SAMPLE_COUNT 0
 #define OB_SAMPLE_SUM 1
 #define OB_SAMPLE_POINT0 2 /* first bucket or quantile */
+#define OB_SAMPLE_EXP_ZERO_COUNT 2
+#define OB_SAMPLE_EXP_ZERO_THRESHOLD 3
+#define OB_SAMPLE_EXP_SCALE 4
+#define OB_SAMPLE_EXP_POS_OFFSET 5
+#define OB_SAMPLE_EXP_POS_N 6
+#define OB_SAMPLE_EXP_NEG_OFFSET 7
+#define OB_SAMPLE_EXP_NEG_N 8
+#define OB_SAMPLE_EXP_BUCKET0 9
 
 static inline uint32_t ob_sample_width(uint32_t kind, uint32_t n)
 {
-    return kind == OB_SHAPE_SCALAR ? 1 : kind == OB_SHAPE_HISTOGRAM ? n + 3 : n + 2;
+    switch (kind) {
+    case OB_SHAPE_SCALAR:
+        return 1;
+    case OB_SHAPE_HISTOGRAM:
+        return n + 3;
+    case OB_SHAPE_EXPHIST:
+        return n + OB_SAMPLE_EXP_BUCKET0;
+    default:
+        return n + 2;
+    }
+}
+
+/* Bounds or quantiles a shape stores (an exponential histogram's n is room). */
+static inline uint32_t ob_shape_points(uint32_t kind, uint32_t n)
+{
+    return kind == OB_SHAPE_EXPHIST || kind == OB_SHAPE_SCALAR ? 0 : n;
 }
 
 /* Fills a histogram sample from its count, sum and the counts of the

@@ -5,8 +5,14 @@
 //   node calculator.js proto|json [gzip]
 //
 // Endpoint: OB_METRICS_URL (full URL, e.g. http://127.0.0.1:4318/api/v1/otlp/v1/metrics)
-// or, when unset, the SDK's own OTEL_EXPORTER_OTLP_ENDPOINT handling.
+// or, when unset, the SDK's own OTEL_EXPORTER_OTLP_ENDPOINT handling.  The
+// SDK's own OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta makes it
+// export deltas.  OB_BETWEEN_EXPORTS=FILE: after the first export print
+// "first export done" and wait until FILE exists (the test restarts the
+// broker meanwhile).
 'use strict';
+
+const fs = require('fs');
 
 const { metrics } = require('@opentelemetry/api');
 const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
@@ -58,7 +64,13 @@ async function main() {
   request('add', 40);
   request('sub', 7);
   await reader.forceFlush();
-  // Second export on the same keep-alive connection: 1 more add.
+  if (process.env.OB_BETWEEN_EXPORTS) {
+    console.log('first export done');
+    while (!fs.existsSync(process.env.OB_BETWEEN_EXPORTS))
+      await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // Second export (on the same keep-alive connection unless the broker
+  // restarted): 1 more add.
   request('add', 260);
   await reader.forceFlush();
   await provider.shutdown();

@@ -160,6 +160,38 @@ print(" ".join(x["health"]+":"+x["lastError"] for x in t))')
 prom_round "OpenMetrics"
 prom_round "OpenMetrics with exemplars" --enable-feature=exemplar-storage
 prom_round "protobuf" --enable-feature=native-histograms,exemplar-storage
+stop_broker && ok "clean stop" || bad "clean stop"
 
+# Delta temporality (the SDK's own OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE):
+# the broker adds the deltas up in its store, across a kill -9 and restart
+# between the SDK's two exports.  A fresh store: the series above were
+# cumulative, and one series takes one temporality.
+rm -f "/dev/shm$STORE"
+start_broker
+BASE="http://127.0.0.1:$PORT"
+env NODE_PATH="$NODE_DIR/node_modules" OTEL_EXPORTER_OTLP_ENDPOINT="$BASE" \
+    OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta OB_BETWEEN_EXPORTS="$TMP/go" \
+    node "$HERE/calculator.js" proto >"$TMP/node.out" 2>&1 &
+NODE_PID=$!
+for _ in $(seq 1 200); do grep -q 'first export done' "$TMP/node.out" && break; sleep 0.05; done
+check "delta: first export" 'calc_operation_total{job="calculator",operation="add"} 2' \
+    "$(scrape | grep '^calc_operation_total{job="calculator",operation="add"}')"
+kill9_broker
+start_broker -o "http.listen=127.0.0.1:$PORT"
+touch "$TMP/go"
+wait "$NODE_PID" && ok "delta: SDK export after the broker's kill -9 and restart" ||
+    bad "delta: SDK: $(tail -3 "$TMP/node.out")"
+scrape >"$TMP/delta.txt"
+check "delta: calc_operation_total counts every operation across the restart" \
+    'calc_operation_total{job="calculator",operation="add"} 3' \
+    "$(grep '^calc_operation_total{job="calculator",operation="add"}' "$TMP/delta.txt")"
+check "delta: the other series kept its total" \
+    'calc_operation_total{job="calculator",operation="sub"} 1' \
+    "$(grep '^calc_operation_total{job="calculator",operation="sub"}' "$TMP/delta.txt")"
+check "delta: histogram count added up" 1 \
+    "$(grep -c '^http_server_duration_milliseconds_count{http_method="GET",http_route="/add",job="calculator"} 3$' "$TMP/delta.txt")"
+check "delta: no point refused" 0 \
+    "$(grep '^otlp_broker_data_points_rejected_total' "$TMP/delta.txt" | awk '{s+=$2} END {print s}')"
+promtool_check "$TMP/delta.txt" "delta"
 stop_broker && ok "clean stop" || bad "clean stop"
 finish
