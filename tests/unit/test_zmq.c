@@ -400,6 +400,18 @@ static uint64_t wait_metric(struct zmq_stack *st, const char *what, const char *
     return v;
 }
 
+/* A self-metric once it fell to `want` (3 s at most; a loaded machine or
+ * TSan settles senders late): its last value. */
+static uint64_t wait_selfmetric_down(struct zmq_stack *st, const char *series, uint64_t want)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 300 && (v = zmq_stack_selfmetric(st, series)) > want; i++) {
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return v;
+}
+
 static void *counter_body(const char *value, double v, uint64_t t, size_t *len)
 {
     return zmq_stack_counter_payload("seq", "seq_test", "n", value, v, t, true, len);
@@ -447,7 +459,7 @@ static void pull_sequences(unsigned threads)
     ck_assert_uint_eq(zmq_stack_selfmetric(&st, OK_REQS), 7);
     ck_assert_uint_eq(zmq_stack_selfmetric(&st, UNSUPPORTED_REQS), 0);
     /* Both senders settled: nobody followed any more. */
-    ck_assert_uint_eq(zmq_stack_selfmetric(&st, "otlp_broker_zmq_senders{socket=\"pull\"}"), 0);
+    ck_assert_uint_eq(wait_selfmetric_down(&st, "otlp_broker_zmq_senders{socket=\"pull\"}", 0), 0);
     ob_buf_fini(&gz);
     free(b0);
     free(b1);
