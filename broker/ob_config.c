@@ -147,6 +147,11 @@ static const struct option options[] = {
     {"exposition", "timestamps", T_BOOL, RESTART, "false", F(expose_timestamps), 0, 0,
      "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"
      "the scrape time."},
+    {"exposition", "exponential_max_buckets", T_U32, RESTART, "40", F(expose_exp_max_buckets), 1,
+     4096,
+     "Scrapers that cannot read native histograms (text, OpenMetrics) get an\n"
+     "exponential histogram as a classic one with at most this many buckets (exact\n"
+     "bounds base^k, the scale lowered until they fit)."},
 
     {"limits", "max_body_bytes", T_SIZE, RESTART, "32MiB", F(max_body_bytes), 1 * OB_KIB,
      1 * OB_GIB,

@@ -70,6 +70,7 @@ struct ob_config {
 
     /* [exposition] */
     bool expose_timestamps;        /* exposition.timestamps */
+    uint32_t expose_exp_max_buckets; /* exposition.exponential_max_buckets */
 
     /* [limits] */
     uint64_t max_body_bytes;       /* limits.max_body_bytes (compressed and inflated) */

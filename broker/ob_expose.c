@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ob_exphist.h"
 #include "ob_float.h"
 #include "ob_prom_series.h"
 
@@ -44,6 +45,12 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
     ob_buf_init(&w->pb_ex_pair);
     ob_buf_init(&w->pb_ex_text);
     ob_buf_init(&w->ex_labels);
+    ob_buf_init(&w->pb_spans);
+    ob_buf_init(&w->pb_deltas);
+    ob_buf_init(&w->exp_bounds);
+    ob_buf_init(&w->exp_values);
+    ob_buf_init(&w->exp_scratch);
+    w->exp_max_buckets = o && o->exponential_max_buckets ? o->exponential_max_buckets : 40;
     w->quote_name = false;
     ob_buf_init(&w->names);
     ob_buf_init(&w->labels);
@@ -70,6 +77,11 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
     ob_buf_fini(&w->pb_ex_pair);
     ob_buf_fini(&w->pb_ex_text);
     ob_buf_fini(&w->ex_labels);
+    ob_buf_fini(&w->pb_spans);
+    ob_buf_fini(&w->pb_deltas);
+    ob_buf_fini(&w->exp_bounds);
+    ob_buf_fini(&w->exp_values);
+    ob_buf_fini(&w->exp_scratch);
 }
 
 int ob_expose_flush(struct ob_expose_writer *w)
@@ -361,6 +373,51 @@ static const char *point_texts(struct ob_expose_writer *w, const struct ob_serie
     return w->point_text.data ? w->point_text.data : "";
 }
 
+/* Text and OpenMetrics cannot carry native histograms: an exponential
+ * histogram becomes a classic one (ob_exphist_classic: exact bounds base^k,
+ * at most exp_max_buckets of them) in the writer's buffers, with the same
+ * count, sum and created time; its exemplar is not carried over. */
+static bool classic_view(struct ob_expose_writer *w, const struct ob_series_view *sv,
+                         struct ob_series_view *out)
+{
+    const double *d = sv->values;
+    uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
+    uint32_t max = w->exp_max_buckets;
+    w->exp_bounds.len = w->exp_values.len = w->exp_scratch.len = 0;
+    if ((uint64_t)np + nn > sv->n || !ob_buf_reserve(&w->exp_bounds, 8u * max) ||
+        !ob_buf_reserve(&w->exp_values, 8u * ((size_t)max + 3)) ||
+        !ob_buf_reserve(&w->exp_scratch, 8u * ((size_t)np + nn + 1)))
+        return false;
+    const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
+    const struct ob_exphist_view h = {
+        .scale = (int32_t)d[OB_SAMPLE_EXP_SCALE],
+        .zero_threshold = d[OB_SAMPLE_EXP_ZERO_THRESHOLD],
+        .zero_count = d[OB_SAMPLE_EXP_ZERO_COUNT],
+        .pos_offset = (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET],
+        .neg_offset = (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET],
+        .n_pos = np,
+        .n_neg = nn,
+        .pos = pos,
+        .neg = pos + np,
+        .count = d[OB_SAMPLE_COUNT],
+        .sum = d[OB_SAMPLE_SUM],
+    };
+    double *bounds = (double *)(void *)w->exp_bounds.data;
+    double *v = (double *)(void *)w->exp_values.data;
+    uint32_t k = ob_exphist_classic(&h, max, bounds, v + OB_SAMPLE_POINT0,
+                                    (double *)(void *)w->exp_scratch.data);
+    v[OB_SAMPLE_COUNT] = h.count;
+    v[OB_SAMPLE_SUM] = h.sum;
+    v[OB_SAMPLE_POINT0 + k] = h.count; /* +Inf */
+    *out = *sv;
+    out->kind = OB_SHAPE_HISTOGRAM;
+    out->n = k;
+    out->points = bounds;
+    out->values = v;
+    out->n_exemplars = 0;
+    return true;
+}
+
 int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv)
 {
     struct ob_series_view quoted;
@@ -380,6 +437,12 @@ int ob_expose_series(struct ob_expose_writer *w, const struct ob_series_view *sv
     }
     if (w->protobuf)
         return ob_expose_pb_series(w, sv, sv->labels, sv->labels_len);
+    struct ob_series_view classic;
+    if (OB_UNLIKELY(sv->kind == OB_SHAPE_EXPHIST)) {
+        if (!classic_view(w, sv, &classic))
+            return -ENOMEM;
+        sv = &classic;
+    }
     const char *names = w->names.data;
     size_t n = w->name_len;
     /* OpenMetrics: exemplars on a counter's _total and a histogram's buckets. */

@@ -27,6 +27,8 @@ struct ob_expose_opts {
                          escaping quotes too; the caller ends it with # EOF */
     bool protobuf;    /* delimited io.prometheus.client.MetricFamily messages
                          (ob_expose_pb.c) instead of text */
+    uint32_t exponential_max_buckets; /* text and OpenMetrics write an exponential
+                         histogram as at most this many classic buckets; 0 = 40 */
 };
 
 /* Appends the store's families to out.  Returns 0 or -ENOMEM. */
@@ -62,6 +64,10 @@ struct ob_expose_writer {
     unsigned pb_type;
     struct ob_buf pb_family, pb_value, pb_pair, pb_text, pb_pairs;
     struct ob_buf pb_ex, pb_ex_pair, pb_ex_text; /* an Exemplar message */
+    struct ob_buf pb_spans, pb_deltas; /* a native histogram side */
+    /* text and OpenMetrics: an exponential histogram as classic buckets */
+    uint32_t exp_max_buckets;
+    struct ob_buf exp_bounds, exp_values, exp_scratch;
     struct ob_buf ex_labels; /* an exemplar's quoted-name block rewritten */
 };
 

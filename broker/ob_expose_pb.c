@@ -19,6 +19,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ob_exphist.h"
 #include "ob_prom_series.h"
 
 /* Wire types. */
@@ -33,6 +34,9 @@ enum {
     VALUE = 1, /* Gauge, Counter, Untyped */
     S_COUNT = 1, S_SUM = 2, S_QUANTILE = 3, Q_QUANTILE = 1, Q_VALUE = 2,
     H_COUNT = 1, H_SUM = 2, H_BUCKET = 3, H_COUNT_FLOAT = 4, H_CREATED = 15,
+    H_SCHEMA = 5, H_ZERO_THRESHOLD = 6, H_ZERO_COUNT = 7, H_ZERO_COUNT_FLOAT = 8,
+    H_NEG_SPAN = 9, H_NEG_DELTA = 10, H_POS_SPAN = 12, H_POS_DELTA = 13, H_EXEMPLARS = 16,
+    SPAN_OFFSET = 1, SPAN_LENGTH = 2,
     C_EXEMPLAR = 2, C_CREATED = 3, S_CREATED = 4, TS_SECONDS = 1, TS_NANOS = 2,
     B_COUNT = 1, B_BOUND = 2, B_EXEMPLAR = 3, B_COUNT_FLOAT = 4,
     E_LABEL = 1, E_VALUE = 2, E_TIMESTAMP = 3,
@@ -148,6 +152,68 @@ static bool field_exemplar(struct ob_expose_writer *w, struct ob_buf *b, unsigne
     field_timestamp(e, pair, E_TIMESTAMP, ex.ts_ms);
     field_bytes(b, field, e->data, e->len);
     return !(e->failed || pair->failed || text->failed);
+}
+
+static uint64_t zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+/* One side of a native histogram: its spans (repeated BucketSpan) and its
+ * deltas (packed sint64), as Prometheus' OTLP translator lays them out
+ * (ob_exphist_spans).  Scratch in the writer's pb_text and pb_pairs. */
+static bool native_side(struct ob_expose_writer *w, struct ob_buf *v, unsigned span_field,
+                        unsigned delta_field, const double *counts, uint32_t n, int32_t offset)
+{
+    if (n == 0)
+        return true;
+    struct ob_buf *sp = &w->pb_spans, *dt = &w->pb_deltas, *x = &w->pb_ex_pair;
+    sp->len = dt->len = 0;
+    if (!ob_buf_reserve(sp, (size_t)n * sizeof(struct ob_native_span)) ||
+        !ob_buf_reserve(dt, (size_t)n * sizeof(int64_t)))
+        return false;
+    struct ob_native_span *spans = (struct ob_native_span *)(void *)sp->data;
+    int64_t *deltas = (int64_t *)(void *)dt->data;
+    size_t n_deltas;
+    size_t n_spans = ob_exphist_spans(counts, n, offset, spans, deltas, &n_deltas);
+    for (size_t i = 0; i < n_spans; i++) {
+        x->len = 0;
+        field_varint(x, SPAN_OFFSET, zigzag(spans[i].offset));
+        field_varint(x, SPAN_LENGTH, spans[i].length);
+        field_bytes(v, span_field, x->data, x->len);
+    }
+    if (n_deltas) {
+        x->len = 0;
+        for (size_t i = 0; i < n_deltas; i++)
+            varint(x, zigzag(deltas[i]));
+        field_bytes(v, delta_field, x->data, x->len);
+    }
+    return !(v->failed || x->failed);
+}
+
+/* An exponential histogram as a native histogram (Histogram fields 5-16). */
+static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v, const struct ob_series_view *sv)
+{
+    const double *d = sv->values;
+    uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
+    if ((uint64_t)np + nn > sv->n)
+        return true; /* not a sample the store would write */
+    field_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
+    if (sv->has_sum)
+        field_double(v, H_SUM, d[OB_SAMPLE_SUM]);
+    field_varint(v, H_SCHEMA, zigzag((int64_t)d[OB_SAMPLE_EXP_SCALE]));
+    /* Prometheus' OTLP translator gives every native histogram 1e-128; a
+     * point's own threshold, when it has one, says more. */
+    double zt = d[OB_SAMPLE_EXP_ZERO_THRESHOLD];
+    field_double(v, H_ZERO_THRESHOLD, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
+    field_count(v, H_ZERO_COUNT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
+    const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
+    if (!native_side(w, v, H_NEG_SPAN, H_NEG_DELTA, pos + np, nn, (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET]) ||
+        !native_side(w, v, H_POS_SPAN, H_POS_DELTA, pos, np, (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET]))
+        return false;
+    if (sv->created_ms > 0)
+        field_timestamp(v, &w->pb_pair, H_CREATED, sv->created_ms);
+    return sv->n_exemplars == 0 || field_exemplar(w, v, H_EXEMPLARS, sv, 0);
 }
 
 int ob_expose_pb_flush(struct ob_expose_writer *w)
@@ -272,6 +338,10 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
             return -ENOMEM;
         if (vfield == M_COUNTER && sv->created_ms > 0)
             field_timestamp(v, x, C_CREATED, sv->created_ms);
+    } else if (sv->kind == OB_SHAPE_EXPHIST) {
+        vfield = M_HISTOGRAM;
+        if (!native_histogram(w, v, sv))
+            return -ENOMEM;
     } else if (sv->kind == OB_SHAPE_HISTOGRAM) {
         vfield = M_HISTOGRAM;
         field_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);

@@ -378,7 +378,8 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
     struct ob_expose_opts opts = {.timestamps = h->deps.cfg->expose_timestamps,
                                   .utf8 = fmt.escaping == OB_ESC_ALLOW_UTF8,
                                   .openmetrics = om,
-                                  .protobuf = fmt.format == OB_EXPO_PROTOBUF};
+                                  .protobuf = fmt.format == OB_EXPO_PROTOBUF,
+                                  .exponential_max_buckets = h->deps.cfg->expose_exp_max_buckets};
     if (h->deps.store)
         rc = ob_expose_store(h->deps.store, &opts, ob_now_ns() / 1000000, &s->text);
     if (rc == 0 && fmt.format == OB_EXPO_TEXT) {

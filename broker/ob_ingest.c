@@ -30,6 +30,7 @@
 #include "ob_buf.h"
 #include "ob_config.h"
 #include "ob_error.h"
+#include "ob_exphist.h"
 #include "ob_labels.h"
 #include "ob_float.h"
 #include "ob_log.h"
@@ -48,6 +49,8 @@ typedef Opentelemetry__Proto__Metrics__V1__Metric metric;
 typedef Opentelemetry__Proto__Metrics__V1__NumberDataPoint number_point;
 typedef Opentelemetry__Proto__Metrics__V1__HistogramDataPoint histogram_point;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint summary_point;
+typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint exphist_point;
+typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets exphist_buckets;
 typedef Opentelemetry__Proto__Metrics__V1__Exemplar exemplar_msg;
 
 #define TARGET_INFO "target_info"
@@ -668,6 +671,81 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
     }
 }
 
+/* Room for bucket counts an exponential histogram series gets: what the
+ * point needs rounded up to 16, so that a histogram that grows a bucket at
+ * a time moves to a bigger data block only every 16 buckets. */
+static uint32_t exp_room(uint32_t need)
+{
+    return need <= 16 ? 16 : (need + 15) / 16 * 16;
+}
+
+/* One side's counts into v (as doubles), lowered by `by` scale steps;
+ * returns how many, *offset the index of the first. */
+static uint32_t exp_side(const exphist_buckets *b, unsigned by, double *v, int32_t *offset)
+{
+    *offset = b ? b->offset : 0;
+    uint32_t n = b ? (uint32_t)b->n_bucket_counts : 0;
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = (double)b->bucket_counts[i];
+    return ob_exphist_downscale(v, n, offset, by);
+}
+
+static void ingest_exphist_points(struct request *r, exphist_point **pts, size_t n)
+{
+    struct worker *w = r->w;
+    for (size_t i = 0; i < n; i++) {
+        const exphist_point *p = pts[i];
+        struct ob_series_probe *pd = ADVANCE(r, pts, i, n);
+        int32_t schema;
+        unsigned by;
+        if (!ob_exphist_schema(p->scale, &schema, &by)) {
+            reject(r, OB_REASON_UNSUPPORTED, 1,
+                   "metric %s: exponential histogram scale %d is below -4, which Prometheus "
+                   "cannot hold", r->metric_name, (int)p->scale);
+            continue;
+        }
+        size_t np = p->positive ? p->positive->n_bucket_counts : 0;
+        size_t nn = p->negative ? p->negative->n_bucket_counts : 0;
+        if (np + nn > OB_STORE_MAX_POINTS) {
+            reject(r, OB_REASON_LIMIT, 1, "metric %s: more than %u exponential histogram buckets",
+                   r->metric_name, OB_STORE_MAX_POINTS);
+            continue;
+        }
+        /* Room for the counts as they come, lowered in place. */
+        if (!grow((void **)&w->values, &w->values_cap,
+                  ob_sample_width(OB_SHAPE_EXPHIST, exp_room((uint32_t)(np + nn))), sizeof(double))) {
+            reject(r, OB_REASON_LIMIT, 1, "metric %s: out of memory", r->metric_name);
+            continue;
+        }
+        double *v = w->values;
+        int32_t pos_off, neg_off;
+        uint32_t pos_n = exp_side(p->positive, by, v + OB_SAMPLE_EXP_BUCKET0, &pos_off);
+        uint32_t neg_n = exp_side(p->negative, by, v + OB_SAMPLE_EXP_BUCKET0 + pos_n, &neg_off);
+        uint32_t room = exp_room(pos_n + neg_n);
+        uint32_t width = ob_sample_width(OB_SHAPE_EXPHIST, room);
+        if (stale(p->flags)) {
+            fill_stale(v, width);
+        } else {
+            v[OB_SAMPLE_COUNT] = (double)p->count;
+            v[OB_SAMPLE_SUM] = p->has_sum ? p->sum : 0;
+            v[OB_SAMPLE_EXP_ZERO_COUNT] = (double)p->zero_count;
+            v[OB_SAMPLE_EXP_ZERO_THRESHOLD] = p->zero_threshold;
+            v[OB_SAMPLE_EXP_SCALE] = schema;
+            v[OB_SAMPLE_EXP_POS_OFFSET] = pos_off;
+            v[OB_SAMPLE_EXP_POS_N] = pos_n;
+            v[OB_SAMPLE_EXP_NEG_OFFSET] = neg_off;
+            v[OB_SAMPLE_EXP_NEG_N] = neg_n;
+            memset(v + OB_SAMPLE_EXP_BUCKET0 + pos_n + neg_n, 0, 8u * (room - pos_n - neg_n));
+        }
+        struct ob_shape shape = {.kind = OB_SHAPE_EXPHIST, .n = room, .has_sum = p->has_sum};
+        int64_t ts = point_ts_ms(r, p->time_unix_nano);
+        uint32_t n_ex = point_exemplars(r, p->exemplars, p->n_exemplars, ts, NULL, 0, false);
+        append(r, pd, &shape, start_ms(p->start_time_unix_nano), ts,
+               created_ms(p->start_time_unix_nano, p->time_unix_nano), p->attributes,
+               p->n_attributes, v, n_ex);
+    }
+}
+
 static void ingest_summary_points(struct request *r, summary_point **pts, size_t n)
 {
     struct worker *w = r->w;
@@ -757,10 +835,9 @@ static void ingest_metric(struct request *r, const metric *m)
         mv.temporality = (enum ob_temporality)m->histogram->aggregation_temporality;
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
-        reject(r, OB_REASON_UNSUPPORTED, n,
-               "metric %s: exponential histograms cannot be exposed in the text format",
-               r->metric_name);
-        return;
+        mv.type = OB_METRIC_EXP_HISTOGRAM;
+        mv.temporality = (enum ob_temporality)m->exponential_histogram->aggregation_temporality;
+        break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
         mv.type = OB_METRIC_SUMMARY;
         break;
@@ -778,7 +855,8 @@ static void ingest_metric(struct request *r, const metric *m)
 
     r->mv = &mv;
     /* Only counters and histograms carry exemplars in any exposition. */
-    r->exemplars = mv.type == OB_METRIC_COUNTER || mv.type == OB_METRIC_HISTOGRAM;
+    r->exemplars = mv.type == OB_METRIC_COUNTER || mv.type == OB_METRIC_HISTOGRAM ||
+                   mv.type == OB_METRIC_EXP_HISTOGRAM;
     r->fam = ob_names_resolve_family(r->w->names, r->x, r->in->store, &mv);
     if (!r->fam || r->fam->status != OB_FAMILY_OK) {
         enum ob_family_status st = r->fam ? r->fam->status : OB_FAMILY_FULL;
@@ -807,6 +885,10 @@ static void ingest_metric(struct request *r, const metric *m)
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
         ingest_histogram_points(r, m->histogram->data_points, m->histogram->n_data_points);
+        break;
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        ingest_exphist_points(r, m->exponential_histogram->data_points,
+                              m->exponential_histogram->n_data_points);
         break;
     case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
         ingest_summary_points(r, m->summary->data_points, m->summary->n_data_points);

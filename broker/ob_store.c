@@ -26,6 +26,7 @@
 #include <xxhash.h>
 
 #include "ob_error.h"
+#include "ob_exphist.h"
 #include "ob_ooo.h"
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
@@ -356,7 +357,9 @@ static size_t data_bytes(const struct ob_store *s, uint32_t points, uint32_t wid
 /* Summaries always have a sum; a histogram says. */
 static bool shape_has_sum(const struct ob_shape *sh)
 {
-    return sh->kind == OB_SHAPE_HISTOGRAM ? sh->has_sum : sh->kind == OB_SHAPE_SUMMARY;
+    if (sh->kind == OB_SHAPE_HISTOGRAM || sh->kind == OB_SHAPE_EXPHIST)
+        return sh->has_sum;
+    return sh->kind == OB_SHAPE_SUMMARY;
 }
 
 static bool shape_matches(const struct ob_store_shape *have, const struct ob_shape *want)
@@ -365,6 +368,23 @@ static bool shape_matches(const struct ob_store_shape *have, const struct ob_sha
     uint32_t np = ob_shape_points(want->kind, want->n);
     return have->kind == (uint8_t)want->kind && have->n == want->n && have->has_sum == has_sum &&
            (np == 0 || memcmp(points_of(have), want->points, 8u * np) == 0);
+}
+
+/* Whether a series of shape have takes a sample of shape want as it comes:
+ * the same shape, or for the running totals of exponential histograms any
+ * room up to its own (the total is laid out anew anyway). */
+static bool shape_takes(const struct ob_store_shape *have, const struct ob_shape *want, bool delta)
+{
+    if (delta && have->kind == OB_SHAPE_EXPHIST && want->kind == OB_SHAPE_EXPHIST)
+        return have->delta && have->has_sum == want->has_sum && want->n <= have->n;
+    return shape_matches(have, want);
+}
+
+/* The room an exponential histogram series gets for `need` counts (as
+ * ingest rounds it: a multiple of 16). */
+static uint32_t exp_room(uint32_t need)
+{
+    return need <= 16 ? 16 : (need + 15) / 16 * 16;
 }
 
 /* New data block with the shape and an empty ring; 0 when the heap is full.
@@ -478,10 +498,19 @@ static inline void seq_end(struct ob_store_slot *sl, uint64_t odd)
 #define EX_ROOM_STEP 32u /* label room grows in steps, so that it seldom grows */
 
 /* Entries of a series' exemplar block: a counter's one, a histogram's
- * buckets and +Inf; a summary keeps none. */
+ * buckets and +Inf, an exponential histogram's one (the newest, whatever
+ * its bucket: its room for buckets changes); a summary keeps none. */
 static inline uint32_t ex_entries(const struct ob_store_shape *d)
 {
-    return d->kind == OB_SHAPE_SCALAR ? 1u : d->kind == OB_SHAPE_HISTOGRAM ? d->n + 1u : 0u;
+    switch (d->kind) {
+    case OB_SHAPE_SCALAR:
+    case OB_SHAPE_EXPHIST:
+        return 1;
+    case OB_SHAPE_HISTOGRAM:
+        return d->n + 1u;
+    default:
+        return 0;
+    }
 }
 
 static inline struct ob_store_exemplar *ex_entry(const struct ob_store_exemplars *e, uint32_t i)
@@ -1705,7 +1734,101 @@ void ob_store_prefetch(const struct ob_store *s, const struct ob_series_hint *h)
 struct delta {
     int64_t start_ms; /* the point's start; 0 = unknown: right after the last one */
     double *values;   /* in: the delta; out: the running total to store */
+    uint32_t room;    /* exponential histogram: the delta's room for counts */
+    double *merged;   /* exponential histogram: the total (malloc), or NULL */
+    uint32_t need;    /* NEED_ROOM: the room the total needs */
 };
+
+/* write_sample(): the series has too little room for the exponential
+ * histogram total (dl->need); the caller makes room and tries again. */
+#define NEED_ROOM (OB_E_LAST - 1)
+
+/* One side of an exponential histogram sample: counts from index off. */
+struct exp_side {
+    int32_t off;
+    uint32_t n;
+    double *c;
+};
+
+/* Side `neg` of sample v (ob_store_layout.h), copied into c and lowered to
+ * scale `to`. */
+static struct exp_side exp_side_at(const double *v, bool neg, int32_t to, double *c)
+{
+    uint32_t np = (uint32_t)v[OB_SAMPLE_EXP_POS_N];
+    struct exp_side sd = {
+        (int32_t)v[neg ? OB_SAMPLE_EXP_NEG_OFFSET : OB_SAMPLE_EXP_POS_OFFSET],
+        (uint32_t)v[neg ? OB_SAMPLE_EXP_NEG_N : OB_SAMPLE_EXP_POS_N], c,
+    };
+    memcpy(c, v + OB_SAMPLE_EXP_BUCKET0 + (neg ? np : 0), 8u * sd.n);
+    sd.n = ob_exphist_downscale(c, sd.n, &sd.off, (unsigned)((int32_t)v[OB_SAMPLE_EXP_SCALE] - to));
+    return sd;
+}
+
+/* a + b over the union of their index ranges, into out; how many. */
+static uint32_t exp_side_add(const struct exp_side *a, const struct exp_side *b, double *out,
+                             int32_t *off)
+{
+    if (!a->n || !b->n) {
+        const struct exp_side *x = a->n ? a : b;
+        memcpy(out, x->c, 8u * x->n);
+        *off = x->off;
+        return x->n;
+    }
+    int64_t lo = OB_MIN(a->off, b->off), hi = OB_MAX((int64_t)a->off + a->n, (int64_t)b->off + b->n);
+    uint32_t n = (uint32_t)(hi - lo);
+    memset(out, 0, 8u * n);
+    for (uint32_t i = 0; i < a->n; i++)
+        out[a->off - lo + i] += a->c[i];
+    for (uint32_t i = 0; i < b->n; i++)
+        out[b->off - lo + i] += b->c[i];
+    *off = (int32_t)lo;
+    return n;
+}
+
+/* The total of exponential histogram samples t (the series' newest, room
+ * t_room) and x (a delta, room x_room), at the lower of their scales (the
+ * collector's rule for deltas whose scale changed), into a new malloc'd
+ * sample of `room` counts in dl->merged.  0, NEED_ROOM (dl->need: the
+ * counts it has) or -ENOMEM. */
+static int exp_add(const double *t, uint32_t t_room, const double *x, uint32_t x_room, uint32_t room,
+                   struct delta *dl)
+{
+    int32_t to = (int32_t)OB_MIN(t[OB_SAMPLE_EXP_SCALE], x[OB_SAMPLE_EXP_SCALE]);
+    double *tmp = malloc(8u * (2u * ((size_t)t_room + x_room) + ob_sample_width(OB_SHAPE_EXPHIST, room)));
+    if (!tmp)
+        return -ENOMEM;
+    double *out = tmp + 2u * ((size_t)t_room + x_room);
+    struct exp_side tp = exp_side_at(t, false, to, tmp), tn = exp_side_at(t, true, to, tmp + t_room);
+    double *xc = tmp + 2u * (size_t)t_room;
+    struct exp_side xp = exp_side_at(x, false, to, xc), xn = exp_side_at(x, true, to, xc + x_room);
+    /* Ranges first: does the total fit? */
+    int64_t np = !tp.n || !xp.n ? tp.n + xp.n
+                                : OB_MAX((int64_t)tp.off + tp.n, (int64_t)xp.off + xp.n) - OB_MIN(tp.off, xp.off);
+    int64_t nn = !tn.n || !xn.n ? tn.n + xn.n
+                                : OB_MAX((int64_t)tn.off + tn.n, (int64_t)xn.off + xn.n) - OB_MIN(tn.off, xn.off);
+    if (np + nn > room) {
+        free(tmp);
+        dl->need = (uint32_t)OB_MIN(np + nn, (int64_t)UINT32_MAX);
+        return NEED_ROOM;
+    }
+    int32_t po, no;
+    uint32_t pn = exp_side_add(&tp, &xp, out + OB_SAMPLE_EXP_BUCKET0, &po);
+    uint32_t nnn = exp_side_add(&tn, &xn, out + OB_SAMPLE_EXP_BUCKET0 + pn, &no);
+    memset(out + OB_SAMPLE_EXP_BUCKET0 + pn + nnn, 0, 8u * (room - pn - nnn));
+    out[OB_SAMPLE_COUNT] = t[OB_SAMPLE_COUNT] + x[OB_SAMPLE_COUNT];
+    out[OB_SAMPLE_SUM] = t[OB_SAMPLE_SUM] + x[OB_SAMPLE_SUM];
+    out[OB_SAMPLE_EXP_ZERO_COUNT] = t[OB_SAMPLE_EXP_ZERO_COUNT] + x[OB_SAMPLE_EXP_ZERO_COUNT];
+    out[OB_SAMPLE_EXP_ZERO_THRESHOLD] = OB_MAX(t[OB_SAMPLE_EXP_ZERO_THRESHOLD], x[OB_SAMPLE_EXP_ZERO_THRESHOLD]);
+    out[OB_SAMPLE_EXP_SCALE] = to;
+    out[OB_SAMPLE_EXP_POS_OFFSET] = po;
+    out[OB_SAMPLE_EXP_POS_N] = pn;
+    out[OB_SAMPLE_EXP_NEG_OFFSET] = no;
+    out[OB_SAMPLE_EXP_NEG_N] = nnn;
+    /* The sample goes where the scratch began: free(dl->merged) frees it all. */
+    memmove(tmp, out, 8u * ob_sample_width(OB_SHAPE_EXPHIST, room));
+    dl->merged = tmp;
+    return 0;
+}
 
 static inline bool is_stale(double v)
 {
@@ -1721,8 +1844,23 @@ static inline bool is_stale(double v)
  * total starts over (*reset) after a gap over store.delta_reset_after and
  * at or after a stale marker.  *start: the start to remember.  Stripe lock
  * held (nothing else writes the ring). */
+/* An exponential histogram delta that starts a total, padded from its room
+ * to the series' (never less) into dl->merged. */
+static int exp_pad(const double *x, uint32_t x_room, uint32_t room, struct delta *dl)
+{
+    uint32_t width = ob_sample_width(OB_SHAPE_EXPHIST, room);
+    uint32_t keep = OB_MIN(width, ob_sample_width(OB_SHAPE_EXPHIST, x_room));
+    double *v = malloc(8u * (size_t)width);
+    if (!v)
+        return -ENOMEM;
+    memcpy(v, x, 8u * keep);
+    memset(v + keep, 0, 8u * (width - keep));
+    dl->merged = v;
+    return 0;
+}
+
 static int delta_add(const struct ob_store *s, const struct ob_store_shape *d, const struct ob_ring *r,
-                     const struct delta *dl, int64_t ts, bool *reset, int64_t *start)
+                     struct delta *dl, int64_t ts, bool *reset, int64_t *start)
 {
     uint32_t n = ob_ooo_count(r);
     if (n == 0) {
@@ -1739,6 +1877,9 @@ static int delta_add(const struct ob_store *s, const struct ob_store_shape *d, c
         return OB_E_OUT_OF_ORDER;
     const double *total = ob_ooo_rec_values(rec);
     *reset = *start - end > s->hdr->delta_reset_ms || is_stale(total[0]) || is_stale(dl->values[0]);
+    if (d->kind == OB_SHAPE_EXPHIST)
+        return *reset ? exp_pad(dl->values, dl->room, d->n, dl)
+                      : exp_add(total, d->n, dl->values, dl->room, d->n, dl);
     if (!*reset)
         for (uint32_t i = 0; i < r->width; i++)
             dl->values[i] += total[i];
@@ -1748,7 +1889,7 @@ static int delta_add(const struct ob_store *s, const struct ob_store_shape *d, c
 /* Inserts the sample (dl: a delta to add up) into a live series; stripe
  * lock held. */
 static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const struct ob_series_ref *ref,
-                        int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                        int64_t ts_ms, const double *values, struct delta *dl, int64_t now_ms,
                         unsigned *flags)
 {
     struct ob_store_shape *d = payload(s, sl->data_off);
@@ -1762,7 +1903,7 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
         add = delta_add(s, d, &r, dl, ts_ms, &reset, &start);
         if (add < 0)
             return add;
-        values = dl->values;
+        values = dl->merged ? dl->merged : dl->values;
     }
     uint64_t q = seq_begin(sl);
     int rc = add == OB_OOO_RESEND ? OB_OOO_RESEND : ob_ooo_insert(&r, ts_ms, values, s->hdr->ooo_window_ms);
@@ -1792,12 +1933,16 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
         }
     }
     seq_end(sl, q);
+    if (OB_UNLIKELY(dl && dl->merged)) {
+        free(dl->merged);
+        dl->merged = NULL;
+    }
     return rc;
 }
 
 /* New series in a free slot; create lock held. */
 static int create_series(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                         int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                         int64_t ts_ms, const double *values, struct delta *dl, int64_t now_ms,
                          uint32_t *out_slot, unsigned *flags)
 {
     struct ob_store_state *st = s->st;
@@ -1904,7 +2049,7 @@ static int exp_resize(struct ob_store *s, struct ob_store_slot *sl, const struct
 
 /* Create, reshape or relabel: create lock, then the stripe lock. */
 static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                       int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                       int64_t ts_ms, const double *values, struct delta *dl, int64_t now_ms,
                        unsigned *flags)
 {
     int rc = lock_create(s);
@@ -1931,10 +2076,14 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
     if (have->delta != (dl != NULL)) {
         rc = OB_E_TEMPORALITY;
     } else if (have->kind == OB_SHAPE_EXPHIST && shape->kind == OB_SHAPE_EXPHIST &&
-               have->has_sum == shape_has_sum(shape) && have->n != shape->n) {
+               have->has_sum == shape_has_sum(shape) && !shape_takes(have, shape, dl != NULL)) {
         /* An exponential histogram that needs another room for its
-         * buckets keeps its history; the sample goes in below. */
-        rc = exp_resize(s, sl, shape, now_ms);
+         * buckets keeps its history (a running total's room only grows);
+         * the sample goes in below. */
+        struct ob_shape room = *shape;
+        if (dl)
+            room.n = OB_MAX(room.n, have->n);
+        rc = exp_resize(s, sl, &room, now_ms);
     } else if (!shape_matches(have, shape)) {
         /* New bounds: the history goes; a delta series starts a new total. */
         uint64_t data_off = data_create(s, shape, dl != NULL);
@@ -1982,6 +2131,16 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
         if (ref->n_exemplars && !ex_fits(s, shape_of(s, sl->data_off), ref) && !ex_grow(s, sl, ref, now_ms))
             *flags |= OB_APPEND_EXEMPLARS_FULL;
         rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, flags);
+        if (rc == NEED_ROOM) {
+            /* The running total of an exponential histogram grew past its
+             * room: more room, then the same point again. */
+            struct ob_shape room = {OB_SHAPE_EXPHIST, exp_room(dl->need), NULL, shape->has_sum};
+            rc = room.n > OB_STORE_MAX_POINTS ? OB_E_STORE_FULL : exp_resize(s, sl, &room, now_ms);
+            if (rc == 0)
+                rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, flags);
+            if (rc == NEED_ROOM)
+                rc = OB_E_STORE_FULL;
+        }
     }
     if (rc == 0)
         hint_fill(s, ref, i);
@@ -1992,7 +2151,7 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
 
 /* An append, or with dl an accumulation. */
 static int append_at(struct ob_store *s, const struct ob_series_ref *ref, const struct ob_shape *shape,
-                     int64_t ts_ms, const double *values, const struct delta *dl, int64_t now_ms,
+                     int64_t ts_ms, const double *values, struct delta *dl, int64_t now_ms,
                      unsigned *out_flags)
 {
     unsigned flags = 0;
@@ -2019,9 +2178,11 @@ static int append_at(struct ob_store *s, const struct ob_series_ref *ref, const 
         if (OB_LIKELY(i != OB_STORE_NIL)) {
             struct ob_store_slot *sl = &s->slots[i];
             const struct ob_store_shape *d = shape_of(s, sl->data_off);
-            if (OB_LIKELY(shape_matches(d, shape) && (!ref->n_exemplars || ex_fits(s, d, ref)))) {
+            if (OB_LIKELY(shape_takes(d, shape, dl != NULL) && (!ref->n_exemplars || ex_fits(s, d, ref)))) {
                 rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, &flags);
                 ob_lock_release(&s->stripes[stripe]);
+                if (OB_UNLIKELY(rc == NEED_ROOM))
+                    goto slow;
                 if (out_flags)
                     *out_flags = flags;
                 return rc;
@@ -2037,18 +2198,22 @@ static int append_at(struct ob_store *s, const struct ob_series_ref *ref, const 
             return rc;
         struct ob_store_slot *sl = &s->slots[i];
         /* Re-verify: the slot cannot change identity while we hold its stripe. */
-        if (OB_LIKELY(slot_is(s, i, ref) && shape_matches(shape_of(s, sl->data_off), shape) &&
+        if (OB_LIKELY(slot_is(s, i, ref) && shape_takes(shape_of(s, sl->data_off), shape, dl != NULL) &&
                       labels_match(s, sl->labels_off, ref) &&
                       (!ref->n_exemplars || ex_fits(s, shape_of(s, sl->data_off), ref)))) {
             rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, &flags);
             hint_fill(s, ref, i);
             ob_lock_release(&s->stripes[stripe]);
+            if (OB_UNLIKELY(rc == NEED_ROOM))
+                goto slow;
             if (out_flags)
                 *out_flags = flags;
             return rc;
         }
         ob_lock_release(&s->stripes[stripe]);
     }
+slow:
+    flags = 0;
     rc = append_slow(s, ref, shape, ts_ms, values, dl, now_ms, &flags);
     if (out_flags)
         *out_flags = flags;
@@ -2065,7 +2230,7 @@ int ob_store_accumulate_at(struct ob_store *s, const struct ob_series_ref *ref,
                            const struct ob_shape *shape, int64_t start_ms, int64_t ts_ms,
                            double *values, int64_t now_ms, unsigned *out_flags)
 {
-    const struct delta dl = {start_ms, values};
+    struct delta dl = {.start_ms = start_ms, .values = values, .room = shape->n};
     return append_at(s, ref, shape, ts_ms, values, &dl, now_ms, out_flags);
 }
 

@@ -828,6 +828,62 @@ START_TEST(store_exemplars)
 }
 END_TEST
 
+/* An exponential histogram: a native histogram in protobuf (Prometheus'
+ * layout: index + 1, spans, deltas), classic buckets in text. */
+START_TEST(store_exponential)
+{
+    const int64_t ts = 1700000000000;
+    uint32_t h = family("size_bytes", OB_FAMILY_HISTOGRAM, "");
+    /* scale 2, zero 1 (threshold 0), positive offset 3: 1, 2, 3 (then a gap of
+     * 4 empty buckets and 1), negative offset -1: 4 */
+    double v[OB_SAMPLE_EXP_BUCKET0 + 16] = {15, 123.5, 1, 0, 2, 3, 8, -1, 1, 1, 2, 3, 0, 0, 0, 0, 1, 4};
+    struct ob_shape sh = {.kind = OB_SHAPE_EXPHIST, .n = 16, .has_sum = true};
+    struct ob_series_ref r = {.family = h, .hash = ob_store_hash(h, "", 0), .key = "",
+                              .created_ms = ts - 60000};
+    ck_assert_int_eq(ob_store_append(store, &r, &sh, ts, v, NULL), 0);
+
+    struct ob_buf out;
+    ob_buf_init(&out);
+    struct ob_expose_opts pb = {.protobuf = true};
+    ck_assert_int_eq(ob_expose_store(store, &pb, now_ms(), &out), 0);
+    size_t at = 0;
+    Io__Prometheus__Client__MetricFamily *mf = next_family(&out, &at);
+    ck_assert_int_eq(mf->type, IO__PROMETHEUS__CLIENT__METRIC_TYPE__HISTOGRAM);
+    Io__Prometheus__Client__Histogram *hg = mf->metric[0]->histogram;
+    ck_assert_uint_eq(hg->n_bucket, 0);
+    ck_assert_uint_eq(hg->sample_count, 15);
+    ck_assert(hg->sample_sum == 123.5);
+    ck_assert(hg->has_schema && hg->schema == 2);
+    ck_assert(hg->zero_threshold == 1e-128 && hg->zero_count == 1);
+    ck_assert_uint_eq(hg->n_positive_span, 2);
+    ck_assert(hg->positive_span[0]->offset == 4 && hg->positive_span[0]->length == 3);
+    ck_assert(hg->positive_span[1]->offset == 4 && hg->positive_span[1]->length == 1);
+    ck_assert_uint_eq(hg->n_positive_delta, 4);
+    const int64_t want[] = {1, 1, 1, -2};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(hg->positive_delta[i], want[i]);
+    ck_assert_uint_eq(hg->n_negative_span, 1);
+    ck_assert(hg->negative_span[0]->offset == 0 && hg->negative_span[0]->length == 1);
+    ck_assert(hg->n_negative_delta == 1 && hg->negative_delta[0] == 4);
+    ck_assert(hg->created_timestamp && hg->created_timestamp->seconds == 1699999940);
+    io__prometheus__client__metric_family__free_unpacked(mf, NULL);
+
+    out.len = 0;
+    ck_assert_int_eq(ob_expose_store(store, NULL, now_ms(), &out), 0);
+    ob_buf_putc(&out, '\0');
+    /* bounds 2^(k/4): -2^-0.25 (negative bucket -1 is [-1, -2^-0.25)), 0 (zero),
+     * then 2^1, 2^1.25, 2^1.5 for positive buckets 3..5 */
+    ck_assert_msg(strstr(out.data, "size_bytes_bucket{le=\"-0.8408964152537144\"} 4\n"
+                                   "size_bytes_bucket{le=\"0\"} 5\nsize_bytes_bucket{le=\"2\"} 6\n"
+                                   "size_bytes_bucket{le=\"2.378414230005442\"} 8\n"),
+                  "%s", out.data);
+    ck_assert_msg(strstr(out.data, "size_bytes_bucket{le=\"+Inf\"} 15\nsize_bytes_sum 123.5\n"
+                                   "size_bytes_count 15\n"),
+                  "%s", out.data);
+    ob_buf_fini(&out);
+}
+END_TEST
+
 START_TEST(store_family_order)
 {
     const int64_t ts = 1700000000000;
@@ -891,6 +947,7 @@ Suite *expose_suite(void)
     tcase_add_test(tc, store_protobuf);
     tcase_add_test(tc, store_created);
     tcase_add_test(tc, store_exemplars);
+    tcase_add_test(tc, store_exponential);
     tcase_add_test(tc, store_enomem);
     suite_add_tcase(s, tc);
     return s;

@@ -276,9 +276,6 @@ START_TEST(rejections_by_reason)
     ck_assert_uint_eq(res.rejected_by[OB_REASON_TEMPORALITY], 1);
     ck_assert_ptr_nonnull(strstr(res.message, "temporality unspecified"));
 
-    b.len = 0;
-    ck_assert_int_eq(ob_payload_exp_histogram(&b, now_ns), 0);
-    ck_assert_uint_eq(send(&b).rejected_by[OB_REASON_UNSUPPORTED], 1);
 
     b.len = 0;
     ck_assert_int_eq(ob_payload_bad_utf8(&b, now_ns), 0);
@@ -472,6 +469,153 @@ START_TEST(delta_sums_accumulated)
     ck_assert_uint_eq(send(&b).rejected, 0);
     ck_assert_msg(strstr(scrape(), "# TYPE queue gauge\nqueue{instance=\"i-1\",job=\"app\"} 3\n"), "%s",
                   scrape());
+    ob_buf_fini(&b);
+}
+END_TEST
+
+/* An exponential histogram of one side each way. */
+struct exp_spec {
+    const char *name;
+    bool delta;
+    int32_t scale;
+    int64_t start_ns, ts_ns;
+    uint64_t zero_count;
+    int32_t pos_off, neg_off;
+    const uint64_t *pos, *neg;
+    size_t n_pos, n_neg;
+    double sum;
+};
+
+static void build_exp(struct ob_buf *out, const struct exp_spec *e)
+{
+    Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Buckets pb =
+        OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__BUCKETS__INIT,
+        nb = OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__BUCKETS__INIT;
+    pb.has_offset = nb.has_offset = true;
+    pb.offset = e->pos_off;
+    pb.n_bucket_counts = e->n_pos;
+    pb.bucket_counts = (uint64_t *)e->pos;
+    nb.offset = e->neg_off;
+    nb.n_bucket_counts = e->n_neg;
+    nb.bucket_counts = (uint64_t *)e->neg;
+    Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint p =
+        OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM_DATA_POINT__INIT;
+    p.has_start_time_unix_nano = p.has_time_unix_nano = true;
+    p.start_time_unix_nano = (uint64_t)e->start_ns;
+    p.time_unix_nano = (uint64_t)e->ts_ns;
+    uint64_t count = e->zero_count;
+    for (size_t i = 0; i < e->n_pos; i++)
+        count += e->pos[i];
+    for (size_t i = 0; i < e->n_neg; i++)
+        count += e->neg[i];
+    p.has_count = p.has_sum = p.has_scale = p.has_zero_count = true;
+    p.count = count;
+    p.sum = e->sum;
+    p.scale = e->scale;
+    p.zero_count = e->zero_count;
+    p.positive = &pb;
+    p.negative = &nb;
+    Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint *pp = &p;
+    Opentelemetry__Proto__Metrics__V1__ExponentialHistogram h =
+        OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM__INIT;
+    h.n_data_points = 1;
+    h.data_points = &pp;
+    h.has_aggregation_temporality = true;
+    h.aggregation_temporality =
+        e->delta ? OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
+                 : OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_CUMULATIVE;
+    Opentelemetry__Proto__Metrics__V1__Metric m = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__INIT;
+    m.name = (char *)e->name;
+    m.unit = (char *)"s";
+    m.data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
+    m.exponential_histogram = &h;
+    Opentelemetry__Proto__Metrics__V1__Metric *ms[] = {&m};
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics sm =
+        OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
+    sm.n_metrics = 1;
+    sm.metrics = ms;
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sms[] = {&sm};
+    Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm =
+        OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
+    rm.n_scope_metrics = 1;
+    rm.scope_metrics = sms;
+    Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rms[] = {&rm};
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req =
+        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
+    req.n_resource_metrics = 1;
+    req.resource_metrics = rms;
+    out->len = 0;
+    ck_assert(ob_buf_reserve(out, protobuf_c_message_get_packed_size(&req.base)));
+    out->len = protobuf_c_message_pack(&req.base, (uint8_t *)out->data);
+}
+
+/* The classic buckets text and OpenMetrics get for an exponential
+ * histogram, one line each: "le count". */
+static char *classic_lines(const char *name)
+{
+    static char out[4096];
+    out[0] = '\0';
+    const char *s = scrape();
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s_bucket{le=\"", name);
+    for (const char *p = strstr(s, prefix); p; p = strstr(p + 1, prefix)) {
+        const char *le = p + strlen(prefix), *q = strchr(le, '"'), *v = strstr(le, "} ");
+        const char *nl = strchr(v, '\n');
+        snprintf(out + strlen(out), sizeof out - strlen(out), "%.*s %.*s\n", (int)(q - le), le,
+                 (int)(nl - v - 2), v + 2);
+    }
+    return out;
+}
+
+/* Exponential histograms: scales below -4 refused, above 8 lowered to 8;
+ * text gets classic buckets at exact bounds base^k; deltas add up bucket by
+ * bucket, at the lower scale when it changed. */
+START_TEST(exponential_histograms)
+{
+    struct ob_buf b = {0};
+    const int64_t s = 1000 * OB_NS_PER_MS, t0 = now_ns - 100 * s;
+    static const uint64_t c3[] = {1, 2, 3}, c1[] = {4};
+    struct exp_spec e = {"bad.scale", false, -5, t0, t0 + s, 0, 0, 0, c3, NULL, 3, 0, 1};
+    build_exp(&b, &e);
+    struct ob_ingest_result res = send(&b);
+    ck_assert_uint_eq(res.rejected_by[OB_REASON_UNSUPPORTED], 1);
+    ck_assert_ptr_nonnull(strstr(res.message, "below -4"));
+
+    /* scale 0: bounds 2^k; positive 1 in (2,4], 2 in (4,8], 3 in (8,16];
+     * negative 4 in [-2,-1); zero 1 */
+    e = (struct exp_spec){"lat", false, 0, t0, t0 + s, 1, 1, 0, c3, c1, 3, 1, 50};
+    build_exp(&b, &e);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ck_assert_str_eq(classic_lines("lat_seconds"), "-1 4\n0 5\n4 6\n8 8\n16 11\n+Inf 11\n");
+    ck_assert_msg(strstr(scrape(), "lat_seconds_count 11\n"), "%s", scrape());
+
+    /* scale 10 lowered to 8: buckets 4..7 at scale 10 are bucket 1 at 8 */
+    static const uint64_t c4[] = {1, 1, 1, 1};
+    e = (struct exp_spec){"fine", false, 10, t0, t0 + s, 0, 4, 0, c4, NULL, 4, 0, 4};
+    build_exp(&b, &e);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    char want[128];
+    snprintf(want, sizeof want, "%.17g 4\n+Inf 4\n", pow(2, 2.0 / 256));
+    ck_assert_str_eq(classic_lines("fine_seconds"), want);
+
+    /* deltas: scale 1 then scale 0; the total at scale 0 */
+    static const uint64_t d1[] = {1, 1}, d2[] = {2};
+    e = (struct exp_spec){"dlt", true, 1, t0, t0 + s, 0, 2, 0, d1, NULL, 2, 0, 3};
+    build_exp(&b, &e); /* buckets 2, 3 at scale 1: (2, 2.83], (2.83, 4] = bucket 1 at scale 0 */
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    e = (struct exp_spec){"dlt", true, 0, t0 + s, t0 + 2 * s, 0, 2, 0, d2, NULL, 1, 0, 10};
+    build_exp(&b, &e); /* 2 in (4, 8] */
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ck_assert_str_eq(classic_lines("dlt_seconds"), "4 2\n8 4\n+Inf 4\n");
+    ck_assert_msg(strstr(scrape(), "dlt_seconds_sum 13\n"), "%s", scrape());
+    /* and one whose total needs more room than the series had */
+    uint64_t wide[40];
+    for (int i = 0; i < 40; i++)
+        wide[i] = 1;
+    e = (struct exp_spec){"dlt", true, 0, t0 + 2 * s, t0 + 3 * s, 0, 20, 0, wide, NULL, 40, 0, 1};
+    build_exp(&b, &e);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ck_assert_msg(strstr(scrape(), "dlt_seconds_count 44\n"), "%s", scrape());
     ob_buf_fini(&b);
 }
 END_TEST
@@ -729,6 +873,7 @@ Suite *ingest_suite(void)
     tcase_add_test(tc, summary_exposed);
     tcase_add_test(tc, exemplars_kept_and_placed);
     tcase_add_test(tc, delta_sums_accumulated);
+    tcase_add_test(tc, exponential_histograms);
     tcase_add_test(tc, malformed_body);
     tcase_add_test(tc, batching_does_not_matter);
     tcase_add_test(tc, batching_while_the_cache_grows);
