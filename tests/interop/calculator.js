@@ -9,13 +9,14 @@
 // SDK's own OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta makes it
 // export deltas.  OB_BETWEEN_EXPORTS=FILE: after the first export print
 // "first export done" and wait until FILE exists (the test restarts the
-// broker meanwhile).
+// broker meanwhile).  OB_EXPONENTIAL=1: http.server.duration is an
+// exponential histogram (the one-line view every SDK has).
 'use strict';
 
 const fs = require('fs');
 
 const { metrics } = require('@opentelemetry/api');
-const { MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
+const { AggregationType, MeterProvider, PeriodicExportingMetricReader } = require('@opentelemetry/sdk-metrics');
 const { defaultResource, resourceFromAttributes } = require('@opentelemetry/resources');
 
 const protocol = process.argv[2] || 'proto';
@@ -36,6 +37,10 @@ const provider = new MeterProvider({
   // The default resource adds telemetry.sdk.*, which become target_info labels.
   resource: defaultResource().merge(resourceFromAttributes({ 'service.name': 'calculator' })),
   readers: [reader],
+  views: process.env.OB_EXPONENTIAL
+    ? [{ instrumentName: 'http.server.duration',
+         aggregation: { type: AggregationType.EXPONENTIAL_HISTOGRAM } }]
+    : [],
 });
 metrics.setGlobalMeterProvider(provider);
 

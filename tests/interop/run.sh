@@ -194,4 +194,58 @@ check "delta: no point refused" 0 \
     "$(grep '^otlp_broker_data_points_rejected_total' "$TMP/delta.txt" | awk '{s+=$2} END {print s}')"
 promtool_check "$TMP/delta.txt" "delta"
 stop_broker && ok "clean stop" || bad "clean stop"
+
+# Exponential histograms (the SDK's exponential-histogram view on
+# http.server.duration): Prometheus with native-histograms reads them as
+# native histograms from protobuf, one without the flag gets classic buckets;
+# /add recorded 12, 40 and 260 ms, /sub 7 ms.
+rm -f "/dev/shm$STORE"
+start_broker
+env NODE_PATH="$NODE_DIR/node_modules" OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$PORT" \
+    OB_EXPONENTIAL=1 node "$HERE/calculator.js" proto >"$TMP/node.out" 2>&1 &&
+    ok "exponential: SDK export" || bad "exponential: SDK: $(tail -3 "$TMP/node.out")"
+scrape >"$TMP/exp.txt"
+check "exponential: no point refused" 0 \
+    "$(grep '^otlp_broker_data_points_rejected_total' "$TMP/exp.txt" | awk '{s+=$2} END {print s}')"
+check "exponential: classic count" 1 \
+    "$(grep -c '^http_server_duration_milliseconds_count{http_method="GET",http_route="/add",job="calculator"} 3$' "$TMP/exp.txt")"
+promtool_check "$TMP/exp.txt" "exponential, classic buckets"
+
+# exp_round WHAT [flags]: a fresh Prometheus, then the histogram's count and
+# median (40 ms, inside the bucket that holds it: native buckets at scale 8
+# are 0.3 % wide; classic ones after merging to 40 buckets, wider).
+exp_round() {
+    local what=$1 lo=$2 hi=$3; shift 3
+    rm -rf "$TMP/prom-data"
+    prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \
+        --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn "$@" >"$TMP/prom.log" 2>&1 &
+    PROM_PID=$!
+    local sel='{job="calculator",http_route="/add"}' count= median=
+    for _ in $(seq 1 60); do
+        count=$(query "histogram_count(http_server_duration_milliseconds$sel)")
+        [ -n "$count" ] || count=$(query "http_server_duration_milliseconds_count$sel")
+        [ -n "$count" ] && break
+        sleep 0.5
+    done
+    case "$*" in
+    *native-histograms*)
+        check "$what: histogram_count of the native series" 3 "$count"
+        median=$(query "histogram_quantile(0.5, http_server_duration_milliseconds$sel)")
+        check "$what: no classic series beside it" "" \
+            "$(query "count(http_server_duration_milliseconds_bucket$sel)")" ;;
+    *)
+        check "$what: _count of the classic series" 3 "$count"
+        median=$(query "histogram_quantile(0.5, http_server_duration_milliseconds_bucket$sel)") ;;
+    esac
+    awk -v m="$median" -v lo="$lo" -v hi="$hi" 'BEGIN {exit !(m != "" && m >= lo && m <= hi)}' &&
+        ok "$what: histogram_quantile(0.5) = $median (40 recorded)" ||
+        bad "$what: histogram_quantile(0.5) = '$median', want $lo..$hi"
+    kill "$PROM_PID" 2>/dev/null || true
+    wait "$PROM_PID" 2>/dev/null || true
+    PROM_PID=
+}
+sed "s/127.0.0.1:4318/127.0.0.1:$PORT/" "$HERE/prometheus.yml" >"$TMP/prometheus.yml" # this broker
+exp_round "exponential, native (protobuf)" 39.5 40.5 --enable-feature=native-histograms
+exp_round "exponential, classic (OpenMetrics)" 32 64
+stop_broker && ok "clean stop" || bad "clean stop"
 finish
