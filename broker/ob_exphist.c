@@ -299,6 +299,20 @@ static uint32_t walk(struct walk *w, const struct side *neg, const struct side *
     return w->kept;
 }
 
+/* Positive buckets under the zero threshold hold values under it too, so
+ * they are counted in the zero bucket, and before any lowering of the scale:
+ * merged with a neighbour reaching above the threshold, their count would
+ * move above it. */
+static double absorb(struct side *pos, int32_t s, double zero_ub)
+{
+    double moved = 0;
+    for (uint32_t i = 0; i < pos->n && bound64((int64_t)pos->off + i + 1, s) <= zero_ub; i++) {
+        moved += nonneg(pos->c[i]);
+        pos->c[i] = 0;
+    }
+    return moved;
+}
+
 static double side_sum(const struct side *s)
 {
     double t = 0;
@@ -323,8 +337,9 @@ uint32_t ob_exphist_classic(const struct ob_exphist_view *h, uint32_t max_bucket
     lower(&pos, by);
     lower(&neg, by);
     double zero_ub = h->zero_threshold > 0 ? h->zero_threshold : 0;
+    double zero_count = nonneg(h->zero_count) + absorb(&pos, s, zero_ub);
     struct walk w0 = {
-        .total = side_sum(&neg) + nonneg(h->zero_count) + side_sum(&pos),
+        .total = side_sum(&neg) + zero_count + side_sum(&pos),
         .count = h->count,
         .max = max_buckets,
         .bounds = bounds,
@@ -334,14 +349,14 @@ uint32_t ob_exphist_classic(const struct ob_exphist_view *h, uint32_t max_bucket
         return 0;
     for (;;) {
         struct walk w = w0;
-        uint32_t kept = walk(&w, &neg, &pos, s, zero_ub, h->zero_count);
+        uint32_t kept = walk(&w, &neg, &pos, s, zero_ub, zero_count);
         if (kept <= max_buckets)
             return kept;
         if (s == OB_EXPHIST_MIN_SCALE) {
             /* Still too many: leave the lowest out. */
             w = w0;
             w.skip = kept - max_buckets;
-            walk(&w, &neg, &pos, s, zero_ub, h->zero_count);
+            walk(&w, &neg, &pos, s, zero_ub, zero_count);
             return max_buckets;
         }
         lower(&pos, 1);

@@ -87,12 +87,13 @@ struct ob_exphist_view {
  * The buckets in ascending order: negative ones from the most negative (upper
  * bound -base^i), the zero bucket (upper bound zero_threshold; 0 when it is 0
  * or less), positive ones (upper bound base^(i+1), ob_exphist_bound).  Scales
- * above 8 are lowered to 8 first.  Then:
+ * above 8 are lowered to 8 first, as for Prometheus.  Then:
+ *  - positive buckets whose upper bound is not above zero_threshold are
+ *    counted in the zero bucket (before any further lowering);
  *  - empty buckets at both ends are left out, empty ones inside are kept (a
  *    classic histogram may have flat stretches);
- *  - a bucket whose upper bound is not above the last one written (a positive
- *    bucket under a wide zero threshold, bounds equal after underflow) is
- *    counted in that last one: its values are below that bound too;
+ *  - a bucket whose upper bound is not above the last one written (bounds
+ *    that underflowed to -0 and 0) is counted in that last one;
  *  - a bucket with an infinite upper bound is not written: the scraper's
  *    +Inf bucket, or the next bound written, counts it;
  *  - while more than max_buckets bounds remain, the scale is lowered one step
@@ -100,8 +101,9 @@ struct ob_exphist_view {
  *  - if still too many at -4, the lowest bounds are left out until
  *    max_buckets remain: leaving a bound out of a cumulative histogram merges
  *    its bucket into the next one up, so the rest stays exact.
- * Cumulative counts never exceed `count` (clamped, should the buckets add up
- * to more), so with +Inf = count (not written here) the result is a valid
+ * So every bound written counts exactly the buckets (at scale 8 or below)
+ * whose upper bound is not above it, capped at `count` should the buckets add
+ * up to more; with +Inf = count (not written here) the result is a valid
  * histogram: ascending bounds, non-decreasing counts.  Count 0, no non-empty
  * bucket, max_buckets 0 or a scale below -4 (refused at ingest): returns 0.
  *
