@@ -67,7 +67,13 @@ struct ob_native_span {
  *  - deltas: each count minus the previous written one, the first minus 0
  *    (counts as Go's uint64 -> int64: wrapping past 2^63).
  * At most n spans and n deltas are written (callers size both by n); returns
- * the number of spans, *out_n_deltas the deltas.  n == 0: 0 and 0. */
+ * the number of spans, *out_n_deltas the deltas.  n == 0: 0 and 0.
+ *
+ * For scales above 8, lower the side with ob_exphist_downscale first: that
+ * gives Prometheus' layout too, except where Prometheus' own scale-down
+ * misplaces counts (a merged bucket after an empty merged bucket, whose first
+ * non-empty part is not its last: OTLP offset 0, counts 0,0,1,1, scaleDown 1
+ * give it deltas 1,0 where the buckets are 0,2).  Here the merge is exact. */
 size_t ob_exphist_spans(const double *counts, uint32_t n, int32_t offset,
                         struct ob_native_span *spans, int64_t *deltas, size_t *out_n_deltas);
 

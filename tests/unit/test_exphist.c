@@ -777,6 +777,7 @@ Suite *exphist_suite(void)
     tcase_add_test(tc, bound_prometheus_table);
     tcase_add_test(tc, bound_schema_gt_0_independent);
     tcase_add_test(tc, bound_consistent_across_schemas);
+    tcase_set_timeout(tc, 60);
     suite_add_tcase(s, tc);
     tc = tcase_create("classic");
     tcase_add_test(tc, classic_positive_only);
