@@ -2,8 +2,10 @@
  *
  * Spans and deltas against every case of Prometheus' tests of its OTLP
  * translator (storage/remote/otlptranslator/prometheusremotewrite,
- * histograms_test.go: TestConvertBucketsLayout, TestExponentialToNativeHistogram),
- * plus edge layouts traced through its convertBucketsLayout; scale lowering
+ * histograms_test.go: TestConvertBucketsLayout, TestExponentialToNativeHistogram,
+ * the points of TestPrometheusConverter_addExponentialHistogramDataPoints; and
+ * storage/remote/write_otlp_handler_test.go), plus edge layouts traced through
+ * its convertBucketsLayout; scale lowering
  * tables; bounds exact for schema <= 0, against long double exp2l and
  * Prometheus' table values for schema > 0; the classic fallback against a
  * brute force (for each bound written, the input buckets whose upper bound
@@ -173,11 +175,11 @@ static void check_side(const char *name, int32_t scale, const double *in, uint32
     int32_t schema;
     unsigned by;
     ck_assert(ob_exphist_schema(scale, &schema, &by));
-    double c[4];
+    double c[5];
     memcpy(c, in, n * sizeof *c);
     n = ob_exphist_downscale(c, n, &off, by);
-    struct ob_native_span spans[4];
-    int64_t deltas[4];
+    struct ob_native_span spans[5];
+    int64_t deltas[5];
     size_t nd;
     ck_assert_msg(ob_exphist_spans(c, n, off, spans, deltas, &nd) == 1, "%s", name);
     ck_assert_msg(spans[0].offset == want_span.offset && spans[0].length == want_span.length,
@@ -208,6 +210,30 @@ START_TEST(layout_prometheus_exponential_to_native)
         check_side(c->name, c->scale, c->pos, c->n_pos, c->pos_off, c->pos_span, c->pos_deltas);
         check_side(c->name, c->scale, c->neg, c->n_neg, c->neg_off, c->neg_span, c->neg_deltas);
     }
+}
+END_TEST
+
+/* Layouts in Prometheus' other OTLP tests: the data points of
+ * TestPrometheusConverter_addExponentialHistogramDataPoints (same file) and
+ * the exponential histogram of storage/remote/write_otlp_handler_test.go. */
+START_TEST(layout_prometheus_other_tests)
+{
+    static const struct {
+        const char *name;
+        int32_t scale, offset;
+        uint32_t n;
+        double counts[5];
+        struct ob_native_span span;
+        int64_t deltas[5];
+    } cases[] = {
+        {"addExponentialHistogramDataPoints, first point", 1, -1, 2, {4, 2}, {0, 2}, {4, -2}},
+        {"addExponentialHistogramDataPoints, second point", 1, -1, 3, {4, 2, 1}, {0, 3}, {4, -2, -1}},
+        {"write_otlp_handler_test exponential histogram", 2, 0, 5, {2, 2, 2, 2, 2}, {1, 5},
+         {2, 0, 0, 0, 0}},
+    };
+    for (size_t i = 0; i < LEN(cases); i++)
+        check_side(cases[i].name, cases[i].scale, cases[i].counts, cases[i].n, cases[i].offset,
+                   cases[i].span, cases[i].deltas);
 }
 END_TEST
 
@@ -768,6 +794,7 @@ Suite *exphist_suite(void)
     tcase_add_test(tc, layout_edges);
     tcase_add_test(tc, layout_big_counts);
     tcase_add_test(tc, layout_prometheus_exponential_to_native);
+    tcase_add_test(tc, layout_prometheus_other_tests);
     tcase_add_test(tc, schema_mapping);
     tcase_add_test(tc, downscale_tables);
     tcase_add_test(tc, downscale_random);
