@@ -5,9 +5,9 @@
  * histograms_test.go: TestConvertBucketsLayout, TestExponentialToNativeHistogram,
  * the points of TestPrometheusConverter_addExponentialHistogramDataPoints; and
  * storage/remote/write_otlp_handler_test.go), plus edge layouts traced through
- * its convertBucketsLayout; scale lowering
- * tables; bounds exact for schema <= 0, against long double exp2l and
- * Prometheus' table values for schema > 0; the classic fallback against a
+ * its convertBucketsLayout; scale lowering tables; bounds exact for schema
+ * <= 0, against long double exp2l and Prometheus' table values for schema > 0;
+ * the classic fallback against a
  * brute force (for each bound written, the input buckets whose upper bound
  * is not above it) and its invariants, on fixed shapes and random points.
  */
@@ -56,7 +56,8 @@ static void check_layout(const struct layout_case *c)
                   c->n_deltas);
     ck_assert(ns <= (c->n ? c->n : 0) && nd <= c->n);
     for (size_t i = 0; i < ns; i++)
-        ck_assert_msg(spans[i].offset == c->spans[i].offset && spans[i].length == c->spans[i].length,
+        ck_assert_msg(spans[i].offset == c->spans[i].offset &&
+                          spans[i].length == c->spans[i].length,
                       "%s, scaledown %u: span %zu {%d,%u}, want {%d,%u}", c->name, c->by, i,
                       spans[i].offset, spans[i].length, c->spans[i].offset, c->spans[i].length);
     for (size_t i = 0; i < nd; i++)
@@ -227,7 +228,8 @@ START_TEST(layout_prometheus_other_tests)
         int64_t deltas[5];
     } cases[] = {
         {"addExponentialHistogramDataPoints, first point", 1, -1, 2, {4, 2}, {0, 2}, {4, -2}},
-        {"addExponentialHistogramDataPoints, second point", 1, -1, 3, {4, 2, 1}, {0, 3}, {4, -2, -1}},
+        {"addExponentialHistogramDataPoints, second point", 1, -1, 3, {4, 2, 1}, {0, 3},
+         {4, -2, -1}},
         {"write_otlp_handler_test exponential histogram", 2, 0, 5, {2, 2, 2, 2, 2}, {1, 5},
          {2, 0, 0, 0, 0}},
     };
@@ -358,7 +360,8 @@ START_TEST(bound_schema_le_0_exact)
     for (int32_t s = -4; s <= 0; s++)
         for (int32_t k = -300; k <= 300; k++) {
             int64_t e = (int64_t)k * (1 << -s);
-            double want = e == 1024 ? DBL_MAX : ldexp(1, e < -2000 ? -2000 : e > 2000 ? 2000 : (int)e);
+            int clamped = e < -2000 ? -2000 : e > 2000 ? 2000 : (int)e;
+            double want = e == 1024 ? DBL_MAX : ldexp(1, clamped);
             ck_assert_msg(ob_exphist_bound(k, s) == want, "bound(%d, %d)", k, s);
         }
     ck_assert(ob_exphist_bound(0, 0) == 1);
@@ -553,7 +556,8 @@ START_TEST(classic_negative_zero_positive)
                                 .n_pos = 2,
                                 .pos = pos,
                                 .count = 15};
-    check_classic(&h, 10, 5, (const double[]){-r2, -1, 0, 1, r2}, (const double[]){2, 3, 6, 10, 15});
+    check_classic(&h, 10, 5, (const double[]){-r2, -1, 0, 1, r2},
+                  (const double[]){2, 3, 6, 10, 15});
     /* Room for 4: scale 0, negative buckets merge to [-2, -1) with 3; the
      * positive ones stay apart, (0.5, 1] and (1, 2]. */
     check_classic(&h, 4, 4, (const double[]){-1, 0, 1, 2}, (const double[]){3, 6, 10, 15});
@@ -647,7 +651,8 @@ START_TEST(classic_160_at_scale_8)
     check_classic(&h, 40, 21, want_b, want_c);
     /* And on the negative side, mirrored: same counts of bounds. */
     double b[MAXB + 1], c[MAXB + 1];
-    h = (struct ob_exphist_view){.scale = 8, .neg_offset = 0, .n_neg = 160, .neg = pos, .count = total};
+    h = (struct ob_exphist_view){
+        .scale = 8, .neg_offset = 0, .n_neg = 160, .neg = pos, .count = total};
     ck_assert_uint_eq(classic(&h, 40, b, c), 40);
     ck_assert(b[39] == -1 && c[39] == total);
     h.neg_offset = 1;
@@ -666,7 +671,8 @@ START_TEST(classic_scale_above_8)
     double many[160];
     for (int i = 0; i < 160; i++)
         many[i] = 1;
-    h = (struct ob_exphist_view){.scale = 20, .pos_offset = 5000000, .n_pos = 160, .pos = many, .count = 160};
+    h = (struct ob_exphist_view){
+        .scale = 20, .pos_offset = 5000000, .n_pos = 160, .pos = many, .count = 160};
     double b[MAXB + 1], c[MAXB + 1];
     uint32_t n = classic(&h, 40, b, c);
     ck_assert_uint_ge(n, 1);
@@ -681,7 +687,8 @@ START_TEST(classic_lowest_left_out)
     double pos[40];
     for (int i = 0; i < 40; i++)
         pos[i] = 1;
-    struct ob_exphist_view h = {.scale = -4, .pos_offset = -10, .n_pos = 40, .pos = pos, .count = 40};
+    struct ob_exphist_view h = {
+        .scale = -4, .pos_offset = -10, .n_pos = 40, .pos = pos, .count = 40};
     double want_b[10], want_c[10];
     for (int j = 0; j < 10; j++) {
         want_b[j] = ldexp(1, 16 * (-10 + 30 + j + 1));
@@ -730,7 +737,8 @@ START_TEST(classic_edges)
     h = (struct ob_exphist_view){.scale = 0, .pos_offset = 0, .n_pos = 2, .pos = pos, .count = 2};
     check_classic(&h, 10, 2, (const double[]){2, 4}, (const double[]){1, 2});
     /* Bounds at the top of the doubles: DBL_MAX is written, +Inf is not. */
-    h = (struct ob_exphist_view){.scale = 0, .pos_offset = 1023, .n_pos = 2, .pos = pos, .count = 3};
+    h = (struct ob_exphist_view){
+        .scale = 0, .pos_offset = 1023, .n_pos = 2, .pos = pos, .count = 3};
     check_classic(&h, 10, 1, (const double[]){DBL_MAX}, (const double[]){1});
     /* A negative bucket whose bound underflows to -0 is written as 0, and the
      * zero bucket's 0 merges with it. */
