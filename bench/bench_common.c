@@ -24,16 +24,21 @@ int bench_templates_build(struct bench_templates *t, const struct ob_mixed_opts 
     if (!t->tmpl)
         return -ENOMEM;
     /* A fixed64 time_unix_nano is tag 0x19 and 8 little-endian bytes. */
-    uint8_t pat[9] = {0x19};
-    for (int i = 0; i < 8; i++)
+    uint8_t pat[9] = {0x19}, start_pat[9] = {0x11};
+    int64_t step = o.step_ns ? o.step_ns : 1000 * OB_NS_PER_MS; /* as ob_payload_mixed */
+    for (int i = 0; i < 8; i++) {
         pat[1 + i] = (uint8_t)((uint64_t)TS_SENTINEL >> (8 * i));
+        start_pat[1 + i] = (uint8_t)((uint64_t)(TS_SENTINEL - step) >> (8 * i));
+    }
     for (uint32_t b = 0; b < t->per_round; b++) {
         struct bench_tmpl *tp = &t->tmpl[b];
         ob_buf_init(&tp->body);
         if (ob_payload_mixed(&tp->body, &o, b, &tp->points) != 0)
             return -ENOMEM;
+        tp->step_ns = step;
         tp->ts_off = malloc(tp->points * sizeof *tp->ts_off);
-        if (!tp->ts_off)
+        tp->start_off = malloc(tp->points * sizeof *tp->start_off);
+        if (!tp->ts_off || !tp->start_off)
             return -ENOMEM;
         const uint8_t *p = (const uint8_t *)tp->body.data;
         for (size_t i = 0; i + sizeof pat <= tp->body.len; i++) {
@@ -42,9 +47,15 @@ int bench_templates_build(struct bench_templates *t, const struct ob_mixed_opts 
                     return -EPROTO;
                 tp->ts_off[tp->n_ts++] = i + 1;
                 i += sizeof pat - 1;
+            } else if (o.delta && p[i] == 0x11 && !memcmp(p + i, start_pat, sizeof start_pat)) {
+                /* start_time_unix_nano is field 2 (tag 0x11) of every point kind */
+                if (tp->n_start == tp->points)
+                    return -EPROTO;
+                tp->start_off[tp->n_start++] = i + 1;
+                i += sizeof start_pat - 1;
             }
         }
-        if (tp->n_ts != tp->points)
+        if (tp->n_ts != tp->points || (o.delta && tp->n_start != tp->points))
             return -EPROTO;
     }
     return 0;
@@ -55,6 +66,7 @@ void bench_templates_free(struct bench_templates *t)
     for (uint32_t b = 0; t->tmpl && b < t->per_round; b++) {
         ob_buf_fini(&t->tmpl[b].body);
         free(t->tmpl[b].ts_off);
+        free(t->tmpl[b].start_off);
     }
     free(t->tmpl);
     t->tmpl = NULL;
@@ -72,6 +84,10 @@ void bench_patch_ts(struct ob_buf *body, const struct bench_tmpl *tp, int64_t ts
         le[i] = (uint8_t)((uint64_t)ts_ns >> (8 * i));
     for (size_t i = 0; i < tp->n_ts; i++)
         memcpy(body->data + tp->ts_off[i], le, 8);
+    for (int i = 0; i < 8; i++)
+        le[i] = (uint8_t)((uint64_t)(ts_ns - tp->step_ns) >> (8 * i));
+    for (size_t i = 0; i < tp->n_start; i++)
+        memcpy(body->data + tp->start_off[i], le, 8);
 }
 
 double bench_now_s(void)

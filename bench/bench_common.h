@@ -15,6 +15,9 @@ struct bench_tmpl {
     struct ob_buf body;
     size_t *ts_off; /* offsets of every time_unix_nano (fixed64) */
     size_t n_ts;
+    size_t *start_off; /* delta datasets: of every start_time_unix_nano */
+    size_t n_start;
+    int64_t step_ns;   /* a delta point starts this long before its time */
     uint32_t points;
 };
 
@@ -30,7 +33,8 @@ int bench_templates_build(struct bench_templates *t, const struct ob_mixed_opts 
 void bench_templates_free(struct bench_templates *t);
 /* The time of dataset batch g (after the shuffle), in ns. */
 int64_t bench_batch_ts(const struct bench_templates *t, uint64_t g);
-/* Writes ts_ns into every time field of body, a copy of template tp. */
+/* Writes ts_ns into every time field of body, a copy of template tp (and,
+ * for a delta dataset, ts_ns - step into every start time). */
 void bench_patch_ts(struct ob_buf *body, const struct bench_tmpl *tp, int64_t ts_ns);
 
 double bench_now_s(void);

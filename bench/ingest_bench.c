@@ -1,17 +1,24 @@
-/* ingest_bench: the cost of exemplars, in process, on one core.
+/* ingest_bench: what a kind of point costs against another, in process, on
+ * one core.
  *
- * The bench dataset (10,000 series of gauges, counters and histograms, 500
- * points per body) through ob_ingest_body() into a real store, in two
- * variants of the same bodies: without exemplars, and with one exemplar on
- * every point (a trace and a span id, as an SDK's exemplar filter leaves
- * them; the exemplar's own time stays that of the template).  The rounds alternate between the variants (A, B, A, B...), each
- * round one full pass over the series with later timestamps, so both see
- * the same store, caches and machine; times are this thread's CPU time.
- * Beside each figure: protobuf-c decoding alone of the same bodies, the
- * part of ingest no broker code can make cheaper.
+ * The bench dataset (10,000 series, 500 points per body) through
+ * ob_ingest_body() into a real store, in two variants A and B of one set:
+ *   exemplars   the mix of gauges, counters and histograms, without and
+ *               with one exemplar on every point (a trace and a span id, as
+ *               an SDK's exemplar filter leaves them; the exemplar's own
+ *               time stays that of the template);
+ *   histograms  histograms only: explicit with 10 bounds, and exponential
+ *               with 160 buckets at scale 3;
+ *   counters    counters only: cumulative, and delta (added up in the store).
+ * The rounds alternate between the variants (A, B, A, B...), each round one
+ * full pass over the series with later timestamps, so both see the same
+ * store, caches and machine; times are this thread's CPU time.  Beside each
+ * figure: protobuf-c decoding alone of the same bodies, the part of ingest
+ * no broker code can make cheaper.
  *
- * Usage: ingest_bench [rounds per variant, default 30].  Prints RESULT
- * lines; fails only when something is broken (never on timing). */
+ * Usage: ingest_bench [rounds per variant, default 30] [set, default
+ * exemplars].  Prints RESULT lines; fails only when something is broken
+ * (never on timing). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +104,7 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? atoi(argv[1]) : 30;
     if (rounds < 1)
         rounds = 30;
+    const char *set = argc > 2 ? argv[2] : "exemplars";
     const char *build = getenv("OB_BUILD") ? getenv("OB_BUILD") : "build";
     char err[OB_ERR_LEN], dir[256], shm[64];
     snprintf(dir, sizeof dir, "%s/plugins", build);
@@ -112,6 +120,7 @@ int main(int argc, char **argv)
                                .samples_per_series = cfg->store_samples_per_series,
                                .ooo_window_ms = cfg->store_ooo_window_ms,
                                .series_ttl_ms = cfg->store_series_ttl_ms,
+                               .heap_bytes = 2ull << 30, /* sparse: 160-bucket histograms */
                                .exemplar_bytes = 64u << 20, .recreate = true};
     struct ob_translator_slot slot;
     struct ob_translator_inst *x;
@@ -132,11 +141,32 @@ int main(int argc, char **argv)
 
     /* Round 2k goes to A, 2k + 1 to B: every round is newer than the last. */
     int64_t ts0 = (int64_t)time(NULL) * 1000 * OB_NS_PER_MS - (int64_t)(2 * rounds + 2) * 1000 * OB_NS_PER_MS;
-    struct variant v[2] = {
-        {.name = "without", .mixed = {.n_series = N_SERIES, .ts0_ns = ts0}},
-        {.name = "with one exemplar per point",
-         .mixed = {.n_series = N_SERIES, .ts0_ns = ts0, .exemplars = true}},
-    };
+    struct variant v[2];
+    if (!strcmp(set, "exemplars")) {
+        v[0] = (struct variant){.name = "without", .mixed = {.n_series = N_SERIES, .ts0_ns = ts0}};
+        v[1] = (struct variant){.name = "with one exemplar per point",
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0, .exemplars = true}};
+    } else if (!strcmp(set, "histograms")) {
+        v[0] = (struct variant){.name = "explicit, 10 bounds",
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0,
+                                          .only = OB_MIXED_HISTOGRAMS}};
+        v[1] = (struct variant){.name = "exponential, 160 buckets",
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0,
+                                          .only = OB_MIXED_HISTOGRAMS, .exponential = true,
+                                          .prefix = "b."}};
+    } else if (!strcmp(set, "counters")) {
+        v[0] = (struct variant){.name = "cumulative",
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0, .only = OB_MIXED_COUNTERS}};
+        v[1] = (struct variant){.name = "delta",
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0, .only = OB_MIXED_COUNTERS,
+                                          .delta = true, .prefix = "b."}};
+    } else {
+        fprintf(stderr, "ingest_bench: unknown set %s (exemplars, histograms, counters)\n", set);
+        return 2;
+    }
+    /* Histograms and counters: the variants are different series (an
+     * exponential and an explicit histogram, a delta and a cumulative
+     * counter cannot share one): B's names get a prefix. */
     int rc = 0;
     for (int k = 0; k < 2; k++)
         if (bench_templates_build(&v[k].t, &v[k].mixed) != 0)
@@ -155,8 +185,8 @@ int main(int argc, char **argv)
                 rc = 1;
         }
     }
-    printf("ingest_bench: %d rounds of %u series per variant, alternating, one thread\n", rounds,
-           N_SERIES);
+    printf("ingest_bench: set %s, %d rounds of %u series per variant, alternating, one thread\n",
+           set, rounds, N_SERIES);
     for (int k = 0; k < 2 && rc == 0; k++) {
         double ns = v[k].ingest_s * 1e9 / (double)v[k].points;
         double dns = v[k].decode_s * 1e9 / (double)v[k].points;
@@ -172,9 +202,9 @@ int main(int argc, char **argv)
     if (rc == 0) {
         double a = v[0].ingest_s / (double)v[0].points, b = v[1].ingest_s / (double)v[1].points;
         double da = v[0].decode_s / (double)v[0].points, db = v[1].decode_s / (double)v[1].points;
-        printf("RATIO with/without: ingest %.2fx (of which protobuf-c decode: %.0f of the %.0f "
+        printf("RATIO set=%s %s/%s: ingest %.2fx (of which protobuf-c decode: %.0f of the %.0f "
                "ns added per point)\n",
-               b / a, (db - da) * 1e9, (b - a) * 1e9);
+               set, v[1].name, v[0].name, b / a, (db - da) * 1e9, (b - a) * 1e9);
     }
     for (uint32_t b = 0; b < per && bodies; b++)
         ob_buf_fini(&bodies[b]);

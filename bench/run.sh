@@ -9,9 +9,10 @@
 #  3. /metrics scrape time, plain and gzip, at 100k and 1M series (filled with
 #     loadgen --fill), in text 0.0.4, OpenMetrics and protobuf side by side,
 #     and store bytes per series from the self-metrics;
-#  4. the cost of exemplars: ingest in process (ingest_bench) of the same
-#     dataset without and with one exemplar per point, alternating rounds,
-#     beside protobuf-c decoding alone of the same bodies.
+#  4. kinds of points against each other, ingest in process (ingest_bench),
+#     alternating rounds, beside protobuf-c decoding alone of the same
+#     bodies: without and with one exemplar per point; explicit (10 bounds)
+#     and exponential (160 buckets) histograms; cumulative and delta counters.
 # Prints one table.  Timing never fails the run: the exit status is 1 only
 # when something is broken (broker does not start or dies, nothing sent).
 #
@@ -275,22 +276,28 @@ store (self-metrics otlp_broker_series_live, _store_bytes_used, _store_mapping_b
 EOF
 for r in "${STORE_ROWS[@]+"${STORE_ROWS[@]}"}"; do printf '%s\n' "$r"; done
 
-# ---- 4. exemplars ------------------------------------------------------------
-say "bench: ingest with and without exemplars (one core, in process)"
-ING_OUT=$(OB_BUILD=$B "$INGEST" 30) || broken=1
-ing() { printf '%s\n' "$ING_OUT" | grep "variant=\"$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# ---- 4. kinds of points -------------------------------------------------------
+say "bench: ingest of kinds of points against each other (one core, in process)"
 cat <<EOF
 
-Exemplars: ingest in process, 30 alternating rounds of the dataset (one thread, CPU time;
-decode = protobuf-c alone on the same bodies, the floor no broker code can lower):
-| points                     | bytes/point | ingest ns/point | decode ns/point | points/s   |
-|----------------------------|-------------|-----------------|-----------------|------------|
+Kinds of points: ingest in process, 30 alternating rounds of the dataset per pair (one
+thread, CPU time; decode = protobuf-c alone on the same bodies, the floor no broker code
+can lower); ratio = B's ingest time per point over A's:
+| set        | points                      | bytes/point | ingest ns/point | decode ns/point | points/s   | ratio |
+|------------|-----------------------------|-------------|-----------------|-----------------|------------|-------|
 EOF
-for v in "without" "with one"; do # variant names of ingest_bench
-    printf '| %-26s | %11s | %15s | %15s | %10s |\n' "$v exemplar(s)" "$(ing "$v" bytes_per_point)" \
-        "$(ing "$v" ingest_ns_per_point)" "$(ing "$v" decode_ns_per_point)" "$(ing "$v" points_per_s)"
+for set in exemplars histograms counters; do
+    ING_OUT=$(OB_BUILD=$B "$INGEST" 30 "$set") || { broken=1; continue; }
+    printf '%s\n' "$ING_OUT" | awk -v set="$set" '
+        /^RESULT/ {
+            name = $0; sub(/^[^"]*"/, "", name); sub(/".*$/, "", name)
+            for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+            n++; ns[n] = f["ingest_ns_per_point"]
+            printf "| %-10s | %-27s | %11s | %15s | %15s | %10s | %5s |\n", set, name,
+                f["bytes_per_point"], f["ingest_ns_per_point"], f["decode_ns_per_point"],
+                f["points_per_s"], ((n == 2 && ns[1] > 0) ? sprintf("%.2fx", ns[2] / ns[1]) : "")
+        }'
 done
-printf '%s\n' "$ING_OUT" | grep '^RATIO'
 echo
 if [ "$broken" != 0 ]; then
     say "bench: something was broken (see above)"

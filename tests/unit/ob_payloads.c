@@ -250,6 +250,41 @@ static pb_exemplar *exemplar_new(struct builder *b, const char *trace_hex, const
     return e;
 }
 
+static pb_ebuckets *ebuckets(struct builder *b, int32_t offset, const uint64_t *counts, size_t n)
+{
+    pb_ebuckets *e = B_NEW(b, pb_ebuckets);
+    opentelemetry__proto__metrics__v1__exponential_histogram_data_point__buckets__init(e);
+    e->has_offset = offset != 0;
+    e->offset = offset;
+    e->n_bucket_counts = n;
+    e->bucket_counts = B_ARRAY(b, uint64_t, n);
+    memcpy(e->bucket_counts, counts, n * sizeof *counts);
+    return e;
+}
+
+static pb_exphist *metric_exphist(struct builder *b, pb_metric *m, size_t n_points, int temporality)
+{
+    pb_exphist *e = B_NEW(b, pb_exphist);
+    opentelemetry__proto__metrics__v1__exponential_histogram__init(e);
+    e->data_points = B_ARRAY(b, pb_edp *, n_points);
+    e->has_aggregation_temporality = true;
+    e->aggregation_temporality = temporality;
+    m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
+    m->exponential_histogram = e;
+    return e;
+}
+
+static pb_edp *edp_new(struct builder *b, int64_t start_ns, int64_t ts_ns)
+{
+    pb_edp *p = B_NEW(b, pb_edp);
+    opentelemetry__proto__metrics__v1__exponential_histogram_data_point__init(p);
+    p->has_start_time_unix_nano = true;
+    p->start_time_unix_nano = (uint64_t)start_ns;
+    p->has_time_unix_nano = true;
+    p->time_unix_nano = (uint64_t)ts_ns;
+    return p;
+}
+
 /* One resource with string attributes (key, value pairs, NULL-terminated)
  * and one scope; metrics are filled in by the caller. */
 static pb_sm *request_new(struct builder *b,
@@ -461,7 +496,10 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
     uint32_t first = (uint32_t)(batch % per_round) * d.points_per_body;
     uint32_t n = OB_MIN(d.points_per_body, d.n_series - first);
     int64_t ts_ns = d.ts0_ns + (int64_t)round * d.step_ns;
-    int64_t start_ns = d.ts0_ns - 3600 * 1000 * OB_NS_PER_MS;
+    /* cumulative: one start for all; delta: the round before */
+    int64_t start_ns = d.delta ? ts_ns - d.step_ns : d.ts0_ns - 3600 * 1000 * OB_NS_PER_MS;
+    uint64_t times = d.delta ? 1 : round + 1; /* a counter's value: times its increase */
+    int temporality = d.delta ? DELTA : CUMULATIVE;
     uint32_t nf = OB_MIN(n, (uint32_t)OB_MIXED_FAMILIES);
     char trace[33], span[17];
 
@@ -478,20 +516,25 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
         uint32_t s = first + i;
         uint32_t f = s % OB_MIXED_FAMILIES;
         uint32_t k = s / OB_MIXED_FAMILIES;
-        unsigned kind = f % 3;
+        unsigned kind = d.only ? d.only : f % 3;
         if (!fam[f]) {
             static const char *const names[] = {"bench.gauge.%u", "bench.requests.%u",
                                                 "bench.latency.%u"};
             static const char *const units[] = {NULL, "1", "s"};
             static const char *const descs[] = {"Bench gauge", "Bench counter",
                                                 "Bench histogram"};
-            fam[f] = metric_new(&b, b_printf(&b, names[kind], f / 3), descs[kind], units[kind]);
+            const char *name = b_printf(&b, names[kind], d.only ? f : f / 3);
+            if (d.prefix)
+                name = b_printf(&b, "%s%s", d.prefix, name);
+            fam[f] = metric_new(&b, name, descs[kind], units[kind]);
             if (kind == 0)
                 metric_gauge(&b, fam[f], per_fam);
             else if (kind == 1)
-                metric_sum(&b, fam[f], per_fam, CUMULATIVE, true);
+                metric_sum(&b, fam[f], per_fam, temporality, true);
+            else if (d.exponential)
+                metric_exphist(&b, fam[f], per_fam, temporality);
             else
-                metric_hist(&b, fam[f], per_fam);
+                metric_hist(&b, fam[f], per_fam)->aggregation_temporality = temporality;
             sm->metrics[sm->n_metrics++] = fam[f];
         }
         pb_kv **attrs = B_ARRAY(&b, pb_kv *, 4);
@@ -502,7 +545,22 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
         if (kind == 2)
             attrs[na++] = kv_str(&b, "method", "POST");
 
-        if (kind == 2) {
+        if (kind == 2 && d.exponential) {
+            pb_edp *ep = edp_new(&b, start_ns, ts_ns);
+            ep->attributes = attrs;
+            ep->n_attributes = na;
+            uint64_t *c = B_ARRAY(&b, uint64_t, OB_MIXED_EXP_BUCKETS);
+            uint64_t count = 0;
+            for (uint32_t j = 0; j < OB_MIXED_EXP_BUCKETS; j++)
+                count += c[j] = times * ((s + j) % 4);
+            ep->has_scale = ep->has_count = ep->has_sum = true;
+            ep->scale = 3;
+            ep->count = count;
+            ep->sum = (double)count * 0.5;
+            ep->positive = ebuckets(&b, -40, c, OB_MIXED_EXP_BUCKETS);
+            fam[f]->exponential_histogram
+                ->data_points[fam[f]->exponential_histogram->n_data_points++] = ep;
+        } else if (kind == 2) {
             pb_hdp *hp = hdp_new(&b, start_ns, ts_ns);
             hp->attributes = attrs;
             hp->n_attributes = na;
@@ -514,7 +572,7 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
             uint64_t count = 0;
             double sum = 0;
             for (uint32_t j = 0; j <= OB_MIXED_HIST_BOUNDS; j++) {
-                uint64_t c = (round + 1) * ((s + j) % 4);
+                uint64_t c = times * ((s + j) % 4);
                 hp->bucket_counts[j] = c;
                 count += c;
                 sum += (double)c * (j < OB_MIXED_HIST_BOUNDS ? mixed_bounds[j] : 10.0) * 0.75;
@@ -547,7 +605,7 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
                 ndp_double(p, (double)((s * 7919u + round * 104729u) % 100000u) / 100.0);
                 fam[f]->gauge->data_points[fam[f]->gauge->n_data_points++] = p;
             } else {
-                ndp_double(p, (double)((round + 1) * (1 + s % 7)));
+                ndp_double(p, (double)(times * (1 + s % 7)));
                 fam[f]->sum->data_points[fam[f]->sum->n_data_points++] = p;
             }
         }
@@ -659,18 +717,6 @@ int ob_payload_summary(struct ob_buf *out, int64_t ts_ns)
     su->data_points[su->n_data_points++] = p;
     sm->metrics[sm->n_metrics++] = m;
     return finish(&b, &req.base, out);
-}
-
-static pb_ebuckets *ebuckets(struct builder *b, int32_t offset, const uint64_t *counts, size_t n)
-{
-    pb_ebuckets *e = B_NEW(b, pb_ebuckets);
-    opentelemetry__proto__metrics__v1__exponential_histogram_data_point__buckets__init(e);
-    e->has_offset = offset != 0;
-    e->offset = offset;
-    e->n_bucket_counts = n;
-    e->bucket_counts = B_ARRAY(b, uint64_t, n);
-    memcpy(e->bucket_counts, counts, n * sizeof *counts);
-    return e;
 }
 
 int ob_payload_exp_histogram(struct ob_buf *out, int64_t ts_ns)

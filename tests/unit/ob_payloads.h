@@ -86,7 +86,17 @@ struct ob_mixed_opts {
     uint32_t shuffle_window;  /* 0 or 1 = rounds in order */
     bool exemplars;           /* every point with one exemplar (trace and span id
                                  from series and round, time of the point) */
+    unsigned only;            /* 0: the mix; OB_MIXED_COUNTERS or OB_MIXED_HISTOGRAMS:
+                                 all 30 families of that kind */
+    bool exponential;         /* histograms are exponential: scale 3, 160 positive
+                                 buckets from offset -40 */
+    bool delta;               /* counters and histograms send the round's increase,
+                                 start = the round before (step ns earlier) */
+    const char *prefix;       /* put before every metric name (NULL: none) */
 };
+#define OB_MIXED_COUNTERS 1u
+#define OB_MIXED_HISTOGRAMS 2u
+#define OB_MIXED_EXP_BUCKETS 160
 
 uint32_t ob_mixed_batches_per_round(const struct ob_mixed_opts *o);
 /* Round whose samples batch b carries (after the shuffle). */
