@@ -140,7 +140,8 @@ int main(int argc, char **argv)
     }
 
     /* Round 2k goes to A, 2k + 1 to B: every round is newer than the last. */
-    int64_t ts0 = (int64_t)time(NULL) * 1000 * OB_NS_PER_MS - (int64_t)(2 * rounds + 2) * 1000 * OB_NS_PER_MS;
+    const int64_t s = 1000 * OB_NS_PER_MS;
+    int64_t ts0 = (int64_t)time(NULL) * s - (int64_t)(2 * rounds + 2) * s;
     struct variant v[2];
     if (!strcmp(set, "exemplars")) {
         v[0] = (struct variant){.name = "without", .mixed = {.n_series = N_SERIES, .ts0_ns = ts0}};
@@ -156,10 +157,12 @@ int main(int argc, char **argv)
                                           .prefix = "b."}};
     } else if (!strcmp(set, "counters")) {
         v[0] = (struct variant){.name = "cumulative",
-                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0, .only = OB_MIXED_COUNTERS}};
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0,
+                                          .only = OB_MIXED_COUNTERS}};
         v[1] = (struct variant){.name = "delta",
-                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0, .only = OB_MIXED_COUNTERS,
-                                          .delta = true, .prefix = "b."}};
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0,
+                                          .only = OB_MIXED_COUNTERS, .delta = true,
+                                          .prefix = "b."}};
     } else {
         fprintf(stderr, "ingest_bench: unknown set %s (exemplars, histograms, counters)\n", set);
         return 2;

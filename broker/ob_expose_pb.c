@@ -192,7 +192,8 @@ static bool native_side(struct ob_expose_writer *w, struct ob_buf *v, unsigned s
 }
 
 /* An exponential histogram as a native histogram (Histogram fields 5-16). */
-static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v, const struct ob_series_view *sv)
+static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v,
+                             const struct ob_series_view *sv)
 {
     const double *d = sv->values;
     uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
@@ -208,8 +209,9 @@ static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v, const
     field_double(v, H_ZERO_THRESHOLD, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
     field_count(v, H_ZERO_COUNT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
     const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
-    if (!native_side(w, v, H_NEG_SPAN, H_NEG_DELTA, pos + np, nn, (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET]) ||
-        !native_side(w, v, H_POS_SPAN, H_POS_DELTA, pos, np, (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET]))
+    int32_t neg_off = (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET], pos_off = (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET];
+    if (!native_side(w, v, H_NEG_SPAN, H_NEG_DELTA, pos + np, nn, neg_off) ||
+        !native_side(w, v, H_POS_SPAN, H_POS_DELTA, pos, np, pos_off))
         return false;
     if (sv->created_ms > 0)
         field_timestamp(v, &w->pb_pair, H_CREATED, sv->created_ms);

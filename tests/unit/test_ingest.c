@@ -484,6 +484,7 @@ struct exp_spec {
     const uint64_t *pos, *neg;
     size_t n_pos, n_neg;
     double sum;
+    bool stale; /* flag NoRecordedValue */
 };
 
 static void build_exp(struct ob_buf *out, const struct exp_spec *e)
@@ -515,6 +516,10 @@ static void build_exp(struct ob_buf *out, const struct exp_spec *e)
     p.zero_count = e->zero_count;
     p.positive = &pb;
     p.negative = &nb;
+    if (e->stale) {
+        p.has_flags = true;
+        p.flags = OPENTELEMETRY__PROTO__METRICS__V1__DATA_POINT_FLAGS__DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK;
+    }
     Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint *pp = &p;
     Opentelemetry__Proto__Metrics__V1__ExponentialHistogram h =
         OPENTELEMETRY__PROTO__METRICS__V1__EXPONENTIAL_HISTOGRAM__INIT;
@@ -575,7 +580,7 @@ START_TEST(exponential_histograms)
     struct ob_buf b = {0};
     const int64_t s = 1000 * OB_NS_PER_MS, t0 = now_ns - 100 * s;
     static const uint64_t c3[] = {1, 2, 3}, c1[] = {4};
-    struct exp_spec e = {"bad.scale", false, -5, t0, t0 + s, 0, 0, 0, c3, NULL, 3, 0, 1};
+    struct exp_spec e = {"bad.scale", false, -5, t0, t0 + s, 0, 0, 0, c3, NULL, 3, 0, 1, false};
     build_exp(&b, &e);
     struct ob_ingest_result res = send(&b);
     ck_assert_uint_eq(res.rejected_by[OB_REASON_UNSUPPORTED], 1);
@@ -583,15 +588,21 @@ START_TEST(exponential_histograms)
 
     /* scale 0: bounds 2^k; positive 1 in (2,4], 2 in (4,8], 3 in (8,16];
      * negative 4 in [-2,-1); zero 1 */
-    e = (struct exp_spec){"lat", false, 0, t0, t0 + s, 1, 1, 0, c3, c1, 3, 1, 50};
+    e = (struct exp_spec){"lat", false, 0, t0, t0 + s, 1, 1, 0, c3, c1, 3, 1, 50, false};
     build_exp(&b, &e);
     ck_assert_uint_eq(send(&b).rejected, 0);
     ck_assert_str_eq(classic_lines("lat_seconds"), "-1 4\n0 5\n4 6\n8 8\n16 11\n+Inf 11\n");
     ck_assert_msg(strstr(scrape(), "lat_seconds_count 11\n"), "%s", scrape());
+    /* NoRecordedValue: the series ends (docs/otlp-to-prometheus.md section 10) */
+    struct exp_spec gone = e;
+    gone.ts_ns = t0 + 2 * s, gone.stale = true;
+    build_exp(&b, &gone);
+    ck_assert_uint_eq(send(&b).rejected, 0);
+    ck_assert_ptr_null(strstr(scrape(), "lat_seconds"));
 
     /* scale 10 lowered to 8: buckets 4..7 at scale 10 are bucket 1 at 8 */
     static const uint64_t c4[] = {1, 1, 1, 1};
-    e = (struct exp_spec){"fine", false, 10, t0, t0 + s, 0, 4, 0, c4, NULL, 4, 0, 4};
+    e = (struct exp_spec){"fine", false, 10, t0, t0 + s, 0, 4, 0, c4, NULL, 4, 0, 4, false};
     build_exp(&b, &e);
     ck_assert_uint_eq(send(&b).rejected, 0);
     char want[128];
@@ -600,10 +611,10 @@ START_TEST(exponential_histograms)
 
     /* deltas: scale 1 then scale 0; the total at scale 0 */
     static const uint64_t d1[] = {1, 1}, d2[] = {2};
-    e = (struct exp_spec){"dlt", true, 1, t0, t0 + s, 0, 2, 0, d1, NULL, 2, 0, 3};
+    e = (struct exp_spec){"dlt", true, 1, t0, t0 + s, 0, 2, 0, d1, NULL, 2, 0, 3, false};
     build_exp(&b, &e); /* buckets 2, 3 at scale 1: (2, 2.83], (2.83, 4] = bucket 1 at scale 0 */
     ck_assert_uint_eq(send(&b).rejected, 0);
-    e = (struct exp_spec){"dlt", true, 0, t0 + s, t0 + 2 * s, 0, 2, 0, d2, NULL, 1, 0, 10};
+    e = (struct exp_spec){"dlt", true, 0, t0 + s, t0 + 2 * s, 0, 2, 0, d2, NULL, 1, 0, 10, false};
     build_exp(&b, &e); /* 2 in (4, 8] */
     ck_assert_uint_eq(send(&b).rejected, 0);
     ck_assert_str_eq(classic_lines("dlt_seconds"), "4 2\n8 4\n+Inf 4\n");
@@ -612,7 +623,8 @@ START_TEST(exponential_histograms)
     uint64_t wide[40];
     for (int i = 0; i < 40; i++)
         wide[i] = 1;
-    e = (struct exp_spec){"dlt", true, 0, t0 + 2 * s, t0 + 3 * s, 0, 20, 0, wide, NULL, 40, 0, 1};
+    e = (struct exp_spec){"dlt", true, 0, t0 + 2 * s, t0 + 3 * s, 0, 20, 0, wide, NULL, 40, 0, 1,
+                          false};
     build_exp(&b, &e);
     ck_assert_uint_eq(send(&b).rejected, 0);
     ck_assert_msg(strstr(scrape(), "dlt_seconds_count 44\n"), "%s", scrape());
