@@ -38,9 +38,12 @@ $(BUILD)/tests/plugins/%.pic.o: tests/unit/plugins/%.c
 $(BUILD)/tests/plugins/%.so: $(BUILD)/tests/plugins/%.pic.o
 	$(Q)$(CC) -shared $(LDFLAGS) -o $@ $<
 
-# CK_RUN_SUITE=store make unit narrows the run.
+# CK_RUN_SUITE=store make unit narrows the run.  Sanitizer builds run a few
+# times slower: Check's per-test timeouts stretch with them (a busy machine
+# timed out ASan runs at 1x).
+CK_SLOWER := $(if $(filter-out 0,$(SAN)),4,1)
 unit: $(UNIT_RUNNER) $(PLUGIN_SOS) $(TEST_PLUGIN_SOS) $(BUILD)/otlp-broker
-	OB_BUILD=$(BUILD) $(UNIT_RUNNER)
+	OB_BUILD=$(BUILD) CK_TIMEOUT_MULTIPLIER=$(CK_SLOWER) $(UNIT_RUNNER)
 
 INTEGRATION_TESTS := $(sort $(wildcard tests/integration/test_*.sh))
 integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS) $(BUILD)/bench/loadgen
@@ -72,6 +75,6 @@ tsan:
 	  $(TSAN_BUILD)/plugins/underscore_escaping_with_suffixes.so
 	@for s in client zmq; do \
 	  echo "== tsan: $$s"; \
-	  OB_BUILD=$(TSAN_BUILD) CK_RUN_SUITE=$$s \
+	  OB_BUILD=$(TSAN_BUILD) CK_RUN_SUITE=$$s CK_TIMEOUT_MULTIPLIER=4 \
 	  TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
 	  $(TSAN_BUILD)/tests/unit/check_runner || exit 1; done
