@@ -11,24 +11,33 @@
  * configuration error (including a plugin refusing its settings).
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ob_config.h"
 #include "ob_error.h"
 #include "ob_http.h"
 #include "ob_ingest.h"
 #include "ob_log.h"
+#include "ob_notify.h"
 #include "ob_translator_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
 #include "ob_time.h"
 #include "ob_zmq.h"
+
+/* The configuration read when -c is not given (make install puts it there). */
+#ifndef OB_CONFIG_PATH
+#define OB_CONFIG_PATH "/usr/local/etc/otlp-broker/otlp-broker.ini"
+#endif
 
 #define MAX_OVERRIDES 256
 #define MAX_ENDPOINTS 32
@@ -115,14 +124,51 @@ struct translators {
     struct ob_translator_slot fe[OB_FE__COUNT];
 };
 
+static bool is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* Where plugins are loaded from: the configured directory, or when it does
+ * not exist (a broker run from its build tree, or installed under another
+ * prefix than it was built for) plugins/ beside the executable, then
+ * ../lib/otlp-broker/plugins relative to it: the first that exists, logged.
+ * buf holds the path found. */
+static const char *plugin_dir(const char *configured, char *buf, size_t cap)
+{
+    if (is_dir(configured))
+        return configured;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return configured;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return configured;
+    *slash = '\0';
+    static const char *const beside[] = {"plugins", "../lib/otlp-broker/plugins"};
+    for (size_t i = 0; i < OB_ARRAY_LEN(beside); i++) {
+        int len = snprintf(buf, cap, "%s/%s", exe, beside[i]);
+        if (len > 0 && (size_t)len < cap && is_dir(buf)) {
+            OB_LOG_INFO("translator", "plugin_dir %s does not exist: plugins from %s", configured,
+                        buf);
+            return buf;
+        }
+    }
+    return configured;
+}
+
 /* Loads (and initialises) every translator cfg names: all of them or none.
  * out[fe] each hold one reference.  err says which section failed. */
 static int load_translators(const struct ob_config *cfg,
                             struct ob_translator_inst *out[OB_FE__COUNT], char *err, size_t cap)
 {
-    char why[OB_ERR_LEN];
+    char why[OB_ERR_LEN], found[PATH_MAX];
     struct ob_translator_inst *def = NULL;
-    int rc = ob_translator_load(cfg->translator_plugin, cfg->translator_plugin_dir,
+    int rc = ob_translator_load(cfg->translator_plugin,
+                                plugin_dir(cfg->translator_plugin_dir, found, sizeof found),
                                 cfg->translator_kv, cfg->translator_n_kv, &def, why);
     if (rc != 0) {
         snprintf(err, cap, "[translator] %s", why);
@@ -135,7 +181,8 @@ static int load_translators(const struct ob_config *cfg,
             continue;
         }
         const char *dir = t->plugin_dir[0] ? t->plugin_dir : cfg->translator_plugin_dir;
-        rc = ob_translator_load(t->plugin, dir, t->kv, t->n_kv, &out[fe], why);
+        rc = ob_translator_load(t->plugin, plugin_dir(dir, found, sizeof found), t->kv, t->n_kv,
+                                &out[fe], why);
         if (rc != 0) {
             snprintf(err, cap, "[translator_%s] %s", ob_frontend_name((enum ob_frontend)fe), why);
             while (fe-- > 0)
@@ -265,6 +312,7 @@ static int reload(void *ctx, char *msg, size_t cap)
     struct ob_config *cfg = NULL;
     int rc;
     pthread_mutex_lock(&rl->lock);
+    ob_notify("RELOADING=1\nMONOTONIC_USEC=%lld", (long long)(ob_mono_ns() / 1000));
     rc = ob_config_load(a->config_path, a->overrides, a->n_overrides, &cfg, err);
     if (rc != 0) {
         snprintf(msg, cap, "configuration rejected, keeping the running one: %s", err);
@@ -289,6 +337,7 @@ static int reload(void *ctx, char *msg, size_t cap)
                  "keys that need a restart", ans.left_out);
     }
 done:
+    ob_notify("READY=1");
     ob_sm_reload(rc == 0);
     if (rc != 0)
         OB_LOG_ERROR("reload", "%s", msg);
@@ -307,6 +356,7 @@ static void serve(struct reloader *rl, const struct ob_config *cfg, struct ob_st
         int sig = sigtimedwait(set, NULL, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             OB_LOG_INFO("broker", "signal %d: stopping", sig);
+            ob_notify("STOPPING=1");
             return;
         }
         if (sig == SIGHUP) {
@@ -328,11 +378,17 @@ int main(int argc, char **argv)
 
     char err[TRANSLATOR_ERR_LEN];
     struct ob_config *cfg = NULL;
+    if (!a.config_path && access(OB_CONFIG_PATH, R_OK) == 0)
+        a.config_path = OB_CONFIG_PATH; /* the installed one */
     if (ob_config_load(a.config_path, a.overrides, a.n_overrides, &cfg, err) != 0) {
         fprintf(stderr, "otlp-broker: %s\n", err);
         return 2;
     }
     ob_log_set_level((enum ob_log_level)cfg->log_level);
+    if (a.config_path)
+        OB_LOG_INFO("config", "read %s", a.config_path);
+    else
+        OB_LOG_INFO("config", "defaults: no -c, and %s does not exist", OB_CONFIG_PATH);
 
     int exit_code = 1;
     struct ob_store *store = NULL;
@@ -413,6 +469,7 @@ int main(int argc, char **argv)
     if (start_zmq(cfg, ingest, &zmq) != 0)
         goto out;
     atomic_store(&ready, true);
+    ob_notify("READY=1\nSTATUS=serving\nMAINPID=%ld", (long)getpid());
     char names[256];
     name_translators(x, names, sizeof names);
     OB_LOG_INFO("broker", "otlp-broker %s ready (translator %s)", OB_VERSION, names);

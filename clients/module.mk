@@ -75,6 +75,16 @@ install-client: $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC) $(OTLP_PUSH)
 	install -m 644 clients/c/include/otlpbroker/client.h $(DESTDIR)$(PREFIX)/include/otlpbroker/
 	install -m 644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
+.PHONY: uninstall-client
+uninstall: uninstall-client
+uninstall-client:
+	rm -f $(DESTDIR)$(PREFIX)/bin/otlp-push $(DESTDIR)$(PREFIX)/lib/$(notdir $(CLIENT_A))
+	rm -f $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so.$(VERSION) \
+	  $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so
+	rm -f $(DESTDIR)$(PREFIX)/include/otlpbroker/client.h \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(notdir $(CLIENT_PC))
+	-rmdir $(DESTDIR)$(PREFIX)/include/otlpbroker 2>/dev/null
+
 # Python: the otlpbroker module (clients/python) needs the OTLP messages as
 # Python code, generated from proto/ into $(BUILD)/python (never committed).
 PROTOC    ?= protoc
