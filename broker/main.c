@@ -385,6 +385,7 @@ int main(int argc, char **argv)
         return 2;
     }
     ob_log_set_level((enum ob_log_level)cfg->log_level);
+    ob_log_set_format((enum ob_log_format)cfg->log_format);
     if (a.config_path)
         OB_LOG_INFO("config", "read %s", a.config_path);
     else

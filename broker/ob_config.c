@@ -32,7 +32,7 @@
 #define OB_PLUGIN_DIR "/usr/local/lib/otlp-broker/plugins"
 #endif
 
-enum opt_type { T_STRING, T_BOOL, T_U32, T_SIZE, T_DURATION, T_LOGLEVEL };
+enum opt_type { T_STRING, T_BOOL, T_U32, T_SIZE, T_DURATION, T_LOGLEVEL, T_LOGFORMAT };
 
 /* When a changed value takes effect.  RELOAD: reload() in main.c applies it
  * (SIGHUP, POST /-/reload); today that is the translator sections only.
@@ -57,6 +57,9 @@ struct option {
 static const struct option options[] = {
     {"broker", "log_level", T_LOGLEVEL, RESTART, "info", F(log_level), 0, 0,
      "Least severe level that is logged (to stderr)."},
+    {"broker", "log_format", T_LOGFORMAT, RESTART, "text", F(log_format), 0, 0,
+     "text: 2026-12-01T12:00:00.123Z WARN  http: message; logfmt (as Prometheus):\n"
+     "ts=2026-12-01T12:00:00.123Z level=warn component=http msg=\"message\"."},
     {"broker", "housekeeping_interval", T_DURATION, RESTART, "1s", F(housekeeping_ms), 10, 3600000,
      "How often the main thread expires old series and refreshes self-metrics."},
 
@@ -239,6 +242,7 @@ static const char *type_text(enum opt_type t)
     case T_SIZE: return "a size (B, KiB, MiB, GiB, TiB)";
     case T_DURATION: return "a duration (ms, s, m, h, d)";
     case T_LOGLEVEL: return "error, warn, info or debug";
+    case T_LOGFORMAT: return "text or logfmt";
     }
     return "?";
 }
@@ -305,6 +309,13 @@ static int set_value(struct ob_config *cfg, const struct option *opt, const char
         if (level >= 0)
             *(int *)field = level;
         rc = level < 0 ? level : 0;
+        break;
+    }
+    case T_LOGFORMAT: {
+        int format = ob_log_format_parse(text);
+        if (format >= 0)
+            *(int *)field = format;
+        rc = format < 0 ? format : 0;
         break;
     }
     case T_U32:
@@ -624,6 +635,11 @@ static void value_text(const struct ob_config *cfg, const struct option *opt, ch
         snprintf(buf, cap, "%s", name ? name : "info");
         break;
     }
+    case T_LOGFORMAT: {
+        const char *name = ob_log_format_name(*(const int *)field);
+        snprintf(buf, cap, "%s", name ? name : "text");
+        break;
+    }
     case T_U32: fmt_number(T_U32, *(const uint32_t *)field, buf, cap); break;
     case T_SIZE: fmt_number(T_SIZE, *(const uint64_t *)field, buf, cap); break;
     case T_DURATION: fmt_number(T_DURATION, (uint64_t) * (const int64_t *)field, buf, cap);
@@ -652,7 +668,8 @@ static bool same_value(const struct ob_config *a, const struct ob_config *b,
     switch (opt->type) {
     case T_STRING: return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
     case T_BOOL: return *(const bool *)fa == *(const bool *)fb;
-    case T_LOGLEVEL: return *(const int *)fa == *(const int *)fb;
+    case T_LOGLEVEL:
+    case T_LOGFORMAT: return *(const int *)fa == *(const int *)fb;
     case T_U32: return *(const uint32_t *)fa == *(const uint32_t *)fb;
     case T_SIZE: return *(const uint64_t *)fa == *(const uint64_t *)fb;
     case T_DURATION: return *(const int64_t *)fa == *(const int64_t *)fb;

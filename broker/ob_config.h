@@ -32,6 +32,7 @@ struct ob_listener_translator {
 struct ob_config {
     /* [broker] */
     int log_level;                 /* enum ob_log_level; key broker.log_level */
+    int log_format;                /* enum ob_log_format; key broker.log_format */
     int64_t housekeeping_ms;       /* broker.housekeeping_interval */
 
     /* [http] */

@@ -231,6 +231,9 @@ static void reject(struct request *r, enum ob_reason why, uint64_t n, const char
     }
     r->res->rejected += n;
     r->res->rejected_by[why] += n;
+    if (!r->res->first_metric[why][0])
+        snprintf(r->res->first_metric[why], sizeof r->res->first_metric[why], "%s",
+                 r->metric_name && r->metric_name[0] ? r->metric_name : "(no name)");
 }
 
 static enum ob_reason reason_of(int rc)

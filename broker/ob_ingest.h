@@ -26,6 +26,8 @@ struct ob_ingest_result {
     uint64_t rejected;                       /* data points rejected */
     uint64_t rejected_by[OB_REASON__COUNT];
     uint64_t collisions;
+    char first_metric[OB_REASON__COUNT][64]; /* the OTLP name of the first point
+                                                rejected for each reason ("" = none) */
     uint64_t exemplars;                      /* exemplars kept */
     uint64_t exemplars_dropped[OB_EXDROP__COUNT];
     char message[256];                       /* partial_success.error_message or decode error */

@@ -10,6 +10,27 @@
 #include "ob_time.h"
 
 enum ob_log_level ob_log_level_current = OB_LOG_INFO;
+static enum ob_log_format log_format = OB_LOG_TEXT;
+
+static const char *const format_names[] = {"text", "logfmt"};
+
+void ob_log_set_format(enum ob_log_format format)
+{
+    log_format = format;
+}
+
+int ob_log_format_parse(const char *name)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(format_names); i++)
+        if (strcasecmp(name, format_names[i]) == 0)
+            return (int)i;
+    return -EINVAL;
+}
+
+const char *ob_log_format_name(int format)
+{
+    return format >= 0 && (size_t)format < OB_ARRAY_LEN(format_names) ? format_names[format] : NULL;
+}
 
 /* Indexed by enum ob_log_level: as configured, and as a log line shows it. */
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
@@ -49,16 +70,30 @@ static void vlog(enum ob_log_level level, const char *component, const char *suf
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, level_tags[level], component);
-    if (n < 0)
-        return;
-    size_t off = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
-    off = append_capped(sizeof line, off, vsnprintf(line + off, sizeof line - off, fmt, ap));
+    char stamp[64];
+    snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    char msg[900];
+    size_t mlen = append_capped(sizeof msg, 0, vsnprintf(msg, sizeof msg, fmt, ap));
     if (suffix)
-        off = append_capped(sizeof line, off,
-                            snprintf(line + off, sizeof line - off, "%s", suffix));
+        mlen = append_capped(sizeof msg, mlen, snprintf(msg + mlen, sizeof msg - mlen, "%s", suffix));
+    size_t off;
+    if (log_format == OB_LOG_LOGFMT) {
+        int n = snprintf(line, sizeof line, "ts=%s level=%s component=%s msg=\"", stamp,
+                         level_names[level], component);
+        off = n > 0 && (size_t)n < sizeof line ? (size_t)n : 0;
+        /* logfmt quoting: backslash and quote escaped (newlines fold below) */
+        for (size_t i = 0; i < mlen && off + 3 < sizeof line; i++) {
+            if (msg[i] == '"' || msg[i] == '\\')
+                line[off++] = '\\';
+            line[off++] = msg[i];
+        }
+        line[off++] = '"';
+    } else {
+        int n = snprintf(line, sizeof line, "%s %-5s %s: %s", stamp, level_tags[level], component,
+                         msg);
+        off = append_capped(sizeof line, 0, n);
+    }
     /* One event is one line: fold any newline in the message. */
     for (size_t i = 0; i < off; i++)
         if (line[i] == '\n' || line[i] == '\r')

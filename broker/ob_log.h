@@ -19,6 +19,14 @@ enum ob_log_level { OB_LOG_ERROR = 0, OB_LOG_WARN = 1, OB_LOG_INFO = 2, OB_LOG_D
 extern enum ob_log_level ob_log_level_current;
 
 void ob_log_set_level(enum ob_log_level level);
+
+/* The line format: text (above), or logfmt (key=value, as Prometheus logs):
+ *   ts=2026-11-25T12:00:00.123Z level=warn component=http msg="body over 4 MiB" */
+enum ob_log_format { OB_LOG_TEXT = 0, OB_LOG_LOGFMT = 1 };
+void ob_log_set_format(enum ob_log_format format);
+/* "text" or "logfmt" (any case): the format, or -EINVAL; and the other way. */
+int ob_log_format_parse(const char *name);
+const char *ob_log_format_name(int format);
 /* Parses "error", "warn", "info", "debug" (any case): the level, or -EINVAL.
  * What broker.log_level takes. */
 int ob_log_level_parse(const char *name);

@@ -20,8 +20,32 @@
 #define KEEP_INFLATE_BYTES (4u << 20)
 
 /* One log site per frontend and outcome, so that a flood of one kind of
- * garbage does not hide the first line of another. */
+ * garbage does not hide the first line of another; and per frontend and
+ * reason for the data points refused inside accepted requests. */
 static struct ob_complaint complaints[OB_FE__COUNT][OB_OUT__COUNT];
+static struct ob_complaint rejections[OB_FE__COUNT][OB_REASON__COUNT];
+
+/* One line per reason a request's points were refused for (rate-limited
+ * per reason): how many, the first metric's name, who sent them; so that a
+ * user watching the log sees why a metric does not show up. */
+static void log_rejections(const struct ob_request *rq, const struct ob_ingest_result *res)
+{
+    unsigned fe = (unsigned)rq->fe < OB_FE__COUNT ? (unsigned)rq->fe : 0;
+    char who[96] = "";
+    for (int i = 0; i < OB_REASON__COUNT; i++) {
+        if (!res->rejected_by[i])
+            continue;
+        if (!who[0]) {
+            snprintf(who, sizeof who, "an unknown peer");
+            if (rq->peer)
+                rq->peer(rq->peer_ctx, who, sizeof who);
+        }
+        ob_complain(&rejections[fe][i], ob_frontend_name(rq->fe),
+                    "%llu data points rejected (%s) from %s, first metric %s",
+                    (unsigned long long)res->rejected_by[i], ob_reason_name((enum ob_reason)i),
+                    who, res->first_metric[i]);
+    }
+}
 
 void ob_request_bufs_fini(struct ob_request_bufs *b)
 {
@@ -208,6 +232,8 @@ void ob_request_handle(const struct ob_request_path *path, const struct ob_reque
         for (int i = 0; i < OB_REASON__COUNT && res->rejected; i++)
             if (res->rejected_by[i]) /* no locked add of 0 on a line all threads share */
                 ob_sm_points_rejected((enum ob_reason)i, res->rejected_by[i]);
+        if (res->rejected)
+            log_rejections(rq, res);
         if (res->collisions)
             ob_sm_collisions(res->collisions);
         ob_sm_exemplars(res->exemplars, res->exemplars_dropped);

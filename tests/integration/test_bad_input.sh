@@ -34,6 +34,9 @@ check "healthy" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$(url /-/healthy)
 check "sum without temporality answered 200 with partial_success" 200 "$(post /v1/metrics "$TMP/unspec.bin")"
 [ -s "$TMP/resp" ] && ok "partial_success present" || bad "no partial_success for no temporality"
 grep -q 'temporality' "$TMP/resp" && ok "partial_success names temporality" || bad "message: $(cat "$TMP/resp")"
+grep -q 'http: 1 data points rejected (temporality) from 127\.0\.0\.1, first metric requests\.unspecified' \
+    "$TMP/broker.log" && ok "the log says which points were rejected, why and from whom" ||
+    bad "no rejection line: $(grep -i reject "$TMP/broker.log" | tail -2)"
 
 scrape >"$TMP/after.txt"
 check "stored series survive bad input" 2 "$(grep -c '^calc_operation_total{' "$TMP/after.txt")"

@@ -25,6 +25,8 @@ check "the installed configuration is the defaults" "" \
 # The installed broker, moved under DEST: the compiled-in plugin_dir
 # ($PFX/lib/otlp-broker/plugins) is not there, the plugins beside it are.
 cat >"$TMP/t.ini" <<INI
+[broker]
+log_format = logfmt
 [http]
 listen = 127.0.0.1:0
 [store]
@@ -57,6 +59,7 @@ for _ in $(seq 1 200); do
     sleep 0.05
 done
 check "installed broker ready" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$(url /-/ready)")"
+check "log_format=logfmt: every line" 0 "$(grep -cv '^ts=[0-9T:.-]*Z level=[a-z]* component=[a-z]* msg="' "$TMP/broker.log")"
 grep -q "plugins from $DEST$PFX/sbin/../lib/otlp-broker/plugins" "$TMP/broker.log" &&
     ok "plugins found beside the installed executable, and said so" ||
     bad "plugin dir: $(grep translator "$TMP/broker.log" | head -3)"
