@@ -81,6 +81,7 @@ include plugins/module.mk
 include clients/module.mk
 include tests/module.mk
 include bench/module.mk
+include tools/module.mk
 include etc/module.mk
 
 $(BUILD)/%.o: %.c | $(GEN_HDRS)

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 
 #include "ob_error.h"
 #include "ob_exphist.h"
+#include "ob_labels.h" /* OB_LABELS_QUOTED, for inspection */
 #include "ob_ooo.h"
 #include "ob_store_layout.h"
 #include "ob_store_lock.h"
@@ -2523,6 +2525,242 @@ int ob_store_test_hold_lock(struct ob_store *s, int what, uint64_t hash)
         atomic_store(&sl->ring, OB_OOO_WORD(head, n + 1));
         *(int64_t *)(void *)newest = OB_OOO_TS_WRITING;
         return 0;
+    }
+    return -ENOENT;
+}
+
+/* ---- inspection ------------------------------------------------------------------- */
+
+void ob_store_info(const struct ob_store *s, struct ob_store_info *out)
+{
+    *out = (struct ob_store_info){
+        .hdr = s->hdr,
+        .heap_start = s->heap_start,
+        .heap_end = s->heap_end,
+        .heap_bump = s->st->heap_bump,
+        .slots_used = s->st->slots_used,
+        .families_ever = atomic_load_explicit(&s->st->n_families, memory_order_acquire),
+        .index_cap = (uint32_t)(s->index_mask + 1),
+        .fam_index_cap = s->fam_mask + 1,
+    };
+}
+
+struct checker {
+    const struct ob_store *s;
+    ob_store_problem_fn problem;
+    void *ctx;
+    uint64_t found;
+    uint64_t *starts; /* heap block starts, one bit per unit */
+};
+
+static void flag(struct checker *c, const char *fmt, ...) OB_PRINTF(2, 3);
+
+static void flag(struct checker *c, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    c->found++;
+    c->problem(c->ctx, what);
+}
+
+/* Whether off is the start of a USED block of the walked heap. */
+static bool used_block(const struct checker *c, uint64_t off)
+{
+    const struct ob_store *s = c->s;
+    return off >= s->heap_start && off < s->st->heap_bump && !(off & (OB_STORE_UNIT - 1)) &&
+           get_bit(c->starts, (off - s->heap_start) / OB_STORE_UNIT) &&
+           (blk(s, off)->tag & ~OB_BLOCK_MARK) == OB_BLOCK_USED;
+}
+
+static void check_heap(struct checker *c)
+{
+    const struct ob_store *s = c->s;
+    uint64_t bump = s->st->heap_bump;
+    if (bump < s->heap_start || bump > s->heap_end) {
+        flag(c, "heap: bump %llu outside the heap [%llu, %llu)", (unsigned long long)bump,
+             (unsigned long long)s->heap_start, (unsigned long long)s->heap_end);
+        return;
+    }
+    for (uint64_t off = s->heap_start; off < bump;) {
+        uint64_t units = blk(s, off)->units;
+        uint32_t tag = blk(s, off)->tag & ~OB_BLOCK_MARK;
+        if (units < OB_STORE_MIN_BLOCK / OB_STORE_UNIT || units * OB_STORE_UNIT > bump - off) {
+            flag(c, "heap: block at %llu has a size of %llu units: the walk stops there",
+                 (unsigned long long)off, (unsigned long long)units);
+            return;
+        }
+        if (tag != OB_BLOCK_FREE && tag != OB_BLOCK_USED && tag != OB_BLOCK_LIMBO)
+            flag(c, "heap: block at %llu has tag %u", (unsigned long long)off, tag);
+        set_bit(c->starts, (off - s->heap_start) / OB_STORE_UNIT);
+        off += units * OB_STORE_UNIT;
+    }
+}
+
+static void check_families(struct checker *c, uint32_t nf)
+{
+    const struct ob_store *s = c->s;
+    uint32_t live = 0;
+    for (uint32_t f = 0; f < nf; f++) {
+        const struct ob_store_family *fam = &s->fams[f];
+        uint32_t state = atomic_load_explicit(&fam->state, memory_order_acquire);
+        if (state > OB_FAM_FREE) {
+            flag(c, "family %u: state %u", f, state);
+            continue;
+        }
+        if (state != OB_FAM_LIVE)
+            continue;
+        live++;
+        if (!used_block(c, fam->name_off)) {
+            flag(c, "family %u: its name is not a block in use", f);
+            continue;
+        }
+        if (fam->type >= OB_FAMILY__COUNT)
+            flag(c, "family %u (%.*s): type %u", f, (int)text_at(s, fam->name_off)->len,
+                 text_at(s, fam->name_off)->bytes, fam->type);
+        uint64_t h = atomic_load(&fam->help_off), u = atomic_load(&fam->unit_off);
+        if ((h && !used_block(c, h)) || (u && !used_block(c, u)))
+            flag(c, "family %u: help or unit is not a block in use", f);
+    }
+    uint32_t counted = atomic_load_explicit(&s->st->families_live, memory_order_relaxed);
+    if (counted != live)
+        flag(c, "families: %u live, the count says %u", live, counted);
+}
+
+/* A live slot's blocks, ring and shape; true when it is a series. */
+static bool check_slot(struct checker *c, uint32_t i, uint32_t nf)
+{
+    const struct ob_store *s = c->s;
+    const struct ob_store_slot *sl = &s->slots[i];
+    uint32_t w = atomic_load_explicit(&sl->ring, memory_order_relaxed);
+    if (sl->family >= nf || atomic_load(&s->fams[sl->family].state) != OB_FAM_LIVE) {
+        flag(c, "series %u: family %u is not live", i, sl->family);
+        return false;
+    }
+    if (!used_block(c, sl->labels_off) || !used_block(c, sl->data_off)) {
+        flag(c, "series %u: labels or samples are not a block in use", i);
+        return false;
+    }
+    const struct ob_store_shape *d = shape_of(s, sl->data_off);
+    uint32_t width = ob_sample_width(d->kind, d->n);
+    if (d->kind >= OB_SHAPE__COUNT || d->n > OB_STORE_MAX_POINTS ||
+        !block_ok(s, sl->data_off, data_bytes(s, ob_shape_points(d->kind, d->n), width)))
+        flag(c, "series %u: shape (kind %u, %u points) does not fit its block", i, d->kind, d->n);
+    else if (OB_OOO_HEAD(w) > s->cap || OB_OOO_N(w) > s->cap)
+        flag(c, "series %u: ring word %08x out of range", i, w);
+    if (d->exemplars_off && (!used_block(c, d->exemplars_off) || !ex_valid(s, d, d->exemplars_off)))
+        flag(c, "series %u: exemplar block is not one", i);
+    return true;
+}
+
+static void check_series(struct checker *c, uint32_t nf)
+{
+    const struct ob_store *s = c->s;
+    uint32_t used = s->st->slots_used, live = 0;
+    if (used > s->max_series) {
+        flag(c, "series: %u slots used of %u", used, s->max_series);
+        return;
+    }
+    uint64_t *indexed = calloc(used / 64 + 1, 8);
+    if (!indexed) {
+        flag(c, "out of memory for the index check");
+        return;
+    }
+    for (uint64_t k = 0; k <= s->index_mask; k++) {
+        uint64_t e = atomic_load_explicit(&s->index[k], memory_order_relaxed);
+        uint32_t lo = (uint32_t)e;
+        if (!e || lo == OB_STORE_TOMBSTONE)
+            continue;
+        uint32_t i = lo - 1;
+        if (i >= used || atomic_load(&s->slots[i].state) != OB_SLOT_LIVE ||
+            (uint32_t)(s->slots[i].hash >> 32) != (uint32_t)(e >> 32))
+            flag(c, "index entry %llu names slot %u, which is not that live series",
+                 (unsigned long long)k, i);
+        else
+            set_bit(indexed, i);
+    }
+    for (uint32_t i = 0; i < used; i++) {
+        uint32_t state = atomic_load_explicit(&s->slots[i].state, memory_order_acquire);
+        if (state > OB_SLOT_LIMBO)
+            flag(c, "series %u: state %u", i, state);
+        if (state != OB_SLOT_LIVE)
+            continue;
+        live++;
+        if (check_slot(c, i, nf) && !get_bit(indexed, i))
+            flag(c, "series %u: live, but the index does not find it", i);
+    }
+    free(indexed);
+    uint32_t counted = atomic_load_explicit(&s->st->series_live, memory_order_relaxed);
+    if (counted != live)
+        flag(c, "series: %u live, the count says %u", live, counted);
+}
+
+uint64_t ob_store_check(const struct ob_store *s, ob_store_problem_fn problem, void *ctx)
+{
+    struct checker c = {.s = s, .problem = problem, .ctx = ctx};
+    uint64_t nunits = (s->heap_end - s->heap_start) / OB_STORE_UNIT;
+    c.starts = calloc(nunits / 64 + 1, 8);
+    if (!c.starts) {
+        flag(&c, "out of memory for the heap check");
+        return c.found;
+    }
+    uint32_t nf = atomic_load_explicit(&s->st->n_families, memory_order_acquire);
+    if (nf > s->max_families) {
+        flag(&c, "families: %u handed out of %u", nf, s->max_families);
+        nf = s->max_families;
+    }
+    check_heap(&c);
+    check_families(&c, nf);
+    check_series(&c, nf);
+    free(c.starts);
+    return c.found;
+}
+
+long ob_store_series_samples(struct ob_store *s, const char *family, const char *labels,
+                             ob_store_sample_fn fn, void *ctx)
+{
+    size_t flen = strlen(family), llen = strlen(labels);
+    uint32_t f = fam_find(s, family, flen, XXH3_64bits(family, flen));
+    if (f == OB_STORE_NIL)
+        return -ENOENT;
+    uint32_t cur = atomic_load_explicit(&s->fams[f].head, memory_order_acquire);
+    for (uint32_t steps = 0; cur < s->max_series && steps < s->max_series; steps++) {
+        const struct ob_store_slot *sl = &s->slots[cur];
+        uint32_t text_len;
+        const char *text = labels_text(payload(s, sl->labels_off), &text_len);
+        if (text_len && text[0] == OB_LABELS_QUOTED) {
+            text++;
+            text_len--;
+        }
+        if (sl->family == f && text_len == llen && memcmp(text, labels, llen) == 0) {
+            for (int tries = 0; tries < 1000; tries++) {
+                uint64_t q = atomic_load_explicit(&sl->seq, memory_order_acquire);
+                if (q & 1)
+                    continue;
+                struct ob_ring r = ring_of(s, (struct ob_store_slot *)(uintptr_t)sl, sl->data_off);
+                uint32_t n = ob_ooo_count(&r);
+                size_t stride = ob_ooo_stride(r.width);
+                unsigned char *copy = malloc((size_t)n * stride + 1);
+                if (!copy)
+                    return -ENOMEM;
+                for (uint32_t k = 0; k < n; k++)
+                    memcpy(copy + k * stride, ob_ooo_record(&r, k), stride);
+                atomic_thread_fence(memory_order_acquire);
+                if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != q) {
+                    free(copy);
+                    continue;
+                }
+                for (uint32_t k = 0; k < n; k++)
+                    fn(ctx, ob_ooo_rec_ts(copy + k * stride), ob_ooo_rec_values(copy + k * stride),
+                       r.width);
+                free(copy);
+                return n;
+            }
+            return -EAGAIN;
+        }
+        cur = atomic_load_explicit(&sl->next, memory_order_acquire);
     }
     return -ENOENT;
 }

@@ -299,4 +299,36 @@ struct ob_store_stats {
 
 void ob_store_stats(struct ob_store *s, struct ob_store_stats *out);
 
+/* ---- inspection (otlp-broker-inspect) -------------------------------------
+ *
+ * Read-only and lock-free, on a store a broker is using or one left by a
+ * dead broker (ob_store_open_readonly). */
+
+/* The header and bookkeeping as they are in the mapping. */
+struct ob_store_info {
+    const struct ob_store_hdr *hdr;
+    uint64_t heap_start, heap_end, heap_bump; /* map offsets */
+    uint32_t slots_used, families_ever, index_cap, fam_index_cap;
+};
+void ob_store_info(const struct ob_store *s, struct ob_store_info *out);
+
+/* The checks a repair makes on attach, without repairing: the heap walks
+ * from its start to the bump, every live family's name block, every live
+ * series' blocks, ring word, shape and exemplar block, the series and
+ * family counts, and that the index finds every live series and nothing
+ * else.  Calls problem() with a sentence for each one found (a store being
+ * written may show passing ones); returns how many. */
+typedef void (*ob_store_problem_fn)(void *ctx, const char *what);
+uint64_t ob_store_check(const struct ob_store *s, ob_store_problem_fn problem, void *ctx);
+
+/* Every kept sample of the series of family `family` whose label block is
+ * `labels` (as the exposition shows it between the braces, e.g.
+ * job="calc",operation="add"; "" = none), oldest first, one consistent copy:
+ * fn(ctx, ts_ms, values, width) for each.  Returns the number of samples,
+ * -ENOENT when there is no such series, -EAGAIN when a writer kept changing
+ * it, -ENOMEM. */
+typedef void (*ob_store_sample_fn)(void *ctx, int64_t ts_ms, const double *values, uint32_t width);
+long ob_store_series_samples(struct ob_store *s, const char *family, const char *labels,
+                             ob_store_sample_fn fn, void *ctx);
+
 #endif

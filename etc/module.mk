@@ -1,6 +1,7 @@
 # Installing the daemon: `make install` (PREFIX, DESTDIR; SYSCONFDIR is /etc
 # for PREFIX=/usr, else PREFIX/etc), `make uninstall`.  The broker, every
-# plugin into the compiled-in translator.plugin_dir, the configuration (read
+# plugin into the compiled-in translator.plugin_dir, the store inspector, the
+# configuration (read
 # when -c is not given), the plugin header, man pages, the systemd unit and
 # its sysusers entry; the client library installs itself (clients/module.mk).
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
@@ -23,11 +24,11 @@ $(UNIT): etc/otlp-broker.service.in Makefile
 
 .PHONY: install-broker uninstall uninstall-broker
 install: install-broker
-install-broker: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(UNIT)
+install-broker: $(BUILD)/otlp-broker $(INSPECT) $(PLUGIN_SOS) $(UNIT)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/otlp-broker \
 	  $(DESTDIR)$(PREFIX)/include/otlp-broker $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man1 \
 	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
-	install -m 755 $(BUILD)/otlp-broker $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(BUILD)/otlp-broker $(INSPECT) $(DESTDIR)$(SBINDIR)/
 	install -m 755 $(PLUGIN_SOS) $(DESTDIR)$(PLUGINDIR)/
 	test -e $(DESTDIR)$(CONFIG_FILE) || install -m 644 etc/otlp-broker.ini $(DESTDIR)$(CONFIG_FILE)
 	install -m 644 plugins/translator.h $(DESTDIR)$(PREFIX)/include/otlp-broker/
@@ -39,7 +40,7 @@ install-broker: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(UNIT)
 # The configuration file stays when it was changed (as a conffile would).
 uninstall: uninstall-broker
 uninstall-broker:
-	rm -f $(DESTDIR)$(SBINDIR)/otlp-broker $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(PLUGIN_SOS)))
+	rm -f $(DESTDIR)$(SBINDIR)/otlp-broker $(DESTDIR)$(SBINDIR)/otlp-broker-inspect $(addprefix $(DESTDIR)$(PLUGINDIR)/,$(notdir $(PLUGIN_SOS)))
 	-rmdir $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(PREFIX)/lib/otlp-broker 2>/dev/null
 	cmp -s etc/otlp-broker.ini $(DESTDIR)$(CONFIG_FILE) && rm -f $(DESTDIR)$(CONFIG_FILE) || true
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/otlp-broker 2>/dev/null

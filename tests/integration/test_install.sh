@@ -12,7 +12,8 @@ case $OB_BUILD in *asan*) SANFLAG=1 ;; esac
 
 make -s -C "$ROOT_DIR" BUILD="$OB_BUILD" SAN="$SANFLAG" install DESTDIR="$DEST" >"$TMP/install.log" 2>&1 &&
     ok "make install DESTDIR" || bad "make install: $(tail -3 "$TMP/install.log")"
-for f in sbin/otlp-broker lib/otlp-broker/plugins/underscore_escaping_with_suffixes.so \
+for f in sbin/otlp-broker sbin/otlp-broker-inspect \
+         lib/otlp-broker/plugins/underscore_escaping_with_suffixes.so \
          etc/otlp-broker/otlp-broker.ini include/otlp-broker/translator.h \
          share/man/man8/otlp-broker.8 share/man/man1/otlp-push.1 \
          lib/systemd/system/otlp-broker.service lib/sysusers.d/otlp-broker.conf bin/otlp-push \
