@@ -48,6 +48,7 @@
 #include "ob_log.h"
 #include "ob_request.h"
 #include "ob_selfmetrics.h"
+#include "ob_status.h"
 #include "ob_time.h"
 
 #define COMPONENT "http"
@@ -90,7 +91,10 @@ struct req {
     bool no_memory;
 };
 
-enum route_kind { ROUTE_OTLP, ROUTE_METRICS, ROUTE_HEALTHY, ROUTE_READY, ROUTE_RELOAD };
+enum route_kind {
+    ROUTE_OTLP, ROUTE_METRICS, ROUTE_HEALTHY, ROUTE_READY, ROUTE_RELOAD,
+    ROUTE_STATUS_PAGE, ROUTE_STATUS_JSON, ROUTE_NAMES_JSON,
+};
 
 static const struct route {
     const char *path;
@@ -103,6 +107,10 @@ static const struct route {
     {"/-/healthy", ROUTE_HEALTHY, "GET, HEAD"},
     {"/-/ready", ROUTE_READY, "GET, HEAD"},
     {"/-/reload", ROUTE_RELOAD, "POST"},
+    {"/", ROUTE_STATUS_PAGE, "GET, HEAD"},
+    {"/status", ROUTE_STATUS_PAGE, "GET, HEAD"},
+    {"/api/v1/status", ROUTE_STATUS_JSON, "GET, HEAD"},
+    {"/api/v1/names", ROUTE_NAMES_JSON, "GET, HEAD"},
 };
 
 static struct ob_complaint complain_internal, complain_accept;
@@ -424,10 +432,44 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
     return respond(c, MHD_HTTP_OK, ob_expo_content_type(fmt), body, len, hdrs);
 }
 
+/* The status page and its JSON (ob_status.h), rendered per request. */
+static enum MHD_Result serve_status(struct ob_http *h, struct MHD_Connection *c,
+                                    enum route_kind kind)
+{
+    struct scratch *s = scratch_get(h);
+    if (!s)
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    buf_reset(&s->text);
+    const struct ob_config *cfg = h->deps.cfg;
+    char zmq[512];
+    snprintf(zmq, sizeof zmq, "%s%s%s%s", cfg->zmq_pull[0] ? "pull " : "", cfg->zmq_pull,
+             cfg->zmq_reply[0] ? (cfg->zmq_pull[0] ? ", reply " : "reply ") : "", cfg->zmq_reply);
+    /* a port 0 listener: the port it got */
+    char http[300];
+    size_t n = strlen(cfg->http_listen);
+    if (n > 2 && strcmp(cfg->http_listen + n - 2, ":0") == 0)
+        snprintf(http, sizeof http, "%.*s:%u", (int)(n - 2), cfg->http_listen, h->port);
+    else
+        snprintf(http, sizeof http, "%s", cfg->http_listen);
+    struct ob_status_listeners l = {.address = {[OB_FE_HTTP] = http, [OB_FE_ZMQ] = zmq}};
+    int rc = kind == ROUTE_STATUS_PAGE ? ob_status_html(h->deps.store, &l, ob_now_ns() / 1000000, &s->text)
+             : kind == ROUTE_STATUS_JSON ? ob_status_json(h->deps.store, &l, &s->text)
+                                         : ob_status_names_json(h->deps.store, &s->text);
+    if (rc != 0)
+        return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    return respond(c, MHD_HTTP_OK,
+                   kind == ROUTE_STATUS_PAGE ? "text/html; charset=utf-8" : "application/json",
+                   s->text.data, s->text.len, NULL);
+}
+
 static enum MHD_Result serve_get(struct ob_http *h, struct MHD_Connection *c,
                                  const struct route *rt)
 {
     switch (rt->kind) {
+    case ROUTE_STATUS_PAGE:
+    case ROUTE_STATUS_JSON:
+    case ROUTE_NAMES_JSON:
+        return serve_status(h, c, rt->kind);
     case ROUTE_METRICS:
         return serve_metrics(h, c);
     case ROUTE_READY:

@@ -39,6 +39,7 @@
 #include "ob_otlp_json.h"
 #include "ob_translator_host.h"
 #include "ob_series_cache.h"
+#include "ob_status.h"
 #include "ob_store.h"
 #include "ob_time.h"
 #include "ob_utf8.h"
@@ -86,12 +87,14 @@ struct resource_ctx {
     uint8_t *roles;
     bool target_info;
     uint64_t hash;       /* of all attributes: part of every series' origin */
+    struct ob_str service; /* service.name, for the status page's name map */
     int64_t newest_ms;   /* newest accepted point, for target_info */
 };
 
 /* Everything one request needs on the way down. */
 struct request {
     struct ob_ingest *in;
+    enum ob_frontend fe;
     struct worker *w;
     const struct ob_translator_inst *x;
     struct ob_ingest_result *res;
@@ -103,6 +106,7 @@ struct request {
     uint64_t metric_hash;
     bool exemplars;          /* the metric's type keeps exemplars */
     bool delta;              /* delta temporality: points are added up in the store */
+    int last_reason;         /* of the last rejected point, -1: none yet */
 };
 
 struct ob_ingest {
@@ -231,6 +235,7 @@ static void reject(struct request *r, enum ob_reason why, uint64_t n, const char
     }
     r->res->rejected += n;
     r->res->rejected_by[why] += n;
+    r->last_reason = (int)why;
     if (!r->res->first_metric[why][0])
         snprintf(r->res->first_metric[why], sizeof r->res->first_metric[why], "%s",
                  r->metric_name && r->metric_name[0] ? r->metric_name : "(no name)");
@@ -806,11 +811,72 @@ static size_t point_count(const metric *m)
 }
 
 
+/* The OTLP type and temporality of a metric, as the status page names them. */
+static const char *otlp_type(const metric *m)
+{
+    switch (m->data_case) {
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE:
+        return "gauge";
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM:
+        return "sum";
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM:
+        return "histogram";
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM:
+        return "exponential_histogram";
+    case OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY:
+        return "summary";
+    default:
+        return "";
+    }
+}
+
+/* Gauges and summaries have none; a sum or histogram without one says so. */
+static const char *otlp_temporality(const metric *m, enum ob_temporality t)
+{
+    if (m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE ||
+        m->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY)
+        return "";
+    return t == OB_TEMPORALITY_CUMULATIVE ? "cumulative"
+           : t == OB_TEMPORALITY_DELTA    ? "delta"
+                                          : "unspecified";
+}
+
+static void ingest_metric_points(struct request *r, const metric *m, struct ob_metric_view *mv);
+
+/* One metric: its points, then its line in the status page's name map. */
 static void ingest_metric(struct request *r, const metric *m)
 {
     size_t n = point_count(m);
     if (n == 0)
         return; /* Prometheus too skips metrics without points */
+    uint64_t rejected = r->res->rejected;
+    r->last_reason = -1;
+    struct ob_metric_view mv = {0};
+    r->fam = NULL;
+    ingest_metric_points(r, m, &mv);
+    const char *name = m->name ? m->name : "", *unit = m->unit ? m->unit : "";
+    const struct ob_status_metric st = {
+        .fe = r->fe,
+        .name = name,
+        .name_len = strlen(name),
+        .unit = unit,
+        .unit_len = strlen(unit),
+        .service = r->rc->service.ptr ? r->rc->service.ptr : "",
+        .service_len = r->rc->service.len,
+        .type = otlp_type(m),
+        .temporality = otlp_temporality(m, mv.temporality),
+        .family = r->fam && r->fam->status == OB_FAMILY_OK ? r->fam->name : "",
+        .points = n,
+        .rejected = r->res->rejected - rejected,
+        .reason = r->last_reason,
+    };
+    ob_status_seen(&st, r->now_ms);
+}
+
+/* The metric's points into the store; *out_mv gets its temporality. */
+static void ingest_metric_points(struct request *r, const metric *m, struct ob_metric_view *out_mv)
+{
+    size_t n = point_count(m);
     r->res->points += n;
     r->metric_name = m->name ? m->name : "";
 
@@ -847,6 +913,7 @@ static void ingest_metric(struct request *r, const metric *m)
     default:
         return;
     }
+    out_mv->temporality = mv.temporality;
     /* Delta sums and histograms become cumulative series in the store. */
     if (mv.type != OB_METRIC_GAUGE && mv.type != OB_METRIC_SUMMARY &&
         mv.temporality != OB_TEMPORALITY_CUMULATIVE && mv.temporality != OB_TEMPORALITY_DELTA) {
@@ -956,6 +1023,8 @@ static bool resource_prepare(struct request *r, const resource_metrics *rm, stru
         if (!ob_utf8_valid(key, strlen(key)) || !ob_attr_string(&w->render, res->attributes[i]->value, &value))
             return false;
         rc->attrs[rc->n_attrs++] = (struct ob_attr){{key, strlen(key)}, value};
+        if (strcmp(key, "service.name") == 0)
+            rc->service = value;
         h = XXH3_64bits_withSeed(key, strlen(key), h);
         h = XXH3_64bits_withSeed(value.ptr, value.len, h);
     }
@@ -1106,7 +1175,8 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
     }
     if (rc != 0)
         goto done;
-    struct request r = {.in = in, .w = w, .x = x, .res = out, .now_ms = ob_now_ns() / 1000000};
+    struct request r = {.in = in, .fe = fe, .w = w, .x = x, .res = out,
+                        .now_ms = ob_now_ns() / 1000000};
     ob_series_cache_begin(&w->cache, r.now_ms);
     for (size_t i = 0; i < req->n_resource_metrics; i++)
         ingest_resource(&r, req->resource_metrics[i]);

@@ -14,6 +14,8 @@
 #include "ob_otlp.h"
 #include "ob_otlp_json.h"
 #include "ob_selfmetrics.h"
+#include "ob_status.h"
+#include "ob_time.h"
 
 /* An inflate buffer bigger than this is freed after the request: one odd
  * 30 MiB body should not pin 30 MiB per thread forever. */
@@ -44,6 +46,8 @@ static void log_rejections(const struct ob_request *rq, const struct ob_ingest_r
                     "%llu data points rejected (%s) from %s, first metric %s",
                     (unsigned long long)res->rejected_by[i], ob_reason_name((enum ob_reason)i),
                     who, res->first_metric[i]);
+        ob_status_refused(rq->fe, ob_reason_name((enum ob_reason)i), res->first_metric[i], who,
+                          res->rejected_by[i], res->message, ob_now_ns() / 1000000);
     }
 }
 
@@ -66,6 +70,8 @@ static void account(const struct ob_request *rq, const struct ob_verdict *v)
         rq->peer(rq->peer_ctx, who, sizeof who);
     ob_complain(site, ob_frontend_name(rq->fe), "%s request from %s: %s",
                 ob_outcome_name(v->outcome), who, v->message);
+    ob_status_refused(rq->fe, ob_outcome_name(v->outcome), "", who, 0, v->message,
+                      ob_now_ns() / 1000000);
 }
 
 static void vrefuse(struct ob_verdict *v, enum ob_outcome o, const char *fmt, va_list ap)

@@ -120,6 +120,18 @@ void ob_sm_set_plugin(enum ob_frontend fe, const char *name)
     free(old);
 }
 
+void ob_sm_plugin(enum ob_frontend fe, char *buf, size_t cap)
+{
+    pthread_mutex_lock(&plugin_lock);
+    snprintf(buf, cap, "%s", (unsigned)fe < OB_FE__COUNT && plugin_name[fe] ? plugin_name[fe] : "");
+    pthread_mutex_unlock(&plugin_lock);
+}
+
+uint64_t ob_sm_rejected(enum ob_reason r)
+{
+    return (unsigned)r < OB_REASON__COUNT ? get(&points_rejected[r]) : 0;
+}
+
 void ob_sm_name_cache(enum ob_name_cache c, uint64_t hits, uint64_t misses, uint64_t evicted)
 {
     if ((unsigned)c >= OB_NAME_CACHE__COUNT)

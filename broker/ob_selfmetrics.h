@@ -23,6 +23,10 @@ void ob_sm_exemplars(uint64_t kept, const uint64_t dropped[OB_EXDROP__COUNT]);
 void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
 /* Info metric: the translator frontend fe uses (NULL: none); copies. */
 void ob_sm_set_plugin(enum ob_frontend fe, const char *name);
+/* The translator plugin frontend fe uses into buf ("" when none). */
+void ob_sm_plugin(enum ob_frontend fe, char *buf, size_t cap);
+/* Data points rejected for reason r since start. */
+uint64_t ob_sm_rejected(enum ob_reason r);
 void ob_sm_reload(bool ok);               /* SIGHUP or POST /-/reload */
 
 /* The per-thread name caches (ob_names.h). */

@@ -1621,6 +1621,12 @@ int ob_store_family_unit(struct ob_store *s, uint32_t id, uint32_t gen, const ch
     return rc;
 }
 
+uint32_t ob_store_family_live(const struct ob_store *s, const char *name, size_t len)
+{
+    uint32_t f = fam_find(s, name, len, XXH3_64bits(name, len));
+    return f == OB_STORE_NIL ? 0 : atomic_load_explicit(&s->fams[f].live, memory_order_relaxed);
+}
+
 bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen)
 {
     if (id >= atomic_load_explicit(&s->st->n_families, memory_order_acquire))

@@ -77,6 +77,9 @@ int ob_store_family(struct ob_store *s, const char *name, size_t name_len,
 int ob_store_family_unit(struct ob_store *s, uint32_t id, uint32_t gen, const char *unit,
                          size_t len);
 
+/* Live series of the live family `name`; 0 when there is none. */
+uint32_t ob_store_family_live(const struct ob_store *s, const char *name, size_t len);
+
 /* Whether family id still has generation gen (not retired since). */
 bool ob_store_family_valid(const struct ob_store *s, uint32_t id, uint32_t gen);
 
