@@ -452,7 +452,9 @@ static enum MHD_Result serve_status(struct ob_http *h, struct MHD_Connection *c,
     else
         snprintf(http, sizeof http, "%s", cfg->http_listen);
     struct ob_status_listeners l = {.address = {[OB_FE_HTTP] = http, [OB_FE_ZMQ] = zmq}};
-    int rc = kind == ROUTE_STATUS_PAGE ? ob_status_html(h->deps.store, &l, ob_now_ns() / 1000000, &s->text)
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+    int rc = kind == ROUTE_STATUS_PAGE ? ob_status_html(h->deps.store, &l, ob_now_ns() / 1000000, q,
+                                                        &s->text)
              : kind == ROUTE_STATUS_JSON ? ob_status_json(h->deps.store, &l, &s->text)
                                          : ob_status_names_json(h->deps.store, &s->text);
     if (rc != 0)

@@ -213,8 +213,20 @@ static void td_time(struct ob_buf *out, int64_t ms)
     ob_buf_puts(out, "</td>");
 }
 
+/* The page's order: rejected ones first (last rejection, newest first), then
+ * the ones sent last. */
+static int for_the_page(const void *a, const void *b)
+{
+    const struct name_entry *x = a, *y = b;
+    if (x->reject_ms != y->reject_ms)
+        return x->reject_ms < y->reject_ms ? 1 : -1;
+    if (x->last_ms != y->last_ms)
+        return x->last_ms < y->last_ms ? 1 : -1;
+    return by_listener_family(a, b);
+}
+
 int ob_status_html(struct ob_store *s, const struct ob_status_listeners *l, int64_t now_ms,
-                   struct ob_buf *out)
+                   const char *query, struct ob_buf *out)
 {
     ob_buf_puts(out, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>otlp-broker</title>"
                      "<style>body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;"
@@ -266,12 +278,25 @@ int ob_status_html(struct ob_store *s, const struct ob_status_listeners *l, int6
     struct name_entry *names = names_copy(&n);
     if (!names)
         return -ENOMEM;
-    ob_buf_printf(out, "<h2>Metrics seen (%zu)</h2>\n<table id=names><tr><th>listener</th>"
-                       "<th>OTLP metric</th><th>unit</th><th>type</th><th>temporality</th>"
-                       "<th>service.name</th><th>Prometheus family</th><th>series</th>"
-                       "<th>points</th><th>last update</th><th>rejected</th><th>last reason</th>"
-                       "<th>at</th></tr>\n",
-                  n);
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) /* the search, in place */
+        if (!query || !query[0] || strstr(names[i].name, query) || strstr(names[i].family, query))
+            names[shown++] = names[i];
+    qsort(names, shown, sizeof *names, for_the_page);
+    ob_buf_printf(out, "<h2>Metrics seen (%zu)</h2>\n<form action=\"/\"><input name=q value=\"", n);
+    html(out, query ? query : "");
+    ob_buf_puts(out, "\" placeholder=\"OTLP name or family contains\"> <input type=submit "
+                     "value=search></form>\n");
+    if (shown > OB_STATUS_PAGE_ROWS)
+        ob_buf_printf(out, "<p>%d of %zu shown (rejected ones first, then the ones sent last): "
+                           "search, or see <a href=\"/api/v1/names\">/api/v1/names</a> for all.</p>\n",
+                      OB_STATUS_PAGE_ROWS, shown);
+    n = shown < OB_STATUS_PAGE_ROWS ? shown : OB_STATUS_PAGE_ROWS;
+    ob_buf_puts(out, "<table id=names><tr><th>listener</th>"
+                     "<th>OTLP metric</th><th>unit</th><th>type</th><th>temporality</th>"
+                     "<th>service.name</th><th>Prometheus family</th><th>series</th>"
+                     "<th>points</th><th>last update</th><th>rejected</th><th>last reason</th>"
+                     "<th>at</th></tr>\n");
     for (size_t i = 0; i < n; i++) {
         const struct name_entry *e = &names[i];
         ob_buf_puts(out, "<tr>");
@@ -313,7 +338,10 @@ int ob_status_html(struct ob_store *s, const struct ob_status_listeners *l, int6
         ob_buf_puts(out, "</tr>\n");
     }
     free(r);
-    ob_buf_puts(out, "</table>\n</body></html>\n");
+    /* How long the browser took, for whoever wonders whether the page is light. */
+    ob_buf_puts(out, "</table>\n<p>rendered in <span id=rendered>?</span> ms</p>\n"
+                     "<script>addEventListener('load',function(){document.getElementById('rendered')"
+                     ".textContent=Math.round(performance.now())})</script>\n</body></html>\n");
     return out->failed ? -ENOMEM : 0;
 }
 

@@ -54,10 +54,17 @@ struct ob_status_listeners {
     const char *address[OB_FE__COUNT]; /* "" = that listener is off */
 };
 
+/* Rows of the name map the page shows (the JSON has them all): those with
+ * rejections first, newest first, then the ones sent last; a search narrows
+ * them.  Enough to find a metric, few enough for a browser to render at once. */
+#define OB_STATUS_PAGE_ROWS 100
+
 /* The page (HTML, no external assets), /api/v1/status and /api/v1/names
- * (JSON) into out.  s may be NULL (no store yet).  0 or -ENOMEM. */
+ * (JSON) into out.  s may be NULL (no store yet).  query: the page's search
+ * (metrics whose OTLP name or family contains it; NULL or "" = all).  0 or
+ * -ENOMEM. */
 int ob_status_html(struct ob_store *s, const struct ob_status_listeners *l, int64_t now_ms,
-                   struct ob_buf *out);
+                   const char *query, struct ob_buf *out);
 int ob_status_json(struct ob_store *s, const struct ob_status_listeners *l, struct ob_buf *out);
 int ob_status_names_json(struct ob_store *s, struct ob_buf *out);
 

@@ -92,5 +92,28 @@ check("page: listeners, store, reasons and rejections tables",
       all(t in p.tables for t in ("listeners", "store", "reasons", "rejections")), str(list(p.tables)))
 PY
 )
+# A real browser: headless Chromium loads the page while the calculator is
+# pushed again and again, writes a screenshot under the build tree, and its
+# DOM has the calculator's names.
+if command -v chromium >/dev/null; then
+    ( for r in $(seq 2 40); do
+          "$MKPAYLOAD" calculator --round "$r" >"$TMP/round.bin" && post /v1/metrics "$TMP/round.bin" >/dev/null
+      done ) &
+    PUSHER=$!
+    CHROME=(chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage
+            --user-data-dir="$TMP/chrome" --window-size=1280,1600)
+    timeout 60 "${CHROME[@]}" --screenshot="$OB_BUILD/status-page.png" "$(url /)" >/dev/null 2>&1
+    [ -s "$OB_BUILD/status-page.png" ] && ok "chromium: screenshot $OB_BUILD/status-page.png" ||
+        bad "chromium wrote no screenshot"
+    timeout 60 "${CHROME[@]}" --dump-dom "$(url /)" >"$TMP/dom.html" 2>/dev/null
+    wait "$PUSHER" 2>/dev/null || true
+    grep -q '<td>calc_operation</td>' "$TMP/dom.html" && grep -q '<td>calc_operation_total</td>' "$TMP/dom.html" &&
+        ok "chromium: the DOM has the calculator's metric and family" || bad "chromium DOM: $(head -c 300 "$TMP/dom.html")"
+    ms=$(sed -n 's/.*<span id="rendered">\([0-9]*\)<.*/\1/p' "$TMP/dom.html")
+    [ -n "$ms" ] && ok "chromium: rendered in $ms ms (figure, not a limit)" || bad "chromium: no render time"
+else
+    bad "chromium is not installed (make deps)"
+fi
+
 stop_broker && ok "clean stop" || bad "clean stop"
 finish
