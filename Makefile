@@ -14,6 +14,8 @@
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+PLUGINDIR ?= $(LIBDIR)/otlp-broker/plugins
 DESTDIR ?=
 V       ?= 0
 SAN     ?= 0
@@ -48,7 +50,7 @@ INI_LIBS     ?= $(if $(call pc,--exists,iniparser),$(call pc,--libs,iniparser),-
 DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
             libiniparser-dev check libsubunit-dev libmicrohttpd-dev zlib1g-dev libxxhash-dev \
             libjson-c-dev curl prometheus protobuf-compiler python3-zmq python3-protobuf \
-            python3-flask python3-prometheus-client systemd procps chromium
+            python3-flask python3-prometheus-client systemd procps chromium debhelper lintian
 
 override CPPFLAGS += -I. -Ibroker -Iplugins -I$(BUILD)/gen -DOB_VERSION='"$(VERSION)"'
 override CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -pthread \
@@ -90,7 +92,7 @@ $(BUILD)/%.o: %.c | $(GEN_HDRS)
 
 -include $(ALL_OBJS:.o=.d)
 
-.PHONY: all deps run check check-plain check-san unit integration interop bench install uninstall clean asan info
+.PHONY: all deps run check check-plain check-san unit integration interop bench install uninstall deb clean asan info
 all: $(ALL_TARGETS)
 
 deps:

@@ -12,4 +12,4 @@ $(BUILD)/otlp-broker: $(BROKER_OBJS) $(PROTO_OBJS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BROKER_LIBS)
 
 # The installed plugin directory is the compiled-in default of translator.plugin_dir.
-$(BUILD)/broker/ob_config.o: override CPPFLAGS += -DOB_PLUGIN_DIR='"$(PREFIX)/lib/otlp-broker/plugins"'
+$(BUILD)/broker/ob_config.o: override CPPFLAGS += -DOB_PLUGIN_DIR='"$(PLUGINDIR)"'

@@ -42,7 +42,7 @@ $(CLIENT_A): $(CLIENT_PIC_OBJS)
 
 $(CLIENT_PC): clients/c/otlpbroker-client.pc.in
 	@mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 $(CLIENT_DIR)/c/example.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
 $(CLIENT_EXAMPLE): $(CLIENT_DIR)/c/example.o $(CLIENT_A)
@@ -65,24 +65,24 @@ $(BUILD)/tests/unit/check_runner: $(CLIENT_A)
 .PHONY: install-client
 install: install-client
 install-client: $(CLIENT_A) $(CLIENT_SO) $(CLIENT_PC) $(OTLP_PUSH)
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/include/otlpbroker $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(OTLP_PUSH) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 $(CLIENT_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(CLIENT_SO) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so.$(VERSION)
-	ln -sf libotlpbroker-client.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME)
-	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so
+	install -m 644 $(CLIENT_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(CLIENT_SO) $(DESTDIR)$(LIBDIR)/libotlpbroker-client.so.$(VERSION)
+	ln -sf libotlpbroker-client.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(CLIENT_SONAME)
+	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(LIBDIR)/libotlpbroker-client.so
 	install -m 644 clients/c/include/otlpbroker/client.h $(DESTDIR)$(PREFIX)/include/otlpbroker/
-	install -m 644 $(CLIENT_PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 $(CLIENT_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/
 
 .PHONY: uninstall-client
 uninstall: uninstall-client
 uninstall-client:
-	rm -f $(DESTDIR)$(PREFIX)/bin/otlp-push $(DESTDIR)$(PREFIX)/lib/$(notdir $(CLIENT_A))
-	rm -f $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so.$(VERSION) \
-	  $(DESTDIR)$(PREFIX)/lib/$(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libotlpbroker-client.so
+	rm -f $(DESTDIR)$(PREFIX)/bin/otlp-push $(DESTDIR)$(LIBDIR)/$(notdir $(CLIENT_A))
+	rm -f $(DESTDIR)$(LIBDIR)/libotlpbroker-client.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR)/$(CLIENT_SONAME) $(DESTDIR)$(LIBDIR)/libotlpbroker-client.so
 	rm -f $(DESTDIR)$(PREFIX)/include/otlpbroker/client.h \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(notdir $(CLIENT_PC))
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/$(notdir $(CLIENT_PC))
 	-rmdir $(DESTDIR)$(PREFIX)/include/otlpbroker 2>/dev/null
 
 # Python: the otlpbroker module (clients/python) needs the OTLP messages as
