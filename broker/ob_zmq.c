@@ -27,6 +27,7 @@
 #include "ob_zmq.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -129,6 +130,11 @@ struct kind {
     pthread_t proxy;
     bool proxy_started;
     struct batch proxy_out; /* answers the proxy merges on their way out */
+    zmq_msg_t held[MAX_FRAMES]; /* proxy: a request the backend had no room for */
+    size_t n_held;              /* its frames; 0: none */
+    bool held_overflow;
+    unsigned held_ep;
+    bool ready[MAX_ENDPOINTS];  /* proxy: the bound socket may have requests */
     struct receiver rx;
     struct worker *workers;
     size_t n_workers;
@@ -558,27 +564,39 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Sends frames [from, n) of f on to `to` (blocking: the inproc PUSH waits for
- * a worker with room), prefixed with the one-byte endpoint index when
- * prefix >= 0.  The frames are handed over, not copied; those not sent are
- * closed.  Returns 0 or -ETERM. */
-static int pass_on(zmq_msg_t *f, size_t from, size_t n, bool overflow, int prefix, void *to)
+/* Sends one frame; once sent, m is an empty message (to be closed). */
+static int send_frame(zmq_msg_t *m, void *to, bool more, int flags)
 {
-    int rc = 0;
+    if (zmq_msg_send(m, to, (more ? ZMQ_SNDMORE : 0) | flags) < 0)
+        return -zmq_errno();
+    zmq_msg_init(m);
+    return 0;
+}
+
+/* Sends frames [from, n) of f on to `to`, prefixed with the one-byte
+ * endpoint index when prefix >= 0.  first (ZMQ_DONTWAIT or 0) is for the
+ * first frame: once that is queued the rest goes at once (libzmq queues a
+ * multipart message whole).  The frames are handed over, not copied, and
+ * those not sent are closed; except on -EAGAIN (no room for the first frame),
+ * when nothing was sent and f is untouched.  Returns 0, -EAGAIN or -ETERM. */
+static int pass_on(zmq_msg_t *f, size_t from, size_t n, bool overflow, int prefix, void *to,
+                   int first)
+{
+    int rc;
+    size_t i = from;
     if (prefix >= 0) {
         uint8_t b = (uint8_t)prefix;
-        if (zmq_send(to, &b, 1, ZMQ_SNDMORE) < 0)
-            rc = -zmq_errno();
+        rc = zmq_send(to, &b, 1, ZMQ_SNDMORE | first) < 0 ? -zmq_errno() : 0;
+    } else {
+        rc = send_frame(&f[i], to, i + 1 < n || overflow, first);
+        i++;
     }
+    if (rc == -EAGAIN)
+        return -EAGAIN;
     /* An overflowing message keeps more than MAX_FRAMES frames so the worker
      * refuses it too: add one empty frame for the dropped rest. */
-    for (size_t i = from; i < n && rc == 0; i++) {
-        bool more = i + 1 < n || overflow;
-        if (zmq_msg_send(&f[i], to, more ? ZMQ_SNDMORE : 0) < 0)
-            rc = -zmq_errno();
-        else
-            zmq_msg_init(&f[i]); /* sent: a closed-to-be empty message */
-    }
+    for (; i < n && rc == 0; i++)
+        rc = send_frame(&f[i], to, i + 1 < n || overflow, 0);
     if (rc == 0 && overflow && zmq_send(to, "", 0, 0) < 0)
         rc = -zmq_errno();
     close_frames(f + from, (int)(n - from));
@@ -589,12 +607,13 @@ static int pass_on(zmq_msg_t *f, size_t from, size_t n, bool overflow, int prefi
  * worker's message is [endpoint byte] envelope groups...; the groups of
  * consecutive messages for one client go out as one message (the envelope
  * ends where the first valid sequence frame starts; answers without one are
- * passed on alone).  Returns 0 or -ETERM. */
+ * passed on alone).  Returns the number of messages taken, or -ETERM. */
 static int proxy_answers(struct kind *k)
 {
     struct batch *b = &k->proxy_out;
     zmq_msg_t g[BATCH_FRAMES];
-    for (int round = 0; round < BURST; round++) {
+    int round;
+    for (round = 0; round < BURST; round++) {
         size_t n = 0;
         bool more = true;
         while (more && n < BATCH_FRAMES) {
@@ -603,7 +622,7 @@ static int proxy_answers(struct kind *k)
                 int e = zmq_errno();
                 zmq_msg_close(&g[n]);
                 close_frames(g, (int)n);
-                return e == ETERM ? -ETERM : 0;
+                return e == ETERM ? -ETERM : round;
             }
             more = zmq_msg_more(&g[n++]);
         }
@@ -616,13 +635,16 @@ static int proxy_answers(struct kind *k)
             close_frames(g, (int)n);
             continue;
         }
+        /* A send may take the bound socket's pending commands, and with
+         * them the signal that new requests came: read it again. */
+        k->ready[ep] = true;
         size_t env = 0;
         for (size_t i = 2; i < n && !env; i++)
             if (ob_zseq_starts_group(zmq_msg_data(&g[i]), zmq_msg_size(&g[i])))
                 env = i;
         if (!env) {
             if (batch_flush(b) == -ETERM ||
-                pass_on(g, 1, n, false, -1, k->bound[ep]) == -ETERM) {
+                pass_on(g, 1, n, false, -1, k->bound[ep], 0) == -ETERM) {
                 zmq_msg_close(&g[0]);
                 return -ETERM;
             }
@@ -644,79 +666,126 @@ static int proxy_answers(struct kind *k)
         b->groups += groups;
         close_frames(g, (int)n); /* the endpoint byte, the moved (now empty) rest */
     }
-    return 0;
+    return round;
 }
 
-/* The fan-out between the bound sockets and the workers.  Not zmq_proxy():
- * libzmq 4.3's proxy keeps polling the frontend for input while the backend
- * is at its high-water mark and then loops without sleeping, burning a core
- * that the workers need exactly when they are behind (seen with perf: a
- * third of the broker's CPU in poll/getpid under a PULL backlog).  Here the
- * bound sockets are polled for input only while the backend can take a
- * message (ZMQ_EVENTS); otherwise the proxy waits for the backend to drain
- * (POLLOUT) or, for reply, for answers, never for new requests. */
+/* Moves requests from the bound sockets to the workers while the backend
+ * takes them: first the one held back for want of room, then up to BURST
+ * from each bound socket that may have some (ready).  A request the backend
+ * has no room for is held.  Returns the number of requests moved, or
+ * -ETERM. */
+static int proxy_requests(struct kind *k)
+{
+    bool reply = k->kind == KIND_REPLY;
+    int moved = 0;
+    if (k->n_held) {
+        int rc = pass_on(k->held, 0, k->n_held, k->held_overflow, reply ? (int)k->held_ep : -1,
+                         k->back, ZMQ_DONTWAIT);
+        if (rc == -EAGAIN)
+            return 0;
+        k->n_held = 0;
+        if (rc == -ETERM)
+            return -ETERM;
+        moved++;
+    }
+    for (size_t i = 0; i < k->n_endpoints; i++) {
+        for (int b = 0; k->ready[i] && b < BURST; b++) {
+            bool overflow;
+            int n = receive(k->bound[i], k->held, &overflow, ZMQ_DONTWAIT);
+            if (n == -ETERM)
+                return -ETERM;
+            if (n < 0) {
+                k->ready[i] = false; /* drained: its fd signals what comes */
+                break;
+            }
+            moved++;
+            struct layout l;
+            rx_observe(&k->rx, (unsigned)i, k->held, (size_t)n, &l);
+            if (!reply && is_end_only(&l, (size_t)n)) {
+                close_frames(k->held, n); /* accounted; nothing to ingest */
+                continue;
+            }
+            int rc = pass_on(k->held, 0, (size_t)n, overflow, reply ? (int)i : -1, k->back,
+                             ZMQ_DONTWAIT);
+            if (rc == -EAGAIN) {
+                k->n_held = (size_t)n;
+                k->held_overflow = overflow;
+                k->held_ep = (unsigned)i;
+                return moved;
+            }
+            if (rc == -ETERM)
+                return -ETERM;
+        }
+    }
+    return moved;
+}
+
+/* The fan-out between the bound sockets and the workers.  Not zmq_proxy()
+ * nor zmq_poll(): libzmq asks a socket for its state (ZMQ_EVENTS) with a
+ * poll(2) and a getpid(2) whenever its command queue is empty, and
+ * zmq_poll() does that for every socket, twice when it waits, on top of its
+ * own poll(2): with three sockets, up to 8 poll(2) and 6 getpid(2) per
+ * wake-up, most of the proxy's CPU (perf: 6.7 poll(2) per request in the
+ * acknowledged stream).  Here every socket is read and written without
+ * waiting until nothing moves; then the proxy sleeps in one poll(2) on the
+ * sockets' file descriptors (ZMQ_FD), which become readable when a socket
+ * has news.  A bound socket is read only when that said so (ready), or when
+ * its last read found a message.  While the backend has no room (a request
+ * is held) the bound sockets are not read, so that the backlog waits in
+ * them, where zmq.rcv_hwm applies; for reply, answers keep flowing. */
 static void *proxy_main(void *arg)
 {
     struct kind *k = arg;
     bool reply = k->kind == KIND_REPLY;
     batch_init(&k->proxy_out);
-    zmq_pollitem_t it[MAX_ENDPOINTS + 1];
-    zmq_msg_t f[MAX_FRAMES];
+    struct pollfd pfd[MAX_ENDPOINTS + 1];
+    size_t fd_len = sizeof pfd[0].fd;
+    if (zmq_getsockopt(k->back, ZMQ_FD, &pfd[0].fd, &fd_len) != 0)
+        goto out;
+    for (size_t i = 0; i < k->n_endpoints; i++) {
+        fd_len = sizeof pfd[0].fd;
+        if (zmq_getsockopt(k->bound[i], ZMQ_FD, &pfd[i + 1].fd, &fd_len) != 0)
+            goto out;
+        k->ready[i] = true;
+    }
     for (;;) {
+        int moved = 0, r;
+        if (reply) {
+            if ((r = proxy_answers(k)) < 0 || batch_flush(&k->proxy_out) == -ETERM)
+                break;
+            moved += r;
+        }
+        if ((r = proxy_requests(k)) < 0)
+            break;
+        moved += r;
+        rx_tick(&k->rx, false);
+        if (moved)
+            continue;
+        /* Nothing moved.  The backend's state, read last: earlier sends may
+         * have taken the command that announced answers or room, which then
+         * no longer makes its fd readable. */
         int events = 0;
         size_t sz = sizeof events;
-        if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 && zmq_errno() == ETERM)
-            break;
-        bool room = events & ZMQ_POLLOUT;
-        it[0] = (zmq_pollitem_t){
-            .socket = k->back,
-            .events = (short)((reply ? ZMQ_POLLIN : 0) | (room ? 0 : ZMQ_POLLOUT))};
-        for (size_t i = 0; i < k->n_endpoints; i++)
-            it[i + 1] = (zmq_pollitem_t){.socket = k->bound[i], .events = room ? ZMQ_POLLIN : 0};
-        int r = zmq_poll(it, (int)k->n_endpoints + 1, rx_timeout(&k->rx));
-        if (r < 0) {
+        if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0) {
             if (zmq_errno() == ETERM)
                 break;
             continue;
         }
-        if (r == 0) {
-            rx_tick(&k->rx, room); /* idle only if the bound sockets were asked */
+        if ((reply && (events & ZMQ_POLLIN)) || (k->n_held && (events & ZMQ_POLLOUT)))
             continue;
-        }
-        bool overflow;
-        /* Answers: [endpoint byte][envelope...] back to that bound socket;
-         * consecutive batches for one client are merged into one message. */
-        if (reply && (it[0].revents & ZMQ_POLLIN) &&
-            (proxy_answers(k) == -ETERM || batch_flush(&k->proxy_out) == -ETERM))
-            goto out;
-        for (size_t i = 0; i < k->n_endpoints; i++) {
-            if (!(it[i + 1].revents & ZMQ_POLLIN))
-                continue;
-            for (int b = 0; b < BURST; b++) {
-                if (b > 0) {
-                    sz = sizeof events;
-                    if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 ||
-                        !(events & ZMQ_POLLOUT))
-                        break;
-                }
-                int n = receive(k->bound[i], f, &overflow, ZMQ_DONTWAIT);
-                if (n == -ETERM)
-                    goto out;
-                if (n < 0)
-                    break;
-                struct layout l;
-                rx_observe(&k->rx, (unsigned)i, f, (size_t)n, &l);
-                if (!reply && is_end_only(&l, (size_t)n)) {
-                    close_frames(f, n); /* accounted; nothing to ingest */
-                    continue;
-                }
-                if (pass_on(f, 0, (size_t)n, overflow, reply ? (int)i : -1, k->back) == -ETERM)
-                    goto out;
-            }
-        }
-        rx_tick(&k->rx, false);
+        size_t n = k->n_held ? 1 : 1 + k->n_endpoints;
+        for (size_t i = 0; i < n; i++)
+            pfd[i].events = POLLIN, pfd[i].revents = 0;
+        r = poll(pfd, (nfds_t)n, (int)rx_timeout(&k->rx));
+        if (r == 0)
+            rx_tick(&k->rx, !k->n_held); /* idle only if the bound sockets were asked */
+        for (size_t i = 1; r > 0 && i < n; i++)
+            if (pfd[i].revents)
+                k->ready[i - 1] = true;
     }
 out:
+    close_frames(k->held, (int)k->n_held);
+    k->n_held = 0;
     batch_flush(&k->proxy_out);
     for (size_t i = 0; i < k->n_endpoints; i++) {
         zmq_close(k->bound[i]);
