@@ -65,6 +65,18 @@
 #define MAX_GROUPS 64
 #define BATCH_FRAMES (MAX_FRAMES + 3 * MAX_GROUPS)
 
+/* Clients a worker holds answers for at once.  The bound socket
+ * fair-queues between clients, so that a worker's requests at hand come
+ * from several, interleaved; with answers held for one client only, every
+ * change of client cost a message. */
+#define BATCHES 4
+
+/* Requests answered by one batch at most: the answers held must not empty
+ * a client's window (256 messages, 8 MiB by default in the C library) while
+ * the worker goes on through the requests at hand (up to BURST), or the
+ * client stops and waits, and the broker with it. */
+#define BATCH_ANSWERS 16
+
 /* Poll timeouts of a receiver: the ticks that expire senders, and more often
  * while closed senders wait to be settled. */
 #define TICK_MS 1000
@@ -99,6 +111,7 @@ struct kind;
 struct batch {
     int ep;     /* the bound socket they go to; -1: empty */
     size_t n_env, n, groups;
+    size_t answers; /* requests answered */
     size_t set_at;  /* index of the open set frame, or SIZE_MAX */
     uint64_t set_sender, set_base;
     zmq_msg_t f[BATCH_FRAMES];
@@ -111,7 +124,8 @@ struct worker {
     pthread_t tid;
     bool started;
     struct ob_request_bufs bufs; /* inflated bodies and responses, reused */
-    struct batch out;       /* answers not sent yet */
+    struct batch out[BATCHES]; /* answers not sent yet, one client each */
+    unsigned next_out;         /* the batch to send when all are taken */
 };
 
 /* The state of the thread that reads the bound sockets. */
@@ -160,7 +174,7 @@ struct ob_zmq {
 static void batch_init(struct batch *b)
 {
     b->ep = -1;
-    b->n = b->n_env = b->groups = 0;
+    b->n = b->n_env = b->groups = b->answers = 0;
     b->set_at = SIZE_MAX;
 }
 
@@ -332,36 +346,73 @@ static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow, int
     ob_request_handle(&path, &rq, &w->bufs, v);
 }
 
-/* Sends the worker's batch of answers.  Through the proxy the bound socket
- * is shared (see kind.lock), and this send may have taken the command that
- * tells of new requests, without which the proxy, asleep in poll(2) on the
- * socket's fd, would not see them: the worker asks the socket (ZMQ_EVENTS)
- * and tells the proxy when requests wait.  This path costs the worker one
- * poll(2); the answers' former way back through the proxy woke it for every
- * batch.  Returns 0 or -ETERM. */
-static int flush_answers(struct worker *w)
+/* Sends the worker's batches of answers: only `one`, or all when it is
+ * NULL.  Through the proxy the bound socket is shared (see kind.lock), and
+ * a send may have taken the command that tells of new requests, without
+ * which the proxy, asleep in poll(2) on the socket's fd, would not see
+ * them: the worker asks the socket (ZMQ_EVENTS) and tells the proxy when
+ * requests wait.  This costs the worker a poll(2); the answers' former way
+ * back through the proxy woke the proxy for every batch.  Returns 0 or
+ * -ETERM. */
+static int send_answers(struct worker *w, struct batch *one)
 {
-    struct batch *b = &w->out;
     struct kind *k = w->k;
-    int ep = b->ep;
-    if (ep < 0)
-        return 0;
-    if (!w->sock)
-        return batch_send(b, k->bound[ep]); /* the worker's own socket */
-    pthread_mutex_lock(&k->lock);
-    void *s = k->bound[ep]; /* NULL once the proxy closed it */
-    int rc = batch_send(b, s);
+    struct batch *from = one ? one : w->out, *to = one ? one + 1 : w->out + BATCHES;
+    int rc = 0;
+    if (!w->sock) { /* the worker's own sockets */
+        for (struct batch *b = from; b < to; b++)
+            if (b->ep >= 0 && batch_send(b, k->bound[b->ep]) == -ETERM)
+                rc = -ETERM;
+        return rc;
+    }
     bool tell = false;
-    if (rc == 0 && !k->ready[ep]) {
-        int events = 0;
-        size_t sz = sizeof events;
-        tell = zmq_getsockopt(s, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN);
-        k->ready[ep] = tell;
+    pthread_mutex_lock(&k->lock);
+    for (struct batch *b = from; b < to; b++) {
+        int ep = b->ep;
+        if (ep < 0)
+            continue;
+        void *s = k->bound[ep]; /* NULL once the proxy closed it */
+        if (batch_send(b, s) == -ETERM) {
+            rc = -ETERM;
+            continue;
+        }
+        if (!k->ready[ep]) {
+            int events = 0;
+            size_t sz = sizeof events;
+            k->ready[ep] =
+                zmq_getsockopt(s, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN);
+            tell |= k->ready[ep];
+        }
     }
     pthread_mutex_unlock(&k->lock);
     if (tell)
         (void)eventfd_write(k->wake_fd, 1); /* EAGAIN: the count is full, it wakes anyway */
     return rc;
+}
+
+static int flush_answers(struct worker *w)
+{
+    return send_answers(w, NULL);
+}
+
+/* The batch for answers to bound socket ep with envelope env: the one that
+ * holds some already, else an empty one, else one is sent to make room. */
+static struct batch *batch_for(struct worker *w, int ep, zmq_msg_t *env, size_t n_env)
+{
+    struct batch *empty = NULL;
+    for (struct batch *b = w->out; b < w->out + BATCHES; b++) {
+        if (b->ep < 0) {
+            if (!empty)
+                empty = b;
+        } else if (batch_fits(b, ep, env, n_env, 0)) {
+            return b;
+        }
+    }
+    if (empty)
+        return empty;
+    struct batch *b = &w->out[w->next_out++ % BATCHES];
+    send_answers(w, b);
+    return b;
 }
 
 /* Answers a request from bound socket ep: the envelope back (the received
@@ -377,18 +428,22 @@ static void answer(struct worker *w, int ep, zmq_msg_t *f, const struct layout *
     char err[sizeof v->message + 16];
     if (!ok)
         snprintf(err, sizeof err, "%s: %s", outcome_word[v->outcome], v->message);
-    struct batch *b = &w->out;
     /* All accepted (an empty response) for a numbered request: a bit in a
      * set frame is enough. */
     bool settable = ok && v->response_len == 0 && l->seq_valid == 1 &&
                     !(l->frame.flags & OB_ZSEQ_FLAG_END);
     zmq_msg_t *env = f + l->env0;
     size_t n_env = l->env - l->env0;
-    if (settable && batch_fits(b, ep, env, n_env, 0) &&
-        batch_set_add(b, l->frame.sender, l->frame.seq))
+    struct batch *b = batch_for(w, ep, env, n_env);
+    if (settable && b->ep >= 0 && batch_set_add(b, l->frame.sender, l->frame.seq)) {
+        if (++b->answers == BATCH_ANSWERS)
+            send_answers(w, b);
         return;
-    if ((l->seq_valid != 1 || !batch_fits(b, ep, env, n_env, ok ? 2 : 3)) &&
-        flush_answers(w) == -ETERM)
+    }
+    /* An answer without a sequence frame goes alone, after those held for
+     * its client. */
+    if (b->ep >= 0 && (l->seq_valid != 1 || !batch_fits(b, ep, env, n_env, ok ? 2 : 3)) &&
+        send_answers(w, b) == -ETERM)
         return;
     if (b->ep < 0)
         batch_start(b, ep, env, n_env);
@@ -411,8 +466,8 @@ static void answer(struct worker *w, int ep, zmq_msg_t *f, const struct layout *
         }
     }
     b->groups++;
-    if (l->seq_valid != 1 || b->groups == MAX_GROUPS)
-        flush_answers(w);
+    if (l->seq_valid != 1 || b->groups == MAX_GROUPS || ++b->answers == BATCH_ANSWERS)
+        send_answers(w, b);
 }
 
 /* One received message laid out by locate(): ingest it and, on the reply
@@ -590,7 +645,8 @@ static void pooled_loop(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    batch_init(&w->out);
+    for (int i = 0; i < BATCHES; i++)
+        batch_init(&w->out[i]);
     if (w->sock) {
         pooled_loop(w);
         flush_answers(w); /* ETERM: only closes the frames */
