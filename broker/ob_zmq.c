@@ -7,12 +7,15 @@
  *                                                           └─ worker ...
  *
  * The thread that reads the bound sockets (the "receiver": the worker, or
- * the proxy) polls them, drains up to BURST messages per socket in turn, and
- * follows the senders' sequence frames in its own table (ob_zmq_seq.h); when
- * a poll finds nothing it is idle, which is when closed senders are settled.
+ * the proxy) drains up to BURST messages per socket in turn, and follows the
+ * senders' sequence frames in its own table (ob_zmq_seq.h); when it finds
+ * nothing for a while it is idle, which is when closed senders are settled.
  * Through the proxy, a reply request gets one more envelope frame in front:
- * one byte, the index of the bound socket it came from, which the answer
- * carries back so the proxy knows where to send it.
+ * one byte, the index of the bound socket it came from, so that the worker
+ * knows where to answer.  Reply workers send their answers on the bound
+ * socket themselves, under the kind's lock, which the proxy holds while it
+ * reads that socket (see flush_answers and proxy_main): answers never wake
+ * the proxy.
  *
  * The proxy (proxy_main, not zmq_proxy: see there) moves zmq_msg_t frames:
  * for large messages libzmq passes reference-counted buffers over inproc, so
@@ -20,9 +23,11 @@
  * reads it in place from the zmq_msg_t.
  *
  * Every socket is created and bound by ob_zmq_start() on the caller's thread,
- * then handed to the one thread that uses it (thread creation is a full
- * barrier, which is all libzmq asks for a socket to migrate).  Each thread
- * closes its own sockets after the context was shut down.
+ * then handed to the thread that uses it (thread creation is a full
+ * barrier, which is all libzmq asks for a socket to migrate; so is a mutex,
+ * for the bound sockets the proxy and the reply workers take turns with).
+ * Each thread closes its own sockets after the context was shut down; the
+ * proxy closes the bound sockets.
  */
 #include "ob_zmq.h"
 
