@@ -423,9 +423,10 @@ static struct batch *batch_for(struct worker *w, int ep, zmq_msg_t *env, size_t 
 /* Answers a request from bound socket ep: the envelope back (the received
  * frames are moved, not copied), the request's sequence frame if it had
  * one, then the response or the two error frames.  Answers to numbered
- * requests join the worker's batch (sent when the worker runs out of
- * requests at hand, when another client's answer comes, or when full);
- * others go at once, after it. */
+ * requests join the worker's batch for their client (sent when the worker
+ * runs out of requests at hand, when it answers BATCH_ANSWERS requests or
+ * is full, or when its place is needed for a fifth client); others go at
+ * once, after those held for their client. */
 static void answer(struct worker *w, int ep, zmq_msg_t *f, const struct layout *l,
                    const struct ob_verdict *v)
 {
@@ -445,8 +446,6 @@ static void answer(struct worker *w, int ep, zmq_msg_t *f, const struct layout *
             send_answers(w, b);
         return;
     }
-    /* An answer without a sequence frame goes alone, after those held for
-     * its client. */
     if (b->ep >= 0 && (l->seq_valid != 1 || !batch_fits(b, ep, env, n_env, ok ? 2 : 3)) &&
         send_answers(w, b) == -ETERM)
         return;
