@@ -7,12 +7,15 @@
  *                                                           └─ worker ...
  *
  * The thread that reads the bound sockets (the "receiver": the worker, or
- * the proxy) polls them, drains up to BURST messages per socket in turn, and
- * follows the senders' sequence frames in its own table (ob_zmq_seq.h); when
- * a poll finds nothing it is idle, which is when closed senders are settled.
+ * the proxy) drains up to BURST messages per socket in turn, and follows the
+ * senders' sequence frames in its own table (ob_zmq_seq.h); when it finds
+ * nothing for a while it is idle, which is when closed senders are settled.
  * Through the proxy, a reply request gets one more envelope frame in front:
- * one byte, the index of the bound socket it came from, which the answer
- * carries back so the proxy knows where to send it.
+ * one byte, the index of the bound socket it came from, so that the worker
+ * knows where to answer.  Reply workers send their answers on the bound
+ * socket themselves, under the kind's lock, which the proxy holds while it
+ * reads that socket (see flush_answers and proxy_main): answers never wake
+ * the proxy.
  *
  * The proxy (proxy_main, not zmq_proxy: see there) moves zmq_msg_t frames:
  * for large messages libzmq passes reference-counted buffers over inproc, so
@@ -20,13 +23,16 @@
  * reads it in place from the zmq_msg_t.
  *
  * Every socket is created and bound by ob_zmq_start() on the caller's thread,
- * then handed to the one thread that uses it (thread creation is a full
- * barrier, which is all libzmq asks for a socket to migrate).  Each thread
- * closes its own sockets after the context was shut down.
+ * then handed to the thread that uses it (thread creation is a full
+ * barrier, which is all libzmq asks for a socket to migrate; so is a mutex,
+ * for the bound sockets the proxy and the reply workers take turns with).
+ * Each thread closes its own sockets after the context was shut down; the
+ * proxy closes the bound sockets.
  */
 #include "ob_zmq.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,6 +40,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #include "ob_buf.h"
@@ -61,6 +69,18 @@
  * ingest. */
 #define MAX_GROUPS 64
 #define BATCH_FRAMES (MAX_FRAMES + 3 * MAX_GROUPS)
+
+/* Clients a worker holds answers for at once.  The bound socket
+ * fair-queues between clients, so that a worker's requests at hand come
+ * from several, interleaved; with answers held for one client only, every
+ * change of client cost a message. */
+#define BATCHES 4
+
+/* Requests answered by one batch at most: the answers held must not empty
+ * a client's window (256 messages, 8 MiB by default in the C library) while
+ * the worker goes on through the requests at hand (up to BURST), or the
+ * client stops and waits, and the broker with it. */
+#define BATCH_ANSWERS 16
 
 /* Poll timeouts of a receiver: the ticks that expire senders, and more often
  * while closed senders wait to be settled. */
@@ -94,8 +114,9 @@ struct kind;
  * [sequence] response or [sequence] "error" message; frames are moved in,
  * not copied (responses are copied into new frames). */
 struct batch {
-    void *sock; /* where they go; NULL: empty */
+    int ep;     /* the bound socket they go to; -1: empty */
     size_t n_env, n, groups;
+    size_t answers; /* requests answered */
     size_t set_at;  /* index of the open set frame, or SIZE_MAX */
     uint64_t set_sender, set_base;
     zmq_msg_t f[BATCH_FRAMES];
@@ -108,7 +129,8 @@ struct worker {
     pthread_t tid;
     bool started;
     struct ob_request_bufs bufs; /* inflated bodies and responses, reused */
-    struct batch out;       /* answers not sent yet */
+    struct batch out[BATCHES]; /* answers not sent yet, one client each */
+    unsigned next_out;         /* the batch to send when all are taken */
 };
 
 /* The state of the thread that reads the bound sockets. */
@@ -128,7 +150,18 @@ struct kind {
     void *back;       /* proxy side of the inproc link (threads > 1) */
     pthread_t proxy;
     bool proxy_started;
-    struct batch proxy_out; /* answers the proxy merges on their way out */
+    zmq_msg_t held[MAX_FRAMES]; /* proxy: a request the backend had no room for */
+    size_t n_held;              /* its frames; 0: none */
+    bool held_overflow;
+    unsigned held_ep;
+    /* threads > 1: the bound sockets are the proxy's, and for reply the
+     * workers' too, who send their answers on them; whoever uses one holds
+     * this lock (libzmq lets a socket change threads across a full memory
+     * barrier; it must never be used by two at once). */
+    pthread_mutex_t lock;
+    bool lock_made;
+    bool ready[MAX_ENDPOINTS];  /* under lock: the bound socket may have requests */
+    int wake_fd;                /* eventfd: a worker tells the proxy of ready; -1: none */
     struct receiver rx;
     struct worker *workers;
     size_t n_workers;
@@ -145,8 +178,8 @@ struct ob_zmq {
 
 static void batch_init(struct batch *b)
 {
-    b->sock = NULL;
-    b->n = b->n_env = b->groups = 0;
+    b->ep = -1;
+    b->n = b->n_env = b->groups = b->answers = 0;
     b->set_at = SIZE_MAX;
 }
 
@@ -162,13 +195,14 @@ static bool batch_set_add(struct batch *b, uint64_t sender, uint64_t seq)
     return true;
 }
 
-/* Sends what is held (the last frame ends the message); frames not sent
- * are closed.  Returns 0 or -ETERM. */
-static int batch_flush(struct batch *b)
+/* Sends what is held on sock (the last frame ends the message); frames not
+ * sent are closed, all of them when sock is NULL (closed at shutdown).
+ * Returns 0 or -ETERM. */
+static int batch_send(struct batch *b, void *sock)
 {
-    int rc = 0;
+    int rc = sock ? 0 : -ETERM;
     for (size_t i = 0; i < b->n; i++) {
-        if (rc == 0 && zmq_msg_send(&b->f[i], b->sock, i + 1 < b->n ? ZMQ_SNDMORE : 0) < 0)
+        if (rc == 0 && zmq_msg_send(&b->f[i], sock, i + 1 < b->n ? ZMQ_SNDMORE : 0) < 0)
             rc = -zmq_errno();
         zmq_msg_close(&b->f[i]); /* sent: empty; or never sent */
     }
@@ -176,10 +210,11 @@ static int batch_flush(struct batch *b)
     return rc == -ETERM ? -ETERM : 0;
 }
 
-/* Whether an answer to sock with envelope env[0, n_env) can join the batch. */
-static bool batch_fits(struct batch *b, void *sock, zmq_msg_t *env, size_t n_env, size_t frames)
+/* Whether an answer to bound socket ep with envelope env[0, n_env) can join
+ * the batch. */
+static bool batch_fits(struct batch *b, int ep, zmq_msg_t *env, size_t n_env, size_t frames)
 {
-    if (b->sock != sock || b->n_env != n_env || b->groups == MAX_GROUPS ||
+    if (b->ep != ep || b->n_env != n_env || b->groups == MAX_GROUPS ||
         b->n + frames > BATCH_FRAMES)
         return false;
     for (size_t i = 0; i < n_env; i++) {
@@ -190,22 +225,15 @@ static bool batch_fits(struct batch *b, void *sock, zmq_msg_t *env, size_t n_env
     return true;
 }
 
-/* Prepares the batch for one more group of `frames` frames to sock: flushes
- * what cannot share a message with it and moves the envelope in when the
- * batch starts anew (otherwise env stays with the caller). */
-static int batch_open(struct batch *b, void *sock, zmq_msg_t *env, size_t n_env, size_t frames)
+/* Starts an empty batch for bound socket ep: the envelope is moved in. */
+static void batch_start(struct batch *b, int ep, zmq_msg_t *env, size_t n_env)
 {
-    if (b->sock && batch_fits(b, sock, env, n_env, frames))
-        return 0;
-    if (b->sock && batch_flush(b) == -ETERM)
-        return -ETERM;
-    b->sock = sock;
+    b->ep = ep;
     b->n_env = n_env;
     for (size_t i = 0; i < n_env; i++) {
         zmq_msg_init(&b->f[b->n]);
         zmq_msg_move(&b->f[b->n++], &env[i]);
     }
-    return 0;
 }
 
 static void batch_move(struct batch *b, zmq_msg_t *m)
@@ -229,10 +257,11 @@ static void batch_copy(struct batch *b, const void *data, size_t len)
 /* ---- one message ------------------------------------------------------- */
 
 /* Where the parts of a received message are: frames [0, env) are the
- * envelope, [body0, n) the request proper; seq is the index of the sequence
- * frame or -1. */
+ * envelope, of which [env0, env) goes back with the answer (env0 is 1 after
+ * the proxy's endpoint byte), [body0, n) the request proper; seq is the
+ * index of the sequence frame or -1. */
 struct layout {
-    size_t env, body0;
+    size_t env0, env, body0;
     int seq;
     int seq_valid;              /* ob_zseq_parse() of that frame */
     struct ob_zseq_frame frame;
@@ -246,6 +275,7 @@ static void locate(int kind, bool proxied, zmq_msg_t *f, size_t n, struct layout
     *l = (struct layout){.seq = -1};
     if (kind == KIND_REPLY) {
         size_t first = proxied ? 1 : 0;
+        l->env0 = first;
         l->env = first + 1;
         for (size_t i = first + 1; i + 1 < n; i++) {
             if (zmq_msg_size(&f[i]) == 0) {
@@ -321,30 +351,106 @@ static void process(struct worker *w, zmq_msg_t *f, size_t n, bool overflow, int
     ob_request_handle(&path, &rq, &w->bufs, v);
 }
 
-/* Answers a request: the envelope back (the received frames are moved, not
- * copied), the request's sequence frame if it had one, then the response or
- * the two error frames.  Answers to numbered requests join the worker's
- * batch (sent when the worker runs out of requests at hand, when another
- * client's answer comes, or when full); others go at once, after it. */
-static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layout *l,
+/* Sends the worker's batches of answers: only `one`, or all when it is
+ * NULL.  Through the proxy the bound socket is shared (see kind.lock), and
+ * a send may have taken the command that tells of new requests, without
+ * which the proxy, asleep in poll(2) on the socket's fd, would not see
+ * them: the worker asks the socket (ZMQ_EVENTS) and tells the proxy when
+ * requests wait.  This costs the worker a poll(2); the answers' former way
+ * back through the proxy woke the proxy for every batch.  Returns 0 or
+ * -ETERM. */
+static int send_answers(struct worker *w, struct batch *one)
+{
+    struct kind *k = w->k;
+    struct batch *from = one ? one : w->out, *to = one ? one + 1 : w->out + BATCHES;
+    int rc = 0;
+    if (!w->sock) { /* the worker's own sockets */
+        for (struct batch *b = from; b < to; b++)
+            if (b->ep >= 0 && batch_send(b, k->bound[b->ep]) == -ETERM)
+                rc = -ETERM;
+        return rc;
+    }
+    bool tell = false;
+    pthread_mutex_lock(&k->lock);
+    for (struct batch *b = from; b < to; b++) {
+        int ep = b->ep;
+        if (ep < 0)
+            continue;
+        void *s = k->bound[ep]; /* NULL once the proxy closed it */
+        if (batch_send(b, s) == -ETERM) {
+            rc = -ETERM;
+            continue;
+        }
+        if (!k->ready[ep]) {
+            int events = 0;
+            size_t sz = sizeof events;
+            k->ready[ep] =
+                zmq_getsockopt(s, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN);
+            tell |= k->ready[ep];
+        }
+    }
+    pthread_mutex_unlock(&k->lock);
+    if (tell)
+        (void)eventfd_write(k->wake_fd, 1); /* EAGAIN: the count is full, it wakes anyway */
+    return rc;
+}
+
+static int flush_answers(struct worker *w)
+{
+    return send_answers(w, NULL);
+}
+
+/* The batch for answers to bound socket ep with envelope env: the one that
+ * holds some already, else an empty one, else one is sent to make room. */
+static struct batch *batch_for(struct worker *w, int ep, zmq_msg_t *env, size_t n_env)
+{
+    struct batch *empty = NULL;
+    for (struct batch *b = w->out; b < w->out + BATCHES; b++) {
+        if (b->ep < 0) {
+            if (!empty)
+                empty = b;
+        } else if (batch_fits(b, ep, env, n_env, 0)) {
+            return b;
+        }
+    }
+    if (empty)
+        return empty;
+    struct batch *b = &w->out[w->next_out++ % BATCHES];
+    send_answers(w, b);
+    return b;
+}
+
+/* Answers a request from bound socket ep: the envelope back (the received
+ * frames are moved, not copied), the request's sequence frame if it had
+ * one, then the response or the two error frames.  Answers to numbered
+ * requests join the worker's batch for their client (sent when the worker
+ * runs out of requests at hand, when it answers BATCH_ANSWERS requests or
+ * is full, or when its place is needed for a fifth client); others go at
+ * once, after those held for their client. */
+static void answer(struct worker *w, int ep, zmq_msg_t *f, const struct layout *l,
                    const struct ob_verdict *v)
 {
     bool ok = v->outcome == OB_OUT_OK || v->outcome == OB_OUT_PARTIAL;
     char err[sizeof v->message + 16];
     if (!ok)
         snprintf(err, sizeof err, "%s: %s", outcome_word[v->outcome], v->message);
-    struct batch *b = &w->out;
     /* All accepted (an empty response) for a numbered request: a bit in a
      * set frame is enough. */
     bool settable = ok && v->response_len == 0 && l->seq_valid == 1 &&
                     !(l->frame.flags & OB_ZSEQ_FLAG_END);
-    if (settable && b->sock && batch_fits(b, sock, f, l->env, 0) &&
-        batch_set_add(b, l->frame.sender, l->frame.seq))
+    zmq_msg_t *env = f + l->env0;
+    size_t n_env = l->env - l->env0;
+    struct batch *b = batch_for(w, ep, env, n_env);
+    if (settable && b->ep >= 0 && batch_set_add(b, l->frame.sender, l->frame.seq)) {
+        if (++b->answers == BATCH_ANSWERS)
+            send_answers(w, b);
         return;
-    if (l->seq_valid != 1 && batch_flush(b) == -ETERM)
+    }
+    if (b->ep >= 0 && (l->seq_valid != 1 || !batch_fits(b, ep, env, n_env, ok ? 2 : 3)) &&
+        send_answers(w, b) == -ETERM)
         return;
-    if (batch_open(b, sock, f, l->env, ok ? 2 : 3) == -ETERM)
-        return;
+    if (b->ep < 0)
+        batch_start(b, ep, env, n_env);
     if (settable) {
         uint8_t set[OB_ZSEQ_SET_LEN];
         ob_zseq_encode_set(set, l->frame.sender, l->frame.seq, 1);
@@ -364,14 +470,13 @@ static void answer(struct worker *w, void *sock, zmq_msg_t *f, const struct layo
         }
     }
     b->groups++;
-    if (l->seq_valid != 1 || b->groups == MAX_GROUPS)
-        batch_flush(b);
+    if (l->seq_valid != 1 || b->groups == MAX_GROUPS || ++b->answers == BATCH_ANSWERS)
+        send_answers(w, b);
 }
 
 /* One received message laid out by locate(): ingest it and, on the reply
- * socket, answer on sock (the bound socket it came from, or the worker's
- * inproc socket). */
-static void handle(struct worker *w, void *sock, zmq_msg_t *f, size_t n, bool overflow,
+ * socket, answer it on bound socket ep, where it came from. */
+static void handle(struct worker *w, int ep, zmq_msg_t *f, size_t n, bool overflow,
                    const struct layout *l)
 {
     int kind = w->k->kind;
@@ -379,12 +484,12 @@ static void handle(struct worker *w, void *sock, zmq_msg_t *f, size_t n, bool ov
     if (is_end_only(l, n)) {
         /* A sender's close: the receiver accounted for it; not a request. */
         if (kind == KIND_REPLY)
-            answer(w, sock, f, l, &v);
+            answer(w, ep, f, l, &v);
         return;
     }
     process(w, f + l->body0, n - l->body0, overflow, l->seq_valid, &v);
     if (kind == KIND_REPLY)
-        answer(w, sock, f, l, &v);
+        answer(w, ep, f, l, &v);
 }
 
 /* Receives one whole message into f (at most MAX_FRAMES; the rest is read
@@ -504,10 +609,10 @@ static void direct_loop(struct worker *w)
                     break; /* EAGAIN: this socket is drained */
                 struct layout l;
                 rx_observe(&k->rx, (unsigned)i, f, (size_t)n, &l);
-                handle(w, k->bound[i], f, (size_t)n, overflow, &l);
+                handle(w, (int)i, f, (size_t)n, overflow, &l);
                 close_frames(f, n);
             }
-            if (batch_flush(&w->out) == -ETERM)
+            if (flush_answers(w) == -ETERM)
                 return;
         }
         rx_tick(&k->rx, false);
@@ -527,12 +632,16 @@ static void pooled_loop(struct worker *w)
                 return;
             if (n < 0)
                 break; /* EAGAIN: nothing more at hand (or EINTR) */
+            /* Reply: the proxy's endpoint byte in front says where from. */
+            int ep = w->k->kind == KIND_REPLY && zmq_msg_size(&f[0]) == 1
+                         ? *(uint8_t *)zmq_msg_data(&f[0])
+                         : 0;
             struct layout l;
             locate(w->k->kind, true, f, (size_t)n, &l);
-            handle(w, w->sock, f, (size_t)n, overflow, &l);
+            handle(w, ep, f, (size_t)n, overflow, &l);
             close_frames(f, n);
         }
-        if (batch_flush(&w->out) == -ETERM)
+        if (flush_answers(w) == -ETERM)
             return;
     }
 }
@@ -540,15 +649,16 @@ static void pooled_loop(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    batch_init(&w->out);
+    for (int i = 0; i < BATCHES; i++)
+        batch_init(&w->out[i]);
     if (w->sock) {
         pooled_loop(w);
-        batch_flush(&w->out); /* ETERM: only closes the frames */
+        flush_answers(w); /* ETERM: only closes the frames */
         zmq_close(w->sock);
         w->sock = NULL;
     } else {
         direct_loop(w);
-        batch_flush(&w->out);
+        flush_answers(w);
         struct kind *k = w->k;
         for (size_t i = 0; i < k->n_endpoints; i++) {
             zmq_close(k->bound[i]);
@@ -558,170 +668,177 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Sends frames [from, n) of f on to `to` (blocking: the inproc PUSH waits for
- * a worker with room), prefixed with the one-byte endpoint index when
- * prefix >= 0.  The frames are handed over, not copied; those not sent are
- * closed.  Returns 0 or -ETERM. */
-static int pass_on(zmq_msg_t *f, size_t from, size_t n, bool overflow, int prefix, void *to)
+/* Sends one frame; once sent, m is an empty message (to be closed). */
+static int send_frame(zmq_msg_t *m, void *to, bool more, int flags)
 {
-    int rc = 0;
+    if (zmq_msg_send(m, to, (more ? ZMQ_SNDMORE : 0) | flags) < 0)
+        return -zmq_errno();
+    zmq_msg_init(m);
+    return 0;
+}
+
+/* Sends frames [from, n) of f on to `to`, prefixed with the one-byte
+ * endpoint index when prefix >= 0.  first (ZMQ_DONTWAIT or 0) is for the
+ * first frame: once that is queued the rest goes at once (libzmq queues a
+ * multipart message whole).  The frames are handed over, not copied, and
+ * those not sent are closed; except on -EAGAIN (no room for the first frame),
+ * when nothing was sent and f is untouched.  Returns 0, -EAGAIN or -ETERM. */
+static int pass_on(zmq_msg_t *f, size_t from, size_t n, bool overflow, int prefix, void *to,
+                   int first)
+{
+    int rc;
+    size_t i = from;
     if (prefix >= 0) {
         uint8_t b = (uint8_t)prefix;
-        if (zmq_send(to, &b, 1, ZMQ_SNDMORE) < 0)
-            rc = -zmq_errno();
+        rc = zmq_send(to, &b, 1, ZMQ_SNDMORE | first) < 0 ? -zmq_errno() : 0;
+    } else {
+        rc = send_frame(&f[i], to, i + 1 < n || overflow, first);
+        i++;
     }
+    if (rc == -EAGAIN)
+        return -EAGAIN;
     /* An overflowing message keeps more than MAX_FRAMES frames so the worker
      * refuses it too: add one empty frame for the dropped rest. */
-    for (size_t i = from; i < n && rc == 0; i++) {
-        bool more = i + 1 < n || overflow;
-        if (zmq_msg_send(&f[i], to, more ? ZMQ_SNDMORE : 0) < 0)
-            rc = -zmq_errno();
-        else
-            zmq_msg_init(&f[i]); /* sent: a closed-to-be empty message */
-    }
+    for (; i < n && rc == 0; i++)
+        rc = send_frame(&f[i], to, i + 1 < n || overflow, 0);
     if (rc == 0 && overflow && zmq_send(to, "", 0, 0) < 0)
         rc = -zmq_errno();
     close_frames(f + from, (int)(n - from));
     return rc == -ETERM ? -ETERM : 0;
 }
 
-/* Moves the answers that wait on the backend to the bound sockets.  A
- * worker's message is [endpoint byte] envelope groups...; the groups of
- * consecutive messages for one client go out as one message (the envelope
- * ends where the first valid sequence frame starts; answers without one are
- * passed on alone).  Returns 0 or -ETERM. */
-static int proxy_answers(struct kind *k)
+/* Moves requests from the bound sockets to the workers while the backend
+ * takes them: first the one held back for want of room, then up to BURST
+ * from each bound socket that may have some (ready).  A request the backend
+ * has no room for is held.  Returns the number of requests moved, or
+ * -ETERM. */
+static int proxy_requests(struct kind *k)
 {
-    struct batch *b = &k->proxy_out;
-    zmq_msg_t g[BATCH_FRAMES];
-    for (int round = 0; round < BURST; round++) {
-        size_t n = 0;
-        bool more = true;
-        while (more && n < BATCH_FRAMES) {
-            zmq_msg_init(&g[n]);
-            if (zmq_msg_recv(&g[n], k->back, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-                int e = zmq_errno();
-                zmq_msg_close(&g[n]);
-                close_frames(g, (int)n);
-                return e == ETERM ? -ETERM : 0;
-            }
-            more = zmq_msg_more(&g[n++]);
-        }
-        if (more) { /* cannot happen: our workers write at most BATCH_FRAMES */
-            close_frames(g, (int)n);
-            continue;
-        }
-        size_t ep = zmq_msg_size(&g[0]) == 1 ? *(uint8_t *)zmq_msg_data(&g[0]) : SIZE_MAX;
-        if (ep >= k->n_endpoints || n < 2) {
-            close_frames(g, (int)n);
-            continue;
-        }
-        size_t env = 0;
-        for (size_t i = 2; i < n && !env; i++)
-            if (ob_zseq_starts_group(zmq_msg_data(&g[i]), zmq_msg_size(&g[i])))
-                env = i;
-        if (!env) {
-            if (batch_flush(b) == -ETERM ||
-                pass_on(g, 1, n, false, -1, k->bound[ep]) == -ETERM) {
-                zmq_msg_close(&g[0]);
-                return -ETERM;
-            }
-            zmq_msg_close(&g[0]);
-            continue;
-        }
-        size_t groups = 0;
-        for (size_t i = env; i < n; i++)
-            groups += ob_zseq_starts_group(zmq_msg_data(&g[i]), zmq_msg_size(&g[i]));
-        if (b->sock && (b->groups + groups > MAX_GROUPS ||
-                        !batch_fits(b, k->bound[ep], g + 1, env - 1, n - env)) &&
-            batch_flush(b) == -ETERM) {
-            close_frames(g, (int)n);
+    bool reply = k->kind == KIND_REPLY;
+    int moved = 0;
+    if (k->n_held) {
+        int rc = pass_on(k->held, 0, k->n_held, k->held_overflow, reply ? (int)k->held_ep : -1,
+                         k->back, ZMQ_DONTWAIT);
+        if (rc == -EAGAIN)
+            return 0;
+        k->n_held = 0;
+        if (rc == -ETERM)
             return -ETERM;
-        }
-        batch_open(b, k->bound[ep], g + 1, env - 1, n - env);
-        for (size_t i = env; i < n; i++)
-            batch_move(b, &g[i]);
-        b->groups += groups;
-        close_frames(g, (int)n); /* the endpoint byte, the moved (now empty) rest */
+        moved++;
     }
-    return 0;
+    for (size_t i = 0; i < k->n_endpoints; i++) {
+        for (int b = 0; b < BURST; b++) {
+            bool overflow;
+            int n = -EAGAIN;
+            pthread_mutex_lock(&k->lock);
+            if (k->ready[i]) {
+                n = receive(k->bound[i], k->held, &overflow, ZMQ_DONTWAIT);
+                if (n < 0)
+                    k->ready[i] = false; /* drained: its fd signals what comes */
+            }
+            pthread_mutex_unlock(&k->lock);
+            if (n == -ETERM)
+                return -ETERM;
+            if (n < 0)
+                break;
+            moved++;
+            struct layout l;
+            rx_observe(&k->rx, (unsigned)i, k->held, (size_t)n, &l);
+            if (!reply && is_end_only(&l, (size_t)n)) {
+                close_frames(k->held, n); /* accounted; nothing to ingest */
+                continue;
+            }
+            int rc = pass_on(k->held, 0, (size_t)n, overflow, reply ? (int)i : -1, k->back,
+                             ZMQ_DONTWAIT);
+            if (rc == -EAGAIN) {
+                k->n_held = (size_t)n;
+                k->held_overflow = overflow;
+                k->held_ep = (unsigned)i;
+                return moved;
+            }
+            if (rc == -ETERM)
+                return -ETERM;
+        }
+    }
+    return moved;
 }
 
-/* The fan-out between the bound sockets and the workers.  Not zmq_proxy():
- * libzmq 4.3's proxy keeps polling the frontend for input while the backend
- * is at its high-water mark and then loops without sleeping, burning a core
- * that the workers need exactly when they are behind (seen with perf: a
- * third of the broker's CPU in poll/getpid under a PULL backlog).  Here the
- * bound sockets are polled for input only while the backend can take a
- * message (ZMQ_EVENTS); otherwise the proxy waits for the backend to drain
- * (POLLOUT) or, for reply, for answers, never for new requests. */
+/* The fan-out between the bound sockets and the workers.  Not zmq_proxy()
+ * nor zmq_poll(): libzmq asks a socket for its state (ZMQ_EVENTS) with a
+ * poll(2) and a getpid(2) whenever its command queue is empty, and
+ * zmq_poll() does that for every socket, twice when it waits, on top of its
+ * own poll(2): with three sockets, up to 8 poll(2) and 6 getpid(2) per
+ * wake-up, most of the proxy's CPU.  Here the bound sockets are read without
+ * waiting until nothing moves; then the proxy sleeps in one poll(2) on the
+ * sockets' file descriptors (ZMQ_FD), which become readable when a socket
+ * has news, and on wake_fd, where reply workers say that requests wait (see
+ * flush_answers).  A bound socket is read only when it said so (ready), or
+ * when its last read found a message.  While the backend has no room (a
+ * request is held) the bound sockets are not read, so that the backlog
+ * waits in them, where zmq.rcv_hwm applies. */
 static void *proxy_main(void *arg)
 {
     struct kind *k = arg;
-    bool reply = k->kind == KIND_REPLY;
-    batch_init(&k->proxy_out);
-    zmq_pollitem_t it[MAX_ENDPOINTS + 1];
-    zmq_msg_t f[MAX_FRAMES];
-    for (;;) {
-        int events = 0;
-        size_t sz = sizeof events;
-        if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 && zmq_errno() == ETERM)
-            break;
-        bool room = events & ZMQ_POLLOUT;
-        it[0] = (zmq_pollitem_t){
-            .socket = k->back,
-            .events = (short)((reply ? ZMQ_POLLIN : 0) | (room ? 0 : ZMQ_POLLOUT))};
-        for (size_t i = 0; i < k->n_endpoints; i++)
-            it[i + 1] = (zmq_pollitem_t){.socket = k->bound[i], .events = room ? ZMQ_POLLIN : 0};
-        int r = zmq_poll(it, (int)k->n_endpoints + 1, rx_timeout(&k->rx));
-        if (r < 0) {
-            if (zmq_errno() == ETERM)
-                break;
-            continue;
-        }
-        if (r == 0) {
-            rx_tick(&k->rx, room); /* idle only if the bound sockets were asked */
-            continue;
-        }
-        bool overflow;
-        /* Answers: [endpoint byte][envelope...] back to that bound socket;
-         * consecutive batches for one client are merged into one message. */
-        if (reply && (it[0].revents & ZMQ_POLLIN) &&
-            (proxy_answers(k) == -ETERM || batch_flush(&k->proxy_out) == -ETERM))
+    struct pollfd pfd[MAX_ENDPOINTS + 2];
+    size_t n_pfd = 0;
+    int fd;
+    size_t fd_len = sizeof fd;
+    /* The backend first: alone while a request is held. */
+    if (zmq_getsockopt(k->back, ZMQ_FD, &fd, &fd_len) != 0)
+        goto out;
+    pfd[n_pfd++].fd = fd;
+    pfd[n_pfd++].fd = k->wake_fd;
+    for (size_t i = 0; i < k->n_endpoints; i++) {
+        fd_len = sizeof fd;
+        if (zmq_getsockopt(k->bound[i], ZMQ_FD, &fd, &fd_len) != 0)
             goto out;
-        for (size_t i = 0; i < k->n_endpoints; i++) {
-            if (!(it[i + 1].revents & ZMQ_POLLIN))
-                continue;
-            for (int b = 0; b < BURST; b++) {
-                if (b > 0) {
-                    sz = sizeof events;
-                    if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 ||
-                        !(events & ZMQ_POLLOUT))
-                        break;
-                }
-                int n = receive(k->bound[i], f, &overflow, ZMQ_DONTWAIT);
-                if (n == -ETERM)
-                    goto out;
-                if (n < 0)
-                    break;
-                struct layout l;
-                rx_observe(&k->rx, (unsigned)i, f, (size_t)n, &l);
-                if (!reply && is_end_only(&l, (size_t)n)) {
-                    close_frames(f, n); /* accounted; nothing to ingest */
-                    continue;
-                }
-                if (pass_on(f, 0, (size_t)n, overflow, reply ? (int)i : -1, k->back) == -ETERM)
-                    goto out;
-            }
-        }
+        pfd[n_pfd++].fd = fd;
+    }
+    for (;;) {
+        int r = proxy_requests(k);
+        if (r < 0)
+            break;
         rx_tick(&k->rx, false);
+        if (r > 0)
+            continue;
+        /* Held: the backend alone (its fd says it has news, maybe room);
+         * otherwise all but the backend, whose news do not matter then. */
+        struct pollfd *p = k->n_held ? pfd : pfd + 1;
+        size_t n = k->n_held ? 1 : n_pfd - 1;
+        for (size_t i = 0; i < n; i++)
+            p[i].events = POLLIN, p[i].revents = 0;
+        r = poll(p, (nfds_t)n, (int)rx_timeout(&k->rx));
+        if (r == 0)
+            rx_tick(&k->rx, !k->n_held); /* idle only if the bound sockets were asked */
+        if (r > 0 && k->n_held) {
+            /* Its commands, so that the fd no longer signals them (a send
+             * takes them only once a millisecond). */
+            int events;
+            size_t sz = sizeof events;
+            if (zmq_getsockopt(k->back, ZMQ_EVENTS, &events, &sz) != 0 && zmq_errno() == ETERM)
+                break;
+        }
+        if (r <= 0 || k->n_held)
+            continue;
+        if (pfd[1].revents) {
+            eventfd_t v;
+            (void)eventfd_read(k->wake_fd, &v); /* ready was set by the worker */
+        }
+        pthread_mutex_lock(&k->lock);
+        for (size_t i = 0; i < k->n_endpoints; i++)
+            if (pfd[i + 2].revents)
+                k->ready[i] = true;
+        pthread_mutex_unlock(&k->lock);
     }
 out:
-    batch_flush(&k->proxy_out);
+    close_frames(k->held, (int)k->n_held);
+    k->n_held = 0;
+    pthread_mutex_lock(&k->lock);
     for (size_t i = 0; i < k->n_endpoints; i++) {
         zmq_close(k->bound[i]);
         k->bound[i] = NULL;
     }
+    pthread_mutex_unlock(&k->lock);
     zmq_close(k->back);
     k->back = NULL;
     return NULL;
@@ -814,13 +931,23 @@ static int setup_kind(struct ob_zmq *z, int kind, const char *const *eps, size_t
     }
     if (nw == 1)
         return 0; /* the worker reads the bound sockets */
-    int back_type = kind == KIND_PULL ? ZMQ_PUSH : ZMQ_DEALER;
-    int work_type = kind == KIND_PULL ? ZMQ_PULL : ZMQ_DEALER;
-    rc = new_socket(z, back_type, INPROC_HWM, &k->back);
+    if ((rc = -pthread_mutex_init(&k->lock, NULL)) != 0) {
+        snprintf(err, OB_ERR_LEN, "zmq: lock: %s", ob_strerror(rc));
+        return rc;
+    }
+    k->lock_made = true;
+    for (size_t i = 0; i < k->n_endpoints; i++)
+        k->ready[i] = true; /* read them first; their fds tell what comes later */
+    if ((k->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+        rc = -errno;
+        snprintf(err, OB_ERR_LEN, "zmq: eventfd: %s", ob_strerror(rc));
+        return rc;
+    }
+    rc = new_socket(z, ZMQ_PUSH, INPROC_HWM, &k->back);
     if (rc == 0 && zmq_bind(k->back, inproc_addr[kind]) != 0)
         rc = -zmq_errno();
     for (size_t i = 0; rc == 0 && i < nw; i++) {
-        rc = new_socket(z, work_type, INPROC_HWM, &k->workers[i].sock);
+        rc = new_socket(z, ZMQ_PULL, INPROC_HWM, &k->workers[i].sock);
         if (rc == 0 && zmq_connect(k->workers[i].sock, inproc_addr[kind]) != 0)
             rc = -zmq_errno();
     }
@@ -840,6 +967,8 @@ int ob_zmq_start(const struct ob_zmq_opts *opts, struct ob_ingest *ingest, struc
     }
     z->ingest = ingest;
     z->max_body = opts->max_body_bytes;
+    for (int kind = 0; kind < KIND__COUNT; kind++)
+        z->kinds[kind].wake_fd = -1; /* ob_zmq_stop() closes what is open */
     z->ctx = zmq_ctx_new();
     if (!z->ctx) {
         rc = -zmq_errno();
@@ -918,6 +1047,10 @@ void ob_zmq_stop(struct ob_zmq *z)
                 zmq_close(k->back);
         }
         free(k->workers);
+        if (k->lock_made)
+            pthread_mutex_destroy(&k->lock);
+        if (k->wake_fd >= 0)
+            close(k->wake_fd);
         for (size_t i = 0; i < k->n_endpoints; i++)
             free(k->endpoints[i]);
         ob_zseq_destroy(k->rx.seq);

@@ -76,11 +76,15 @@
  * Threads: per socket kind, `threads` workers.  Each endpoint has a socket
  * of its own (so that counts can name it).  With one worker it reads the
  * bound sockets itself; with more, a proxy thread forwards from the
- * bound sockets to the workers over inproc (PUSH/PULL for pull, DEALER/DEALER
- * for reply).  The thread that reads the bound sockets follows the sequence
- * numbers.  Messages are received into zmq_msg_t and ingested in place:
- * no copy of the body between the wire and the decoder.  A slow store only
- * slows these threads; the HTTP frontend has its own.
+ * bound sockets to the workers over inproc (PUSH/PULL), and reply workers
+ * send their answers on the bound socket themselves, taking turns with the
+ * proxy under a lock.  A worker holds the answers to the requests it has at
+ * hand for up to 4 clients, 16 requests' worth per client at most, and sends
+ * them when it runs out of requests.  The thread that reads the bound
+ * sockets follows the sequence numbers.  Messages are received into
+ * zmq_msg_t and ingested in place: no copy of the body between the wire and
+ * the decoder.  A slow store only slows these threads; the HTTP frontend has
+ * its own.
  */
 #ifndef OB_ZMQ_H
 #define OB_ZMQ_H

@@ -157,6 +157,7 @@ struct obc_client {
     uint64_t window_bytes;      /* OBC_STREAM: body bytes in flight at most */
     uint64_t bytes;             /* OBC_STREAM: body bytes in flight */
     uint64_t low;               /* OBC_STREAM: lowest number not answered */
+    uint32_t unread;            /* OBC_STREAM: messages sent since answers were read */
     int64_t next_due_ms;        /* OBC_STREAM: earliest resend due (INT64_MAX: none) */
     int64_t resend_ms;
     int queue;                  /* ZMQ_SNDHWM; 0 = libzmq's */
@@ -1149,6 +1150,7 @@ static void got_window(struct obc_client *c, int rc, uint64_t seq, bool end,
 /* Reads every answer that is there; each acknowledges its message once. */
 static void take_answers(struct obc_client *c)
 {
+    c->unread = 0;
     while (read_answers(c, got_window, NULL) != -EAGAIN)
         ;
     while (c->low < c->next_seq && !c->win[c->low % c->window].used)
@@ -1221,11 +1223,11 @@ static int stream_send(struct obc_client *c, char *encoding, struct shared_body 
                        uint64_t points, struct obc_result *res)
 {
     size_t len = body->len;
-    /* Answers are read in batches, every READ_BATCH messages out (or half
-     * the window): an empty read costs libzmq a poll(2), too much for every
-     * small message, and reading often keeps the broker's answers flowing. */
-    if (in_flight(c) >= READ_BATCH || in_flight(c) >= (c->window + 1) / 2 ||
-        c->bytes >= c->window_bytes / 2 || mono_ms() >= c->next_due_ms)
+    /* Answers are read in batches, every READ_BATCH messages out, or when
+     * the window is full: an empty read costs libzmq a poll(2) and a
+     * getpid(2), too much for every small message (with a window more than
+     * half full, which is the steady state, this read on every send). */
+    if (c->unread >= READ_BATCH || mono_ms() >= c->next_due_ms)
         pump(c, 0, len);
     if (!has_room(c, len))
         pump(c, c->timeout_ms, len);
@@ -1240,6 +1242,7 @@ static int stream_send(struct obc_client *c, char *encoding, struct shared_body 
         .used = true, .seq = seq, .points = points, .encoding = encoding, .body = body, .len = len};
     c->bytes += len;
     c->stats.sent++;
+    c->unread++;
     res->seq = seq;
     int64_t now = mono_ms();
     if (send_shared(c, seq, encoding, body, ZMQ_DONTWAIT) == 0)

@@ -675,6 +675,79 @@ static void reply_sequences(unsigned threads)
     zmq_stack_stop(&st);
 }
 
+/* More windowed clients on one endpoint than a worker holds batches for
+ * (4), each with many requests in flight: every number is answered once, to
+ * its own client, whatever the batches hold and whenever they go. */
+#define STREAMS 6
+#define IN_FLIGHT 100
+
+static void reply_many_streams(unsigned threads)
+{
+    struct zmq_stack st;
+    zmq_stack_start(&st, threads, 0);
+    void *ctx = zmq_ctx_new();
+    void *d[STREAMS];
+    for (int c = 0; c < STREAMS; c++)
+        d[c] = open_socket(ctx, ZMQ_DEALER, st.reply);
+    size_t len;
+    void *body = counter_body("m", 1, base_ns(), &len);
+    for (uint64_t i = 0; i < IN_FLIGHT; i++)
+        for (int c = 0; c < STREAMS; c++)
+            send_seq(d[c], 900 + (uint64_t)c, i, NULL, body, len);
+    static bool got[STREAMS][IN_FLIGHT];
+    memset(got, 0, sizeof got);
+    int answered = 0;
+    while (answered < STREAMS * IN_FLIGHT) {
+        zmq_pollitem_t it[STREAMS];
+        for (int c = 0; c < STREAMS; c++)
+            it[c] = (zmq_pollitem_t){.socket = d[c], .events = ZMQ_POLLIN};
+        ck_assert_int_gt(zmq_poll(it, STREAMS, 5000), 0);
+        for (int c = 0; c < STREAMS; c++) {
+            if (!(it[c].revents & ZMQ_POLLIN))
+                continue;
+            char *f[130];
+            size_t l[130];
+            int n = zmq_stack_recv(d[c], f, l, 130);
+            ck_assert_int_ge(n, 2);
+            ck_assert_int_eq(n % 2, 0);
+            for (int g = 0; g < n; g += 2) {
+                uint64_t sender, base, mask;
+                ck_assert(group_start(f[g], l[g], &sender, &base, &mask));
+                ck_assert_uint_eq(sender, 900 + (uint64_t)c);
+                ck_assert_uint_eq(l[g + 1], 0);
+                for (unsigned b = 0; b < 64; b++) {
+                    if (!(mask >> b & 1))
+                        continue;
+                    ck_assert_uint_lt(base + b, IN_FLIGHT);
+                    ck_assert(!got[c][base + b]);
+                    got[c][base + b] = true;
+                    answered++;
+                }
+            }
+            for (int i = 0; i < n; i++)
+                free(f[i]);
+        }
+    }
+    ck_assert_uint_eq(zmq_stack_selfmetric(&st, OK_REQS), STREAMS * IN_FLIGHT);
+    free(body);
+    for (int c = 0; c < STREAMS; c++)
+        zmq_close(d[c]);
+    zmq_ctx_term(ctx);
+    zmq_stack_stop(&st);
+}
+
+START_TEST(reply_many_streams_one_worker)
+{
+    reply_many_streams(1);
+}
+END_TEST
+
+START_TEST(reply_many_streams_worker_pool)
+{
+    reply_many_streams(2);
+}
+END_TEST
+
 START_TEST(reply_sequences_one_worker)
 {
     reply_sequences(1);
@@ -743,6 +816,8 @@ Suite *zmq_suite(void)
     tcase_add_test(tc, pull_sequences_worker_pool);
     tcase_add_test(tc, reply_sequences_one_worker);
     tcase_add_test(tc, reply_sequences_worker_pool);
+    tcase_add_test(tc, reply_many_streams_one_worker);
+    tcase_add_test(tc, reply_many_streams_worker_pool);
     tcase_add_test(tc, bind_errors_and_prompt_stop);
     suite_add_tcase(s, tc);
     return s;
