@@ -58,6 +58,7 @@
 #define READ_CHUNK (64 * 1024)
 #define READS_PER_WAKE 8 /* then other connections get their turn */
 #define MAX_EVENTS 64
+#define OUT_GATHER (64 * 1024) /* bytes of frames gathered for one send() */
 #define FEED_SLICE 4096 /* bytes per nghttp2_session_mem_recv() */
 #define FLUSH_QUEUED 64 /* frames queued that make us write before reading on */
 #define SWEEP_MAX_MS 1000
@@ -122,8 +123,9 @@ struct conn {
     unsigned n_streams;
     char peer[64];
     size_t buffered;       /* request bytes held by this connection's streams */
-    const uint8_t *pend;   /* from mem_send, not written yet (valid until the next mem_send) */
-    size_t pend_len;
+    struct ob_buf out;     /* frames from mem_send gathered for one send() */
+    size_t out_off;        /* of out, written already */
+    size_t pend_len;       /* out.len - out_off: bytes not written yet */
     bool out_armed;        /* EPOLLOUT registered */
     bool closing;          /* GOAWAY submitted: close once it is out */
     int64_t last_active_ns;
@@ -632,6 +634,7 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     ob_sm_grpc_connections(-1);
+    ob_buf_fini(&c->out);
     free(c);
 }
 
@@ -644,22 +647,40 @@ static void arm_out(struct conn *c, bool on)
     c->out_armed = on;
 }
 
+/* Gathers what nghttp2 has to send (it hands out one frame at a time) into
+ * one buffer of up to OUT_GATHER bytes: an answer is three frames, and one
+ * send() of them is one wake-up of the client instead of three. */
+static bool gather(struct conn *c)
+{
+    while (c->out.len < OUT_GATHER) {
+        const uint8_t *p;
+        ssize_t n = nghttp2_session_mem_send(c->s, &p);
+        if (n < 0) {
+            ob_complain(&complain_conn, COMPONENT, "%s: %s", c->peer, nghttp2_strerror((int)n));
+            return false;
+        }
+        if (n == 0)
+            break;
+        if (!ob_buf_append(&c->out, p, (size_t)n))
+            return false;
+    }
+    return true;
+}
+
 /* Writes what nghttp2 has to send until the socket is full.  Returns false
  * when the connection is to be closed. */
 static bool conn_flush(struct conn *c)
 {
     for (;;) {
         if (!c->pend_len) {
-            ssize_t n = nghttp2_session_mem_send(c->s, &c->pend);
-            if (n < 0) {
-                ob_complain(&complain_conn, COMPONENT, "%s: %s", c->peer, nghttp2_strerror((int)n));
+            c->out.len = c->out_off = 0;
+            if (!gather(c))
                 return false;
-            }
-            if (n == 0)
+            if (!c->out.len)
                 break;
-            c->pend_len = (size_t)n;
+            c->pend_len = c->out.len;
         }
-        ssize_t w = send(c->fd, c->pend, c->pend_len, MSG_NOSIGNAL);
+        ssize_t w = send(c->fd, c->out.data + c->out_off, c->pend_len, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -668,9 +689,12 @@ static bool conn_flush(struct conn *c)
         }
         if (w < 0)
             return false;
-        c->pend += w;
+        c->out_off += (size_t)w;
         c->pend_len -= (size_t)w;
     }
+    /* A burst's buffer is not kept by an idle connection. */
+    if (c->out.cap > 2 * OUT_GATHER)
+        ob_buf_fini(&c->out);
     arm_out(c, false);
     return nghttp2_session_want_read(c->s) || nghttp2_session_want_write(c->s);
 }
