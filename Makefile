@@ -38,6 +38,8 @@ Z_CFLAGS     ?= $(call pc,--cflags,zlib)
 Z_LIBS       ?= $(call pc,--libs,zlib)
 XXH_CFLAGS   ?= $(call pc,--cflags,libxxhash)
 XXH_LIBS     ?= $(call pc,--libs,libxxhash)
+NGHTTP2_CFLAGS ?= $(call pc,--cflags,libnghttp2)
+NGHTTP2_LIBS   ?= $(call pc,--libs,libnghttp2)
 JSONC_CFLAGS ?= $(call pc,--cflags,json-c)
 JSONC_LIBS   ?= $(call pc,--libs,json-c)
 CHECK_CFLAGS ?= $(call pc,--cflags,check)
@@ -50,7 +52,8 @@ INI_LIBS     ?= $(if $(call pc,--exists,iniparser),$(call pc,--libs,iniparser),-
 DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler \
             libiniparser-dev check libsubunit-dev libmicrohttpd-dev zlib1g-dev libxxhash-dev \
             libjson-c-dev curl prometheus protobuf-compiler python3-zmq python3-protobuf \
-            python3-flask python3-prometheus-client systemd procps chromium debhelper lintian
+            python3-flask python3-prometheus-client systemd procps chromium debhelper lintian \
+            libnghttp2-dev python3-grpcio
 
 override CPPFLAGS += -I. -Ibroker -Iplugins -I$(BUILD)/gen -DOB_VERSION='"$(VERSION)"'
 override CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -pthread \
@@ -118,7 +121,7 @@ check-san:
 asan: check-san
 
 info:
-	@for p in libzmq libprotobuf-c libmicrohttpd zlib libxxhash check; do \
+	@for p in libzmq libprotobuf-c libmicrohttpd libnghttp2 zlib libxxhash check; do \
 	  pkg-config --exists $$p || echo "missing: $$p (run 'make deps')"; done
 
 print-%:

@@ -29,7 +29,7 @@ cpu() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 start() { # BROKER TAG -> PID, PORT
     : >"$TMP/e.ini"
-    "$1" -c "$TMP/e.ini" -o http.listen=127.0.0.1:0 -o "store.path=/otlp-ab-$$-$2" \
+    "$1" -c "$TMP/e.ini" -o http.listen=127.0.0.1:0 -o grpc.listen=127.0.0.1:0 -o "store.path=/otlp-ab-$$-$2" \
         -o store.max_series=200000 -o "translator.plugin_dir=$B/plugins" \
         -o zmq.pull= -o zmq.reply= 2>"$TMP/log" &
     PID=$!

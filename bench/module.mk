@@ -2,13 +2,15 @@
 # protobuf decode throughput (decode_bench), then the real broker under
 # loadgen (ingest, CPU, RSS), then /metrics scrape times at 100k and 1M series.
 # bench/zmq.sh then compares ZeroMQ PULL ingest (ipc, tcp; raw bodies and the
-# C client library) with HTTP ingest of the same bodies (zmqload).
+# C client library) with HTTP ingest of the same bodies (zmqload), and
+# bench/grpc.sh OTLP/gRPC ingest (grpcload, nghttp2) with HTTP (loadgen).
 BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/decode_bench
 BENCH_OBJS := $(BENCH_BINS:%=%.o)
 BENCH_COMMON := $(BUILD)/bench/bench_common.o
 ZMQLOAD    := $(BUILD)/bench/zmqload
+GRPCLOAD   := $(BUILD)/bench/grpcload
 INGEST_BENCH := $(BUILD)/bench/ingest_bench
-ALL_OBJS   += $(BENCH_OBJS) $(ZMQLOAD).o $(BENCH_COMMON) $(INGEST_BENCH).o
+ALL_OBJS   += $(BENCH_OBJS) $(ZMQLOAD).o $(BENCH_COMMON) $(INGEST_BENCH).o $(GRPCLOAD).o
 
 $(BENCH_OBJS) $(BENCH_COMMON): override CPPFLAGS += -Itests/unit
 
@@ -27,11 +29,16 @@ $(ZMQLOAD).o: override CPPFLAGS += -Itests/unit $(CLIENT_CPPFLAGS) $(ZMQ_CFLAGS)
 $(ZMQLOAD): $(ZMQLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS) $(CLIENT_A)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) $(PBC_LIBS)
 
+$(GRPCLOAD).o: override CPPFLAGS += -Itests/unit $(NGHTTP2_CFLAGS)
+$(GRPCLOAD): $(GRPCLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PBC_LIBS) $(NGHTTP2_LIBS)
+
 # make soak: half an hour of churn (bench/soak.sh; OB_SOAK_SECS to shorten).
 .PHONY: soak
 soak: all $(BUILD)/bench/loadgen
 	@OB_BUILD=$(BUILD) bash bench/soak.sh
 
-bench: all $(BENCH_BINS) $(ZMQLOAD) $(INGEST_BENCH)
+bench: all $(BENCH_BINS) $(ZMQLOAD) $(INGEST_BENCH) $(GRPCLOAD)
 	@OB_BUILD=$(BUILD) bash bench/run.sh
 	@OB_BUILD=$(BUILD) bash bench/zmq.sh
+	@OB_BUILD=$(BUILD) bash bench/grpc.sh

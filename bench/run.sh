@@ -88,7 +88,7 @@ dec_field() {
 : > "$TMP/empty.ini"
 # shellcheck disable=SC2086 # OB_BENCH_OPTS is split on purpose
 "$BROKER" -c "$TMP/empty.ini" \
-    -o http.listen=127.0.0.1:0 \
+    -o http.listen=127.0.0.1:0 -o grpc.listen=127.0.0.1:0 \
     -o "store.path=$SHM" \
     -o "store.max_series=$MAX_SERIES" \
     -o "translator.plugin_dir=$B/plugins" \

@@ -36,7 +36,7 @@ trap 'exit 1' INT TERM
 
 if [ -z "${MAKELEVEL:-}" ]; then make -s BUILD="$B" all "$LOADGEN" || exit 1; fi
 : >"$TMP/empty.ini"
-${OB_SOAK_WRAP:-} "$B/otlp-broker" -c "$TMP/empty.ini" -o http.listen=127.0.0.1:0 -o "store.path=$SHM" \
+${OB_SOAK_WRAP:-} "$B/otlp-broker" -c "$TMP/empty.ini" -o http.listen=127.0.0.1:0 -o grpc.listen=127.0.0.1:0 -o "store.path=$SHM" \
     -o store.max_series=200000 -o store.series_ttl=2m -o "translator.plugin_dir=$B/plugins" \
     -o zmq.pull= -o zmq.reply= 2>"$TMP/broker.log" &
 PID=$!

@@ -60,7 +60,7 @@ TCK=$(getconf CLK_TCK)
 
 : >"$TMP/empty.ini"
 # shellcheck disable=SC2086 # OB_BENCH_OPTS is split on purpose
-"$BROKER" -c "$TMP/empty.ini" -o http.listen=127.0.0.1:0 -o "store.path=$SHM" \
+"$BROKER" -c "$TMP/empty.ini" -o http.listen=127.0.0.1:0 -o grpc.listen=127.0.0.1:0 -o "store.path=$SHM" \
     -o store.max_series=200000 -o "translator.plugin_dir=$B/plugins" \
     -o "zmq.pull=ipc://$TMP/pull,tcp://127.0.0.1:0" -o "zmq.reply=ipc://$TMP/reply,tcp://127.0.0.1:0" \
     ${OB_BENCH_OPTS:-} 2>"$TMP/broker.log" &

@@ -1,7 +1,7 @@
 /* main.c: otlp-broker's entry point.
  *
  * Start order: config -> log level -> translators -> store -> ingest ->
- * HTTP -> ZeroMQ -> ready.  Stop order is the reverse.  A reload (SIGHUP or
+ * HTTP -> ZeroMQ -> gRPC -> ready.  Stop order is the reverse.  A reload (SIGHUP or
  * POST /-/reload) swaps the translators; keys that need a restart are named
  * in its answer and kept as they were.  Every signal is blocked in every
  * thread; the main thread takes them with sigtimedwait(), and between
@@ -24,6 +24,7 @@
 
 #include "ob_config.h"
 #include "ob_error.h"
+#include "ob_grpc.h"
 #include "ob_http.h"
 #include "ob_ingest.h"
 #include "ob_log.h"
@@ -54,7 +55,8 @@ static void usage(FILE *f)
     fprintf(f,
             "Usage: otlp-broker [-c FILE] [-o section.key=value]... [--check-config]\n"
             "\n"
-            "Receives OpenTelemetry metrics (OTLP/HTTP) and serves them to Prometheus.\n"
+            "Receives OpenTelemetry metrics (OTLP/HTTP, OTLP/gRPC, ZeroMQ) and serves them to\n"
+            "Prometheus.\n"
             "\n"
             "  -c, --config FILE     INI configuration (every key has a default)\n"
             "  -o section.key=value  override one key; repeatable; wins over the file\n"
@@ -66,7 +68,8 @@ static void usage(FILE *f)
             "\n"
             "Endpoints (default http://127.0.0.1:4318): POST /v1/metrics,\n"
             "POST /api/v1/otlp/v1/metrics, GET /metrics, GET /-/healthy, GET /-/ready;\n"
-            "ZeroMQ PULL tcp://127.0.0.1:4319 and ROUTER tcp://127.0.0.1:4320.\n"
+            "ZeroMQ PULL tcp://127.0.0.1:4319 and ROUTER tcp://127.0.0.1:4320;\n"
+            "OTLP/gRPC (h2c) 127.0.0.1:4317.\n"
             "Signals: SIGTERM/SIGINT stop; SIGHUP (or POST /-/reload) re-reads the\n"
             "configuration and loads the translator plugin it names; other changed keys\n"
             "need a restart (the reload names them and keeps their running values).\n");
@@ -397,6 +400,7 @@ int main(int argc, char **argv)
     struct ob_ingest *ingest = NULL;
     struct ob_http *http = NULL;
     struct ob_zmq *zmq = NULL;
+    struct ob_grpc *grpc = NULL;
     _Atomic bool ready = false;
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         ob_translator_slot_init(&translators.fe[fe]);
@@ -469,6 +473,14 @@ int main(int argc, char **argv)
     }
     if (start_zmq(cfg, ingest, &zmq) != 0)
         goto out;
+    if (cfg->grpc_listen[0]) {
+        struct ob_grpc_deps gd = {.ingest = ingest, .cfg = cfg};
+        rc = ob_grpc_start(&gd, &grpc, err);
+        if (rc != 0) {
+            OB_LOG_ERROR("grpc", "%s", err);
+            goto out;
+        }
+    }
     atomic_store(&ready, true);
     ob_notify("READY=1\nSTATUS=serving\nMAINPID=%ld", (long)getpid());
     char names[256];
@@ -480,6 +492,7 @@ int main(int argc, char **argv)
 
 out:
     atomic_store(&ready, false);
+    ob_grpc_stop(grpc);
     ob_http_stop(http);
     ob_zmq_stop(zmq);
     ob_ingest_destroy(ingest);

@@ -137,6 +137,32 @@ static const struct option options[] = {
      "A sender not heard for this long is forgotten; numbers it skipped that never\n"
      "came are counted lost then."},
 
+    {"grpc", "listen", T_STRING, RESTART, "127.0.0.1:4317", F(grpc_listen), 0, 0,
+     "Address of the OTLP/gRPC frontend (h2c, HTTP/2 with prior knowledge):\n"
+     "host:port or [v6]:port; port 0 picks a free port.  Empty = no gRPC frontend."},
+    {"grpc", "threads", T_U32, RESTART, "0", F(grpc_threads), 0, 1024,
+     "Event-loop threads serving gRPC connections; 0 = one per CPU."},
+    {"grpc", "max_concurrent_streams", T_U32, RESTART, "100", F(grpc_max_streams), 1, 100000,
+     "Streams (calls) one connection may have open at once; more are refused\n"
+     "(RST_STREAM REFUSED_STREAM, which clients retry)."},
+    {"grpc", "stream_window", T_SIZE, RESTART, "1MiB", F(grpc_stream_window), 64 * OB_KIB,
+     2 * OB_GIB - 1,
+     "HTTP/2 receive window of each stream: what a client may send on one call\n"
+     "before the broker has read it."},
+    {"grpc", "connection_window", T_SIZE, RESTART, "16MiB", F(grpc_conn_window), 64 * OB_KIB,
+     2 * OB_GIB - 1,
+     "HTTP/2 receive window of each connection (all its streams together)."},
+    {"grpc", "connection_memory", T_SIZE, RESTART, "64MiB", F(grpc_conn_memory), 64 * OB_KIB,
+     64 * OB_GIB,
+     "Request bytes one connection may have buffered in calls not complete yet;\n"
+     "a call that would go over is answered RESOURCE_EXHAUSTED."},
+    {"grpc", "max_header_list", T_SIZE, RESTART, "16KiB", F(grpc_max_header_list), 1 * OB_KIB,
+     1 * OB_MIB,
+     "Largest header block of a call (SETTINGS_MAX_HEADER_LIST_SIZE); a larger\n"
+     "one resets the stream."},
+    {"grpc", "idle_timeout", T_DURATION, RESTART, "5m", F(grpc_idle_timeout_ms), 0, 86400000,
+     "A connection without calls for this long gets GOAWAY and is closed; 0 = never."},
+
 /* [translator_<frontend>]: one pair of rows per frontend (ob_frontend.h). */
 #define FRONTEND_TRANSLATOR(fe, section, title)                                                   \
     {section, "plugin", T_STRING, RELOAD, "", F(translator_fe[fe].plugin), 0, 0,                   \
@@ -146,6 +172,7 @@ static const struct option options[] = {
      "Its plugin directory (empty: [translator] plugin_dir)."}
     FRONTEND_TRANSLATOR(OB_FE_HTTP, "translator_http", "HTTP"),
     FRONTEND_TRANSLATOR(OB_FE_ZMQ, "translator_zmq", "ZeroMQ"),
+    FRONTEND_TRANSLATOR(OB_FE_GRPC, "translator_grpc", "gRPC"),
 
     {"exposition", "timestamps", T_BOOL, RESTART, "false", F(expose_timestamps), 0, 0,
      "Write each sample's timestamp (ms) in /metrics; without it Prometheus uses\n"

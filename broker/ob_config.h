@@ -66,7 +66,17 @@ struct ob_config {
     uint32_t zmq_max_senders;      /* senders whose sequence numbers are followed */
     int64_t zmq_sender_ttl_ms;     /* a sender not heard for this long is forgotten */
 
-    /* [translator_<frontend>]: [translator_http], [translator_zmq] */
+    /* [grpc] */
+    char *grpc_listen;             /* host:port, [v6]:port; empty = no gRPC frontend */
+    uint32_t grpc_threads;         /* event-loop threads; 0 = number of CPUs */
+    uint32_t grpc_max_streams;     /* SETTINGS_MAX_CONCURRENT_STREAMS */
+    uint64_t grpc_stream_window;   /* SETTINGS_INITIAL_WINDOW_SIZE */
+    uint64_t grpc_conn_window;     /* the connection's receive window */
+    uint64_t grpc_conn_memory;     /* request bodies buffered per connection */
+    uint64_t grpc_max_header_list; /* SETTINGS_MAX_HEADER_LIST_SIZE */
+    int64_t grpc_idle_timeout_ms;  /* a connection without streams is closed after it */
+
+    /* [translator_<frontend>]: [translator_http], [translator_zmq], [translator_grpc] */
     struct ob_listener_translator translator_fe[OB_FE__COUNT];
 
     /* [exposition] */

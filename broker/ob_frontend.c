@@ -1,7 +1,7 @@
 /* ob_frontend.c: the names of the shared words (ob_frontend.h). */
 #include "ob_frontend.h"
 
-static const char *const frontend_names[OB_FE__COUNT] = {"http", "zmq"};
+static const char *const frontend_names[OB_FE__COUNT] = {"http", "zmq", "grpc"};
 static const char *const outcome_names[OB_OUT__COUNT] = {
     "ok", "partial", "malformed", "too_large", "unsupported", "overloaded",
 };

@@ -8,7 +8,7 @@
 #ifndef OB_FRONTEND_H
 #define OB_FRONTEND_H
 
-enum ob_frontend { OB_FE_HTTP = 0, OB_FE_ZMQ = 1, OB_FE__COUNT };
+enum ob_frontend { OB_FE_HTTP = 0, OB_FE_ZMQ = 1, OB_FE_GRPC = 2, OB_FE__COUNT };
 
 /* How a request ended (label "outcome").  Each frontend maps these to its
  * transport's answers (HTTP status codes, ZeroMQ error frames) in one table. */

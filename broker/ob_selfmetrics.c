@@ -43,6 +43,11 @@ static struct zmq_endpoint zmq_endpoints[OB_SM_MAX_ENDPOINTS];
 static _Atomic uint64_t zmq_senders[2], zmq_evicted[2];
 static const char *const zmq_kind_names[2] = {"pull", "reply"};
 
+/* gRPC: HTTP/2 events and connections (written once enabled). */
+static _Atomic bool grpc_enabled;
+static _Atomic uint64_t grpc_events[OB_SM_GRPC__COUNT], grpc_bytes;
+static _Atomic int64_t grpc_conns;
+
 static _Atomic uint64_t name_hits[OB_NAME_CACHE__COUNT], name_misses[OB_NAME_CACHE__COUNT],
     name_evicted[OB_NAME_CACHE__COUNT], name_resets;
 static const char *const name_cache_names[OB_NAME_CACHE__COUNT] = {"families", "labels",
@@ -189,8 +194,34 @@ void ob_sm_zmq_senders(int kind, uint64_t followed, uint64_t evicted)
         add(&zmq_evicted[kind], evicted);
 }
 
+void ob_sm_grpc_enable(void)
+{
+    atomic_store(&grpc_enabled, true);
+}
+
+void ob_sm_grpc_event(enum ob_sm_grpc e)
+{
+    if ((unsigned)e < OB_SM_GRPC__COUNT)
+        add(&grpc_events[e], 1);
+}
+
+void ob_sm_grpc_bytes(uint64_t received)
+{
+    add(&grpc_bytes, received);
+}
+
+void ob_sm_grpc_connections(int delta)
+{
+    atomic_fetch_add_explicit(&grpc_conns, delta, memory_order_relaxed);
+}
+
 void ob_sm_reset(void)
 {
+    atomic_store(&grpc_enabled, false);
+    for (int e = 0; e < OB_SM_GRPC__COUNT; e++)
+        atomic_store(&grpc_events[e], 0);
+    atomic_store(&grpc_bytes, 0);
+    atomic_store(&grpc_conns, 0);
     pthread_mutex_lock(&plugin_lock);
     for (int i = 0; i < OB_SM_MAX_ENDPOINTS; i++) {
         free(zmq_endpoints[i].name);
@@ -271,8 +302,35 @@ static void store_families(const struct ob_store_stats *st, struct ob_buf *out)
                "Bytes of the store heap exemplars may take (store.exemplar_memory).",
                st->exemplar_budget);
     metric_u64(out, "otlp_broker_store_repairs_total", "counter",
-               "Lock stripes repaired after a writer died holding them, since the store was attached.",
+               "Lock stripes repaired after a writer died holding them, since the store was "
+               "attached.",
                st->repairs);
+}
+
+static void grpc_families(struct ob_buf *out)
+{
+    if (!atomic_load(&grpc_enabled))
+        return;
+    family(out, "otlp_broker_grpc_connections", "gauge", "Open gRPC (HTTP/2) connections.");
+    ob_buf_printf(out, "otlp_broker_grpc_connections %" PRId64 "\n",
+                  atomic_load_explicit(&grpc_conns, memory_order_relaxed));
+    family(out, "otlp_broker_grpc_received_bytes_total", "counter",
+           "Bytes read from gRPC connections (HTTP/2 frames, all of them).");
+    sample_u64(out, "otlp_broker_grpc_received_bytes_total", get(&grpc_bytes));
+    family(out, "otlp_broker_grpc_streams_reset_total", "counter",
+           "gRPC streams the broker reset, by reason: refused (over "
+           "grpc.max_concurrent_streams, clients retry them) or error.");
+    ob_buf_printf(out, "otlp_broker_grpc_streams_reset_total{reason=\"refused\"} %" PRIu64 "\n",
+                  get(&grpc_events[OB_SM_GRPC_REFUSED]));
+    ob_buf_printf(out, "otlp_broker_grpc_streams_reset_total{reason=\"error\"} %" PRIu64 "\n",
+                  get(&grpc_events[OB_SM_GRPC_RESET]));
+    family(out, "otlp_broker_grpc_connections_closed_total", "counter",
+           "gRPC connections the broker ended, by reason: protocol_error (GOAWAY) or idle.");
+    ob_buf_printf(out,
+                  "otlp_broker_grpc_connections_closed_total{reason=\"protocol_error\"} %" PRIu64
+                  "\n", get(&grpc_events[OB_SM_GRPC_GOAWAY]));
+    ob_buf_printf(out, "otlp_broker_grpc_connections_closed_total{reason=\"idle\"} %" PRIu64 "\n",
+                  get(&grpc_events[OB_SM_GRPC_IDLE]));
 }
 
 /* One family per sequence counter, a sample per registered endpoint; the
@@ -406,6 +464,7 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
                   get(&reloads[0]));
 
     zmq_families(out);
+    grpc_families(out);
 
     pthread_mutex_lock(&plugin_lock);
     bool any = false;

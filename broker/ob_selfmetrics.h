@@ -48,6 +48,20 @@ void ob_sm_zmq_seq(int endpoint, uint64_t lost, uint64_t duplicate, uint64_t reo
 /* Senders followed, and forgotten to make room, per socket kind (0 pull, 1 reply). */
 void ob_sm_zmq_senders(int kind, uint64_t followed, uint64_t evicted);
 
+/* The gRPC frontend's HTTP/2 events (ob_grpc.c).  Its families are written
+ * once ob_sm_grpc_enable() was called (a broker without gRPC shows none). */
+enum ob_sm_grpc {
+    OB_SM_GRPC_REFUSED = 0, /* streams over max_concurrent_streams: RST_STREAM REFUSED_STREAM */
+    OB_SM_GRPC_RESET,       /* other streams reset (bad header block, flow control...) */
+    OB_SM_GRPC_GOAWAY,      /* connections ended for a protocol error (GOAWAY) */
+    OB_SM_GRPC_IDLE,        /* connections closed by grpc.idle_timeout */
+    OB_SM_GRPC__COUNT
+};
+void ob_sm_grpc_enable(void);
+void ob_sm_grpc_event(enum ob_sm_grpc e);
+void ob_sm_grpc_bytes(uint64_t received);
+void ob_sm_grpc_connections(int delta);
+
 /* Appends the self-metric families in Prometheus text 0.0.4 (s may be NULL:
  * no store families then).  An allocation failure shows as out->failed. */
 void ob_selfmetrics_write(struct ob_store *s, struct ob_buf *out);

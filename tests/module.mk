@@ -59,8 +59,8 @@ interop: $(BUILD)/otlp-broker $(PLUGIN_SOS)
 # Integration scripts also drive the clients (otlp-push, the Python module).
 integration: $(OTLP_PUSH) python
 
-# make tsan: the client library and the `client` and `zmq` suites (the
-# library's threads, the broker's ZeroMQ workers, on the real stack) built
+# make tsan: the client library and the `client`, `zmq` and `grpc` suites (the
+# library's threads, the broker's ZeroMQ workers and gRPC loops, on the real stack) built
 # with ThreadSanitizer into build/tsan.  libzmq itself is not instrumented:
 # tests/tsan.supp silences what happens inside it.
 TSAN_BUILD := build/tsan
@@ -73,7 +73,7 @@ endif
 tsan:
 	$(MAKE) BUILD=$(TSAN_BUILD) SAN=thread $(TSAN_BUILD)/tests/unit/check_runner \
 	  $(TSAN_BUILD)/plugins/underscore_escaping_with_suffixes.so
-	@for s in client zmq; do \
+	@for s in client zmq grpc; do \
 	  echo "== tsan: $$s"; \
 	  OB_BUILD=$(TSAN_BUILD) CK_RUN_SUITE=$$s CK_TIMEOUT_MULTIPLIER=4 \
 	  TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \

@@ -25,7 +25,7 @@ trap cleanup EXIT
 # start_broker [extra -o options...]: starts on 127.0.0.1:0, waits for ready.
 start_broker() {
     : >"$TMP/broker.log"
-    "$BROKER" -o http.listen=127.0.0.1:0 -o store.path="$STORE" \
+    "$BROKER" -o http.listen=127.0.0.1:0 -o grpc.listen=127.0.0.1:0 -o store.path="$STORE" \
         -o translator.plugin_dir="$OB_BUILD/plugins" -o store.max_series=20000 \
         -o zmq.pull="ipc://$TMP/pull" -o zmq.reply="ipc://$TMP/reply" \
         -o broker.log_level=info "$@" 2>>"$TMP/broker.log" &

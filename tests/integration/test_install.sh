@@ -30,6 +30,8 @@ cat >"$TMP/t.ini" <<INI
 log_format = logfmt
 [http]
 listen = 127.0.0.1:0
+[grpc]
+listen = 127.0.0.1:0
 [store]
 path = $STORE
 [zmq]

@@ -827,7 +827,8 @@ class BrokerProcess:
         log_path = os.path.join(self.tmp, "broker-%d.log" % self.starts)
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [BROKER, "-o", "http.listen=127.0.0.1:0", "-o", "store.path=" + self.store,
+                [BROKER, "-o", "http.listen=127.0.0.1:0", "-o", "grpc.listen=127.0.0.1:0",
+                 "-o", "store.path=" + self.store,
                  "-o", "translator.plugin_dir=" + PLUGINS, "-o", "store.max_series=20000",
                  "-o", "zmq.pull=" + self.pull, "-o", "zmq.reply=" + self.reply,
                  "-o", "broker.log_level=info"],

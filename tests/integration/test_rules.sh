@@ -29,7 +29,7 @@ stop_broker && ok "clean stop" || bad "clean stop"
 # A policy init() refuses: the broker does not start and says which key.
 : >"$TMP/bad.log"
 rc=0
-timeout 20 "$BROKER" -c "$DATA/rules-bad.ini" -o http.listen=127.0.0.1:0 -o store.path="$STORE" \
+timeout 20 "$BROKER" -c "$DATA/rules-bad.ini" -o http.listen=127.0.0.1:0 -o grpc.listen=127.0.0.1:0 -o store.path="$STORE" \
     -o translator.plugin_dir="$OB_BUILD/plugins" 2>"$TMP/bad.log" || rc=$?
 [ "$rc" -ne 0 ] && ok "bad policy refused (exit $rc)" || bad "broker started with a bad policy"
 grep -q "rule.2.match: bad regex '(unclosed'" "$TMP/bad.log" && ok "error names rule.2.match" \
@@ -37,7 +37,7 @@ grep -q "rule.2.match: bad regex '(unclosed'" "$TMP/bad.log" && ok "error names 
 
 # -o overrides reach the plugin too: an unknown key is refused by name.
 rc=0
-timeout 20 "$BROKER" -c "$DATA/rules-calculator.ini" -o translator.rule.5.mtch=x -o http.listen=127.0.0.1:0 \
+timeout 20 "$BROKER" -c "$DATA/rules-calculator.ini" -o translator.rule.5.mtch=x -o http.listen=127.0.0.1:0 -o grpc.listen=127.0.0.1:0 \
     -o store.path="$STORE" -o translator.plugin_dir="$OB_BUILD/plugins" 2>"$TMP/bad2.log" || rc=$?
 [ "$rc" -ne 0 ] && grep -q "rule.5.mtch: unknown rule field" "$TMP/bad2.log" \
     && ok "unknown rule field refused" || bad "rc $rc, log: $(cat "$TMP/bad2.log")"

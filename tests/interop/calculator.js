@@ -2,10 +2,12 @@
 // real OpenTelemetry JS SDK to otlp-broker.  Exits non-zero if the SDK
 // reports an export error.
 //
-//   node calculator.js proto|json [gzip]
+//   node calculator.js proto|json|grpc [gzip]
 //
 // Endpoint: OB_METRICS_URL (full URL, e.g. http://127.0.0.1:4318/api/v1/otlp/v1/metrics)
-// or, when unset, the SDK's own OTEL_EXPORTER_OTLP_ENDPOINT handling.  The
+// or, when unset, the SDK's own OTEL_EXPORTER_OTLP_ENDPOINT handling.  grpc is
+// OTLP/gRPC (@opentelemetry/exporter-metrics-otlp-grpc on @grpc/grpc-js);
+// OTEL_EXPORTER_OTLP_ENDPOINT=http://host:port makes it plaintext h2c.  The
 // SDK's own OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta makes it
 // export deltas.  OB_BETWEEN_EXPORTS=FILE: after the first export print
 // "first export done" and wait until FILE exists (the test restarts the
@@ -21,9 +23,16 @@ const { defaultResource, resourceFromAttributes } = require('@opentelemetry/reso
 
 const protocol = process.argv[2] || 'proto';
 const compression = process.argv[3] === 'gzip' ? 'gzip' : 'none';
-const { OTLPMetricExporter } = protocol === 'json'
-  ? require('@opentelemetry/exporter-metrics-otlp-http')
-  : require('@opentelemetry/exporter-metrics-otlp-proto');
+const exporters = {
+  json: '@opentelemetry/exporter-metrics-otlp-http',
+  proto: '@opentelemetry/exporter-metrics-otlp-proto',
+  grpc: '@opentelemetry/exporter-metrics-otlp-grpc',
+};
+if (!exporters[protocol]) {
+  console.error(`unknown protocol ${protocol}: proto, json or grpc`);
+  process.exit(2);
+}
+const { OTLPMetricExporter } = require(exporters[protocol]);
 
 const options = { compression };
 if (process.env.OB_METRICS_URL) options.url = process.env.OB_METRICS_URL;

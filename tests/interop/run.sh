@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Interop: the real OpenTelemetry JS SDK exports to the broker (proto and
 # JSON, plain and gzip, /v1/metrics via OTEL_EXPORTER_OTLP_ENDPOINT and the
-# Prometheus path); Debian's Prometheus scrapes the broker and answers
-# PromQL; promtool checks every exposition.
+# Prometheus path; OTLP/gRPC plain and gzip); Debian's Prometheus scrapes the
+# broker and answers PromQL; promtool checks every exposition.
 source "$(dirname "$0")/../integration/lib.sh"
 HERE=tests/interop
 NODE_DIR=$OB_BUILD/interop
@@ -247,5 +247,63 @@ exp_round() {
 sed "s/127.0.0.1:4318/127.0.0.1:$PORT/" "$HERE/prometheus.yml" >"$TMP/prometheus.yml" # this broker
 exp_round "exponential, native (protobuf)" 39.5 40.5 --enable-feature=native-histograms
 exp_round "exponential, classic (OpenMetrics)" 32 64
+stop_broker && ok "clean stop" || bad "clean stop"
+
+# OTLP/gRPC: the SDK's gRPC exporter (@grpc/grpc-js), plain and gzip, via
+# OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:<port> and
+# OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=grpc, each into a fresh broker and
+# store; the exposition (self-metrics aside) must equal the one the same app
+# gives over OTLP/HTTP (proto) to another fresh broker.  Prometheus scrapes
+# the gRPC-fed broker.
+expo_of() { scrape | grep -v '^otlp_broker_\|^# [A-Z]* otlp_broker_' >"$1"; }
+grpc_port() {
+    sed -n 's|.*listening on grpc://127\.0\.0\.1:\([0-9]*\).*|\1|p' "$TMP/broker.log" | tail -1
+}
+# fresh_run NAME ARGS ENDPOINT-KIND: a fresh broker, the app once, its exposition in $TMP/NAME.txt
+fresh_run() {
+    local name=$1 args=$2 kind=$3 endpoint
+    rm -f "/dev/shm$STORE"
+    start_broker
+    if [ "$kind" = grpc ]; then endpoint="http://127.0.0.1:$(grpc_port)"
+    else endpoint="http://127.0.0.1:$PORT"; fi
+    SDK_ARGS=$args sdk_export "$name" OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" \
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="$kind"
+    expo_of "$TMP/$name.txt"
+}
+fresh_run http-proto proto http/protobuf
+stop_broker || bad "clean stop (http-proto)"
+fresh_run grpc-gzip "grpc gzip" grpc
+check "grpc+gzip: 3 exports (2 flushes, shutdown) under frontend grpc" 3 \
+    "$(scrape | sed -n 's/^otlp_broker_requests_total{frontend="grpc",outcome="ok"} //p')"
+stop_broker || bad "clean stop (grpc-gzip)"
+fresh_run grpc-plain grpc grpc
+check "grpc: 3 exports under frontend grpc" 3 \
+    "$(scrape | sed -n 's/^otlp_broker_requests_total{frontend="grpc",outcome="ok"} //p')"
+for g in grpc-plain grpc-gzip; do
+    if cmp -s "$TMP/http-proto.txt" "$TMP/$g.txt"; then
+        ok "$g: exposition equals OTLP/HTTP's ($(wc -l <"$TMP/$g.txt") lines)"
+    else
+        bad "$g: exposition differs: $(diff "$TMP/http-proto.txt" "$TMP/$g.txt" | head -5)"
+    fi
+done
+sed "s/127.0.0.1:4318/127.0.0.1:$PORT/" "$HERE/prometheus.yml" >"$TMP/prometheus.yml"
+rm -rf "$TMP/prom-data"
+prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/prom-data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn >"$TMP/prom.log" 2>&1 &
+PROM_PID=$!
+got=
+for _ in $(seq 1 60); do
+    got=$(query 'calc_operation_total{job="calculator",operation="add"}')
+    [ -n "$got" ] && break
+    sleep 0.5
+done
+check "gRPC-fed: PromQL calc_operation_total{operation=\"add\"}" 3 "$got"
+check "gRPC-fed: PromQL _sum" 312 \
+    "$(query 'http_server_duration_milliseconds_sum{job="calculator",http_route="/add"}')"
+check "gRPC-fed: PromQL the grpc self-metric" 3 \
+    "$(query 'otlp_broker_requests_total{frontend="grpc",outcome="ok"}')"
+kill "$PROM_PID" 2>/dev/null || true
+wait "$PROM_PID" 2>/dev/null || true
+PROM_PID=
 stop_broker && ok "clean stop" || bad "clean stop"
 finish

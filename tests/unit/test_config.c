@@ -580,7 +580,7 @@ START_TEST(defaults_mark_restart_keys)
         prev = line;
     }
     ck_assert_uint_ge(keys, 30);
-    ck_assert_uint_eq(keys - marked, 6);
+    ck_assert_uint_eq(keys - marked, 8);
     free(text);
 }
 END_TEST
