@@ -127,7 +127,8 @@ struct conn {
     size_t out_off;        /* of out, written already */
     size_t pend_len;       /* out.len - out_off: bytes not written yet */
     bool out_armed;        /* EPOLLOUT registered */
-    bool closing;          /* GOAWAY submitted: close once it is out */
+    bool closing;          /* GOAWAY submitted: closed after the next write of it */
+    bool goaway_counted;   /* conn_fail() counted and logged it */
     int64_t last_active_ns;
 };
 
@@ -587,9 +588,11 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error_code, 
 static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 {
     struct conn *c = user;
-    /* GOAWAYs for errors, ours (conn_fail) or nghttp2's own (a frame that
-     * breaks the protocol makes mem_recv send one and go on). */
-    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR) {
+    /* GOAWAYs for errors nghttp2 sends on its own (a frame that breaks the
+     * protocol makes mem_recv send one and go on); conn_fail() counts ours. */
+    if (f->hd.type == NGHTTP2_GOAWAY && f->goaway.error_code != NGHTTP2_NO_ERROR &&
+        !c->goaway_counted) {
+        c->goaway_counted = true;
         ob_sm_grpc_event(OB_SM_GRPC_GOAWAY);
         ob_complain(&complain_conn, COMPONENT, "connection from %s: GOAWAY %s%s%.*s", c->peer,
                     nghttp2_http2_strerror(f->goaway.error_code),
@@ -699,19 +702,19 @@ static bool conn_flush(struct conn *c)
     return nghttp2_session_want_read(c->s) || nghttp2_session_want_write(c->s);
 }
 
-/* A frame nghttp2 could not take: GOAWAY with the error, then close. */
+/* A frame nghttp2 could not take: GOAWAY with the error, then close.  The
+ * GOAWAY goes out with what the socket takes at once; a peer that does not
+ * read (a flood) is not waited for. */
 static void conn_fail(struct conn *c, int rc)
 {
-    if (rc == NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
-        /* Not HTTP/2 (an HTTP/1.1 client?): nothing to say GOAWAY to. */
-        ob_sm_grpc_event(OB_SM_GRPC_GOAWAY);
-        ob_complain(&complain_conn, COMPONENT, "connection from %s: %s: closed", c->peer,
-                    nghttp2_strerror(rc));
-    } else {
+    ob_sm_grpc_event(OB_SM_GRPC_GOAWAY);
+    c->goaway_counted = true;
+    ob_complain(&complain_conn, COMPONENT, "connection from %s: %s: closed", c->peer,
+                nghttp2_strerror(rc));
+    if (rc != NGHTTP2_ERR_BAD_CLIENT_MAGIC) /* else not HTTP/2: nothing to say GOAWAY to */
         nghttp2_session_terminate_session(c->s, rc == NGHTTP2_ERR_FLOODED
                                                     ? NGHTTP2_ENHANCE_YOUR_CALM
                                                     : NGHTTP2_PROTOCOL_ERROR);
-    }
     c->closing = true;
 }
 
@@ -759,13 +762,13 @@ static void conn_read(struct conn *c)
             return;
         }
     }
-    if (!conn_flush(c) || (c->closing && !c->pend_len && !nghttp2_session_want_write(c->s)))
+    if (!conn_flush(c) || c->closing)
         conn_close(c);
 }
 
 static void conn_writable(struct conn *c)
 {
-    if (!conn_flush(c) || (c->closing && !c->pend_len))
+    if (!conn_flush(c) || c->closing)
         conn_close(c);
 }
 
@@ -895,7 +898,7 @@ static int64_t sweep(struct loop *l, int64_t now)
         } else if (idle && !c->n_streams && c->last_active_ns + idle < next) {
             next = c->last_active_ns + idle;
         }
-        if (touched && (!conn_flush(c) || (c->closing && !c->pend_len)))
+        if (touched && (!conn_flush(c) || c->closing))
             conn_close(c);
     }
     return next;

@@ -2,8 +2,9 @@
  * nghttp2's client API: framing (a message over many DATA frames, several
  * messages, zero-length, truncated), the status of each outcome, gzip, an
  * unknown encoding, the compressed flag without one, deadlines, unknown
- * methods, over-size messages and gzip bombs, a flood of streams, and the
- * self-metrics they leave.  The ingest is real (ingest_fixture.h). */
+ * methods, over-size messages and gzip bombs, a flood of streams, PINGs,
+ * clients that stop sending or reading, and the self-metrics they leave.
+ * The ingest is real (ingest_fixture.h). */
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nghttp2/nghttp2.h>
@@ -82,6 +85,7 @@ struct client {
     size_t closed;
     bool goaway;
     uint32_t goaway_error;
+    int ping_acks;
 };
 
 static struct call *call_of(struct client *cl, int32_t id)
@@ -153,6 +157,8 @@ static int cl_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *u)
 {
     OB_UNUSED(s);
     struct client *cl = u;
+    if (f->hd.type == NGHTTP2_PING && (f->hd.flags & NGHTTP2_FLAG_ACK))
+        cl->ping_acks++;
     if (f->hd.type == NGHTTP2_GOAWAY) {
         cl->goaway = true;
         cl->goaway_error = f->goaway.error_code;
@@ -182,11 +188,18 @@ static ssize_t cl_read_body(nghttp2_session *s, int32_t id, uint8_t *buf, size_t
     return (ssize_t)n;
 }
 
+/* SO_RCVBUF of the next cl_open() (0: the default): a small one makes a
+ * client that does not read fill the server's socket soon. */
+static int next_rcvbuf;
+
 static void cl_open(struct client *cl, uint32_t assume_max_streams)
 {
     *cl = (struct client){0};
     cl->fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(cl->fd, 0);
+    if (next_rcvbuf)
+        setsockopt(cl->fd, SOL_SOCKET, SO_RCVBUF, &next_rcvbuf, sizeof next_rcvbuf);
+    next_rcvbuf = 0;
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(ob_grpc_port(srv)),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(cl->fd, (struct sockaddr *)&sa, sizeof sa), 0);
@@ -672,6 +685,84 @@ START_TEST(broken_http2)
 }
 END_TEST
 
+/* selfmetrics_have() without the dump when it is not there (yet). */
+static bool selfmetrics_quiet(const char *line)
+{
+    struct ob_buf b;
+    ob_buf_init(&b);
+    ob_selfmetrics_render(NULL, &b);
+    ob_buf_putc(&b, '\0');
+    bool found = strstr(b.data, line) != NULL;
+    ob_buf_fini(&b);
+    return found;
+}
+
+START_TEST(ping_answered)
+{
+    /* Keepalive PINGs (gRPC clients send them) are answered by nghttp2. */
+    struct client cl;
+    cl_open(&cl, 0);
+    uint8_t opaque[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    ck_assert_int_eq(nghttp2_submit_ping(cl.s, NGHTTP2_FLAG_NONE, opaque), 0);
+    cl_run(&cl, 1, 500); /* no calls: runs until the timeout */
+    ck_assert_int_eq(cl.ping_acks, 1);
+    cl_free(&cl);
+}
+END_TEST
+
+START_TEST(slow_clients_do_not_stall_others)
+{
+    /* One client sends half a call and stops; another sends calls and never
+     * reads the answers.  Fresh connections are served all the while. */
+    struct ob_buf m, b;
+    ob_buf_init(&m);
+    ob_buf_init(&b);
+    calculator(&m, 1);
+    frame(&b, 0, m.data, m.len);
+    struct client slow, deaf;
+    cl_open(&slow, 0);
+    cl_call(&slow, NULL, b.data, b.len / 2, 0, false);
+    cl_run(&slow, 1, 100);
+    next_rcvbuf = 4096;
+    cl_open(&deaf, 0);
+    for (int i = 0; i < 20; i++)
+        cl_call(&deaf, NULL, "\0\0\0\0\0", 5, 0, true);
+    ck_assert_int_eq(nghttp2_session_send(deaf.s), 0); /* and never reads */
+    /* 500,000 PINGs (8.5 MB) whose ACKs it does not read either: past what
+     * the sockets buffer, the server's queue reaches nghttp2's flood limit
+     * and it ends that connection instead of buffering without end. */
+    static uint8_t pings[1000 * 17];
+    for (int i = 0; i < 1000; i++)
+        memcpy(pings + 17 * i, (uint8_t[9]){0, 0, 8, NGHTTP2_PING}, 9);
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(deaf.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    for (int i = 0; i < 500; i++)
+        if (send(deaf.fd, pings, sizeof pings, MSG_NOSIGNAL) != sizeof pings)
+            break;
+    for (unsigned r = 2; r < 6; r++) {
+        struct ob_buf mr;
+        ob_buf_init(&mr);
+        calculator(&mr, r);
+        struct client cl;
+        int64_t t0 = ob_mono_ns();
+        assert_ok_empty_response(status_of(&cl, NULL, 0, &mr));
+        ck_assert_int_lt((ob_mono_ns() - t0) / 1000000, 1000);
+        cl_free(&cl);
+        ob_buf_fini(&mr);
+    }
+    /* The flood ended that connection, counted; the slow one is still open. */
+    const char *closed =
+        "otlp_broker_grpc_connections_closed_total{reason=\"protocol_error\"} 1\n";
+    for (int i = 0; i < 100 && !selfmetrics_quiet(closed); i++)
+        nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
+    ck_assert(selfmetrics_have(closed));
+    cl_free(&slow);
+    cl_free(&deaf);
+    ob_buf_fini(&m);
+    ob_buf_fini(&b);
+}
+END_TEST
+
 /* ---- servers set up differently ------------------------------------------- */
 
 START_TEST(not_ready_is_unavailable)
@@ -778,6 +869,8 @@ Suite *grpc_suite(void)
     tcase_add_test(tc, concurrent_streams_one_connection);
     tcase_add_test(tc, stream_flood_refused);
     tcase_add_test(tc, broken_http2);
+    tcase_add_test(tc, ping_answered);
+    tcase_add_test(tc, slow_clients_do_not_stall_others);
     tcase_add_test(tc, not_ready_is_unavailable);
     tcase_add_test(tc, store_full_and_partial);
     tcase_add_test(tc, connection_memory_bounded);
