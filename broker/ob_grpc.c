@@ -48,6 +48,7 @@
 #include "ob_buf.h"
 #include "ob_config.h"
 #include "ob_error.h"
+#include "ob_listen.h"
 #include "ob_log.h"
 #include "ob_request.h"
 #include "ob_selfmetrics.h"
@@ -941,76 +942,6 @@ static void *loop_main(void *arg)
 
 /* ---- start and stop --------------------------------------------------------- */
 
-/* "host:port", "[v6]:port" or ":port" (all IPv4 interfaces). */
-static int split_listen(const char *s, char *host, size_t host_cap, char *port, size_t port_cap)
-{
-    const char *h = s, *hend, *p;
-    if (*s == '[') {
-        h = s + 1;
-        hend = strchr(h, ']');
-        if (!hend || hend[1] != ':')
-            return -EINVAL;
-        p = hend + 2;
-    } else {
-        hend = strrchr(s, ':');
-        if (!hend || memchr(s, ':', (size_t)(hend - s)))
-            return -EINVAL;
-        p = hend + 1;
-    }
-    size_t hl = (size_t)(hend - h), pl = strlen(p);
-    if (hl >= host_cap || pl == 0 || pl >= port_cap || strspn(p, "0123456789") != pl ||
-        strtoul(p, NULL, 10) > 65535 || (hl == 0 && *s == '['))
-        return -EINVAL;
-    snprintf(host, host_cap, "%.*s", (int)hl, hl ? h : "0.0.0.0");
-    memcpy(port, p, pl + 1);
-    return 0;
-}
-
-static int open_listener(struct ob_grpc *g, const char *listen_s, char *addr, size_t addr_cap,
-                         char err[OB_ERR_LEN])
-{
-    char host[256], port[8];
-    if (split_listen(listen_s, host, sizeof host, port, sizeof port) != 0) {
-        snprintf(err, OB_ERR_LEN,
-                 "grpc.listen: cannot parse '%s': expected host:port or [v6]:port", listen_s);
-        return OB_E_CONFIG;
-    }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    int grc = getaddrinfo(host, port, &hints, &ai);
-    if (grc != 0) {
-        snprintf(err, OB_ERR_LEN, "grpc.listen: cannot resolve '%.128s': %s", host,
-                 gai_strerror(grc));
-        return OB_E_CONFIG;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1, rc = 0;
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        (ai->ai_family == AF_INET6 &&
-         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0 ||
-        getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-        rc = -errno;
-        snprintf(err, OB_ERR_LEN, "grpc.listen %s: cannot listen: %s", listen_s, strerror(-rc));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(ai);
-        return rc;
-    }
-    freeaddrinfo(ai);
-    char num[INET6_ADDRSTRLEN] = "?";
-    getnameinfo((struct sockaddr *)&ss, sl, num, sizeof num, NULL, 0, NI_NUMERICHOST);
-    g->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                             : ((struct sockaddr_in *)&ss)->sin_port);
-    snprintf(addr, addr_cap, ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", num,
-             (unsigned)g->port);
-    g->listen_fd = fd;
-    return 0;
-}
-
 static int setup_nghttp2(struct ob_grpc *g)
 {
     const struct ob_config *cfg = g->deps.cfg;
@@ -1096,7 +1027,8 @@ int ob_grpc_start(const struct ob_grpc_deps *deps, struct ob_grpc **out, char er
     char addr[INET6_ADDRSTRLEN + 16];
     int rc = setup_nghttp2(g);
     if (rc == 0)
-        rc = open_listener(g, cfg->grpc_listen, addr, sizeof addr, err);
+        rc = ob_listen_tcp("grpc.listen", cfg->grpc_listen, true, &g->listen_fd, &g->port, addr,
+                           sizeof addr, err);
     if (rc == 0 && !(g->loops = calloc(threads, sizeof *g->loops)))
         rc = -ENOMEM;
     for (unsigned i = 0; rc == 0 && i < threads; i++) {
