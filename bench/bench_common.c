@@ -90,6 +90,22 @@ void bench_patch_ts(struct ob_buf *body, const struct bench_tmpl *tp, int64_t ts
         memcpy(body->data + tp->start_off[i], le, 8);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+void bench_percentiles(uint32_t *lat, size_t n, uint32_t *p50, uint32_t *p99)
+{
+    *p50 = *p99 = 0;
+    if (!lat || !n)
+        return;
+    qsort(lat, n, sizeof *lat, cmp_u32);
+    *p50 = lat[n / 2];
+    *p99 = lat[(size_t)((double)(n - 1) * 0.99)];
+}
+
 double bench_now_s(void)
 {
     struct timespec ts;

@@ -38,6 +38,8 @@ int64_t bench_batch_ts(const struct bench_templates *t, uint64_t g);
 void bench_patch_ts(struct ob_buf *body, const struct bench_tmpl *tp, int64_t ts_ns);
 
 double bench_now_s(void);
+/* The median and 99th percentile of n latencies (sorted in place); 0 for n 0. */
+void bench_percentiles(uint32_t *lat, size_t n, uint32_t *p50, uint32_t *p99);
 /* writev()s all of v[0..n) (advancing v in place); 0 or -EIO. */
 struct iovec;
 int bench_write_all(int fd, struct iovec *v, int n);

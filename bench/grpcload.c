@@ -396,12 +396,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -452,17 +446,13 @@ int main(int argc, char **argv)
         if (ws[i].last_ts_ns > last_ts)
             last_ts = ws[i].last_ts_ns;
     }
-    uint32_t *lat = malloc((n_lat ? n_lat : 1) * sizeof *lat), p50 = 0, p99 = 0;
+    uint32_t *lat = malloc((n_lat ? n_lat : 1) * sizeof *lat), p50, p99;
     size_t k = 0;
     for (unsigned i = 0; lat && i < o.conns; i++) {
         memcpy(lat + k, ws[i].lat_us, ws[i].n_lat * sizeof *lat);
         k += ws[i].n_lat;
     }
-    if (lat && n_lat) {
-        qsort(lat, n_lat, sizeof *lat, cmp_u32);
-        p50 = lat[n_lat / 2];
-        p99 = lat[(size_t)((double)(n_lat - 1) * 0.99)];
-    }
+    bench_percentiles(lat, n_lat, &p50, &p99);
     free(lat);
     uint64_t accepted = pts >= rej ? pts - rej : 0;
     printf("RESULT mode=%s conns=%u streams=%u requests=%llu secs=%.3f req_per_s=%.0f "

@@ -453,12 +453,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     struct opts o;
@@ -534,12 +528,8 @@ int main(int argc, char **argv)
         memcpy(lat + k, ws[i].lat_us, ws[i].n_lat * sizeof *lat);
         k += ws[i].n_lat;
     }
-    uint32_t p50 = 0, p99 = 0;
-    if (lat && n_lat) {
-        qsort(lat, n_lat, sizeof *lat, cmp_u32);
-        p50 = lat[n_lat / 2];
-        p99 = lat[(size_t)((double)(n_lat - 1) * 0.99)];
-    }
+    uint32_t p50, p99;
+    bench_percentiles(lat, n_lat, &p50, &p99);
     free(lat);
     uint64_t accepted = pts >= rej ? pts - rej : 0;
     printf("RESULT mode=%s conns=%u requests=%llu secs=%.3f req_per_s=%.0f points_per_s=%.0f "
