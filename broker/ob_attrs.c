@@ -12,31 +12,6 @@
 
 #define MAX_VALUE_DEPTH 16 /* nesting of array/kvlist attribute values */
 
-static void json_string(struct ob_buf *b, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    ob_buf_putc(b, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            ob_buf_putc(b, '\\');
-            ob_buf_putc(b, (char)c);
-        } else if (c == '\n') {
-            ob_buf_puts(b, "\\n");
-        } else if (c == '\r') {
-            ob_buf_puts(b, "\\r");
-        } else if (c == '\t') {
-            ob_buf_puts(b, "\\t");
-        } else if (c < 0x20) {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            ob_buf_append(b, u, sizeof u);
-        } else {
-            ob_buf_putc(b, (char)c);
-        }
-    }
-    ob_buf_putc(b, '"');
-}
-
 static void base64(struct ob_buf *b, const uint8_t *p, size_t len)
 {
     static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -71,7 +46,7 @@ static bool value_json(struct ob_buf *b, const any_value *v, int depth)
     char num[64];
     switch (v->value_case) {
     case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        json_string(b, v->string_value, strlen(v->string_value));
+        ob_buf_json_string(b, v->string_value, strlen(v->string_value));
         return true;
     case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
         ob_buf_puts(b, v->bool_value ? "true" : "false");
@@ -111,7 +86,7 @@ static bool value_json(struct ob_buf *b, const any_value *v, int depth)
             const char *k = kl->values[i]->key ? kl->values[i]->key : "";
             if (i)
                 ob_buf_putc(b, ',');
-            json_string(b, k, strlen(k));
+            ob_buf_json_string(b, k, strlen(k));
             ob_buf_putc(b, ':');
             if (!value_json(b, kl->values[i]->value, depth + 1))
                 return false;

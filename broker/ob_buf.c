@@ -86,3 +86,28 @@ bool ob_buf_printf(struct ob_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
     return true;
 }
+
+void ob_buf_json_string(struct ob_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    ob_buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            ob_buf_putc(b, '\\');
+            ob_buf_putc(b, (char)c);
+        } else if (c == '\n') {
+            ob_buf_puts(b, "\\n");
+        } else if (c == '\r') {
+            ob_buf_puts(b, "\\r");
+        } else if (c == '\t') {
+            ob_buf_puts(b, "\\t");
+        } else if (c < 0x20) {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            ob_buf_append(b, u, sizeof u);
+        } else {
+            ob_buf_putc(b, (char)c);
+        }
+    }
+    ob_buf_putc(b, '"');
+}

@@ -26,6 +26,8 @@ bool ob_buf_reserve(struct ob_buf *b, size_t extra);
 bool ob_buf_reserve_max(struct ob_buf *b, size_t extra, size_t max);
 bool ob_buf_append(struct ob_buf *b, const void *p, size_t n);
 bool ob_buf_printf(struct ob_buf *b, const char *fmt, ...) OB_PRINTF(2, 3);
+/* Appends s as a JSON string: quoted, with \" \\ \n \r \t and \u00XX escapes. */
+void ob_buf_json_string(struct ob_buf *b, const char *s, size_t len);
 
 static inline bool ob_buf_puts(struct ob_buf *b, const char *s)
 {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct name_entry {
 
 static struct part {
     pthread_mutex_t lock;
+    _Atomic uint32_t used; /* entries in use (read without the lock to size a copy) */
     struct name_entry e[PART_SLOTS];
 } parts[PARTS] = {
 #define P {.lock = PTHREAD_MUTEX_INITIALIZER}
@@ -80,6 +82,8 @@ void ob_status_seen(const struct ob_status_metric *m, int64_t now_ms)
     }
     if (!e) { /* new (or the probed one sent least recently makes room) */
         e = oldest;
+        if (!e->hash)
+            atomic_fetch_add_explicit(&p->used, 1, memory_order_relaxed);
         *e = (struct name_entry){.hash = h, .fe = m->fe, .type = m->type,
                                  .temporality = m->temporality, .reason = -1};
         copy_text(e->name, sizeof e->name, m->name, m->name_len);
@@ -116,6 +120,7 @@ void ob_status_reset(void)
     for (uint32_t i = 0; i < PARTS; i++) {
         pthread_mutex_lock(&parts[i].lock);
         memset(parts[i].e, 0, sizeof parts[i].e);
+        atomic_store_explicit(&parts[i].used, 0, memory_order_relaxed);
         pthread_mutex_unlock(&parts[i].lock);
     }
     pthread_mutex_lock(&rej_lock);
@@ -137,13 +142,16 @@ static int by_listener_family(const void *a, const void *b)
 /* A sorted copy of the name map (malloc); *n entries.  NULL without memory. */
 static struct name_entry *names_copy(size_t *n)
 {
-    struct name_entry *all = malloc(sizeof *all * OB_STATUS_NAMES);
+    size_t cap = 16;
+    for (uint32_t i = 0; i < PARTS; i++) /* sized for what is there, give or take */
+        cap += atomic_load_explicit(&parts[i].used, memory_order_relaxed);
+    struct name_entry *all = malloc(sizeof *all * cap);
     if (!all)
         return NULL;
     *n = 0;
     for (uint32_t i = 0; i < PARTS; i++) {
         pthread_mutex_lock(&parts[i].lock);
-        for (uint32_t k = 0; k < PART_SLOTS; k++)
+        for (uint32_t k = 0; k < PART_SLOTS && *n < cap; k++)
             if (parts[i].e[k].hash)
                 all[(*n)++] = parts[i].e[k];
         pthread_mutex_unlock(&parts[i].lock);
@@ -349,19 +357,7 @@ int ob_status_html(struct ob_store *s, const struct ob_status_listeners *l, int6
 
 static void json_str(struct ob_buf *out, const char *s)
 {
-    ob_buf_putc(out, '"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            ob_buf_putc(out, '\\');
-            ob_buf_putc(out, (char)c);
-        } else if (c < 0x20) {
-            ob_buf_printf(out, "\\u%04x", c);
-        } else {
-            ob_buf_putc(out, (char)c);
-        }
-    }
-    ob_buf_putc(out, '"');
+    ob_buf_json_string(out, s, strlen(s));
 }
 
 static void json_time(struct ob_buf *out, int64_t ms)
