@@ -679,14 +679,6 @@ static void ingest_histogram_points(struct request *r, histogram_point **pts, si
     }
 }
 
-/* Room for bucket counts an exponential histogram series gets: what the
- * point needs rounded up to 16, so that a histogram that grows a bucket at
- * a time moves to a bigger data block only every 16 buckets. */
-static uint32_t exp_room(uint32_t need)
-{
-    return need <= 16 ? 16 : (need + 15) / 16 * 16;
-}
-
 /* One side's counts into v (as doubles), lowered by `by` scale steps;
  * returns how many, *offset the index of the first. */
 static uint32_t exp_side(const exphist_buckets *b, unsigned by, double *v, int32_t *offset)
@@ -720,8 +712,8 @@ static void ingest_exphist_points(struct request *r, exphist_point **pts, size_t
             continue;
         }
         /* Room for the counts as they come, lowered in place. */
-        if (!grow((void **)&w->values, &w->values_cap,
-                  ob_sample_width(OB_SHAPE_EXPHIST, exp_room((uint32_t)(np + nn))), sizeof(double))) {
+        uint32_t most = ob_sample_width(OB_SHAPE_EXPHIST, ob_exphist_room((uint32_t)(np + nn)));
+        if (!grow((void **)&w->values, &w->values_cap, most, sizeof(double))) {
             reject(r, OB_REASON_LIMIT, 1, "metric %s: out of memory", r->metric_name);
             continue;
         }
@@ -729,7 +721,7 @@ static void ingest_exphist_points(struct request *r, exphist_point **pts, size_t
         int32_t pos_off, neg_off;
         uint32_t pos_n = exp_side(p->positive, by, v + OB_SAMPLE_EXP_BUCKET0, &pos_off);
         uint32_t neg_n = exp_side(p->negative, by, v + OB_SAMPLE_EXP_BUCKET0 + pos_n, &neg_off);
-        uint32_t room = exp_room(pos_n + neg_n);
+        uint32_t room = ob_exphist_room(pos_n + neg_n);
         uint32_t width = ob_sample_width(OB_SHAPE_EXPHIST, room);
         if (stale(p->flags)) {
             fill_stale(v, width);

@@ -382,13 +382,6 @@ static bool shape_takes(const struct ob_store_shape *have, const struct ob_shape
     return shape_matches(have, want);
 }
 
-/* The room an exponential histogram series gets for `need` counts (as
- * ingest rounds it: a multiple of 16). */
-static uint32_t exp_room(uint32_t need)
-{
-    return need <= 16 ? 16 : (need + 15) / 16 * 16;
-}
-
 /* New data block with the shape and an empty ring; 0 when the heap is full.
  * delta: its samples will be running totals (ob_store_accumulate). */
 static uint64_t data_create(struct ob_store *s, const struct ob_shape *want, bool delta)
@@ -2142,7 +2135,8 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
         if (rc == NEED_ROOM) {
             /* The running total of an exponential histogram grew past its
              * room: more room, then the same point again. */
-            struct ob_shape room = {OB_SHAPE_EXPHIST, exp_room(dl->need), NULL, shape->has_sum};
+            struct ob_shape room = {OB_SHAPE_EXPHIST, ob_exphist_room(dl->need), NULL,
+                                    shape->has_sum};
             rc = room.n > OB_STORE_MAX_POINTS ? OB_E_STORE_FULL : exp_resize(s, sl, &room, now_ms);
             if (rc == 0)
                 rc = write_sample(s, sl, ref, ts_ms, values, dl, now_ms, flags);

@@ -165,6 +165,15 @@ static inline uint32_t ob_sample_width(uint32_t kind, uint32_t n)
     }
 }
 
+/* The room for counts an exponential histogram series gets for `need`
+ * counts: a multiple of 16, so that one that grows a bucket at a time moves
+ * to a bigger data block every 16 buckets only.  Ingest asks for it, and the
+ * store when a running total outgrows its series. */
+static inline uint32_t ob_exphist_room(uint32_t need)
+{
+    return need <= 16 ? 16 : (need + 15) / 16 * 16;
+}
+
 /* Bounds or quantiles a shape stores (an exponential histogram's n is room). */
 static inline uint32_t ob_shape_points(uint32_t kind, uint32_t n)
 {

@@ -104,6 +104,31 @@ static kv_t **make_kvs(const struct attr *a, size_t n, kv_t *kv, any_t *av)
     return p;
 }
 
+/* One request of one resource (NULL: none), one scope and metric m, packed into out. */
+static void pack_request(struct ob_buf *out, Opentelemetry__Proto__Resource__V1__Resource *res,
+                         Opentelemetry__Proto__Metrics__V1__Metric *m)
+{
+    Opentelemetry__Proto__Metrics__V1__Metric *ms[] = {m};
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics sm =
+        OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
+    sm.n_metrics = 1;
+    sm.metrics = ms;
+    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sms[] = {&sm};
+    Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm =
+        OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
+    rm.resource = res;
+    rm.n_scope_metrics = 1;
+    rm.scope_metrics = sms;
+    Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rms[] = {&rm};
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req =
+        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
+    req.n_resource_metrics = 1;
+    req.resource_metrics = rms;
+    out->len = 0;
+    ck_assert(ob_buf_reserve(out, protobuf_c_message_get_packed_size(&req.base)));
+    out->len = protobuf_c_message_pack(&req.base, (uint8_t *)out->data);
+}
+
 static void build(struct ob_buf *out, const struct gauge_spec *g)
 {
     kv_t rkv[16], pkv[16];
@@ -147,27 +172,7 @@ static void build(struct ob_buf *out, const struct gauge_spec *g)
         m.data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
         m.gauge = &gauge;
     }
-    Opentelemetry__Proto__Metrics__V1__Metric *ms[] = {&m};
-    Opentelemetry__Proto__Metrics__V1__ScopeMetrics sm =
-        OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
-    sm.n_metrics = 1;
-    sm.metrics = ms;
-    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sms[] = {&sm};
-    Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm =
-        OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
-    rm.resource = &res;
-    rm.n_scope_metrics = 1;
-    rm.scope_metrics = sms;
-    Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rms[] = {&rm};
-    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req =
-        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
-    req.n_resource_metrics = 1;
-    req.resource_metrics = rms;
-
-    out->len = 0;
-    size_t len = protobuf_c_message_get_packed_size(&req.base);
-    ck_assert(ob_buf_reserve(out, len));
-    out->len = protobuf_c_message_pack(&req.base, (uint8_t *)out->data);
+    pack_request(out, &res, &m);
     free(res.attributes);
     free(pt.attributes);
 }
@@ -534,24 +539,7 @@ static void build_exp(struct ob_buf *out, const struct exp_spec *e)
     m.unit = (char *)"s";
     m.data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
     m.exponential_histogram = &h;
-    Opentelemetry__Proto__Metrics__V1__Metric *ms[] = {&m};
-    Opentelemetry__Proto__Metrics__V1__ScopeMetrics sm =
-        OPENTELEMETRY__PROTO__METRICS__V1__SCOPE_METRICS__INIT;
-    sm.n_metrics = 1;
-    sm.metrics = ms;
-    Opentelemetry__Proto__Metrics__V1__ScopeMetrics *sms[] = {&sm};
-    Opentelemetry__Proto__Metrics__V1__ResourceMetrics rm =
-        OPENTELEMETRY__PROTO__METRICS__V1__RESOURCE_METRICS__INIT;
-    rm.n_scope_metrics = 1;
-    rm.scope_metrics = sms;
-    Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rms[] = {&rm};
-    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req =
-        OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_REQUEST__INIT;
-    req.n_resource_metrics = 1;
-    req.resource_metrics = rms;
-    out->len = 0;
-    ck_assert(ob_buf_reserve(out, protobuf_c_message_get_packed_size(&req.base)));
-    out->len = protobuf_c_message_pack(&req.base, (uint8_t *)out->data);
+    pack_request(out, NULL, &m);
 }
 
 /* The classic buckets text and OpenMetrics get for an exponential
