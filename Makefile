@@ -53,7 +53,8 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
             libiniparser-dev check libsubunit-dev libmicrohttpd-dev zlib1g-dev libxxhash-dev \
             libjson-c-dev curl prometheus protobuf-compiler python3-zmq python3-protobuf \
             python3-flask python3-prometheus-client systemd procps chromium debhelper lintian \
-            libnghttp2-dev python3-grpcio
+            libnghttp2-dev python3-grpcio protobuf-compiler-grpc libcurl4-openssl-dev \
+            libsnappy-dev victoria-metrics
 
 override CPPFLAGS += -I. -Ibroker -Iplugins -I$(BUILD)/gen -DOB_VERSION='"$(VERSION)"'
 override CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -pthread \
