@@ -28,6 +28,7 @@
 
 #include "ob_error.h"
 #include "ob_exphist.h"
+#include "ob_fwdlog.h"
 #include "ob_labels.h" /* OB_LABELS_QUOTED, for inspection */
 #include "ob_ooo.h"
 #include "ob_store_layout.h"
@@ -61,6 +62,8 @@ struct ob_store {
     /* Bumped (under the create lock) before any slot becomes reusable: a
      * series hint taken at the same count still names its slot. */
     _Atomic uint64_t recycles;
+    /* ob_store_set_reclaim_hold: limbo retired at or after this stays. */
+    _Atomic int64_t hold_ms;
 };
 
 /* The series path is a chain of cache misses (index entry, slot, labels,
@@ -282,10 +285,14 @@ static void slot_retire(struct ob_store *s, uint32_t i)
 static void limbo_reclaim(struct ob_store *s, int64_t now_ms)
 {
     struct ob_store_state *st = s->st;
+    /* Entries retired at or after the hold may still be named by forward
+     * log records not yet sent: they wait, like those inside the grace. */
+    int64_t until = OB_MIN(now_ms - OB_STORE_GRACE_MS,
+                           atomic_load_explicit(&s->hold_ms, memory_order_relaxed) - 1);
     while (st->limbo_head) {
         uint64_t off = st->limbo_head;
         uint64_t *p = payload(s, off);
-        if ((int64_t)p[1] > now_ms - OB_STORE_GRACE_MS)
+        if ((int64_t)p[1] > until)
             break;
         st->limbo_head = p[0];
         if (!st->limbo_head)
@@ -298,7 +305,7 @@ static void limbo_reclaim(struct ob_store *s, int64_t now_ms)
     while (st->fam_limbo_head != OB_STORE_NIL) {
         uint32_t f = st->fam_limbo_head;
         struct ob_store_family *fam = &s->fams[f];
-        if (fam->empty_ms > now_ms - OB_STORE_GRACE_MS)
+        if (fam->empty_ms > until)
             break;
         st->fam_limbo_head = fam->link;
         if (st->fam_limbo_head == OB_STORE_NIL)
@@ -310,7 +317,7 @@ static void limbo_reclaim(struct ob_store *s, int64_t now_ms)
     while (st->slot_limbo_head != OB_STORE_NIL) {
         uint32_t i = st->slot_limbo_head;
         struct ob_store_slot *sl = &s->slots[i];
-        if (sl->last_ms > now_ms - OB_STORE_GRACE_MS)
+        if (sl->last_ms > until)
             break;
         atomic_fetch_add_explicit(&s->recycles, 1, memory_order_relaxed);
         st->slot_limbo_head = (uint32_t)sl->origin;
@@ -1367,6 +1374,7 @@ int ob_store_open(const struct ob_store_opts *opts, struct ob_store **out, char 
         goto fail;
     }
     s->owner = true;
+    atomic_init(&s->hold_ms, INT64_MAX);
     rc = s->fd = open_fd(opts->path, O_RDWR | O_CREAT, &s->shm);
     if (rc < 0) {
         snprintf(err, OB_ERR_LEN, "store %s: open: %s", opts->path, strerror(-rc));
@@ -1889,6 +1897,17 @@ static int delta_add(const struct ob_store *s, const struct ob_store_shape *d, c
 
 /* Inserts the sample (dl: a delta to add up) into a live series; stripe
  * lock held. */
+/* The sample just stored in slot i, for remote write. */
+static inline void fwd_record(const struct ob_store *s, const struct ob_series_ref *ref, uint32_t i,
+                              int64_t ts_ms, const double *values)
+{
+    if (OB_LIKELY(!ref->fwd))
+        return;
+    const struct ob_store_slot *sl = &s->slots[i];
+    const struct ob_store_shape *d = shape_of(s, sl->data_off);
+    ob_fwd_batch_add(ref->fwd, i, sl->hash, ts_ms, values, ob_sample_width(d->kind, d->n), 0);
+}
+
 static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const struct ob_series_ref *ref,
                         int64_t ts_ms, const double *values, struct delta *dl, int64_t now_ms,
                         unsigned *flags)
@@ -1934,6 +1953,8 @@ static int write_sample(struct ob_store *s, struct ob_store_slot *sl, const stru
         }
     }
     seq_end(sl, q);
+    if (rc == 0)
+        fwd_record(s, ref, (uint32_t)(sl - s->slots), ts_ms, values);
     if (OB_UNLIKELY(dl && dl->merged)) {
         free(dl->merged);
         dl->merged = NULL;
@@ -1999,6 +2020,7 @@ static int create_series(struct ob_store *s, const struct ob_series_ref *ref, co
     f->empty_ms = 0;
     atomic_fetch_add_explicit(&f->live, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->series_live, 1, memory_order_relaxed);
+    fwd_record(s, ref, i, ts_ms, values);
     *out_slot = i;
     return 0;
 }
@@ -2110,6 +2132,7 @@ static int append_slow(struct ob_store *s, const struct ob_series_ref *ref, cons
             seq_end(sl, q);
             ex_retire(s, shape_of(s, old)->exemplars_off, now_ms);
             heap_retire(s, old, now_ms);
+            fwd_record(s, ref, i, ts_ms, values);
             *flags |= OB_APPEND_RESHAPED;
             rc = 0;
         }
@@ -2349,6 +2372,26 @@ static int read_series(const struct ob_store *s, const struct ob_store_slot *sl,
     return 0; /* a writer died mid-change; the next writer repairs it */
 }
 
+static void family_view(const struct ob_store *s, uint32_t f, struct ob_family_view *out)
+{
+    const struct ob_store_family *fam = &s->fams[f];
+    const struct ob_store_text *name = text_at(s, fam->name_off);
+    uint64_t help_off = atomic_load_explicit(&fam->help_off, memory_order_acquire);
+    const struct ob_store_text *help = help_off ? text_at(s, help_off) : NULL;
+    uint64_t unit_off = atomic_load_explicit(&fam->unit_off, memory_order_acquire);
+    const struct ob_store_text *unit = unit_off ? text_at(s, unit_off) : NULL;
+    *out = (struct ob_family_view){
+        .id = f,
+        .name = name->bytes,
+        .name_len = name->len,
+        .help = help ? help->bytes : "",
+        .help_len = help ? help->len : 0,
+        .unit = unit ? unit->bytes : "",
+        .unit_len = unit ? unit->len : 0,
+        .type = (enum ob_family_type)fam->type,
+    };
+}
+
 int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_family_fn on_family,
                   ob_store_series_fn on_series, void *ctx)
 {
@@ -2376,21 +2419,8 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_f
             if (res > 0) {
                 if (!announced) {
                     /* Announce a family only once it has a series to show. */
-                    const struct ob_store_text *name = text_at(s, fam->name_off);
-                    uint64_t help_off = atomic_load_explicit(&fam->help_off, memory_order_acquire);
-                    const struct ob_store_text *help = help_off ? text_at(s, help_off) : NULL;
-                    uint64_t unit_off = atomic_load_explicit(&fam->unit_off, memory_order_acquire);
-                    const struct ob_store_text *unit = unit_off ? text_at(s, unit_off) : NULL;
-                    struct ob_family_view fv = {
-                        .id = f,
-                        .name = name->bytes,
-                        .name_len = name->len,
-                        .help = help ? help->bytes : "",
-                        .help_len = help ? help->len : 0,
-                        .unit = unit ? unit->bytes : "",
-                        .unit_len = unit ? unit->len : 0,
-                        .type = (enum ob_family_type)fam->type,
-                    };
+                    struct ob_family_view fv;
+                    family_view(s, f, &fv);
                     announced = true;
                     rc = on_family(ctx, &fv);
                     if (rc)
@@ -2406,9 +2436,79 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_f
     return rc;
 }
 
+int ob_store_series_at(const struct ob_store *s, uint32_t slot, uint64_t hash,
+                       struct ob_series_desc *out)
+{
+    if (slot >= s->max_series)
+        return -ENOENT;
+    const struct ob_store_slot *sl = &s->slots[slot];
+    for (int tries = 0; tries < 1000; tries++) {
+        uint64_t q1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+        if (q1 & 1) {
+            sched_yield();
+            continue;
+        }
+        uint32_t state = atomic_load_explicit(&sl->state, memory_order_relaxed);
+        uint32_t f = sl->family;
+        uint64_t data_off = sl->data_off, labels_off = sl->labels_off;
+        int rc = -ENOENT;
+        if (sl->hash == hash && state != OB_SLOT_FREE && f < s->max_families &&
+            block_ok(s, data_off, sizeof(struct ob_store_shape)) &&
+            block_ok(s, labels_off, sizeof(struct ob_store_labels))) {
+            const struct ob_store_shape *d = shape_of(s, data_off);
+            const struct ob_store_labels *lb = payload(s, labels_off);
+            *out = (struct ob_series_desc){
+                .kind = (enum ob_shape_kind)d->kind,
+                .n = d->n,
+                .points = points_of(d),
+                .has_sum = d->has_sum,
+                .delta = d->delta,
+                .created_ms = d->created_ms,
+                .labels_off = labels_off,
+                .data_off = data_off,
+            };
+            out->labels = labels_text(lb, &out->labels_len);
+            rc = 0;
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != q1)
+            continue;
+        if (rc == 0)
+            family_view(s, f, &out->family); /* a family outlives its series' records */
+        return rc;
+    }
+    return -EAGAIN;
+}
+
 /* ---- housekeeping ------------------------------------------------------------ */
 
+void ob_store_set_reclaim_hold(struct ob_store *s, int64_t hold_ms)
+{
+    atomic_store_explicit(&s->hold_ms, hold_ms, memory_order_relaxed);
+}
+
 uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms)
+{
+    return ob_store_expire_fwd(s, now_ms, NULL);
+}
+
+/* The staleness marker of the series in slot i, which expires at now_ms:
+ * after its newest sample, which a clock ahead may have put later. */
+static void fwd_stale(struct ob_store *s, uint32_t i, int64_t now_ms, struct ob_fwd_batch *fwd)
+{
+    struct ob_store_slot *sl = &s->slots[i];
+    struct ob_ring r = ring_of(s, sl, sl->data_off);
+    uint32_t n = ob_ooo_count(&r);
+    int64_t ts = now_ms;
+    if (n) {
+        int64_t newest = ob_ooo_rec_ts(ob_ooo_record(&r, n - 1));
+        if (newest >= ts)
+            ts = newest + 1;
+    }
+    ob_fwd_batch_add(fwd, i, sl->hash, ts, NULL, 0, OB_FWD_STALE);
+}
+
+uint32_t ob_store_expire_fwd(struct ob_store *s, int64_t now_ms, struct ob_fwd_batch *fwd)
 {
     if (!s->owner || lock_create(s) != 0)
         return 0;
@@ -2432,6 +2532,8 @@ uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms)
                 break;
             bool gone = now_ms - sl->last_ms > ttl; /* an append may have raced us */
             if (gone) {
+                if (fwd)
+                    fwd_stale(s, cur, now_ms, fwd);
                 uint64_t q = seq_begin(sl);
                 atomic_store_explicit(&sl->state, OB_SLOT_LIMBO, memory_order_relaxed);
                 sl->last_ms = now_ms; /* limbo since */

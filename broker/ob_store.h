@@ -24,6 +24,7 @@
 #include "ob_store_layout.h"
 
 struct ob_store;
+struct ob_fwd_batch;
 
 struct ob_store_opts {
     const char *path;            /* "/name" = POSIX shm; otherwise a file path */
@@ -147,6 +148,8 @@ struct ob_series_ref {
     const struct ob_exemplar *exemplars; /* the point's, for counters and histograms */
     uint32_t n_exemplars;
     struct ob_series_hint *hint; /* in/out, NULL = none; used only when labels == NULL */
+    struct ob_fwd_batch *fwd; /* NULL, or the stored sample is also added here as a forward
+                                 log record (ob_fwdlog.h): appended, kept or not, or resent */
 };
 
 enum ob_append_flags {
@@ -286,6 +289,38 @@ int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_f
  * this periodically with the wall clock, which also recycles limbo.  Retires
  * the families left without series (see ob_store_family). */
 uint32_t ob_store_expire(struct ob_store *s, int64_t now_ms);
+/* The same, adding a staleness marker record (OB_FWD_STALE, at now_ms or
+ * just after the series' newest sample) to fwd for each series it expires,
+ * so that remote-write receivers see the series end as a scrape would. */
+uint32_t ob_store_expire_fwd(struct ob_store *s, int64_t now_ms, struct ob_fwd_batch *fwd);
+
+/* Keeps the slots, families and heap blocks of series and families retired
+ * at or after hold_ms (wall clock ms) out of reuse, past the usual grace:
+ * remote write still has records of them to send and reads their names
+ * then (ob_fwdlog_hold gives the time).  INT64_MAX (the default): no hold.
+ * Thread-safe; the housekeeping thread sets it before each expiry. */
+void ob_store_set_reclaim_hold(struct ob_store *s, int64_t hold_ms);
+
+/* What a forward-log record's series is: family, labels, shape.  Pointers
+ * into the mapping, valid while the record's series is held (above). */
+struct ob_series_desc {
+    struct ob_family_view family;
+    const char *labels; /* label block without braces, as the exposition writes it */
+    uint32_t labels_len;
+    enum ob_shape_kind kind;
+    uint32_t n;           /* bounds / quantiles (an exponential histogram's: room) */
+    const double *points; /* the bounds / quantiles */
+    bool has_sum;
+    bool delta;           /* running totals of delta points */
+    int64_t created_ms;   /* of the newest sample */
+    uint64_t labels_off, data_off; /* identity of this label block and shape, for caches */
+};
+
+/* The series in slot `slot` if it still has hash `hash` (live, or expired
+ * and not yet reused); -ENOENT otherwise, -EAGAIN when a writer kept
+ * changing it. */
+int ob_store_series_at(const struct ob_store *s, uint32_t slot, uint64_t hash,
+                       struct ob_series_desc *out);
 
 struct ob_store_stats {
     uint64_t map_bytes;      /* size of the mapping */
