@@ -31,6 +31,7 @@
 #include "ob_config.h"
 #include "ob_error.h"
 #include "ob_exphist.h"
+#include "ob_fwdlog.h"
 #include "ob_labels.h"
 #include "ob_float.h"
 #include "ob_log.h"
@@ -76,6 +77,7 @@ struct worker {
     size_t ex_cap;
     struct ob_buf ex_text;  /* their label blocks, back to back */
     struct ob_buf ex_block; /* one label block while it is rendered */
+    struct ob_fwd_batch fwd; /* the request's forward log records */
 };
 
 /* What a resource contributes to each of its series. */
@@ -119,6 +121,8 @@ struct ob_ingest {
     uint64_t name_cache_bytes;
     int64_t window_ms;
     int64_t series_ttl_ms; /* series caches forget what the store expired */
+    struct ob_fwdlog *fwd; /* remote write's log; NULL = no remote write */
+    _Atomic uint64_t fwd_oom; /* records not logged for want of memory */
     pthread_key_t worker_key;
 };
 
@@ -142,6 +146,7 @@ static void worker_destroy(void *p)
     free(w->ex);
     ob_buf_fini(&w->ex_text);
     ob_buf_fini(&w->ex_block);
+    ob_fwd_batch_fini(&w->fwd);
     free(w);
 }
 
@@ -205,6 +210,16 @@ int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
     }
     *out = in;
     return 0;
+}
+
+void ob_ingest_set_fwdlog(struct ob_ingest *in, struct ob_fwdlog *log)
+{
+    in->fwd = log;
+}
+
+uint64_t ob_ingest_fwd_oom(const struct ob_ingest *in)
+{
+    return atomic_load_explicit(&in->fwd_oom, memory_order_relaxed);
 }
 
 void ob_ingest_destroy(struct ob_ingest *in)
@@ -333,6 +348,7 @@ static int point_series(struct request *r, key_value **kvs, size_t n_kvs,
         .key_len = c->block_len,
         .origin = c->origin,
         .hint = &c->hint,
+        .fwd = r->in->fwd ? &w->fwd : NULL,
     };
     return 0;
 }
@@ -1088,6 +1104,7 @@ static void write_target_info(struct request *r, const struct resource_ctx *rc)
         .key_len = (uint32_t)w->key.len,
         .labels = w->block.data,
         .labels_len = (uint32_t)w->block.len,
+        .fwd = r->in->fwd ? &w->fwd : NULL,
     };
     /* An older or repeated resource changes nothing; not a data point. */
     ob_store_append(r->in->store, &ref, &scalar, rc->newest_ms, &one, NULL);
@@ -1174,6 +1191,13 @@ int ob_ingest_body(struct ob_ingest *in, enum ob_frontend fe, enum ob_payload_fo
         ingest_resource(&r, req->resource_metrics[i]);
     summarise(out);
     ob_series_cache_request_done(&w->cache);
+    if (in->fwd) {
+        /* Logged before the request is answered: what a sender was told
+         * is stored, remote write will send, even across a crash. */
+        if (OB_UNLIKELY(w->fwd.oom))
+            atomic_fetch_add_explicit(&in->fwd_oom, 1, memory_order_relaxed);
+        ob_fwdlog_commit(in->fwd, &w->fwd, r.now_ms);
+    }
 
     ob_names_publish(w->names);
 done:

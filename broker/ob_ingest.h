@@ -43,6 +43,14 @@ int ob_ingest_create(struct ob_store *store, const struct ob_config *cfg,
                      struct ob_ingest **out);
 void ob_ingest_destroy(struct ob_ingest *in);
 
+/* Remote write: every sample stored from now on is also written to log
+ * (ob_fwdlog.h), a request's records before it is answered.  Set before
+ * the frontends start; NULL: none. */
+struct ob_fwdlog;
+void ob_ingest_set_fwdlog(struct ob_ingest *in, struct ob_fwdlog *log);
+/* Requests some of whose records were not logged (no memory). */
+uint64_t ob_ingest_fwd_oom(const struct ob_ingest *in);
+
 /* Ingests one ExportMetricsServiceRequest.  Returns 0 when the body decoded
  * (some points may still be rejected: see out), OB_E_MALFORMED (out->message
  * says why) when it did not.  Thread-safe.  Frontends call it through the
