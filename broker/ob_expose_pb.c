@@ -20,10 +20,8 @@
 #include <string.h>
 
 #include "ob_exphist.h"
+#include "ob_pbwrite.h"
 #include "ob_prom_series.h"
-
-/* Wire types. */
-enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2 };
 
 /* Field numbers (metrics.proto). */
 enum {
@@ -45,61 +43,6 @@ enum {
 /* MetricType values. */
 enum { T_COUNTER = 0, T_GAUGE = 1, T_SUMMARY = 2, T_UNTYPED = 3, T_HISTOGRAM = 4 };
 
-static char *put_varint(char *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (char)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (char)v;
-    return p;
-}
-
-static void varint(struct ob_buf *b, uint64_t v)
-{
-    char t[10];
-    ob_buf_append(b, t, (size_t)(put_varint(t, v) - t));
-}
-
-static void tag(struct ob_buf *b, unsigned field, unsigned wt)
-{
-    varint(b, (uint64_t)field << 3 | wt);
-}
-
-static void field_double(struct ob_buf *b, unsigned field, double v)
-{
-    tag(b, field, WT_I64);
-    uint64_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    char t[8];
-    for (int i = 0; i < 8; i++)
-        t[i] = (char)(bits >> (8 * i));
-    ob_buf_append(b, t, 8);
-}
-
-static void field_varint(struct ob_buf *b, unsigned field, uint64_t v)
-{
-    tag(b, field, WT_VARINT);
-    varint(b, v);
-}
-
-static void field_bytes(struct ob_buf *b, unsigned field, const void *p, size_t n)
-{
-    tag(b, field, WT_LEN);
-    varint(b, n);
-    ob_buf_append(b, p, n);
-}
-
-/* A count: an integer field when it is a whole number in range, else the
- * float field next to it. */
-static void field_count(struct ob_buf *b, unsigned int_field, unsigned float_field, double v)
-{
-    if (v >= 0 && v < 18446744073709551616.0 && v == floor(v))
-        field_varint(b, int_field, (uint64_t)v);
-    else
-        field_double(b, float_field, v);
-}
-
 /* A google.protobuf.Timestamp field of ms since the epoch. */
 static void field_timestamp(struct ob_buf *b, struct ob_buf *scratch, unsigned field, int64_t ms)
 {
@@ -109,10 +52,10 @@ static void field_timestamp(struct ob_buf *b, struct ob_buf *scratch, unsigned f
         rem += 1000;
     }
     scratch->len = 0;
-    field_varint(scratch, TS_SECONDS, (uint64_t)sec);
+    ob_pb_uint(scratch, TS_SECONDS, (uint64_t)sec);
     if (rem)
-        field_varint(scratch, TS_NANOS, (uint64_t)(rem * 1000000));
-    field_bytes(b, field, scratch->data, scratch->len);
+        ob_pb_uint(scratch, TS_NANOS, (uint64_t)(rem * 1000000));
+    ob_pb_bytes(b, field, scratch->data, scratch->len);
 }
 
 /* Appends text from a label block to b as a protobuf string field: as it
@@ -126,7 +69,7 @@ static void field_label_text(struct ob_buf *b, struct ob_buf *scratch, unsigned 
         s = scratch->data;
         n = scratch->len;
     }
-    field_bytes(b, field, s, n);
+    ob_pb_bytes(b, field, s, n);
 }
 
 /* Appends entry i of sv's exemplars, when it has one, as an Exemplar
@@ -146,17 +89,12 @@ static bool field_exemplar(struct ob_expose_writer *w, struct ob_buf *b, unsigne
         pair->len = 0;
         field_label_text(pair, text, LP_NAME, lp.name, lp.name_len);
         field_label_text(pair, text, LP_VALUE, lp.value, lp.value_len);
-        field_bytes(e, E_LABEL, pair->data, pair->len);
+        ob_pb_bytes(e, E_LABEL, pair->data, pair->len);
     }
-    field_double(e, E_VALUE, ex.value);
+    ob_pb_double(e, E_VALUE, ex.value);
     field_timestamp(e, pair, E_TIMESTAMP, ex.ts_ms);
-    field_bytes(b, field, e->data, e->len);
+    ob_pb_bytes(b, field, e->data, e->len);
     return !(e->failed || pair->failed || text->failed);
-}
-
-static uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
 /* One side of a native histogram: its spans (repeated BucketSpan) and its
@@ -178,15 +116,15 @@ static bool native_side(struct ob_expose_writer *w, struct ob_buf *v, unsigned s
     size_t n_spans = ob_exphist_spans(counts, n, offset, spans, deltas, &n_deltas);
     for (size_t i = 0; i < n_spans; i++) {
         x->len = 0;
-        field_varint(x, SPAN_OFFSET, zigzag(spans[i].offset));
-        field_varint(x, SPAN_LENGTH, spans[i].length);
-        field_bytes(v, span_field, x->data, x->len);
+        ob_pb_uint(x, SPAN_OFFSET, ob_pb_zigzag(spans[i].offset));
+        ob_pb_uint(x, SPAN_LENGTH, spans[i].length);
+        ob_pb_bytes(v, span_field, x->data, x->len);
     }
     if (n_deltas) {
         x->len = 0;
         for (size_t i = 0; i < n_deltas; i++)
-            varint(x, zigzag(deltas[i]));
-        field_bytes(v, delta_field, x->data, x->len);
+            ob_pb_varint(x, ob_pb_zigzag(deltas[i]));
+        ob_pb_bytes(v, delta_field, x->data, x->len);
     }
     return !(v->failed || x->failed);
 }
@@ -199,15 +137,15 @@ static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v,
     uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
     if ((uint64_t)np + nn > sv->n)
         return true; /* not a sample the store would write */
-    field_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
+    ob_pb_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
     if (sv->has_sum)
-        field_double(v, H_SUM, d[OB_SAMPLE_SUM]);
-    field_varint(v, H_SCHEMA, zigzag((int64_t)d[OB_SAMPLE_EXP_SCALE]));
+        ob_pb_double(v, H_SUM, d[OB_SAMPLE_SUM]);
+    ob_pb_uint(v, H_SCHEMA, ob_pb_zigzag((int64_t)d[OB_SAMPLE_EXP_SCALE]));
     /* Prometheus' OTLP translator gives every native histogram 1e-128; a
      * point's own threshold, when it has one, says more. */
     double zt = d[OB_SAMPLE_EXP_ZERO_THRESHOLD];
-    field_double(v, H_ZERO_THRESHOLD, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
-    field_count(v, H_ZERO_COUNT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
+    ob_pb_double(v, H_ZERO_THRESHOLD, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
+    ob_pb_count(v, H_ZERO_COUNT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
     const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
     int32_t neg_off = (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET], pos_off = (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET];
     if (!native_side(w, v, H_NEG_SPAN, H_NEG_DELTA, pos + np, nn, neg_off) ||
@@ -223,7 +161,7 @@ int ob_expose_pb_flush(struct ob_expose_writer *w)
     if (!w->pb_open)
         return 0;
     w->pb_open = false;
-    varint(w->out, w->pb_family.len);
+    ob_pb_varint(w->out, w->pb_family.len);
     ob_buf_append(w->out, w->pb_family.data, w->pb_family.len);
     return w->out->failed || w->pb_family.failed ? -ENOMEM : 0;
 }
@@ -241,34 +179,23 @@ int ob_expose_pb_family(struct ob_expose_writer *w, const struct ob_family_view 
     };
     struct ob_buf *b = &w->pb_family;
     b->len = 0;
-    field_bytes(b, MF_NAME, name, name_len);
+    ob_pb_bytes(b, MF_NAME, name, name_len);
     if (f->help_len)
-        field_bytes(b, MF_HELP, f->help, f->help_len);
+        ob_pb_bytes(b, MF_HELP, f->help, f->help_len);
     w->pb_type = (unsigned)f->type < OB_ARRAY_LEN(types) ? types[f->type] : T_UNTYPED;
-    field_varint(b, MF_TYPE, w->pb_type);
+    ob_pb_uint(b, MF_TYPE, w->pb_type);
     if (f->unit_len)
-        field_bytes(b, MF_UNIT, f->unit, f->unit_len);
+        ob_pb_bytes(b, MF_UNIT, f->unit, f->unit_len);
     w->pb_open = true;
     return b->failed ? -ENOMEM : 0;
 }
 
 /* ---- a series: sizes first, then the bytes in one go ---------------------- */
 
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-
 static char *put_bytes(char *p, unsigned field, const char *s, size_t n)
 {
-    *p++ = (char)(field << 3 | WT_LEN);
-    p = put_varint(p, n);
+    *p++ = (char)(field << 3 | OB_PB_LEN);
+    p = ob_pb_put_varint(p, n);
     memcpy(p, s, n);
     return p + n;
 }
@@ -282,7 +209,7 @@ struct pair {
 
 static size_t pair_len(const struct pair *p)
 {
-    return 1 + varint_len(p->name_len) + p->name_len + 1 + varint_len(p->value_len) + p->value_len;
+    return 1 + ob_pb_varint_len(p->name_len) + p->name_len + 1 + ob_pb_varint_len(p->value_len) + p->value_len;
 }
 
 /* The pairs of a block into w->pb_pairs; returns how many, or -1 without
@@ -335,7 +262,7 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
     v->len = 0;
     if (sv->kind == OB_SHAPE_SCALAR) {
         vfield = w->pb_type == T_COUNTER ? M_COUNTER : w->pb_type == T_GAUGE ? M_GAUGE : M_UNTYPED;
-        field_double(v, VALUE, d[OB_SAMPLE_VALUE]);
+        ob_pb_double(v, VALUE, d[OB_SAMPLE_VALUE]);
         if (vfield == M_COUNTER && sv->n_exemplars && !field_exemplar(w, v, C_EXEMPLAR, sv, 0))
             return -ENOMEM;
         if (vfield == M_COUNTER && sv->created_ms > 0)
@@ -346,40 +273,40 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
             return -ENOMEM;
     } else if (sv->kind == OB_SHAPE_HISTOGRAM) {
         vfield = M_HISTOGRAM;
-        field_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
+        ob_pb_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
         if (sv->has_sum)
-            field_double(v, H_SUM, d[OB_SAMPLE_SUM]);
+            ob_pb_double(v, H_SUM, d[OB_SAMPLE_SUM]);
         for (uint32_t i = 0; i < sv->n; i++) {
             x->len = 0;
-            field_count(x, B_COUNT, B_COUNT_FLOAT, d[OB_SAMPLE_POINT0 + i]);
-            field_double(x, B_BOUND, sv->points[i]);
+            ob_pb_count(x, B_COUNT, B_COUNT_FLOAT, d[OB_SAMPLE_POINT0 + i]);
+            ob_pb_double(x, B_BOUND, sv->points[i]);
             if (sv->n_exemplars && !field_exemplar(w, x, B_EXEMPLAR, sv, i))
                 return -ENOMEM;
-            field_bytes(v, H_BUCKET, x->data, x->len);
+            ob_pb_bytes(v, H_BUCKET, x->data, x->len);
         }
         /* The +Inf bucket is left out (the count says it) unless it has an
          * exemplar to carry, as client_golang does. */
         struct ob_exemplar_view inf;
         if (sv->n_exemplars > sv->n && ob_series_exemplar(sv, sv->n, &inf)) {
             x->len = 0;
-            field_count(x, B_COUNT, B_COUNT_FLOAT, d[OB_SAMPLE_POINT0 + sv->n]);
-            field_double(x, B_BOUND, INFINITY);
+            ob_pb_count(x, B_COUNT, B_COUNT_FLOAT, d[OB_SAMPLE_POINT0 + sv->n]);
+            ob_pb_double(x, B_BOUND, INFINITY);
             if (!field_exemplar(w, x, B_EXEMPLAR, sv, sv->n))
                 return -ENOMEM;
-            field_bytes(v, H_BUCKET, x->data, x->len);
+            ob_pb_bytes(v, H_BUCKET, x->data, x->len);
         }
         if (sv->created_ms > 0)
             field_timestamp(v, x, H_CREATED, sv->created_ms);
     } else {
         vfield = M_SUMMARY;
         double count = d[OB_SAMPLE_COUNT]; /* no float field here */
-        field_varint(v, S_COUNT, count > 0 && count < 18446744073709551616.0 ? (uint64_t)count : 0);
-        field_double(v, S_SUM, d[OB_SAMPLE_SUM]);
+        ob_pb_uint(v, S_COUNT, count > 0 && count < 18446744073709551616.0 ? (uint64_t)count : 0);
+        ob_pb_double(v, S_SUM, d[OB_SAMPLE_SUM]);
         for (uint32_t i = 0; i < sv->n; i++) {
             x->len = 0;
-            field_double(x, Q_QUANTILE, sv->points[i]);
-            field_double(x, Q_VALUE, d[OB_SAMPLE_POINT0 + i]);
-            field_bytes(v, S_QUANTILE, x->data, x->len);
+            ob_pb_double(x, Q_QUANTILE, sv->points[i]);
+            ob_pb_double(x, Q_VALUE, d[OB_SAMPLE_POINT0 + i]);
+            ob_pb_bytes(v, S_QUANTILE, x->data, x->len);
         }
         if (sv->created_ms > 0)
             field_timestamp(v, x, S_CREATED, sv->created_ms);
@@ -387,29 +314,29 @@ int ob_expose_pb_series(struct ob_expose_writer *w, const struct ob_series_view 
     if (v->failed || x->failed)
         return -ENOMEM;
 
-    size_t mlen = 1 + varint_len(v->len) + v->len;
+    size_t mlen = 1 + ob_pb_varint_len(v->len) + v->len;
     for (long i = 0; i < n_pairs; i++) {
         size_t pl = pair_len(&pairs[i]);
-        mlen += 1 + varint_len(pl) + pl;
+        mlen += 1 + ob_pb_varint_len(pl) + pl;
     }
     if (w->timestamps)
-        mlen += 1 + varint_len((uint64_t)sv->ts_ms);
+        mlen += 1 + ob_pb_varint_len((uint64_t)sv->ts_ms);
     struct ob_buf *f = &w->pb_family;
-    if (!ob_buf_reserve(f, 1 + varint_len(mlen) + mlen))
+    if (!ob_buf_reserve(f, 1 + ob_pb_varint_len(mlen) + mlen))
         return -ENOMEM;
     char *p = f->data + f->len;
-    *p++ = (char)(MF_METRIC << 3 | WT_LEN);
-    p = put_varint(p, mlen);
+    *p++ = (char)(MF_METRIC << 3 | OB_PB_LEN);
+    p = ob_pb_put_varint(p, mlen);
     for (long i = 0; i < n_pairs; i++) {
-        *p++ = (char)(M_LABEL << 3 | WT_LEN);
-        p = put_varint(p, pair_len(&pairs[i]));
+        *p++ = (char)(M_LABEL << 3 | OB_PB_LEN);
+        p = ob_pb_put_varint(p, pair_len(&pairs[i]));
         p = put_bytes(p, LP_NAME, pairs[i].name, pairs[i].name_len);
         p = put_bytes(p, LP_VALUE, pairs[i].value, pairs[i].value_len);
     }
     p = put_bytes(p, vfield, v->data, v->len);
     if (w->timestamps) {
-        *p++ = (char)(M_TIMESTAMP_MS << 3 | WT_VARINT);
-        p = put_varint(p, (uint64_t)sv->ts_ms);
+        *p++ = (char)(M_TIMESTAMP_MS << 3 | OB_PB_VARINT);
+        p = ob_pb_put_varint(p, (uint64_t)sv->ts_ms);
     }
     f->len = (size_t)(p - f->data);
     return 0;
