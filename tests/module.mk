@@ -31,6 +31,8 @@ $(BUILD)/tests/tools/zmqsend: TOOL_LIBS = $(CLIENT_LIBS)
 $(BUILD)/tests/tools/rwsink.o: override CPPFLAGS += $(MHD_CFLAGS)
 $(BUILD)/tests/tools/rwsink: $(BUILD)/broker/ob_float.o
 $(BUILD)/tests/tools/rwsink: TOOL_LIBS = $(MHD_LIBS) -lsnappy
+# mkrw, rwsink's test requests, packed and snappy compressed.
+$(BUILD)/tests/tools/mkrw: TOOL_LIBS = -lsnappy
 
 $(UNIT_OBJS): override CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 
