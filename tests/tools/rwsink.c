@@ -295,60 +295,19 @@ static void put_metadata(struct req *r, const char *name, int type, const char *
         ob_buf_printf(&r->out, "# UNIT %s %s\n", name, unit);
 }
 
-/* ---- histograms: both versions' messages have the same fields ---- */
+/* ---- histograms: both versions' messages have the same fields, under
+ * different C types; what can be shared is ---- */
 
-struct hist {
-    bool float_count;
-    uint64_t count_int;
-    double count_float;
-    double sum;
+struct hist_head {
+    bool float_count, float_zero;
+    uint64_t count_int, zero_int;
+    double count_float, zero_float, sum, zero_threshold;
     int32_t schema;
-    double zero_threshold;
-    bool float_zero;
-    uint64_t zero_int;
-    double zero_float;
-    size_t n_neg_spans, n_neg_deltas, n_neg_counts, n_pos_spans, n_pos_deltas, n_pos_counts,
-        n_custom;
-    const int32_t *neg_off, *pos_off; /* spans, unpacked below */
-    const uint32_t *neg_len, *pos_len;
-    const int64_t *neg_deltas, *pos_deltas;
-    const double *neg_counts, *pos_counts, *custom;
     int reset;
-    int64_t ts, st;
+    int64_t ts;
 };
 
-static void put_spans(struct ob_buf *b, const char *key, const int32_t *off, const uint32_t *len,
-                      size_t n)
-{
-    if (!n)
-        return;
-    ob_buf_printf(b, " %s=", key);
-    for (size_t i = 0; i < n; i++)
-        ob_buf_printf(b, "%s%" PRId32 ":%" PRIu32, i ? "," : "", off[i], len[i]);
-}
-
-static void put_i64s(struct ob_buf *b, const char *key, const int64_t *v, size_t n)
-{
-    if (!n)
-        return;
-    ob_buf_printf(b, " %s=", key);
-    for (size_t i = 0; i < n; i++)
-        ob_buf_printf(b, "%s%" PRId64, i ? "," : "", v[i]);
-}
-
-static void put_doubles(struct ob_buf *b, const char *key, const double *v, size_t n)
-{
-    if (!n)
-        return;
-    ob_buf_printf(b, " %s=", key);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            ob_buf_putc(b, ',');
-        put_value(b, v[i]);
-    }
-}
-
-static void put_hist(struct req *r, const struct hist *h)
+static void put_hist_head(struct req *r, const struct hist_head *h)
 {
     static const char *const resets[] = {"unknown", "yes", "no", "gauge"};
     struct ob_buf *b = &r->out;
@@ -375,70 +334,100 @@ static void put_hist(struct req *r, const struct hist *h)
         ob_buf_printf(b, " reset=%s", resets[h->reset]);
     else
         ob_buf_printf(b, " reset=%d", h->reset);
-    put_spans(b, "neg", h->neg_off, h->neg_len, h->n_neg_spans);
-    put_i64s(b, "nd", h->neg_deltas, h->n_neg_deltas);
-    put_doubles(b, "nc", h->neg_counts, h->n_neg_counts);
-    put_spans(b, "pos", h->pos_off, h->pos_len, h->n_pos_spans);
-    put_i64s(b, "pd", h->pos_deltas, h->n_pos_deltas);
-    put_doubles(b, "pc", h->pos_counts, h->n_pos_counts);
-    put_doubles(b, "custom", h->custom, h->n_custom);
-    if (h->st)
-        ob_buf_printf(b, " st=%" PRId64, h->st);
+}
+
+/* The i-th span of a list: " key=off:len" for the first, ",off:len" after. */
+static void put_span(struct ob_buf *b, const char *key, size_t i, int32_t off, uint32_t len)
+{
+    if (!i)
+        ob_buf_printf(b, " %s=", key);
+    else
+        ob_buf_putc(b, ',');
+    ob_buf_printf(b, "%" PRId32 ":%" PRIu32, off, len);
+}
+
+static void put_i64s(struct ob_buf *b, const char *key, const int64_t *v, size_t n)
+{
+    if (!n)
+        return;
+    ob_buf_printf(b, " %s=", key);
+    for (size_t i = 0; i < n; i++)
+        ob_buf_printf(b, "%s%" PRId64, i ? "," : "", v[i]);
+}
+
+static void put_doubles(struct ob_buf *b, const char *key, const double *v, size_t n)
+{
+    if (!n)
+        return;
+    ob_buf_printf(b, " %s=", key);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            ob_buf_putc(b, ',');
+        put_value(b, v[i]);
+    }
+}
+
+static void put_hist_v1(struct req *r, const Prometheus__Histogram *m)
+{
+    struct hist_head h = {
+        .float_count = m->count_case == PROMETHEUS__HISTOGRAM__COUNT_COUNT_FLOAT,
+        .count_int = m->count_case == PROMETHEUS__HISTOGRAM__COUNT_COUNT_INT ? m->count_int : 0,
+        .float_zero = m->zero_count_case == PROMETHEUS__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_FLOAT,
+        .zero_int = m->zero_count_case == PROMETHEUS__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT
+                        ? m->zero_count_int
+                        : 0,
+        .sum = m->sum, .zero_threshold = m->zero_threshold, .schema = m->schema,
+        .reset = (int)m->reset_hint, .ts = m->timestamp,
+    };
+    h.count_float = h.float_count ? m->count_float : 0;
+    h.zero_float = h.float_zero ? m->zero_count_float : 0;
+    put_hist_head(r, &h);
+    struct ob_buf *b = &r->out;
+    for (size_t i = 0; i < m->n_negative_spans; i++)
+        put_span(b, "neg", i, m->negative_spans[i]->offset, m->negative_spans[i]->length);
+    put_i64s(b, "nd", m->negative_deltas, m->n_negative_deltas);
+    put_doubles(b, "nc", m->negative_counts, m->n_negative_counts);
+    for (size_t i = 0; i < m->n_positive_spans; i++)
+        put_span(b, "pos", i, m->positive_spans[i]->offset, m->positive_spans[i]->length);
+    put_i64s(b, "pd", m->positive_deltas, m->n_positive_deltas);
+    put_doubles(b, "pc", m->positive_counts, m->n_positive_counts);
+    put_doubles(b, "custom", m->custom_values, m->n_custom_values);
     ob_buf_putc(b, '\n');
 }
 
-/* The generated span structs differ by type name only; both are copied into
- * two flat arrays so put_hist() has one form.  Spans are few. */
-#define SPANS(dst_off, dst_len, spans, n)                                                     \
-    do {                                                                                      \
-        dst_off = n ? malloc(n * sizeof *dst_off) : NULL;                                     \
-        dst_len = n ? malloc(n * sizeof *dst_len) : NULL;                                     \
-        if (n && (!dst_off || !dst_len))                                                      \
-            ok = false;                                                                       \
-        for (size_t k_ = 0; ok && k_ < n; k_++) {                                             \
-            dst_off[k_] = spans[k_]->offset;                                                  \
-            dst_len[k_] = spans[k_]->length;                                                  \
-        }                                                                                     \
-    } while (0)
-
-/* Fills h from a histogram message of either version (the same field
- * names), then writes it. */
-#define HIST_FROM(pkg, m, st_value)                                                           \
-    do {                                                                                      \
-        struct hist h = {0};                                                                  \
-        int32_t *no_ = NULL, *po_ = NULL;                                                     \
-        uint32_t *nl_ = NULL, *pl_ = NULL;                                                    \
-        bool ok = true;                                                                       \
-        h.float_count = (m)->count_case == pkg##__COUNT_COUNT_FLOAT;                          \
-        h.count_int = (m)->count_case == pkg##__COUNT_COUNT_INT ? (m)->count_int : 0;         \
-        h.count_float = h.float_count ? (m)->count_float : 0;                                 \
-        h.sum = (m)->sum;                                                                     \
-        h.schema = (m)->schema;                                                               \
-        h.zero_threshold = (m)->zero_threshold;                                               \
-        h.float_zero = (m)->zero_count_case == pkg##__ZERO_COUNT_ZERO_COUNT_FLOAT;            \
-        h.zero_int = (m)->zero_count_case == pkg##__ZERO_COUNT_ZERO_COUNT_INT                 \
-                         ? (m)->zero_count_int                                                \
-                         : 0;                                                                 \
-        h.zero_float = h.float_zero ? (m)->zero_count_float : 0;                              \
-        SPANS(no_, nl_, (m)->negative_spans, (m)->n_negative_spans);                          \
-        SPANS(po_, pl_, (m)->positive_spans, (m)->n_positive_spans);                          \
-        h.n_neg_spans = (m)->n_negative_spans;                                                \
-        h.n_pos_spans = (m)->n_positive_spans;                                                \
-        h.neg_off = no_, h.neg_len = nl_, h.pos_off = po_, h.pos_len = pl_;                   \
-        h.neg_deltas = (m)->negative_deltas, h.n_neg_deltas = (m)->n_negative_deltas;         \
-        h.pos_deltas = (m)->positive_deltas, h.n_pos_deltas = (m)->n_positive_deltas;         \
-        h.neg_counts = (m)->negative_counts, h.n_neg_counts = (m)->n_negative_counts;         \
-        h.pos_counts = (m)->positive_counts, h.n_pos_counts = (m)->n_positive_counts;         \
-        h.custom = (m)->custom_values, h.n_custom = (m)->n_custom_values;                     \
-        h.reset = (int)(m)->reset_hint;                                                       \
-        h.ts = (m)->timestamp;                                                                \
-        h.st = (st_value);                                                                    \
-        if (ok)                                                                               \
-            put_hist(r, &h);                                                                  \
-        else                                                                                  \
-            r->out.failed = true;                                                             \
-        free(no_), free(nl_), free(po_), free(pl_);                                           \
-    } while (0)
+static void put_hist_v2(struct req *r, const Io__Prometheus__Write__V2__Histogram *m)
+{
+    struct hist_head h = {
+        .float_count = m->count_case == IO__PROMETHEUS__WRITE__V2__HISTOGRAM__COUNT_COUNT_FLOAT,
+        .count_int = m->count_case == IO__PROMETHEUS__WRITE__V2__HISTOGRAM__COUNT_COUNT_INT
+                         ? m->count_int
+                         : 0,
+        .float_zero = m->zero_count_case ==
+                      IO__PROMETHEUS__WRITE__V2__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_FLOAT,
+        .zero_int = m->zero_count_case ==
+                            IO__PROMETHEUS__WRITE__V2__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT
+                        ? m->zero_count_int
+                        : 0,
+        .sum = m->sum, .zero_threshold = m->zero_threshold, .schema = m->schema,
+        .reset = (int)m->reset_hint, .ts = m->timestamp,
+    };
+    h.count_float = h.float_count ? m->count_float : 0;
+    h.zero_float = h.float_zero ? m->zero_count_float : 0;
+    put_hist_head(r, &h);
+    struct ob_buf *b = &r->out;
+    for (size_t i = 0; i < m->n_negative_spans; i++)
+        put_span(b, "neg", i, m->negative_spans[i]->offset, m->negative_spans[i]->length);
+    put_i64s(b, "nd", m->negative_deltas, m->n_negative_deltas);
+    put_doubles(b, "nc", m->negative_counts, m->n_negative_counts);
+    for (size_t i = 0; i < m->n_positive_spans; i++)
+        put_span(b, "pos", i, m->positive_spans[i]->offset, m->positive_spans[i]->length);
+    put_i64s(b, "pd", m->positive_deltas, m->n_positive_deltas);
+    put_doubles(b, "pc", m->positive_counts, m->n_positive_counts);
+    put_doubles(b, "custom", m->custom_values, m->n_custom_values);
+    if (m->start_timestamp)
+        ob_buf_printf(b, " st=%" PRId64, m->start_timestamp);
+    ob_buf_putc(b, '\n');
+}
 
 /* ---- 1.0 ---- */
 
@@ -478,7 +467,7 @@ static bool v1_request(struct req *r, const Prometheus__WriteRequest *w, bool du
         for (size_t k = 0; k < ts->n_samples; k++)
             put_sample(r, ts->samples[k]->value, ts->samples[k]->timestamp, 0);
         for (size_t k = 0; k < ts->n_histograms; k++)
-            HIST_FROM(PROMETHEUS__HISTOGRAM, ts->histograms[k], 0);
+            put_hist_v1(r, ts->histograms[k]);
         for (size_t k = 0; k < ts->n_exemplars; k++) {
             const Prometheus__Exemplar *e = ts->exemplars[k];
             /* The series' text is kept in r->series; the exemplar's labels
@@ -577,11 +566,11 @@ static bool v2_request(struct req *r, const Io__Prometheus__Write__V2__Request *
             put_sample(r, ts->samples[k]->value, ts->samples[k]->timestamp,
                        ts->samples[k]->start_timestamp);
         for (size_t k = 0; k < ts->n_histograms; k++)
-            HIST_FROM(IO__PROMETHEUS__WRITE__V2__HISTOGRAM, ts->histograms[k],
-                      ts->histograms[k]->start_timestamp);
+            put_hist_v2(r, ts->histograms[k]);
         for (size_t k = 0; k < ts->n_exemplars; k++) {
             const Io__Prometheus__Write__V2__Exemplar *e = ts->exemplars[k];
-            v2_labels(r, w, e->labels_refs, e->n_labels_refs, "exemplar"); /* checked above */
+            if (!v2_labels(r, w, e->labels_refs, e->n_labels_refs, "exemplar"))
+                return false;
             ob_buf_puts(&r->out, "# EXEMPLAR ");
             put_series(r);
             ob_buf_putc(&r->out, ' ');
