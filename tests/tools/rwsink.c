@@ -295,8 +295,8 @@ static void put_metadata(struct req *r, const char *name, int type, const char *
         ob_buf_printf(&r->out, "# UNIT %s %s\n", name, unit);
 }
 
-/* ---- histograms: both versions' messages have the same fields, under
- * different C types; what can be shared is ---- */
+/* ---- histograms: the two versions' messages have the same fields under
+ * different C types, so only the text is shared ---- */
 
 struct hist_head {
     bool float_count, float_zero;
