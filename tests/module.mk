@@ -26,6 +26,14 @@ $(BUILD)/tests/tools/zmqsend.o: override CPPFLAGS += $(CLIENT_CPPFLAGS)
 $(BUILD)/tests/tools/zmqsend: $(CLIENT_A)
 $(BUILD)/tests/tools/zmqsend: TOOL_LIBS = $(CLIENT_LIBS)
 
+# rwsink, the remote-write test receiver: libmicrohttpd, snappy, and the
+# broker's float formatter so values print as Prometheus prints them.
+$(BUILD)/tests/tools/rwsink.o: override CPPFLAGS += $(MHD_CFLAGS)
+$(BUILD)/tests/tools/rwsink: $(BUILD)/broker/ob_float.o
+$(BUILD)/tests/tools/rwsink: TOOL_LIBS = $(MHD_LIBS) -lsnappy
+# mkrw, rwsink's test requests, packed and snappy compressed.
+$(BUILD)/tests/tools/mkrw: TOOL_LIBS = -lsnappy
+
 $(UNIT_OBJS): override CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 
 $(UNIT_RUNNER): $(UNIT_OBJS) $(BROKER_LIB_OBJS) $(PROTO_OBJS)
