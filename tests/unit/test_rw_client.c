@@ -35,7 +35,7 @@ struct step {
 /* What the receiver saw of one request. */
 struct seen {
     char content_type[128], content_encoding[32], version[32], user_agent[64];
-    char authorization[128], orgid[64], expect[32];
+    char authorization[128], orgid[64], expect[32], host[64];
     unsigned char body[256];
     size_t len;
     int64_t at_ns; /* monotonic, when the body was complete */
@@ -105,6 +105,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         copy_header(conn, "Authorization", s->authorization, sizeof s->authorization);
         copy_header(conn, "X-Scope-OrgID", s->orgid, sizeof s->orgid);
         copy_header(conn, "Expect", s->expect, sizeof s->expect);
+        copy_header(conn, "Host", s->host, sizeof s->host);
         memcpy(s->body, u->data, u->len);
         s->len = u->len;
         s->at_ns = ob_mono_ns();
@@ -150,15 +151,53 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static void rx_start(void)
+/* A CA and a certificate it signed for DNS:rw.test (not for 127.0.0.1),
+ * valid 2020 to 2120; P-256 keys.  Test material only. */
+static const char TEST_CA[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBcDCCARWgAwIBAgIBATAKBggqhkjOPQQDAjAeMRwwGgYDVQQDDBNvdGxwLWJy\n"
+    "b2tlciB0ZXN0IENBMCAXDTIwMDEwMTAwMDAwMFoYDzIxMjAwMTAxMDAwMDAwWjAe\n"
+    "MRwwGgYDVQQDDBNvdGxwLWJyb2tlciB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZI\n"
+    "zj0DAQcDQgAExaNLupPo6GC/Ymxri4aZCxAq40Wq8o6WTooUSYxBOB96sbYpKijn\n"
+    "vsC42Yym8MvfkstR6P1I+KWDkpXvr1J77qNCMEAwDwYDVR0TAQH/BAUwAwEB/zAO\n"
+    "BgNVHQ8BAf8EBAMCAQYwHQYDVR0OBBYEFNvx2DVpqW2/7NLO6sX7hl9alQ7TMAoG\n"
+    "CCqGSM49BAMCA0kAMEYCIQD2hUrzia22WgvIbrW219q0rALpA7Q3S7K1FNF0Ie71\n"
+    "zQIhAPSWes3YekwfTC65GOiszc2OrTcIyk/j9xuvWPRQQulL\n"
+    "-----END CERTIFICATE-----\n";
+static const char TEST_CERT[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBpTCCAUygAwIBAgIBAjAKBggqhkjOPQQDAjAeMRwwGgYDVQQDDBNvdGxwLWJy\n"
+    "b2tlciB0ZXN0IENBMCAXDTIwMDEwMTAwMDAwMFoYDzIxMjAwMTAxMDAwMDAwWjAS\n"
+    "MRAwDgYDVQQDDAdydy50ZXN0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEYeGn\n"
+    "zOpzv5HgCoghVv42tIZ7dvBdrqwy0B4UFOrBoy0nm0oFsrajFzbdDjWKGvYjgvFt\n"
+    "dXX5Szj1h7BuDdZyi6OBhDCBgTASBgNVHREECzAJggdydy50ZXN0MAkGA1UdEwQC\n"
+    "MAAwCwYDVR0PBAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMB8GA1UdIwQYMBaA\n"
+    "FNvx2DVpqW2/7NLO6sX7hl9alQ7TMB0GA1UdDgQWBBRPSNWh79APUTwSVkB/Vf8r\n"
+    "INP0qzAKBggqhkjOPQQDAgNHADBEAiB7VcZLqNq3HwsH6VXueeQ6GlNLmrZ1aqMv\n"
+    "DHv6zz+7bAIgb7JY4cXvR+1EBcj8o7j6zFwWDzMRKnfPPFoj6YoPp3o=\n"
+    "-----END CERTIFICATE-----\n";
+static const char TEST_KEY[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVNgYPvc09cXx1AP6\n"
+    "9JWKKu8QorBwKlllzOPvA+Lp2mOhRANCAARh4afM6nO/keAKiCFW/ja0hnt28F2u\n"
+    "rDLQHhQU6sGjLSebSgWytqMXNt0ONYoa9iOC8W11dflLOPWHsG4N1nKL\n"
+    "-----END PRIVATE KEY-----\n";
+
+static void rx_start(bool tls)
 {
     memset(&rx, 0, sizeof rx);
     pthread_mutex_init(&rx.mu, NULL);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    rx.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
-                            NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    if (tls)
+        rx.d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
+                                MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, NULL, MHD_OPTION_HTTPS_MEM_KEY, TEST_KEY,
+                                MHD_OPTION_HTTPS_MEM_CERT, TEST_CERT, MHD_OPTION_END);
+    else
+        rx.d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     ck_assert_ptr_nonnull(rx.d);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(rx.d, MHD_DAEMON_INFO_BIND_PORT);
     ck_assert_ptr_nonnull(di);
@@ -279,7 +318,7 @@ static void setup(void)
 {
     ob_log_set_level(OB_LOG_ERROR); /* the retries and drops the tests cause are expected */
     memset(&done, 0, sizeof done);
-    rx_start();
+    rx_start(false);
 }
 
 static void teardown(void)
@@ -330,7 +369,8 @@ START_TEST(sent_with_headers)
     ck_assert_int_eq(done.r[1].written.histograms, 1);
     ck_assert_int_eq(done.r[1].written.exemplars, 0);
     s = &rx.seen[1];
-    ck_assert_str_eq(s->content_type, "application/x-protobuf;proto=io.prometheus.write.v2.Request");
+    ck_assert_str_eq(s->content_type,
+                     "application/x-protobuf;proto=io.prometheus.write.v2.Request");
     ck_assert_str_eq(s->version, "2.0.0");
     ck_assert_uint_eq(s->len, 5);
     ck_assert_uint_eq(s->client_port, rx.seen[0].client_port); /* kept alive */
@@ -615,6 +655,62 @@ START_TEST(wakeup)
 }
 END_TEST
 
+/* https with the test CA: tls_server_name is the name the certificate is
+ * checked against, while the connection goes to the URL's 127.0.0.1 and
+ * Host: still names it. */
+START_TEST(tls_server_name)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return; /* libmicrohttpd built without TLS: nothing to test against */
+    rx_stop();
+    rx_start(true);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ob_rw_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    char ca[128], url[96], host[64];
+    snprintf(ca, sizeof ca, "%s/ca.pem", tmpdir);
+    write_file(ca, TEST_CA);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/api/v1/write", rx.port);
+    snprintf(host, sizeof host, "127.0.0.1:%u", rx.port);
+
+    struct ob_rw_target_cfg cfg = target_cfg(rx.port);
+    cfg.url = url;
+    cfg.tls_ca_file = ca;
+    cfg.tls_server_name = "rw.test";
+    struct ob_rw_client *c = client(&cfg);
+    ck_assert_int_eq(ob_rw_client_submit(c, 0, BODY, sizeof BODY, OB_RW_PROTO_1_0), 0);
+    run_until(c, 1, 5000);
+    ck_assert_int_eq(done.r[0].outcome, OB_RW_SENT);
+    ck_assert_uint_eq(rx_count(), 1);
+    ck_assert_str_eq(rx.seen[0].host, host);
+    ck_assert_mem_eq(rx.seen[0].body, BODY, sizeof BODY);
+    ob_rw_client_destroy(c);
+
+    /* Without it the certificate does not name 127.0.0.1: refused, retried. */
+    cfg.tls_server_name = "";
+    c = client(&cfg);
+    ck_assert_int_eq(ob_rw_client_submit(c, 0, BODY, sizeof BODY, OB_RW_PROTO_1_0), 0);
+    run_for(c, 200);
+    struct ob_rw_client_stats st;
+    ob_rw_client_stats(c, &st);
+    ck_assert_uint_ge(st.failures[OB_RW_FAIL_NETWORK], 1);
+    ck_assert_uint_eq(done.n, 1);
+    ck_assert_uint_eq(rx_count(), 1);
+    ob_rw_client_destroy(c);
+
+    /* tls_insecure_skip_verify takes any certificate. */
+    cfg.tls_ca_file = "";
+    cfg.tls_insecure_skip_verify = true;
+    c = client(&cfg);
+    ck_assert_int_eq(ob_rw_client_submit(c, 0, BODY, sizeof BODY, OB_RW_PROTO_1_0), 0);
+    run_until(c, 2, 5000);
+    ck_assert_int_eq(done.r[1].outcome, OB_RW_SENT);
+    ob_rw_client_destroy(c);
+
+    unlink(ca);
+    rmdir(tmpdir);
+}
+END_TEST
+
 /* A URL libcurl cannot take is a configuration error at create. */
 START_TEST(bad_url)
 {
@@ -644,6 +740,7 @@ Suite *rw_client_suite(void)
     tcase_add_test(tc, bearer_and_basic_auth);
     tcase_add_test(tc, shards_in_parallel);
     tcase_add_test(tc, wakeup);
+    tcase_add_test(tc, tls_server_name);
     tcase_add_test(tc, bad_url);
     suite_add_tcase(s, tc);
     return s;
