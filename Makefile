@@ -42,6 +42,8 @@ NGHTTP2_CFLAGS ?= $(call pc,--cflags,libnghttp2)
 NGHTTP2_LIBS   ?= $(call pc,--libs,libnghttp2)
 JSONC_CFLAGS ?= $(call pc,--cflags,json-c)
 JSONC_LIBS   ?= $(call pc,--libs,json-c)
+CURL_CFLAGS  ?= $(call pc,--cflags,libcurl)
+CURL_LIBS    ?= $(call pc,--libs,libcurl)
 CHECK_CFLAGS ?= $(call pc,--cflags,check)
 CHECK_LIBS   ?= $(call pc,--libs,check)
 # Debian's iniparser ships no .pc file.
@@ -122,7 +124,7 @@ check-san:
 asan: check-san
 
 info:
-	@for p in libzmq libprotobuf-c libmicrohttpd libnghttp2 zlib libxxhash check; do \
+	@for p in libzmq libprotobuf-c libmicrohttpd libnghttp2 zlib libxxhash libcurl check; do \
 	  pkg-config --exists $$p || echo "missing: $$p (run 'make deps')"; done
 
 print-%:

@@ -32,7 +32,7 @@
 #define OB_PLUGIN_DIR "/usr/local/lib/otlp-broker/plugins"
 #endif
 
-enum opt_type { T_STRING, T_BOOL, T_U32, T_SIZE, T_DURATION, T_LOGLEVEL, T_LOGFORMAT };
+enum opt_type { T_STRING, T_BOOL, T_U32, T_SIZE, T_DURATION, T_LOGLEVEL, T_LOGFORMAT, T_RWPROTO };
 
 /* When a changed value takes effect.  RELOAD: reload() in main.c applies it
  * (SIGHUP, POST /-/reload); today that is the translator sections only.
@@ -203,6 +203,86 @@ static const struct option options[] = {
     {"limits", "name_cache_bytes", T_SIZE, RESTART, "16MiB", F(name_cache_bytes), 64 * OB_KIB,
      1 * OB_GIB,
      "Bytes each ingest thread's name cache may hold (keys, names, table)."},
+
+    /* Keep [remote_write] last: the commented target example (rw_options)
+     * follows it in the defaults file. */
+    {"remote_write", "log_size", T_SIZE, RESTART, "256MiB", F(rw_log_size), 1 * OB_MIB, 1 * OB_TIB,
+     "Room of the forward log every [remote_write.NAME] target reads: samples not\n"
+     "yet acknowledged by a target wait there, across restarts.  A target that\n"
+     "falls behind by more than it holds loses its oldest samples (counted)."},
+    {"remote_write", "log_path", T_STRING, RESTART, "", F(rw_log_path), 0, 0,
+     "Where the forward log lives; empty = derived from store.path.  Unused\n"
+     "while no target is configured."},
+};
+
+#define R(field) offsetof(struct ob_rw_target_cfg, field)
+
+/* The keys of each [remote_write.NAME] section.  Defaults follow Prometheus'
+ * remote_write and queue_config where it has the key (remote_timeout 30s,
+ * max_samples_per_send 2000, batch_send_deadline 5s, min_backoff 30ms,
+ * max_backoff 5s).  Shards are fixed, not resharded as Prometheus does:
+ * one broker's rate is known and small next to a Prometheus server's. */
+static const struct option rw_options[] = {
+    /* url is required: check_target() says so, naming the target. */
+    {"remote_write.NAME", "url", T_STRING, RESTART, "", R(url), 0, 0,
+     "The receiver's remote-write endpoint, http:// or https:// (required).\n"
+     "Prometheus: /api/v1/write; Mimir, Cortex: /api/v1/push; Thanos Receive:\n"
+     "/api/v1/receive; VictoriaMetrics: /api/v1/write."},
+    {"remote_write.NAME", "protocol", T_RWPROTO, RESTART, "1.0", R(protocol), 0, 0,
+     "Remote-write protocol version: 1.0 (prometheus.WriteRequest, what every\n"
+     "receiver takes) or 2.0 (io.prometheus.write.v2.Request)."},
+    {"remote_write.NAME", "headers", T_STRING, RESTART, "", R(headers), 0, 0,
+     "Extra request headers, comma-separated \"Name: value\" pairs, for example\n"
+     "X-Scope-OrgID: tenant1, X-Other: v (a value cannot hold a comma).  The\n"
+     "protocol's own headers (Content-Type, Content-Encoding, User-Agent,\n"
+     "X-Prometheus-Remote-Write-Version, Host, ...) cannot be set, nor\n"
+     "Authorization together with bearer or basic auth."},
+    {"remote_write.NAME", "bearer_token_file", T_STRING, RESTART, "", R(bearer_token_file), 0, 0,
+     "File holding a token sent as \"Authorization: Bearer <token>\" (blanks around\n"
+     "it dropped); re-read when it changes, so it can be rotated.  Empty = none."},
+    {"remote_write.NAME", "basic_auth_username", T_STRING, RESTART, "", R(basic_auth_username),
+     0, 0,
+     "User name for HTTP basic auth, with basic_auth_password_file; not together\n"
+     "with bearer_token_file.  Empty = none."},
+    {"remote_write.NAME", "basic_auth_password_file", T_STRING, RESTART, "",
+     R(basic_auth_password_file), 0, 0,
+     "File holding the basic auth password (blanks around it dropped); re-read\n"
+     "when it changes."},
+    {"remote_write.NAME", "timeout", T_DURATION, RESTART, "30s", R(timeout_ms), 1, 3600000,
+     "One request, connecting included, fails after this long (then it is\n"
+     "retried)."},
+    {"remote_write.NAME", "batch_size", T_U32, RESTART, "2000", R(batch_size), 1, 1000000,
+     "Samples per request at most."},
+    {"remote_write.NAME", "batch_deadline", T_DURATION, RESTART, "5s", R(batch_deadline_ms), 1,
+     3600000,
+     "A batch that has not filled up is sent after this long."},
+    {"remote_write.NAME", "shards", T_U32, RESTART, "4", R(shards), 1, 64,
+     "Requests in flight at once, each on its own kept-alive connection."},
+    {"remote_write.NAME", "min_backoff", T_DURATION, RESTART, "30ms", R(min_backoff_ms), 1,
+     3600000,
+     "First delay before a failed request (network error, timeout, 5xx, 429) is\n"
+     "retried; it doubles with every retry up to max_backoff, with jitter.  A\n"
+     "Retry-After header from the receiver is honoured instead."},
+    {"remote_write.NAME", "max_backoff", T_DURATION, RESTART, "5s", R(max_backoff_ms), 1,
+     3600000,
+     "Longest delay between retries (not less than min_backoff)."},
+    {"remote_write.NAME", "retry_on_429", T_BOOL, RESTART, "true", R(retry_on_429), 0, 0,
+     "Retry a request answered 429 Too Many Requests; false drops it like other\n"
+     "4xx answers (counted, with the receiver's message logged)."},
+    {"remote_write.NAME", "tls_ca_file", T_STRING, RESTART, "", R(tls_ca_file), 0, 0,
+     "CA certificates (PEM) that the receiver's certificate must chain to; empty =\n"
+     "the system's."},
+    {"remote_write.NAME", "tls_cert_file", T_STRING, RESTART, "", R(tls_cert_file), 0, 0,
+     "Client certificate (PEM) for mutual TLS, with tls_key_file."},
+    {"remote_write.NAME", "tls_key_file", T_STRING, RESTART, "", R(tls_key_file), 0, 0,
+     "Private key (PEM) of tls_cert_file."},
+    {"remote_write.NAME", "tls_server_name", T_STRING, RESTART, "", R(tls_server_name), 0, 0,
+     "Name sent in SNI and checked in the receiver's certificate, when it is not\n"
+     "the URL's host (the connection still goes to the URL's host).  Empty = the\n"
+     "URL's host."},
+    {"remote_write.NAME", "tls_insecure_skip_verify", T_BOOL, RESTART, "false",
+     R(tls_insecure_skip_verify), 0, 0,
+     "Accept any certificate from the receiver (testing only)."},
 };
 
 static const struct option *find_option(const char *section, const char *key)
@@ -213,8 +293,38 @@ static const struct option *find_option(const char *section, const char *key)
     return NULL;
 }
 
+static const struct option *find_rw_option(const char *key)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(rw_options); i++)
+        if (strcmp(rw_options[i].key, key) == 0)
+            return &rw_options[i];
+    return NULL;
+}
+
+#define RW_PREFIX "remote_write."
+#define RW_PREFIX_LEN (sizeof RW_PREFIX - 1)
+
+/* "remote_write.<anything>": a target section, its name still to check. */
+static bool rw_section(const char *section)
+{
+    return strncmp(section, RW_PREFIX, RW_PREFIX_LEN) == 0;
+}
+
+static bool rw_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > OB_RW_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '-')
+            return false;
+    return true;
+}
+
 static bool section_known(const char *section)
 {
+    if (rw_section(section))
+        return true; /* the name is checked where the target is made */
     for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
         if (strcmp(options[i].section, section) == 0)
             return true;
@@ -246,6 +356,7 @@ static int err_unknown_section(const char *section, char err[OB_ERR_LEN])
     for (size_t i = 0; i < OB_ARRAY_LEN(options); i++)
         if (i == 0 || strcmp(options[i].section, options[i - 1].section) != 0)
             err_append(err, " %s", options[i].section);
+    err_append(err, " %s", rw_options[0].section);
     return OB_E_CONFIG;
 }
 
@@ -270,6 +381,7 @@ static const char *type_text(enum opt_type t)
     case T_DURATION: return "a duration (ms, s, m, h, d)";
     case T_LOGLEVEL: return "error, warn, info or debug";
     case T_LOGFORMAT: return "text or logfmt";
+    case T_RWPROTO: return "1.0 or 2.0";
     }
     return "?";
 }
@@ -306,19 +418,31 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-/* Parses text for opt into cfg.  Errors name the key, the value and what is
- * expected. */
-static int set_value(struct ob_config *cfg, const struct option *opt, const char *text,
-                     char err[OB_ERR_LEN])
+static int parse_rw_protocol(const char *s, int *out)
 {
-    char *field = (char *)cfg + opt->off;
+    if (strcmp(s, "1.0") == 0)
+        *out = OB_RW_PROTO_1_0;
+    else if (strcmp(s, "2.0") == 0)
+        *out = OB_RW_PROTO_2_0;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* Parses text for opt into the struct at base (struct ob_config, or struct
+ * ob_rw_target_cfg for rw_options).  Errors name section.key, the value and
+ * what is expected. */
+static int set_value(void *base, const char *section, const struct option *opt,
+                     const char *text, char err[OB_ERR_LEN])
+{
+    char *field = (char *)base + opt->off;
     uint64_t v = 0;
     int rc = 0;
 
     switch (opt->type) {
     case T_STRING: {
         if (opt->min && !*text) {
-            snprintf(err, OB_ERR_LEN, "%s.%s: must not be empty", opt->section, opt->key);
+            snprintf(err, OB_ERR_LEN, "%s.%s: must not be empty", section, opt->key);
             return OB_E_CONFIG;
         }
         char *copy = strdup(text);
@@ -357,6 +481,9 @@ static int set_value(struct ob_config *cfg, const struct option *opt, const char
         v = (uint64_t)ms; /* never negative: the parser takes digits only */
         break;
     }
+    case T_RWPROTO:
+        rc = parse_rw_protocol(text, (int *)field);
+        break;
     }
     if (rc == 0 && (opt->type == T_U32 || opt->type == T_SIZE || opt->type == T_DURATION) &&
         (v < opt->min || v > opt->max))
@@ -366,12 +493,12 @@ static int set_value(struct ob_config *cfg, const struct option *opt, const char
         fmt_number(opt->type, opt->min, lo, sizeof lo);
         fmt_number(opt->type, opt->max, hi, sizeof hi);
         snprintf(err, OB_ERR_LEN, "%s.%s: '%s' is out of range: expected %s from %s to %s",
-                 opt->section, opt->key, text, type_text(opt->type), lo, hi);
+                 section, opt->key, text, type_text(opt->type), lo, hi);
         return OB_E_CONFIG;
     }
     if (rc) {
-        snprintf(err, OB_ERR_LEN, "%s.%s: invalid value '%s': expected %s", opt->section,
-                 opt->key, text, type_text(opt->type));
+        snprintf(err, OB_ERR_LEN, "%s.%s: invalid value '%s': expected %s", section, opt->key,
+                 text, type_text(opt->type));
         return OB_E_CONFIG;
     }
     switch (opt->type) {
@@ -440,14 +567,72 @@ static bool plugin_section(struct ob_config *cfg, const char *section, struct ob
     return false;
 }
 
+static void rw_target_free(struct ob_rw_target_cfg *t)
+{
+    for (size_t i = 0; i < OB_ARRAY_LEN(rw_options); i++)
+        if (rw_options[i].type == T_STRING)
+            free(*(char **)((char *)t + rw_options[i].off));
+    kv_free(t->header_kv, t->n_headers);
+}
+
+/* The target of section "remote_write.NAME", made with the defaults when it
+ * is new.  NULL with err set for a bad name or no memory. */
+static struct ob_rw_target_cfg *rw_target(struct ob_config *cfg, const char *section,
+                                          char err[OB_ERR_LEN])
+{
+    const char *name = section + RW_PREFIX_LEN;
+    if (!rw_name_ok(name)) {
+        snprintf(err, OB_ERR_LEN,
+                 "[%s]: a target name is 1 to %d letters, digits, '_' or '-'", section,
+                 OB_RW_NAME_MAX);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_rw; i++)
+        if (strcmp(cfg->rw[i].name, name) == 0)
+            return &cfg->rw[i];
+    struct ob_rw_target_cfg *rw = realloc(cfg->rw, (cfg->n_rw + 1) * sizeof *rw);
+    if (!rw) {
+        snprintf(err, OB_ERR_LEN, "out of memory");
+        return NULL;
+    }
+    cfg->rw = rw;
+    struct ob_rw_target_cfg *t = &rw[cfg->n_rw];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->section, sizeof t->section, "%s", section);
+    for (size_t i = 0; i < OB_ARRAY_LEN(rw_options); i++) {
+        if (set_value(t, section, &rw_options[i], rw_options[i].def, err)) {
+            rw_target_free(t); /* a bad default: the table is wrong (the tests catch it) */
+            return NULL;
+        }
+    }
+    cfg->n_rw++;
+    return t;
+}
+
+static int err_unknown_rw_key(const char *section, const char *key, char err[OB_ERR_LEN])
+{
+    snprintf(err, OB_ERR_LEN, "unknown key %s.%s; [%s] has:", section, key, section);
+    for (size_t i = 0; i < OB_ARRAY_LEN(rw_options); i++)
+        err_append(err, " %s", rw_options[i].key);
+    return OB_E_CONFIG;
+}
+
 static int apply(struct ob_config *cfg, const char *section, const char *key, const char *value,
                  char err[OB_ERR_LEN])
 {
     if (!section_known(section))
         return err_unknown_section(section, err);
+    if (rw_section(section)) {
+        struct ob_rw_target_cfg *t = rw_target(cfg, section, err);
+        if (!t)
+            return OB_E_CONFIG;
+        const struct option *opt = find_rw_option(key);
+        return opt ? set_value(t, section, opt, value, err) : err_unknown_rw_key(section, key, err);
+    }
     const struct option *opt = find_option(section, key);
     if (opt)
-        return set_value(cfg, opt, value, err);
+        return set_value(cfg, section, opt, value, err);
     struct ob_kv **kv;
     size_t *n;
     if (plugin_section(cfg, section, &kv, &n))
@@ -505,6 +690,8 @@ static int load_file(struct ob_config *cfg, const char *path, char err[OB_ERR_LE
         if (!d->val[i]) {
             if (!section_known(name))
                 rc = err_unknown_section(name, err);
+            else if (rw_section(name) && !rw_target(cfg, name, err))
+                rc = OB_E_CONFIG; /* an empty target section still is a target */
             continue;
         }
         const char *colon = strchr(name, ':');
@@ -514,7 +701,7 @@ static int load_file(struct ob_config *cfg, const char *path, char err[OB_ERR_LE
             rc = OB_E_CONFIG;
             break;
         }
-        char section[64];
+        char section[sizeof RW_PREFIX + 64];
         size_t slen = (size_t)(colon - name);
         if (slen >= sizeof section) {
             snprintf(err, OB_ERR_LEN, "%s: section of '%s' is too long", path, name);
@@ -556,6 +743,15 @@ static int apply_override(struct ob_config *cfg, const char *ov, char err[OB_ERR
     char *key = name + dot_at + 1;
     while (isspace((unsigned char)*key))
         key++;
+    /* remote_write.NAME.key: the target's section takes the next dot too
+     * (only there; a plugin key in [translator] may hold dots). */
+    char rw_sec[sizeof name];
+    char *dot2 = strcmp(section, "remote_write") == 0 ? strchr(key, '.') : NULL;
+    if (dot2) {
+        snprintf(rw_sec, sizeof rw_sec, "remote_write.%.*s", (int)(dot2 - key), key);
+        section = rw_sec;
+        key = dot2 + 1;
+    }
     if (!*section || !*key) {
         snprintf(err, OB_ERR_LEN, "-o '%s': expected section.key=value", ov);
         return OB_E_CONFIG;
@@ -575,6 +771,142 @@ static int apply_override(struct ob_config *cfg, const char *ov, char err[OB_ERR
     return rc;
 }
 
+/* Header names a target cannot set: what the protocol itself sends or HTTP
+ * manages (Prometheus refuses the same in remote_write headers). */
+static const char *const reserved_headers[] = {
+    "Host", "Content-Encoding", "Content-Length", "Content-Type", "User-Agent", "Connection",
+    "Keep-Alive", "Transfer-Encoding", "Expect", "TE", "Upgrade", "Accept-Encoding",
+    "Proxy-Authenticate", "Proxy-Authorization", "WWW-Authenticate",
+    "X-Prometheus-Remote-Write-Version", "X-Prometheus-Scrape-Timeout-Seconds",
+};
+
+/* RFC 9110 token characters, what a header name is made of. */
+static bool tchar(unsigned char c)
+{
+    return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* t->headers ("Name: value, Name: value") into t->header_kv. */
+static int parse_headers(struct ob_rw_target_cfg *t, char err[OB_ERR_LEN])
+{
+    const char *p = t->headers;
+    while (isspace((unsigned char)*p))
+        p++;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *colon = memchr(p, ':', len);
+        size_t nlen = colon ? (size_t)(colon - p) : 0;
+        bool name_ok = nlen > 0;
+        for (size_t i = 0; i < nlen; i++)
+            name_ok = name_ok && tchar((unsigned char)p[i]);
+        const char *v = colon ? colon + 1 : p + len, *vend = p + len;
+        while (v < vend && isspace((unsigned char)*v))
+            v++;
+        while (vend > v && isspace((unsigned char)vend[-1]))
+            vend--;
+        bool value_ok = vend > v;
+        for (const char *c = v; c < vend; c++)
+            value_ok = value_ok && ((unsigned char)*c >= 0x20 || *c == '\t') && *c != 0x7f;
+        if (!name_ok || !value_ok) {
+            snprintf(err, OB_ERR_LEN,
+                     "%s.headers: '%.*s' is not \"Name: value\" (headers are comma-separated;"
+                     " a value cannot hold a comma)",
+                     t->section, (int)len, p);
+            return OB_E_CONFIG;
+        }
+        char name[128];
+        if (nlen >= sizeof name) {
+            snprintf(err, OB_ERR_LEN, "%s.headers: header name '%.*s...' is too long",
+                     t->section, 32, p);
+            return OB_E_CONFIG;
+        }
+        memcpy(name, p, nlen);
+        name[nlen] = '\0';
+        for (size_t i = 0; i < OB_ARRAY_LEN(reserved_headers); i++) {
+            if (strcasecmp(name, reserved_headers[i]) == 0) {
+                snprintf(err, OB_ERR_LEN, "%s.headers: %s is the protocol's own header",
+                         t->section, name);
+                return OB_E_CONFIG;
+            }
+        }
+        if (strcasecmp(name, "Authorization") == 0 &&
+            (t->bearer_token_file[0] || t->basic_auth_username[0])) {
+            snprintf(err, OB_ERR_LEN,
+                     "%s.headers: Authorization cannot be set together with bearer or basic auth",
+                     t->section);
+            return OB_E_CONFIG;
+        }
+        for (size_t i = 0; i < t->n_headers; i++) {
+            if (strcasecmp(name, t->header_kv[i].key) == 0) {
+                snprintf(err, OB_ERR_LEN, "%s.headers: %s is given twice", t->section, name);
+                return OB_E_CONFIG;
+            }
+        }
+        char *value = strndup(v, (size_t)(vend - v));
+        if (!value)
+            return -ENOMEM;
+        int rc = kv_set(&t->header_kv, &t->n_headers, name, value);
+        free(value);
+        if (rc)
+            return rc;
+        p += len;
+        if (*p == ',') {
+            p++;
+            while (isspace((unsigned char)*p))
+                p++;
+            if (!*p) {
+                snprintf(err, OB_ERR_LEN, "%s.headers: ends in a comma", t->section);
+                return OB_E_CONFIG;
+            }
+        }
+    }
+    return 0;
+}
+
+/* What a target needs beyond each key's own value, checked once every key
+ * is known (the file and the overrides can set them in any order). */
+static int check_target(struct ob_rw_target_cfg *t, char err[OB_ERR_LEN])
+{
+    if (!t->url[0]) {
+        snprintf(err, OB_ERR_LEN, "%s.url: missing: every target needs the receiver's URL",
+                 t->section);
+        return OB_E_CONFIG;
+    }
+    if (strncasecmp(t->url, "http://", 7) != 0 && strncasecmp(t->url, "https://", 8) != 0) {
+        snprintf(err, OB_ERR_LEN, "%s.url: '%s' is not an http:// or https:// URL", t->section,
+                 t->url);
+        return OB_E_CONFIG;
+    }
+    const char *host = strstr(t->url, "//") + 2;
+    if (!*host || *host == '/' || *host == ':' || strpbrk(t->url, " \t")) {
+        snprintf(err, OB_ERR_LEN, "%s.url: '%s' has no host or holds blanks", t->section, t->url);
+        return OB_E_CONFIG;
+    }
+    if (t->bearer_token_file[0] && (t->basic_auth_username[0] || t->basic_auth_password_file[0])) {
+        snprintf(err, OB_ERR_LEN,
+                 "%s: bearer_token_file and basic_auth_* cannot both be set: pick one",
+                 t->section);
+        return OB_E_CONFIG;
+    }
+    if (!t->basic_auth_username[0] != !t->basic_auth_password_file[0]) {
+        snprintf(err, OB_ERR_LEN,
+                 "%s: basic_auth_username and basic_auth_password_file go together", t->section);
+        return OB_E_CONFIG;
+    }
+    if (!t->tls_cert_file[0] != !t->tls_key_file[0]) {
+        snprintf(err, OB_ERR_LEN, "%s: tls_cert_file and tls_key_file go together", t->section);
+        return OB_E_CONFIG;
+    }
+    if (t->min_backoff_ms > t->max_backoff_ms) {
+        snprintf(err, OB_ERR_LEN, "%s.min_backoff: longer than max_backoff", t->section);
+        return OB_E_CONFIG;
+    }
+    kv_free(t->header_kv, t->n_headers); /* a reload parses a fresh config; be safe anyway */
+    t->header_kv = NULL;
+    t->n_headers = 0;
+    return parse_headers(t, err);
+}
+
 int ob_config_load(const char *path, const char *const *overrides, size_t n_overrides,
                    struct ob_config **out, char err[OB_ERR_LEN])
 {
@@ -585,7 +917,7 @@ int ob_config_load(const char *path, const char *const *overrides, size_t n_over
         return -ENOMEM;
 
     for (size_t i = 0; i < OB_ARRAY_LEN(options); i++) {
-        rc = set_value(cfg, &options[i], options[i].def, err);
+        rc = set_value(cfg, options[i].section, &options[i], options[i].def, err);
         if (rc)
             goto fail; /* a bad default: the table is wrong (the tests catch it) */
     }
@@ -596,6 +928,11 @@ int ob_config_load(const char *path, const char *const *overrides, size_t n_over
     }
     for (size_t i = 0; i < n_overrides; i++) {
         rc = apply_override(cfg, overrides[i], err);
+        if (rc)
+            goto fail;
+    }
+    for (size_t i = 0; i < cfg->n_rw; i++) {
+        rc = check_target(&cfg->rw[i], err);
         if (rc)
             goto fail;
     }
@@ -619,6 +956,9 @@ void ob_config_destroy(struct ob_config *cfg)
     kv_free(cfg->translator_kv, cfg->translator_n_kv);
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         kv_free(cfg->translator_fe[fe].kv, cfg->translator_fe[fe].n_kv);
+    for (size_t i = 0; i < cfg->n_rw; i++)
+        rw_target_free(&cfg->rw[i]);
+    free(cfg->rw);
     free(cfg);
 }
 
@@ -644,10 +984,9 @@ static void put_string(FILE *f, const char *s)
 
 /* opt's value in cfg as the INI file writes it, cut to cap ("..." at the
  * end when cut). */
-static void value_text(const struct ob_config *cfg, const struct option *opt, char *buf,
-                       size_t cap)
+static void value_text(const void *base, const struct option *opt, char *buf, size_t cap)
 {
-    const char *field = (const char *)cfg + opt->off;
+    const char *field = (const char *)base + opt->off;
     int n = 0;
     switch (opt->type) {
     case T_STRING: {
@@ -671,37 +1010,94 @@ static void value_text(const struct ob_config *cfg, const struct option *opt, ch
     case T_SIZE: fmt_number(T_SIZE, *(const uint64_t *)field, buf, cap); break;
     case T_DURATION: fmt_number(T_DURATION, (uint64_t) * (const int64_t *)field, buf, cap);
         break;
+    case T_RWPROTO:
+        snprintf(buf, cap, "%s", *(const int *)field == OB_RW_PROTO_2_0 ? "2.0" : "1.0");
+        break;
     }
     if (n > 0 && (size_t)n >= cap && cap > 3)
         memcpy(buf + cap - 4, "...", 4);
 }
 
 /* Writes the whole value: strings can be longer than any buffer. */
-static void put_value(FILE *f, const struct ob_config *cfg, const struct option *opt)
+static void put_value(FILE *f, const void *base, const struct option *opt)
 {
     if (opt->type == T_STRING) {
-        put_string(f, *(char *const *)((const char *)cfg + opt->off));
+        put_string(f, *(char *const *)((const char *)base + opt->off));
         return;
     }
     char text[32];
-    value_text(cfg, opt, text, sizeof text);
+    value_text(base, opt, text, sizeof text);
     fputs(text, f);
 }
 
-static bool same_value(const struct ob_config *a, const struct ob_config *b,
-                       const struct option *opt)
+static bool same_value(const void *a, const void *b, const struct option *opt)
 {
     const char *fa = (const char *)a + opt->off, *fb = (const char *)b + opt->off;
     switch (opt->type) {
     case T_STRING: return strcmp(*(char *const *)fa, *(char *const *)fb) == 0;
     case T_BOOL: return *(const bool *)fa == *(const bool *)fb;
     case T_LOGLEVEL:
-    case T_LOGFORMAT: return *(const int *)fa == *(const int *)fb;
+    case T_LOGFORMAT:
+    case T_RWPROTO: return *(const int *)fa == *(const int *)fb;
     case T_U32: return *(const uint32_t *)fa == *(const uint32_t *)fb;
     case T_SIZE: return *(const uint64_t *)fa == *(const uint64_t *)fb;
     case T_DURATION: return *(const int64_t *)fa == *(const int64_t *)fb;
     }
     return false;
+}
+
+static const struct ob_rw_target_cfg *target_named(const struct ob_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_rw; i++)
+        if (strcmp(cfg->rw[i].name, name) == 0)
+            return &cfg->rw[i];
+    return NULL;
+}
+
+/* A target in only one of the two: its url against "(none)". */
+static void target_alone(const struct ob_rw_target_cfg *t, bool in_running,
+                         ob_config_change_fn *fn, void *ctx)
+{
+    if (!fn)
+        return;
+    struct ob_config_change c = {.section = t->section, .key = "url", .reloadable = false};
+    const struct option *url = find_rw_option("url");
+    value_text(t, url, in_running ? c.was : c.now, OB_CONFIG_VALUE_LEN);
+    snprintf(in_running ? c.now : c.was, OB_CONFIG_VALUE_LEN, "(none)");
+    fn(ctx, &c);
+}
+
+static size_t diff_targets(const struct ob_config *running, const struct ob_config *next,
+                           ob_config_change_fn *fn, void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < running->n_rw; i++) {
+        const struct ob_rw_target_cfg *a = &running->rw[i], *b = target_named(next, a->name);
+        if (!b) {
+            target_alone(a, true, fn, ctx);
+            n++;
+            continue;
+        }
+        for (size_t k = 0; k < OB_ARRAY_LEN(rw_options); k++) {
+            const struct option *opt = &rw_options[k];
+            if (same_value(a, b, opt))
+                continue;
+            n++;
+            if (!fn)
+                continue;
+            struct ob_config_change c = {.section = a->section, .key = opt->key};
+            value_text(a, opt, c.was, sizeof c.was);
+            value_text(b, opt, c.now, sizeof c.now);
+            fn(ctx, &c);
+        }
+    }
+    for (size_t i = 0; i < next->n_rw; i++) {
+        if (!target_named(running, next->rw[i].name)) {
+            target_alone(&next->rw[i], false, fn, ctx);
+            n++;
+        }
+    }
+    return n;
 }
 
 size_t ob_config_diff(const struct ob_config *running, const struct ob_config *next,
@@ -724,12 +1120,13 @@ size_t ob_config_diff(const struct ob_config *running, const struct ob_config *n
         value_text(next, opt, c.now, sizeof c.now);
         fn(ctx, &c);
     }
-    return n;
+    return n + diff_targets(running, next, fn, ctx);
 }
 
 int ob_config_reloadable(const char *section, const char *key)
 {
-    const struct option *opt = find_option(section, key);
+    const struct option *opt =
+        rw_section(section) ? find_rw_option(key) : find_option(section, key);
     return opt ? opt->when == RELOAD : -ENOENT;
 }
 
@@ -759,6 +1156,43 @@ void ob_config_dump(const struct ob_config *cfg, FILE *f)
             }
         }
     }
+    for (size_t t = 0; t < cfg->n_rw; t++) {
+        fprintf(f, "\n[%s]\n", cfg->rw[t].section);
+        for (size_t i = 0; i < OB_ARRAY_LEN(rw_options); i++) {
+            fprintf(f, "%s = ", rw_options[i].key);
+            put_value(f, &cfg->rw[t], &rw_options[i]);
+            fputc('\n', f);
+        }
+    }
+}
+
+/* What the defaults file shows for the one key without a default. */
+#define RW_URL_EXAMPLE "http://127.0.0.1:9090/api/v1/write"
+
+/* One key of the defaults file: its help, type and range, restart note and
+ * the commented "#key = value" line (the default, or example when given). */
+static void write_option_doc(FILE *f, const struct option *opt, const char *example)
+{
+    for (const char *line = opt->help; *line;) {
+        size_t n = strcspn(line, "\n");
+        fprintf(f, "# %.*s\n", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+    if (opt->type == T_STRING) {
+        /* nothing to add: the help says what the string is */
+    } else if (opt->type == T_U32 || opt->type == T_SIZE || opt->type == T_DURATION) {
+        char lo[32], hi[32];
+        fmt_number(opt->type, opt->min, lo, sizeof lo);
+        fmt_number(opt->type, opt->max, hi, sizeof hi);
+        const char *t = type_text(opt->type);
+        fprintf(f, "# %c%s, %s to %s.\n", toupper((unsigned char)t[0]), t + 1, lo, hi);
+    } else {
+        const char *t = type_text(opt->type);
+        fprintf(f, "# %c%s.\n", toupper((unsigned char)t[0]), t + 1);
+    }
+    if (opt->when == RESTART)
+        fputs("# Needs a restart.\n", f);
+    fprintf(f, "#%s = %s\n", opt->key, example ? example : opt->def);
 }
 
 void ob_config_write_defaults(FILE *f)
@@ -784,25 +1218,20 @@ void ob_config_write_defaults(FILE *f)
             fprintf(f, "\n[%s]\n", opt->section);
         else
             fputc('\n', f);
-        for (const char *line = opt->help; *line;) {
-            size_t n = strcspn(line, "\n");
-            fprintf(f, "# %.*s\n", (int)n, line);
-            line += n + (line[n] == '\n');
-        }
-        if (opt->type == T_STRING) {
-            /* nothing to add: the help says what the string is */
-        } else if (opt->type == T_U32 || opt->type == T_SIZE || opt->type == T_DURATION) {
-            char lo[32], hi[32];
-            fmt_number(opt->type, opt->min, lo, sizeof lo);
-            fmt_number(opt->type, opt->max, hi, sizeof hi);
-            const char *t = type_text(opt->type);
-            fprintf(f, "# %c%s, %s to %s.\n", toupper((unsigned char)t[0]), t + 1, lo, hi);
-        } else {
-            const char *t = type_text(opt->type);
-            fprintf(f, "# %c%s.\n", toupper((unsigned char)t[0]), t + 1);
-        }
-        if (opt->when == RESTART)
-            fputs("# Needs a restart.\n", f);
-        fprintf(f, "#%s = %s\n", opt->key, opt->def);
+        write_option_doc(f, opt, NULL);
+    }
+    /* The target example stays commented: the defaults have no target, and
+     * a target without a url is an error. */
+    fputs("\n# A remote-write target: one section per receiver, as many as wanted,\n"
+          "# [remote_write.NAME] with NAME 1 to 40 letters, digits, '_' or '-' (section\n"
+          "# names are case-insensitive).  Every stored sample is forwarded to each\n"
+          "# target; url is required, every other key has a default.  Override one\n"
+          "# with -o remote_write.NAME.key=value.\n"
+          "#[remote_write.NAME]\n",
+          f);
+    for (size_t i = 0; i < OB_ARRAY_LEN(rw_options); i++) {
+        fputc('\n', f);
+        const struct option *opt = &rw_options[i];
+        write_option_doc(f, opt, strcmp(opt->key, "url") == 0 ? RW_URL_EXAMPLE : NULL);
     }
 }

@@ -7,6 +7,8 @@
  * Every key has a default, so an empty file runs.  Unknown keys and bad values
  * are errors naming the key.  Keys in [translator] other than the host's own
  * (plugin, plugin_dir) are handed to the plugin, which validates them.
+ * [remote_write.NAME] sections, any number of them, each fill one struct
+ * ob_rw_target_cfg from a second table of the same kind.
  */
 #ifndef OB_CONFIG_H
 #define OB_CONFIG_H
@@ -27,6 +29,38 @@ struct ob_listener_translator {
     char *plugin_dir;   /* empty = [translator]'s plugin_dir */
     struct ob_kv *kv;   /* the plugin's own keys */
     size_t n_kv;
+};
+
+/* Remote-write protocol versions (Prometheus' remote write specs 1.0, 2.0). */
+enum ob_rw_protocol { OB_RW_PROTO_1_0 = 1, OB_RW_PROTO_2_0 = 2 };
+
+#define OB_RW_NAME_MAX 40 /* a target name: 1 to 40 of [a-z0-9_-] */
+
+/* [remote_write.NAME]: one receiver.  Checked when loaded: url is http(s),
+ * headers parse, at most one of bearer and basic auth, min <= max backoff. */
+struct ob_rw_target_cfg {
+    char name[OB_RW_NAME_MAX + 1];  /* NAME, lower-cased like every section name */
+    char section[sizeof "remote_write." + OB_RW_NAME_MAX]; /* "remote_write.NAME" */
+    char *url;                      /* http:// or https:// */
+    int protocol;                   /* enum ob_rw_protocol */
+    char *headers;                  /* as written: "Name: value, Name: value" */
+    struct ob_kv *header_kv;        /* headers parsed, in order (key = name) */
+    size_t n_headers;
+    char *bearer_token_file;        /* "" = none */
+    char *basic_auth_username;      /* "" = none; set together with the password file */
+    char *basic_auth_password_file;
+    int64_t timeout_ms;             /* one request, connecting included */
+    uint32_t batch_size;            /* samples per request */
+    int64_t batch_deadline_ms;      /* a partial batch is sent after this long */
+    uint32_t shards;                /* requests in flight at once (connections) */
+    int64_t min_backoff_ms;         /* first retry delay, doubling per retry ... */
+    int64_t max_backoff_ms;         /* ... up to this */
+    bool retry_on_429;              /* false: a 429 drops the batch like other 4xx */
+    char *tls_ca_file;              /* "" = the system's CAs */
+    char *tls_cert_file;            /* client certificate; set together with the key */
+    char *tls_key_file;
+    char *tls_server_name;          /* "" = the URL's host: SNI and certificate name */
+    bool tls_insecure_skip_verify;
 };
 
 struct ob_config {
@@ -89,6 +123,13 @@ struct ob_config {
     uint32_t max_exemplar_label_bytes; /* limits.max_exemplar_label_bytes */
     uint32_t name_cache_entries;   /* limits.name_cache_entries, per ingest thread */
     uint64_t name_cache_bytes;     /* limits.name_cache_bytes, per ingest thread */
+
+    /* [remote_write]: the forward log all targets share */
+    uint64_t rw_log_size;          /* remote_write.log_size */
+    char *rw_log_path;             /* remote_write.log_path; "" = derived from store.path */
+    /* [remote_write.NAME], in the order they first appear (file, then -o) */
+    struct ob_rw_target_cfg *rw;
+    size_t n_rw;
 };
 
 /* Loads path (NULL = defaults only), then applies overrides ("section.key=value").
@@ -106,7 +147,9 @@ void ob_config_write_defaults(FILE *f);
 
 /* One key of the option table whose value differs between two configurations. */
 struct ob_config_change {
-    const char *section, *key; /* static: the option table's */
+    /* The option table's (static), or for a [remote_write.NAME] key the
+     * section name inside running or next (valid during the call). */
+    const char *section, *key;
     bool reloadable;           /* a reload applies it; false: it needs a restart */
     char was[OB_CONFIG_VALUE_LEN], now[OB_CONFIG_VALUE_LEN]; /* as --check-config writes them */
 };
@@ -114,12 +157,15 @@ typedef void ob_config_change_fn(void *ctx, const struct ob_config_change *chang
 
 /* Calls fn (NULL: none) for every key of the option table whose value
  * differs from running to next, in table order, and returns how many differ.
+ * Then the remote-write targets, matched by name: each changed key of a
+ * target in both, and the url of a target in only one ("(none)" on the
+ * other side).
  * The plugins' own keys in the translator sections are not compared: a
  * reload hands all of them to the plugin it loads. */
 size_t ob_config_diff(const struct ob_config *running, const struct ob_config *next,
                       ob_config_change_fn *fn, void *ctx);
 /* 1 if a reload applies section.key, 0 if it needs a restart, -ENOENT for a
- * key not in the table. */
+ * key not in the table ("remote_write.NAME" sections: any NAME). */
 int ob_config_reloadable(const char *section, const char *key);
 
 #endif

@@ -116,6 +116,9 @@ START_TEST(defaults_without_file)
 {
     struct ob_config *c = load_ok(NULL, NULL, 0);
     check_defaults(c);
+    ck_assert_uint_eq(c->n_rw, 0);
+    ck_assert_uint_eq(c->rw_log_size, 256u << 20);
+    ck_assert_str_eq(c->rw_log_path, "");
     ob_config_destroy(c);
 }
 END_TEST
@@ -566,8 +569,8 @@ START_TEST(defaults_mark_restart_keys)
     for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
          line = strtok_r(NULL, "\n", &save)) {
         char key[64];
-        if (sscanf(line, "[%63[^]]]", section) == 1) {
-            /* a section header */
+        if (sscanf(line, "[%63[^]]]", section) == 1 || sscanf(line, "#[%63[^]]]", section) == 1) {
+            /* a section header, or the commented [remote_write.NAME] example */
         } else if (line[0] == '#' && line[1] != ' ' && sscanf(line + 1, "%63s =", key) == 1) {
             int r = ob_config_reloadable(section, key);
             ck_assert_msg(r >= 0, "%s.%s not in the table", section, key);
@@ -579,9 +582,259 @@ START_TEST(defaults_mark_restart_keys)
         }
         prev = line;
     }
-    ck_assert_uint_ge(keys, 30);
+    ck_assert_uint_ge(keys, 50);
     ck_assert_uint_eq(keys - marked, 8);
     free(text);
+}
+END_TEST
+
+/* [remote_write.NAME] targets. */
+
+static const struct ob_rw_target_cfg *target(const struct ob_config *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_rw; i++)
+        if (strcmp(c->rw[i].name, name) == 0)
+            return &c->rw[i];
+    ck_abort_msg("no target %s", name);
+    return NULL;
+}
+
+static void check_target_defaults(const struct ob_rw_target_cfg *t)
+{
+    ck_assert_int_eq(t->protocol, OB_RW_PROTO_1_0);
+    ck_assert_str_eq(t->headers, "");
+    ck_assert_uint_eq(t->n_headers, 0);
+    ck_assert_str_eq(t->bearer_token_file, "");
+    ck_assert_str_eq(t->basic_auth_username, "");
+    ck_assert_str_eq(t->basic_auth_password_file, "");
+    ck_assert_int_eq(t->timeout_ms, 30000);
+    ck_assert_uint_eq(t->batch_size, 2000);
+    ck_assert_int_eq(t->batch_deadline_ms, 5000);
+    ck_assert_uint_eq(t->shards, 4);
+    ck_assert_int_eq(t->min_backoff_ms, 30);
+    ck_assert_int_eq(t->max_backoff_ms, 5000);
+    ck_assert(t->retry_on_429);
+    ck_assert_str_eq(t->tls_ca_file, "");
+    ck_assert_str_eq(t->tls_cert_file, "");
+    ck_assert_str_eq(t->tls_key_file, "");
+    ck_assert_str_eq(t->tls_server_name, "");
+    ck_assert(!t->tls_insecure_skip_verify);
+}
+
+START_TEST(rw_targets)
+{
+    struct ob_config *c = load_ok(ini("[remote_write]\n"
+                                      "log_size = 1GiB\n"
+                                      "log_path = /var/lib/ob/rw.log\n"
+                                      "[remote_write.Mimir]\n"
+                                      "url = https://mimir.example:8080/api/v1/push\n"
+                                      "protocol = 2.0\n"
+                                      "headers = X-Scope-OrgID: tenant1|tenant2 ,X-Other:v w\n"
+                                      "bearer_token_file = /run/secrets/token\n"
+                                      "timeout = 300ms\n"
+                                      "batch_size = 500\n"
+                                      "batch_deadline = 1s\n"
+                                      "shards = 64\n"
+                                      "min_backoff = 100ms\n"
+                                      "max_backoff = 1m\n"
+                                      "retry_on_429 = false\n"
+                                      "tls_ca_file = /etc/ca.pem\n"
+                                      "tls_cert_file = /etc/c.pem\n"
+                                      "tls_key_file = /etc/k.pem\n"
+                                      "tls_server_name = mimir.internal\n"
+                                      "tls_insecure_skip_verify = yes\n"
+                                      "[remote_write.vm-1]\n"
+                                      "url = http://127.0.0.1:8428/api/v1/write\n"
+                                      "basic_auth_username = ob\n"
+                                      "basic_auth_password_file = /run/pw\n"),
+                                  NULL, 0);
+    ck_assert_uint_eq(c->rw_log_size, 1u << 30);
+    ck_assert_str_eq(c->rw_log_path, "/var/lib/ob/rw.log");
+    ck_assert_uint_eq(c->n_rw, 2);
+    const struct ob_rw_target_cfg *m = &c->rw[0];
+    ck_assert_str_eq(m->name, "mimir"); /* section names are lower-cased */
+    ck_assert_str_eq(m->section, "remote_write.mimir");
+    ck_assert_str_eq(m->url, "https://mimir.example:8080/api/v1/push");
+    ck_assert_int_eq(m->protocol, OB_RW_PROTO_2_0);
+    ck_assert_uint_eq(m->n_headers, 2);
+    ck_assert_str_eq(m->header_kv[0].key, "X-Scope-OrgID");
+    ck_assert_str_eq(m->header_kv[0].value, "tenant1|tenant2");
+    ck_assert_str_eq(m->header_kv[1].key, "X-Other");
+    ck_assert_str_eq(m->header_kv[1].value, "v w");
+    ck_assert_str_eq(m->bearer_token_file, "/run/secrets/token");
+    ck_assert_int_eq(m->timeout_ms, 300);
+    ck_assert_uint_eq(m->batch_size, 500);
+    ck_assert_int_eq(m->batch_deadline_ms, 1000);
+    ck_assert_uint_eq(m->shards, 64);
+    ck_assert_int_eq(m->min_backoff_ms, 100);
+    ck_assert_int_eq(m->max_backoff_ms, 60000);
+    ck_assert(!m->retry_on_429);
+    ck_assert_str_eq(m->tls_ca_file, "/etc/ca.pem");
+    ck_assert_str_eq(m->tls_cert_file, "/etc/c.pem");
+    ck_assert_str_eq(m->tls_key_file, "/etc/k.pem");
+    ck_assert_str_eq(m->tls_server_name, "mimir.internal");
+    ck_assert(m->tls_insecure_skip_verify);
+    const struct ob_rw_target_cfg *v = target(c, "vm-1");
+    ck_assert_str_eq(v->basic_auth_username, "ob");
+    ck_assert_str_eq(v->basic_auth_password_file, "/run/pw");
+    ob_config_destroy(c);
+
+    /* Only url given: every other key has its default. */
+    c = load_ok(ini("[remote_write.a]\nurl = http://h/api/v1/write\n"), NULL, 0);
+    ck_assert_uint_eq(c->n_rw, 1);
+    check_target_defaults(target(c, "a"));
+    ob_config_destroy(c);
+}
+END_TEST
+
+START_TEST(rw_overrides)
+{
+    const char *path = ini("[remote_write.a]\nurl = http://h/w\nshards = 2\n");
+    const char *ov[] = {"remote_write.a.shards=8", "Remote_Write.B.url = http://other/w",
+                        "remote_write.log_size=16MiB", "remote_write.b.headers=A: 1"};
+    struct ob_config *c = load_ok(path, ov, OB_ARRAY_LEN(ov));
+    ck_assert_uint_eq(c->n_rw, 2);
+    ck_assert_uint_eq(target(c, "a")->shards, 8);
+    ck_assert_str_eq(target(c, "b")->url, "http://other/w");
+    ck_assert_uint_eq(target(c, "b")->n_headers, 1);
+    ck_assert_uint_eq(c->rw_log_size, 16u << 20);
+    ob_config_destroy(c);
+    /* A target from overrides alone. */
+    const char *ov2[] = {"remote_write.x.url=https://x/api/v1/write"};
+    c = load_ok(NULL, ov2, 1);
+    ck_assert_uint_eq(c->n_rw, 1);
+    check_target_defaults(target(c, "x"));
+    ob_config_destroy(c);
+}
+END_TEST
+
+START_TEST(rw_errors)
+{
+    load_fails(ini("[remote_write.a]\n"), NULL, 0, "remote_write.a.url", "missing");
+    load_fails(ini("[remote_write.a]\nshards = 2\n"), NULL, 0, "remote_write.a.url", "missing");
+    load_fails(ini("[remote_write.a]\nurl = ftp://h/w\n"), NULL, 0, "remote_write.a.url",
+               "http:// or https://");
+    load_fails(ini("[remote_write.a]\nurl = http:///w\n"), NULL, 0, "remote_write.a.url",
+               "no host");
+    load_fails(ini("[remote_write.a b]\nurl = http://h/w\n"), NULL, 0, "[remote_write.a b]",
+               "target name");
+    load_fails(ini("[remote_write.]\nurl = http://h/w\n"), NULL, 0, "[remote_write.]",
+               "target name");
+    load_fails(ini("[remote_write.a1234567890123456789012345678901234567890]\nurl = http://h\n"),
+               NULL, 0, "target name", NULL);
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nshard = 2\n"), NULL, 0,
+               "remote_write.a.shard", "shards");
+    load_fails(ini("[remote_write]\nurl = http://h/w\n"), NULL, 0, "remote_write.url",
+               "log_size");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nprotocol = 3\n"), NULL, 0,
+               "remote_write.a.protocol", "1.0 or 2.0");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nshards = 0\n"), NULL, 0,
+               "remote_write.a.shards", "from 1 to 64");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nshards = 65\n"), NULL, 0,
+               "remote_write.a.shards", "from 1 to 64");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\ntimeout = soon\n"), NULL, 0,
+               "remote_write.a.timeout", "duration");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nretry_on_429 = perhaps\n"), NULL, 0,
+               "remote_write.a.retry_on_429", "true or false");
+    load_fails(ini("[remote_write]\nlog_size = 1KiB\n"), NULL, 0, "remote_write.log_size",
+               "out of range");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nbearer_token_file = /t\n"
+                   "basic_auth_username = u\nbasic_auth_password_file = /p\n"),
+               NULL, 0, "remote_write.a", "pick one");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nbasic_auth_username = u\n"), NULL, 0,
+               "remote_write.a", "go together");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\ntls_cert_file = /c\n"), NULL, 0,
+               "remote_write.a", "tls_key_file");
+    load_fails(ini("[remote_write.a]\nurl = http://h/w\nmin_backoff = 10s\nmax_backoff = 1s\n"),
+               NULL, 0, "remote_write.a.min_backoff", "max_backoff");
+    /* Headers: syntax, the protocol's own, Authorization with auth, twice. */
+    static const char *const bad_headers[][2] = {
+        {"NoColon", "'NoColon'"},
+        {"A: 1, B", "'B'"},
+        {"Accept: a, b", "'b'"},
+        {"A: 1,", "comma"},
+        {"Bad Name: 1", "'Bad Name: 1'"},
+        {"A:", "'A:'"},
+        {": v", "': v'"},
+        {"Content-Type: text/plain", "Content-Type is the protocol's own"},
+        {"content-encoding: gzip", "content-encoding is the protocol's own"},
+        {"X-Prometheus-Remote-Write-Version: 9", "protocol's own"},
+        {"User-Agent: me", "protocol's own"},
+        {"Host: h", "protocol's own"},
+        {"A: 1, a: 2", "twice"},
+    };
+    for (size_t i = 0; i < OB_ARRAY_LEN(bad_headers); i++) {
+        char ov[128];
+        snprintf(ov, sizeof ov, "remote_write.a.headers=%s", bad_headers[i][0]);
+        const char *o[] = {"remote_write.a.url=http://h/w", ov};
+        load_fails(NULL, o, 2, "remote_write.a.headers", bad_headers[i][1]);
+    }
+    const char *o[] = {"remote_write.a.url=http://h/w", "remote_write.a.bearer_token_file=/t",
+                       "remote_write.a.headers=Authorization: Bearer x"};
+    load_fails(NULL, o, 3, "remote_write.a.headers", "Authorization");
+    /* Authorization alone is the user's to set. */
+    struct ob_config *c = load_ok(NULL, o, 1);
+    ob_config_destroy(c);
+    const char *o2[] = {"remote_write.a.url=http://h/w",
+                        "remote_write.a.headers=Authorization: Bearer x"};
+    c = load_ok(NULL, o2, 2);
+    ck_assert_uint_eq(target(c, "a")->n_headers, 1);
+    ob_config_destroy(c);
+}
+END_TEST
+
+START_TEST(rw_dump_round_trip)
+{
+    const char *ov[] = {"remote_write.a.url=http://h:9/api/v1/write",
+                        "remote_write.a.headers=X-Scope-OrgID: t1, X-B: 2",
+                        "remote_write.a.protocol=2.0", "remote_write.b.url=https://b/w",
+                        "remote_write.b.timeout=1500ms"};
+    struct ob_config *a = load_ok(NULL, ov, OB_ARRAY_LEN(ov));
+    char *da = dump_text(a);
+    ck_assert(strstr(da, "\n[remote_write.a]\nurl = http://h:9/api/v1/write\nprotocol = 2.0\n"));
+    ck_assert(strstr(da, "\n[remote_write.b]\n"));
+    char path[128];
+    snprintf(path, sizeof path, "%s/dump.ini", tmpdir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(da, f);
+    fclose(f);
+    struct ob_config *b = load_ok(path, NULL, 0);
+    ck_assert_uint_eq(b->n_rw, 2);
+    ck_assert_uint_eq(target(b, "a")->n_headers, 2);
+    ck_assert_int_eq(target(b, "b")->timeout_ms, 1500);
+    char *db = dump_text(b);
+    ck_assert_str_eq(da, db);
+    ck_assert_uint_eq(ob_config_diff(a, b, NULL, NULL), 0);
+    free(da);
+    free(db);
+    ob_config_destroy(a);
+    ob_config_destroy(b);
+}
+END_TEST
+
+START_TEST(rw_diff)
+{
+    const char *ov1[] = {"remote_write.a.url=http://a/w", "remote_write.gone.url=http://g/w"};
+    const char *ov2[] = {"remote_write.a.url=http://a/w", "remote_write.a.shards=8",
+                         "remote_write.new.url=http://n/w", "remote_write.log_size=1GiB"};
+    struct ob_config *running = load_ok(NULL, ov1, OB_ARRAY_LEN(ov1));
+    struct ob_config *next = load_ok(NULL, ov2, OB_ARRAY_LEN(ov2));
+    struct changes ch = {0};
+    ck_assert_uint_eq(ob_config_diff(running, next, collect, &ch), 4);
+    ck_assert_uint_eq(ch.n, 4);
+    check_change(&ch.c[0], "remote_write.log_size", false, "256MiB", "1GiB");
+    check_change(&ch.c[1], "remote_write.a.shards", false, "4", "8");
+    check_change(&ch.c[2], "remote_write.gone.url", false, "http://g/w", "(none)");
+    check_change(&ch.c[3], "remote_write.new.url", false, "(none)", "http://n/w");
+    ob_config_destroy(running);
+    ob_config_destroy(next);
+
+    ck_assert_int_eq(ob_config_reloadable("remote_write", "log_size"), 0);
+    ck_assert_int_eq(ob_config_reloadable("remote_write", "log_path"), 0);
+    ck_assert_int_eq(ob_config_reloadable("remote_write.any", "url"), 0);
+    ck_assert_int_eq(ob_config_reloadable("remote_write.any", "tls_server_name"), 0);
+    ck_assert_int_eq(ob_config_reloadable("remote_write.any", "nope"), -ENOENT);
 }
 END_TEST
 
@@ -613,5 +866,13 @@ Suite *config_suite(void)
     tcase_add_test(diff, reloadable_keys);
     tcase_add_test(diff, defaults_mark_restart_keys);
     suite_add_tcase(s, diff);
+    TCase *rw = tcase_create("remote_write");
+    tcase_add_checked_fixture(rw, setup, teardown);
+    tcase_add_test(rw, rw_targets);
+    tcase_add_test(rw, rw_overrides);
+    tcase_add_test(rw, rw_errors);
+    tcase_add_test(rw, rw_dump_round_trip);
+    tcase_add_test(rw, rw_diff);
+    suite_add_tcase(s, rw);
     return s;
 }
