@@ -44,6 +44,7 @@ JSONC_CFLAGS ?= $(call pc,--cflags,json-c)
 JSONC_LIBS   ?= $(call pc,--libs,json-c)
 CURL_CFLAGS  ?= $(call pc,--cflags,libcurl)
 CURL_LIBS    ?= $(call pc,--libs,libcurl)
+SNAPPY_LIBS  ?= $(call pc,--libs,snappy)
 CHECK_CFLAGS ?= $(call pc,--cflags,check)
 CHECK_LIBS   ?= $(call pc,--libs,check)
 # Debian's iniparser ships no .pc file.

@@ -24,11 +24,13 @@
 
 #include "ob_config.h"
 #include "ob_error.h"
+#include "ob_fwdlog.h"
 #include "ob_grpc.h"
 #include "ob_http.h"
 #include "ob_ingest.h"
 #include "ob_log.h"
 #include "ob_notify.h"
+#include "ob_remote_write.h"
 #include "ob_translator_host.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
@@ -349,9 +351,63 @@ done:
     return rc;
 }
 
-/* Waits for signals; expires old series every housekeeping interval. */
+/* Expires old series.  With remote write, the store keeps what the
+ * targets have yet to send, and each expired series' staleness marker goes
+ * to the forward log. */
+static void housekeeping(struct ob_store *store, struct ob_fwdlog *log)
+{
+    static struct ob_fwd_batch markers; /* this thread's only */
+    int64_t now_ms = ob_now_ns() / 1000000;
+    uint32_t n;
+    if (log) {
+        ob_store_set_reclaim_hold(store, ob_fwdlog_hold(log));
+        n = ob_store_expire_fwd(store, now_ms, &markers);
+        ob_fwdlog_commit(log, &markers, now_ms);
+    } else {
+        n = ob_store_expire(store, now_ms);
+    }
+    if (n)
+        OB_LOG_DEBUG("store", "%u series expired", n);
+}
+
+/* The forward log of remote write, beside the store; NULL with no target. */
+static int open_forward_log(const struct ob_config *cfg, struct ob_store *store, struct ob_fwdlog **out)
+{
+    *out = NULL;
+    if (!cfg->n_rw)
+        return 0;
+    char path[4096];
+    if (cfg->rw_log_path && cfg->rw_log_path[0])
+        snprintf(path, sizeof path, "%s", cfg->rw_log_path);
+    else
+        snprintf(path, sizeof path, "%s.forward", cfg->store_path);
+    struct ob_store_info info;
+    ob_store_info(store, &info);
+    struct ob_fwdlog_opts o = {.path = path, .cap = cfg->rw_log_size,
+                               .store_created_ns = info.hdr->created_ns};
+    char err[OB_ERR_LEN];
+    bool restarted;
+    int rc = ob_fwdlog_open(&o, out, err, &restarted);
+    if (rc) {
+        OB_LOG_ERROR("remote_write", "%s", err);
+        return rc;
+    }
+    if (restarted && err[0])
+        OB_LOG_WARN("remote_write", "%s", err);
+    const char *names[OB_FWDLOG_TARGETS];
+    for (size_t i = 0; i < cfg->n_rw && i < OB_FWDLOG_TARGETS; i++)
+        names[i] = cfg->rw[i].name;
+    ob_fwdlog_keep_only(*out, names, OB_MIN(cfg->n_rw, (size_t)OB_FWDLOG_TARGETS));
+    struct ob_fwdlog_stats ls;
+    ob_fwdlog_stats(*out, &ls);
+    OB_LOG_INFO("remote_write", "forward log %s: %llu MiB, %llu records written so far", path,
+                (unsigned long long)(ls.cap >> 20), (unsigned long long)ls.records);
+    return 0;
+}
+
+/* Waits for signals; does the housekeeping every interval. */
 static void serve(struct reloader *rl, const struct ob_config *cfg, struct ob_store *store,
-                  const sigset_t *set)
+                  struct ob_fwdlog *log, const sigset_t *set)
 {
     int64_t interval_ms = cfg->housekeeping_ms > 0 ? cfg->housekeeping_ms : 1000;
     struct timespec tick = {interval_ms / 1000, (long)(interval_ms % 1000) * 1000000L};
@@ -366,9 +422,7 @@ static void serve(struct reloader *rl, const struct ob_config *cfg, struct ob_st
             char msg[OB_ERR_LEN * 2];
             reload(rl, msg, sizeof msg);
         }
-        uint32_t n = ob_store_expire(store, ob_now_ns() / 1000000);
-        if (n)
-            OB_LOG_DEBUG("store", "%u series expired", n);
+        housekeeping(store, log);
     }
 }
 
@@ -398,6 +452,8 @@ int main(int argc, char **argv)
     struct ob_store *store = NULL;
     struct translators translators;
     struct ob_ingest *ingest = NULL;
+    struct ob_fwdlog *fwdlog = NULL;
+    struct ob_remote_write *rwrite = NULL;
     struct ob_http *http = NULL;
     struct ob_zmq *zmq = NULL;
     struct ob_grpc *grpc = NULL;
@@ -458,11 +514,26 @@ int main(int argc, char **argv)
         OB_LOG_ERROR("ingest", "%s", ob_strerror(rc));
         goto out;
     }
+    if (open_forward_log(cfg, store, &fwdlog) != 0)
+        goto out;
+    if (fwdlog) {
+        ob_store_set_reclaim_hold(store, ob_fwdlog_hold(fwdlog));
+        ob_ingest_set_fwdlog(ingest, fwdlog);
+        rc = ob_remote_write_start(cfg, store, fwdlog, &rwrite, err);
+        if (rc != 0) {
+            OB_LOG_ERROR("remote_write", "%s", err);
+            goto out;
+        }
+        for (size_t i = 0; i < cfg->n_rw; i++)
+            OB_LOG_INFO("remote_write", "%s: %s, protocol %s, %u shards", cfg->rw[i].name, cfg->rw[i].url,
+                        cfg->rw[i].protocol == OB_RW_PROTO_2_0 ? "2.0" : "1.0", cfg->rw[i].shards);
+    }
     struct reloader rl = {.lock = PTHREAD_MUTEX_INITIALIZER, .args = &a,
                          .translators = &translators, .running = cfg};
     struct ob_http_deps deps = {.ingest = ingest,
                                 .store = store,
                                 .cfg = cfg,
+                                .remote_write = rwrite,
                                 .ready = &ready,
                                 .reload = reload,
                                 .reload_ctx = &rl};
@@ -487,7 +558,7 @@ int main(int argc, char **argv)
     name_translators(x, names, sizeof names);
     OB_LOG_INFO("broker", "otlp-broker %s ready (translator %s)", OB_VERSION, names);
 
-    serve(&rl, cfg, store, &set);
+    serve(&rl, cfg, store, fwdlog, &set);
     exit_code = 0;
 
 out:
@@ -495,6 +566,8 @@ out:
     ob_grpc_stop(grpc);
     ob_http_stop(http);
     ob_zmq_stop(zmq);
+    ob_remote_write_stop(rwrite); /* after the frontends: what they stored goes too */
+    ob_fwdlog_close(fwdlog);
     ob_ingest_destroy(ingest);
     for (int fe = 0; fe < OB_FE__COUNT; fe++)
         ob_translator_slot_fini(&translators.fe[fe]);

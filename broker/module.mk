@@ -3,7 +3,7 @@ BROKER_SRCS     := $(sort $(wildcard broker/*.c))
 BROKER_OBJS     := $(BROKER_SRCS:%.c=$(BUILD)/%.o)
 BROKER_LIB_OBJS := $(filter-out $(BUILD)/broker/main.o,$(BROKER_OBJS))
 BROKER_LIBS      = $(MHD_LIBS) $(ZMQ_LIBS) $(PBC_LIBS) $(INI_LIBS) $(Z_LIBS) $(XXH_LIBS) $(JSONC_LIBS) \
-                   $(NGHTTP2_LIBS) $(CURL_LIBS) -ldl -lm
+                   $(NGHTTP2_LIBS) $(CURL_LIBS) $(SNAPPY_LIBS) -ldl -lm
 override CPPFLAGS += $(MHD_CFLAGS) $(PBC_CFLAGS) $(INI_CFLAGS) $(Z_CFLAGS) $(XXH_CFLAGS) $(JSONC_CFLAGS) \
                      $(NGHTTP2_CFLAGS) $(CURL_CFLAGS)
 

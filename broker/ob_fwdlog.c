@@ -289,6 +289,11 @@ void ob_fwdlog_keep_only(struct ob_fwdlog *l, const char *const *names, size_t n
     ob_lock_release(&l->st->lock);
 }
 
+bool ob_fwdlog_unread(const struct ob_fwdlog *l, const struct ob_fwd_reader *r)
+{
+    return r->pos < atomic_load_explicit(&l->st->head, memory_order_acquire);
+}
+
 void ob_fwdlog_ack(struct ob_fwd_cursor *c, uint64_t pos, uint64_t record, int64_t wall_ms)
 {
     atomic_store_explicit(&c->wall_ms, wall_ms, memory_order_relaxed);

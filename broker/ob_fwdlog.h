@@ -169,6 +169,9 @@ enum ob_fwd_read {
 enum ob_fwd_read ob_fwdlog_read(struct ob_fwdlog *l, struct ob_fwd_reader *r, void *buf,
                                 uint64_t *lost);
 
+/* Whether there is something to read at r (a chunk, or what it lost). */
+bool ob_fwdlog_unread(const struct ob_fwdlog *l, const struct ob_fwd_reader *r);
+
 /* Sets a cursor: everything before pos (record number `record`) is done;
  * wall_ms as struct ob_fwd_cursor says. */
 void ob_fwdlog_ack(struct ob_fwd_cursor *c, uint64_t pos, uint64_t record, int64_t wall_ms);

@@ -47,6 +47,7 @@
 #include "ob_gzip.h"
 #include "ob_listen.h"
 #include "ob_log.h"
+#include "ob_remote_write.h"
 #include "ob_request.h"
 #include "ob_selfmetrics.h"
 #include "ob_status.h"
@@ -393,11 +394,13 @@ static enum MHD_Result serve_metrics(struct ob_http *h, struct MHD_Connection *c
         rc = ob_expose_store(h->deps.store, &opts, ob_now_ns() / 1000000, &s->text);
     if (rc == 0 && fmt.format == OB_EXPO_TEXT) {
         ob_selfmetrics_write(h->deps.store, &s->text);
+        ob_remote_write_metrics(h->deps.remote_write, &s->text);
     } else if (rc == 0) {
         /* The self-metrics are rendered once, as text, and go through the
          * writer of the format asked for. */
         buf_reset(&s->own);
         ob_selfmetrics_write(h->deps.store, &s->own);
+        ob_remote_write_metrics(h->deps.remote_write, &s->own);
         struct ob_expose_writer w;
         ob_expose_writer_init(&w, &opts, &s->text);
         rc = s->own.failed ? -ENOMEM : ob_expose_text(&w, s->own.data, s->own.len);

@@ -19,11 +19,13 @@ struct ob_http;
 struct ob_ingest;
 struct ob_store;
 struct ob_config;
+struct ob_remote_write;
 
 struct ob_http_deps {
     struct ob_ingest *ingest;
     struct ob_store *store;
     const struct ob_config *cfg;
+    const struct ob_remote_write *remote_write; /* its self-metrics; NULL = none */
     _Atomic bool *ready; /* /-/ready answers 200 once true */
     /* POST /-/reload: returns 0 (200) or an error (500), with a message
      * for the answer in msg.  NULL: 503. */

@@ -397,7 +397,7 @@ static bool series_build(struct ob_rw_encoder *e, struct series *s, const struct
         goto fail;
     memcpy(s->text, e->build.data, e->build.len);
     s->n_sub = n_sub;
-    if (e->proto == OB_RW_V1) {
+    if (e->proto == OB_RW_PROTO_1_0) {
         struct ob_buf v1;
         ob_buf_init(&v1);
         for (uint32_t j = 0; j < n_sub; j++) {
@@ -668,7 +668,7 @@ static bool native_histogram(struct ob_rw_encoder *e, const struct series *s, co
  * summaries only; 0 = none). */
 static int64_t start_of(const struct ob_rw_encoder *e, const struct series *s)
 {
-    if (e->proto != OB_RW_V2 || s->created_ms <= 0)
+    if (e->proto != OB_RW_PROTO_2_0 || s->created_ms <= 0)
         return 0;
     enum ob_family_type t = e->fams[s->family].type;
     return t == OB_FAMILY_COUNTER || t == OB_FAMILY_HISTOGRAM || t == OB_FAMILY_SUMMARY ? s->created_ms : 0;
@@ -887,7 +887,7 @@ int ob_rw_encode_end(struct ob_rw_encoder *e, struct ob_buf *out, int64_t now_ms
     *counts = (struct ob_rw_counts){.newest_ms = INT64_MIN};
     out->len = 0;
     out->failed = false;
-    int rc = e->proto == OB_RW_V2 ? end_v2(e, out, counts) : end_v1(e, out, now_ms, counts);
+    int rc = e->proto == OB_RW_PROTO_2_0 ? end_v2(e, out, counts) : end_v1(e, out, now_ms, counts);
     memcpy(counts->dropped, e->dropped, sizeof e->dropped);
     return rc;
 }

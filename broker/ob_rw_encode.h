@@ -25,12 +25,11 @@
 #include <stdint.h>
 
 #include "ob_buf.h"
+#include "ob_config.h" /* enum ob_rw_protocol */
 #include "ob_fwdlog.h"
 
 struct ob_store;
 struct ob_rw_encoder;
-
-enum ob_rw_protocol { OB_RW_V1 = 1, OB_RW_V2 = 2 };
 
 /* Why a record was not sent. */
 enum ob_rw_drop {

@@ -30,9 +30,9 @@ $(BUILD)/tests/tools/zmqsend: TOOL_LIBS = $(CLIENT_LIBS)
 # broker's float formatter so values print as Prometheus prints them.
 $(BUILD)/tests/tools/rwsink.o: override CPPFLAGS += $(MHD_CFLAGS)
 $(BUILD)/tests/tools/rwsink: $(BUILD)/broker/ob_float.o
-$(BUILD)/tests/tools/rwsink: TOOL_LIBS = $(MHD_LIBS) -lsnappy
+$(BUILD)/tests/tools/rwsink: TOOL_LIBS = $(MHD_LIBS) $(SNAPPY_LIBS)
 # mkrw, rwsink's test requests, packed and snappy compressed.
-$(BUILD)/tests/tools/mkrw: TOOL_LIBS = -lsnappy
+$(BUILD)/tests/tools/mkrw: TOOL_LIBS = $(SNAPPY_LIBS)
 
 $(UNIT_OBJS): override CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 
