@@ -202,7 +202,7 @@ START_TEST(every_kind_named_as_the_exposition_names_it)
     put(s, sg, "", &ss, 5000, (double[]){10, 20, 3}, 0);
 
     struct ob_rw_encoder *e;
-    ck_assert_int_eq(ob_rw_encoder_create(OB_RW_V1, store, 64, 16, &e), 0);
+    ck_assert_int_eq(ob_rw_encoder_create(OB_RW_PROTO_1_0, store, 64, 16, &e), 0);
     struct ob_buf body, t;
     ob_buf_init(&body);
     ob_buf_init(&t);
@@ -237,7 +237,7 @@ START_TEST(every_kind_named_as_the_exposition_names_it)
 
     /* 2.0: the same series and samples, types and help on each series,
      * created timestamps on the counter's and the histogram's. */
-    ck_assert_int_eq(ob_rw_encoder_create(OB_RW_V2, store, 64, 16, &e), 0);
+    ck_assert_int_eq(ob_rw_encoder_create(OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
     encode(e, &body, &cnt);
     t.len = 0;
     text_v2(&body, &t, &meta);
@@ -267,7 +267,7 @@ START_TEST(a_series_samples_in_timestamp_order_and_stale_markers)
     ck_assert_uint_eq(ob_store_expire_fwd(store, 1000 + 300001, &batch), 2);
     for (int v = 1; v <= 2; v++) {
         struct ob_rw_encoder *e;
-        ck_assert_int_eq(ob_rw_encoder_create(v == 1 ? OB_RW_V1 : OB_RW_V2, store, 64, 16, &e), 0);
+        ck_assert_int_eq(ob_rw_encoder_create(v == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
         struct ob_buf body, t, meta;
         ob_buf_init(&body);
         ob_buf_init(&t);
@@ -310,7 +310,7 @@ START_TEST(exponential_histograms_go_native)
     put(h, gen, "", &es, 7000, v, 0);
     for (int p = 1; p <= 2; p++) {
         struct ob_rw_encoder *e;
-        ck_assert_int_eq(ob_rw_encoder_create(p == 1 ? OB_RW_V1 : OB_RW_V2, store, 64, 16, &e), 0);
+        ck_assert_int_eq(ob_rw_encoder_create(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
         struct ob_buf body, t, meta;
         ob_buf_init(&body);
         ob_buf_init(&t);
@@ -347,7 +347,7 @@ START_TEST(records_of_a_gone_or_reshaped_series_are_dropped)
     put(h, gen, "", &s2, 2000, v2, 0); /* new bounds: the first record cannot be named */
     struct ob_fwd_record gone = {.slot = 63, .width = 0, .hash = 12345, .ts_ms = 1};
     struct ob_rw_encoder *e;
-    ck_assert_int_eq(ob_rw_encoder_create(OB_RW_V1, store, 64, 16, &e), 0);
+    ck_assert_int_eq(ob_rw_encoder_create(OB_RW_PROTO_1_0, store, 64, 16, &e), 0);
     ck_assert_uint_eq(ob_rw_record_samples(e, &gone, 1000), 0);
     struct ob_buf body;
     ob_buf_init(&body);
