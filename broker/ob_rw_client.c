@@ -69,7 +69,7 @@ struct ob_rw_client {
     CURLM *multi;
     struct shard *shards;
     unsigned n_shards;
-    char *name;
+    char *name;            /* the target's, for the log */
     char *url;             /* the request URL (host = tls_server_name when set) */
     char *host_header;     /* "Host: ..." when the URL's host was replaced, else NULL */
     struct curl_slist *connect_to;
@@ -368,7 +368,7 @@ int ob_rw_client_create(const struct ob_rw_target_cfg *cfg, struct ob_rw_client 
     c->rng = (uint64_t)ob_mono_ns() ^ (uint64_t)(uintptr_t)c;
     if (!c->rng)
         c->rng = 1;
-    c->name = strdup(cfg->section);
+    c->name = strdup(cfg->name);
     if (!c->name)
         goto fail;
     rc = setup_url(c, cfg, err);
@@ -547,8 +547,9 @@ static void start(struct ob_rw_client *c, struct shard *s)
         return;
     }
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, (const char *)s->body);
+    /* The size first: the body is binary (snappy), never a C string. */
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->len);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, (const char *)s->body);
     if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
         schedule_retry(c, s, OB_RW_FAIL_NETWORK, 0, "libcurl cannot add the request");
         return;
