@@ -80,7 +80,7 @@ struct ob_rw_client {
     bool retry_on_429;
     uint64_t rng;
     int finished; /* bodies finished in this poll */
-    struct ob_complaint retry_complaint, drop_complaint;
+    struct ob_complaint retry_complaint; /* refusals are the caller's to log */
     _Atomic uint64_t requests, sent, dropped, retries, bytes_sent;
     _Atomic uint64_t failures[OB_RW_FAIL__COUNT];
 };
@@ -626,8 +626,6 @@ static void attempt_done(struct ob_rw_client *c, struct shard *s, CURLcode resul
     char message[MESSAGE_MAX + 1];
     response_message(s, message);
     count(&c->failures[status == 429 ? OB_RW_FAIL_429 : OB_RW_FAIL_4XX], 1);
-    ob_complain(&c->drop_complaint, "remote_write", "%s: HTTP %ld, batch dropped: %s", c->name,
-                status, message);
     finish(c, s, OB_RW_DROPPED, (int)status, message, on_done, ctx);
 }
 
