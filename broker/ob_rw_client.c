@@ -69,7 +69,7 @@ struct ob_rw_client {
     CURLM *multi;
     struct shard *shards;
     unsigned n_shards;
-    char *name;
+    char *name;            /* the target's, for the log */
     char *url;             /* the request URL (host = tls_server_name when set) */
     char *host_header;     /* "Host: ..." when the URL's host was replaced, else NULL */
     struct curl_slist *connect_to;
@@ -80,7 +80,7 @@ struct ob_rw_client {
     bool retry_on_429;
     uint64_t rng;
     int finished; /* bodies finished in this poll */
-    struct ob_complaint retry_complaint, drop_complaint;
+    struct ob_complaint retry_complaint; /* refusals are the caller's to log */
     _Atomic uint64_t requests, sent, dropped, retries, bytes_sent;
     _Atomic uint64_t failures[OB_RW_FAIL__COUNT];
 };
@@ -368,7 +368,7 @@ int ob_rw_client_create(const struct ob_rw_target_cfg *cfg, struct ob_rw_client 
     c->rng = (uint64_t)ob_mono_ns() ^ (uint64_t)(uintptr_t)c;
     if (!c->rng)
         c->rng = 1;
-    c->name = strdup(cfg->section);
+    c->name = strdup(cfg->name);
     if (!c->name)
         goto fail;
     rc = setup_url(c, cfg, err);
@@ -547,8 +547,9 @@ static void start(struct ob_rw_client *c, struct shard *s)
         return;
     }
     curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, (const char *)s->body);
+    /* The size first: the body is binary (snappy), never a C string. */
     curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->len);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, (const char *)s->body);
     if (curl_multi_add_handle(c->multi, s->easy) != CURLM_OK) {
         schedule_retry(c, s, OB_RW_FAIL_NETWORK, 0, "libcurl cannot add the request");
         return;
@@ -625,8 +626,6 @@ static void attempt_done(struct ob_rw_client *c, struct shard *s, CURLcode resul
     char message[MESSAGE_MAX + 1];
     response_message(s, message);
     count(&c->failures[status == 429 ? OB_RW_FAIL_429 : OB_RW_FAIL_4XX], 1);
-    ob_complain(&c->drop_complaint, "remote_write", "%s: HTTP %ld, batch dropped: %s", c->name,
-                status, message);
     finish(c, s, OB_RW_DROPPED, (int)status, message, on_done, ctx);
 }
 

@@ -22,6 +22,10 @@
  * otlp-broker/<version>), the target's headers, and its bearer token or
  * basic auth, read from their files and read again when a file changes.
  *
+ * Retries are logged here (rate-limited: only the client sees them);
+ * refusals are not: on_done hands over the receiver's message, and the
+ * caller, which knows what the body held, logs it.
+ *
  * Not thread-safe, except ob_rw_client_wakeup() and ob_rw_client_stats().
  */
 #ifndef OB_RW_CLIENT_H
