@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "ob_config.h"
 #include "ob_error.h"
@@ -373,6 +374,10 @@ static void advance_cursor(struct target *t)
 static void *target_main(void *arg)
 {
     struct target *t = arg;
+    char comm[16];
+    memcpy(comm, "rw:", 3); /* rw:NAME, cut to 15: top -H, /proc/PID/task */
+    snprintf(comm + 3, sizeof comm - 3, "%.12s", t->cfg.name);
+    prctl(PR_SET_NAME, comm, 0, 0, 0);
     int64_t stop_at = 0;
     for (;;) {
         int64_t now_ms = ob_now_ns() / 1000000;
