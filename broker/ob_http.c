@@ -456,7 +456,8 @@ static enum MHD_Result serve_status(struct ob_http *h, struct MHD_Connection *c,
     else
         snprintf(http, sizeof http, "%s", cfg->http_listen);
     struct ob_status_listeners l = {.address = {[OB_FE_HTTP] = http, [OB_FE_ZMQ] = zmq,
-                                                [OB_FE_GRPC] = cfg->grpc_listen}};
+                                                [OB_FE_GRPC] = cfg->grpc_listen},
+                                    .remote_write = h->deps.remote_write};
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
     int rc = kind == ROUTE_STATUS_PAGE ? ob_status_html(h->deps.store, &l, ob_now_ns() / 1000000, q,
                                                         &s->text)

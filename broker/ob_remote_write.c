@@ -643,39 +643,34 @@ void ob_remote_write_metrics(const struct ob_remote_write *rw, struct ob_buf *ou
                   (unsigned long long)ls.used, (unsigned long long)ls.cap, (unsigned long long)ls.records);
 }
 
-void ob_remote_write_status_json(const struct ob_remote_write *rw, struct ob_buf *out)
+size_t ob_remote_write_targets(const struct ob_remote_write *rw)
 {
-    ob_buf_putc(out, '[');
-    if (rw) {
-        EACH_TARGET(rw, t)
-        {
-            struct ob_rw_client_stats cs;
-            ob_rw_client_stats(t->client, &cs);
-            char last_error[sizeof t->last_error];
-            pthread_mutex_lock((pthread_mutex_t *)&t->err_lock);
-            memcpy(last_error, t->last_error, sizeof last_error);
-            pthread_mutex_unlock((pthread_mutex_t *)&t->err_lock);
-            uint64_t dropped = 0;
-            for (int r = 0; r < DROP__COUNT; r++)
-                dropped += atomic_load_explicit(&t->dropped[r], memory_order_relaxed);
-            ob_buf_puts(out, t == rw->targets ? "{\"name\":" : ",{\"name\":");
-            ob_buf_json_string(out, t->cfg.name, strlen(t->cfg.name));
-            ob_buf_puts(out, ",\"url\":");
-            ob_buf_json_string(out, t->url, strlen(t->url));
-            ob_buf_printf(out,
-                          ",\"protocol\":\"%s\",\"shards\":%u,\"samples_sent\":%llu,\"histograms_sent\":%llu,"
-                          "\"dropped\":%llu,\"pending\":%llu,\"retries\":%llu,\"last_status\":%llu,"
-                          "\"last_ok_ms\":%lld,\"last_error_ms\":%lld,\"highest_sent_ms\":%lld,\"last_error\":",
-                          t->cfg.protocol == OB_RW_PROTO_2_0 ? "2.0" : "1.0", t->n_shards,
-                          (unsigned long long)atomic_load(&t->samples_sent),
-                          (unsigned long long)atomic_load(&t->histograms_sent), (unsigned long long)dropped,
-                          (unsigned long long)ob_fwdlog_pending(rw->log, t->cursor),
-                          (unsigned long long)cs.retries, (unsigned long long)atomic_load(&t->last_status),
-                          (long long)atomic_load(&t->last_ok_ms), (long long)atomic_load(&t->last_error_ms),
-                          (long long)atomic_load(&t->highest_sent_ms));
-            ob_buf_json_string(out, last_error, strlen(last_error));
-            ob_buf_putc(out, '}');
-        }
-    }
-    ob_buf_putc(out, ']');
+    return rw ? rw->n : 0;
+}
+
+void ob_remote_write_target_status(const struct ob_remote_write *rw, size_t i,
+                                   struct ob_rw_target_status *out)
+{
+    struct target *t = &rw->targets[i];
+    struct ob_rw_client_stats cs;
+    ob_rw_client_stats(t->client, &cs);
+    *out = (struct ob_rw_target_status){
+        .name = t->cfg.name,
+        .url = t->url,
+        .protocol = t->cfg.protocol == OB_RW_PROTO_2_0 ? "2.0" : "1.0",
+        .shards = t->n_shards,
+        .samples_sent = atomic_load_explicit(&t->samples_sent, memory_order_relaxed),
+        .histograms_sent = atomic_load_explicit(&t->histograms_sent, memory_order_relaxed),
+        .pending = ob_fwdlog_pending(rw->log, t->cursor),
+        .retries = cs.retries,
+        .last_status = (int)atomic_load_explicit(&t->last_status, memory_order_relaxed),
+        .last_ok_ms = atomic_load_explicit(&t->last_ok_ms, memory_order_relaxed),
+        .last_error_ms = atomic_load_explicit(&t->last_error_ms, memory_order_relaxed),
+        .highest_sent_ms = atomic_load_explicit(&t->highest_sent_ms, memory_order_relaxed),
+    };
+    for (int r = 0; r < DROP__COUNT; r++)
+        out->dropped += atomic_load_explicit(&t->dropped[r], memory_order_relaxed);
+    pthread_mutex_lock(&t->err_lock);
+    memcpy(out->last_error, t->last_error, sizeof out->last_error);
+    pthread_mutex_unlock(&t->err_lock);
 }

@@ -15,6 +15,9 @@
 #ifndef OB_REMOTE_WRITE_H
 #define OB_REMOTE_WRITE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "ob_buf.h"
 #include "ob_common.h"
 
@@ -32,7 +35,23 @@ void ob_remote_write_stop(struct ob_remote_write *rw);
 
 /* The otlp_broker_remote_storage_* self-metrics, text exposition. */
 void ob_remote_write_metrics(const struct ob_remote_write *rw, struct ob_buf *out);
-/* Each target's state as a JSON array (the status page). */
-void ob_remote_write_status_json(const struct ob_remote_write *rw, struct ob_buf *out);
+/* A target's state, for the status page. */
+struct ob_rw_target_status {
+    const char *name, *url;
+    const char *protocol;      /* "1.0" or "2.0" */
+    unsigned shards;
+    uint64_t samples_sent;     /* float samples taken by the receiver */
+    uint64_t histograms_sent;
+    uint64_t dropped;          /* every reason */
+    uint64_t pending;          /* forward log records not yet taken */
+    uint64_t retries;
+    int last_status;           /* of the last finished request; 0 = none yet */
+    int64_t last_ok_ms, last_error_ms, highest_sent_ms; /* 0 = never */
+    char last_error[160];      /* the last refusal: "HTTP 400: ..." */
+};
+/* Targets (0 with rw NULL), and target i's state. */
+size_t ob_remote_write_targets(const struct ob_remote_write *rw);
+void ob_remote_write_target_status(const struct ob_remote_write *rw, size_t i,
+                                   struct ob_rw_target_status *out);
 
 #endif

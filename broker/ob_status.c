@@ -11,6 +11,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "ob_remote_write.h"
 #include "ob_selfmetrics.h"
 #include "ob_store.h"
 
@@ -272,6 +273,37 @@ int ob_status_html(struct ob_store *s, const struct ob_status_listeners *l, int6
                       st.heap_bytes, st.exemplar_bytes, st.exemplar_budget);
     }
 
+    size_t n_rw = ob_remote_write_targets(l ? l->remote_write : NULL);
+    if (n_rw) {
+        ob_buf_puts(out, "<h2>Remote write</h2>\n<table id=remote_write><tr><th>target</th><th>url</th>"
+                         "<th>protocol</th><th>shards</th><th>samples sent</th><th>histograms sent</th>"
+                         "<th>pending</th><th>dropped</th><th>retries</th><th>last status</th>"
+                         "<th>last success</th><th>newest sent</th><th>last refusal</th></tr>\n");
+        for (size_t i = 0; i < n_rw; i++) {
+            struct ob_rw_target_status t;
+            ob_remote_write_target_status(l->remote_write, i, &t);
+            ob_buf_puts(out, "<tr>");
+            td(out, t.name);
+            td(out, t.url);
+            td(out, t.protocol);
+            td_num(out, t.shards);
+            td_num(out, t.samples_sent);
+            td_num(out, t.histograms_sent);
+            td_num(out, t.pending);
+            td_num(out, t.dropped);
+            td_num(out, t.retries);
+            td_num(out, (uint64_t)t.last_status);
+            td_time(out, t.last_ok_ms);
+            td_time(out, t.highest_sent_ms);
+            ob_buf_puts(out, "<td>");
+            put_time(out, t.last_error_ms);
+            ob_buf_puts(out, t.last_error[0] ? " " : "");
+            html(out, t.last_error);
+            ob_buf_puts(out, "</td></tr>\n");
+        }
+        ob_buf_puts(out, "</table>\n");
+    }
+
     ob_buf_puts(out, "<h2>Data points rejected, by reason</h2>\n<table id=reasons>"
                      "<tr><th>reason</th><th>points</th></tr>\n");
     for (int r = 0; r < OB_REASON__COUNT; r++) {
@@ -398,7 +430,32 @@ int ob_status_json(struct ob_store *s, const struct ob_status_listeners *l, stru
                       st.series_live, st.series_max, st.families, st.families_max, st.heap_used,
                       st.heap_bytes, st.exemplar_bytes, st.exemplar_budget);
     }
-    ob_buf_puts(out, ",\"rejected\":{");
+    ob_buf_puts(out, ",\"remote_write\":[");
+    for (size_t i = 0; i < ob_remote_write_targets(l ? l->remote_write : NULL); i++) {
+        struct ob_rw_target_status t;
+        ob_remote_write_target_status(l->remote_write, i, &t);
+        ob_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
+        json_str(out, t.name);
+        ob_buf_puts(out, ",\"url\":");
+        json_str(out, t.url);
+        ob_buf_puts(out, ",\"protocol\":");
+        json_str(out, t.protocol);
+        ob_buf_printf(out,
+                      ",\"shards\":%u,\"samples_sent\":%" PRIu64 ",\"histograms_sent\":%" PRIu64
+                      ",\"pending\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"retries\":%" PRIu64
+                      ",\"last_status\":%d,\"last_success\":",
+                      t.shards, t.samples_sent, t.histograms_sent, t.pending, t.dropped, t.retries,
+                      t.last_status);
+        json_time(out, t.last_ok_ms);
+        ob_buf_puts(out, ",\"newest_sent\":");
+        json_time(out, t.highest_sent_ms);
+        ob_buf_puts(out, ",\"last_refusal\":");
+        json_time(out, t.last_error_ms);
+        ob_buf_puts(out, ",\"last_refusal_message\":");
+        json_str(out, t.last_error);
+        ob_buf_putc(out, '}');
+    }
+    ob_buf_puts(out, "],\"rejected\":{");
     for (int r = 0; r < OB_REASON__COUNT; r++) {
         if (r)
             ob_buf_putc(out, ',');

@@ -49,9 +49,12 @@ void ob_status_seen(const struct ob_status_metric *m, int64_t now_ms);
 void ob_status_refused(enum ob_frontend fe, const char *what, const char *metric,
                        const char *peer, uint64_t points, const char *detail, int64_t now_ms);
 
-/* What the page shows besides the maps: the listeners as configured. */
+/* What the page shows besides the maps: the listeners as configured, and
+ * the remote-write targets. */
+struct ob_remote_write;
 struct ob_status_listeners {
     const char *address[OB_FE__COUNT]; /* "" = that listener is off */
+    const struct ob_remote_write *remote_write; /* NULL = none */
 };
 
 /* Rows of the name map the page shows (the JSON has them all): those with

@@ -178,6 +178,13 @@ check "400: that batch dropped and counted as refused" \
     grep -q 'samples_dropped_total{remote_name="t",.*reason="refused"} 10$' "$TMP/scrape"
 check "400: the other batches arrived" bash -c "$CHECK keys '$TMP/dump' bench_fill_ | wc -l | grep -qx 20"
 check "400: the receiver's message logged" grep -q 'refused 10 samples: HTTP 400' "$TMP/broker.log"
+curl -fsS "$(url /api/v1/status)" >"$TMP/status.json"
+check "400: the status page names the target and its last refusal" /usr/bin/python3 -c "
+import json, sys
+t = json.load(open('$TMP/status.json'))['remote_write'][0]
+sys.exit(not (t['name'] == 't' and t['samples_sent'] == 20 and t['dropped'] == 10 and
+              t['last_refusal_message'].startswith('HTTP 400') and t['pending'] == 0))"
+check "400: the HTML status page has the target" bash -c "curl -fsS '$(url /status)' | grep -q '<table id=remote_write>'"
 stop_broker
 stop_sink
 rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
