@@ -211,8 +211,9 @@ static const struct option options[] = {
      "yet acknowledged by a target wait there, across restarts.  A target that\n"
      "falls behind by more than it holds loses its oldest samples (counted)."},
     {"remote_write", "log_path", T_STRING, RESTART, "", F(rw_log_path), 0, 0,
-     "Where the forward log lives; empty = derived from store.path.  Unused\n"
-     "while no target is configured."},
+     "Where the forward log lives: \"/name\" is POSIX shared memory, any other\n"
+     "path a file; empty = store.path with \".forward\" appended (beside the\n"
+     "store, in the same kind of memory).  Unused while no target is configured."},
 };
 
 #define R(field) offsetof(struct ob_rw_target_cfg, field)
