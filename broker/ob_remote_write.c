@@ -95,7 +95,7 @@ struct target {
     _Atomic bool stop;
     struct ob_complaint refused_log, error_log;
     /* counters (relaxed: the metrics reader) */
-    _Atomic uint64_t samples_sent, histograms_sent, metadata_sent, requests_done;
+    _Atomic uint64_t samples_sent, histograms_sent, exemplars_sent, metadata_sent, requests_done;
     _Atomic uint64_t dropped[DROP__COUNT];
     _Atomic int64_t highest_sent_ms;
     _Atomic uint64_t last_status;
@@ -327,6 +327,7 @@ static void on_done(void *ctx, unsigned shard, enum ob_rw_outcome outcome, int s
         atomic_fetch_add_explicit(&t->samples_sent, sh->counts.samples, memory_order_relaxed);
         atomic_fetch_add_explicit(&t->histograms_sent, sh->counts.histograms, memory_order_relaxed);
         atomic_fetch_add_explicit(&t->metadata_sent, sh->counts.metadata, memory_order_relaxed);
+        atomic_fetch_add_explicit(&t->exemplars_sent, sh->counts.exemplars, memory_order_relaxed);
         if (sh->counts.newest_ms > atomic_load_explicit(&t->highest_sent_ms, memory_order_relaxed))
             atomic_store_explicit(&t->highest_sent_ms, sh->counts.newest_ms, memory_order_relaxed);
         atomic_store_explicit(&t->last_ok_ms, now_ms, memory_order_relaxed);
@@ -546,6 +547,7 @@ void ob_remote_write_metrics(const struct ob_remote_write *rw, struct ob_buf *ou
         {"samples_total", "Float samples sent to the receiver and taken.", offsetof(struct target, samples_sent)},
         {"histograms_total", "Native histograms sent to the receiver and taken.",
          offsetof(struct target, histograms_sent)},
+        {"exemplars_total", "Exemplars sent to the receiver and taken.", offsetof(struct target, exemplars_sent)},
         {"metadata_total", "Metric metadata sent to the receiver and taken.", offsetof(struct target, metadata_sent)},
     };
     for (size_t k = 0; k < OB_ARRAY_LEN(counters); k++) {

@@ -20,7 +20,8 @@
 /* prometheus.WriteRequest (1.0) */
 enum {
     WR_TIMESERIES = 1, WR_METADATA = 3,
-    TS_LABELS = 1, TS_SAMPLES = 2, TS_HISTOGRAMS = 4,
+    TS_LABELS = 1, TS_SAMPLES = 2, TS_EXEMPLARS = 3, TS_HISTOGRAMS = 4,
+    EX_LABELS = 1, EX_VALUE = 2, EX_TIMESTAMP = 3, /* Exemplar, in both versions (2.0: refs) */
     LB_NAME = 1, LB_VALUE = 2,
     SM_VALUE = 1, SM_TIMESTAMP = 2,
     MD_TYPE = 1, MD_FAMILY = 2, MD_HELP = 4, MD_UNIT = 5,
@@ -28,7 +29,8 @@ enum {
 /* io.prometheus.write.v2.Request (2.0) */
 enum {
     R2_SYMBOLS = 4, R2_TIMESERIES = 5,
-    T2_LABELS_REFS = 1, T2_SAMPLES = 2, T2_HISTOGRAMS = 3, T2_METADATA = 5, T2_CREATED = 6,
+    T2_LABELS_REFS = 1, T2_SAMPLES = 2, T2_HISTOGRAMS = 3, T2_EXEMPLARS = 4, T2_METADATA = 5,
+    T2_CREATED = 6,
     S2_START = 3,
     M2_TYPE = 1, M2_HELP_REF = 3, M2_UNIT_REF = 4,
 };
@@ -66,6 +68,9 @@ struct series {
     uint64_t labels_off, data_off;
     int64_t checked_ms;
     int64_t created_ms;
+    bool exemplars;      /* the store keeps exemplars for it */
+    int64_t *ex_sent;    /* per exemplar entry: the newest timestamp sent */
+    uint32_t n_ex_sent;
     uint32_t family;
     uint16_t width;
     uint8_t kind;
@@ -122,7 +127,13 @@ struct ob_rw_encoder {
     uint32_t *fam_list; /* families of this request */
     uint32_t n_fams, cap_fams;
     uint64_t dropped[OB_RW_DROP__COUNT];
-    struct ob_buf build, scratch, hist, body;
+    struct ob_buf build, scratch, hist, body, ex;
+    unsigned char *ex_copy; /* a series' exemplars, as the store copies them */
+    size_t ex_cap;
+    struct ob_series_view ex_view;
+    char **ex_texts; /* 2.0: exemplar label texts interned in this request */
+    uint32_t n_ex_texts, cap_ex_texts;
+    uint64_t exemplars_sent;
     struct sym *syms;
     uint32_t sym_mask, n_syms;
     const struct sym **sym_order;
@@ -166,6 +177,7 @@ int ob_rw_encoder_create(enum ob_rw_protocol proto, struct ob_store *store, uint
 
 static void series_free(struct series *s)
 {
+    free(s->ex_sent);
     free(s->subs);
     free(s->text);
     free(s->strs);
@@ -202,6 +214,11 @@ void ob_rw_encoder_destroy(struct ob_rw_encoder *e)
     ob_buf_fini(&e->scratch);
     ob_buf_fini(&e->hist);
     ob_buf_fini(&e->body);
+    ob_buf_fini(&e->ex);
+    free(e->ex_copy);
+    for (uint32_t i = 0; i < e->n_ex_texts; i++)
+        free(e->ex_texts[i]);
+    free(e->ex_texts);
     free(e);
 }
 
@@ -425,6 +442,7 @@ static bool series_build(struct ob_rw_encoder *e, struct series *s, const struct
     s->data_off = d->data_off;
     s->checked_ms = now_ms;
     s->created_ms = d->created_ms;
+    s->exemplars = d->exemplars;
     s->family = d->family.id;
     s->width = (uint16_t)width;
     s->kind = (uint8_t)d->kind;
@@ -456,6 +474,7 @@ static struct series *series_of(struct ob_rw_encoder *e, const struct ob_fwd_rec
             e->fams[s->family].name && family_update(e, &d.family)) {
             s->checked_ms = now_ms;
             s->created_ms = d.created_ms;
+            s->exemplars = d.exemplars;
         } else if (!series_build(e, s, &d, r->hash, now_ms)) {
             return NULL;
         }
@@ -485,6 +504,10 @@ void ob_rw_encode_begin(struct ob_rw_encoder *e)
         e->gen = 1; /* 0 is "never" in the entries */
     e->n_recs = e->n_order = e->n_fams = 0;
     memset(e->dropped, 0, sizeof e->dropped);
+    for (uint32_t i = 0; i < e->n_ex_texts; i++)
+        free(e->ex_texts[i]);
+    e->n_ex_texts = 0;
+    e->exemplars_sent = 0;
 }
 
 void ob_rw_encode_add(struct ob_rw_encoder *e, const struct ob_fwd_record *r, int64_t now_ms)
@@ -674,6 +697,105 @@ static int64_t start_of(const struct ob_rw_encoder *e, const struct series *s)
     return t == OB_FAMILY_COUNTER || t == OB_FAMILY_HISTOGRAM || t == OB_FAMILY_SUMMARY ? s->created_ms : 0;
 }
 
+/* ---- exemplars -------------------------------------------------------------------- */
+
+static uint32_t sym_ref(struct ob_rw_encoder *e, const char *p, uint32_t n);
+
+/* The store's exemplar entry sub-series j carries, or -1: a counter's one,
+ * a histogram's bucket j (j = n: +Inf), an exponential histogram's one. */
+static int exemplar_entry(const struct ob_rw_encoder *e, const struct series *s, uint32_t j)
+{
+    switch (s->kind) {
+    case OB_SHAPE_SCALAR:
+        return e->fams[s->family].type == OB_FAMILY_COUNTER ? 0 : -1;
+    case OB_SHAPE_HISTOGRAM:
+        return s->subs[j].value >= OB_SAMPLE_POINT0 ? (int)(s->subs[j].value - OB_SAMPLE_POINT0) : -1;
+    case OB_SHAPE_EXPHIST:
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* 2.0: the ref of a text from an exemplar's label block (unescaped, kept
+ * until the request is written). */
+static uint32_t ex_ref(struct ob_rw_encoder *e, const char *p, size_t n)
+{
+    struct ob_buf *t = &e->scratch;
+    t->len = 0;
+    ob_labels_unescape(t, p, n);
+    if (t->failed || !grow((void **)&e->ex_texts, &e->cap_ex_texts, e->n_ex_texts + 1, sizeof *e->ex_texts))
+        return UINT32_MAX;
+    char *copy = dup_text(t->data ? t->data : "", (uint32_t)t->len);
+    if (!copy)
+        return UINT32_MAX;
+    e->ex_texts[e->n_ex_texts++] = copy;
+    return sym_ref(e, copy, (uint32_t)t->len);
+}
+
+/* The exemplar of sub-series j, when the store has one newer than the last
+ * sent, as an Exemplar field of ts.  The series' exemplars are read from the
+ * store once per request (j == 0). */
+static bool put_exemplar(struct ob_rw_encoder *e, struct ob_buf *ts, struct series *s, uint32_t j,
+                         unsigned field)
+{
+    if (!s->exemplars)
+        return true;
+    if (j == 0) {
+        uint32_t slot = (uint32_t)(s - e->series);
+        if (ob_store_series_exemplars(e->store, slot, s->hash, &e->ex_copy, &e->ex_cap, &e->ex_view) != 0)
+            e->ex_view.n_exemplars = 0;
+        if (e->ex_view.n_exemplars > s->n_ex_sent) {
+            int64_t *p = realloc(s->ex_sent, sizeof *p * e->ex_view.n_exemplars);
+            if (!p)
+                return false;
+            memset(p + s->n_ex_sent, 0, sizeof *p * (e->ex_view.n_exemplars - s->n_ex_sent));
+            s->ex_sent = p;
+            s->n_ex_sent = e->ex_view.n_exemplars;
+        }
+    }
+    int entry = exemplar_entry(e, s, j);
+    struct ob_exemplar_view ev;
+    if (entry < 0 || (uint32_t)entry >= s->n_ex_sent || !ob_series_exemplar(&e->ex_view, (uint32_t)entry, &ev) ||
+        ev.ts_ms <= s->ex_sent[entry])
+        return true;
+    s->ex_sent[entry] = ev.ts_ms;
+    struct ob_buf *x = &e->ex;
+    x->len = 0;
+    struct ob_labels_iter it;
+    struct ob_label_pair lp;
+    ob_labels_iter_init(&it, ev.labels, ev.labels_len);
+    if (e->proto == OB_RW_PROTO_2_0) {
+        struct ob_buf *refs = &e->hist; /* free while exemplars are written */
+        refs->len = 0;
+        while (ob_labels_next(&it, &lp)) {
+            uint32_t nr = ex_ref(e, lp.name, lp.name_len), vr = ex_ref(e, lp.value, lp.value_len);
+            if (nr == UINT32_MAX || vr == UINT32_MAX)
+                return false;
+            ob_pb_varint(refs, nr);
+            ob_pb_varint(refs, vr);
+        }
+        ob_pb_bytes(x, EX_LABELS, refs->data, refs->len);
+    } else {
+        struct ob_buf *t = &e->scratch, *pair = &e->hist;
+        while (ob_labels_next(&it, &lp)) {
+            pair->len = 0;
+            t->len = 0;
+            ob_labels_unescape(t, lp.name, lp.name_len);
+            ob_pb_bytes(pair, LB_NAME, t->data ? t->data : "", t->len);
+            t->len = 0;
+            ob_labels_unescape(t, lp.value, lp.value_len);
+            ob_pb_bytes(pair, LB_VALUE, t->data ? t->data : "", t->len);
+            ob_pb_bytes(x, EX_LABELS, pair->data, pair->len);
+        }
+    }
+    ob_pb_double(x, EX_VALUE, ev.value);
+    ob_pb_uint(x, EX_TIMESTAMP, (uint64_t)ev.ts_ms);
+    ob_pb_bytes(ts, field, x->data, x->len);
+    e->exemplars_sent++;
+    return !x->failed && !ts->failed;
+}
+
 /* The samples of sub-series j of s into ts (a TimeSeries being built). */
 static bool put_samples(struct ob_rw_encoder *e, struct ob_buf *ts, const struct series *s, uint32_t j,
                         unsigned sample_field, unsigned hist_field, struct ob_rw_counts *c)
@@ -732,7 +854,8 @@ static int end_v1(struct ob_rw_encoder *e, struct ob_buf *out, int64_t now_ms, s
         for (uint32_t j = 0; j < s->n_sub; j++) {
             ts->len = 0;
             ob_buf_append(ts, s->v1 + s->subs[j].v1_off, s->subs[j].v1_len);
-            if (!put_samples(e, ts, s, j, TS_SAMPLES, TS_HISTOGRAMS, c))
+            if (!put_samples(e, ts, s, j, TS_SAMPLES, TS_HISTOGRAMS, c) ||
+                !put_exemplar(e, ts, s, j, TS_EXEMPLARS))
                 return -ENOMEM;
             ob_pb_bytes(out, WR_TIMESERIES, ts->data, ts->len);
             c->series++;
@@ -860,7 +983,8 @@ static int end_v2(struct ob_rw_encoder *e, struct ob_buf *out, struct ob_rw_coun
             for (uint32_t i = 0; i < 2 * s->subs[j].n_pairs; i++)
                 ob_pb_varint(refs, s->refs[p[i]]);
             ob_pb_bytes(ts, T2_LABELS_REFS, refs->data, refs->len);
-            if (!put_samples(e, ts, s, j, T2_SAMPLES, T2_HISTOGRAMS, c))
+            if (!put_samples(e, ts, s, j, T2_SAMPLES, T2_HISTOGRAMS, c) ||
+                !put_exemplar(e, ts, s, j, T2_EXEMPLARS))
                 return -ENOMEM;
             refs->len = 0;
             ob_pb_uint(refs, M2_TYPE, metric_type(f->type));
@@ -889,5 +1013,6 @@ int ob_rw_encode_end(struct ob_rw_encoder *e, struct ob_buf *out, int64_t now_ms
     out->failed = false;
     int rc = e->proto == OB_RW_PROTO_2_0 ? end_v2(e, out, counts) : end_v1(e, out, now_ms, counts);
     memcpy(counts->dropped, e->dropped, sizeof e->dropped);
+    counts->exemplars = e->exemplars_sent;
     return rc;
 }

@@ -43,6 +43,7 @@ struct ob_rw_counts {
     uint64_t histograms; /* native histograms */
     uint64_t series;     /* TimeSeries */
     uint64_t metadata;   /* MetricMetadata (1.0) or families described (2.0) */
+    uint64_t exemplars;  /* exemplars (the store's newest per counter or bucket, once each) */
     uint64_t dropped[OB_RW_DROP__COUNT];
     int64_t newest_ms;   /* newest sample timestamp in the request */
 };

@@ -2464,6 +2464,7 @@ int ob_store_series_at(const struct ob_store *s, uint32_t slot, uint64_t hash,
                 .has_sum = d->has_sum,
                 .delta = d->delta,
                 .created_ms = d->created_ms,
+                .exemplars = d->exemplars_off != 0,
                 .labels_off = labels_off,
                 .data_off = data_off,
             };
@@ -2478,6 +2479,38 @@ int ob_store_series_at(const struct ob_store *s, uint32_t slot, uint64_t hash,
         return rc;
     }
     return -EAGAIN;
+}
+
+int ob_store_series_exemplars(const struct ob_store *s, uint32_t slot, uint64_t hash,
+                              unsigned char **buf, size_t *cap, struct ob_series_view *out)
+{
+    out->n_exemplars = 0;
+    if (slot >= s->max_series)
+        return -ENOENT;
+    const struct ob_store_slot *sl = &s->slots[slot];
+    struct scan_buf b = {.ex = *buf, .ex_cap = *cap};
+    int rc = -EAGAIN;
+    for (int tries = 0; tries < 1000 && rc == -EAGAIN; tries++) {
+        uint64_t q1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+        if (q1 & 1) {
+            sched_yield();
+            continue;
+        }
+        uint64_t data_off = sl->data_off;
+        rc = -ENOENT;
+        if (sl->hash == hash && atomic_load_explicit(&sl->state, memory_order_relaxed) != OB_SLOT_FREE &&
+            block_ok(s, data_off, sizeof(struct ob_store_shape))) {
+            const struct ob_store_shape *d = shape_of(s, data_off);
+            read_exemplars(s, d, d->exemplars_off, &b, out);
+            rc = 0;
+        }
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != q1)
+            rc = -EAGAIN;
+    }
+    *buf = b.ex;
+    *cap = b.ex_cap;
+    return rc;
 }
 
 /* ---- housekeeping ------------------------------------------------------------ */

@@ -281,6 +281,13 @@ enum ob_scan_flags {
 int ob_store_scan(struct ob_store *s, int64_t now_ms, unsigned flags, ob_store_family_fn on_family,
                   ob_store_series_fn on_series, void *ctx);
 
+/* A copy of the exemplars of the series in slot `slot` (if it still has
+ * hash `hash`) into *buf (grown as needed, the caller frees it), read as
+ * ob_series_exemplar() reads a scan's: fills out's exemplars,
+ * n_exemplars (0 = none) and exemplar_stride.  0, -ENOENT, -EAGAIN, -ENOMEM. */
+int ob_store_series_exemplars(const struct ob_store *s, uint32_t slot, uint64_t hash,
+                              unsigned char **buf, size_t *cap, struct ob_series_view *out);
+
 /* ---- housekeeping and statistics --------------------------------------- */
 
 /* Frees series not updated for series_ttl_ms before now_ms; returns how many.
@@ -313,6 +320,7 @@ struct ob_series_desc {
     bool has_sum;
     bool delta;           /* running totals of delta points */
     int64_t created_ms;   /* of the newest sample */
+    bool exemplars;       /* it has kept exemplars (ob_store_series_exemplars) */
     uint64_t labels_off, data_off; /* identity of this label block and shape, for caches */
 };
 

@@ -368,6 +368,75 @@ START_TEST(records_of_a_gone_or_reshaped_series_are_dropped)
 }
 END_TEST
 
+/* The store's newest exemplar of a counter and of a histogram bucket go
+ * with their series, once each; 2.0 refers to its labels by symbol. */
+START_TEST(exemplars_go_once)
+{
+    uint32_t cg, hg;
+    uint32_t c = fam("req_total", OB_FAMILY_COUNTER, "", &cg);
+    uint32_t h = fam("lat", OB_FAMILY_HISTOGRAM, "", &hg);
+    struct ob_exemplar ex = {.index = 0, .labels = "trace_id=\"ab\"", .labels_len = 13,
+                             .ts_ms = 4999, .value = 1};
+    struct ob_series_ref ref = {.family = c, .family_gen = cg, .hash = ob_store_hash(c, "", 0), .key = "",
+                                .exemplars = &ex, .n_exemplars = 1, .fwd = &batch};
+    ck_assert_int_eq(ob_store_append_at(store, &ref, &scalar, 5000, (double[]){1}, 1000, NULL), 0);
+    const double bounds[] = {1};
+    const struct ob_shape hs = {OB_SHAPE_HISTOGRAM, 1, bounds, true};
+    double hv[4];
+    ob_sample_histogram(hv, 1, 2, 3, (const uint64_t[]){1});
+    struct ob_exemplar hex = {.index = 1, .labels = "span_id=\"cd\"", .labels_len = 12, .ts_ms = 4998,
+                              .value = 2.5};
+    struct ob_series_ref href = {.family = h, .family_gen = hg, .hash = ob_store_hash(h, "", 0), .key = "",
+                                 .exemplars = &hex, .n_exemplars = 1, .fwd = &batch};
+    ck_assert_int_eq(ob_store_append_at(store, &href, &hs, 5000, hv, 1000, NULL), 0);
+    for (int p = 1; p <= 2; p++) {
+        struct ob_rw_encoder *e;
+        ck_assert_int_eq(ob_rw_encoder_create(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
+        struct ob_buf body;
+        ob_buf_init(&body);
+        struct ob_rw_counts cnt;
+        encode(e, &body, &cnt);
+        ck_assert_uint_eq(cnt.exemplars, 2);
+        struct ob_buf got;
+        ob_buf_init(&got);
+        if (p == 1) {
+            Prometheus__WriteRequest *w =
+                prometheus__write_request__unpack(NULL, body.len, (const uint8_t *)body.data);
+            ck_assert_ptr_nonnull(w);
+            for (size_t i = 0; i < w->n_timeseries; i++)
+                for (size_t k = 0; k < w->timeseries[i]->n_exemplars; k++) {
+                    const Prometheus__Exemplar *x = w->timeseries[i]->exemplars[k];
+                    ob_buf_printf(&got, "%s %s=%s %g %lld\n", w->timeseries[i]->labels[0]->value,
+                                  x->labels[0]->name, x->labels[0]->value, x->value, (long long)x->timestamp);
+                }
+            prometheus__write_request__free_unpacked(w, NULL);
+        } else {
+            Io__Prometheus__Write__V2__Request *w =
+                io__prometheus__write__v2__request__unpack(NULL, body.len, (const uint8_t *)body.data);
+            ck_assert_ptr_nonnull(w);
+            for (size_t i = 0; i < w->n_timeseries; i++)
+                for (size_t k = 0; k < w->timeseries[i]->n_exemplars; k++) {
+                    const Io__Prometheus__Write__V2__Exemplar *x = w->timeseries[i]->exemplars[k];
+                    ck_assert_uint_eq(x->n_labels_refs, 2);
+                    ob_buf_printf(&got, "%s %s=%s %g %lld\n", w->symbols[w->timeseries[i]->labels_refs[1]],
+                                  w->symbols[x->labels_refs[0]], w->symbols[x->labels_refs[1]], x->value,
+                                  (long long)x->timestamp);
+                }
+            io__prometheus__write__v2__request__free_unpacked(w, NULL);
+        }
+        /* On _total, and on the le="+Inf" bucket (the histogram's entry 1). */
+        ob_buf_putc(&got, '\0');
+        ck_assert_str_eq(got.data, "req_total trace_id=ab 1 4999\nlat_bucket span_id=cd 2.5 4998\n");
+        ck_assert_ptr_nonnull(strstr(got.data, "lat_bucket"));
+        encode(e, &body, &cnt); /* the same exemplars: not again */
+        ck_assert_uint_eq(cnt.exemplars, 0);
+        ob_buf_fini(&got);
+        ob_buf_fini(&body);
+        ob_rw_encoder_destroy(e);
+    }
+}
+END_TEST
+
 Suite *rw_encode_suite(void);
 Suite *rw_encode_suite(void)
 {
@@ -378,6 +447,7 @@ Suite *rw_encode_suite(void)
     tcase_add_test(tc, a_series_samples_in_timestamp_order_and_stale_markers);
     tcase_add_test(tc, exponential_histograms_go_native);
     tcase_add_test(tc, records_of_a_gone_or_reshaped_series_are_dropped);
+    tcase_add_test(tc, exemplars_go_once);
     suite_add_tcase(s, tc);
     return s;
 }
