@@ -46,10 +46,19 @@ check "requests too_large" 2 \
     "$(metric 'otlp_broker_requests_total{frontend="grpc",outcome="too_large"}')"
 check "requests unsupported" 1 \
     "$(metric 'otlp_broker_requests_total{frontend="grpc",outcome="unsupported"}')"
+check "rejected points counted under frontend grpc" 1 \
+    "$(metric 'otlp_broker_data_points_rejected_total{frontend="grpc",reason="temporality"}')"
+check "no rejected points under frontend http" 0 \
+    "$(metric 'otlp_broker_data_points_rejected_total{frontend="http",reason="temporality"}')"
+n=$(metric 'otlp_broker_received_bytes_total{frontend="grpc"}')
+[ "${n:-0}" -gt 0 ] && ok "received bytes counted under frontend grpc ($n)" ||
+    bad "received bytes of grpc: '$n'"
 check "translator per listener" underscore_escaping_with_suffixes \
     "$(scrape | sed -n 's/^otlp_broker_translator_info{listener="grpc",plugin="\(.*\)"} 1$/\1/p')"
 # HTTP still serves beside it.
 check "HTTP beside gRPC" 200 "$(post /v1/metrics "$TMP/r2.bin")"
+check "HTTP body bytes counted under frontend http" "$(stat -c %s "$TMP/r2.bin")" \
+    "$(metric 'otlp_broker_received_bytes_total{frontend="http"}')"
 stop_broker && ok "grpc broker: clean stop" || bad "grpc broker: clean stop"
 rm -f "/dev/shm$STORE"
 
@@ -64,6 +73,11 @@ for f in r1.bin m0.bin m1.bin m2.bin m3.bin r2.bin unspecified.bin; do
     post /v1/metrics "$TMP/$f" >/dev/null
 done
 exposition "$TMP/http.txt"
+check "HTTP body bytes: the seven bodies as sent" \
+    "$(cat "$TMP"/{r1,m0,m1,m2,m3,r2,unspecified}.bin | wc -c)" \
+    "$(metric 'otlp_broker_received_bytes_total{frontend="http"}')"
+check "HTTP rejected points under frontend http" 1 \
+    "$(metric 'otlp_broker_data_points_rejected_total{frontend="http",reason="temporality"}')"
 if cmp -s "$TMP/grpc.txt" "$TMP/http.txt"; then
     ok "gRPC exposition equals HTTP's ($(wc -l <"$TMP/http.txt") lines)"
 else

@@ -366,6 +366,11 @@ START_TEST(export_ok)
     cl_free(&cl);
     ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"grpc\",outcome=\"ok\"} 1\n"));
     ck_assert(selfmetrics_have("otlp_broker_data_points_received_total{frontend=\"grpc\"} 4\n"));
+    /* The message's bytes, without the prefix and HTTP/2 framing. */
+    char line[96];
+    snprintf(line, sizeof line, "otlp_broker_received_bytes_total{frontend=\"grpc\"} %zu\n",
+             m.len);
+    ck_assert_msg(selfmetrics_have(line), "missing %s", line);
     /* application/grpc+proto is the same thing. */
     ob_buf_fini(&m);
     ob_buf_init(&m);
