@@ -110,6 +110,7 @@ struct stream {
     struct ob_buf body;
     size_t charged; /* of body, against grpc.connection_memory */
     bool answered;  /* later DATA is dropped */
+    bool header_list_over; /* reset for a header block over grpc.max_header_list */
     /* The answer's DATA: prefix + response, sent by read_response(). */
     struct ob_buf out;
     size_t out_off;
@@ -494,6 +495,25 @@ static void copy_value(char *dst, size_t cap, const uint8_t *v, size_t len, bool
         *too_long = n < len;
 }
 
+/* A header block (or trailers) over grpc.max_header_list: the stream is
+ * reset (RST_STREAM INTERNAL_ERROR, what nghttp2 sends for a header callback
+ * that fails; the rest of the block is not handed to us), counted under its
+ * own reason when the reset goes out (on_frame_send), and the call counted as
+ * a request refused too_large, unless it had been answered already. */
+static int header_list_over(struct stream *st)
+{
+    if (!st->header_list_over && !st->answered) {
+        struct ob_request rq = base_request(st);
+        struct ob_verdict v;
+        ob_request_refuse(&rq, OB_OUT_TOO_LARGE, &v,
+                          "header block over %llu bytes (grpc.max_header_list): stream reset",
+                          (unsigned long long)st->c->l->g->deps.cfg->grpc_max_header_list);
+        st->answered = true;
+    }
+    st->header_list_over = true;
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 #define IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, sizeof(lit) - 1) == 0)
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
@@ -508,7 +528,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     /* HTTP/2's accounting of a header list: 32 bytes per field. */
     st->header_bytes += namelen + valuelen + 32;
     if (st->header_bytes > c->l->g->deps.cfg->grpc_max_header_list)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
+        return header_list_over(st);
     if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0; /* trailers: nothing we use */
     if (IS(":path")) {
@@ -603,7 +623,10 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
     }
     if (f->hd.type == NGHTTP2_RST_STREAM) {
         uint32_t e = f->rst_stream.error_code;
-        if (e == NGHTTP2_REFUSED_STREAM)
+        struct stream *st = stream_of(s, f->hd.stream_id);
+        if (st && st->header_list_over)
+            ob_sm_grpc_event(OB_SM_GRPC_HEADER_LIST);
+        else if (e == NGHTTP2_REFUSED_STREAM)
             ob_sm_grpc_event(OB_SM_GRPC_REFUSED);
         else if (e != NGHTTP2_NO_ERROR)
             ob_sm_grpc_event(OB_SM_GRPC_RESET);

@@ -331,9 +331,13 @@ static void grpc_families(struct ob_buf *out)
     sample_u64(out, "otlp_broker_grpc_received_bytes_total", get(&grpc_bytes));
     family(out, "otlp_broker_grpc_streams_reset_total", "counter",
            "gRPC streams the broker reset, by reason: refused (over "
-           "grpc.max_concurrent_streams, clients retry them) or error.");
+           "grpc.max_concurrent_streams, clients retry them), header_list (a header block "
+           "over grpc.max_header_list) or error.");
     ob_buf_printf(out, "otlp_broker_grpc_streams_reset_total{reason=\"refused\"} %" PRIu64 "\n",
                   get(&grpc_events[OB_SM_GRPC_REFUSED]));
+    ob_buf_printf(out,
+                  "otlp_broker_grpc_streams_reset_total{reason=\"header_list\"} %" PRIu64 "\n",
+                  get(&grpc_events[OB_SM_GRPC_HEADER_LIST]));
     ob_buf_printf(out, "otlp_broker_grpc_streams_reset_total{reason=\"error\"} %" PRIu64 "\n",
                   get(&grpc_events[OB_SM_GRPC_RESET]));
     family(out, "otlp_broker_grpc_connections_closed_total", "counter",

@@ -856,6 +856,40 @@ START_TEST(idle_connection_closed)
 }
 END_TEST
 
+START_TEST(header_list_over_the_limit)
+{
+    teardown();
+    const char *ov[] = {"grpc.max_header_list=1KiB"};
+    start(ov, 1, true, 1000);
+    struct ob_buf m, b;
+    ob_buf_init(&m);
+    ob_buf_init(&b);
+    calculator(&m, 1);
+    frame(&b, 0, m.data, m.len);
+    static char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    struct hdr extra[] = {{"x-big", big}, {NULL, NULL}};
+    struct client cl;
+    cl_open(&cl, 0);
+    struct call *c = cl_call(&cl, extra, b.data, b.len, 0, true);
+    ck_assert(cl_run(&cl, 1, 10000));
+    ck_assert_uint_eq(c->rst, NGHTTP2_INTERNAL_ERROR);
+    ck_assert_int_eq(c->grpc_status, -1);
+    /* The connection goes on: the next call on it is served. */
+    struct call *c2 = cl_call(&cl, NULL, b.data, b.len, 0, true);
+    ck_assert(cl_run(&cl, 2, 10000));
+    assert_ok_empty_response(c2);
+    cl_free(&cl);
+    ck_assert(selfmetrics_have("otlp_broker_grpc_streams_reset_total{reason=\"header_list\"} 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_grpc_streams_reset_total{reason=\"error\"} 0\n"));
+    ck_assert(selfmetrics_have(
+        "otlp_broker_requests_total{frontend=\"grpc\",outcome=\"too_large\"} 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"grpc\",outcome=\"ok\"} 1\n"));
+    ob_buf_fini(&m);
+    ob_buf_fini(&b);
+}
+END_TEST
+
 Suite *grpc_suite(void);
 Suite *grpc_suite(void)
 {
@@ -880,6 +914,7 @@ Suite *grpc_suite(void)
     tcase_add_test(tc, store_full_and_partial);
     tcase_add_test(tc, connection_memory_bounded);
     tcase_add_test(tc, idle_connection_closed);
+    tcase_add_test(tc, header_list_over_the_limit);
     suite_add_tcase(s, tc);
     return s;
 }
