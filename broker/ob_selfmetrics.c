@@ -340,6 +340,9 @@ static void grpc_families(struct ob_buf *out)
                   get(&grpc_events[OB_SM_GRPC_HEADER_LIST]));
     ob_buf_printf(out, "otlp_broker_grpc_streams_reset_total{reason=\"error\"} %" PRIu64 "\n",
                   get(&grpc_events[OB_SM_GRPC_RESET]));
+    metric_u64(out, "otlp_broker_grpc_connections_refused_total", "counter",
+               "gRPC connections closed as they were accepted: grpc.max_connections were open.",
+               get(&grpc_events[OB_SM_GRPC_CONN_REFUSED]));
     family(out, "otlp_broker_grpc_connections_closed_total", "counter",
            "gRPC connections the broker ended, by reason: protocol_error (GOAWAY) or idle.");
     ob_buf_printf(out,

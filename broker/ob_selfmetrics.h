@@ -58,6 +58,7 @@ enum ob_sm_grpc {
     OB_SM_GRPC_GOAWAY,      /* connections ended for a protocol error (GOAWAY) */
     OB_SM_GRPC_IDLE,        /* connections closed by grpc.idle_timeout */
     OB_SM_GRPC_HEADER_LIST, /* streams reset for a header block over grpc.max_header_list */
+    OB_SM_GRPC_CONN_REFUSED, /* connections closed at accept: grpc.max_connections open */
     OB_SM_GRPC__COUNT
 };
 void ob_sm_grpc_enable(void);
