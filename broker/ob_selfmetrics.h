@@ -54,7 +54,7 @@ void ob_sm_zmq_senders(int kind, uint64_t followed, uint64_t evicted);
  * once ob_sm_grpc_enable() was called (a broker without gRPC shows none). */
 enum ob_sm_grpc {
     OB_SM_GRPC_REFUSED = 0, /* streams over max_concurrent_streams: RST_STREAM REFUSED_STREAM */
-    OB_SM_GRPC_RESET,       /* other streams reset (bad header block, flow control...) */
+    OB_SM_GRPC_RESET,       /* other streams reset (a malformed header block, flow control...) */
     OB_SM_GRPC_GOAWAY,      /* connections ended for a protocol error (GOAWAY) */
     OB_SM_GRPC_IDLE,        /* connections closed by grpc.idle_timeout */
     OB_SM_GRPC_HEADER_LIST, /* streams reset for a header block over grpc.max_header_list */

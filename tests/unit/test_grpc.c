@@ -900,7 +900,7 @@ static bool closed_by_server(int fd, int timeout_ms)
     ssize_t n;
     while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
     }
-    return n == 0 || errno == ECONNRESET;
+    return n == 0 || errno == ECONNRESET || errno == EPIPE;
 }
 
 START_TEST(max_connections)
@@ -925,8 +925,10 @@ START_TEST(max_connections)
     /* A third is closed as it is accepted, and counted. */
     struct client third;
     cl_open(&third, 0);
-    ck_assert_int_eq(nghttp2_session_send(third.s), 0);
-    ck_assert(closed_by_server(third.fd, 5000));
+    /* The preface may already meet a closed socket (send fails): either way
+     * the server must not keep the connection. */
+    int sent = nghttp2_session_send(third.s);
+    ck_assert(sent != 0 || closed_by_server(third.fd, 5000));
     cl_free(&third);
     ck_assert(selfmetrics_have("otlp_broker_grpc_connections_refused_total 1\n"));
     ck_assert(selfmetrics_have("otlp_broker_grpc_connections 2\n"));
