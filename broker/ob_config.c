@@ -142,6 +142,11 @@ static const struct option options[] = {
      "host:port or [v6]:port; port 0 picks a free port.  Empty = no gRPC frontend."},
     {"grpc", "threads", T_U32, RESTART, "0", F(grpc_threads), 0, 1024,
      "Event-loop threads serving gRPC connections; 0 = one per CPU."},
+    {"grpc", "max_connections", T_U32, RESTART, "1024", F(grpc_max_conns), 1, 1u << 20,
+     "Connections open at once; one more is closed as it is accepted (and counted\n"
+     "in otlp_broker_grpc_connections_refused_total; clients retry with backoff).\n"
+     "With grpc.max_concurrent_streams and grpc.connection_memory it bounds what\n"
+     "gRPC clients can make the broker hold."},
     {"grpc", "max_concurrent_streams", T_U32, RESTART, "100", F(grpc_max_streams), 1, 100000,
      "Streams (calls) one connection may have open at once; more are refused\n"
      "(RST_STREAM REFUSED_STREAM, which clients retry)."},

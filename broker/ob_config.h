@@ -103,6 +103,7 @@ struct ob_config {
     /* [grpc] */
     char *grpc_listen;             /* host:port, [v6]:port; empty = no gRPC frontend */
     uint32_t grpc_threads;         /* event-loop threads; 0 = number of CPUs */
+    uint32_t grpc_max_conns;       /* open connections; more are closed at accept */
     uint32_t grpc_max_streams;     /* SETTINGS_MAX_CONCURRENT_STREAMS */
     uint64_t grpc_stream_window;   /* SETTINGS_INITIAL_WINDOW_SIZE */
     uint64_t grpc_conn_window;     /* the connection's receive window */

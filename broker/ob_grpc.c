@@ -10,10 +10,12 @@
  * (nghttp2 refuses more with RST_STREAM REFUSED_STREAM), each with a fixed
  * struct, a header block of at most grpc.max_header_list bytes (only the
  * few headers we use are kept), and request bodies of at most
- * limits.max_body_bytes each and grpc.connection_memory together.  nghttp2
- * itself limits queued control frames (a client that floods PINGs or
- * SETTINGS without reading the answers gets its connection closed) and
- * resets of streams per second (the "rapid reset" attack).
+ * limits.max_body_bytes each and grpc.connection_memory together; there are
+ * at most grpc.max_connections connections (one more is closed as it is
+ * accepted, before it has a session).  nghttp2 itself limits queued control
+ * frames (a client that floods PINGs or SETTINGS without reading the answers
+ * gets its connection closed) and resets of streams per second (the "rapid
+ * reset" attack).
  *
  * One slow client cannot stall others: no socket call blocks, a connection
  * whose peer does not read keeps its unsent frames and only waits for
@@ -110,6 +112,7 @@ struct stream {
     struct ob_buf body;
     size_t charged; /* of body, against grpc.connection_memory */
     bool answered;  /* later DATA is dropped */
+    bool header_list_over; /* reset for a header block over grpc.max_header_list */
     /* The answer's DATA: prefix + response, sent by read_response(). */
     struct ob_buf out;
     size_t out_off;
@@ -154,6 +157,9 @@ struct ob_grpc {
     uint16_t port;
     unsigned n_loops;
     unsigned next_loop; /* loop 0 only */
+    /* Connections accepted and not closed yet, handed-off ones included:
+     * raised by loop 0 alone (at accept), lowered by any loop. */
+    _Atomic uint32_t n_conns;
     struct loop *loops;
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
@@ -494,6 +500,25 @@ static void copy_value(char *dst, size_t cap, const uint8_t *v, size_t len, bool
         *too_long = n < len;
 }
 
+/* A header block (or trailers) over grpc.max_header_list: the stream is
+ * reset (RST_STREAM INTERNAL_ERROR, what nghttp2 sends for a header callback
+ * that fails; the rest of the block is not handed to us), counted under its
+ * own reason when the reset goes out (on_frame_send), and the call counted as
+ * a request refused too_large, unless it had been answered already. */
+static int header_list_over(struct stream *st)
+{
+    if (!st->header_list_over && !st->answered) {
+        struct ob_request rq = base_request(st);
+        struct ob_verdict v;
+        ob_request_refuse(&rq, OB_OUT_TOO_LARGE, &v,
+                          "header block over %llu bytes (grpc.max_header_list): stream reset",
+                          (unsigned long long)st->c->l->g->deps.cfg->grpc_max_header_list);
+        st->answered = true;
+    }
+    st->header_list_over = true;
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
 #define IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, sizeof(lit) - 1) == 0)
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
@@ -508,7 +533,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     /* HTTP/2's accounting of a header list: 32 bytes per field. */
     st->header_bytes += namelen + valuelen + 32;
     if (st->header_bytes > c->l->g->deps.cfg->grpc_max_header_list)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
+        return header_list_over(st);
     if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0; /* trailers: nothing we use */
     if (IS(":path")) {
@@ -603,7 +628,10 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
     }
     if (f->hd.type == NGHTTP2_RST_STREAM) {
         uint32_t e = f->rst_stream.error_code;
-        if (e == NGHTTP2_REFUSED_STREAM)
+        struct stream *st = stream_of(s, f->hd.stream_id);
+        if (st && st->header_list_over)
+            ob_sm_grpc_event(OB_SM_GRPC_HEADER_LIST);
+        else if (e == NGHTTP2_REFUSED_STREAM)
             ob_sm_grpc_event(OB_SM_GRPC_REFUSED);
         else if (e != NGHTTP2_NO_ERROR)
             ob_sm_grpc_event(OB_SM_GRPC_RESET);
@@ -623,11 +651,18 @@ static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *user)
 
 /* ---- connections ---------------------------------------------------------- */
 
+/* Closes an accepted socket and frees its place under grpc.max_connections. */
+static void close_accepted(struct ob_grpc *g, int fd)
+{
+    close(fd);
+    atomic_fetch_sub_explicit(&g->n_conns, 1, memory_order_relaxed);
+}
+
 static void conn_close(struct conn *c)
 {
     struct loop *l = c->l;
     epoll_ctl(l->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    close_accepted(l->g, c->fd);
     nghttp2_session_del(c->s); /* without stream close callbacks: */
     while (c->streams)
         stream_free(c, c->streams);
@@ -779,7 +814,7 @@ static void conn_add(struct loop *l, int fd)
     struct conn *c = calloc(1, sizeof *c);
     if (!c || nghttp2_session_server_new2(&c->s, g->cbs, c, g->opt) != 0) {
         free(c);
-        close(fd);
+        close_accepted(g, fd);
         return;
     }
     c->fd = fd;
@@ -799,14 +834,14 @@ static void conn_add(struct loop *l, int fd)
         nghttp2_session_set_local_window_size(c->s, NGHTTP2_FLAG_NONE, 0, conn_window)) {
         nghttp2_session_del(c->s);
         free(c);
-        close(fd);
+        close_accepted(g, fd);
         return;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         nghttp2_session_del(c->s);
         free(c);
-        close(fd);
+        close_accepted(g, fd);
         return;
     }
     c->next = l->conns;
@@ -838,6 +873,19 @@ static void accept_all(struct loop *l)
             l->next_sweep_ns = OB_MIN(l->next_sweep_ns, l->accept_resume_ns);
             return;
         }
+        /* Over grpc.max_connections: closed before it costs a session.  A
+         * client sees the connection fail (UNAVAILABLE) and retries with
+         * backoff; a GOAWAY would need the session we mean not to make. */
+        if (atomic_load_explicit(&g->n_conns, memory_order_relaxed) >=
+            g->deps.cfg->grpc_max_conns) {
+            close(fd);
+            ob_sm_grpc_event(OB_SM_GRPC_CONN_REFUSED);
+            ob_complain(&complain_accept, COMPONENT,
+                        "connection refused: %u open (grpc.max_connections)",
+                        (unsigned)g->deps.cfg->grpc_max_conns);
+            continue;
+        }
+        atomic_fetch_add_explicit(&g->n_conns, 1, memory_order_relaxed);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         unsigned to = g->next_loop;
@@ -845,7 +893,7 @@ static void accept_all(struct loop *l)
         if (to == l->idx) {
             conn_add(l, fd);
         } else if (write(g->loops[to].pipe_wr, &fd, sizeof fd) != sizeof fd) {
-            close(fd);
+            close_accepted(g, fd);
         }
     }
 }
@@ -1073,7 +1121,7 @@ void ob_grpc_stop(struct ob_grpc *g)
         int fd;
         while (g->loops[i].pipe_rd >= 0 && read(g->loops[i].pipe_rd, &fd, sizeof fd) == sizeof fd)
             if (fd >= 0)
-                close(fd);
+                close_accepted(g, fd);
     }
     free_all(g);
 }

@@ -57,10 +57,12 @@ void ob_request_bufs_fini(struct ob_request_bufs *b)
     ob_buf_fini(&b->response);
 }
 
-/* Counts the request and, for a refusal, logs it. */
+/* Counts the request and its body's bytes (as sent, 0 for one refused before
+ * its body was taken) and, for a refusal, logs it. */
 static void account(const struct ob_request *rq, const struct ob_verdict *v)
 {
     ob_sm_request(rq->fe, v->outcome);
+    ob_sm_received_bytes(rq->fe, rq->len);
     if (v->outcome == OB_OUT_OK || v->outcome == OB_OUT_PARTIAL)
         return;
     unsigned fe = (unsigned)rq->fe < OB_FE__COUNT ? (unsigned)rq->fe : 0;
@@ -237,7 +239,7 @@ void ob_request_handle(const struct ob_request_path *path, const struct ob_reque
         ob_sm_points_received(rq->fe, res->points);
         for (int i = 0; i < OB_REASON__COUNT && res->rejected; i++)
             if (res->rejected_by[i]) /* no locked add of 0 on a line all threads share */
-                ob_sm_points_rejected((enum ob_reason)i, res->rejected_by[i]);
+                ob_sm_points_rejected(rq->fe, (enum ob_reason)i, res->rejected_by[i]);
         if (res->rejected)
             log_rejections(rq, res);
         if (res->collisions)

@@ -24,8 +24,9 @@
 #endif
 
 static _Atomic uint64_t requests[OB_FE__COUNT][OB_OUT__COUNT];
+static _Atomic uint64_t received_bytes[OB_FE__COUNT];
 static _Atomic uint64_t points_received[OB_FE__COUNT];
-static _Atomic uint64_t points_rejected[OB_REASON__COUNT];
+static _Atomic uint64_t points_rejected[OB_FE__COUNT][OB_REASON__COUNT];
 static _Atomic uint64_t collisions;
 static _Atomic uint64_t exemplars_kept;
 static _Atomic uint64_t exemplars_dropped[OB_EXDROP__COUNT];
@@ -75,16 +76,22 @@ void ob_sm_request(enum ob_frontend fe, enum ob_outcome o)
         add(&requests[fe][o], 1);
 }
 
+void ob_sm_received_bytes(enum ob_frontend fe, uint64_t n)
+{
+    if ((unsigned)fe < OB_FE__COUNT && n) /* no locked add of 0 (refusals before a body) */
+        add(&received_bytes[fe], n);
+}
+
 void ob_sm_points_received(enum ob_frontend fe, uint64_t n)
 {
     if ((unsigned)fe < OB_FE__COUNT)
         add(&points_received[fe], n);
 }
 
-void ob_sm_points_rejected(enum ob_reason r, uint64_t n)
+void ob_sm_points_rejected(enum ob_frontend fe, enum ob_reason r, uint64_t n)
 {
-    if ((unsigned)r < OB_REASON__COUNT)
-        add(&points_rejected[r], n);
+    if ((unsigned)fe < OB_FE__COUNT && (unsigned)r < OB_REASON__COUNT)
+        add(&points_rejected[fe][r], n);
 }
 
 void ob_sm_exemplars(uint64_t kept, const uint64_t dropped[OB_EXDROP__COUNT])
@@ -134,7 +141,10 @@ void ob_sm_plugin(enum ob_frontend fe, char *buf, size_t cap)
 
 uint64_t ob_sm_rejected(enum ob_reason r)
 {
-    return (unsigned)r < OB_REASON__COUNT ? get(&points_rejected[r]) : 0;
+    uint64_t n = 0;
+    for (int fe = 0; fe < OB_FE__COUNT && (unsigned)r < OB_REASON__COUNT; fe++)
+        n += get(&points_rejected[fe][r]);
+    return n;
 }
 
 void ob_sm_name_cache(enum ob_name_cache c, uint64_t hits, uint64_t misses, uint64_t evicted)
@@ -244,10 +254,11 @@ void ob_sm_reset(void)
     for (size_t f = 0; f < OB_FE__COUNT; f++) {
         for (size_t o = 0; o < OB_OUT__COUNT; o++)
             atomic_store(&requests[f][o], 0);
+        atomic_store(&received_bytes[f], 0);
         atomic_store(&points_received[f], 0);
+        for (size_t r = 0; r < OB_REASON__COUNT; r++)
+            atomic_store(&points_rejected[f][r], 0);
     }
-    for (size_t r = 0; r < OB_REASON__COUNT; r++)
-        atomic_store(&points_rejected[r], 0);
     atomic_store(&collisions, 0);
     atomic_store(&exemplars_kept, 0);
     for (size_t d = 0; d < OB_EXDROP__COUNT; d++)
@@ -315,15 +326,23 @@ static void grpc_families(struct ob_buf *out)
     ob_buf_printf(out, "otlp_broker_grpc_connections %" PRId64 "\n",
                   atomic_load_explicit(&grpc_conns, memory_order_relaxed));
     family(out, "otlp_broker_grpc_received_bytes_total", "counter",
-           "Bytes read from gRPC connections (HTTP/2 frames, all of them).");
+           "Bytes read from gRPC connections: every HTTP/2 frame, headers and control "
+           "frames included.");
     sample_u64(out, "otlp_broker_grpc_received_bytes_total", get(&grpc_bytes));
     family(out, "otlp_broker_grpc_streams_reset_total", "counter",
            "gRPC streams the broker reset, by reason: refused (over "
-           "grpc.max_concurrent_streams, clients retry them) or error.");
+           "grpc.max_concurrent_streams, clients retry them), header_list (a header block "
+           "over grpc.max_header_list) or error.");
     ob_buf_printf(out, "otlp_broker_grpc_streams_reset_total{reason=\"refused\"} %" PRIu64 "\n",
                   get(&grpc_events[OB_SM_GRPC_REFUSED]));
+    ob_buf_printf(out,
+                  "otlp_broker_grpc_streams_reset_total{reason=\"header_list\"} %" PRIu64 "\n",
+                  get(&grpc_events[OB_SM_GRPC_HEADER_LIST]));
     ob_buf_printf(out, "otlp_broker_grpc_streams_reset_total{reason=\"error\"} %" PRIu64 "\n",
                   get(&grpc_events[OB_SM_GRPC_RESET]));
+    metric_u64(out, "otlp_broker_grpc_connections_refused_total", "counter",
+               "gRPC connections closed as they were accepted: grpc.max_connections were open.",
+               get(&grpc_events[OB_SM_GRPC_CONN_REFUSED]));
     family(out, "otlp_broker_grpc_connections_closed_total", "counter",
            "gRPC connections the broker ended, by reason: protocol_error (GOAWAY) or idle.");
     ob_buf_printf(out,
@@ -395,6 +414,13 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
                           ob_frontend_name((enum ob_frontend)f),
                           ob_outcome_name((enum ob_outcome)o), get(&requests[f][o]));
 
+    family(out, "otlp_broker_received_bytes_total", "counter",
+           "Bytes of OTLP export request bodies received, as sent (before gunzip), by "
+           "frontend.");
+    for (size_t f = 0; f < OB_FE__COUNT; f++)
+        ob_buf_printf(out, "otlp_broker_received_bytes_total{frontend=\"%s\"} %" PRIu64 "\n",
+                      ob_frontend_name((enum ob_frontend)f), get(&received_bytes[f]));
+
     family(out, "otlp_broker_data_points_received_total", "counter",
            "OTLP data points received, by frontend.");
     for (size_t f = 0; f < OB_FE__COUNT; f++)
@@ -402,10 +428,14 @@ void ob_selfmetrics_render(const struct ob_store_stats *st, struct ob_buf *out)
                       ob_frontend_name((enum ob_frontend)f), get(&points_received[f]));
 
     family(out, "otlp_broker_data_points_rejected_total", "counter",
-           "OTLP data points rejected, by reason.");
-    for (size_t r = 0; r < OB_REASON__COUNT; r++)
-        ob_buf_printf(out, "otlp_broker_data_points_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-                      ob_reason_name((enum ob_reason)r), get(&points_rejected[r]));
+           "OTLP data points rejected, by frontend and reason.");
+    for (size_t f = 0; f < OB_FE__COUNT; f++)
+        for (size_t r = 0; r < OB_REASON__COUNT; r++)
+            ob_buf_printf(out,
+                          "otlp_broker_data_points_rejected_total{frontend=\"%s\",reason=\"%s\"} "
+                          "%" PRIu64 "\n",
+                          ob_frontend_name((enum ob_frontend)f),
+                          ob_reason_name((enum ob_reason)r), get(&points_rejected[f][r]));
 
     metric_u64(out, "otlp_broker_series_collisions_total", "counter",
                "Samples written to a series last written from another OTLP identity.",

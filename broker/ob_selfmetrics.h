@@ -16,8 +16,10 @@ struct ob_store;
 struct ob_store_stats;
 
 void ob_sm_request(enum ob_frontend fe, enum ob_outcome o);
+/* Bytes of request bodies as they came (compressed when gzip), per frontend. */
+void ob_sm_received_bytes(enum ob_frontend fe, uint64_t n);
 void ob_sm_points_received(enum ob_frontend fe, uint64_t n);
-void ob_sm_points_rejected(enum ob_reason r, uint64_t n);
+void ob_sm_points_rejected(enum ob_frontend fe, enum ob_reason r, uint64_t n);
 void ob_sm_collisions(uint64_t n);
 void ob_sm_exemplars(uint64_t kept, const uint64_t dropped[OB_EXDROP__COUNT]);
 void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
@@ -25,7 +27,7 @@ void ob_sm_scrape_done(int64_t duration_ns, uint64_t bytes);
 void ob_sm_set_plugin(enum ob_frontend fe, const char *name);
 /* The translator plugin frontend fe uses into buf ("" when none). */
 void ob_sm_plugin(enum ob_frontend fe, char *buf, size_t cap);
-/* Data points rejected for reason r since start. */
+/* Data points rejected for reason r since start, all frontends together. */
 uint64_t ob_sm_rejected(enum ob_reason r);
 void ob_sm_reload(bool ok);               /* SIGHUP or POST /-/reload */
 
@@ -52,9 +54,11 @@ void ob_sm_zmq_senders(int kind, uint64_t followed, uint64_t evicted);
  * once ob_sm_grpc_enable() was called (a broker without gRPC shows none). */
 enum ob_sm_grpc {
     OB_SM_GRPC_REFUSED = 0, /* streams over max_concurrent_streams: RST_STREAM REFUSED_STREAM */
-    OB_SM_GRPC_RESET,       /* other streams reset (bad header block, flow control...) */
+    OB_SM_GRPC_RESET,       /* other streams reset (a malformed header block, flow control...) */
     OB_SM_GRPC_GOAWAY,      /* connections ended for a protocol error (GOAWAY) */
     OB_SM_GRPC_IDLE,        /* connections closed by grpc.idle_timeout */
+    OB_SM_GRPC_HEADER_LIST, /* streams reset for a header block over grpc.max_header_list */
+    OB_SM_GRPC_CONN_REFUSED, /* connections closed at accept: grpc.max_connections open */
     OB_SM_GRPC__COUNT
 };
 void ob_sm_grpc_enable(void);

@@ -86,3 +86,24 @@ tsan:
 	  OB_BUILD=$(TSAN_BUILD) CK_RUN_SUITE=$$s CK_TIMEOUT_MULTIPLIER=4 \
 	  TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
 	  $(TSAN_BUILD)/tests/unit/check_runner || exit 1; done
+
+# Python for the grpcio client test (tests/integration/grpc_client.py), generated
+# at build time into $(BUILD)/gen/python (never committed): the OTLP messages from
+# proto/, and the MetricsService stub from tests/proto (proto/ declares no service)
+# by protoc with Debian's gRPC plugin (protobuf-compiler-grpc).
+GRPC_PYTHON_PLUGIN ?= /usr/bin/grpc_python_plugin
+GRPC_PY_DIR     := $(BUILD)/gen/python
+GRPC_PY_PROTOS  := $(addprefix proto/opentelemetry/proto/,collector/metrics/v1/metrics_service.proto \
+                     metrics/v1/metrics.proto common/v1/common.proto resource/v1/resource.proto)
+GRPC_PY_SERVICE := tests/proto/opentelemetry/proto/collector/metrics/v1/metrics_service_grpc.proto
+GRPC_PY_GEN     := $(patsubst proto/%.proto,$(GRPC_PY_DIR)/%_pb2.py,$(GRPC_PY_PROTOS)) \
+                   $(patsubst tests/proto/%.proto,$(GRPC_PY_DIR)/%_pb2.py,$(GRPC_PY_SERVICE)) \
+                   $(patsubst tests/proto/%.proto,$(GRPC_PY_DIR)/%_pb2_grpc.py,$(GRPC_PY_SERVICE))
+.PHONY: grpc-python
+grpc-python: $(GRPC_PY_GEN)
+$(GRPC_PY_GEN) &: $(GRPC_PY_PROTOS) $(GRPC_PY_SERVICE)
+	@mkdir -p $(GRPC_PY_DIR)
+	$(Q)$(PROTOC) -Iproto --python_out=$(GRPC_PY_DIR) $(GRPC_PY_PROTOS)
+	$(Q)$(PROTOC) -Iproto -Itests/proto --python_out=$(GRPC_PY_DIR) --grpc_python_out=$(GRPC_PY_DIR) \
+	  --plugin=protoc-gen-grpc_python=$(GRPC_PYTHON_PLUGIN) $(GRPC_PY_SERVICE)
+integration: $(GRPC_PY_GEN)

@@ -44,7 +44,7 @@ for o in malformed too_large unsupported; do
     n=$(grep "^otlp_broker_requests_total{frontend=\"http\",outcome=\"$o\"}" "$TMP/after.txt" | awk '{print $2}')
     [ -n "$n" ] && [ "$n" -ge 1 ] && ok "outcome $o counted ($n)" || bad "outcome $o not counted"
 done
-n=$(grep '^otlp_broker_data_points_rejected_total{reason="temporality"}' "$TMP/after.txt" | awk '{print $2}')
+n=$(grep -F 'otlp_broker_data_points_rejected_total{frontend="http",reason="temporality"}' "$TMP/after.txt" | awk '{print $2}')
 check "rejected temporality points counted" 1 "$n"
 
 stop_broker && ok "clean stop" || bad "clean stop"

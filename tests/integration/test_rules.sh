@@ -23,7 +23,7 @@ else bad "exposition under the rules"; fi
 check "no series under the original names" 0 \
     "$(grep -cE '^(calc_operation|http_server_duration|http_server_active)' "$TMP/s1.txt" || true)"
 check "dropped points counted (reason translation)" 1 \
-    "$(grep '^otlp_broker_data_points_rejected_total{reason="translation"}' "$TMP/s1.txt" | awk '{print $2}')"
+    "$(grep -F 'otlp_broker_data_points_rejected_total{frontend="http",reason="translation"}' "$TMP/s1.txt" | awk '{print $2}')"
 stop_broker && ok "clean stop" || bad "clean stop"
 
 # A policy init() refuses: the broker does not start and says which key.

@@ -366,6 +366,11 @@ START_TEST(export_ok)
     cl_free(&cl);
     ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"grpc\",outcome=\"ok\"} 1\n"));
     ck_assert(selfmetrics_have("otlp_broker_data_points_received_total{frontend=\"grpc\"} 4\n"));
+    /* The message's bytes, without the prefix and HTTP/2 framing. */
+    char line[96];
+    snprintf(line, sizeof line, "otlp_broker_received_bytes_total{frontend=\"grpc\"} %zu\n",
+             m.len);
+    ck_assert_msg(selfmetrics_have(line), "missing %s", line);
     /* application/grpc+proto is the same thing. */
     ob_buf_fini(&m);
     ob_buf_init(&m);
@@ -851,6 +856,104 @@ START_TEST(idle_connection_closed)
 }
 END_TEST
 
+START_TEST(header_list_over_the_limit)
+{
+    teardown();
+    const char *ov[] = {"grpc.max_header_list=1KiB"};
+    start(ov, 1, true, 1000);
+    struct ob_buf m, b;
+    ob_buf_init(&m);
+    ob_buf_init(&b);
+    calculator(&m, 1);
+    frame(&b, 0, m.data, m.len);
+    static char big[2000];
+    memset(big, 'x', sizeof big - 1);
+    struct hdr extra[] = {{"x-big", big}, {NULL, NULL}};
+    struct client cl;
+    cl_open(&cl, 0);
+    struct call *c = cl_call(&cl, extra, b.data, b.len, 0, true);
+    ck_assert(cl_run(&cl, 1, 10000));
+    ck_assert_uint_eq(c->rst, NGHTTP2_INTERNAL_ERROR);
+    ck_assert_int_eq(c->grpc_status, -1);
+    /* The connection goes on: the next call on it is served. */
+    struct call *c2 = cl_call(&cl, NULL, b.data, b.len, 0, true);
+    ck_assert(cl_run(&cl, 2, 10000));
+    assert_ok_empty_response(c2);
+    cl_free(&cl);
+    ck_assert(selfmetrics_have("otlp_broker_grpc_streams_reset_total{reason=\"header_list\"} 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_grpc_streams_reset_total{reason=\"error\"} 0\n"));
+    ck_assert(selfmetrics_have(
+        "otlp_broker_requests_total{frontend=\"grpc\",outcome=\"too_large\"} 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"grpc\",outcome=\"ok\"} 1\n"));
+    ob_buf_fini(&m);
+    ob_buf_fini(&b);
+}
+END_TEST
+
+/* Whether the server closed the client's connection within timeout_ms. */
+static bool closed_by_server(int fd, int timeout_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) != 1)
+        return false;
+    char buf[256];
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+    }
+    return n == 0 || errno == ECONNRESET || errno == EPIPE;
+}
+
+START_TEST(max_connections)
+{
+    teardown();
+    const char *ov[] = {"grpc.max_connections=2"};
+    start(ov, 1, true, 1000);
+    struct ob_buf m, b;
+    ob_buf_init(&m);
+    ob_buf_init(&b);
+    calculator(&m, 1);
+    frame(&b, 0, m.data, m.len);
+    /* Two connections, each with a call served: both accepted. */
+    struct client cl[2];
+    for (int i = 0; i < 2; i++) {
+        cl_open(&cl[i], 0);
+        struct call *c = cl_call(&cl[i], NULL, b.data, b.len, 0, true);
+        ck_assert(cl_run(&cl[i], 1, 10000));
+        assert_ok_empty_response(c);
+    }
+    ck_assert(selfmetrics_have("otlp_broker_grpc_connections 2\n"));
+    /* A third is closed as it is accepted, and counted. */
+    struct client third;
+    cl_open(&third, 0);
+    /* The preface may already meet a closed socket (send fails): either way
+     * the server must not keep the connection. */
+    int sent = nghttp2_session_send(third.s);
+    ck_assert(sent != 0 || closed_by_server(third.fd, 5000));
+    cl_free(&third);
+    ck_assert(selfmetrics_have("otlp_broker_grpc_connections_refused_total 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_grpc_connections 2\n"));
+    /* The first two are still served. */
+    struct call *c = cl_call(&cl[1], NULL, b.data, b.len, 0, true);
+    ck_assert(cl_run(&cl[1], 2, 10000));
+    assert_ok_empty_response(c);
+    /* One closes: its place is free again once the server has seen it go. */
+    cl_free(&cl[0]);
+    for (int i = 0; i < 200 && !selfmetrics_quiet("otlp_broker_grpc_connections 1\n"); i++)
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    ck_assert(selfmetrics_have("otlp_broker_grpc_connections 1\n"));
+    struct client again;
+    cl_open(&again, 0);
+    c = cl_call(&again, NULL, b.data, b.len, 0, true);
+    ck_assert(cl_run(&again, 1, 10000));
+    assert_ok_empty_response(c);
+    cl_free(&again);
+    cl_free(&cl[1]);
+    ck_assert(selfmetrics_have("otlp_broker_grpc_connections_refused_total 1\n"));
+    ob_buf_fini(&m);
+    ob_buf_fini(&b);
+}
+END_TEST
+
 Suite *grpc_suite(void);
 Suite *grpc_suite(void)
 {
@@ -875,6 +978,8 @@ Suite *grpc_suite(void)
     tcase_add_test(tc, store_full_and_partial);
     tcase_add_test(tc, connection_memory_bounded);
     tcase_add_test(tc, idle_connection_closed);
+    tcase_add_test(tc, header_list_over_the_limit);
+    tcase_add_test(tc, max_connections);
     suite_add_tcase(s, tc);
     return s;
 }

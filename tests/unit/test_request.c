@@ -78,6 +78,12 @@ START_TEST(accepted_plain_and_gzip)
              (unsigned long long)(2 * points));
     ck_assert(selfmetrics_have(line));
     ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"ok\"} 2\n"));
+    /* The bytes as sent: the plain body and the compressed one, not inflated. */
+    snprintf(line, sizeof line, "otlp_broker_received_bytes_total{frontend=\"zmq\"} %zu\n",
+             body.len + z.len);
+    ck_assert_msg(selfmetrics_have(line), "missing %s", line);
+    ck_assert(selfmetrics_have("otlp_broker_received_bytes_total{frontend=\"http\"} 0\n"));
+    ck_assert(selfmetrics_have("otlp_broker_received_bytes_total{frontend=\"grpc\"} 0\n"));
     ob_buf_fini(&body);
     ob_buf_fini(&z);
 }
@@ -98,17 +104,35 @@ START_TEST(partial_in_both_formats)
     ck_assert_int_eq(v.reason, OB_REASON_TEMPORALITY);
     ck_assert_uint_gt(v.response_len, 0);
     ck_assert_ptr_nonnull(strstr(v.message, "temporality"));
+    uint64_t zmq_rejected = v.result.rejected;
+    ck_assert_uint_gt(zmq_rejected, 0);
 
     static const char json[] =
         "{\"resourceMetrics\":[{\"scopeMetrics\":[{\"metrics\":[{\"name\":\"d\",\"sum\":{"
         "\"dataPoints\":[{\"timeUnixNano\":\"1\",\"asInt\":\"1\"}]}}]}]}]}";
     struct ob_buf jb = {.data = (char *)json, .len = sizeof json - 1};
     rq = request(OB_PAYLOAD_JSON, OB_ENC_IDENTITY, &jb);
+    rq.fe = OB_FE_HTTP; /* counted under the frontend the request names */
     ob_request_handle(&path, &rq, &bufs, &v);
     ck_assert_int_eq(v.outcome, OB_OUT_PARTIAL);
     ck_assert_uint_gt(v.response_len, 0);
     ck_assert_int_eq(((const char *)v.response)[0], '{');
-    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"partial\"} 2\n"));
+    ck_assert_uint_eq(v.result.rejected, 1);
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"zmq\",outcome=\"partial\"} 1\n"));
+    ck_assert(selfmetrics_have("otlp_broker_requests_total{frontend=\"http\",outcome=\"partial\"} 1\n"));
+    char line[128];
+    snprintf(line, sizeof line,
+             "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"temporality\"} %llu\n",
+             (unsigned long long)zmq_rejected);
+    ck_assert_msg(selfmetrics_have(line), "missing %s", line);
+    ck_assert(selfmetrics_have(
+        "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"temporality\"} 1\n"));
+    ck_assert(selfmetrics_have(
+        "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"temporality\"} 0\n"));
+    ck_assert_uint_eq(ob_sm_rejected(OB_REASON_TEMPORALITY), zmq_rejected + 1);
+    snprintf(line, sizeof line, "otlp_broker_received_bytes_total{frontend=\"http\"} %zu\n",
+             sizeof json - 1);
+    ck_assert_msg(selfmetrics_have(line), "missing %s", line);
     ob_buf_fini(&body);
 }
 END_TEST

@@ -36,22 +36,47 @@ static const char *const head =
     "otlp_broker_requests_total{frontend=\"grpc\",outcome=\"too_large\"} 0\n"
     "otlp_broker_requests_total{frontend=\"grpc\",outcome=\"unsupported\"} 0\n"
     "otlp_broker_requests_total{frontend=\"grpc\",outcome=\"overloaded\"} 0\n"
+    "# HELP otlp_broker_received_bytes_total Bytes of OTLP export request bodies received, as "
+    "sent (before gunzip), by frontend.\n"
+    "# TYPE otlp_broker_received_bytes_total counter\n"
+    "otlp_broker_received_bytes_total{frontend=\"http\"} 0\n"
+    "otlp_broker_received_bytes_total{frontend=\"zmq\"} 4096\n"
+    "otlp_broker_received_bytes_total{frontend=\"grpc\"} 75\n"
     "# HELP otlp_broker_data_points_received_total OTLP data points received, by frontend.\n"
     "# TYPE otlp_broker_data_points_received_total counter\n"
     "otlp_broker_data_points_received_total{frontend=\"http\"} 1500\n"
     "otlp_broker_data_points_received_total{frontend=\"zmq\"} 18446744073709551615\n"
     "otlp_broker_data_points_received_total{frontend=\"grpc\"} 0\n"
-    "# HELP otlp_broker_data_points_rejected_total OTLP data points rejected, by reason.\n"
+    "# HELP otlp_broker_data_points_rejected_total OTLP data points rejected, by frontend and "
+    "reason.\n"
     "# TYPE otlp_broker_data_points_rejected_total counter\n"
-    "otlp_broker_data_points_rejected_total{reason=\"out_of_bounds\"} 7\n"
-    "otlp_broker_data_points_rejected_total{reason=\"duplicate\"} 0\n"
-    "otlp_broker_data_points_rejected_total{reason=\"limit\"} 0\n"
-    "otlp_broker_data_points_rejected_total{reason=\"malformed\"} 0\n"
-    "otlp_broker_data_points_rejected_total{reason=\"translation\"} 0\n"
-    "otlp_broker_data_points_rejected_total{reason=\"temporality\"} 0\n"
-    "otlp_broker_data_points_rejected_total{reason=\"type_conflict\"} 2\n"
-    "otlp_broker_data_points_rejected_total{reason=\"unsupported\"} 0\n"
-    "otlp_broker_data_points_rejected_total{reason=\"out_of_order\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"out_of_bounds\"} 7\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"duplicate\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"limit\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"malformed\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"translation\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"temporality\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"type_conflict\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"unsupported\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"http\",reason=\"out_of_order\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"out_of_bounds\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"duplicate\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"limit\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"malformed\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"translation\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"temporality\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"type_conflict\"} 2\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"unsupported\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"zmq\",reason=\"out_of_order\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"out_of_bounds\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"duplicate\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"limit\"} 1\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"malformed\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"translation\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"temporality\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"type_conflict\"} 3\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"unsupported\"} 0\n"
+    "otlp_broker_data_points_rejected_total{frontend=\"grpc\",reason=\"out_of_order\"} 0\n"
     "# HELP otlp_broker_series_collisions_total Samples written to a series last written from "
     "another OTLP identity.\n"
     "# TYPE otlp_broker_series_collisions_total counter\n"
@@ -151,8 +176,15 @@ static void bump(void)
     ob_sm_points_received(OB_FE_HTTP, 1000);
     ob_sm_points_received(OB_FE_HTTP, 500);
     ob_sm_points_received(OB_FE_ZMQ, UINT64_MAX);
-    ob_sm_points_rejected(OB_REASON_OUT_OF_BOUNDS, 7);
-    ob_sm_points_rejected(OB_REASON_TYPE_CONFLICT, 2);
+    ob_sm_received_bytes(OB_FE_ZMQ, 4000);
+    ob_sm_received_bytes(OB_FE_ZMQ, 96);
+    ob_sm_received_bytes(OB_FE_GRPC, 75);
+    ob_sm_received_bytes(OB_FE_HTTP, 0);
+    ob_sm_points_rejected(OB_FE_HTTP, OB_REASON_OUT_OF_BOUNDS, 7);
+    ob_sm_points_rejected(OB_FE_ZMQ, OB_REASON_TYPE_CONFLICT, 2);
+    ob_sm_points_rejected(OB_FE_GRPC, OB_REASON_TYPE_CONFLICT, 1);
+    ob_sm_points_rejected(OB_FE_GRPC, OB_REASON_TYPE_CONFLICT, 2);
+    ob_sm_points_rejected(OB_FE_GRPC, OB_REASON_LIMIT, 1);
     ob_sm_collisions(4);
     ob_sm_exemplars(5, (const uint64_t[OB_EXDROP__COUNT]){1, 0, 0});
     ob_sm_exemplars(1, (const uint64_t[OB_EXDROP__COUNT]){0, 0, 2});
@@ -169,7 +201,9 @@ static void bump(void)
     ob_sm_request(OB_FE__COUNT, OB_OUT_OK);
     ob_sm_request(OB_FE_HTTP, OB_OUT__COUNT);
     ob_sm_points_received(OB_FE__COUNT, 1);
-    ob_sm_points_rejected(OB_REASON__COUNT, 1);
+    ob_sm_points_rejected(OB_FE_HTTP, OB_REASON__COUNT, 1);
+    ob_sm_points_rejected(OB_FE__COUNT, OB_REASON_LIMIT, 1);
+    ob_sm_received_bytes(OB_FE__COUNT, 1);
 }
 
 static char *render(const struct ob_store_stats *st)
@@ -186,7 +220,7 @@ START_TEST(render_without_store)
 {
     bump();
     char *got = render(NULL);
-    char want[16384];
+    char want[32768];
     snprintf(want, sizeof want, "%s%s", head, tail);
     ck_assert_str_eq(got, want);
     free(got);
@@ -204,7 +238,7 @@ START_TEST(render_with_store_and_plugin)
                                 .families = 5, .families_max = 10000, .repairs = 1,
                                 .exemplar_bytes = 4096, .exemplar_budget = 12800000};
     char *got = render(&st);
-    char want[16384];
+    char want[32768];
     snprintf(want, sizeof want,
              "%s%s%s"
              "# HELP otlp_broker_translator_info Translator plugin in use, per listener.\n"
@@ -222,10 +256,17 @@ START_TEST(zeros_present)
 {
     ob_sm_reset();
     char *got = render(NULL);
-    for (int r = 0; r < OB_REASON__COUNT; r++) {
-        char line[128];
-        snprintf(line, sizeof line, "otlp_broker_data_points_rejected_total{reason=\"%s\"} 0\n",
-                 ob_reason_name((enum ob_reason)r));
+    for (int fe = 0; fe < OB_FE__COUNT; fe++) {
+        for (int r = 0; r < OB_REASON__COUNT; r++) {
+            char line[160];
+            snprintf(line, sizeof line,
+                     "otlp_broker_data_points_rejected_total{frontend=\"%s\",reason=\"%s\"} 0\n",
+                     ob_frontend_name((enum ob_frontend)fe), ob_reason_name((enum ob_reason)r));
+            ck_assert_msg(strstr(got, line), "missing %s", line);
+        }
+        char line[96];
+        snprintf(line, sizeof line, "otlp_broker_received_bytes_total{frontend=\"%s\"} 0\n",
+                 ob_frontend_name((enum ob_frontend)fe));
         ck_assert_msg(strstr(got, line), "missing %s", line);
     }
     ck_assert(strstr(got, "otlp_broker_requests_total{frontend=\"zmq\",outcome=\"overloaded\"} 0\n"));
@@ -273,7 +314,7 @@ START_TEST(lint_rules)
                       "sample %s outside its family %s", line, current);
         ck_assert(strncmp(line, "otlp_broker_", 12) == 0);
     }
-    ck_assert_uint_eq(n_seen, 25);
+    ck_assert_uint_eq(n_seen, 26);
     free(text);
 }
 END_TEST
@@ -303,6 +344,18 @@ START_TEST(concurrent_counts)
 }
 END_TEST
 
+/* The status page's totals per reason are the sums over the frontends. */
+START_TEST(rejected_totals)
+{
+    bump();
+    ck_assert_uint_eq(ob_sm_rejected(OB_REASON_TYPE_CONFLICT), 5);
+    ck_assert_uint_eq(ob_sm_rejected(OB_REASON_OUT_OF_BOUNDS), 7);
+    ck_assert_uint_eq(ob_sm_rejected(OB_REASON_LIMIT), 1);
+    ck_assert_uint_eq(ob_sm_rejected(OB_REASON_DUPLICATE), 0);
+    ck_assert_uint_eq(ob_sm_rejected(OB_REASON__COUNT), 0);
+}
+END_TEST
+
 START_TEST(names)
 {
     ck_assert_str_eq(ob_frontend_name(OB_FE_ZMQ), "zmq");
@@ -323,6 +376,7 @@ Suite *selfmetrics_suite(void)
     tcase_add_test(tc, zeros_present);
     tcase_add_test(tc, lint_rules);
     tcase_add_test(tc, concurrent_counts);
+    tcase_add_test(tc, rejected_totals);
     tcase_add_test(tc, names);
     suite_add_tcase(s, tc);
     return s;
