@@ -131,6 +131,12 @@ static void make_room(struct ob_fwdlog *l, uint64_t end, uint64_t *min_rec)
         tail = next;
     }
     atomic_store_explicit(&st->tail_record, rec, memory_order_relaxed);
+    /* The new oldest chunk's time, for ob_fwdlog_hold: read before the
+     * bytes are overwritten (tail < end - cap + cap: still whole). */
+    uint32_t ignored;
+    if (tail < atomic_load_explicit(&st->head, memory_order_relaxed) && next_pos(l, tail, &ignored) &&
+        room_to_end(l, tail) >= HDR)
+        atomic_store_explicit(&st->tail_wall_ms, chunk_at(l, tail)->wall_ms, memory_order_relaxed);
     atomic_store_explicit(&st->tail, tail, memory_order_seq_cst);
 }
 
@@ -304,10 +310,16 @@ void ob_fwdlog_ack(struct ob_fwd_cursor *c, uint64_t pos, uint64_t record, int64
 int64_t ob_fwdlog_hold(const struct ob_fwdlog *l)
 {
     int64_t hold = INT64_MAX;
+    uint64_t tail = atomic_load_explicit(&l->st->tail, memory_order_acquire);
+    int64_t tail_ms = atomic_load_explicit(&l->st->tail_wall_ms, memory_order_relaxed);
     for (uint32_t i = 0; i < OB_FWDLOG_TARGETS; i++) {
         const struct ob_fwd_cursor *c = &l->st->cursors[i];
-        if (c->name[0])
-            hold = OB_MIN(hold, atomic_load_explicit(&c->wall_ms, memory_order_relaxed));
+        if (!c->name[0])
+            continue;
+        int64_t ms = atomic_load_explicit(&c->wall_ms, memory_order_relaxed);
+        if (atomic_load_explicit(&c->pos, memory_order_relaxed) < tail)
+            ms = OB_MAX(ms, tail_ms);
+        hold = OB_MIN(hold, ms);
     }
     return hold;
 }

@@ -98,7 +98,8 @@ struct ob_fwdlog_state {
     _Atomic uint64_t records;      /* records ever written (the next one's number) */
     _Atomic uint64_t tail_record;  /* number of the first record at tail */
     _Atomic uint64_t overwritten;  /* records overwritten before every target read them */
-    uint64_t reserved[3];
+    _Atomic int64_t tail_wall_ms;  /* the chunk at tail was written then (0: none yet) */
+    uint64_t reserved[2];
     struct ob_fwd_cursor cursors[OB_FWDLOG_TARGETS];
 };
 
@@ -176,8 +177,10 @@ bool ob_fwdlog_unread(const struct ob_fwdlog *l, const struct ob_fwd_reader *r);
  * wall_ms as struct ob_fwd_cursor says. */
 void ob_fwdlog_ack(struct ob_fwd_cursor *c, uint64_t pos, uint64_t record, int64_t wall_ms);
 
-/* The oldest wall_ms of any cursor with unacknowledged chunks, or INT64_MAX
- * when every target has caught up: the store keeps the slots and memory of
+/* The oldest wall_ms of any cursor (for a cursor the ring has overwritten,
+ * that of the oldest chunk left: what it points at is gone anyway, and a
+ * receiver away for long must not keep the store from reusing memory), or
+ * INT64_MAX without cursors: the store keeps the slots and memory of
  * expired series at least until then, so that a record's series can still
  * be read when it is sent (ob_store_set_reclaim_hold). */
 int64_t ob_fwdlog_hold(const struct ob_fwdlog *l);

@@ -136,6 +136,12 @@ START_TEST(a_reader_left_behind_learns_what_it_lost)
     struct ob_fwdlog_stats st;
     ob_fwdlog_stats(l, &st);
     ck_assert_uint_eq(st.overwritten, lost); /* overwritten before the only cursor acked them */
+    /* The store is not held for what the ring no longer has: a cursor the
+     * ring lapped holds it from the oldest chunk left. */
+    ob_fwdlog_ack(c, 0, 0, 5);
+    int64_t hold = ob_fwdlog_hold(l);
+    ck_assert_int_gt(hold, 1000); /* the chunks' wall_ms are 1000 + their first slot */
+    ck_assert_int_le(hold, 1000 + (int64_t)slot);
     ob_fwdlog_close(l);
 }
 END_TEST
