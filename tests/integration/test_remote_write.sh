@@ -162,6 +162,26 @@ stop_broker
 stop_sink
 rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
 
+# ---- away longer than the log holds: the oldest dropped, counted; ingest unaffected ------
+: >"$TMP/dump"
+SINK_PORT=
+start_sink --dump "$TMP/dump"
+stop_sink # its port, now closed: the target is away from the start
+start_forwarding -o remote_write.log_size=1MiB -o remote_write.t.batch_size=500
+for i in $(seq 1 20); do
+    "$MKPAYLOAD" fill --first 200000 --count 5000 --ts-ms $((NOW + i)) >"$TMP/f.bin"
+    [ "$(post /v1/metrics "$TMP/f.bin")" = 200 ] || echo "ingest refused request $i"
+done
+start_sink --dump "$TMP/dump"
+wait_sent
+lost=$(scrape | awk '/^otlp_broker_remote_storage_samples_dropped_total\{remote_name="t".*reason="log_overwritten"/ {print $NF}')
+got=$($CHECK keys "$TMP/dump" bench_fill_ | wc -l)
+check "away too long: the oldest overwritten and counted ($lost), the rest arrived ($got)" \
+    [ "$lost" -gt 0 ] && [ $((lost + got)) -eq 100000 ]
+stop_broker
+stop_sink
+rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
+
 # ---- a refused batch: dropped, counted, the rest flows ----------------------------------
 : >"$TMP/dump"
 SINK_PORT=
