@@ -1,16 +1,18 @@
 #!/usr/bin/python3
 """Compares what a remote-write receiver stored with what the broker holds.
 
-  rw_check.py calculator SCRAPE ROUNDS FORMAT FILE
+  rw_check.py rounds SCRAPE ROUNDS FORMAT FILE
       SCRAPE: the broker's /metrics after every round; ROUNDS: "K:TS_MS,..."
-      (mkpayload calculator --round K --ts-ms TS_MS, in any order); FILE: the
+      (mkpayload calculator --round K --ts-ms TS_MS, in any order; "1:TS_MS"
+      for payloads pushed once); FILE: the
       receiver's raw samples of those series, FORMAT "prom" (a matrix from
       /api/v1/query of SELECTOR[RANGE]) or "vm" (JSON lines from
       /api/v1/export).  Every series the scrape exposes (the broker's own
       otlp_broker_* aside) must be in FILE with exactly its labels, nothing
       else may be, and each must hold one sample per round: at the newest the
       scraped value, at round K the value of round K (every calculator value
-      is K times that of round 1, target_info is 1).
+      is K times that of round 1, target_info is 1: K/Kmax of the scraped
+      value).
   rw_check.py grid N T T0_MS STEP_MS FILE
       FILE: /api/v1/export JSON lines of rw_shuffle (mkpayload shuffled): the
       N x T samples (series "%04d" % s, time T0 + t*STEP, value s*1000+t),
@@ -81,7 +83,7 @@ def parse_receiver(fmt, path):
     return out
 
 
-def calculator(scrape, rounds, fmt, path):
+def rounds_check(scrape, rounds, fmt, path):
     want = parse_scrape(scrape)
     got = parse_receiver(fmt, path)
     rounds = sorted((int(ts), int(k)) for k, ts in (r.split(':') for r in rounds.split(',')))
@@ -133,8 +135,8 @@ def grid(n, t, t0, step, path):
 
 
 def main(argv):
-    if len(argv) == 6 and argv[1] == 'calculator':
-        return calculator(*argv[2:])
+    if len(argv) == 6 and argv[1] == 'rounds':
+        return rounds_check(*argv[2:])
     if len(argv) == 7 and argv[1] == 'grid':
         return grid(*(int(a) for a in argv[2:6]), argv[6])
     sys.stderr.write(__doc__)
