@@ -7,7 +7,7 @@
 # (protocol 1.0, batch_deadline 200ms).  The guide's calculator goes in over
 # OTLP/HTTP (both paths) and ZeroMQ (PULL and the answered ROUTER socket):
 # rounds 1, 3, 5, 7 in time order, then, once the receiver has taken those,
-# rounds 2, 4, 6 at times between them (out of order).  rw_check.py then
+# rounds 2, 4, 6 at times between them (out of order).  receiver_check.py then
 # compares the receiver's raw samples (Prometheus: a range selector through
 # /api/v1/query; VictoriaMetrics: /api/v1/export) with the broker's /metrics:
 # the same series with the same labels (buckets with le, _sum, _count,
@@ -24,7 +24,7 @@
 # is a stub.
 source "$(dirname "$0")/../integration/lib.sh"
 HERE=tests/interop
-CHECK="/usr/bin/python3 $HERE/rw_check.py"
+CHECK="/usr/bin/python3 $HERE/receiver_check.py"
 PUSH=$OB_BUILD/clients/otlp-push
 RCV_PID=
 
@@ -95,7 +95,7 @@ zmq_ok() { rw_metric otlp_broker_requests_total 'frontend="zmq",outcome="ok"'; }
 # calculator_rounds: rounds 1, 3, 5, 7 (20 s apart, from 2 minutes ago) over
 # HTTP, ZeroMQ PULL, the Prometheus OTLP path and ZeroMQ ROUTER; after the
 # receiver took them, rounds 2, 4, 6 between them (out of order).  Sets
-# ROUNDS for rw_check.py.  22 samples a round: 2 counters, 16 buckets, _sum,
+# ROUNDS for receiver_check.py.  22 samples a round: 2 counters, 16 buckets, _sum,
 # _count, the gauge, target_info.
 calculator_rounds() {
     local t0=$(( ($(date +%s) - 120) * 1000 )) k
@@ -133,7 +133,7 @@ calculator_rounds() {
         "$(rw_metric otlp_broker_remote_storage_metadata_total)"
 }
 
-# calc_check FORMAT FILE [SCRAPE ROUNDS]: rw_check.py rounds on the
+# calc_check FORMAT FILE [SCRAPE ROUNDS]: receiver_check.py rounds on the
 # receiver's answer (default: the calculator's).
 calc_check() {
     local out rc=0

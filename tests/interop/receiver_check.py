@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Compares what a remote-write receiver stored with what the broker holds.
 
-  rw_check.py rounds SCRAPE ROUNDS FORMAT FILE
+  receiver_check.py rounds SCRAPE ROUNDS FORMAT FILE
       SCRAPE: the broker's /metrics after every round; ROUNDS: "K:TS_MS,..."
       (mkpayload calculator --round K --ts-ms TS_MS, in any order; "1:TS_MS"
       for payloads pushed once); FILE: the
@@ -13,7 +13,7 @@
       scraped value, at round K the value of round K (every calculator value
       is K times that of round 1, target_info is 1: K/Kmax of the scraped
       value).
-  rw_check.py grid N T T0_MS STEP_MS FILE
+  receiver_check.py grid N T T0_MS STEP_MS FILE
       FILE: /api/v1/export JSON lines of rw_shuffle (mkpayload shuffled): the
       N x T samples (series "%04d" % s, time T0 + t*STEP, value s*1000+t),
       each exactly once, nothing else.
@@ -51,14 +51,14 @@ def parse_scrape(path):
             continue
         m = LINE.match(line)
         if not m:
-            raise SystemExit('rw_check: cannot parse exposition line: %r' % line)
+            raise SystemExit('receiver_check: cannot parse exposition line: %r' % line)
         labels = {'__name__': m.group(1)}
         body = m.group(2) or ''
         pos = 0
         while pos < len(body):
             lm = LABEL.match(body, pos)
             if not lm:
-                raise SystemExit('rw_check: cannot parse labels: %r' % line)
+                raise SystemExit('receiver_check: cannot parse labels: %r' % line)
             labels[lm.group(1)] = unescape(lm.group(2))
             pos = lm.end()
         out[key(labels)] = float(m.group(3))
@@ -71,7 +71,7 @@ def parse_receiver(fmt, path):
     if fmt == 'prom':
         d = json.load(open(path))
         if d.get('status') != 'success' or d['data']['resultType'] != 'matrix':
-            raise SystemExit('rw_check: not a matrix answer: %s' % open(path).read()[:300])
+            raise SystemExit('receiver_check: not a matrix answer: %s' % open(path).read()[:300])
         for r in d['data']['result']:
             out[key(r['metric'])] = [(round(float(t) * 1000), float(v)) for t, v in r['values']]
     else:
