@@ -40,12 +40,7 @@ stop_receiver() {
     wait "$RCV_PID" 2>/dev/null || true
     RCV_PID=
 }
-rw_cleanup() {
-    stop_receiver
-    rm -f "/dev/shm$STORE.forward" 2>/dev/null || true
-    cleanup
-}
-trap rw_cleanup EXIT
+trap 'stop_receiver; cleanup' EXIT
 
 # wait_http URL: up to 30 s for a 200.
 wait_http() {
