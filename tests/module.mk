@@ -60,8 +60,9 @@ integration: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS) $(BUILD)/bench/loa
 	  test $$fail = 0
 
 # Real third-party clients and consumers: OpenTelemetry JS SDK (npm, cached
-# under $(BUILD)/interop), Debian's prometheus and promtool.
-interop: $(BUILD)/otlp-broker $(PLUGIN_SOS)
+# under $(BUILD)/interop), Debian's prometheus and promtool; remote write
+# into Debian's prometheus and victoria-metrics (mkpayload, otlp-push).
+interop: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS) $(OTLP_PUSH)
 	OB_BUILD=$(BUILD) bash tests/interop/run.sh
 
 # Integration scripts also drive the clients (otlp-push, the Python module).

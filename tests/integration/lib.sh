@@ -17,7 +17,7 @@ FAIL=0
 
 cleanup() {
     stop_broker || true
-    rm -f "/dev/shm${STORE}" 2>/dev/null || true
+    rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward" 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT

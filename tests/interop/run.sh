@@ -2,7 +2,8 @@
 # Interop: the real OpenTelemetry JS SDK exports to the broker (proto and
 # JSON, plain and gzip, /v1/metrics via OTEL_EXPORTER_OTLP_ENDPOINT and the
 # Prometheus path; OTLP/gRPC plain and gzip); Debian's Prometheus scrapes the
-# broker and answers PromQL; promtool checks every exposition.
+# broker and answers PromQL; promtool checks every exposition; remote_write.sh
+# forwards to Debian's Prometheus and VictoriaMetrics.
 source "$(dirname "$0")/../integration/lib.sh"
 HERE=tests/interop
 NODE_DIR=$OB_BUILD/interop
@@ -306,4 +307,10 @@ kill "$PROM_PID" 2>/dev/null || true
 wait "$PROM_PID" 2>/dev/null || true
 PROM_PID=
 stop_broker && ok "clean stop" || bad "clean stop"
+
+# Remote write into Debian's Prometheus and VictoriaMetrics: its own script
+# (own brokers, receivers and temp dirs), counted here as one result.
+echo "== $HERE/remote_write.sh"
+if OB_BUILD=$OB_BUILD bash "$HERE/remote_write.sh"; then ok "remote write interop"
+else bad "remote write interop"; fi
 finish

@@ -30,6 +30,12 @@ static void usage(FILE *f)
         "      P points per body (default 500), gauges/counters/10-bound\n"
         "      histograms; round r = I / ceil(N/P) has time T0 + r*D (D default\n"
         "      1000); W > 1 permutes rounds within blocks of W.\n"
+        "  shuffled [--batch I] [--series N] [--count T] [--points P] [--ts-ms T0]\n"
+        "           [--step-ms D]\n"
+        "      N (default 1000) gauge series rw_shuffle{series=\"NNNN\"} x T (default\n"
+        "      100) times T0 + t*D (D default 1000), value s*1000+t, in one fixed\n"
+        "      random order cut into bodies of P points (default 500): body I\n"
+        "      (default 0).\n"
         "  fill [--first F] [--count C] [--ts-ms N]\n"
         "      C (default 500) gauge series bench_fill_NNN{id=...} from F.\n"
         "  delta | summary | exphist | norecorded | empty | anyvalues |\n"
@@ -65,8 +71,8 @@ int main(int argc, char **argv)
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     long long ts_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    long long start_ms = -1, round = 1, batch = 0, series = 10000, points = 500, step_ms = 1000;
-    long long shuffle = 0, first = 0, count = 500;
+    long long start_ms = -1, round = 1, batch = 0, series = -1, points = 500, step_ms = 1000;
+    long long shuffle = 0, first = 0, count = -1; /* -1: the kind's default */
     for (int i = 2; i < argc; i++) {
         const struct {
             const char *name;
@@ -104,15 +110,29 @@ int main(int argc, char **argv)
                                    (unsigned)round);
     } else if (!strcmp(kind, "mixed")) {
         struct ob_mixed_opts o = {
-            .n_series = (uint32_t)series,
+            .n_series = series < 0 ? 10000 : (uint32_t)series,
             .points_per_body = (uint32_t)points,
             .ts0_ns = ts_ms * OB_NS_PER_MS,
             .step_ns = step_ms * OB_NS_PER_MS,
             .shuffle_window = (uint32_t)shuffle,
         };
         rc = ob_payload_mixed(&out, &o, (uint64_t)batch, NULL);
+    } else if (!strcmp(kind, "shuffled")) {
+        struct ob_shuffled_opts o = {
+            .n_series = series < 0 ? 1000 : (uint32_t)series,
+            .n_ts = count < 0 ? 100 : (uint32_t)count,
+            .ts0_ns = ts_ms * OB_NS_PER_MS,
+            .step_ns = step_ms * OB_NS_PER_MS,
+            .points_per_body = (uint32_t)points,
+        };
+        if (batch > UINT32_MAX) {
+            fprintf(stderr, "mkpayload: value out of range\n");
+            return 2;
+        }
+        rc = ob_payload_shuffled(&out, &o, (uint32_t)batch);
     } else if (!strcmp(kind, "fill")) {
-        rc = ob_payload_fill(&out, (uint32_t)first, (uint32_t)count, ts_ms * OB_NS_PER_MS);
+        rc = ob_payload_fill(&out, (uint32_t)first, count < 0 ? 500 : (uint32_t)count,
+                             ts_ms * OB_NS_PER_MS);
     } else {
         rc = ob_payload_special(kind, &out, ts_ms * OB_NS_PER_MS);
         if (rc == -EINVAL) {

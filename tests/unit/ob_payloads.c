@@ -641,6 +641,47 @@ int ob_payload_fill(struct ob_buf *out, uint32_t first, uint32_t n, int64_t ts_n
     return finish(&b, &req.base, out);
 }
 
+int ob_payload_shuffled(struct ob_buf *out, const struct ob_shuffled_opts *o, uint32_t batch)
+{
+    if (o->n_series == 0 || o->n_series > 10000 || o->n_ts == 0 || o->n_ts > 1000 ||
+        o->points_per_body == 0)
+        return -EINVAL;
+    static const char *const res_attrs[] = {"service.name", "shuffle", NULL};
+    uint32_t total = o->n_series * o->n_ts;
+    uint32_t *perm = malloc(sizeof *perm * total);
+    if (!perm)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < total; i++)
+        perm[i] = i;
+    uint64_t state = OB_SHUFFLE_SEED;
+    for (uint32_t i = total - 1; i > 0; i--) {
+        uint32_t j = (uint32_t)(splitmix64(&state) % (i + 1));
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    uint64_t first = (uint64_t)batch * o->points_per_body;
+    uint32_t n = first >= total ? 0 : (uint32_t)OB_MIN((uint64_t)o->points_per_body, total - first);
+
+    struct builder b;
+    builder_init(&b, 64 * 1024);
+    Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest req;
+    pb_sm *sm = request_new(&b, &req, res_attrs, "shuffle", NULL, 1);
+    pb_metric *m = metric_new(&b, "rw_shuffle", "Shuffled grid", NULL);
+    metric_gauge(&b, m, n);
+    sm->metrics[sm->n_metrics++] = m;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = perm[first + k], s = i / o->n_ts, t = i % o->n_ts;
+        pb_ndp *p = ndp_new(&b, 0, o->ts0_ns + (int64_t)t * o->step_ns);
+        p->attributes = B_ARRAY(&b, pb_kv *, 1);
+        p->attributes[p->n_attributes++] = kv(&b, "series", any_str(&b, b_printf(&b, "%04u", s)));
+        ndp_double(p, (double)s * 1000 + t);
+        m->gauge->data_points[m->gauge->n_data_points++] = p;
+    }
+    free(perm);
+    return finish(&b, &req.base, out);
+}
+
 /* ---- (c) special cases ---- */
 
 static const char *const special_res[] = {"service.name", "special", NULL};

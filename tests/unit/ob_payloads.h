@@ -110,6 +110,22 @@ int ob_payload_mixed(struct ob_buf *out, const struct ob_mixed_opts *o, uint64_t
  * series index.  Cheap series for scrape benchmarks. */
 int ob_payload_fill(struct ob_buf *out, uint32_t first, uint32_t n, int64_t ts_ns);
 
+/* Shuffled grid: n_series gauge series rw_shuffle{series="NNNN"} (service.name
+ * "shuffle"), each with a point at every one of n_ts times ts0 + t * step;
+ * the value of series s at time t is s * 1000 + t (exact in any float
+ * format).  The n_series * n_ts points are put in one random order (seeded
+ * by OB_SHUFFLE_SEED, the same for every call), then cut into bodies of
+ * points_per_body: this appends body `batch` (empty past the last one). */
+#define OB_SHUFFLE_SEED UINT64_C(0x5eed5af1e)
+struct ob_shuffled_opts {
+    uint32_t n_series;        /* at most 10000 */
+    uint32_t n_ts;            /* at most 1000 */
+    int64_t ts0_ns;
+    int64_t step_ns;
+    uint32_t points_per_body; /* >= 1 */
+};
+int ob_payload_shuffled(struct ob_buf *out, const struct ob_shuffled_opts *o, uint32_t batch);
+
 /* ---- (c) Special cases.  Each has one resource (service.name=special) and
  * scope ("special"); times are ts_ns, start ts_ns - 60 s. */
 
