@@ -275,6 +275,11 @@ static const struct option rw_options[] = {
     {"remote_write.NAME", "retry_on_429", T_BOOL, RESTART, "true", R(retry_on_429), 0, 0,
      "Retry a request answered 429 Too Many Requests; false drops it like other\n"
      "4xx answers (counted, with the receiver's message logged)."},
+    {"remote_write.NAME", "native_histograms", T_BOOL, RESTART, "false", R(native_histograms), 0, 0,
+     "Send exponential histograms as native histograms; false sends the classic\n"
+     "_bucket{le}, _sum and _count series a text scrape gets, which every receiver\n"
+     "takes (Prometheus 2.x needs --enable-feature=native-histograms for native\n"
+     "ones, and answers 500 without it; VictoriaMetrics 1.79 drops them)."},
     {"remote_write.NAME", "tls_ca_file", T_STRING, RESTART, "", R(tls_ca_file), 0, 0,
      "CA certificates (PEM) that the receiver's certificate must chain to; empty =\n"
      "the system's."},

@@ -56,6 +56,7 @@ struct ob_rw_target_cfg {
     int64_t min_backoff_ms;         /* first retry delay, doubling per retry ... */
     int64_t max_backoff_ms;         /* ... up to this */
     bool retry_on_429;              /* false: a 429 drops the batch like other 4xx */
+    bool native_histograms;         /* exponential histograms native, else classic buckets */
     char *tls_ca_file;              /* "" = the system's CAs */
     char *tls_cert_file;            /* client certificate; set together with the key */
     char *tls_key_file;

@@ -5,6 +5,7 @@
  * where the merge needs floor division.
  */
 #include "ob_exphist.h"
+#include "ob_store_layout.h" /* the sample layout */
 
 #include <float.h>
 #include <math.h>
@@ -363,4 +364,31 @@ uint32_t ob_exphist_classic(const struct ob_exphist_view *h, uint32_t max_bucket
         lower(&neg, 1);
         s--;
     }
+}
+
+int ob_exphist_classic_sample(const double *d, uint32_t room, uint32_t max_buckets, double *bounds,
+                              double *v, double *scratch)
+{
+    uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
+    if ((uint64_t)np + nn > room)
+        return -1;
+    const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
+    const struct ob_exphist_view h = {
+        .scale = (int32_t)d[OB_SAMPLE_EXP_SCALE],
+        .zero_threshold = d[OB_SAMPLE_EXP_ZERO_THRESHOLD],
+        .zero_count = d[OB_SAMPLE_EXP_ZERO_COUNT],
+        .pos_offset = (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET],
+        .neg_offset = (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET],
+        .n_pos = np,
+        .n_neg = nn,
+        .pos = pos,
+        .neg = pos + np,
+        .count = d[OB_SAMPLE_COUNT],
+        .sum = d[OB_SAMPLE_SUM],
+    };
+    uint32_t k = ob_exphist_classic(&h, max_buckets, bounds, v + OB_SAMPLE_POINT0, scratch);
+    v[OB_SAMPLE_COUNT] = h.count;
+    v[OB_SAMPLE_SUM] = h.sum;
+    v[OB_SAMPLE_POINT0 + k] = h.count; /* +Inf */
+    return (int)k;
 }

@@ -119,4 +119,13 @@ struct ob_exphist_view {
 uint32_t ob_exphist_classic(const struct ob_exphist_view *h, uint32_t max_buckets, double *bounds,
                             double *cumulative, double *scratch);
 
+/* ob_exphist_classic() on a sample as the store keeps it (d: OB_SAMPLE_*
+ * layout, with room for `room` counts): bounds[] (room for max_buckets) and
+ * v[] (room for max_buckets + 3) laid out as a classic histogram sample of
+ * the returned number of bounds (count, sum, cumulative buckets, +Inf =
+ * count); scratch has room for room + 1 doubles.  -1 when d is not a
+ * sample the store writes. */
+int ob_exphist_classic_sample(const double *d, uint32_t room, uint32_t max_buckets, double *bounds,
+                              double *v, double *scratch);
+
 #endif

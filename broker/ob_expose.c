@@ -380,38 +380,19 @@ static const char *point_texts(struct ob_expose_writer *w, const struct ob_serie
 static bool classic_view(struct ob_expose_writer *w, const struct ob_series_view *sv,
                          struct ob_series_view *out)
 {
-    const double *d = sv->values;
-    uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
     uint32_t max = w->exp_max_buckets;
     w->exp_bounds.len = w->exp_values.len = w->exp_scratch.len = 0;
-    if ((uint64_t)np + nn > sv->n || !ob_buf_reserve(&w->exp_bounds, 8u * max) ||
-        !ob_buf_reserve(&w->exp_values, 8u * ((size_t)max + 3)) ||
-        !ob_buf_reserve(&w->exp_scratch, 8u * ((size_t)np + nn + 1)))
+    if (!ob_buf_reserve(&w->exp_bounds, 8u * max) || !ob_buf_reserve(&w->exp_values, 8u * ((size_t)max + 3)) ||
+        !ob_buf_reserve(&w->exp_scratch, 8u * ((size_t)sv->n + 1)))
         return false;
-    const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
-    const struct ob_exphist_view h = {
-        .scale = (int32_t)d[OB_SAMPLE_EXP_SCALE],
-        .zero_threshold = d[OB_SAMPLE_EXP_ZERO_THRESHOLD],
-        .zero_count = d[OB_SAMPLE_EXP_ZERO_COUNT],
-        .pos_offset = (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET],
-        .neg_offset = (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET],
-        .n_pos = np,
-        .n_neg = nn,
-        .pos = pos,
-        .neg = pos + np,
-        .count = d[OB_SAMPLE_COUNT],
-        .sum = d[OB_SAMPLE_SUM],
-    };
     double *bounds = (double *)(void *)w->exp_bounds.data;
     double *v = (double *)(void *)w->exp_values.data;
-    uint32_t k = ob_exphist_classic(&h, max, bounds, v + OB_SAMPLE_POINT0,
-                                    (double *)(void *)w->exp_scratch.data);
-    v[OB_SAMPLE_COUNT] = h.count;
-    v[OB_SAMPLE_SUM] = h.sum;
-    v[OB_SAMPLE_POINT0 + k] = h.count; /* +Inf */
+    int k = ob_exphist_classic_sample(sv->values, sv->n, max, bounds, v, (double *)(void *)w->exp_scratch.data);
+    if (k < 0)
+        return false;
     *out = *sv;
     out->kind = OB_SHAPE_HISTOGRAM;
-    out->n = k;
+    out->n = (uint32_t)k;
     out->points = bounds;
     out->values = v;
     out->n_exemplars = 0;

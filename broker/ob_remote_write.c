@@ -455,6 +455,8 @@ static int target_init(struct ob_remote_write *rw, struct target *t, const struc
         return rc;
     rc = ob_rw_encoder_create((enum ob_rw_protocol)cfg->protocol, rw->store,
                               all->store_max_series, all->store_max_families, &t->enc);
+    if (rc == 0 && !cfg->native_histograms)
+        rc = ob_rw_encoder_classic(t->enc, all->expose_exp_max_buckets ? all->expose_exp_max_buckets : 40);
     t->n_shards = ob_rw_client_shards(t->client);
     t->shards = calloc(t->n_shards, sizeof *t->shards);
     t->chunk = malloc(sizeof(struct ob_fwd_chunk) + OB_FWDLOG_CHUNK_MAX);

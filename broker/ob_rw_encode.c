@@ -81,6 +81,10 @@ struct series {
     struct str *strs;
     uint32_t n_strs;
     uint32_t *pairs; /* 2 per pair */
+    uint32_t n_base;  /* the stored labels: strs[0 .. 2 * n_base), name and value each */
+    uint32_t suffix0; /* strs[suffix0 + enum ob_prom_suffix]: the family name and suffix */
+    double *last_bounds; /* classic exponential histogram: the bounds last sent */
+    uint32_t n_last_bounds;
     char *v1;
     /* the current request */
     uint32_t req_gen;
@@ -134,6 +138,9 @@ struct ob_rw_encoder {
     char **ex_texts; /* 2.0: exemplar label texts interned in this request */
     uint32_t n_ex_texts, cap_ex_texts;
     uint64_t exemplars_sent;
+    uint32_t classic_max; /* exponential histograms as classic buckets, at most this many; 0: native */
+    double *cb, *cv, *cs; /* their bounds, values, scratch */
+    uint32_t cs_cap;
     struct sym *syms;
     uint32_t sym_mask, n_syms;
     const struct sym **sym_order;
@@ -175,8 +182,22 @@ int ob_rw_encoder_create(enum ob_rw_protocol proto, struct ob_store *store, uint
     return 0;
 }
 
+int ob_rw_encoder_classic(struct ob_rw_encoder *e, uint32_t max_buckets)
+{
+    free(e->cb);
+    free(e->cv);
+    e->cb = e->cv = NULL;
+    e->classic_max = max_buckets;
+    if (!max_buckets)
+        return 0;
+    e->cb = malloc(sizeof *e->cb * max_buckets);
+    e->cv = malloc(sizeof *e->cv * ((size_t)max_buckets + 3));
+    return e->cb && e->cv ? 0 : -ENOMEM;
+}
+
 static void series_free(struct series *s)
 {
+    free(s->last_bounds);
     free(s->ex_sent);
     free(s->subs);
     free(s->text);
@@ -219,6 +240,9 @@ void ob_rw_encoder_destroy(struct ob_rw_encoder *e)
     for (uint32_t i = 0; i < e->n_ex_texts; i++)
         free(e->ex_texts[i]);
     free(e->ex_texts);
+    free(e->cb);
+    free(e->cv);
+    free(e->cs);
     free(e);
 }
 
@@ -354,6 +378,8 @@ static bool series_build(struct ob_rw_encoder *e, struct series *s, const struct
         ob_buf_append(&strs, &st, sizeof st);
         suffix_name[x] = (uint32_t)(strs.len / sizeof st - 1);
     }
+    s->suffix0 = suffix_name[0];
+    s->n_base = n_base;
     struct ob_prom_iter pit;
     struct ob_prom_sample ps;
     ob_prom_iter_init(&pit, &sv);
@@ -492,6 +518,8 @@ uint32_t ob_rw_record_samples(struct ob_rw_encoder *e, const struct ob_fwd_recor
 {
     enum ob_rw_drop why;
     struct series *s = series_of(e, r, now_ms, &why);
+    if (s && s->kind == OB_SHAPE_EXPHIST && e->classic_max)
+        return e->classic_max + 3; /* at most: buckets, +Inf, _sum, _count */
     return s ? s->n_sub : 0;
 }
 
@@ -844,6 +872,140 @@ static unsigned metric_type(enum ob_family_type t)
     }
 }
 
+/* ---- exponential histograms as classic buckets ------------------------------------ */
+
+struct dyn_pair {
+    const char *name, *value;
+    uint32_t name_len, value_len;
+};
+
+static int dyn_cmp(const void *a, const void *b)
+{
+    const struct dyn_pair *x = a, *y = b;
+    uint32_t n = OB_MIN(x->name_len, y->name_len);
+    int c = memcmp(x->name, y->name, n);
+    return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+/* The labels of s with the name of suffix x and an le label (le == NULL:
+ * none), sorted, into ts: 1.0 Label fields, or 2.0 labels_refs. */
+static bool put_classic_labels(struct ob_rw_encoder *e, struct ob_buf *ts, const struct series *s,
+                               enum ob_prom_suffix x, const char *le, uint32_t le_len)
+{
+    uint32_t n = s->n_base + 2;
+    struct dyn_pair stack[32], *p = n <= 32 ? stack : malloc(sizeof *p * n);
+    if (!p)
+        return false;
+    uint32_t k = 0;
+    for (uint32_t b = 0; b < s->n_base; b++, k++)
+        p[k] = (struct dyn_pair){s->text + s->strs[2 * b].off, s->text + s->strs[2 * b + 1].off,
+                                 s->strs[2 * b].len, s->strs[2 * b + 1].len};
+    const struct str *nm = &s->strs[s->suffix0 + x];
+    p[k++] = (struct dyn_pair){"__name__", s->text + nm->off, 8, nm->len};
+    if (le)
+        p[k++] = (struct dyn_pair){"le", le, 2, le_len};
+    qsort(p, k, sizeof *p, dyn_cmp);
+    bool ok = true;
+    if (e->proto == OB_RW_PROTO_2_0) {
+        /* le's text is the caller's: a copy is interned (ex_ref, which
+         * uses the scratch buffer: before the refs are put there). */
+        uint32_t le_ref = le ? ex_ref(e, le, le_len) : 0;
+        struct ob_buf *refs = &e->scratch;
+        refs->len = 0;
+        for (uint32_t i = 0; i < k && ok; i++) {
+            uint32_t nr = sym_ref(e, p[i].name, p[i].name_len);
+            uint32_t vr = le && p[i].value == le ? le_ref : sym_ref(e, p[i].value, p[i].value_len);
+            ok = nr != UINT32_MAX && vr != UINT32_MAX;
+            ob_pb_varint(refs, nr);
+            ob_pb_varint(refs, vr);
+        }
+        ob_pb_bytes(ts, T2_LABELS_REFS, refs->data, refs->len);
+    } else {
+        for (uint32_t i = 0; i < k; i++)
+            put_label_v1(ts, p[i].name, p[i].name_len, p[i].value, p[i].value_len);
+    }
+    if (p != stack)
+        free(p);
+    return ok && !ts->failed;
+}
+
+static void finish_ts_v2(struct ob_rw_encoder *e, struct ob_buf *ts, const struct family *f, int64_t start);
+
+/* One classic series of a classic exponential histogram sample: labels,
+ * the sample, (2.0) metadata; then the TimeSeries into out. */
+static bool put_classic_series(struct ob_rw_encoder *e, struct ob_buf *out, const struct series *s,
+                               enum ob_prom_suffix x, const char *le, uint32_t le_len, double v,
+                               int64_t ts_ms, int64_t start, struct ob_rw_counts *c)
+{
+    struct ob_buf *ts = &e->body;
+    ts->len = 0;
+    bool v2 = e->proto == OB_RW_PROTO_2_0;
+    if (!put_classic_labels(e, ts, s, x, le, le_len) || !ob_buf_reserve(ts, 32))
+        return false;
+    char *p = put_sample(ts->data + ts->len, v2 ? T2_SAMPLES : TS_SAMPLES, v, ts_ms, start);
+    ts->len = (size_t)(p - ts->data);
+    if (v2)
+        finish_ts_v2(e, ts, &e->fams[s->family], start);
+    ob_pb_bytes(out, v2 ? R2_TIMESERIES : WR_TIMESERIES, ts->data, ts->len);
+    c->samples++;
+    c->series++;
+    c->newest_ms = OB_MAX(c->newest_ms, ts_ms);
+    return !out->failed;
+}
+
+/* Each record of an exponential histogram series as the classic histogram a
+ * text scrape gets (ob_exphist_classic_sample): its bounds can change from
+ * one sample to the next, so every record is its own series of buckets.  A
+ * staleness marker ends the buckets last sent. */
+static bool put_classic(struct ob_rw_encoder *e, struct ob_buf *out, struct series *s, struct ob_rw_counts *c)
+{
+    int64_t start = start_of(e, s);
+    for (uint32_t i = s->head; i != UINT32_MAX; i = e->recs[i].next) {
+        const struct ob_fwd_record *r = e->recs[i].r;
+        bool stale = (r->flags & OB_FWD_STALE) || r->width < OB_SAMPLE_EXP_BUCKET0 ||
+                     is_stale_value(r->v[OB_SAMPLE_COUNT]);
+        uint32_t k;
+        if (stale) {
+            k = s->n_last_bounds;
+            if (k)
+                memcpy(e->cb, s->last_bounds, sizeof *e->cb * k);
+            for (uint32_t b = 0; b < k + 3; b++)
+                e->cv[b] = stale_nan();
+        } else {
+            uint32_t room = r->width - OB_SAMPLE_EXP_BUCKET0;
+            if (room + 1 > e->cs_cap) {
+                double *p = realloc(e->cs, sizeof *p * (room + 1));
+                if (!p)
+                    return false;
+                e->cs = p;
+                e->cs_cap = room + 1;
+            }
+            int got = ob_exphist_classic_sample(r->v, room, e->classic_max, e->cb, e->cv, e->cs);
+            if (got < 0)
+                continue;
+            k = (uint32_t)got;
+            double *lb = realloc(s->last_bounds, sizeof *lb * (k ? k : 1));
+            if (lb) {
+                memcpy(lb, e->cb, sizeof *lb * k);
+                s->last_bounds = lb;
+                s->n_last_bounds = k;
+            }
+        }
+        for (uint32_t b = 0; b <= k; b++) {
+            char num[32];
+            size_t nl = b < k ? ob_format_double(e->cb[b], num) : 4;
+            if (!put_classic_series(e, out, s, OB_PROM_BUCKET, b < k ? num : "+Inf", (uint32_t)nl,
+                                    e->cv[OB_SAMPLE_POINT0 + b], r->ts_ms, start, c))
+                return false;
+        }
+        if ((s->has_sum && !put_classic_series(e, out, s, OB_PROM_SUM, NULL, 0, e->cv[OB_SAMPLE_SUM], r->ts_ms,
+                                               start, c)) ||
+            !put_classic_series(e, out, s, OB_PROM_COUNT, NULL, 0, e->cv[OB_SAMPLE_COUNT], r->ts_ms, start, c))
+            return false;
+    }
+    return true;
+}
+
 static int end_v1(struct ob_rw_encoder *e, struct ob_buf *out, int64_t now_ms, struct ob_rw_counts *c)
 {
     struct ob_buf *ts = &e->body;
@@ -851,6 +1013,11 @@ static int end_v1(struct ob_rw_encoder *e, struct ob_buf *out, int64_t now_ms, s
         struct series *s = &e->series[e->order[o]];
         if (s->unsorted)
             sort_series(e, s);
+        if (s->kind == OB_SHAPE_EXPHIST && e->classic_max) {
+            if (!put_classic(e, out, s, c))
+                return -ENOMEM;
+            continue;
+        }
         for (uint32_t j = 0; j < s->n_sub; j++) {
             ts->len = 0;
             ob_buf_append(ts, s->v1 + s->subs[j].v1_off, s->subs[j].v1_len);
@@ -949,6 +1116,22 @@ static uint32_t sym_ref(struct ob_rw_encoder *e, const char *p, uint32_t n)
     return e->n_syms++;
 }
 
+/* A 2.0 TimeSeries' metadata (the family's type, help, unit) and created
+ * timestamp. */
+static void finish_ts_v2(struct ob_rw_encoder *e, struct ob_buf *ts, const struct family *f, int64_t start)
+{
+    struct ob_buf *m = &e->scratch;
+    m->len = 0;
+    ob_pb_uint(m, M2_TYPE, metric_type(f->type));
+    if (f->help_ref)
+        ob_pb_uint(m, M2_HELP_REF, f->help_ref);
+    if (f->unit_ref)
+        ob_pb_uint(m, M2_UNIT_REF, f->unit_ref);
+    ob_pb_bytes(ts, T2_METADATA, m->data, m->len);
+    if (start)
+        ob_pb_uint(ts, T2_CREATED, (uint64_t)start);
+}
+
 static int end_v2(struct ob_rw_encoder *e, struct ob_buf *out, struct ob_rw_counts *c)
 {
     if (!sym_reset(e, 8 * e->n_order + 16))
@@ -976,6 +1159,11 @@ static int end_v2(struct ob_rw_encoder *e, struct ob_buf *out, struct ob_rw_coun
             c->metadata++;
         }
         int64_t start = start_of(e, s);
+        if (s->kind == OB_SHAPE_EXPHIST && e->classic_max) {
+            if (!put_classic(e, all, s, c))
+                return -ENOMEM;
+            continue;
+        }
         for (uint32_t j = 0; j < s->n_sub; j++) {
             ts->len = 0;
             refs->len = 0;
@@ -986,15 +1174,7 @@ static int end_v2(struct ob_rw_encoder *e, struct ob_buf *out, struct ob_rw_coun
             if (!put_samples(e, ts, s, j, T2_SAMPLES, T2_HISTOGRAMS, c) ||
                 !put_exemplar(e, ts, s, j, T2_EXEMPLARS))
                 return -ENOMEM;
-            refs->len = 0;
-            ob_pb_uint(refs, M2_TYPE, metric_type(f->type));
-            if (f->help_ref)
-                ob_pb_uint(refs, M2_HELP_REF, f->help_ref);
-            if (f->unit_ref)
-                ob_pb_uint(refs, M2_UNIT_REF, f->unit_ref);
-            ob_pb_bytes(ts, T2_METADATA, refs->data, refs->len);
-            if (start)
-                ob_pb_uint(ts, T2_CREATED, (uint64_t)start);
+            finish_ts_v2(e, ts, f, start);
             ob_pb_bytes(all, R2_TIMESERIES, ts->data, ts->len);
             c->series++;
         }

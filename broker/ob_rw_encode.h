@@ -51,6 +51,10 @@ struct ob_rw_counts {
 int ob_rw_encoder_create(enum ob_rw_protocol proto, struct ob_store *store, uint32_t max_series,
                          uint32_t max_families, struct ob_rw_encoder **out);
 void ob_rw_encoder_destroy(struct ob_rw_encoder *e);
+/* Exponential histograms as the classic buckets a text scrape gets (at
+ * most max_buckets bounds, as exposition.exponential_max_buckets), for
+ * receivers without native histograms; 0: native (the default).  -ENOMEM. */
+int ob_rw_encoder_classic(struct ob_rw_encoder *e, uint32_t max_buckets);
 
 /* Samples (float samples plus histograms) the record becomes, 0 when it
  * will be dropped; caches its series.  What batch sizes count. */

@@ -72,7 +72,10 @@ for PROTO in 1.0 2.0; do
     : >"$TMP/dump"
     SINK_PORT=
     start_sink --dump "$TMP/dump"
-    start_forwarding
+    # 1.0: exponential histograms as classic buckets (the default); 2.0: native.
+    native=false
+    [ "$PROTO" = 2.0 ] && native=true
+    start_forwarding -o "remote_write.t.native_histograms=$native"
     for r in 1 2 3; do
         "$MKPAYLOAD" calculator --round $r --ts-ms $((NOW - 30000 + r * 1000)) >"$TMP/calc.bin"
         [ "$(post /v1/metrics "$TMP/calc.bin")" = 200 ]
@@ -88,8 +91,13 @@ for PROTO in 1.0 2.0; do
         bash -c "$CHECK keys '$TMP/dump' calc_operation_total | grep -c 'operation=\"add\"' | grep -qx 3"
     check "$PROTO: ZeroMQ's 200 gauges" \
         bash -c "$CHECK keys '$TMP/dump' bench_fill_ | wc -l | grep -qx 200"
-    check "$PROTO: the exponential histogram as a native histogram" \
-        grep -q '^# HISTOGRAM .* schema=' "$TMP/dump"
+    if [ "$native" = true ]; then
+        check "$PROTO: the exponential histogram as a native histogram" \
+            grep -q '^# HISTOGRAM .* schema=' "$TMP/dump"
+    else
+        check "$PROTO: the exponential histogram as the scrape's classic buckets" \
+            bash -c "! grep -q '^# HISTOGRAM' '$TMP/dump' && grep -q '^request_size_bytes_bucket{.*le=\"+Inf\"' '$TMP/dump'"
+    fi
     check "$PROTO: metadata" $CHECK meta "$TMP/dump" calc_operation_total counter
     if [ "$PROTO" = 2.0 ]; then
         check "2.0: created timestamps on counters" grep -qE '^calc_operation_total\{.* st=[0-9]+$' "$TMP/dump"

@@ -52,12 +52,14 @@ wait_http() {
     return 1
 }
 
-# rw_start NAME URL: a fresh broker and store forwarding to URL.
+# rw_start NAME URL [broker args...]: a fresh broker and store forwarding to URL.
 rw_start() {
+    local name=$1 to=$2
+    shift 2
     stop_broker || bad "clean stop"
     rm -f "/dev/shm$STORE" "/dev/shm$STORE.forward"
-    start_broker -o remote_write.log_size=32MiB -o "remote_write.$1.url=$2" \
-        -o "remote_write.$1.protocol=1.0" -o "remote_write.$1.batch_deadline=200ms"
+    start_broker -o remote_write.log_size=32MiB -o "remote_write.$name.url=$to" \
+        -o "remote_write.$name.protocol=1.0" -o "remote_write.$name.batch_deadline=200ms" "$@"
 }
 
 # rw_metric NAME [LABEL-FILTER]: the sum of a self-metric's samples.
@@ -151,13 +153,13 @@ storage:
 EOF
 prometheus --config.file="$TMP/prom-rw.yml" --storage.tsdb.path="$TMP/prom-rw-data" \
     --web.listen-address="127.0.0.1:$PROM_PORT" --web.enable-remote-write-receiver \
-    --enable-feature=native-histograms --log.level=warn >"$TMP/prom-rw.log" 2>&1 &
+    --enable-feature=native-histograms,exemplar-storage --log.level=warn >"$TMP/prom-rw.log" 2>&1 &
 RCV_PID=$!
 wait_http "$PROM/-/ready" && ok "$WHAT: ready" || { bad "$WHAT: not ready: $(tail -3 "$TMP/prom-rw.log")"; finish; }
 check "$WHAT: the config's out_of_order_time_window taken" 1 \
     "$(curl -fs "$PROM/api/v1/status/config" | grep -c 'out_of_order_time_window: 10m')"
 
-rw_start prom "$PROM/api/v1/write"
+rw_start prom "$PROM/api/v1/write" -o remote_write.prom.native_histograms=true
 calculator_rounds
 curl -fsG "$PROM/api/v1/query" --data-urlencode 'query={job="calculator"}[10m]' \
     --data-urlencode "time=$(date +%s)" >"$TMP/prom-raw.json"
@@ -169,9 +171,9 @@ check "$WHAT: the 66 out-of-order samples appended as such" 66 "$ooo"
 check "$WHAT: no sample refused as out of order/bounds" "0 0" \
     "$(awk '/^prometheus_tsdb_out_of_order_samples_total /{a=$2} /^prometheus_tsdb_out_of_bound_samples_total /{b=$2} END {print a+0, b+0}' "$TMP/prom-self.txt")"
 # A summary (quantile series, _sum, _count), the exemplars payload's series
-# (their exemplars are not checked: the broker forwards none yet) and an
-# exponential histogram, which goes as a native histogram (count 11, sum
-# 123.5; /metrics shows it as classic buckets, left out of the comparison).
+# and its exemplars, and an exponential histogram, which goes as a native
+# histogram here (native_histograms = true: count 11, sum 123.5; /metrics
+# shows it as classic buckets, left out of the comparison).
 ts=$(( $(date +%s) * 1000 - 5000 ))
 for k in summary exemplars exphist; do
     "$MKPAYLOAD" "$k" --ts-ms "$ts" >"$TMP/$k.bin"
@@ -194,6 +196,14 @@ print(" ".join(x["value"][1] for x in json.load(sys.stdin)["data"]["result"]))'
 check "$WHAT: native histogram count, sum" "11 123.5" \
     "$(prom_value 'histogram_count(request_size_bytes{job="special"})') $(prom_value 'histogram_sum(request_size_bytes{job="special"})')"
 check "$WHAT: as a native histogram only" "" "$(prom_value 'request_size_bytes_count')"
+ex=$(curl -fsG "$PROM/api/v1/query_exemplars" --data-urlencode 'query=checkout_requests_total' \
+    --data-urlencode "start=$(( $(date +%s) - 600 ))" --data-urlencode "end=$(( $(date +%s) + 60 ))" |
+    /usr/bin/python3 -c 'import json,sys
+for s in json.load(sys.stdin)["data"]:
+    for e in s["exemplars"]:
+        print(e["labels"].get("trace_id", ""), e["value"])')
+check "$WHAT: the counters' exemplars, by remote write" \
+    "0af7651916cd43dd8448eb211c80319c 2 5b8efff798038103d269b633813fc60c 3" "$(echo $ex | sort)"
 rw_healthy
 check "$WHAT: nothing in its log at warn or above" "" "$(grep -v '^$' "$TMP/prom-rw.log" | head -3)"
 stop_broker && ok "$WHAT: broker clean stop" || bad "$WHAT: broker clean stop"

@@ -334,6 +334,59 @@ START_TEST(exponential_histograms_go_native)
 }
 END_TEST
 
+/* For receivers without native histograms: the classic buckets a text
+ * scrape gets, at Prometheus' bounds; a marker ends them. */
+START_TEST(exponential_histograms_as_classic_buckets)
+{
+    uint32_t gen;
+    uint32_t h = fam("dur", OB_FAMILY_HISTOGRAM, "", &gen);
+    double v[16 + OB_SAMPLE_EXP_BUCKET0] = {0};
+    v[OB_SAMPLE_COUNT] = 6;
+    v[OB_SAMPLE_SUM] = 12.5;
+    v[OB_SAMPLE_EXP_ZERO_COUNT] = 1;
+    v[OB_SAMPLE_EXP_POS_N] = 3;
+    v[OB_SAMPLE_EXP_BUCKET0] = 2;
+    v[OB_SAMPLE_EXP_BUCKET0 + 2] = 3;
+    const struct ob_shape es = {OB_SHAPE_EXPHIST, 16, NULL, true};
+    put(h, gen, "job=\"j\"", &es, 7000, v, 0);
+    ck_assert_uint_eq(ob_store_expire_fwd(store, 1000 + 300001, &batch), 1);
+    const char *buckets =
+        "__name__=dur_bucket,job=j,le=0 1 7000\n__name__=dur_bucket,job=j,le=2 3 7000\n"
+        "__name__=dur_bucket,job=j,le=4 3 7000\n__name__=dur_bucket,job=j,le=8 6 7000\n"
+        "__name__=dur_bucket,job=j,le=+Inf 6 7000\n__name__=dur_sum,job=j 12.5 7000\n"
+        "__name__=dur_count,job=j 6 7000\n"
+        "__name__=dur_bucket,job=j,le=0 StaleNaN 301001\n__name__=dur_bucket,job=j,le=2 StaleNaN 301001\n"
+        "__name__=dur_bucket,job=j,le=4 StaleNaN 301001\n__name__=dur_bucket,job=j,le=8 StaleNaN 301001\n"
+        "__name__=dur_bucket,job=j,le=+Inf StaleNaN 301001\n__name__=dur_sum,job=j StaleNaN 301001\n"
+        "__name__=dur_count,job=j StaleNaN 301001\n";
+    for (int p = 1; p <= 2; p++) {
+        struct ob_rw_encoder *e;
+        ck_assert_int_eq(ob_rw_encoder_create(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
+        ck_assert_int_eq(ob_rw_encoder_classic(e, 40), 0);
+        ck_assert_uint_eq(ob_rw_record_samples(e, (const void *)batch.data, 1000), 43);
+        struct ob_buf body, t, meta;
+        ob_buf_init(&body);
+        ob_buf_init(&t);
+        ob_buf_init(&meta);
+        struct ob_rw_counts cnt;
+        encode(e, &body, &cnt);
+        ck_assert_uint_eq(cnt.histograms, 0);
+        ck_assert_uint_eq(cnt.samples, 14);
+        char want[2048];
+        snprintf(want, sizeof want, "%s%s", buckets, p == 1 ? "# dur 3  \n" : "");
+        if (p == 1)
+            text_v1(&body, &t);
+        else
+            text_v2(&body, &t, &meta);
+        expect_text(&t, want);
+        ob_rw_encoder_destroy(e);
+        ob_buf_fini(&body);
+        ob_buf_fini(&t);
+        ob_buf_fini(&meta);
+    }
+}
+END_TEST
+
 START_TEST(records_of_a_gone_or_reshaped_series_are_dropped)
 {
     uint32_t gen;
@@ -448,6 +501,7 @@ Suite *rw_encode_suite(void)
     tcase_add_test(tc, exponential_histograms_go_native);
     tcase_add_test(tc, records_of_a_gone_or_reshaped_series_are_dropped);
     tcase_add_test(tc, exemplars_go_once);
+    tcase_add_test(tc, exponential_histograms_as_classic_buckets);
     suite_add_tcase(s, tc);
     return s;
 }
