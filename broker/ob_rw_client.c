@@ -617,8 +617,11 @@ static void attempt_done(struct ob_rw_client *c, struct shard *s, CURLcode resul
         curl_off_t after = 0; /* seconds; libcurl reads both forms of Retry-After */
         if (curl_easy_getinfo(s->easy, CURLINFO_RETRY_AFTER, &after) != CURLE_OK)
             after = 0;
-        char why[64];
-        snprintf(why, sizeof why, "HTTP %ld", status);
+        /* The receiver's words say why it keeps failing (Prometheus:
+         * "native histograms are disabled"): they go in the log line. */
+        char message[MESSAGE_MAX + 1], why[MESSAGE_MAX + 32];
+        response_message(s, message);
+        snprintf(why, sizeof why, "HTTP %ld%s%s", status, message[0] ? ": " : "", message);
         schedule_retry(c, s, status == 429 ? OB_RW_FAIL_429 : OB_RW_FAIL_5XX, (int64_t)after,
                        why);
         return;
