@@ -5,6 +5,7 @@
  * where the merge needs floor division.
  */
 #include "ob_exphist.h"
+#include "ob_pbwrite.h"
 #include "ob_store_layout.h" /* the sample layout */
 
 #include <float.h>
@@ -391,4 +392,34 @@ int ob_exphist_classic_sample(const double *d, uint32_t room, uint32_t max_bucke
     v[OB_SAMPLE_SUM] = h.sum;
     v[OB_SAMPLE_POINT0 + k] = h.count; /* +Inf */
     return (int)k;
+}
+
+bool ob_exphist_write_side(struct ob_buf *out, struct ob_buf *scratch, unsigned span_field,
+                           unsigned delta_field, const double *counts, uint32_t n, int32_t offset)
+{
+    if (n == 0)
+        return true;
+    scratch->len = 0;
+    if (!ob_buf_reserve(scratch, (size_t)n * (sizeof(struct ob_native_span) + sizeof(int64_t))))
+        return false;
+    struct ob_native_span *spans = (struct ob_native_span *)(void *)scratch->data;
+    int64_t *deltas = (int64_t *)(void *)(scratch->data + (size_t)n * sizeof *spans);
+    size_t n_deltas, n_spans = ob_exphist_spans(counts, n, offset, spans, deltas, &n_deltas);
+    for (size_t i = 0; i < n_spans; i++) {
+        uint64_t off = ob_pb_zigzag(spans[i].offset);
+        ob_pb_tag(out, span_field, OB_PB_LEN);
+        ob_pb_varint(out, 2 + ob_pb_varint_len(off) + ob_pb_varint_len(spans[i].length));
+        ob_pb_uint(out, 1, off);
+        ob_pb_uint(out, 2, spans[i].length);
+    }
+    if (n_deltas) {
+        size_t len = 0;
+        for (size_t i = 0; i < n_deltas; i++)
+            len += ob_pb_varint_len(ob_pb_zigzag(deltas[i]));
+        ob_pb_tag(out, delta_field, OB_PB_LEN);
+        ob_pb_varint(out, len);
+        for (size_t i = 0; i < n_deltas; i++)
+            ob_pb_varint(out, ob_pb_zigzag(deltas[i]));
+    }
+    return !out->failed;
 }

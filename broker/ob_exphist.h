@@ -77,6 +77,15 @@ struct ob_native_span {
 size_t ob_exphist_spans(const double *counts, uint32_t n, int32_t offset,
                         struct ob_native_span *spans, int64_t *deltas, size_t *out_n_deltas);
 
+/* One side of a native histogram as protobuf fields of out: each span a
+ * BucketSpan message (offset = 1, sint32; length = 2) in span_field, the
+ * deltas packed sint64 in delta_field (the numbers of both Prometheus
+ * protos: the exposition's and remote write's); nothing when n is 0.
+ * scratch holds the spans and deltas meanwhile.  False without memory. */
+struct ob_buf;
+bool ob_exphist_write_side(struct ob_buf *out, struct ob_buf *scratch, unsigned span_field,
+                           unsigned delta_field, const double *counts, uint32_t n, int32_t offset);
+
 /* A whole point, as the store holds it. */
 struct ob_exphist_view {
     int32_t scale;

@@ -46,7 +46,6 @@ void ob_expose_writer_init(struct ob_expose_writer *w, const struct ob_expose_op
     ob_buf_init(&w->pb_ex_text);
     ob_buf_init(&w->ex_labels);
     ob_buf_init(&w->pb_spans);
-    ob_buf_init(&w->pb_deltas);
     ob_buf_init(&w->exp_bounds);
     ob_buf_init(&w->exp_values);
     ob_buf_init(&w->exp_scratch);
@@ -78,7 +77,6 @@ void ob_expose_writer_fini(struct ob_expose_writer *w)
     ob_buf_fini(&w->pb_ex_text);
     ob_buf_fini(&w->ex_labels);
     ob_buf_fini(&w->pb_spans);
-    ob_buf_fini(&w->pb_deltas);
     ob_buf_fini(&w->exp_bounds);
     ob_buf_fini(&w->exp_values);
     ob_buf_fini(&w->exp_scratch);

@@ -64,7 +64,7 @@ struct ob_expose_writer {
     unsigned pb_type;
     struct ob_buf pb_family, pb_value, pb_pair, pb_text, pb_pairs;
     struct ob_buf pb_ex, pb_ex_pair, pb_ex_text; /* an Exemplar message */
-    struct ob_buf pb_spans, pb_deltas; /* a native histogram side */
+    struct ob_buf pb_spans; /* a native histogram side (ob_exphist_write_side) */
     /* text and OpenMetrics: an exponential histogram as classic buckets */
     uint32_t exp_max_buckets;
     struct ob_buf exp_bounds, exp_values, exp_scratch;

@@ -34,7 +34,6 @@ enum {
     H_COUNT = 1, H_SUM = 2, H_BUCKET = 3, H_COUNT_FLOAT = 4, H_CREATED = 15,
     H_SCHEMA = 5, H_ZERO_THRESHOLD = 6, H_ZERO_COUNT = 7, H_ZERO_COUNT_FLOAT = 8,
     H_NEG_SPAN = 9, H_NEG_DELTA = 10, H_POS_SPAN = 12, H_POS_DELTA = 13, H_EXEMPLARS = 16,
-    SPAN_OFFSET = 1, SPAN_LENGTH = 2,
     C_EXEMPLAR = 2, C_CREATED = 3, S_CREATED = 4, TS_SECONDS = 1, TS_NANOS = 2,
     B_COUNT = 1, B_BOUND = 2, B_EXEMPLAR = 3, B_COUNT_FLOAT = 4,
     E_LABEL = 1, E_VALUE = 2, E_TIMESTAMP = 3,
@@ -97,38 +96,6 @@ static bool field_exemplar(struct ob_expose_writer *w, struct ob_buf *b, unsigne
     return !(e->failed || pair->failed || text->failed);
 }
 
-/* One side of a native histogram: its spans (repeated BucketSpan) and its
- * deltas (packed sint64), as Prometheus' OTLP translator lays them out
- * (ob_exphist_spans).  Scratch in the writer's pb_text and pb_pairs. */
-static bool native_side(struct ob_expose_writer *w, struct ob_buf *v, unsigned span_field,
-                        unsigned delta_field, const double *counts, uint32_t n, int32_t offset)
-{
-    if (n == 0)
-        return true;
-    struct ob_buf *sp = &w->pb_spans, *dt = &w->pb_deltas, *x = &w->pb_ex_pair;
-    sp->len = dt->len = 0;
-    if (!ob_buf_reserve(sp, (size_t)n * sizeof(struct ob_native_span)) ||
-        !ob_buf_reserve(dt, (size_t)n * sizeof(int64_t)))
-        return false;
-    struct ob_native_span *spans = (struct ob_native_span *)(void *)sp->data;
-    int64_t *deltas = (int64_t *)(void *)dt->data;
-    size_t n_deltas;
-    size_t n_spans = ob_exphist_spans(counts, n, offset, spans, deltas, &n_deltas);
-    for (size_t i = 0; i < n_spans; i++) {
-        x->len = 0;
-        ob_pb_uint(x, SPAN_OFFSET, ob_pb_zigzag(spans[i].offset));
-        ob_pb_uint(x, SPAN_LENGTH, spans[i].length);
-        ob_pb_bytes(v, span_field, x->data, x->len);
-    }
-    if (n_deltas) {
-        x->len = 0;
-        for (size_t i = 0; i < n_deltas; i++)
-            ob_pb_varint(x, ob_pb_zigzag(deltas[i]));
-        ob_pb_bytes(v, delta_field, x->data, x->len);
-    }
-    return !(v->failed || x->failed);
-}
-
 /* An exponential histogram as a native histogram (Histogram fields 5-16). */
 static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v,
                              const struct ob_series_view *sv)
@@ -148,8 +115,8 @@ static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v,
     ob_pb_count(v, H_ZERO_COUNT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
     const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
     int32_t neg_off = (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET], pos_off = (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET];
-    if (!native_side(w, v, H_NEG_SPAN, H_NEG_DELTA, pos + np, nn, neg_off) ||
-        !native_side(w, v, H_POS_SPAN, H_POS_DELTA, pos, np, pos_off))
+    if (!ob_exphist_write_side(v, &w->pb_spans, H_NEG_SPAN, H_NEG_DELTA, pos + np, nn, neg_off) ||
+        !ob_exphist_write_side(v, &w->pb_spans, H_POS_SPAN, H_POS_DELTA, pos, np, pos_off))
         return false;
     if (sv->created_ms > 0)
         field_timestamp(v, &w->pb_pair, H_CREATED, sv->created_ms);

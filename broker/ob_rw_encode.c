@@ -39,7 +39,6 @@ enum {
     H_COUNT_INT = 1, H_COUNT_FLOAT = 2, H_SUM = 3, H_SCHEMA = 4, H_ZERO_THRESHOLD = 5,
     H_ZERO_COUNT_INT = 6, H_ZERO_COUNT_FLOAT = 7, H_NEG_SPANS = 8, H_NEG_DELTAS = 9,
     H_POS_SPANS = 11, H_POS_DELTAS = 12, H_TIMESTAMP = 15, H2_START = 17,
-    SPAN_OFFSET = 1, SPAN_LENGTH = 2,
 };
 /* MetricMetadata.MetricType and Metadata.MetricType: the same values. */
 enum { MT_UNKNOWN = 0, MT_COUNTER = 1, MT_GAUGE = 2, MT_HISTOGRAM = 3, MT_SUMMARY = 5 };
@@ -648,36 +647,6 @@ static inline char *put_sample(char *p, unsigned field, double v, int64_t ts, in
     return p;
 }
 
-/* One side of a native histogram: spans and delta-encoded counts. */
-static bool native_side(struct ob_rw_encoder *e, struct ob_buf *h, unsigned span_field,
-                        unsigned delta_field, const double *counts, uint32_t n, int32_t offset)
-{
-    if (n == 0)
-        return true;
-    struct ob_buf *x = &e->scratch;
-    x->len = 0;
-    if (!ob_buf_reserve(x, (size_t)n * (sizeof(struct ob_native_span) + sizeof(int64_t))))
-        return false;
-    struct ob_native_span *spans = (struct ob_native_span *)(void *)x->data;
-    int64_t *deltas = (int64_t *)(void *)(x->data + (size_t)n * sizeof *spans);
-    size_t n_deltas, n_spans = ob_exphist_spans(counts, n, offset, spans, deltas, &n_deltas);
-    for (size_t i = 0; i < n_spans; i++) {
-        uint64_t off = ob_pb_zigzag(spans[i].offset);
-        ob_pb_tag(h, span_field, OB_PB_LEN);
-        ob_pb_varint(h, 2 + ob_pb_varint_len(off) + ob_pb_varint_len(spans[i].length));
-        ob_pb_uint(h, SPAN_OFFSET, off);
-        ob_pb_uint(h, SPAN_LENGTH, spans[i].length);
-    }
-    size_t len = 0;
-    for (size_t i = 0; i < n_deltas; i++)
-        len += ob_pb_varint_len(ob_pb_zigzag(deltas[i]));
-    ob_pb_tag(h, delta_field, OB_PB_LEN);
-    ob_pb_varint(h, len);
-    for (size_t i = 0; i < n_deltas; i++)
-        ob_pb_varint(h, ob_pb_zigzag(deltas[i]));
-    return !h->failed;
-}
-
 /* A record of an exponential histogram series as a native Histogram
  * message into e->hist (emptied first).  A staleness marker: the sum is
  * StaleNaN, as Prometheus marks a native histogram stale. */
@@ -706,8 +675,10 @@ static bool native_histogram(struct ob_rw_encoder *e, const struct series *s, co
     ob_pb_double(h, H_ZERO_THRESHOLD, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
     ob_pb_count(h, H_ZERO_COUNT_INT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
     const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
-    if (!native_side(e, h, H_NEG_SPANS, H_NEG_DELTAS, pos + np, nn, (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET]) ||
-        !native_side(e, h, H_POS_SPANS, H_POS_DELTAS, pos, np, (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET]))
+    if (!ob_exphist_write_side(h, &e->scratch, H_NEG_SPANS, H_NEG_DELTAS, pos + np, nn,
+                               (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET]) ||
+        !ob_exphist_write_side(h, &e->scratch, H_POS_SPANS, H_POS_DELTAS, pos, np,
+                               (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET]))
         return false;
     ob_pb_uint(h, H_TIMESTAMP, (uint64_t)r->ts_ms);
     if (start)
