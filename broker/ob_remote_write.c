@@ -11,6 +11,7 @@
 #include "ob_remote_write.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <snappy-c.h>
 #include <stdatomic.h>
@@ -527,111 +528,114 @@ static void family(struct ob_buf *out, const char *name, const char *type, const
                   name, help, name, type);
 }
 
-static void labels(struct ob_buf *out, const struct target *t)
+/* One sample: otlp_broker_remote_storage_NAME{remote_name,url[,EXTRA]} value. */
+static void sample_text(struct ob_buf *out, const char *name, const struct target *t, const char *extra,
+                        const char *value)
 {
-    ob_buf_puts(out, "{remote_name=\"");
+    ob_buf_printf(out, "otlp_broker_remote_storage_%s{remote_name=\"", name);
     ob_escape_label_value(out, t->cfg.name, strlen(t->cfg.name));
     ob_buf_puts(out, "\",url=\"");
     ob_escape_label_value(out, t->url, strlen(t->url));
-    ob_buf_putc(out, '"');
+    ob_buf_printf(out, "\"%s%s} %s\n", extra ? "," : "", extra ? extra : "", value);
+}
+
+static void sample(struct ob_buf *out, const char *name, const struct target *t, const char *extra,
+                   uint64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%" PRIu64, v);
+    sample_text(out, name, t, extra, num);
 }
 
 #define EACH_TARGET(rw, t) for (const struct target *t = (rw)->targets; t < (rw)->targets + (rw)->n; t++)
+
+/* What each target's counters and client say, by family. */
+enum rw_value {
+    V_SAMPLES, V_HISTOGRAMS, V_EXEMPLARS, V_METADATA, V_REQUESTS, V_RETRIES, V_BYTES, V_PENDING, V_SHARDS,
+};
+
+static uint64_t value_of(const struct ob_remote_write *rw, const struct target *t, enum rw_value v)
+{
+    struct ob_rw_client_stats cs;
+    ob_rw_client_stats(t->client, &cs);
+    switch (v) {
+    case V_SAMPLES:
+        return atomic_load_explicit(&t->samples_sent, memory_order_relaxed);
+    case V_HISTOGRAMS:
+        return atomic_load_explicit(&t->histograms_sent, memory_order_relaxed);
+    case V_EXEMPLARS:
+        return atomic_load_explicit(&t->exemplars_sent, memory_order_relaxed);
+    case V_METADATA:
+        return atomic_load_explicit(&t->metadata_sent, memory_order_relaxed);
+    case V_REQUESTS:
+        return cs.requests;
+    case V_RETRIES:
+        return cs.retries;
+    case V_BYTES:
+        return cs.bytes_sent;
+    case V_PENDING:
+        return ob_fwdlog_pending(rw->log, t->cursor);
+    case V_SHARDS:
+        return t->n_shards;
+    }
+    return 0;
+}
 
 void ob_remote_write_metrics(const struct ob_remote_write *rw, struct ob_buf *out)
 {
     if (!rw || !rw->n)
         return;
-    struct {
-        const char *name, *help;
-        size_t off;
-    } counters[] = {
-        {"samples_total", "Float samples sent to the receiver and taken.", offsetof(struct target, samples_sent)},
-        {"histograms_total", "Native histograms sent to the receiver and taken.",
-         offsetof(struct target, histograms_sent)},
-        {"exemplars_total", "Exemplars sent to the receiver and taken.", offsetof(struct target, exemplars_sent)},
-        {"metadata_total", "Metric metadata sent to the receiver and taken.", offsetof(struct target, metadata_sent)},
+    static const struct {
+        const char *name, *type, *help;
+        enum rw_value v;
+    } plain[] = {
+        {"samples_total", "counter", "Float samples sent to the receiver and taken.", V_SAMPLES},
+        {"histograms_total", "counter", "Native histograms sent to the receiver and taken.", V_HISTOGRAMS},
+        {"exemplars_total", "counter", "Exemplars sent to the receiver and taken.", V_EXEMPLARS},
+        {"metadata_total", "counter", "Metric metadata sent to the receiver and taken.", V_METADATA},
+        {"requests_total", "counter", "HTTP requests made, retries included.", V_REQUESTS},
+        {"retries_total", "counter", "Requests sent again after a network error, a timeout, a 5xx or a 429.",
+         V_RETRIES},
+        {"bytes_total", "counter", "Compressed request bytes sent, retries included.", V_BYTES},
+        {"samples_pending", "gauge",
+         "Forward log records the receiver has yet to take (each a sample or a histogram or summary point).",
+         V_PENDING},
+        {"shards", "gauge", "Parallel connections to the receiver.", V_SHARDS},
     };
-    for (size_t k = 0; k < OB_ARRAY_LEN(counters); k++) {
-        family(out, counters[k].name, "counter", counters[k].help);
+    for (size_t k = 0; k < OB_ARRAY_LEN(plain); k++) {
+        family(out, plain[k].name, plain[k].type, plain[k].help);
         EACH_TARGET(rw, t)
-        {
-            ob_buf_printf(out, "otlp_broker_remote_storage_%s", counters[k].name);
-            labels(out, t);
-            const _Atomic uint64_t *v = (const void *)((const char *)t + counters[k].off);
-            ob_buf_printf(out, "} %llu\n", (unsigned long long)atomic_load_explicit(v, memory_order_relaxed));
-        }
+        sample(out, plain[k].name, t, NULL, value_of(rw, t, plain[k].v));
     }
+    char extra[64];
     family(out, "samples_dropped_total", "counter",
            "Samples (and histograms) not sent, by reason: log_overwritten, series_gone, reshaped, refused "
            "(the receiver answered 4xx).");
     EACH_TARGET(rw, t)
     for (int r = 0; r < DROP__COUNT; r++) {
-        ob_buf_puts(out, "otlp_broker_remote_storage_samples_dropped_total");
-        labels(out, t);
-        ob_buf_printf(out, ",reason=\"%s\"} %llu\n", drop_names[r],
-                      (unsigned long long)atomic_load_explicit(&t->dropped[r], memory_order_relaxed));
+        snprintf(extra, sizeof extra, "reason=\"%s\"", drop_names[r]);
+        sample(out, "samples_dropped_total", t, extra,
+               atomic_load_explicit(&t->dropped[r], memory_order_relaxed));
     }
-    struct ob_rw_client_stats cs;
-    family(out, "requests_total", "counter", "HTTP requests made, retries included.");
-    EACH_TARGET(rw, t)
-    {
-        ob_rw_client_stats(t->client, &cs);
-        ob_buf_puts(out, "otlp_broker_remote_storage_requests_total");
-        labels(out, t);
-        ob_buf_printf(out, "} %llu\n", (unsigned long long)cs.requests);
-    }
-    family(out, "retries_total", "counter",
-           "Requests sent again after a network error, a timeout, a 5xx or a 429.");
-    EACH_TARGET(rw, t)
-    {
-        ob_rw_client_stats(t->client, &cs);
-        ob_buf_puts(out, "otlp_broker_remote_storage_retries_total");
-        labels(out, t);
-        ob_buf_printf(out, "} %llu\n", (unsigned long long)cs.retries);
-    }
-    family(out, "failed_requests_total", "counter", "Request attempts that failed, by kind.");
     static const char *const fails[OB_RW_FAIL__COUNT] = {"network", "timeout", "5xx", "429", "4xx", "auth"};
+    family(out, "failed_requests_total", "counter", "Request attempts that failed, by kind.");
     EACH_TARGET(rw, t)
     {
+        struct ob_rw_client_stats cs;
         ob_rw_client_stats(t->client, &cs);
         for (int f = 0; f < OB_RW_FAIL__COUNT; f++) {
-            ob_buf_puts(out, "otlp_broker_remote_storage_failed_requests_total");
-            labels(out, t);
-            ob_buf_printf(out, ",kind=\"%s\"} %llu\n", fails[f], (unsigned long long)cs.failures[f]);
+            snprintf(extra, sizeof extra, "kind=\"%s\"", fails[f]);
+            sample(out, "failed_requests_total", t, extra, cs.failures[f]);
         }
-    }
-    family(out, "bytes_total", "counter", "Compressed request bytes sent, retries included.");
-    EACH_TARGET(rw, t)
-    {
-        ob_rw_client_stats(t->client, &cs);
-        ob_buf_puts(out, "otlp_broker_remote_storage_bytes_total");
-        labels(out, t);
-        ob_buf_printf(out, "} %llu\n", (unsigned long long)cs.bytes_sent);
     }
     family(out, "queue_highest_sent_timestamp_seconds", "gauge",
            "Newest sample timestamp the receiver has taken.");
     EACH_TARGET(rw, t)
     {
-        ob_buf_puts(out, "otlp_broker_remote_storage_queue_highest_sent_timestamp_seconds");
-        labels(out, t);
         int64_t ms = atomic_load_explicit(&t->highest_sent_ms, memory_order_relaxed);
-        ob_buf_printf(out, "} %lld.%03lld\n", (long long)(ms / 1000), (long long)(ms % 1000));
-    }
-    family(out, "samples_pending", "gauge",
-           "Forward log records the receiver has yet to take (each a sample or a histogram or summary point).");
-    EACH_TARGET(rw, t)
-    {
-        ob_buf_puts(out, "otlp_broker_remote_storage_samples_pending");
-        labels(out, t);
-        ob_buf_printf(out, "} %llu\n", (unsigned long long)ob_fwdlog_pending(rw->log, t->cursor));
-    }
-    family(out, "shards", "gauge", "Parallel connections to the receiver.");
-    EACH_TARGET(rw, t)
-    {
-        ob_buf_puts(out, "otlp_broker_remote_storage_shards");
-        labels(out, t);
-        ob_buf_printf(out, "} %u\n", t->n_shards);
+        char num[32];
+        snprintf(num, sizeof num, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+        sample_text(out, "queue_highest_sent_timestamp_seconds", t, NULL, num);
     }
     struct ob_fwdlog_stats ls;
     ob_fwdlog_stats(rw->log, &ls);
