@@ -74,6 +74,8 @@ for f in "$BROKER" "$LOADGEN" "$SINK"; do
 done
 
 kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+# cpu_idle: "idle total" ticks of all CPUs (/proc/stat)
+cpu_idle() { awk '$1 == "cpu" {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 task_ticks() { sed 's/^.*) //' "/proc/$1/task/$2/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 TCK=$(getconf CLK_TCK)
@@ -250,16 +252,19 @@ run_ingest() {
 
 # run_drain KIND: (c): appends
 #   KIND records-drained samples samples/s rw:t-CPU/Msample sink-CPU/Msample drain-s records/s
+#   machine-busy-%
 run_drain() {
-    local k=$1 r0 r1 s1 t0 t1 rec
+    local k=$1 r0 r1 s1 t0 t1 rec i0 i1
     load "$k" --conns "$CONNS" --requests "$FILL"
     rwm "$k" >"$TMP/m0"
     rec=$(get samples_pending "$TMP/m0")
     r0=$(task_ticks "${PID[$k]}" "${TID[$k]}")
+    i0=$(cpu_idle)
     t0=$(now)
     start_sink "$k" "${SPORT[$k]}"
     drain "$k" "$TMP/m1" || { stop_sink "$k"; return; }
     t1=$(now)
+    i1=$(cpu_idle)
     r1=$(task_ticks "${PID[$k]}" "${TID[$k]}")
     s1=$(cpu_ticks "${SPID[$k]}")
     stop_sink "$k"
@@ -269,9 +274,11 @@ run_drain() {
     fi
     awk -v k="$k" -v rec="$rec" -v a="$(get samples_total "$TMP/m0")" \
         -v b="$(get samples_total "$TMP/m1")" -v t0="$t0" -v t1="$t1" -v r0="$r0" -v r1="$r1" \
-        -v s1="$s1" -v t="$TCK" 'BEGIN {f = b - a; d = t1 - t0
-            printf "%s %d %d %.0f %.3f %.3f %.2f %.0f\n", k, rec, f, f / d,
-                   (f > 0 ? (r1 - r0) / t / f * 1e6 : 0), (f > 0 ? s1 / t / f * 1e6 : 0), d, rec / d}' \
+        -v s1="$s1" -v t="$TCK" -v i0="$i0" -v i1="$i1" 'BEGIN {f = b - a; d = t1 - t0
+            split(i0, x, " "); split(i1, y, " "); tot = y[2] - x[2]
+            printf "%s %d %d %.0f %.3f %.3f %.2f %.0f %.0f\n", k, rec, f, f / d,
+                   (f > 0 ? (r1 - r0) / t / f * 1e6 : 0), (f > 0 ? s1 / t / f * 1e6 : 0), d, rec / d,
+                   (tot > 0 ? 100 * (1 - (y[1] - x[1]) / tot) : 0)}' \
         >>"$TMP/rows"
     say "$k: drained $(tail -n 1 "$TMP/rows" | cut -d' ' -f2-)"
     [ "$(tail -n 1 "$TMP/rows" | cut -d' ' -f3)" != 0 ] || { say "bench: $k forwarded nothing"; broken=1; }
@@ -333,15 +340,16 @@ done
 cat <<EOF
 
 (c): the forward rate alone: $FILL bodies in the log, rwsink started, timed until
-samples_pending was 0 (target: >= 2 M samples/s); (a) ingest beside it in points/s
-| run                 | log records | samples  | samples/s | vs (a) ingest | records/s | rw:t CPU s/M | rwsink CPU s/M | drain s |
-|---------------------|-------------|----------|-----------|---------------|-----------|--------------|----------------|---------|
+samples_pending was 0 (target: >= 2 M samples/s); (a) ingest beside it in points/s;
+CPUs busy: all $(nproc) cores over the drain (rw:t, rwsink, the broker answering the polls)
+| run                 | log records | samples  | samples/s | vs (a) ingest | records/s | rw:t CPU s/M | rwsink CPU s/M | CPUs busy | drain s |
+|---------------------|-------------|----------|-----------|---------------|-----------|--------------|----------------|-----------|---------|
 EOF
 for v in 1 2; do
-    printf '| %-19s | %11s | %8s | %9s | %13s | %9s | %12s | %14s | %7s |\n' \
+    printf '| %-19s | %11s | %8s | %9s | %13s | %9s | %12s | %14s | %9s | %7s |\n' \
         "(c) drain, $v.0" "$(med "c$v" 2)" "$(med "c$v" 3)" "$(med "c$v" 4)" \
         "$(ratio "$(med "c$v" 4)" "$A")" "$(med "c$v" 8)" "$(med "c$v" 5)" "$(med "c$v" 6)" \
-        "$(med "c$v" 7)"
+        "$(med "c$v" 9)%" "$(med "c$v" 7)"
 done
 [ "$broken" = 0 ] || say "bench: something was broken (above)"
 exit "$broken"
