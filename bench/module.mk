@@ -3,7 +3,9 @@
 # loadgen (ingest, CPU, RSS), then /metrics scrape times at 100k and 1M series.
 # bench/zmq.sh then compares ZeroMQ PULL ingest (ipc, tcp; raw bodies and the
 # C client library) with HTTP ingest of the same bodies (zmqload), and
-# bench/grpc.sh OTLP/gRPC ingest (grpcload, nghttp2) with HTTP (loadgen).
+# bench/grpc.sh OTLP/gRPC ingest (grpcload, nghttp2) with HTTP (loadgen),
+# and bench/rw.sh remote write (to tests/tools/rwsink --discard): ingest with
+# and without a target, the forward rate.
 BENCH_BINS := $(BUILD)/bench/loadgen $(BUILD)/bench/decode_bench
 BENCH_OBJS := $(BENCH_BINS:%=%.o)
 BENCH_COMMON := $(BUILD)/bench/bench_common.o
@@ -38,7 +40,8 @@ $(GRPCLOAD): $(GRPCLOAD).o $(BENCH_COMMON) $(PAYLOAD_OBJS)
 soak: all $(BUILD)/bench/loadgen
 	@OB_BUILD=$(BUILD) bash bench/soak.sh
 
-bench: all $(BENCH_BINS) $(ZMQLOAD) $(INGEST_BENCH) $(GRPCLOAD)
+bench: all $(BENCH_BINS) $(ZMQLOAD) $(INGEST_BENCH) $(GRPCLOAD) $(BUILD)/tests/tools/rwsink
 	@OB_BUILD=$(BUILD) bash bench/run.sh
 	@OB_BUILD=$(BUILD) bash bench/zmq.sh
 	@OB_BUILD=$(BUILD) bash bench/grpc.sh
+	@OB_BUILD=$(BUILD) bash bench/rw.sh
