@@ -9,7 +9,10 @@
  *               time stays that of the template);
  *   histograms  histograms only: explicit with 10 bounds, and exponential
  *               with 160 buckets at scale 3;
- *   counters    counters only: cumulative, and delta (added up in the store).
+ *   counters    counters only: cumulative, and delta (added up in the store);
+ *   forward     the mix, without and with remote write's forward log (every
+ *               stored sample also written there, as with a target; nothing
+ *               reads it here: the cost to the ingest path alone).
  * The rounds alternate between the variants (A, B, A, B...), each round one
  * full pass over the series with later timestamps, so both see the same
  * store, caches and machine; times are this thread's CPU time.  Beside each
@@ -29,6 +32,7 @@
 #include "bench_common.h"
 #include "ob_config.h"
 #include "ob_error.h"
+#include "ob_fwdlog.h"
 #include "ob_ingest.h"
 #include "ob_otlp.h"
 #include "ob_payloads.h"
@@ -46,6 +50,7 @@ static double cpu_s(void)
 
 struct variant {
     const char *name;
+    struct ob_fwdlog *fwd; /* the forward log its rounds write, or NULL */
     struct ob_mixed_opts mixed;
     struct bench_templates t; /* its bodies, encoded once; times patched per round */
     double ingest_s, decode_s;
@@ -68,6 +73,7 @@ static uint32_t build_round(struct variant *v, uint64_t round, struct ob_buf *bo
 
 static int ingest_round(struct ob_ingest *in, struct variant *v, struct ob_buf *bodies, uint32_t n)
 {
+    ob_ingest_set_fwdlog(in, v->fwd);
     double t0 = cpu_s();
     for (uint32_t b = 0; b < n; b++) {
         struct ob_ingest_result res;
@@ -163,8 +169,26 @@ int main(int argc, char **argv)
                                 .mixed = {.n_series = N_SERIES, .ts0_ns = ts0,
                                           .only = OB_MIXED_COUNTERS, .delta = true,
                                           .prefix = "b."}};
+    } else if (!strcmp(set, "forward")) {
+        char path[80];
+        snprintf(path, sizeof path, "%s.forward", shm);
+        struct ob_store_info info;
+        ob_store_info(store, &info);
+        struct ob_fwdlog_opts fo = {.path = path, .cap = cfg->rw_log_size,
+                                    .store_created_ns = info.hdr->created_ns};
+        bool restarted;
+        struct ob_fwdlog *log;
+        if (ob_fwdlog_open(&fo, &log, err, &restarted) != 0) {
+            fprintf(stderr, "ingest_bench: %s\n", err);
+            return 1;
+        }
+        ob_fwdlog_unlink(path); /* gone at exit, whatever happens */
+        v[0] = (struct variant){.name = "without remote write",
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0}};
+        v[1] = (struct variant){.name = "with the forward log", .fwd = log,
+                                .mixed = {.n_series = N_SERIES, .ts0_ns = ts0}};
     } else {
-        fprintf(stderr, "ingest_bench: unknown set %s (exemplars, histograms, counters)\n", set);
+        fprintf(stderr, "ingest_bench: unknown set %s (exemplars, histograms, counters, forward)\n", set);
         return 2;
     }
     /* Histograms and counters: the variants are different series (an
@@ -213,6 +237,7 @@ int main(int argc, char **argv)
         ob_buf_fini(&bodies[b]);
     for (int k = 0; k < 2; k++)
         bench_templates_free(&v[k].t);
+    ob_fwdlog_close(v[1].fwd);
     free(bodies);
     ob_ingest_destroy(in);
     ob_translator_slot_fini(&slot);

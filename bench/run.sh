@@ -286,7 +286,7 @@ can lower); ratio = B's ingest time per point over A's:
 | set        | points                      | bytes/point | ingest ns/point | decode ns/point | points/s   | ratio |
 |------------|-----------------------------|-------------|-----------------|-----------------|------------|-------|
 EOF
-for set in exemplars histograms counters; do
+for set in exemplars histograms counters forward; do
     ING_OUT=$(OB_BUILD=$B "$INGEST" 30 "$set") || { broken=1; continue; }
     printf '%s\n' "$ING_OUT" | awk -v set="$set" '
         /^RESULT/ {

@@ -1,4 +1,5 @@
 /* ob_fwdlog.c: the forward log (ob_fwdlog.h says what and why). */
+#define _GNU_SOURCE /* MAP_POPULATE */
 #include "ob_fwdlog.h"
 
 #include <errno.h>
@@ -451,7 +452,11 @@ int ob_fwdlog_open(const struct ob_fwdlog_opts *o, struct ob_fwdlog **out, char 
         }
         h.magic[0] = '\0';
     }
-    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    /* Populated now: the ring is written round and round, so every page is
+     * needed soon anyway; faulting them in here keeps page faults (and the
+     * kernel zeroing pages) off the ingest path, and a host short of memory
+     * shows it at start rather than mid-ingest. */
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     close(fd);
     if (p == MAP_FAILED) {
         int rc = -errno;

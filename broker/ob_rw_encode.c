@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "ob_exphist.h"
 #include "ob_float.h"
@@ -843,6 +844,94 @@ static unsigned metric_type(enum ob_family_type t)
     }
 }
 
+/* ---- the common case, written in one pass ------------------------------------------ */
+
+/* Bytes of sub-series j's samples (each a Sample field) in s's records. */
+static size_t samples_size(const struct ob_rw_encoder *e, const struct series *s, int64_t start)
+{
+    size_t n = 0;
+    for (uint32_t i = s->head; i != UINT32_MAX; i = e->recs[i].next) {
+        size_t len = sample_len(e->recs[i].r->ts_ms, start);
+        n += 1 + ob_pb_varint_len(len) + len;
+    }
+    return n;
+}
+
+static char *put_samples_at(struct ob_rw_encoder *e, char *p, const struct series *s, uint32_t j,
+                            unsigned field, int64_t start, struct ob_rw_counts *c)
+{
+    for (uint32_t i = s->head; i != UINT32_MAX; i = e->recs[i].next) {
+        const struct ob_fwd_record *r = e->recs[i].r;
+        p = put_sample(p, field, rec_value(r, s->subs[j].value), r->ts_ms, start);
+        c->samples++;
+        c->newest_ms = OB_MAX(c->newest_ms, r->ts_ms);
+    }
+    return p;
+}
+
+/* 1.0, a float sub-series of a series without exemplars (nearly every
+ * one): the TimeSeries' size is known beforehand, so its labels and samples
+ * go straight into the request, with no TimeSeries buffer to copy from. */
+static bool put_plain_v1(struct ob_rw_encoder *e, struct ob_buf *out, const struct series *s, uint32_t j,
+                         struct ob_rw_counts *c)
+{
+    size_t len = s->subs[j].v1_len + samples_size(e, s, 0);
+    if (!ob_buf_reserve(out, 1 + 10 + len))
+        return false;
+    char *p = out->data + out->len;
+    *p++ = (char)(WR_TIMESERIES << 3 | OB_PB_LEN);
+    p = ob_pb_put_varint(p, len);
+    memcpy(p, s->v1 + s->subs[j].v1_off, s->subs[j].v1_len);
+    p = put_samples_at(e, p + s->subs[j].v1_len, s, j, TS_SAMPLES, 0, c);
+    out->len = (size_t)(p - out->data);
+    c->series++;
+    return true;
+}
+
+/* 2.0, the same: labels_refs (packed), samples, metadata, created time. */
+static bool put_plain_v2(struct ob_rw_encoder *e, struct ob_buf *out, const struct series *s, uint32_t j,
+                         const struct family *f, int64_t start, struct ob_rw_counts *c)
+{
+    const uint32_t *pr = s->pairs + 2 * s->subs[j].pairs;
+    uint32_t n_refs = 2 * s->subs[j].n_pairs;
+    size_t refs_len = 0;
+    for (uint32_t i = 0; i < n_refs; i++)
+        refs_len += ob_pb_varint_len(s->refs[pr[i]]);
+    size_t md_len = 2 + (f->help_ref ? 1 + ob_pb_varint_len(f->help_ref) : 0) +
+                    (f->unit_ref ? 1 + ob_pb_varint_len(f->unit_ref) : 0);
+    size_t len = 1 + ob_pb_varint_len(refs_len) + refs_len + samples_size(e, s, start) + 1 +
+                 ob_pb_varint_len(md_len) + md_len + (start ? 1 + ob_pb_varint_len((uint64_t)start) : 0);
+    if (!ob_buf_reserve(out, 1 + 10 + len))
+        return false;
+    char *p = out->data + out->len;
+    *p++ = (char)(R2_TIMESERIES << 3 | OB_PB_LEN);
+    p = ob_pb_put_varint(p, len);
+    *p++ = (char)(T2_LABELS_REFS << 3 | OB_PB_LEN);
+    p = ob_pb_put_varint(p, refs_len);
+    for (uint32_t i = 0; i < n_refs; i++)
+        p = ob_pb_put_varint(p, s->refs[pr[i]]);
+    p = put_samples_at(e, p, s, j, T2_SAMPLES, start, c);
+    *p++ = (char)(T2_METADATA << 3 | OB_PB_LEN);
+    p = ob_pb_put_varint(p, md_len);
+    *p++ = (char)(M2_TYPE << 3 | OB_PB_VARINT);
+    *p++ = (char)metric_type(f->type);
+    if (f->help_ref) {
+        *p++ = (char)(M2_HELP_REF << 3 | OB_PB_VARINT);
+        p = ob_pb_put_varint(p, f->help_ref);
+    }
+    if (f->unit_ref) {
+        *p++ = (char)(M2_UNIT_REF << 3 | OB_PB_VARINT);
+        p = ob_pb_put_varint(p, f->unit_ref);
+    }
+    if (start) {
+        *p++ = (char)(T2_CREATED << 3 | OB_PB_VARINT);
+        p = ob_pb_put_varint(p, (uint64_t)start);
+    }
+    out->len = (size_t)(p - out->data);
+    c->series++;
+    return true;
+}
+
 /* ---- exponential histograms as classic buckets ------------------------------------ */
 
 struct dyn_pair {
@@ -990,6 +1079,11 @@ static int end_v1(struct ob_rw_encoder *e, struct ob_buf *out, int64_t now_ms, s
             continue;
         }
         for (uint32_t j = 0; j < s->n_sub; j++) {
+            if (!s->exemplars && s->subs[j].value != NATIVE) {
+                if (!put_plain_v1(e, out, s, j, c))
+                    return -ENOMEM;
+                continue;
+            }
             ts->len = 0;
             ob_buf_append(ts, s->v1 + s->subs[j].v1_off, s->subs[j].v1_len);
             if (!put_samples(e, ts, s, j, TS_SAMPLES, TS_HISTOGRAMS, c) ||
@@ -1023,10 +1117,7 @@ static int end_v1(struct ob_rw_encoder *e, struct ob_buf *out, int64_t now_ms, s
 
 static uint32_t sym_hash(const char *p, uint32_t n)
 {
-    uint32_t h = 2166136261u; /* FNV-1a: short strings, one request's worth */
-    for (uint32_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 16777619u;
-    return h;
+    return (uint32_t)XXH3_64bits(p, n);
 }
 
 static bool sym_reset(struct ob_rw_encoder *e, uint32_t expect)
@@ -1136,6 +1227,11 @@ static int end_v2(struct ob_rw_encoder *e, struct ob_buf *out, struct ob_rw_coun
             continue;
         }
         for (uint32_t j = 0; j < s->n_sub; j++) {
+            if (!s->exemplars && s->subs[j].value != NATIVE) {
+                if (!put_plain_v2(e, all, s, j, f, start, c))
+                    return -ENOMEM;
+                continue;
+            }
             ts->len = 0;
             refs->len = 0;
             const uint32_t *p = s->pairs + 2 * s->subs[j].pairs;
