@@ -62,7 +62,8 @@ static void usage(FILE *f)
         "  --port N           listen on 127.0.0.1:N (default 0: a free port)\n"
         "  --port-file FILE   write the port to FILE (atomically, once listening)\n"
         "  --dump FILE        append what each request carried to FILE (format below)\n"
-        "  --discard          decode and count only (the default without --dump)\n"
+        "  --discard          count only, walking every field of the wire format\n"
+        "                     without building messages (the default without --dump)\n"
         "  --status CODE      answer CODE to every request; >= 300: not decoded\n"
         "  --fail-nth N:CODE  answer CODE to the N-th POST (from 1) only, not decoded;\n"
         "                     repeatable\n"
@@ -688,6 +689,180 @@ static int content_type_version(const char *ct)
 }
 
 /* Waits, unanswered, until the sink stops. */
+/* ---- --discard: the wire format walked, no messages built ---- */
+
+/* protobuf-c builds a message per label and per sample (allocations,
+ * pointers): in a benchmark that measures the receiver's allocator more
+ * than the sender.  --discard walks every field instead, as a receiver's
+ * own parser would, checking what the decoding path checks: the framing,
+ * labels sorted with a __name__, 2.0 refs within the symbols, no series
+ * with both samples and histograms. */
+struct wire {
+    const uint8_t *p, *end;
+};
+
+static bool wire_varint(struct wire *w, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && w->p < w->end; shift += 7) {
+        uint8_t b = *w->p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The next field: its number, wire type and (length-delimited) bytes. */
+static bool wire_field(struct wire *w, uint32_t *field, struct wire *sub)
+{
+    uint64_t key, n;
+    if (!wire_varint(w, &key))
+        return false;
+    *field = (uint32_t)(key >> 3);
+    *sub = (struct wire){w->p, w->p};
+    switch (key & 7) {
+    case 0:
+        return wire_varint(w, &n);
+    case 1:
+        if (w->end - w->p < 8)
+            return false;
+        w->p += 8;
+        return true;
+    case 5:
+        if (w->end - w->p < 4)
+            return false;
+        w->p += 4;
+        return true;
+    case 2:
+        if (!wire_varint(w, &n) || n > (uint64_t)(w->end - w->p))
+            return false;
+        *sub = (struct wire){w->p, w->p + n};
+        w->p += n;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A Label (1.0): its name into *name. */
+static bool wire_label(struct wire l, struct wire *name)
+{
+    uint32_t f;
+    struct wire v;
+    *name = (struct wire){NULL, NULL};
+    while (l.p < l.end) {
+        if (!wire_field(&l, &f, &v))
+            return false;
+        if (f == 1)
+            *name = v;
+    }
+    return true;
+}
+
+static int wire_cmp(struct wire a, struct wire b)
+{
+    size_t na = (size_t)(a.end - a.p), nb = (size_t)(b.end - b.p);
+    int c = memcmp(a.p, b.p, na < nb ? na : nb);
+    return c ? c : (na > nb) - (na < nb);
+}
+
+static bool wire_v1(struct req *r, const char *raw, size_t len)
+{
+    struct wire w = {(const uint8_t *)raw, (const uint8_t *)raw + len}, ts, x;
+    uint32_t f;
+    while (w.p < w.end) {
+        if (!wire_field(&w, &f, &ts))
+            return fail(r, "cannot decode the body as prometheus.WriteRequest");
+        if (f == 3) {
+            r->n.metadata++;
+            continue;
+        }
+        if (f != 1)
+            continue;
+        struct wire prev = {NULL, NULL}, name;
+        bool has_name = false;
+        r->n.series++;
+        while (ts.p < ts.end) {
+            if (!wire_field(&ts, &f, &x))
+                return fail(r, "cannot decode the body as prometheus.WriteRequest");
+            if (f == 1) {
+                if (!wire_label(x, &name) || !name.p)
+                    return fail(r, "series %llu: a label without a name", r->n.series);
+                if (prev.p && wire_cmp(prev, name) >= 0)
+                    return fail(r, "series %llu: labels not sorted or repeated", r->n.series);
+                has_name |= name.end - name.p == 8 && !memcmp(name.p, "__name__", 8);
+                prev = name;
+            } else if (f == 2) {
+                r->n.samples++;
+            } else if (f == 3) {
+                r->n.exemplars++;
+            } else if (f == 4) {
+                r->n.histograms++;
+            }
+        }
+        if (!has_name)
+            return fail(r, "series %llu without __name__", r->n.series);
+    }
+    return true;
+}
+
+static bool wire_v2(struct req *r, const char *raw, size_t len)
+{
+    struct wire w = {(const uint8_t *)raw, (const uint8_t *)raw + len}, x, y;
+    uint32_t f;
+    uint64_t n_symbols = 0;
+    bool first_empty = false;
+    /* Symbols first (the sender writes them before the series; a receiver
+     * that reads them in any order would need two passes). */
+    for (struct wire s = w; s.p < s.end;) {
+        if (!wire_field(&s, &f, &x))
+            return fail(r, "cannot decode the body as io.prometheus.write.v2.Request");
+        if (f == 4 && n_symbols++ == 0)
+            first_empty = x.p == x.end;
+    }
+    if (!first_empty)
+        return fail(r, "symbols must start with the empty string");
+    while (w.p < w.end) {
+        if (!wire_field(&w, &f, &x))
+            return fail(r, "cannot decode the body as io.prometheus.write.v2.Request");
+        if (f != 5)
+            continue;
+        r->n.series++;
+        unsigned long long samples = 0, hists = 0;
+        while (x.p < x.end) {
+            if (!wire_field(&x, &f, &y))
+                return fail(r, "cannot decode the body as io.prometheus.write.v2.Request");
+            if (f == 1) {
+                uint64_t ref, k = 0;
+                while (y.p < y.end) {
+                    if (!wire_varint(&y, &ref) || ref >= n_symbols)
+                        return fail(r, "series %llu: a labels_refs past the %llu symbols", r->n.series,
+                                    (unsigned long long)n_symbols);
+                    k++;
+                }
+                if (k % 2)
+                    return fail(r, "series %llu: odd number of labels_refs", r->n.series);
+            } else if (f == 2) {
+                samples++;
+            } else if (f == 3) {
+                hists++;
+            } else if (f == 4) {
+                r->n.exemplars++;
+            } else if (f == 5) {
+                r->n.metadata++;
+            }
+        }
+        if (samples && hists)
+            return fail(r, "series %llu has both samples and histograms", r->n.series);
+        r->n.samples += samples;
+        r->n.histograms += hists;
+    }
+    return true;
+}
+
 static void hang(void)
 {
     const struct timespec tick = {0, 50 * 1000 * 1000};
@@ -754,7 +929,9 @@ static void handle_post(struct MHD_Connection *c, struct conn *k, unsigned long 
     ob_arena_init(&arena, 1 << 20);
     ProtobufCAllocator alloc = {ob_arena_pbc_alloc, ob_arena_pbc_free, &arena};
     bool ok;
-    if (version == 2) {
+    if (!dump) {
+        ok = version == 2 ? wire_v2(&r, raw, raw_len) : wire_v1(&r, raw, raw_len);
+    } else if (version == 2) {
         Io__Prometheus__Write__V2__Request *w =
             io__prometheus__write__v2__request__unpack(&alloc, raw_len, (const uint8_t *)raw);
         ok = w ? v2_request(&r, w, dump)
