@@ -97,6 +97,7 @@ struct target {
     struct ob_complaint refused_log, error_log;
     /* counters (relaxed: the metrics reader) */
     _Atomic uint64_t samples_sent, histograms_sent, exemplars_sent, metadata_sent, requests_done;
+    _Atomic uint64_t samples_retried; /* samples of requests sent again, once per retry */
     _Atomic uint64_t dropped[DROP__COUNT];
     _Atomic int64_t highest_sent_ms;
     _Atomic uint64_t last_status;
@@ -324,6 +325,11 @@ static void on_done(void *ctx, unsigned shard, enum ob_rw_outcome outcome, int s
     int64_t now_ms = ob_now_ns() / 1000000;
     atomic_store_explicit(&t->last_status, (uint64_t)status, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->requests_done, 1, memory_order_relaxed);
+    unsigned attempts = ob_rw_client_attempts(t->client, shard);
+    if (attempts > 1)
+        atomic_fetch_add_explicit(&t->samples_retried,
+                                  (uint64_t)(attempts - 1) * (sh->counts.samples + sh->counts.histograms),
+                                  memory_order_relaxed);
     if (outcome == OB_RW_SENT) {
         atomic_fetch_add_explicit(&t->samples_sent, sh->counts.samples, memory_order_relaxed);
         atomic_fetch_add_explicit(&t->histograms_sent, sh->counts.histograms, memory_order_relaxed);
@@ -551,7 +557,8 @@ static void sample(struct ob_buf *out, const char *name, const struct target *t,
 
 /* What each target's counters and client say, by family. */
 enum rw_value {
-    V_SAMPLES, V_HISTOGRAMS, V_EXEMPLARS, V_METADATA, V_REQUESTS, V_RETRIES, V_BYTES, V_PENDING, V_SHARDS,
+    V_SAMPLES, V_HISTOGRAMS, V_EXEMPLARS, V_METADATA, V_RETRIED, V_REQUESTS, V_RETRIES, V_BYTES, V_PENDING,
+    V_SHARDS,
 };
 
 static uint64_t value_of(const struct ob_remote_write *rw, const struct target *t, enum rw_value v)
@@ -567,6 +574,8 @@ static uint64_t value_of(const struct ob_remote_write *rw, const struct target *
         return atomic_load_explicit(&t->exemplars_sent, memory_order_relaxed);
     case V_METADATA:
         return atomic_load_explicit(&t->metadata_sent, memory_order_relaxed);
+    case V_RETRIED:
+        return atomic_load_explicit(&t->samples_retried, memory_order_relaxed);
     case V_REQUESTS:
         return cs.requests;
     case V_RETRIES:
@@ -593,6 +602,8 @@ void ob_remote_write_metrics(const struct ob_remote_write *rw, struct ob_buf *ou
         {"histograms_total", "counter", "Native histograms sent to the receiver and taken.", V_HISTOGRAMS},
         {"exemplars_total", "counter", "Exemplars sent to the receiver and taken.", V_EXEMPLARS},
         {"metadata_total", "counter", "Metric metadata sent to the receiver and taken.", V_METADATA},
+        {"samples_retried_total", "counter",
+         "Samples (and histograms) sent again, counted once per retry of their request.", V_RETRIED},
         {"requests_total", "counter", "HTTP requests made, retries included.", V_REQUESTS},
         {"retries_total", "counter", "Requests sent again after a network error, a timeout, a 5xx or a 429.",
          V_RETRIES},

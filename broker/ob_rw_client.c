@@ -62,6 +62,7 @@ struct shard {
     size_t resp_len;
     struct ob_rw_written written;
     bool written_seen;
+    unsigned attempts;  /* of its body (kept after it is done, until the next submit) */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -556,6 +557,7 @@ static void start(struct ob_rw_client *c, struct shard *s)
     }
     s->in_multi = true;
     count(&c->requests, 1);
+    s->attempts++;
     count(&c->bytes_sent, s->len);
 }
 
@@ -652,6 +654,7 @@ int ob_rw_client_submit(struct ob_rw_client *c, unsigned shard, const void *body
     s->protocol = protocol;
     s->busy = true;
     s->backoff_ms = c->min_backoff_ms;
+    s->attempts = 0;
     start(c, s);
     return 0;
 }
@@ -731,4 +734,9 @@ void ob_rw_client_stats(const struct ob_rw_client *c, struct ob_rw_client_stats 
     out->bytes_sent = atomic_load_explicit(&m->bytes_sent, memory_order_relaxed);
     for (int i = 0; i < OB_RW_FAIL__COUNT; i++)
         out->failures[i] = atomic_load_explicit(&m->failures[i], memory_order_relaxed);
+}
+
+unsigned ob_rw_client_attempts(const struct ob_rw_client *c, unsigned shard)
+{
+    return shard < c->n_shards ? c->shards[shard].attempts : 0;
 }

@@ -104,6 +104,10 @@ bool ob_rw_client_busy(const struct ob_rw_client *c, unsigned shard);
  * due retries and calls on_done for each body finished.  Returns how many
  * finished, or -EIO when libcurl's multi handle fails. */
 int ob_rw_client_poll(struct ob_rw_client *c, int timeout_ms, ob_rw_done_fn *on_done, void *ctx);
+/* HTTP attempts made with the shard's body so far: in on_done, its
+ * attempts in all (1 when it was not retried). */
+unsigned ob_rw_client_attempts(const struct ob_rw_client *c, unsigned shard);
+
 /* Makes a poll that waits (or the next one) return at once.  Any thread. */
 void ob_rw_client_wakeup(struct ob_rw_client *c);
 

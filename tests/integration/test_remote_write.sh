@@ -166,6 +166,7 @@ $CHECK keys "$TMP/dump" bench_fill_ | grep -E 'id="00001[0-9][0-9]"' | awk '{pri
     | awk '$1 == 10 {print $2}' | sort >"$TMP/arrived"
 check "the receiver back: every sample of the 30 s arrived" \
     bash -c "sort '$TMP/acked' | comm -23 - '$TMP/arrived' | wc -l | grep -qx 0"
+check "the receiver back: its samples counted as retried" [ "$(metric samples_retried_total)" -gt 0 ]
 stop_broker
 stop_sink
 rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"

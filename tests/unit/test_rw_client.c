@@ -410,6 +410,7 @@ START_TEST(retry_500_same_bytes)
     ck_assert_uint_eq(st.failures[OB_RW_FAIL_5XX], 1);
     ck_assert_uint_eq(st.sent, 1);
     ck_assert_uint_eq(st.bytes_sent, 2 * sizeof BODY);
+    ck_assert_uint_eq(ob_rw_client_attempts(c, 0), 2); /* kept after the body is done */
     ob_rw_client_destroy(c);
 }
 END_TEST
