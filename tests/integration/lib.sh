@@ -16,6 +16,7 @@ PASS=0
 FAIL=0
 
 cleanup() {
+    stop_sink || true
     stop_broker || true
     rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward" 2>/dev/null || true
     rm -rf "$TMP"
@@ -40,6 +41,36 @@ start_broker() {
     done
     echo "broker did not start:"; cat "$TMP/broker.log"
     return 1
+}
+
+# rwsink, the remote-write receiver of the tests (tests/tools/rwsink.c).
+SINK=$OB_BUILD/tests/tools/rwsink
+SINK_PID=
+SINK_PORT=
+
+# start_sink [rwsink args...]: on $SINK_PORT when it is set (a restart on the
+# same port), else on a free one, which sets SINK_PORT; waits for its port
+# file.  Its stdout (the counters at exit) in $TMP/sink.out, stderr sink.err.
+start_sink() {
+    rm -f "$TMP/sink.port"
+    "$SINK" --port "${SINK_PORT:-0}" --port-file "$TMP/sink.port" "$@" >"$TMP/sink.out" 2>"$TMP/sink.err" &
+    SINK_PID=$!
+    for _ in $(seq 1 200); do
+        [ -s "$TMP/sink.port" ] && SINK_PORT=$(cat "$TMP/sink.port") && return 0
+        sleep 0.02
+    done
+    echo "rwsink did not start:"; cat "$TMP/sink.err"
+    return 1
+}
+
+# stop_sink: SIGTERM and wait; fails when rwsink did not exit cleanly.
+stop_sink() {
+    [ -n "$SINK_PID" ] || return 0
+    kill -TERM "$SINK_PID" 2>/dev/null || true
+    local rc=0
+    wait "$SINK_PID" 2>/dev/null || rc=$?
+    SINK_PID=
+    [ "$rc" -eq 0 ] || { echo "rwsink exited with $rc"; cat "$TMP/sink.err"; return 1; }
 }
 
 stop_broker() {

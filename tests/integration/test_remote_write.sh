@@ -6,32 +6,8 @@
 # batch is dropped and counted while the rest flows; a receiver that never
 # answers stalls nothing else.
 source "$(dirname "$0")/lib.sh"
-SINK=$OB_BUILD/tests/tools/rwsink
 ZMQSEND=$OB_BUILD/tests/tools/zmqsend
 CHECK="/usr/bin/python3 $(dirname "$0")/rw_check.py"
-SINK_PID=
-SINK_PORT=
-
-# start_sink [rwsink args...]: on $SINK_PORT when set (a restart), else a free port.
-start_sink() {
-    rm -f "$TMP/sink.port"
-    "$SINK" --port "${SINK_PORT:-0}" --port-file "$TMP/sink.port" "$@" >>"$TMP/sink.out" 2>>"$TMP/sink.err" &
-    SINK_PID=$!
-    for _ in $(seq 1 200); do
-        [ -s "$TMP/sink.port" ] && SINK_PORT=$(cat "$TMP/sink.port") && return 0
-        sleep 0.02
-    done
-    echo "rwsink did not start:"; cat "$TMP/sink.err"
-    return 1
-}
-
-stop_sink() {
-    [ -n "$SINK_PID" ] || return 0
-    kill -TERM "$SINK_PID" 2>/dev/null || true
-    wait "$SINK_PID" 2>/dev/null || true
-    SINK_PID=
-}
-trap 'stop_sink || true; cleanup' EXIT
 
 # A broker forwarding to the sink: target "t" (protocol $PROTO, default 1.0).
 start_forwarding() {
@@ -104,7 +80,7 @@ for PROTO in 1.0 2.0; do
     fi
     check "$PROTO: nothing dropped" [ "$(metric samples_dropped_total)" = 0 ]
     stop_broker
-    stop_sink
+    stop_sink || true
     rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
 done
 PROTO=1.0
@@ -120,7 +96,7 @@ sleep 1.6
 wait_sent
 check "expired series end with StaleNaN" $CHECK stale "$TMP/dump" bench_fill_
 stop_broker
-stop_sink
+stop_sink || true
 rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
 
 # ---- kill -9: every acknowledged sample arrives after the restart ------------------------
@@ -147,7 +123,7 @@ stop_broker
 
 # ---- the receiver away for 30 s during continuous ingest --------------------------------
 start_forwarding
-stop_sink
+stop_sink || true
 : >"$TMP/acked"
 end=$(($(date +%s) + 30))
 i=0
@@ -168,7 +144,7 @@ check "the receiver back: every sample of the 30 s arrived" \
     bash -c "sort '$TMP/acked' | comm -23 - '$TMP/arrived' | wc -l | grep -qx 0"
 check "the receiver back: its samples counted as retried" [ "$(metric samples_retried_total)" -gt 0 ]
 stop_broker
-stop_sink
+stop_sink || true
 rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
 
 # ---- away longer than the log holds: the oldest dropped, counted; ingest unaffected ------
@@ -188,7 +164,7 @@ got=$($CHECK keys "$TMP/dump" bench_fill_ | wc -l)
 check "away too long: the oldest overwritten and counted ($lost), the rest arrived ($got)" \
     [ "$lost" -gt 0 ] && [ $((lost + got)) -eq 100000 ]
 stop_broker
-stop_sink
+stop_sink || true
 rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
 
 # ---- a refused batch: dropped, counted, the rest flows ----------------------------------
@@ -215,7 +191,7 @@ sys.exit(not (t['name'] == 't' and t['samples_sent'] == 20 and t['dropped'] == 1
               t['last_refusal_message'].startswith('HTTP 400') and t['pending'] == 0))"
 check "400: the HTML status page has the target" bash -c "curl -fsS '$(url /status)' | grep -q '<table id=remote_write>'"
 stop_broker
-stop_sink
+stop_sink || true
 rm -f "/dev/shm${STORE}" "/dev/shm${STORE}.forward"
 
 # ---- a receiver that never answers ------------------------------------------------------
@@ -236,7 +212,7 @@ done
 check "hang: ingest and scrapes go on" [ "$ok" = 20 ]
 check "hang: what waits is pending, not lost" [ "$(metric samples_pending)" -ge 210 ]
 stop_broker
-stop_sink
+stop_sink || true
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

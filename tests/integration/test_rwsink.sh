@@ -4,32 +4,7 @@
 # requests are refused and counted; injected faults, Retry-After and a hang
 # behave as the usage text says; SIGTERM stops it cleanly.
 source "$(dirname "$0")/lib.sh"
-SINK=$OB_BUILD/tests/tools/rwsink
 MKRW=$OB_BUILD/tests/tools/mkrw
-SINK_PID=
-
-# start_sink ARGS...: starts rwsink, waits for its port file, sets PORT.
-start_sink() {
-    rm -f "$TMP/port"
-    "$SINK" --port-file "$TMP/port" "$@" >"$TMP/sink.out" 2>"$TMP/sink.err" &
-    SINK_PID=$!
-    for _ in $(seq 1 100); do
-        [ -s "$TMP/port" ] && PORT=$(cat "$TMP/port") && return 0
-        sleep 0.02
-    done
-    echo "rwsink did not start:"; cat "$TMP/sink.err"
-    return 1
-}
-
-stop_sink() {
-    [ -n "$SINK_PID" ] || return 0
-    kill -TERM "$SINK_PID" 2>/dev/null || true
-    local rc=0
-    wait "$SINK_PID" 2>/dev/null || rc=$?
-    SINK_PID=
-    [ "$rc" -eq 0 ] || { echo "rwsink exited with $rc"; cat "$TMP/sink.err"; return 1; }
-}
-trap 'stop_sink || true; cleanup' EXIT
 
 V1_CT='application/x-protobuf'
 V2_CT='application/x-protobuf;proto=io.prometheus.write.v2.Request'
@@ -50,6 +25,7 @@ header() { tr -d '\r' <"$TMP/headers" | sed -n "s/^$1: //Ip"; }
 "$MKRW" v1 --raw >"$TMP/v1.pb"
 
 start_sink --dump "$TMP/dump.txt"
+PORT=$SINK_PORT
 check "v1 accepted" 204 "$(rw "$TMP/v1.sz" "$V1_CT" 0.1.0)"
 check "v1 named proto accepted" 204 "$(rw "$TMP/v1.sz" "$V1_CT;proto=prometheus.WriteRequest" 0.1.0)"
 check "v2 accepted" 204 "$(rw "$TMP/v2.sz" "$V2_CT" 2.0.0)"
@@ -113,6 +89,7 @@ fi
 
 # Faults: the 2nd request fails with the code asked, the others pass.
 start_sink --discard --fail-nth 2:400 --fail-nth 3:503 --retry-after 7
+PORT=$SINK_PORT
 check "1st passes" 204 "$(rw "$TMP/v1.sz" "$V1_CT" 0.1.0)"
 check "2nd injected 400" 400 "$(rw "$TMP/v1.sz" "$V1_CT" 0.1.0)"
 grep -q 'injected 400 for request 2' "$TMP/resp" && ok "400 with a message" || bad "answer: $(cat "$TMP/resp")"
@@ -125,12 +102,14 @@ check "counters: injected, not bad" "requests=4 ok=2 bad=0 injected=2 series=6 s
     "$(cut -d' ' -f1-6 "$TMP/sink.out")"
 
 start_sink --status 429
+PORT=$SINK_PORT
 check "--status 429" 429 "$(rw "$TMP/v1.sz" "$V1_CT" 0.1.0)"
 check "no Retry-After unless asked" "" "$(header Retry-After)"
 stop_sink && ok "clean stop" || bad "clean stop"
 
 # A hanging receiver: the client times out, SIGTERM still stops it at once.
 start_sink --hang
+PORT=$SINK_PORT
 rc=0; rw "$TMP/v1.sz" "$V1_CT" 0.1.0 --max-time 1 >/dev/null || rc=$?
 check "--hang: curl times out" 28 "$rc"
 stop_sink && ok "stops while hanging" || bad "stops while hanging"
