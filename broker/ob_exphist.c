@@ -394,8 +394,9 @@ int ob_exphist_classic_sample(const double *d, uint32_t room, uint32_t max_bucke
     return (int)k;
 }
 
-bool ob_exphist_write_side(struct ob_buf *out, struct ob_buf *scratch, unsigned span_field,
-                           unsigned delta_field, const double *counts, uint32_t n, int32_t offset)
+/* One side: spans and deltas. */
+static bool write_side(struct ob_buf *out, struct ob_buf *scratch, unsigned span_field,
+                       unsigned delta_field, const double *counts, uint32_t n, int32_t offset)
 {
     if (n == 0)
         return true;
@@ -422,4 +423,25 @@ bool ob_exphist_write_side(struct ob_buf *out, struct ob_buf *scratch, unsigned 
             ob_pb_varint(out, ob_pb_zigzag(deltas[i]));
     }
     return !out->failed;
+}
+
+int ob_exphist_write_native(struct ob_buf *out, struct ob_buf *scratch, const struct ob_native_fields *f,
+                            const double *d, uint32_t room, bool has_sum)
+{
+    uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
+    if ((uint64_t)np + nn > room)
+        return 0;
+    ob_pb_count(out, f->count, f->count_float, d[OB_SAMPLE_COUNT]);
+    if (has_sum)
+        ob_pb_double(out, f->sum, d[OB_SAMPLE_SUM]);
+    ob_pb_uint(out, f->schema, ob_pb_zigzag((int64_t)d[OB_SAMPLE_EXP_SCALE]));
+    double zt = d[OB_SAMPLE_EXP_ZERO_THRESHOLD];
+    ob_pb_double(out, f->zero_threshold, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
+    ob_pb_count(out, f->zero_count, f->zero_count_float, d[OB_SAMPLE_EXP_ZERO_COUNT]);
+    const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
+    if (!write_side(out, scratch, f->neg_spans, f->neg_deltas, pos + np, nn,
+                    (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET]) ||
+        !write_side(out, scratch, f->pos_spans, f->pos_deltas, pos, np, (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET]))
+        return -1;
+    return 1;
 }

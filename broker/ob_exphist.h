@@ -77,14 +77,23 @@ struct ob_native_span {
 size_t ob_exphist_spans(const double *counts, uint32_t n, int32_t offset,
                         struct ob_native_span *spans, int64_t *deltas, size_t *out_n_deltas);
 
-/* One side of a native histogram as protobuf fields of out: each span a
- * BucketSpan message (offset = 1, sint32; length = 2) in span_field, the
- * deltas packed sint64 in delta_field (the numbers of both Prometheus
- * protos: the exposition's and remote write's); nothing when n is 0.
- * scratch holds the spans and deltas meanwhile.  False without memory. */
+/* A stored exponential histogram sample (d, OB_SAMPLE_* layout with room for
+ * `room` counts) as the fields of a Prometheus native histogram message,
+ * appended to out: count, sum (has_sum), schema, zero threshold (the
+ * point's, or OB_EXPHIST_PROM_ZERO_THRESHOLD as Prometheus' OTLP translator
+ * gives every one) and count, then each side's spans (BucketSpan: offset 1,
+ * length 2) and packed sint64 deltas as ob_exphist_spans() lays them out.
+ * The two Prometheus protos (the exposition's client model, remote write's
+ * prompb) number those fields differently: `f` says how.  scratch holds the
+ * spans meanwhile.  1, 0 when d is not a sample the store writes (nothing
+ * appended), -1 without memory. */
 struct ob_buf;
-bool ob_exphist_write_side(struct ob_buf *out, struct ob_buf *scratch, unsigned span_field,
-                           unsigned delta_field, const double *counts, uint32_t n, int32_t offset);
+struct ob_native_fields {
+    unsigned count, count_float, sum, schema, zero_threshold, zero_count, zero_count_float;
+    unsigned neg_spans, neg_deltas, pos_spans, pos_deltas;
+};
+int ob_exphist_write_native(struct ob_buf *out, struct ob_buf *scratch, const struct ob_native_fields *f,
+                            const double *d, uint32_t room, bool has_sum);
 
 /* A whole point, as the store holds it. */
 struct ob_exphist_view {

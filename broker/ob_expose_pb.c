@@ -100,24 +100,13 @@ static bool field_exemplar(struct ob_expose_writer *w, struct ob_buf *b, unsigne
 static bool native_histogram(struct ob_expose_writer *w, struct ob_buf *v,
                              const struct ob_series_view *sv)
 {
-    const double *d = sv->values;
-    uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
-    if ((uint64_t)np + nn > sv->n)
-        return true; /* not a sample the store would write */
-    ob_pb_count(v, H_COUNT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
-    if (sv->has_sum)
-        ob_pb_double(v, H_SUM, d[OB_SAMPLE_SUM]);
-    ob_pb_uint(v, H_SCHEMA, ob_pb_zigzag((int64_t)d[OB_SAMPLE_EXP_SCALE]));
-    /* Prometheus' OTLP translator gives every native histogram 1e-128; a
-     * point's own threshold, when it has one, says more. */
-    double zt = d[OB_SAMPLE_EXP_ZERO_THRESHOLD];
-    ob_pb_double(v, H_ZERO_THRESHOLD, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
-    ob_pb_count(v, H_ZERO_COUNT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
-    const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
-    int32_t neg_off = (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET], pos_off = (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET];
-    if (!ob_exphist_write_side(v, &w->pb_spans, H_NEG_SPAN, H_NEG_DELTA, pos + np, nn, neg_off) ||
-        !ob_exphist_write_side(v, &w->pb_spans, H_POS_SPAN, H_POS_DELTA, pos, np, pos_off))
-        return false;
+    static const struct ob_native_fields fields = {
+        H_COUNT, H_COUNT_FLOAT, H_SUM, H_SCHEMA, H_ZERO_THRESHOLD, H_ZERO_COUNT, H_ZERO_COUNT_FLOAT,
+        H_NEG_SPAN, H_NEG_DELTA, H_POS_SPAN, H_POS_DELTA,
+    };
+    int rc = ob_exphist_write_native(v, &w->pb_spans, &fields, sv->values, sv->n, sv->has_sum);
+    if (rc <= 0)
+        return rc == 0; /* 0: not a sample the store would write */
     if (sv->created_ms > 0)
         field_timestamp(v, &w->pb_pair, H_CREATED, sv->created_ms);
     return sv->n_exemplars == 0 || field_exemplar(w, v, H_EXEMPLARS, sv, 0);

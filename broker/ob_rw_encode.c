@@ -665,21 +665,11 @@ static bool native_histogram(struct ob_rw_encoder *e, const struct series *s, co
         ob_pb_uint(h, H_TIMESTAMP, (uint64_t)r->ts_ms);
         return !h->failed;
     }
-    uint32_t np = (uint32_t)d[OB_SAMPLE_EXP_POS_N], nn = (uint32_t)d[OB_SAMPLE_EXP_NEG_N];
-    if ((uint64_t)np + nn + OB_SAMPLE_EXP_BUCKET0 > r->width)
-        return false;
-    ob_pb_count(h, H_COUNT_INT, H_COUNT_FLOAT, d[OB_SAMPLE_COUNT]);
-    if (s->has_sum)
-        ob_pb_double(h, H_SUM, d[OB_SAMPLE_SUM]);
-    ob_pb_uint(h, H_SCHEMA, ob_pb_zigzag((int64_t)d[OB_SAMPLE_EXP_SCALE]));
-    double zt = d[OB_SAMPLE_EXP_ZERO_THRESHOLD];
-    ob_pb_double(h, H_ZERO_THRESHOLD, zt > 0 ? zt : OB_EXPHIST_PROM_ZERO_THRESHOLD);
-    ob_pb_count(h, H_ZERO_COUNT_INT, H_ZERO_COUNT_FLOAT, d[OB_SAMPLE_EXP_ZERO_COUNT]);
-    const double *pos = d + OB_SAMPLE_EXP_BUCKET0;
-    if (!ob_exphist_write_side(h, &e->scratch, H_NEG_SPANS, H_NEG_DELTAS, pos + np, nn,
-                               (int32_t)d[OB_SAMPLE_EXP_NEG_OFFSET]) ||
-        !ob_exphist_write_side(h, &e->scratch, H_POS_SPANS, H_POS_DELTAS, pos, np,
-                               (int32_t)d[OB_SAMPLE_EXP_POS_OFFSET]))
+    static const struct ob_native_fields fields = {
+        H_COUNT_INT, H_COUNT_FLOAT, H_SUM, H_SCHEMA, H_ZERO_THRESHOLD, H_ZERO_COUNT_INT, H_ZERO_COUNT_FLOAT,
+        H_NEG_SPANS, H_NEG_DELTAS, H_POS_SPANS, H_POS_DELTAS,
+    };
+    if (ob_exphist_write_native(h, &e->scratch, &fields, d, r->width - OB_SAMPLE_EXP_BUCKET0, s->has_sum) <= 0)
         return false;
     ob_pb_uint(h, H_TIMESTAMP, (uint64_t)r->ts_ms);
     if (start)
