@@ -180,6 +180,38 @@ static void expect_text(const struct ob_buf *t, const char *want)
                   (int)t->len, t->data, want);
 }
 
+/* Every record of the batch through a new encoder of protocol p (classic:
+ * exponential histograms as classic buckets, at most that many), decoded
+ * back to text: the samples into t, 2.0's metadata lines into meta. */
+struct round_trip {
+    struct ob_buf t, meta;
+    struct ob_rw_counts cnt;
+};
+
+static void round_trip(enum ob_rw_protocol p, uint32_t classic, struct round_trip *rt)
+{
+    struct ob_rw_encoder *e;
+    ck_assert_int_eq(ob_rw_encoder_create(p, store, 64, 16, &e), 0);
+    ck_assert_int_eq(ob_rw_encoder_classic(e, classic), 0);
+    struct ob_buf body;
+    ob_buf_init(&body);
+    ob_buf_init(&rt->t);
+    ob_buf_init(&rt->meta);
+    encode(e, &body, &rt->cnt);
+    if (p == OB_RW_PROTO_1_0)
+        text_v1(&body, &rt->t);
+    else
+        text_v2(&body, &rt->t, &rt->meta);
+    ob_buf_fini(&body);
+    ob_rw_encoder_destroy(e);
+}
+
+static void round_trip_fini(struct round_trip *rt)
+{
+    ob_buf_fini(&rt->t);
+    ob_buf_fini(&rt->meta);
+}
+
 static const struct ob_shape scalar = {.kind = OB_SHAPE_SCALAR};
 
 START_TEST(every_kind_named_as_the_exposition_names_it)
@@ -266,28 +298,15 @@ START_TEST(a_series_samples_in_timestamp_order_and_stale_markers)
     /* The series expires: its marker. */
     ck_assert_uint_eq(ob_store_expire_fwd(store, 1000 + 300001, &batch), 2);
     for (int v = 1; v <= 2; v++) {
-        struct ob_rw_encoder *e;
-        ck_assert_int_eq(ob_rw_encoder_create(v == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
-        struct ob_buf body, t, meta;
-        ob_buf_init(&body);
-        ob_buf_init(&t);
-        ob_buf_init(&meta);
-        struct ob_rw_counts cnt;
-        encode(e, &body, &cnt);
-        if (v == 1)
-            text_v1(&body, &t);
-        else
-            text_v2(&body, &t, &meta);
+        struct round_trip rt;
+        round_trip(v == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, 0, &rt);
         char want[512];
         snprintf(want, sizeof want,
                  "__name__=g,k=1 1 1000\n__name__=g,k=1 2 2000\n__name__=g,k=1 3 3000\n"
                  "__name__=g,k=1 StaleNaN %d\n__name__=g,k=2 30 3000\n__name__=g,k=2 StaleNaN %d\n%s",
                  301001, 301001, v == 1 ? "# g 2  \n" : "");
-        expect_text(&t, want);
-        ob_rw_encoder_destroy(e);
-        ob_buf_fini(&body);
-        ob_buf_fini(&t);
-        ob_buf_fini(&meta);
+        expect_text(&rt.t, want);
+        round_trip_fini(&rt);
     }
 }
 END_TEST
@@ -309,27 +328,14 @@ START_TEST(exponential_histograms_go_native)
     const struct ob_shape es = {OB_SHAPE_EXPHIST, 16, NULL, true};
     put(h, gen, "", &es, 7000, v, 0);
     for (int p = 1; p <= 2; p++) {
-        struct ob_rw_encoder *e;
-        ck_assert_int_eq(ob_rw_encoder_create(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
-        struct ob_buf body, t, meta;
-        ob_buf_init(&body);
-        ob_buf_init(&t);
-        ob_buf_init(&meta);
-        struct ob_rw_counts cnt;
-        encode(e, &body, &cnt);
-        ck_assert_uint_eq(cnt.histograms, 1);
-        if (p == 1)
-            text_v1(&body, &t);
-        else
-            text_v2(&body, &t, &meta);
+        struct round_trip rt;
+        round_trip(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, 0, &rt);
+        ck_assert_uint_eq(rt.cnt.histograms, 1);
         /* Prometheus' layout: index offset + 1, the empty bucket between
          * written as a zero delta. */
-        expect_text(&t, p == 1 ? "__name__=dur hist count=6 sum=12.5 schema=0 zc=1 pos=1:3, pd=2,-2,3, 7000\n# dur 3  \n"
-                               : "__name__=dur hist count=6 sum=12.5 schema=0 zc=1 pos=1:3, pd=2,-2,3, 7000\n");
-        ob_rw_encoder_destroy(e);
-        ob_buf_fini(&body);
-        ob_buf_fini(&t);
-        ob_buf_fini(&meta);
+        expect_text(&rt.t, p == 1 ? "__name__=dur hist count=6 sum=12.5 schema=0 zc=1 pos=1:3, pd=2,-2,3, 7000\n# dur 3  \n"
+                                  : "__name__=dur hist count=6 sum=12.5 schema=0 zc=1 pos=1:3, pd=2,-2,3, 7000\n");
+        round_trip_fini(&rt);
     }
 }
 END_TEST
@@ -359,30 +365,20 @@ START_TEST(exponential_histograms_as_classic_buckets)
         "__name__=dur_bucket,job=j,le=4 StaleNaN 301001\n__name__=dur_bucket,job=j,le=8 StaleNaN 301001\n"
         "__name__=dur_bucket,job=j,le=+Inf StaleNaN 301001\n__name__=dur_sum,job=j StaleNaN 301001\n"
         "__name__=dur_count,job=j StaleNaN 301001\n";
+    struct ob_rw_encoder *e;
+    ck_assert_int_eq(ob_rw_encoder_create(OB_RW_PROTO_1_0, store, 64, 16, &e), 0);
+    ck_assert_int_eq(ob_rw_encoder_classic(e, 40), 0);
+    ck_assert_uint_eq(ob_rw_record_samples(e, (const void *)batch.data, 1000), 43); /* at most */
+    ob_rw_encoder_destroy(e);
     for (int p = 1; p <= 2; p++) {
-        struct ob_rw_encoder *e;
-        ck_assert_int_eq(ob_rw_encoder_create(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, store, 64, 16, &e), 0);
-        ck_assert_int_eq(ob_rw_encoder_classic(e, 40), 0);
-        ck_assert_uint_eq(ob_rw_record_samples(e, (const void *)batch.data, 1000), 43);
-        struct ob_buf body, t, meta;
-        ob_buf_init(&body);
-        ob_buf_init(&t);
-        ob_buf_init(&meta);
-        struct ob_rw_counts cnt;
-        encode(e, &body, &cnt);
-        ck_assert_uint_eq(cnt.histograms, 0);
-        ck_assert_uint_eq(cnt.samples, 14);
+        struct round_trip rt;
+        round_trip(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, 40, &rt);
+        ck_assert_uint_eq(rt.cnt.histograms, 0);
+        ck_assert_uint_eq(rt.cnt.samples, 14);
         char want[2048];
         snprintf(want, sizeof want, "%s%s", buckets, p == 1 ? "# dur 3  \n" : "");
-        if (p == 1)
-            text_v1(&body, &t);
-        else
-            text_v2(&body, &t, &meta);
-        expect_text(&t, want);
-        ob_rw_encoder_destroy(e);
-        ob_buf_fini(&body);
-        ob_buf_fini(&t);
-        ob_buf_fini(&meta);
+        expect_text(&rt.t, want);
+        round_trip_fini(&rt);
     }
 }
 END_TEST
