@@ -68,9 +68,10 @@ interop: $(BUILD)/otlp-broker $(PLUGIN_SOS) $(TEST_TOOLS) $(OTLP_PUSH)
 # Integration scripts also drive the clients (otlp-push, the Python module).
 integration: $(OTLP_PUSH) python
 
-# make tsan: the client library and the `client`, `zmq` and `grpc` suites (the
-# library's threads, the broker's ZeroMQ workers and gRPC loops, on the real stack) built
-# with ThreadSanitizer into build/tsan.  libzmq itself is not instrumented:
+# make tsan: the client library and the `client`, `zmq`, `grpc`, `fwdlog` and
+# `remote_write` suites (the library's threads, the broker's ZeroMQ workers and gRPC
+# loops, the forward log's writers and reader, the remote-write sender beside two
+# ingest threads, on the real stack) built with ThreadSanitizer into build/tsan.  libzmq itself is not instrumented:
 # tests/tsan.supp silences what happens inside it.
 TSAN_BUILD := build/tsan
 ifeq ($(SAN),thread)
@@ -82,7 +83,7 @@ endif
 tsan:
 	$(MAKE) BUILD=$(TSAN_BUILD) SAN=thread $(TSAN_BUILD)/tests/unit/check_runner \
 	  $(TSAN_BUILD)/plugins/underscore_escaping_with_suffixes.so
-	@for s in client zmq grpc; do \
+	@for s in client zmq grpc fwdlog remote_write; do \
 	  echo "== tsan: $$s"; \
 	  OB_BUILD=$(TSAN_BUILD) CK_RUN_SUITE=$$s CK_TIMEOUT_MULTIPLIER=4 \
 	  TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
