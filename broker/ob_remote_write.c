@@ -39,10 +39,11 @@ enum drop_reason {
     DROP_SERIES_GONE,     /* their series left the store before they were sent */
     DROP_RESHAPED,        /* their series changed bounds before they were sent */
     DROP_REFUSED,         /* the receiver refused the request (4xx) */
+    DROP_NOT_WRITTEN,     /* 2.0: taken (2xx), but the receiver says it wrote fewer */
     DROP__COUNT
 };
 static const char *const drop_names[DROP__COUNT] = {"log_overwritten", "series_gone", "reshaped",
-                                                    "refused"};
+                                                    "refused", "not_written"};
 
 /* A shard's records, oldest first, each with the number of its chunk. */
 struct queue {
@@ -319,7 +320,6 @@ static void send_batch(struct target *t, unsigned i, int64_t now_ms)
 static void on_done(void *ctx, unsigned shard, enum ob_rw_outcome outcome, int status,
                     const char *message, const struct ob_rw_written *written)
 {
-    (void)written;
     struct target *t = ctx;
     struct shard *sh = &t->shards[shard];
     int64_t now_ms = ob_now_ns() / 1000000;
@@ -338,6 +338,20 @@ static void on_done(void *ctx, unsigned shard, enum ob_rw_outcome outcome, int s
         if (sh->counts.newest_ms > atomic_load_explicit(&t->highest_sent_ms, memory_order_relaxed))
             atomic_store_explicit(&t->highest_sent_ms, sh->counts.newest_ms, memory_order_relaxed);
         atomic_store_explicit(&t->last_ok_ms, now_ms, memory_order_relaxed);
+        /* A 2.0 receiver says what it wrote (the -Written headers); what it
+         * did not, it will not take if sent again (the spec: no retry). */
+        uint64_t short_by = 0;
+        if (written && written->samples >= 0 && (uint64_t)written->samples < sh->counts.samples)
+            short_by += sh->counts.samples - (uint64_t)written->samples;
+        if (written && written->histograms >= 0 && (uint64_t)written->histograms < sh->counts.histograms)
+            short_by += sh->counts.histograms - (uint64_t)written->histograms;
+        if (short_by) {
+            atomic_fetch_add_explicit(&t->dropped[DROP_NOT_WRITTEN], short_by, memory_order_relaxed);
+            ob_complain(&t->refused_log, "remote_write",
+                        "%s: the receiver wrote %lld of %llu samples and %lld of %llu histograms it took",
+                        t->cfg.name, (long long)written->samples, (unsigned long long)sh->counts.samples,
+                        (long long)written->histograms, (unsigned long long)sh->counts.histograms);
+        }
     } else {
         atomic_fetch_add_explicit(&t->dropped[DROP_REFUSED], sh->counts.samples + sh->counts.histograms,
                                   memory_order_relaxed);
@@ -621,7 +635,7 @@ void ob_remote_write_metrics(const struct ob_remote_write *rw, struct ob_buf *ou
     char extra[64];
     family(out, "samples_dropped_total", "counter",
            "Samples (and histograms) not sent, by reason: log_overwritten, series_gone, reshaped, refused "
-           "(the receiver answered 4xx).");
+           "(the receiver answered 4xx), not_written (a 2.0 receiver took them but says it wrote fewer).");
     EACH_TARGET(rw, t)
     for (int r = 0; r < DROP__COUNT; r++) {
         snprintf(extra, sizeof extra, "reason=\"%s\"", drop_names[r]);

@@ -41,6 +41,7 @@ static struct {
     uint64_t seen[2 * N_SERIES]; /* bit r: round r's sample of the id arrived */
     uint64_t samples, requests;
     int64_t ts0_ms;
+    bool wrote_none; /* answer 2.0's -Written headers with 0, take nothing */
 } rx;
 
 struct body {
@@ -92,6 +93,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     unsigned code = 204;
+    if (rx.wrote_none) {
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "X-Prometheus-Remote-Write-Samples-Written", "0");
+        MHD_add_response_header(r, "X-Prometheus-Remote-Write-Histograms-Written", "0");
+        MHD_add_response_header(r, "X-Prometheus-Remote-Write-Exemplars-Written", "0");
+        enum MHD_Result ret = MHD_queue_response(c, 204, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     size_t raw_len;
     char *raw = NULL;
     if (snappy_uncompressed_length(b->b.data, b->b.len, &raw_len) != SNAPPY_OK ||
@@ -152,13 +162,13 @@ static struct ingest_fixture fx;
 static struct ob_fwdlog *fwdlog;
 static char log_name[80];
 
-static void broker_open(void)
+static void broker_open(const char *protocol)
 {
     char url[128];
     snprintf(url, sizeof url, "remote_write.t.url=http://127.0.0.1:%u/api/v1/write", rx.port);
     const char *ov[] = {url, "remote_write.t.batch_size=300", "remote_write.t.batch_deadline=20ms",
                         "remote_write.t.shards=3", "remote_write.t.min_backoff=10ms",
-                        "remote_write.t.max_backoff=50ms"};
+                        "remote_write.t.max_backoff=50ms", protocol};
     ingest_fixture_open(&fx, "rwunit", 4 * N_SERIES, ov, OB_ARRAY_LEN(ov));
     snprintf(log_name, sizeof log_name, "%s.forward", fx.shm_name);
     struct ob_store_info info;
@@ -222,7 +232,7 @@ START_TEST(two_ingest_threads_every_sample_arrives)
 {
     rx.ts0_ms = ob_now_ns() / 1000000 - 120000;
     rx_start();
-    broker_open();
+    broker_open("remote_write.t.protocol=1.0");
     struct ob_remote_write *rw;
     char err[OB_ERR_LEN];
     ck_assert_msg(ob_remote_write_start(fx.cfg, fx.store, fwdlog, &rw, err) == 0, "%s", err);
@@ -279,7 +289,7 @@ START_TEST(what_waits_in_the_log_goes_after_a_restart)
     unsigned port = rx.port;
     rx_stop(); /* nothing listens there now */
     rx.port = port;
-    broker_open();
+    broker_open("remote_write.t.protocol=1.0");
     struct ob_remote_write *rw;
     char err[OB_ERR_LEN];
     ck_assert_int_eq(ob_remote_write_start(fx.cfg, fx.store, fwdlog, &rw, err), 0);
@@ -326,6 +336,46 @@ START_TEST(what_waits_in_the_log_goes_after_a_restart)
 }
 END_TEST
 
+/* A 2.0 receiver that takes the requests (2xx) but says it wrote none of
+ * their samples: counted as not_written, not sent again. */
+START_TEST(what_a_receiver_says_it_did_not_write_is_counted)
+{
+    rx.ts0_ms = ob_now_ns() / 1000000 - 120000;
+    rx_start();
+    rx.wrote_none = true;
+    broker_open("remote_write.t.protocol=2.0");
+    struct ob_remote_write *rw;
+    char err[OB_ERR_LEN];
+    ck_assert_int_eq(ob_remote_write_start(fx.cfg, fx.store, fwdlog, &rw, err), 0);
+    struct pusher p = {0, 0};
+    push(&p);
+    struct ob_rw_target_status st;
+    for (int i = 0; i < 300; i++) {
+        ob_remote_write_target_status(rw, 0, &st);
+        if (st.pending == 0)
+            break;
+        sleep_ms(10);
+    }
+    ck_assert_uint_eq(st.pending, 0);
+    ck_assert_uint_ge(st.dropped, N_SERIES * ROUNDS); /* every bench_fill sample, and target_info */
+    ck_assert_uint_eq(st.dropped, st.samples_sent + st.histograms_sent);
+    ck_assert_uint_eq(st.retries, 0);
+    struct ob_buf m;
+    ob_buf_init(&m);
+    ob_remote_write_metrics(rw, &m);
+    ob_buf_putc(&m, '\0');
+    ck_assert_ptr_nonnull(strstr(m.data, "reason=\"not_written\"} "));
+    ck_assert_ptr_null(strstr(m.data, "reason=\"not_written\"} 0\n"));
+    ob_buf_fini(&m);
+    ob_remote_write_stop(rw);
+    rx.wrote_none = false;
+    ob_fwdlog_unlink(log_name);
+    broker_close();
+    ingest_fixture_close(&fx);
+    rx_stop();
+}
+END_TEST
+
 Suite *remote_write_suite(void);
 Suite *remote_write_suite(void)
 {
@@ -334,6 +384,7 @@ Suite *remote_write_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, two_ingest_threads_every_sample_arrives);
     tcase_add_test(tc, what_waits_in_the_log_goes_after_a_restart);
+    tcase_add_test(tc, what_a_receiver_says_it_did_not_write_is_counted);
     suite_add_tcase(s, tc);
     return s;
 }
