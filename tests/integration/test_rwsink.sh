@@ -87,6 +87,16 @@ else
     bad "dump differs:"; cat "$TMP/dump.diff"
 fi
 
+# A label value that is not UTF-8 is refused, decoded or walked.
+"$MKRW" v1bad >"$TMP/v1bad.sz"
+for mode in --dump --discard; do
+    if [ "$mode" = --dump ]; then start_sink --dump "$TMP/bad.dump"; else start_sink --discard; fi
+    PORT=$SINK_PORT
+    check "$mode: not UTF-8 refused" 400 "$(rw "$TMP/v1bad.sz" "$V1_CT" 0.1.0)"
+    grep -q 'UTF-8' "$TMP/resp" && ok "$mode: the answer says why" || bad "$mode answer: $(cat "$TMP/resp")"
+    stop_sink || bad "$mode: clean stop"
+done
+
 # Faults: the 2nd request fails with the code asked, the others pass.
 start_sink --discard --fail-nth 2:400 --fail-nth 3:503 --retry-after 7
 PORT=$SINK_PORT

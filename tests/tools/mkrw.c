@@ -5,6 +5,7 @@
  * test also shows that code and rwsink's decoding agree. */
 #include <math.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ static double stale_nan(void)
 
 /* ---- 1.0 ---- */
 
+static bool bad_utf8; /* v1bad: a label value that is not UTF-8 */
+
 static size_t pack_v1(uint8_t **out)
 {
     /* http_requests_total{code="200",path="/a \"b\"\n"}: two samples and a
@@ -34,7 +37,7 @@ static size_t pack_v1(uint8_t **out)
                                PROMETHEUS__LABEL__INIT};
     l1[0].name = "__name__", l1[0].value = "http_requests_total";
     l1[1].name = "code", l1[1].value = "200";
-    l1[2].name = "path", l1[2].value = "/a \"b\"\n";
+    l1[2].name = "path", l1[2].value = bad_utf8 ? "/a \xff" : "/a \"b\"\n";
     Prometheus__Label *pl1[3] = {&l1[0], &l1[1], &l1[2]};
     Prometheus__Sample s1[3] = {PROMETHEUS__SAMPLE__INIT, PROMETHEUS__SAMPLE__INIT,
                                 PROMETHEUS__SAMPLE__INIT};
@@ -202,15 +205,17 @@ static size_t pack_v2(uint8_t **out)
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "--raw")) ||
-        (strcmp(argv[1], "v1") && strcmp(argv[1], "v2"))) {
-        fputs("usage: mkrw v1|v2 [--raw] > body\n"
+        (strcmp(argv[1], "v1") && strcmp(argv[1], "v2") && strcmp(argv[1], "v1bad"))) {
+        fputs("usage: mkrw v1|v2|v1bad [--raw] > body\n"
               "Writes a fixed remote-write 1.0 or 2.0 request, snappy compressed unless\n"
-              "--raw (see tests/integration/test_rwsink.sh for what it holds).\n",
+              "--raw (see tests/integration/test_rwsink.sh for what it holds); v1bad:\n"
+              "the 1.0 one with a label value that is not UTF-8.\n",
               stderr);
         return 2;
     }
+    bad_utf8 = !strcmp(argv[1], "v1bad");
     uint8_t *pb;
-    size_t n = !strcmp(argv[1], "v1") ? pack_v1(&pb) : pack_v2(&pb);
+    size_t n = strcmp(argv[1], "v2") ? pack_v1(&pb) : pack_v2(&pb);
     if (!pb)
         return 1;
     const char *body = (const char *)pb;

@@ -35,6 +35,7 @@
 
 #include "io/prometheus/write/v2/types.pb-c.h"
 #include "ob_arena.h"
+#include "ob_utf8.h"
 #include "ob_buf.h"
 #include "ob_float.h"
 #include "prometheus/prompb/remote.pb-c.h"
@@ -248,6 +249,8 @@ static const struct label *series_text(struct req *r, const struct label *l, siz
             return fail(r, "labels not sorted by name or repeated: %s before %s", l[i - 1].name,
                         l[i].name),
                    NULL;
+        if (!ob_utf8_valid(l[i].name, strlen(l[i].name)) || !ob_utf8_valid(l[i].value, strlen(l[i].value)))
+            return fail(r, "label %s: not valid UTF-8", l[i].name), NULL;
         if (!strcmp(l[i].name, "__name__"))
             name = &l[i];
     }
@@ -747,14 +750,16 @@ static bool wire_field(struct wire *w, uint32_t *field, struct wire *sub)
     }
 }
 
-/* A Label (1.0): its name into *name. */
+/* A Label (1.0): its name into *name; false when it does not decode or a
+ * string is not UTF-8. */
 static bool wire_label(struct wire l, struct wire *name)
 {
     uint32_t f;
     struct wire v;
     *name = (struct wire){NULL, NULL};
     while (l.p < l.end) {
-        if (!wire_field(&l, &f, &v))
+        if (!wire_field(&l, &f, &v) ||
+            ((f == 1 || f == 2) && !ob_utf8_valid((const char *)v.p, (size_t)(v.end - v.p))))
             return false;
         if (f == 1)
             *name = v;
@@ -790,7 +795,7 @@ static bool wire_v1(struct req *r, const char *raw, size_t len)
                 return fail(r, "cannot decode the body as prometheus.WriteRequest");
             if (f == 1) {
                 if (!wire_label(x, &name) || !name.p)
-                    return fail(r, "series %llu: a label without a name", r->n.series);
+                    return fail(r, "series %llu: a label without a name, or not UTF-8", r->n.series);
                 if (prev.p && wire_cmp(prev, name) >= 0)
                     return fail(r, "series %llu: labels not sorted or repeated", r->n.series);
                 has_name |= name.end - name.p == 8 && !memcmp(name.p, "__name__", 8);
@@ -820,6 +825,8 @@ static bool wire_v2(struct req *r, const char *raw, size_t len)
     for (struct wire s = w; s.p < s.end;) {
         if (!wire_field(&s, &f, &x))
             return fail(r, "cannot decode the body as io.prometheus.write.v2.Request");
+        if (f == 4 && !ob_utf8_valid((const char *)x.p, (size_t)(x.end - x.p)))
+            return fail(r, "symbol %llu: not valid UTF-8", (unsigned long long)n_symbols);
         if (f == 4 && n_symbols++ == 0)
             first_empty = x.p == x.end;
     }
