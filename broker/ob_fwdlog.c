@@ -486,6 +486,61 @@ int ob_fwdlog_open(const struct ob_fwdlog_opts *o, struct ob_fwdlog **out, char 
     return 0;
 }
 
+int ob_fwdlog_open_readonly(const char *path, struct ob_fwdlog **out, char err[OB_ERR_LEN])
+{
+    *out = NULL;
+    bool shm = path[0] == '/' && !strchr(path + 1, '/');
+    int fd = shm ? shm_open(path, O_RDONLY, 0) : open(path, O_RDONLY);
+    if (fd < 0) {
+        int rc = -errno;
+        snprintf(err, OB_ERR_LEN, "forward log %s: %s", path, strerror(errno));
+        return rc;
+    }
+    struct stat st;
+    struct ob_fwdlog_hdr h = {0};
+    if (fstat(fd, &st) != 0 || (uint64_t)st.st_size < sizeof h || pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
+        memcmp(h.magic, OB_FWDLOG_MAGIC, 8) != 0) {
+        close(fd);
+        snprintf(err, OB_ERR_LEN, "forward log %s: not a forward log", path);
+        return OB_E_STORE_MAGIC;
+    }
+    if (h.version != OB_FWDLOG_VERSION || h.data_off + h.cap != (uint64_t)st.st_size) {
+        close(fd);
+        snprintf(err, OB_ERR_LEN, "forward log %s: version %u, %llu bytes; this build reads version %u",
+                 path, h.version, (unsigned long long)st.st_size, OB_FWDLOG_VERSION);
+        return OB_E_STORE_VERSION;
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    struct ob_fwdlog *l = p == MAP_FAILED ? NULL : calloc(1, sizeof *l);
+    if (!l) {
+        if (p != MAP_FAILED)
+            munmap(p, (size_t)st.st_size);
+        snprintf(err, OB_ERR_LEN, "forward log %s: cannot map it", path);
+        return -ENOMEM;
+    }
+    *l = (struct ob_fwdlog){.base = p, .map_size = (size_t)st.st_size, .hdr = p,
+                            .st = (struct ob_fwdlog_state *)((unsigned char *)p + 256),
+                            .ring = (unsigned char *)p + h.data_off, .cap = h.cap};
+    *out = l;
+    return 0;
+}
+
+bool ob_fwdlog_target(const struct ob_fwdlog *l, uint32_t i, struct ob_fwdlog_target *out)
+{
+    if (i >= OB_FWDLOG_TARGETS || !l->st->cursors[i].name[0])
+        return false;
+    const struct ob_fwd_cursor *c = &l->st->cursors[i];
+    memcpy(out->name, c->name, sizeof out->name);
+    out->name[sizeof out->name - 1] = '\0';
+    out->pos = atomic_load_explicit(&c->pos, memory_order_relaxed);
+    out->record = atomic_load_explicit(&c->record, memory_order_relaxed);
+    out->wall_ms = atomic_load_explicit(&c->wall_ms, memory_order_relaxed);
+    out->pending = ob_fwdlog_pending(l, c);
+    out->lapped = out->pos < atomic_load_explicit(&l->st->tail, memory_order_relaxed);
+    return true;
+}
+
 void ob_fwdlog_close(struct ob_fwdlog *l)
 {
     if (!l)

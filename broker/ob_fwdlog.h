@@ -134,6 +134,10 @@ struct ob_fwdlog_opts {
  * still returned: the log is usable).  -errno with err on failure. */
 int ob_fwdlog_open(const struct ob_fwdlog_opts *o, struct ob_fwdlog **out, char err[OB_ERR_LEN],
                    bool *out_restarted);
+/* Maps an existing log read-only (otlp-broker-inspect): stats and targets
+ * only.  -ENOENT, OB_E_STORE_MAGIC / OB_E_STORE_VERSION (not a forward log of
+ * this version), -errno; err says which. */
+int ob_fwdlog_open_readonly(const char *path, struct ob_fwdlog **out, char err[OB_ERR_LEN]);
 void ob_fwdlog_close(struct ob_fwdlog *l);
 int ob_fwdlog_unlink(const char *path);
 
@@ -192,6 +196,17 @@ struct ob_fwdlog_stats {
     uint64_t overwritten;   /* before every target had read them */
 };
 void ob_fwdlog_stats(const struct ob_fwdlog *l, struct ob_fwdlog_stats *out);
+
+/* Cursor i (0 .. OB_FWDLOG_TARGETS - 1) as a target's state; false when the
+ * cursor is free. */
+struct ob_fwdlog_target {
+    char name[OB_FWDLOG_NAME_MAX];
+    uint64_t pos, record; /* the first record not yet taken */
+    uint64_t pending;     /* records from there to the head */
+    int64_t wall_ms;      /* the oldest of them was written then (or the target caught up then) */
+    bool lapped;          /* the ring overwrote some of them: they are lost */
+};
+bool ob_fwdlog_target(const struct ob_fwdlog *l, uint32_t i, struct ob_fwdlog_target *out);
 
 /* Records at or after cursor c: what its target has yet to get acknowledged. */
 uint64_t ob_fwdlog_pending(const struct ob_fwdlog *l, const struct ob_fwd_cursor *c);

@@ -8,6 +8,9 @@
  *                                               oldest first (out-of-order questions)
  *   otlp-broker-inspect STORE --check           the checks a repair makes on
  *                                               attach; exit 1 when one fails
+ *   otlp-broker-inspect STORE --forward [LOG]   remote write's forward log
+ *                                               (default STORE.forward): size,
+ *                                               records, each target's backlog
  *
  * STORE is a store.path ("/name" = POSIX shm), default /otlp-broker.  Exit
  * status: 0 fine, 1 problems found, 2 usage, 3 the store cannot be read (no
@@ -20,6 +23,7 @@
 #include <time.h>
 
 #include "ob_error.h"
+#include "ob_fwdlog.h"
 #include "ob_store.h"
 
 static const char *const family_types[OB_FAMILY__COUNT] = {"unknown", "gauge", "counter",
@@ -27,8 +31,48 @@ static const char *const family_types[OB_FAMILY__COUNT] = {"unknown", "gauge", "
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: otlp-broker-inspect [STORE] [--families | --series NAME [LABELS] | --check]\n"
+    fprintf(f, "usage: otlp-broker-inspect [STORE] [--families | --series NAME [LABELS] | --check |\n"
+               "                                    --forward [LOG]]\n"
                "STORE: a store.path, \"/name\" for POSIX shared memory (default /otlp-broker)\n");
+}
+
+static void put_time(int64_t ms, char out[32])
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || !gmtime_r(&t, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, 32, "-");
+}
+
+/* The forward log: its size and each remote-write target's backlog. */
+static int print_forward(const char *path)
+{
+    char err[OB_ERR_LEN];
+    struct ob_fwdlog *l;
+    if (ob_fwdlog_open_readonly(path, &l, err) != 0) {
+        fprintf(stderr, "otlp-broker-inspect: %s\n", err);
+        return 3;
+    }
+    struct ob_fwdlog_stats st;
+    ob_fwdlog_stats(l, &st);
+    printf("forward log %s\n", path);
+    printf("  ring            %" PRIu64 " of %" PRIu64 " bytes in use; positions %" PRIu64 " (tail) to %" PRIu64
+           " (head)\n",
+           st.used, st.cap, st.tail, st.head);
+    printf("  records         %" PRIu64 " written, %" PRIu64 " overwritten before every target had them\n",
+           st.records, st.overwritten);
+    printf("targets (name, records not yet taken by the receiver, oldest written at):\n");
+    struct ob_fwdlog_target t;
+    for (uint32_t i = 0; i < OB_FWDLOG_TARGETS; i++) {
+        if (!ob_fwdlog_target(l, i, &t))
+            continue;
+        char when[32];
+        put_time(t.wall_ms, when);
+        printf("  %-20s %12" PRIu64 "  %s%s\n", t.name, t.pending, t.pending ? when : "(caught up)",
+               t.lapped ? "  (the ring overwrote the oldest: lost)" : "");
+    }
+    ob_fwdlog_close(l);
+    return 0;
 }
 
 static void print_info(struct ob_store *s, const char *path)
@@ -118,6 +162,12 @@ int main(int argc, char **argv)
     if (arg < argc && (!strcmp(argv[arg], "-h") || !strcmp(argv[arg], "--help"))) {
         usage(stdout);
         return 0;
+    }
+    if (arg < argc && !strcmp(argv[arg], "--forward") && arg + 2 >= argc) {
+        /* The log alone: it is read without the store. */
+        char log[4096];
+        snprintf(log, sizeof log, "%s.forward", path);
+        return print_forward(arg + 1 < argc ? argv[arg + 1] : log);
     }
     char err[OB_ERR_LEN];
     struct ob_store *s;

@@ -43,4 +43,21 @@ printf 'XXXXXXXX' | dd of="$TMP/copy.store" conv=notrunc bs=1 count=8 2>/dev/nul
 rc=0; "$INSPECT" "$TMP/copy.store" >"$TMP/magic.txt" 2>&1 || rc=$?
 check "not a store: exits 3" 3 "$rc"
 grep -q 'not an otlp-broker store' "$TMP/magic.txt" && ok "and says so" || bad "said: $(cat "$TMP/magic.txt")"
+
+# The forward log a broker left behind with a receiver that never came:
+# each target's backlog.  (A port nothing listens on: rwsink started and
+# stopped there.)
+start_sink --discard
+stop_sink || true
+rm -f "/dev/shm$STORE" "/dev/shm$STORE.forward"
+start_broker -o "remote_write.away.url=http://127.0.0.1:$SINK_PORT/api/v1/write" -o remote_write.log_size=1MiB
+check "ingest with a target away" 200 "$(post /v1/metrics "$TMP/r2.bin")"
+kill9_broker
+"$INSPECT" "$STORE" --forward >"$TMP/fwd.txt" && ok "forward log read" || bad "forward: $(cat "$TMP/fwd.txt")"
+check "forward: the target's backlog, the 5 records of the request (4 points, target_info)" 1 \
+    "$(grep -cE '^  away +5  20[0-9]{2}-' "$TMP/fwd.txt")"
+grep -q '^  records         5 written' "$TMP/fwd.txt" && ok "forward: records counted" ||
+    bad "forward: $(cat "$TMP/fwd.txt")"
+rc=0; "$INSPECT" "$STORE" --forward "$TMP/nope" >/dev/null 2>&1 || rc=$?
+check "forward: no such log exits 3" 3 "$rc"
 finish
