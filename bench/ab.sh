@@ -13,6 +13,7 @@
 # same bytes.  Plugins come from $OB_BUILD/plugins (the ABI is stable).
 # Timing never fails it; exit 1 only when a broker does not start.
 set -u
+source "$(dirname "$0")/lib.sh"
 B=${OB_BUILD:-build}
 OLD=${1:?old broker binary}
 NEW=${2:?new broker binary}
@@ -24,8 +25,6 @@ PID=
 trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"; rm -f /dev/shm/otlp-ab-$$-*' EXIT
 [ -x "$LOADGEN" ] || make -s BUILD="$B" "$LOADGEN" || exit 1
 TCK=$(getconf CLK_TCK)
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-cpu() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 
 start() { # BROKER TAG -> PID, PORT
     : >"$TMP/e.ini"
@@ -49,9 +48,9 @@ run() { # BROKER TAG: "points/s cpu_s_per_Mpoints render_ms"
     local w r c0 c1
     w=$("$LOADGEN" --port "$PORT" --requests 20 --ts0-ms "$ts" 2>/dev/null | grep '^RESULT')
     ts=$(( $(kv last_ts_ms "$w") + 1000 ))
-    c0=$(cpu "$PID")
+    c0=$(cpu_ticks "$PID")
     r=$("$LOADGEN" --port "$PORT" --conns 2 --duration "$SECS" --ts0-ms "$ts" 2>/dev/null | grep '^RESULT')
-    c1=$(cpu "$PID")
+    c1=$(cpu_ticks "$PID")
     local ms
     ms=$(for _ in $(seq 1 11); do
              curl -s "http://127.0.0.1:$PORT/metrics" |

@@ -17,6 +17,7 @@
 # Environment: OB_BUILD (default build), OB_BENCH_SECS (seconds per run,
 # default 5), OB_GRPC_REPS, OB_BENCH_OPTS (extra broker arguments).
 set -u
+source "$(dirname "$0")/lib.sh"
 
 B=${OB_BUILD:-build}
 BROKER=${OB_BENCH_BROKER:-$B/otlp-broker}
@@ -29,7 +30,6 @@ TMP=$(mktemp -d /tmp/otlp-bench-grpc.XXXXXX) || exit 1
 PID=
 broken=0
 
-say() { printf '%s\n' "$*" >&2; }
 cleanup() {
     if [ -n "$PID" ]; then
         kill -TERM "$PID" 2>/dev/null
@@ -41,15 +41,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if [ -z "${MAKELEVEL:-}" ]; then
-    make -s BUILD="$B" all "$LOADGEN" "$GRPCLOAD" || exit 1
-fi
-for f in "$BROKER" "$LOADGEN" "$GRPCLOAD"; do
-    [ -x "$f" ] || { say "bench: $f is missing (make BUILD=$B all $LOADGEN $GRPCLOAD)"; exit 1; }
-done
+need_tools "$B" "$LOADGEN" "$GRPCLOAD"
 
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 TCK=$(getconf CLK_TCK)
 
 : >"$TMP/empty.ini"

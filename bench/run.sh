@@ -20,6 +20,7 @@
 # ingest run, default 8), OB_BENCH_BROKER (broker binary), OB_BENCH_OPTS
 # (extra broker arguments, e.g. "-o store.samples_per_series=8").
 set -u
+source "$(dirname "$0")/lib.sh"
 
 B=${OB_BUILD:-build}
 BROKER=${OB_BENCH_BROKER:-$B/otlp-broker}
@@ -33,7 +34,6 @@ TMP=$(mktemp -d /tmp/otlp-bench.XXXXXX) || exit 1
 PID=
 broken=0
 
-say() { printf '%s\n' "$*" >&2; }
 
 stop_broker() {
     [ -n "$PID" ] || return 0
@@ -60,19 +60,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if [ -z "${MAKELEVEL:-}" ]; then
-    make -s BUILD="$B" all "$LOADGEN" "$DECODE" "$INGEST" || exit 1
-fi
-for f in "$BROKER" "$LOADGEN" "$DECODE" "$INGEST"; do
-    [ -x "$f" ] || { say "bench: $f is missing (make BUILD=$B all $LOADGEN $DECODE $INGEST)"; exit 1; }
-done
+need_tools "$B" "$LOADGEN" "$DECODE" "$INGEST"
 command -v curl >/dev/null || { say "bench: curl is missing (make deps)"; exit 1; }
 
 # key=value from a RESULT line
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 # utime+stime of PID in clock ticks (fields 14 and 15; comm may hold spaces)
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 TCK=$(getconf CLK_TCK)
 

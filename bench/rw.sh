@@ -33,6 +33,7 @@
 # OB_RW_OPTS (extra target options, e.g. "-o remote_write.t.shards=8"),
 # OB_BENCH_OPTS (extra broker arguments).
 set -u
+source "$(dirname "$0")/lib.sh"
 
 B=${OB_BUILD:-build}
 BROKER=${OB_BENCH_BROKER:-$B/otlp-broker}
@@ -50,7 +51,6 @@ KINDS="a b1 b2 c1 c2"
 declare -A PID PORT TID SPID SPORT
 broken=0
 
-say() { printf '%s\n' "$*" >&2; }
 cleanup() {
     local k
     for k in "${!SPID[@]}"; do
@@ -66,18 +66,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if [ -z "${MAKELEVEL:-}" ]; then
-    make -s BUILD="$B" all "$LOADGEN" "$SINK" || exit 1
-fi
-for f in "$BROKER" "$LOADGEN" "$SINK"; do
-    [ -x "$f" ] || { say "bench: $f is missing (make BUILD=$B all $LOADGEN $SINK)"; exit 1; }
-done
+need_tools "$B" "$LOADGEN" "$SINK"
 
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-# cpu_idle: "idle total" ticks of all CPUs (/proc/stat)
-cpu_idle() { awk '$1 == "cpu" {print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
-task_ticks() { sed 's/^.*) //' "/proc/$1/task/$2/stat" 2>/dev/null | awk '{print $12 + $13}'; }
 TCK=$(getconf CLK_TCK)
 now() { date +%s.%N; }
 

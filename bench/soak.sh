@@ -19,13 +19,13 @@
 # "valgrind --tool=massif --massif-out-file=/tmp/massif.out"), and
 # OB_SOAK_RATE sets the ingest rate (points/s) instead of half the maximum.
 set -u
+source "$(dirname "$0")/lib.sh"
 B=${OB_BUILD:-build}
 SECS=${OB_SOAK_SECS:-1800}
 LOADGEN=$B/bench/loadgen
 SHM=/otlp-soak-$$
 TMP=$(mktemp -d /tmp/otlp-soak.XXXXXX) || exit 1
 PID= LOAD= SCRAPER=
-say() { printf '%s\n' "$*" >&2; }
 cleanup() {
     for p in $SCRAPER $LOAD $PID; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     rm -f "/dev/shm$SHM"
@@ -48,7 +48,6 @@ for _ in $(seq 1 600); do
 done
 [ -n "$PORT" ] || { say "soak: the broker did not start"; cat "$TMP/broker.log" >&2; exit 1; }
 
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 metric() { curl -fsS "http://127.0.0.1:$PORT/metrics" | awk -v s="$1" '$1 == s {print $2}'; }
 sample() { # RSS_KB FDS BYTES FAMILIES SERIES
     printf '%s %s %s %s %s\n' "$(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")" \

@@ -23,6 +23,7 @@
 # default 5), OB_ZMQ_REPS, OB_ACK_SECS (seconds per stream/PULL run, default
 # 3), OB_BENCH_OPTS (extra broker arguments, e.g. "-o zmq.threads=1").
 set -u
+source "$(dirname "$0")/lib.sh"
 
 B=${OB_BUILD:-build}
 BROKER=${OB_BENCH_BROKER:-$B/otlp-broker}
@@ -35,7 +36,6 @@ TMP=$(mktemp -d /tmp/otlp-bench-zmq.XXXXXX) || exit 1
 PID=
 broken=0
 
-say() { printf '%s\n' "$*" >&2; }
 cleanup() {
     if [ -n "$PID" ]; then
         kill -TERM "$PID" 2>/dev/null
@@ -47,15 +47,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if [ -z "${MAKELEVEL:-}" ]; then
-    make -s BUILD="$B" all "$ZMQLOAD" || exit 1
-fi
-for f in "$BROKER" "$ZMQLOAD"; do
-    [ -x "$f" ] || { say "bench: $f is missing (make BUILD=$B all $ZMQLOAD)"; exit 1; }
-done
+need_tools "$B" "$ZMQLOAD"
 
-kv() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 TCK=$(getconf CLK_TCK)
 
 : >"$TMP/empty.ini"
