@@ -180,10 +180,13 @@ static void broker_open(const char *protocol)
     ob_ingest_set_fwdlog(fx.ingest, fwdlog);
 }
 
+/* The log, the store and the ingest, gone. */
 static void broker_close(void)
 {
     ob_fwdlog_close(fwdlog);
     fwdlog = NULL;
+    ob_fwdlog_unlink(log_name);
+    ingest_fixture_close(&fx);
 }
 
 struct pusher {
@@ -273,9 +276,7 @@ START_TEST(two_ingest_threads_every_sample_arrives)
     ck_assert_uint_eq(rx.requests, before);
     ob_remote_write_stop(rw);
 
-    ob_fwdlog_unlink(log_name);
     broker_close();
-    ingest_fixture_close(&fx);
     rx_stop();
 }
 END_TEST
@@ -329,9 +330,7 @@ START_TEST(what_waits_in_the_log_goes_after_a_restart)
                       (unsigned long long)rx.seen[n]);
     pthread_mutex_unlock(&rx.mu);
     ob_remote_write_stop(rw);
-    ob_fwdlog_unlink(log_name);
     broker_close();
-    ingest_fixture_close(&fx);
     rx_stop();
 }
 END_TEST
@@ -369,9 +368,7 @@ START_TEST(what_a_receiver_says_it_did_not_write_is_counted)
     ob_buf_fini(&m);
     ob_remote_write_stop(rw);
     rx.wrote_none = false;
-    ob_fwdlog_unlink(log_name);
     broker_close();
-    ingest_fixture_close(&fx);
     rx_stop();
 }
 END_TEST

@@ -311,22 +311,27 @@ START_TEST(a_series_samples_in_timestamp_order_and_stale_markers)
 }
 END_TEST
 
-START_TEST(exponential_histograms_go_native)
+/* An exponential histogram sample at 7000 ms in family "dur" with labels:
+ * scale 0, count 6, sum 12.5, zero count 1, positive buckets at offset 0
+ * holding 2, 0, 3. */
+static void put_exphist(const char *labels)
 {
     uint32_t gen;
     uint32_t h = fam("dur", OB_FAMILY_HISTOGRAM, "", &gen);
-    /* scale 0, zero count 1, positive buckets at offset 0: 2, 0, 3 */
     double v[16 + OB_SAMPLE_EXP_BUCKET0] = {0};
     v[OB_SAMPLE_COUNT] = 6;
     v[OB_SAMPLE_SUM] = 12.5;
     v[OB_SAMPLE_EXP_ZERO_COUNT] = 1;
-    v[OB_SAMPLE_EXP_SCALE] = 0;
-    v[OB_SAMPLE_EXP_POS_OFFSET] = 0;
     v[OB_SAMPLE_EXP_POS_N] = 3;
     v[OB_SAMPLE_EXP_BUCKET0] = 2;
     v[OB_SAMPLE_EXP_BUCKET0 + 2] = 3;
     const struct ob_shape es = {OB_SHAPE_EXPHIST, 16, NULL, true};
-    put(h, gen, "", &es, 7000, v, 0);
+    put(h, gen, labels, &es, 7000, v, 0);
+}
+
+START_TEST(exponential_histograms_go_native)
+{
+    put_exphist("");
     for (int p = 1; p <= 2; p++) {
         struct round_trip rt;
         round_trip(p == 1 ? OB_RW_PROTO_1_0 : OB_RW_PROTO_2_0, 0, &rt);
@@ -344,17 +349,7 @@ END_TEST
  * scrape gets, at Prometheus' bounds; a marker ends them. */
 START_TEST(exponential_histograms_as_classic_buckets)
 {
-    uint32_t gen;
-    uint32_t h = fam("dur", OB_FAMILY_HISTOGRAM, "", &gen);
-    double v[16 + OB_SAMPLE_EXP_BUCKET0] = {0};
-    v[OB_SAMPLE_COUNT] = 6;
-    v[OB_SAMPLE_SUM] = 12.5;
-    v[OB_SAMPLE_EXP_ZERO_COUNT] = 1;
-    v[OB_SAMPLE_EXP_POS_N] = 3;
-    v[OB_SAMPLE_EXP_BUCKET0] = 2;
-    v[OB_SAMPLE_EXP_BUCKET0 + 2] = 3;
-    const struct ob_shape es = {OB_SHAPE_EXPHIST, 16, NULL, true};
-    put(h, gen, "job=\"j\"", &es, 7000, v, 0);
+    put_exphist("job=\"j\"");
     ck_assert_uint_eq(ob_store_expire_fwd(store, 1000 + 300001, &batch), 1);
     const char *buckets =
         "__name__=dur_bucket,job=j,le=0 1 7000\n__name__=dur_bucket,job=j,le=2 3 7000\n"
