@@ -45,6 +45,9 @@ JSONC_LIBS   ?= $(call pc,--libs,json-c)
 CURL_CFLAGS  ?= $(call pc,--cflags,libcurl)
 CURL_LIBS    ?= $(call pc,--libs,libcurl)
 SNAPPY_LIBS  ?= $(call pc,--libs,snappy)
+# GnuTLS: only the unit runner, whose TLS receiver checks client certificates.
+GNUTLS_CFLAGS ?= $(call pc,--cflags,gnutls)
+GNUTLS_LIBS  ?= $(call pc,--libs,gnutls)
 CHECK_CFLAGS ?= $(call pc,--cflags,check)
 CHECK_LIBS   ?= $(call pc,--libs,check)
 # Debian's iniparser ships no .pc file.
@@ -57,7 +60,7 @@ DEB_PKGS := build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-
             libjson-c-dev curl prometheus protobuf-compiler python3-zmq python3-protobuf \
             python3-flask python3-prometheus-client systemd procps chromium debhelper lintian \
             libnghttp2-dev python3-grpcio protobuf-compiler-grpc libcurl4-openssl-dev \
-            libsnappy-dev victoria-metrics
+            libsnappy-dev victoria-metrics libgnutls28-dev
 
 override CPPFLAGS += -I. -Ibroker -Iplugins -I$(BUILD)/gen -DOB_VERSION='"$(VERSION)"'
 override CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -O2 -g -pthread \

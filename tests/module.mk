@@ -34,10 +34,10 @@ $(BUILD)/tests/tools/rwsink: TOOL_LIBS = $(MHD_LIBS) $(SNAPPY_LIBS)
 # mkrw, rwsink's test requests, packed and snappy compressed.
 $(BUILD)/tests/tools/mkrw: TOOL_LIBS = $(SNAPPY_LIBS)
 
-$(UNIT_OBJS): override CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+$(UNIT_OBJS): override CPPFLAGS += $(CHECK_CFLAGS) $(GNUTLS_CFLAGS) -Itests/unit
 
 $(UNIT_RUNNER): $(UNIT_OBJS) $(BROKER_LIB_OBJS) $(PROTO_OBJS)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BROKER_LIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(BROKER_LIBS) $(CHECK_LIBS) $(GNUTLS_LIBS)
 
 $(BUILD)/tests/plugins/%.pic.o: tests/unit/plugins/%.c
 	@mkdir -p $(@D)

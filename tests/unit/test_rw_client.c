@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "ob_config.h"
@@ -40,6 +41,7 @@ struct seen {
     size_t len;
     int64_t at_ns; /* monotonic, when the body was complete */
     unsigned client_port;
+    bool client_cert; /* mutual TLS: a client certificate the receiver's CA verified */
 };
 
 static struct receiver {
@@ -51,6 +53,7 @@ static struct receiver {
     struct seen seen[64];
     size_t n_seen;
     int inflight, max_inflight;
+    bool mtls; /* answer 403 to a request without a verified client certificate */
 } rx;
 
 struct upload {
@@ -113,6 +116,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci && ci->client_addr->sa_family == AF_INET)
             s->client_port = ntohs(((const struct sockaddr_in *)ci->client_addr)->sin_port);
+        if (rx.mtls) {
+            /* libmicrohttpd asks for a client certificate when it has a CA
+             * to trust (MHD_OPTION_HTTPS_MEM_TRUST); checking it is ours. */
+            const union MHD_ConnectionInfo *ti =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+            unsigned status = 1, n = 0;
+            if (ti && gnutls_certificate_verify_peers2((gnutls_session_t)ti->tls_session, &status) == 0)
+                gnutls_certificate_get_peers((gnutls_session_t)ti->tls_session, &n);
+            s->client_cert = status == 0 && n > 0;
+            if (!s->client_cert)
+                st = (struct step){.status = 403, .body = "client certificate required"};
+        }
     }
     rx.inflight++;
     rx.max_inflight = OB_MAX(rx.max_inflight, rx.inflight);
@@ -183,18 +198,78 @@ static const char TEST_KEY[] =
     "rDLQHhQU6sGjLSebSgWytqMXNt0ONYoa9iOC8W11dflLOPWHsG4N1nKL\n"
     "-----END PRIVATE KEY-----\n";
 
-static void rx_start(bool tls)
+/* Mutual TLS: a second CA (its key is not kept), a server certificate it
+ * signed for IP:127.0.0.1 and a client certificate (clientAuth), valid to
+ * 2126; P-256 keys.  Test material only. */
+static const char MTLS_CA[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBlTCCATqgAwIBAgIBATAKBggqhkjOPQQDAjAgMR4wHAYDVQQDDBVvdGxwLWJy\n"
+    "b2tlciB0ZXN0IENBIDIwIBcNMjYxMjAxMTgwOTQwWhgPMjEyNjExMDcxODA5NDBa\n"
+    "MCAxHjAcBgNVBAMMFW90bHAtYnJva2VyIHRlc3QgQ0EgMjBZMBMGByqGSM49AgEG\n"
+    "CCqGSM49AwEHA0IABHP4b8I5pXSKTyVfMwb7+fRNNc/TtrBFAzFu1LyEME6qWBG5\n"
+    "jp02uB03/L8L+3BvOZzmts37nhMzO3O9ID6LB5qjYzBhMB0GA1UdDgQWBBSdTJeK\n"
+    "CcZlVTiMYL/1NgPu8anInDAfBgNVHSMEGDAWgBSdTJeKCcZlVTiMYL/1NgPu8anI\n"
+    "nDAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQDAgNJ\n"
+    "ADBGAiEAxyVouzjnRZPvlWk3rfsN5+8kHNzZyoYxJgoHGI6l+XQCIQD9qDFoCka3\n"
+    "fGbP7/4gy2XsGJL1i/P9jRGIOv2658hejQ==\n"
+    "-----END CERTIFICATE-----\n";
+static const char MTLS_SERVER_CERT[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBpzCCAUygAwIBAgICK9EwCgYIKoZIzj0EAwIwIDEeMBwGA1UEAwwVb3RscC1i\n"
+    "cm9rZXIgdGVzdCBDQSAyMCAXDTI2MTIwMTE4MDk0MFoYDzIxMjYxMTA3MTgwOTQw\n"
+    "WjATMREwDwYDVQQDDAhzcnYudGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IA\n"
+    "BAGRDW6sVUza4Opisb62OOkQsu5pjdhezm7eCLhPKfaL6fCnhAgpQzNPMTRnGGrZ\n"
+    "7dQcvs6N4qOkpDBcLYNIIQajgYAwfjAPBgNVHREECDAGhwR/AAABMAkGA1UdEwQC\n"
+    "MAAwCwYDVR0PBAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMBMB0GA1UdDgQWBBSa\n"
+    "foHz+exAaEm7RgBXwAfR1hXHZzAfBgNVHSMEGDAWgBSdTJeKCcZlVTiMYL/1NgPu\n"
+    "8anInDAKBggqhkjOPQQDAgNJADBGAiEApeXrPB1Av+wNEOOChgF1VflkseF27WO4\n"
+    "1OxnnmfbyJACIQCbtNl70QJSxBeB+f50p2ad49BuCGMvWhdKoxKxfQrPow==\n"
+    "-----END CERTIFICATE-----\n";
+static const char MTLS_SERVER_KEY[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgExqRwRTqqjHIfnVw\n"
+    "7uY0TYNgzTsdjMTQbTotpS5Q3W6hRANCAAQBkQ1urFVM2uDqYrG+tjjpELLuaY3Y\n"
+    "Xs5u3gi4Tyn2i+nwp4QIKUMzTzE0Zxhq2e3UHL7OjeKjpKQwXC2DSCEG\n"
+    "-----END PRIVATE KEY-----\n";
+static const char MTLS_CLIENT_CERT[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBkzCCATqgAwIBAgICR9UwCgYIKoZIzj0EAwIwIDEeMBwGA1UEAwwVb3RscC1i\n"
+    "cm9rZXIgdGVzdCBDQSAyMCAXDTI2MTIwMTE4MDk0MFoYDzIxMjYxMTA3MTgwOTQw\n"
+    "WjATMREwDwYDVQQDDAhjbGkudGVzdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IA\n"
+    "BDhOE1V0ZqJT8H3TgkvO48x60I+d65Qzji5wFdA793xBZcfEvieoPouGPzEt/8Dc\n"
+    "HE6y0LDyaxcwSdPqNBs5mjijbzBtMAkGA1UdEwQCMAAwCwYDVR0PBAQDAgeAMBMG\n"
+    "A1UdJQQMMAoGCCsGAQUFBwMCMB0GA1UdDgQWBBTPvKIwHFVF3/i0o8nMCmP0sN9v\n"
+    "TzAfBgNVHSMEGDAWgBSdTJeKCcZlVTiMYL/1NgPu8anInDAKBggqhkjOPQQDAgNH\n"
+    "ADBEAiATr7ZBMSw7hLJKpmqTtphmh19Iw0OHk+jnOBA4jh6w4gIgB/zRYypcidg6\n"
+    "+hNJbWtsqGRqnCm2+caIiXspyJGcyes=\n"
+    "-----END CERTIFICATE-----\n";
+static const char MTLS_CLIENT_KEY[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQge1HsSvJseuqw//+1\n"
+    "qLMW87tjRxl6CCFNZopHYEyH8/ShRANCAAQ4ThNVdGaiU/B904JLzuPMetCPneuU\n"
+    "M44ucBXQO/d8QWXHxL4nqD6Lhj8xLf/A3BxOstCw8msXMEnT6jQbOZo4\n"
+    "-----END PRIVATE KEY-----\n";
+
+enum rx_mode { RX_PLAIN, RX_TLS, RX_MTLS };
+
+static void rx_start(enum rx_mode mode)
 {
     memset(&rx, 0, sizeof rx);
     pthread_mutex_init(&rx.mu, NULL);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0,
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
-    if (tls)
+    if (mode == RX_TLS)
         rx.d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
                                 MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
                                 on_completed, NULL, MHD_OPTION_HTTPS_MEM_KEY, TEST_KEY,
                                 MHD_OPTION_HTTPS_MEM_CERT, TEST_CERT, MHD_OPTION_END);
+    else if (mode == RX_MTLS)
+        rx.d = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
+                                MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED,
+                                on_completed, NULL, MHD_OPTION_HTTPS_MEM_KEY, MTLS_SERVER_KEY,
+                                MHD_OPTION_HTTPS_MEM_CERT, MTLS_SERVER_CERT, MHD_OPTION_HTTPS_MEM_TRUST,
+                                MTLS_CA, MHD_OPTION_END);
     else
         rx.d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &sa,
                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
@@ -203,6 +278,7 @@ static void rx_start(bool tls)
     ck_assert_ptr_nonnull(di);
     rx.port = di->port;
     ck_assert_uint_ne(rx.port, 0);
+    rx.mtls = mode == RX_MTLS;
 }
 
 static void rx_stop(void)
@@ -318,7 +394,7 @@ static void setup(void)
 {
     ob_log_set_level(OB_LOG_ERROR); /* the retries and drops the tests cause are expected */
     memset(&done, 0, sizeof done);
-    rx_start(false);
+    rx_start(RX_PLAIN);
 }
 
 static void teardown(void)
@@ -664,7 +740,7 @@ START_TEST(tls_server_name)
     if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
         return; /* libmicrohttpd built without TLS: nothing to test against */
     rx_stop();
-    rx_start(true);
+    rx_start(RX_TLS);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/ob_rw_XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(tmpdir));
     char ca[128], url[96], host[64];
@@ -712,6 +788,54 @@ START_TEST(tls_server_name)
 }
 END_TEST
 
+/* Mutual TLS: a receiver that wants a client certificate refuses a client
+ * without one (403: dropped, not retried) and takes one with
+ * tls_cert_file and tls_key_file, which its CA verifies. */
+START_TEST(tls_client_certificate)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return; /* libmicrohttpd built without TLS: nothing to test against */
+    rx_stop();
+    rx_start(RX_MTLS);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ob_rw_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    char ca[128], cert[128], key[128], url[96];
+    snprintf(ca, sizeof ca, "%s/ca.pem", tmpdir);
+    snprintf(cert, sizeof cert, "%s/client.pem", tmpdir);
+    snprintf(key, sizeof key, "%s/client.key", tmpdir);
+    write_file(ca, MTLS_CA);
+    write_file(cert, MTLS_CLIENT_CERT);
+    write_file(key, MTLS_CLIENT_KEY);
+    snprintf(url, sizeof url, "https://127.0.0.1:%u/api/v1/write", rx.port);
+
+    struct ob_rw_target_cfg cfg = target_cfg(rx.port);
+    cfg.url = url;
+    cfg.tls_ca_file = ca;
+    struct ob_rw_client *c = client(&cfg);
+    ck_assert_int_eq(ob_rw_client_submit(c, 0, BODY, sizeof BODY, OB_RW_PROTO_1_0), 0);
+    run_until(c, 1, 5000);
+    ck_assert_int_eq(done.r[0].outcome, OB_RW_DROPPED);
+    ck_assert_int_eq(done.r[0].status, 403);
+    ck_assert(!rx.seen[0].client_cert);
+    ob_rw_client_destroy(c);
+
+    cfg.tls_cert_file = cert;
+    cfg.tls_key_file = key;
+    c = client(&cfg);
+    ck_assert_int_eq(ob_rw_client_submit(c, 0, BODY, sizeof BODY, OB_RW_PROTO_1_0), 0);
+    run_until(c, 2, 5000);
+    ck_assert_int_eq(done.r[1].outcome, OB_RW_SENT);
+    ck_assert(rx.seen[1].client_cert);
+    ck_assert_mem_eq(rx.seen[1].body, BODY, sizeof BODY);
+    ob_rw_client_destroy(c);
+
+    unlink(ca);
+    unlink(cert);
+    unlink(key);
+    rmdir(tmpdir);
+}
+END_TEST
+
 /* A URL libcurl cannot take is a configuration error at create. */
 START_TEST(bad_url)
 {
@@ -742,6 +866,7 @@ Suite *rw_client_suite(void)
     tcase_add_test(tc, shards_in_parallel);
     tcase_add_test(tc, wakeup);
     tcase_add_test(tc, tls_server_name);
+    tcase_add_test(tc, tls_client_certificate);
     tcase_add_test(tc, bad_url);
     suite_add_tcase(s, tc);
     return s;
