@@ -345,6 +345,17 @@ void ob_fwdlog_stats(const struct ob_fwdlog *l, struct ob_fwdlog_stats *out)
 
 /* ---- open, check, close -------------------------------------------------------- */
 
+/* "/name" is POSIX shared memory, any other path a file: the store's rule. */
+static bool is_shm(const char *path)
+{
+    return path[0] == '/' && !strchr(path + 1, '/');
+}
+
+static int open_path(const char *path, int flags)
+{
+    return is_shm(path) ? shm_open(path, flags, 0600) : open(path, flags, 0600);
+}
+
 /* Whether the chunks from tail lead exactly to head with consecutive record
  * numbers; cursors outside [tail, head] or between chunks are moved to the
  * next chunk (a cursor before the tail stays: its reader learns what it
@@ -420,8 +431,7 @@ int ob_fwdlog_open(const struct ob_fwdlog_opts *o, struct ob_fwdlog **out, char 
     uint64_t cap = OB_MAX(o->cap, (uint64_t)OB_FWDLOG_MIN_CAP);
     cap = (cap + page - 1) / page * page;
     uint64_t size = page + cap;
-    bool shm = o->path[0] == '/' && !strchr(o->path + 1, '/');
-    int fd = shm ? shm_open(o->path, O_RDWR | O_CREAT, 0600) : open(o->path, O_RDWR | O_CREAT, 0600);
+    int fd = open_path(o->path, O_RDWR | O_CREAT);
     if (fd < 0) {
         int rc = -errno;
         snprintf(err, OB_ERR_LEN, "forward log %s: %s", o->path, strerror(errno));
@@ -489,8 +499,7 @@ int ob_fwdlog_open(const struct ob_fwdlog_opts *o, struct ob_fwdlog **out, char 
 int ob_fwdlog_open_readonly(const char *path, struct ob_fwdlog **out, char err[OB_ERR_LEN])
 {
     *out = NULL;
-    bool shm = path[0] == '/' && !strchr(path + 1, '/');
-    int fd = shm ? shm_open(path, O_RDONLY, 0) : open(path, O_RDONLY);
+    int fd = open_path(path, O_RDONLY);
     if (fd < 0) {
         int rc = -errno;
         snprintf(err, OB_ERR_LEN, "forward log %s: %s", path, strerror(errno));
@@ -551,6 +560,5 @@ void ob_fwdlog_close(struct ob_fwdlog *l)
 
 int ob_fwdlog_unlink(const char *path)
 {
-    bool shm = path[0] == '/' && !strchr(path + 1, '/');
-    return (shm ? shm_unlink(path) : unlink(path)) ? -errno : 0;
+    return (is_shm(path) ? shm_unlink(path) : unlink(path)) ? -errno : 0;
 }

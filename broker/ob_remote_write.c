@@ -97,7 +97,7 @@ struct target {
     _Atomic bool stop;
     struct ob_complaint refused_log, error_log;
     /* counters (relaxed: the metrics reader) */
-    _Atomic uint64_t samples_sent, histograms_sent, exemplars_sent, metadata_sent, requests_done;
+    _Atomic uint64_t samples_sent, histograms_sent, exemplars_sent, metadata_sent;
     _Atomic uint64_t samples_retried; /* samples of requests sent again, once per retry */
     _Atomic uint64_t dropped[DROP__COUNT];
     _Atomic int64_t highest_sent_ms;
@@ -217,9 +217,11 @@ static bool distribute(struct target *t, int64_t now_ms)
         struct shard *sh = &t->shards[shard_of(t, r)];
         if (sh->q.n_samples >= t->queue_cap)
             return false;
-        uint32_t samples = ob_rw_record_samples(t->enc, r, now_ms);
+        enum ob_rw_drop why;
+        uint32_t samples = ob_rw_record_samples(t->enc, r, now_ms, &why);
         if (samples == 0) {
-            atomic_fetch_add_explicit(&t->dropped[DROP_SERIES_GONE], 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&t->dropped[why == OB_RW_DROP_RESHAPED ? DROP_RESHAPED : DROP_SERIES_GONE],
+                                      1, memory_order_relaxed);
         } else if (!queue_push(&sh->q, r, t->next_seq - 1, samples, now_ms)) {
             return false; /* no memory: try again later */
         }
@@ -324,7 +326,6 @@ static void on_done(void *ctx, unsigned shard, enum ob_rw_outcome outcome, int s
     struct shard *sh = &t->shards[shard];
     int64_t now_ms = ob_now_ns() / 1000000;
     atomic_store_explicit(&t->last_status, (uint64_t)status, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->requests_done, 1, memory_order_relaxed);
     unsigned attempts = ob_rw_client_attempts(t->client, shard);
     if (attempts > 1)
         atomic_fetch_add_explicit(&t->samples_retried,

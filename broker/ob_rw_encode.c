@@ -303,9 +303,11 @@ static uint32_t add_str(struct ob_rw_encoder *e, struct ob_buf *strs, const char
     return (uint32_t)(strs->len / sizeof s - 1);
 }
 
+/* A label while a label set is sorted by name: its texts, and (for a
+ * cached series) their indexes in the series' strings. */
 struct sort_pair {
-    const char *name;
-    uint32_t name_len;
+    const char *name, *value;
+    uint32_t name_len, value_len;
     uint32_t name_idx, value_idx;
 };
 
@@ -415,12 +417,14 @@ static bool series_build(struct ob_rw_encoder *e, struct series *s, const struct
     for (uint32_t j = 0; j < n_sub; j++) {
         uint32_t n = 0;
         for (uint32_t b = 0; b < n_base; b++, n++)
-            sp[n] = (struct sort_pair){e->build.data + st[2 * b].off, st[2 * b].len, 2 * b, 2 * b + 1};
-        sp[n++] = (struct sort_pair){"__name__", 8, name_key, plan[j].name};
+            sp[n] = (struct sort_pair){.name = e->build.data + st[2 * b].off, .name_len = st[2 * b].len,
+                                       .name_idx = 2 * b, .value_idx = 2 * b + 1};
+        sp[n++] = (struct sort_pair){.name = "__name__", .name_len = 8, .name_idx = name_key,
+                                     .value_idx = plan[j].name};
         if (plan[j].extra_name)
-            sp[n++] = (struct sort_pair){e->build.data + st[plan[j].extra_name].off,
-                                         st[plan[j].extra_name].len, plan[j].extra_name,
-                                         plan[j].extra_value};
+            sp[n++] = (struct sort_pair){.name = e->build.data + st[plan[j].extra_name].off,
+                                         .name_len = st[plan[j].extra_name].len,
+                                         .name_idx = plan[j].extra_name, .value_idx = plan[j].extra_value};
         qsort(sp, n, sizeof *sp, pair_cmp);
         s->subs[j].pairs = (uint32_t)(pairs.len / (2 * sizeof(uint32_t)));
         s->subs[j].n_pairs = n;
@@ -514,10 +518,10 @@ static struct series *series_of(struct ob_rw_encoder *e, const struct ob_fwd_rec
     return s;
 }
 
-uint32_t ob_rw_record_samples(struct ob_rw_encoder *e, const struct ob_fwd_record *r, int64_t now_ms)
+uint32_t ob_rw_record_samples(struct ob_rw_encoder *e, const struct ob_fwd_record *r, int64_t now_ms,
+                              enum ob_rw_drop *why)
 {
-    enum ob_rw_drop why;
-    struct series *s = series_of(e, r, now_ms, &why);
+    struct series *s = series_of(e, r, now_ms, why);
     if (s && s->kind == OB_SHAPE_EXPHIST && e->classic_max)
         return e->classic_max + 3; /* at most: buckets, +Inf, _sum, _count */
     return s ? s->n_sub : 0;
@@ -786,56 +790,6 @@ static bool put_exemplar(struct ob_rw_encoder *e, struct ob_buf *ts, struct seri
     return !x->failed && !ts->failed;
 }
 
-/* The samples of sub-series j of s into ts (a TimeSeries being built). */
-static bool put_samples(struct ob_rw_encoder *e, struct ob_buf *ts, const struct series *s, uint32_t j,
-                        unsigned sample_field, unsigned hist_field, struct ob_rw_counts *c)
-{
-    int64_t start = start_of(e, s);
-    if (s->subs[j].value == NATIVE) {
-        for (uint32_t i = s->head; i != UINT32_MAX; i = e->recs[i].next) {
-            if (!native_histogram(e, s, e->recs[i].r, start))
-                continue;
-            ob_pb_bytes(ts, hist_field, e->hist.data, e->hist.len);
-            c->histograms++;
-            c->newest_ms = OB_MAX(c->newest_ms, e->recs[i].r->ts_ms);
-        }
-        return !ts->failed;
-    }
-    size_t need = 0;
-    for (uint32_t i = s->head; i != UINT32_MAX; i = e->recs[i].next)
-        need += 2 + ob_pb_varint_len(sample_len(e->recs[i].r->ts_ms, start)) +
-                sample_len(e->recs[i].r->ts_ms, start);
-    if (!ob_buf_reserve(ts, need))
-        return false;
-    char *p = ts->data + ts->len;
-    for (uint32_t i = s->head; i != UINT32_MAX; i = e->recs[i].next) {
-        const struct ob_fwd_record *r = e->recs[i].r;
-        p = put_sample(p, sample_field, rec_value(r, s->subs[j].value), r->ts_ms, start);
-        c->samples++;
-        c->newest_ms = OB_MAX(c->newest_ms, r->ts_ms);
-    }
-    ts->len = (size_t)(p - ts->data);
-    return true;
-}
-
-static unsigned metric_type(enum ob_family_type t)
-{
-    switch (t) {
-    case OB_FAMILY_COUNTER:
-        return MT_COUNTER;
-    case OB_FAMILY_GAUGE:
-        return MT_GAUGE;
-    case OB_FAMILY_HISTOGRAM:
-        return MT_HISTOGRAM;
-    case OB_FAMILY_SUMMARY:
-        return MT_SUMMARY;
-    default:
-        return MT_UNKNOWN;
-    }
-}
-
-/* ---- the common case, written in one pass ------------------------------------------ */
-
 /* Bytes of sub-series j's samples (each a Sample field) in s's records. */
 static size_t samples_size(const struct ob_rw_encoder *e, const struct series *s, int64_t start)
 {
@@ -858,6 +812,45 @@ static char *put_samples_at(struct ob_rw_encoder *e, char *p, const struct serie
     }
     return p;
 }
+
+/* The samples of sub-series j of s into ts (a TimeSeries being built). */
+static bool put_samples(struct ob_rw_encoder *e, struct ob_buf *ts, const struct series *s, uint32_t j,
+                        unsigned sample_field, unsigned hist_field, struct ob_rw_counts *c)
+{
+    int64_t start = start_of(e, s);
+    if (s->subs[j].value == NATIVE) {
+        for (uint32_t i = s->head; i != UINT32_MAX; i = e->recs[i].next) {
+            if (!native_histogram(e, s, e->recs[i].r, start))
+                continue;
+            ob_pb_bytes(ts, hist_field, e->hist.data, e->hist.len);
+            c->histograms++;
+            c->newest_ms = OB_MAX(c->newest_ms, e->recs[i].r->ts_ms);
+        }
+        return !ts->failed;
+    }
+    if (!ob_buf_reserve(ts, samples_size(e, s, start)))
+        return false;
+    ts->len = (size_t)(put_samples_at(e, ts->data + ts->len, s, j, sample_field, start, c) - ts->data);
+    return true;
+}
+
+static unsigned metric_type(enum ob_family_type t)
+{
+    switch (t) {
+    case OB_FAMILY_COUNTER:
+        return MT_COUNTER;
+    case OB_FAMILY_GAUGE:
+        return MT_GAUGE;
+    case OB_FAMILY_HISTOGRAM:
+        return MT_HISTOGRAM;
+    case OB_FAMILY_SUMMARY:
+        return MT_SUMMARY;
+    default:
+        return MT_UNKNOWN;
+    }
+}
+
+/* ---- the common case, written in one pass ------------------------------------------ */
 
 /* 1.0, a float sub-series of a series without exemplars (nearly every
  * one): the TimeSeries' size is known beforehand, so its labels and samples
@@ -924,37 +917,25 @@ static bool put_plain_v2(struct ob_rw_encoder *e, struct ob_buf *out, const stru
 
 /* ---- exponential histograms as classic buckets ------------------------------------ */
 
-struct dyn_pair {
-    const char *name, *value;
-    uint32_t name_len, value_len;
-};
-
-static int dyn_cmp(const void *a, const void *b)
-{
-    const struct dyn_pair *x = a, *y = b;
-    uint32_t n = OB_MIN(x->name_len, y->name_len);
-    int c = memcmp(x->name, y->name, n);
-    return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
-}
-
 /* The labels of s with the name of suffix x and an le label (le == NULL:
  * none), sorted, into ts: 1.0 Label fields, or 2.0 labels_refs. */
 static bool put_classic_labels(struct ob_rw_encoder *e, struct ob_buf *ts, const struct series *s,
                                enum ob_prom_suffix x, const char *le, uint32_t le_len)
 {
     uint32_t n = s->n_base + 2;
-    struct dyn_pair stack[32], *p = n <= 32 ? stack : malloc(sizeof *p * n);
+    struct sort_pair stack[32], *p = n <= 32 ? stack : malloc(sizeof *p * n);
     if (!p)
         return false;
     uint32_t k = 0;
     for (uint32_t b = 0; b < s->n_base; b++, k++)
-        p[k] = (struct dyn_pair){s->text + s->strs[2 * b].off, s->text + s->strs[2 * b + 1].off,
-                                 s->strs[2 * b].len, s->strs[2 * b + 1].len};
+        p[k] = (struct sort_pair){.name = s->text + s->strs[2 * b].off, .value = s->text + s->strs[2 * b + 1].off,
+                                  .name_len = s->strs[2 * b].len, .value_len = s->strs[2 * b + 1].len};
     const struct str *nm = &s->strs[s->suffix0 + x];
-    p[k++] = (struct dyn_pair){"__name__", s->text + nm->off, 8, nm->len};
+    p[k++] = (struct sort_pair){.name = "__name__", .value = s->text + nm->off, .name_len = 8,
+                                .value_len = nm->len};
     if (le)
-        p[k++] = (struct dyn_pair){"le", le, 2, le_len};
-    qsort(p, k, sizeof *p, dyn_cmp);
+        p[k++] = (struct sort_pair){.name = "le", .value = le, .name_len = 2, .value_len = le_len};
+    qsort(p, k, sizeof *p, pair_cmp);
     bool ok = true;
     if (e->proto == OB_RW_PROTO_2_0) {
         /* le's text is the caller's: a copy is interned (ex_ref, which

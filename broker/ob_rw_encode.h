@@ -57,8 +57,9 @@ void ob_rw_encoder_destroy(struct ob_rw_encoder *e);
 int ob_rw_encoder_classic(struct ob_rw_encoder *e, uint32_t max_buckets);
 
 /* Samples (float samples plus histograms) the record becomes, 0 when it
- * will be dropped; caches its series.  What batch sizes count. */
-uint32_t ob_rw_record_samples(struct ob_rw_encoder *e, const struct ob_fwd_record *r, int64_t now_ms);
+ * will be dropped (why in *why); caches its series.  What batch sizes count. */
+uint32_t ob_rw_record_samples(struct ob_rw_encoder *e, const struct ob_fwd_record *r, int64_t now_ms,
+                              enum ob_rw_drop *why);
 
 /* A request: begin, add records (in log order; each series' are sent in
  * timestamp order), end writes the protobuf (not compressed) into out

@@ -363,7 +363,8 @@ START_TEST(exponential_histograms_as_classic_buckets)
     struct ob_rw_encoder *e;
     ck_assert_int_eq(ob_rw_encoder_create(OB_RW_PROTO_1_0, store, 64, 16, &e), 0);
     ck_assert_int_eq(ob_rw_encoder_classic(e, 40), 0);
-    ck_assert_uint_eq(ob_rw_record_samples(e, (const void *)batch.data, 1000), 43); /* at most */
+    enum ob_rw_drop why;
+    ck_assert_uint_eq(ob_rw_record_samples(e, (const void *)batch.data, 1000, &why), 43); /* at most */
     ob_rw_encoder_destroy(e);
     for (int p = 1; p <= 2; p++) {
         struct round_trip rt;
@@ -392,7 +393,9 @@ START_TEST(records_of_a_gone_or_reshaped_series_are_dropped)
     struct ob_fwd_record gone = {.slot = 63, .width = 0, .hash = 12345, .ts_ms = 1};
     struct ob_rw_encoder *e;
     ck_assert_int_eq(ob_rw_encoder_create(OB_RW_PROTO_1_0, store, 64, 16, &e), 0);
-    ck_assert_uint_eq(ob_rw_record_samples(e, &gone, 1000), 0);
+    enum ob_rw_drop why;
+    ck_assert_uint_eq(ob_rw_record_samples(e, &gone, 1000, &why), 0);
+    ck_assert_int_eq(why, OB_RW_DROP_GONE);
     struct ob_buf body;
     ob_buf_init(&body);
     struct ob_rw_counts cnt;
@@ -400,7 +403,9 @@ START_TEST(records_of_a_gone_or_reshaped_series_are_dropped)
     ob_rw_encode_add(e, &gone, 1000);
     const struct ob_fwd_record *r1 = (const void *)batch.data;
     const struct ob_fwd_record *r2 = (const void *)(batch.data + ob_fwd_record_size(r1->width));
-    ck_assert_uint_eq(ob_rw_record_samples(e, r2, 1000), 5);
+    ck_assert_uint_eq(ob_rw_record_samples(e, r1, 1000, &why), 0); /* the old bounds */
+    ck_assert_int_eq(why, OB_RW_DROP_RESHAPED);
+    ck_assert_uint_eq(ob_rw_record_samples(e, r2, 1000, &why), 5);
     ob_rw_encode_add(e, r1, 1000);
     ob_rw_encode_add(e, r2, 1000);
     ck_assert_int_eq(ob_rw_encode_end(e, &body, 1000, &cnt), 0);
