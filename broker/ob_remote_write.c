@@ -74,7 +74,6 @@ struct chunk_ref {
 struct target {
     struct ob_remote_write *rw;
     struct ob_rw_target_cfg cfg; /* shallow copy: the strings are the config's */
-    char *url;
     struct ob_fwd_cursor *cursor;
     struct ob_fwd_reader reader;
     struct ob_rw_client *client;
@@ -462,7 +461,6 @@ static int target_init(struct ob_remote_write *rw, struct target *t, const struc
 {
     t->rw = rw;
     t->cfg = *cfg;
-    t->url = cfg->url;
     pthread_mutex_init(&t->err_lock, NULL);
     ob_buf_init(&t->body);
     t->cursor = ob_fwdlog_cursor(rw->log, cfg->name);
@@ -556,7 +554,7 @@ static void sample_text(struct ob_buf *out, const char *name, const struct targe
     ob_buf_printf(out, "otlp_broker_remote_storage_%s{remote_name=\"", name);
     ob_escape_label_value(out, t->cfg.name, strlen(t->cfg.name));
     ob_buf_puts(out, "\",url=\"");
-    ob_escape_label_value(out, t->url, strlen(t->url));
+    ob_escape_label_value(out, t->cfg.url, strlen(t->cfg.url));
     ob_buf_printf(out, "\"%s%s} %s\n", extra ? "," : "", extra ? extra : "", value);
 }
 
@@ -690,7 +688,7 @@ void ob_remote_write_target_status(const struct ob_remote_write *rw, size_t i,
     ob_rw_client_stats(t->client, &cs);
     *out = (struct ob_rw_target_status){
         .name = t->cfg.name,
-        .url = t->url,
+        .url = t->cfg.url,
         .protocol = t->cfg.protocol == OB_RW_PROTO_2_0 ? "2.0" : "1.0",
         .shards = t->n_shards,
         .samples_sent = atomic_load_explicit(&t->samples_sent, memory_order_relaxed),
